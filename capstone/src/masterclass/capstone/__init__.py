@@ -1,0 +1,4 @@
+"""# masterclass.capstone
+
+The final project: train, evaluate, quantize, export and report on a small language model.
+"""

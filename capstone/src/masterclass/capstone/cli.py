@@ -1,0 +1,147 @@
+"""# The `capstone` command
+
+```
+capstone                                   # = capstone run: the default preset on the stdlib
+capstone run [--data PATH ...] [--preset tiny|small|base|gpu] [--out DIR] [--device cpu|cuda]
+             [--seed N] [--config run.toml] [--set section.key=value ...] [--until STAGE]
+capstone resume RUN                        # finish an interrupted run (training from its checkpoint)
+capstone stage NAME RUN                    # run one stage again (and forget the ones after it)
+capstone generate RUN --prompt "def " [--tokens 100] [--temperature 0.8] [--top-k 40] [--seed 0]
+capstone benchmark RUN                     # measure decode speed again, rewrite the report
+capstone report RUN                        # rewrite report.md and metrics.json
+```
+
+Exit status: 0 on success; 2 with a one-line `capstone: error: ...` on stderr for any problem with
+the input (data, config, folder), the same status `argparse` uses for a bad command line; 130 when
+interrupted with Ctrl-C (the run can then be resumed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from masterclass.capstone import pipeline
+from masterclass.capstone.config import PRESETS, build_config
+from masterclass.capstone.run_folder import STAGES, CapstoneError
+
+EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="capstone",
+        description="Train, evaluate, quantize, export and report on a small language model.",
+    )
+    sub = parser.add_subparsers(dest="command")
+
+    run = sub.add_parser("run", help="run the whole pipeline in a new run folder (the default)")
+    run.add_argument(
+        "--data", nargs="+", metavar="PATH", help=".txt/.md/.py files, folders or .jsonl files"
+    )
+    run.add_argument("--preset", choices=None, help=f"one of {', '.join(PRESETS)}")
+    run.add_argument("--out", help="run folder (default: runs/<preset>-<time>)")
+    run.add_argument("--device", help="auto, cpu or cuda")
+    run.add_argument("--seed", type=int, help="seed of every random choice")
+    run.add_argument("--config", type=Path, help="TOML file setting any config field")
+    run.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="set one config field, e.g. --set train.steps=500",
+    )
+    run.add_argument("--until", choices=STAGES, help="stop after this stage")
+    run.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    resume = sub.add_parser("resume", help="continue an interrupted run")
+    resume.add_argument("run_dir", type=Path)
+    resume.add_argument("--quiet", action="store_true")
+
+    stage = sub.add_parser("stage", help="run one stage of an existing run again")
+    stage.add_argument("name", choices=STAGES)
+    stage.add_argument("run_dir", type=Path)
+    stage.add_argument("--quiet", action="store_true")
+
+    gen = sub.add_parser("generate", help="generate text with a trained run's model")
+    gen.add_argument("run_dir", type=Path)
+    gen.add_argument("--prompt", default="", help="text to continue (default: a new document)")
+    gen.add_argument("--tokens", type=int, default=100, help="tokens to generate")
+    gen.add_argument("--temperature", type=float, default=0.8)
+    gen.add_argument("--top-k", type=int, default=40)
+    gen.add_argument("--seed", type=int, default=0)
+
+    bench = sub.add_parser("benchmark", help="benchmark a finished run's models again")
+    bench.add_argument("run_dir", type=Path)
+    bench.add_argument("--quiet", action="store_true")
+
+    report = sub.add_parser("report", help="write the report of a run again")
+    report.add_argument("run_dir", type=Path)
+    return parser
+
+
+def _default_out(preset: str) -> Path:
+    return Path("runs") / f"{preset}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def _cmd_run(args: argparse.Namespace) -> None:
+    flags: dict = {"out": args.out, "device": args.device, "seed": args.seed}
+    if args.data:
+        flags["corpus"] = {"data": list(args.data)}
+    cfg = build_config(
+        preset_name=args.preset, config_file=args.config, flags=flags, sets=args.set
+    )
+    out = Path(cfg.out) if cfg.out else _default_out(cfg.preset)
+    cfg.out = str(out)
+    print(f"capstone: preset {cfg.preset}, run folder {out}, device {cfg.device}")
+    run = pipeline.start_run(cfg, out, until=args.until, quiet=args.quiet)
+    _summary(run.path)
+
+
+def _cmd_resume(args: argparse.Namespace) -> None:
+    ctx = pipeline.open_run(args.run_dir, quiet=args.quiet)
+    pipeline.run_pipeline(ctx)
+    _summary(ctx.run.path)
+
+
+def _cmd_stage(args: argparse.Namespace) -> None:
+    ctx = pipeline.open_run(args.run_dir, quiet=args.quiet)
+    pipeline.run_stage(ctx, args.name)
+    print(f"capstone: stage {args.name} finished in {ctx.run.path / args.name}")
+
+
+def _summary(path: Path) -> None:
+    run = pipeline.RunFolder.open(path)
+    print(f"\ncapstone: run finished in {path}")
+    for stage, info in run.record["stages"].items():
+        print(f"  {stage:<10} {info['seconds']:8.1f} s   {path / stage}")
+    for name in ("report.md", "metrics.json"):
+        if (path / name).exists():
+            print(f"  {name:<10}            {path / name}")
+
+
+_COMMANDS = {
+    "run": _cmd_run,
+    "resume": _cmd_resume,
+    "stage": _cmd_stage,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `capstone` console script; returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = _parser()
+    args = parser.parse_args(argv or ["run"])
+    try:
+        _COMMANDS[args.command](args)
+    except CapstoneError as e:
+        print(f"capstone: error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("\ncapstone: interrupted; `capstone resume RUN` continues", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return 0

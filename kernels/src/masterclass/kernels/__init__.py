@@ -1,0 +1,4 @@
+"""# masterclass.kernels
+
+Triton kernels, each beside its PyTorch reference.
+"""

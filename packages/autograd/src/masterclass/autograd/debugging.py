@@ -1,0 +1,215 @@
+"""# Debugging and profiling ML code
+
+Three questions come up in every training run that misbehaves, and this chapter gives each a
+tool that the later packages reuse.
+
+**Is the gradient right?** Compare it with central differences,
+
+$$\\frac{\\partial f}{\\partial x_i} \\approx \\frac{f(x + \\varepsilon e_i) - f(x - \\varepsilon e_i)}{2\\varepsilon},$$
+
+whose truncation error is $O(\\varepsilon^2)$ (the $\\varepsilon^2 f'''/6$ term of the Taylor
+series) and whose rounding error is $O(u / \\varepsilon)$ for machine epsilon $u$; in float64,
+$\\varepsilon \\approx 10^{-6}$ balances the two at about $10^{-10}$. In float32 the same balance
+sits near $10^{-3}$, which is why gradient checks run in float64.
+`torch.autograd.gradcheck` does the same, column by column of the Jacobian; `gradient_check` below
+checks one random vector–Jacobian product per input, which costs one backward pass and catches
+the same bugs with probability one.
+
+**Where did the first NaN come from?** A NaN poisons everything downstream, so the useful
+answer is the *first* tensor that went non-finite. `NonFiniteHunter` puts a forward hook on every
+submodule (hooks fire in execution order) and a gradient hook on every module output (those fire
+in backward order), and records the first module whose output or output-gradient contains
+NaN/inf. `torch.autograd.detect_anomaly` answers the same question per autograd op, at a large
+cost in speed; `anomaly_report` shows its message.
+
+**Where does the time go?** `cprofile_top` profiles Python (which function, how often),
+`torch_profile_top` profiles PyTorch's operators (`aten::addmm`, `aten::mm`, ...). The first
+finds interpreter overhead, the second finds the kernels; `bench/mlp_step.py` uses both.
+
+Left out: memory profiling and CUDA timelines (Module 4, `perf`).
+"""
+
+from __future__ import annotations
+
+import cProfile
+import pstats
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+
+def numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, eps: float = 1e-6):
+    """Central-difference gradient of a scalar function of one float64 array.
+
+    >>> g = numerical_gradient(lambda a: float((a**2).sum()), np.array([1.0, -2.0]))
+    >>> np.allclose(g, [2.0, -4.0])
+    True
+    """
+    x = np.array(x, dtype=np.float64)
+    out = np.zeros_like(x)
+    flat, gflat = x.reshape(-1), out.reshape(-1)
+    for i in range(flat.size):
+        old = flat[i]
+        flat[i] = old + eps
+        plus = f(x)
+        flat[i] = old - eps
+        minus = f(x)
+        flat[i] = old
+        gflat[i] = (plus - minus) / (2.0 * eps)
+    return out
+
+
+@dataclass
+class GradCheckReport:
+    """Result of `gradient_check`: the largest absolute error per input and the verdict."""
+
+    max_abs_error: list[float]  # one per input that requires grad
+    passed: bool
+
+
+def gradient_check(
+    fn: Callable[..., torch.Tensor],
+    inputs: Sequence[torch.Tensor],
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-3,
+    seed: int = 0,
+) -> GradCheckReport:
+    """Check autograd's vector–Jacobian product of `fn` against central differences.
+
+    `inputs` should be float64 tensors; those with `requires_grad=True` are checked. A random
+    projection $w$ turns any output into the scalar $w^\\top f(x)$, whose gradient autograd and
+    central differences must agree on within `atol + rtol * |numeric|`.
+    """
+    for x in inputs:
+        if x.dtype != torch.float64:
+            raise TypeError(f"gradient_check: inputs must be float64, got {x.dtype} {x.shape}")
+    with torch.no_grad():
+        out = fn(*inputs)
+    w = torch.randn(out.shape, dtype=torch.float64, generator=torch.Generator().manual_seed(seed))
+    # Analytical side: one backward pass.
+    leaves = [x.detach().clone().requires_grad_(x.requires_grad) for x in inputs]
+    checked = [x for x in leaves if x.requires_grad]
+    analytic = torch.autograd.grad((fn(*leaves) * w).sum(), checked, allow_unused=True)
+    errors, passed = [], True
+    for x, a in zip(checked, analytic, strict=True):
+        a = torch.zeros_like(x) if a is None else a
+
+        def scalar(arr: np.ndarray, x: torch.Tensor = x) -> float:
+            args = [torch.from_numpy(arr) if y is x else y.detach() for y in leaves]
+            with torch.no_grad():
+                return float((fn(*args) * w).sum())
+
+        numeric = numerical_gradient(scalar, x.detach().numpy(), eps)
+        err = np.abs(a.numpy() - numeric)
+        errors.append(float(err.max(initial=0.0)))
+        passed &= bool((err <= atol + rtol * np.abs(numeric)).all())
+    return GradCheckReport(errors, passed)
+
+
+@dataclass
+class NonFiniteEvent:
+    """Where a non-finite value first appeared."""
+
+    phase: str  # "forward" (a module's output) or "backward" (the gradient of a module's output)
+    module: str  # dotted name from `named_modules()` ("" is the root module)
+    shape: tuple[int, ...]
+    n_nan: int
+    n_inf: int
+
+
+@dataclass
+class NonFiniteHunter:
+    """Context manager reporting the first module whose output or output-gradient is non-finite.
+
+    >>> net = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.LogSigmoid())
+    >>> with NonFiniteHunter(net) as hunter:
+    ...     _ = net(torch.full((1, 2), float("nan")))
+    >>> hunter.first.module, hunter.first.phase
+    ('0', 'forward')
+    """
+
+    model: torch.nn.Module
+    raise_on_first: bool = False  # raise FloatingPointError at the first event instead of recording
+    events: list[NonFiniteEvent] = field(default_factory=list)
+    _handles: list = field(default_factory=list)
+
+    @property
+    def first(self) -> NonFiniteEvent | None:
+        """The first event in time order, or None if everything stayed finite."""
+        return self.events[0] if self.events else None
+
+    def _check(self, phase: str, name: str, t: object) -> None:
+        if not isinstance(t, torch.Tensor) or not t.is_floating_point():
+            return
+        finite = torch.isfinite(t)
+        if bool(finite.all()):
+            return
+        event = NonFiniteEvent(
+            phase, name, tuple(t.shape), int(torch.isnan(t).sum()), int(torch.isinf(t).sum())
+        )
+        self.events.append(event)
+        if self.raise_on_first and len(self.events) == 1:
+            raise FloatingPointError(
+                f"non-finite {phase} value in module '{name}' (shape {event.shape}): "
+                f"{event.n_nan} NaN, {event.n_inf} inf"
+            )
+
+    def __enter__(self) -> NonFiniteHunter:
+        for name, module in self.model.named_modules():
+
+            def hook(_m, _inputs, output, name: str = name) -> None:
+                outputs = output if isinstance(output, tuple | list) else (output,)
+                for out in outputs:
+                    self._check("forward", name, out)
+                    if isinstance(out, torch.Tensor) and out.requires_grad:
+                        out.register_hook(lambda g, name=name: self._check("backward", name, g))
+
+            self._handles.append(module.register_forward_hook(hook))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for handle in self._handles:
+            handle.remove()
+        self._handles.clear()
+
+
+def anomaly_report(loss_fn: Callable[[], torch.Tensor]) -> str | None:
+    """Run `loss_fn().backward()` under `torch.autograd.detect_anomaly`; return the error
+    message naming the backward function that produced NaN, or None if none did."""
+    # Anomaly mode also warns with the forward traceback of the culprit; the message suffices here.
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            with torch.autograd.detect_anomaly(check_nan=True):
+                loss_fn().backward()
+    except RuntimeError as err:
+        return str(err)
+    return None
+
+
+def cprofile_top(fn: Callable[[], object], top: int = 10) -> list[tuple[str, int, float]]:
+    """Profile `fn()` with cProfile; return `(function, calls, cumulative seconds)` rows sorted
+    by cumulative time, the view that shows which Python function the time is spent under."""
+    profiler = cProfile.Profile()
+    profiler.runcall(fn)
+    stats = pstats.Stats(profiler)
+    rows = []
+    for (filename, line, name), (_cc, calls, _tt, cumtime, _callers) in stats.stats.items():
+        rows.append((f"{name} ({filename.rsplit('/', 1)[-1]}:{line})", calls, cumtime))
+    rows.sort(key=lambda r: r[2], reverse=True)
+    return rows[:top]
+
+
+def torch_profile_top(fn: Callable[[], object], top: int = 10) -> list[tuple[str, int, float]]:
+    """Profile `fn()` with `torch.profiler` on the CPU; return `(operator, calls, self CPU
+    microseconds)` rows sorted by self time, the view that shows which kernels cost most."""
+    activities = [torch.profiler.ProfilerActivity.CPU]
+    with torch.profiler.profile(activities=activities) as prof:
+        fn()
+    rows = [(e.key, e.count, e.self_cpu_time_total) for e in prof.key_averages()]
+    rows.sort(key=lambda r: r[2], reverse=True)
+    return rows[:top]

@@ -1,0 +1,21 @@
+"""# masterclass.infra
+
+Module 9: data and infrastructure: data pipelines, parallelism, sharding, checkpointing.
+
+- `shards`: tokens written once to memory-mapped shards, streamed as deterministic,
+  resumable batches (`write_token_shards`, `TokenShards`, `ShardBatcher`).
+- `checkpoint`: atomic checkpoints of weights, optimizer, RNG and data position
+  (`save_checkpoint`, `load_checkpoint`, `latest_checkpoint`).
+"""
+
+from masterclass.infra.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from masterclass.infra.shards import ShardBatcher, TokenShards, write_token_shards
+
+__all__ = [
+    "ShardBatcher",
+    "TokenShards",
+    "latest_checkpoint",
+    "load_checkpoint",
+    "save_checkpoint",
+    "write_token_shards",
+]

@@ -1,0 +1,181 @@
+"""# The model configuration
+
+Every architecture decision of a decoder-only language model fits in one small record: how wide,
+how deep, how many query and key/value heads, which feed-forward network, which normalization, which
+positional scheme, whether the output projection shares the embedding matrix. This file holds that
+record, `LMConfig`, with one comment per field, checks that the choices are consistent, and offers
+two named starting points:
+
+- `LMConfig.llama()`: the LLaMA recipe (Touvron et al., 2023): RMSNorm before each sub-layer,
+  SwiGLU feed-forward with $d_{ff} \\approx \\tfrac{8}{3} d_{model}$, rotary positions with the
+  half-split pairing that Hugging Face uses, no biases, untied embeddings.
+- `LMConfig.gpt2()`: the GPT-2 recipe (Radford et al., 2019): LayerNorm, a GELU MLP with
+  $d_{ff} = 4 d_{model}$, learned absolute positions, biases, tied embeddings.
+
+The head dimension is $D = d_{model} / H$. Grouped-query attention (Ainslie et al., 2023) shares
+each key/value head among $H / H_{kv}$ query heads: $H_{kv} = H$ is multi-head attention,
+$H_{kv} = 1$ is multi-query attention.
+
+The defaults are the capstone's model: 4 layers of width 192 over a 4,096-token vocabulary, small
+enough to train on a laptop CPU.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+FFN_KINDS = ("swiglu", "geglu", "gelu", "relu2")
+NORM_KINDS = ("rmsnorm", "layernorm")
+POS_KINDS = ("rope", "alibi", "learned", "none")
+ROPE_SCALINGS = ("none", "linear", "ntk", "yarn")
+
+
+@dataclass
+class LMConfig:
+    """Hyper-parameters of `LanguageModel`; every field is checked when the config is made.
+
+    >>> cfg = LMConfig.llama(d_model=64, n_layers=2, n_heads=4, n_kv_heads=2)
+    >>> cfg.head_dim, cfg.d_ff
+    (16, 192)
+    """
+
+    # Number of token ids $V$ (the tokenizer's vocabulary size).
+    vocab_size: int = 4096
+    # Width of the residual stream, $d_{model}$.
+    d_model: int = 192
+    # Number of transformer blocks.
+    n_layers: int = 4
+    # Number of query heads $H$; must divide d_model.
+    n_heads: int = 6
+    # Number of key/value heads $H_{kv}$ (None: equal to n_heads); must divide n_heads.
+    n_kv_heads: int | None = None
+    # Hidden width of the feed-forward network (None: 8/3 d_model rounded up to 64 for gated FFNs, 4 d_model otherwise).
+    d_ff: int | None = None
+    # Feed-forward kind: "swiglu" | "geglu" (gated) or "gelu" | "relu2" (plain two-layer MLP).
+    ffn: str = "swiglu"
+    # Normalization before each sub-layer and at the end: "rmsnorm" or "layernorm".
+    norm: str = "rmsnorm"
+    # Positional scheme: "rope" (rotary), "alibi" (linear attention bias), "learned" (absolute) or "none".
+    pos: str = "rope"
+    # RoPE base $b$: frequencies are $b^{-2i/D}$.
+    rope_base: float = 10000.0
+    # RoPE pairing: False pairs dimension $i$ with $i + D/2$ (HF Llama), True pairs $2i$ with $2i+1$ (Meta's original).
+    rope_interleaved: bool = False
+    # RoPE context extension: "none", "linear" (position interpolation), "ntk" (NTK-aware base) or "yarn".
+    rope_scaling: str = "none"
+    # Context extension factor $s$ = new length / training length (used when rope_scaling != "none").
+    rope_scaling_factor: float = 1.0
+    # Longest sequence the model is trained on (learned positions need it; RoPE scaling is relative to it).
+    max_seq_len: int = 512
+    # Share the token embedding matrix with the output projection.
+    tie_embeddings: bool = False
+    # Add biases to every linear layer (and LayerNorm).
+    bias: bool = False
+    # Dropout probability on attention weights and residual branches (0 for the LLaMA recipe).
+    dropout: float = 0.0
+    # Epsilon inside the normalization's square root.
+    norm_eps: float = 1e-5
+    # Attend only to the last `sliding_window` positions (None: the whole causal prefix).
+    sliding_window: int | None = None
+    # Standard deviation of the normal initialization of weight matrices.
+    init_std: float = 0.02
+
+    def __post_init__(self) -> None:
+        """Fill in derived defaults and reject inconsistent choices with a clear message."""
+        for name in ("vocab_size", "d_model", "n_layers", "n_heads", "max_seq_len"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise ValueError(f"LMConfig.{name} must be a positive int, got {value!r}")
+        if self.n_kv_heads is None:
+            self.n_kv_heads = self.n_heads
+        if self.d_model % self.n_heads != 0:
+            raise ValueError(
+                f"LMConfig.d_model ({self.d_model}) must be divisible by n_heads ({self.n_heads}); "
+                f"pick n_heads among the divisors of {self.d_model}"
+            )
+        if self.n_kv_heads <= 0 or self.n_heads % self.n_kv_heads != 0:
+            raise ValueError(
+                f"LMConfig.n_kv_heads ({self.n_kv_heads}) must be a positive divisor of n_heads "
+                f"({self.n_heads}): 1 is multi-query, n_heads is multi-head attention"
+            )
+        _check_choice("ffn", self.ffn, FFN_KINDS)
+        _check_choice("norm", self.norm, NORM_KINDS)
+        _check_choice("pos", self.pos, POS_KINDS)
+        _check_choice("rope_scaling", self.rope_scaling, ROPE_SCALINGS)
+        if self.pos == "rope" and self.head_dim % 2 != 0:
+            raise ValueError(
+                f"RoPE rotates pairs of dimensions, so the head dim d_model / n_heads must be even, "
+                f"got {self.head_dim}"
+            )
+        if self.d_ff is None:
+            if self.ffn in ("swiglu", "geglu"):
+                # Gated FFNs have three matrices instead of two; 8/3 d keeps the parameter count of a 4d MLP.
+                self.d_ff = 64 * -(-(8 * self.d_model) // (3 * 64))
+            else:
+                self.d_ff = 4 * self.d_model
+        if self.d_ff <= 0:
+            raise ValueError(f"LMConfig.d_ff must be positive, got {self.d_ff}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"LMConfig.dropout must be in [0, 1), got {self.dropout}")
+        if self.rope_base <= 1.0:
+            raise ValueError(f"LMConfig.rope_base must be > 1, got {self.rope_base}")
+        if self.rope_scaling_factor < 1.0:
+            raise ValueError(
+                f"LMConfig.rope_scaling_factor must be >= 1 (it stretches the context), got {self.rope_scaling_factor}"
+            )
+        if self.norm_eps <= 0:
+            raise ValueError(f"LMConfig.norm_eps must be positive, got {self.norm_eps}")
+        if self.sliding_window is not None and self.sliding_window <= 0:
+            raise ValueError(
+                f"LMConfig.sliding_window must be a positive int or None, got {self.sliding_window}"
+            )
+
+    @property
+    def head_dim(self) -> int:
+        """Per-head width $D = d_{model} / H$."""
+        return self.d_model // self.n_heads
+
+    @classmethod
+    def llama(cls, **overrides: Any) -> LMConfig:
+        """The LLaMA recipe: RMSNorm, SwiGLU, half-split RoPE, no bias, untied; `overrides` win."""
+        base: dict[str, Any] = dict(
+            ffn="swiglu",
+            norm="rmsnorm",
+            pos="rope",
+            rope_interleaved=False,
+            bias=False,
+            tie_embeddings=False,
+            dropout=0.0,
+            norm_eps=1e-5,
+        )
+        base.update(overrides)
+        return cls(**base)
+
+    @classmethod
+    def gpt2(cls, **overrides: Any) -> LMConfig:
+        """The GPT-2 recipe: LayerNorm, GELU MLP, learned positions, biases, tied; `overrides` win."""
+        base: dict[str, Any] = dict(
+            ffn="gelu", norm="layernorm", pos="learned", bias=True, tie_embeddings=True
+        )
+        base.update(overrides)
+        return cls(**base)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields as a plain dict (for JSON files and checkpoints)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> LMConfig:
+        """Inverse of `to_dict`; unknown keys are an error, not silently dropped."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise ValueError(f"unknown LMConfig fields {unknown}; known fields are {sorted(names)}")
+        return cls(**d)
+
+
+def _check_choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ValueError(f"LMConfig.{name} must be one of {allowed}, got {value!r}")

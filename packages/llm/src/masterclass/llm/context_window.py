@@ -1,0 +1,93 @@
+"""# Context window mechanics: stretching RoPE past the training length
+
+A model trained on sequences of length $L$ has only seen rotary angles $m\\theta_i$ with $m < L$.
+Run it at $m \\ge L$ and the fast pairs wrap around harmlessly (they have completed many turns
+already), but the slow pairs reach angles never seen in training, and perplexity explodes. Three
+rescalings of the frequencies reuse the seen range for a context $s$ times longer ($s$ =
+`rope_scaling_factor`):
+
+- **Position interpolation** (Chen et al., 2023): $\\theta_i' = \\theta_i / s$. Every angle stays in
+  the trained range, but neighbouring positions get $s$ times closer, blurring local order.
+- **NTK-aware scaling** (bloc97, 2023): keep $\\theta_0$ and stretch the base instead,
+  $b' = b\\, s^{D/(D-2)}$, so the fastest pair is untouched and the slowest is divided by exactly $s$.
+- **YaRN** (Peng et al., 2023): per pair, interpolate only those whose wavelength
+  $\\lambda_i = 2\\pi/\\theta_i$ is long compared with $L$ and leave the short ones alone, with a linear
+  ramp between $\\beta$ = 32 and 1 rotations over $L$; and multiply the logits by
+  $(0.1 \\ln s + 1)^2$ (applied as a factor $0.1 \\ln s + 1$ on both $\\cos$ and $\\sin$) to keep the
+  attention entropy of long sequences in check.
+
+`scaled_rope_inv_freq` returns the frequencies and that attention factor; `LanguageModel` calls it
+when `LMConfig.rope_scaling` is set, and the test checks the numbers against Hugging Face's
+`ROPE_INIT_FUNCTIONS`. `perplexity_by_position` measures what each scheme does to a trained model
+beyond its training length. Left out: dynamic NTK (the base grows with the current length) and
+LongRoPE's searched per-dimension factors.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from masterclass.llm.rope import rope_inv_freq
+
+
+def scaled_rope_inv_freq(
+    head_dim: int,
+    base: float,
+    scaling: str = "none",
+    factor: float = 1.0,
+    original_max_len: int = 2048,
+    *,
+    beta_fast: float = 32.0,
+    beta_slow: float = 1.0,
+) -> tuple[Tensor, float]:
+    """Inverse frequencies `(D/2,)` for a scaling scheme, and the factor for cos and sin.
+
+    `scaling` is "none", "linear" (position interpolation), "ntk" or "yarn"; `factor` is $s$.
+
+    >>> inv, att = scaled_rope_inv_freq(8, 10000.0, "linear", 4.0)
+    >>> round(float(inv[0]), 4), att
+    (0.25, 1.0)
+    """
+    if factor < 1.0:
+        raise ValueError(f"the scaling factor must be >= 1, got {factor}")
+    if scaling == "none":
+        return rope_inv_freq(head_dim, base), 1.0
+    if scaling == "linear":
+        return rope_inv_freq(head_dim, base) / factor, 1.0
+    if scaling == "ntk":
+        # The base exponent is chosen so that the last pair, $b^{-(D-2)/D}$, is divided by exactly $s$.
+        return rope_inv_freq(head_dim, base * factor ** (head_dim / (head_dim - 2))), 1.0
+    if scaling == "yarn":
+        return _yarn_inv_freq(head_dim, base, factor, original_max_len, beta_fast, beta_slow)
+    raise ValueError(f"unknown rope scaling {scaling!r}; use 'none', 'linear', 'ntk' or 'yarn'")
+
+
+# ## YaRN's ramp
+#
+# Pair $i$ turns $L / \lambda_i = L\theta_i / 2\pi$ times over the training length. Solving
+# $L\, b^{-2i/D} / 2\pi = \beta$ for $i$ gives the dimension where that count equals $\beta$:
+# $i(\beta) = D \ln(L / 2\pi\beta) / (2 \ln b)$. Pairs below $i(\beta_{fast})$ (many turns) keep
+# their frequency, pairs above $i(\beta_{slow})$ (less than one turn) are interpolated by $s$, and a
+# linear ramp blends the two in between.
+
+
+def _yarn_inv_freq(
+    head_dim: int, base: float, factor: float, original_max_len: int, beta_fast: float, beta_slow: float
+) -> tuple[Tensor, float]:
+    def correction_dim(n_rotations: float) -> float:
+        return head_dim * math.log(original_max_len / (n_rotations * 2 * math.pi)) / (2 * math.log(base))
+
+    low = max(math.floor(correction_dim(beta_fast)), 0)
+    high = min(math.ceil(correction_dim(beta_slow)), head_dim - 1)
+    if low == high:
+        high += 0.001  # a zero-width ramp would divide by zero
+    inv_extrapolate = rope_inv_freq(head_dim, base)  # (D/2,) unchanged frequencies
+    inv_interpolate = inv_extrapolate / factor  # (D/2,) position-interpolated frequencies
+    ramp = ((torch.arange(head_dim // 2, dtype=torch.float32) - low) / (high - low)).clamp(0, 1)
+    keep = 1.0 - ramp  # 1 for fast pairs (kept), 0 for slow pairs (interpolated)
+    inv_freq = inv_interpolate * (1 - keep) + inv_extrapolate * keep
+    attention_factor = 0.1 * math.log(factor) + 1.0 if factor > 1 else 1.0
+    return inv_freq, attention_factor

@@ -1,0 +1,189 @@
+"""# Interoperability with Hugging Face Llama
+
+A LLaMA-style `LanguageModel` and Hugging Face's `LlamaForCausalLM` are the same function with
+differently named weights. Converting is therefore a table of names plus three layout facts:
+
+1. our attention has one fused `qkv` matrix, HF has `q_proj`, `k_proj`, `v_proj` (rows stacked in
+   that order), and our FFN has one fused `w_in` = [`gate_proj`; `up_proj`];
+2. HF rotates with the half-split pairing; a model configured with `rope_interleaved=True` has its
+   query and key rows permuted on the way (`rope.interleaved_to_half_split`), exactly what the
+   script that converts Meta's original checkpoints to HF does;
+3. a tied model shares `tok_emb` and `lm_head`, which HF expresses as `tie_word_embeddings`.
+
+`to_hf_llama` builds the HF model from our config and copies the weights; `from_hf_llama` goes
+back. The test checks that the logits agree both ways in float32. HF `transformers` is imported
+inside the functions: it is a reference for tests and an exit door for users, not a dependency of
+the model.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from masterclass.llm.config import LMConfig
+from masterclass.llm.model import LanguageModel
+from masterclass.llm.rope import half_split_to_interleaved, interleaved_to_half_split
+
+
+def llama_config_kwargs(config: LMConfig) -> dict[str, Any]:
+    """`transformers.LlamaConfig` keyword arguments equivalent to `config` (or a clear error)."""
+    problems = []
+    if config.ffn != "swiglu":
+        problems.append(f"ffn={config.ffn!r} (Llama uses 'swiglu')")
+    if config.norm != "rmsnorm":
+        problems.append(f"norm={config.norm!r} (Llama uses 'rmsnorm')")
+    if config.pos != "rope":
+        problems.append(f"pos={config.pos!r} (Llama uses 'rope')")
+    if config.rope_scaling == "ntk":
+        problems.append("rope_scaling='ntk' (HF has only the dynamic variant)")
+    if config.sliding_window is not None:
+        problems.append("sliding_window (Llama attends to the whole prefix)")
+    if problems:
+        raise ValueError("this config has no LlamaForCausalLM equivalent: " + "; ".join(problems))
+    rope: dict[str, Any] = {"rope_type": "default", "rope_theta": config.rope_base}
+    max_pos = config.max_seq_len
+    if config.rope_scaling == "linear":
+        rope.update(rope_type="linear", factor=config.rope_scaling_factor)
+    elif config.rope_scaling == "yarn":
+        rope.update(
+            rope_type="yarn",
+            factor=config.rope_scaling_factor,
+            original_max_position_embeddings=config.max_seq_len,
+        )
+        max_pos = int(config.max_seq_len * config.rope_scaling_factor)
+    return dict(
+        vocab_size=config.vocab_size,
+        hidden_size=config.d_model,
+        intermediate_size=config.d_ff,
+        num_hidden_layers=config.n_layers,
+        num_attention_heads=config.n_heads,
+        num_key_value_heads=config.n_kv_heads,
+        head_dim=config.head_dim,
+        hidden_act="silu",
+        max_position_embeddings=max_pos,
+        rms_norm_eps=config.norm_eps,
+        tie_word_embeddings=config.tie_embeddings,
+        rope_parameters=rope,
+        attention_bias=config.bias,
+        mlp_bias=config.bias,
+        attention_dropout=config.dropout,
+    )
+
+
+def _name_map(n_layers: int) -> list[tuple[str, str]]:
+    """Pairs (our name, HF name) for the weights that copy one to one."""
+    pairs = [("tok_emb.weight", "model.embed_tokens.weight"), ("norm.weight", "model.norm.weight")]
+    for i in range(n_layers):
+        ours, theirs = f"blocks.{i}.", f"model.layers.{i}."
+        pairs += [
+            (ours + "attn_norm.weight", theirs + "input_layernorm.weight"),
+            (ours + "ffn_norm.weight", theirs + "post_attention_layernorm.weight"),
+            (ours + "attn.o_proj.weight", theirs + "self_attn.o_proj.weight"),
+            (ours + "ffn.w_out.weight", theirs + "mlp.down_proj.weight"),
+        ]
+    return pairs
+
+
+def _to_hf_state(model: LanguageModel) -> dict[str, torch.Tensor]:
+    c = model.config
+    ours = model.state_dict()
+    out = {theirs: ours[mine] for mine, theirs in _name_map(c.n_layers)}
+    out["lm_head.weight"] = ours["lm_head.weight"]
+    H, H_kv, D = c.n_heads, c.n_kv_heads, c.head_dim
+    for i in range(c.n_layers):
+        p, a = f"blocks.{i}.", f"model.layers.{i}.self_attn."
+        suffixes = ("weight", "bias") if c.bias else ("weight",)
+        for s in suffixes:
+            q, k, v = ours[p + f"attn.qkv.{s}"].split([H * D, H_kv * D, H_kv * D], dim=0)
+            if c.rope_interleaved:
+                q, k = interleaved_to_half_split(q, H), interleaved_to_half_split(k, H_kv)
+            out[a + f"q_proj.{s}"], out[a + f"k_proj.{s}"], out[a + f"v_proj.{s}"] = q, k, v
+            gate, up = ours[p + f"ffn.w_in.{s}"].split(c.d_ff, dim=0)
+            out[f"model.layers.{i}.mlp.gate_proj.{s}"] = gate
+            out[f"model.layers.{i}.mlp.up_proj.{s}"] = up
+        if c.bias:
+            out[a + "o_proj.bias"] = ours[p + "attn.o_proj.bias"]
+            out[f"model.layers.{i}.mlp.down_proj.bias"] = ours[p + "ffn.w_out.bias"]
+    return out
+
+
+def to_hf_llama(model: LanguageModel) -> Any:
+    """A `transformers.LlamaForCausalLM` computing the same function as `model` (weights copied)."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    hf = LlamaForCausalLM(LlamaConfig(**llama_config_kwargs(model.config)))
+    state = _to_hf_state(model)
+    missing, unexpected = hf.load_state_dict(state, strict=False)
+    # HF may list derived buffers (rotary inv_freq) or the tied lm_head as missing; nothing else.
+    real_missing = [m for m in missing if "rotary_emb" not in m and m != "lm_head.weight"]
+    if real_missing or unexpected:
+        raise RuntimeError(f"weight mapping mismatch: missing {real_missing}, unexpected {unexpected}")
+    hf.to(model.lm_head.weight.dtype)
+    return hf.eval()
+
+
+def config_from_hf_llama(hf_config: Any, *, rope_interleaved: bool = False) -> LMConfig:
+    """The `LMConfig` of a `transformers.LlamaConfig`."""
+    rope = dict(getattr(hf_config, "rope_parameters", None) or {})
+    rope_type = rope.get("rope_type", "default")
+    kwargs: dict[str, Any] = {}
+    max_len = hf_config.max_position_embeddings
+    if rope_type == "linear":
+        kwargs.update(rope_scaling="linear", rope_scaling_factor=float(rope["factor"]))
+    elif rope_type == "yarn":
+        kwargs.update(rope_scaling="yarn", rope_scaling_factor=float(rope["factor"]))
+        max_len = int(rope["original_max_position_embeddings"])
+    elif rope_type != "default":
+        raise ValueError(f"rope_type {rope_type!r} is not supported; use default, linear or yarn")
+    head_dim = getattr(hf_config, "head_dim", None) or hf_config.hidden_size // hf_config.num_attention_heads
+    if head_dim * hf_config.num_attention_heads != hf_config.hidden_size:
+        raise ValueError(
+            f"head_dim {head_dim} x {hf_config.num_attention_heads} heads != hidden_size "
+            f"{hf_config.hidden_size}; LanguageModel needs d_model = H * D"
+        )
+    if hf_config.attention_bias != hf_config.mlp_bias:
+        raise ValueError("LanguageModel has one `bias` switch; attention_bias and mlp_bias differ")
+    return LMConfig.llama(
+        vocab_size=hf_config.vocab_size,
+        d_model=hf_config.hidden_size,
+        n_layers=hf_config.num_hidden_layers,
+        n_heads=hf_config.num_attention_heads,
+        n_kv_heads=hf_config.num_key_value_heads,
+        d_ff=hf_config.intermediate_size,
+        rope_base=float(rope.get("rope_theta", 10000.0)),
+        rope_interleaved=rope_interleaved,
+        max_seq_len=max_len,
+        tie_embeddings=bool(hf_config.tie_word_embeddings),
+        bias=bool(hf_config.attention_bias),
+        norm_eps=hf_config.rms_norm_eps,
+        **kwargs,
+    )
+
+
+def from_hf_llama(hf_model: Any, *, rope_interleaved: bool = False) -> LanguageModel:
+    """A `LanguageModel` computing the same function as a `transformers.LlamaForCausalLM`.
+
+    With `rope_interleaved=True` the result uses the interleaved pairing, its query/key rows
+    permuted to match.
+    """
+    config = config_from_hf_llama(hf_model.config, rope_interleaved=rope_interleaved)
+    theirs = hf_model.state_dict()
+    ours: dict[str, torch.Tensor] = {mine: theirs[t] for mine, t in _name_map(config.n_layers)}
+    ours["lm_head.weight"] = theirs.get("lm_head.weight", theirs["model.embed_tokens.weight"])
+    H_kv = config.n_kv_heads
+    for i in range(config.n_layers):
+        p, a, m = f"blocks.{i}.", f"model.layers.{i}.self_attn.", f"model.layers.{i}.mlp."
+        for s in ("weight", "bias") if config.bias else ("weight",):
+            q, k = theirs[a + f"q_proj.{s}"], theirs[a + f"k_proj.{s}"]
+            if rope_interleaved:
+                q, k = half_split_to_interleaved(q, config.n_heads), half_split_to_interleaved(k, H_kv)
+            ours[p + f"attn.qkv.{s}"] = torch.cat((q, k, theirs[a + f"v_proj.{s}"]), dim=0)
+            ours[p + f"ffn.w_in.{s}"] = torch.cat((theirs[m + f"gate_proj.{s}"], theirs[m + f"up_proj.{s}"]))
+        if config.bias:
+            ours[p + "attn.o_proj.bias"] = theirs[a + "o_proj.bias"]
+            ours[p + "ffn.w_out.bias"] = theirs[m + "down_proj.bias"]
+    model = LanguageModel(config).to(hf_model.dtype)
+    model.load_state_dict(ours, strict=True)
+    return model.eval()

@@ -1,0 +1,200 @@
+"""# The KV cache
+
+Generating token $t+1$ needs attention of the new query over the keys and values of all $t$
+previous tokens. They do not change once computed (a causal model never lets an old position see a
+new one), so recomputing them every step, $O(t)$ work per layer for a result already known, is
+pure waste. A KV cache stores them: each step computes $q, k, v$ for the new token only, appends
+$k, v$, and attends over the stored ones. The cost per generated token falls from a forward pass
+over the whole prefix to one over a single position; the price is memory,
+
+$$ 2 \\times L \\times B \\times H_{kv} \\times T \\times D \\times \\text{bytes per value}, $$
+
+which is why grouped-query attention (smaller $H_{kv}$) matters at inference time.
+
+Two layouts are here, both driven by `LanguageModel.decode` through the same small protocol
+(`length`, `update(layer, k, v)`, `advance(t)`):
+
+- `StaticKVCache` preallocates `(L, B, H_kv, T_max, D)` and writes each step at the current
+  position: no allocation while decoding, the layout HF's `StaticCache` and `torch.compile`-friendly
+  servers use.
+- `PagedKVCache` (Kwon et al., 2023, *vLLM*) cuts memory into fixed-size blocks of `block_size`
+  positions taken from a shared pool on demand; a per-sequence *block table* maps logical block
+  $j$ of sequence $b$ to a physical block. Nothing is reserved for tokens that are never generated,
+  and freed blocks return to the pool for other sequences.
+
+The test checks that decoding token by token through either cache gives exactly the logits of one
+full forward pass. Left out: prefix sharing with copy-on-write, and swapping blocks to host memory.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+
+class KVCache:
+    """The protocol `LanguageModel.decode` drives: `length` tokens stored, `update`, `advance`."""
+
+    length: int
+
+    def update(self, layer: int, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
+        """Store `k`, `v` `(B, H_kv, T, D)` at positions `length..length+T` of `layer`; return
+        all keys and values of that layer, `(B, H_kv, length + T, D)`."""
+        raise TypeError(f"{type(self).__name__} must implement update()")
+
+    def advance(self, t: int) -> None:
+        """Mark `t` more tokens as stored (called once per step, after every layer)."""
+        self.length += t
+
+
+class StaticKVCache(KVCache):
+    """Preallocated cache of shape `(L, B, H_kv, max_len, D)` for keys and for values."""
+
+    def __init__(
+        self,
+        n_layers: int,
+        batch_size: int,
+        n_kv_heads: int,
+        max_len: int,
+        head_dim: int,
+        *,
+        dtype: torch.dtype = torch.float32,
+        device: torch.device | str = "cpu",
+    ) -> None:
+        shape = (n_layers, batch_size, n_kv_heads, max_len, head_dim)
+        self.keys = torch.zeros(shape, dtype=dtype, device=device)  # (L, B, H_kv, T_max, D)
+        self.values = torch.zeros(shape, dtype=dtype, device=device)  # (L, B, H_kv, T_max, D)
+        self.max_len = max_len
+        self.length = 0
+
+    @classmethod
+    def for_model(cls, model: torch.nn.Module, batch_size: int, max_len: int) -> StaticKVCache:
+        """A cache sized for `model` (a `LanguageModel`), in the dtype and device of its weights."""
+        c = model.config
+        w = model.lm_head.weight
+        return cls(
+            c.n_layers, batch_size, c.n_kv_heads, max_len, c.head_dim, dtype=w.dtype, device=w.device
+        )
+
+    def update(self, layer: int, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
+        """Write `k`, `v` `(B, H_kv, T, D)` after the stored tokens and return views of all of them."""
+        end = self.length + k.shape[2]
+        if end > self.max_len:
+            raise ValueError(
+                f"StaticKVCache holds {self.max_len} positions, step needs {end}; make a larger cache"
+            )
+        self.keys[layer, :, :, self.length : end] = k
+        self.values[layer, :, :, self.length : end] = v
+        return self.keys[layer, :, :, :end], self.values[layer, :, :, :end]  # (B, H_kv, end, D)
+
+    def memory_bytes(self) -> int:
+        """Bytes held by the two tensors (all reserved up front)."""
+        return 2 * self.keys.numel() * self.keys.element_size()
+
+
+# ## Paging
+#
+# Physical storage is a pool `(L, N_blocks, H_kv, block_size, D)`. Position $p$ of sequence $b$
+# lives in physical block `block_table[b, p // block_size]` at offset `p % block_size`. A step
+# allocates blocks only when a sequence crosses a block boundary, writes through the table with one
+# indexed assignment, and gathers the sequence back into a contiguous `(B, H_kv, T, D)` view for
+# attention. (vLLM's kernel reads the blocks in place instead of gathering; the gather keeps this
+# version short and lets any attention function consume it.)
+
+
+class PagedKVCache(KVCache):
+    """Block-table KV cache: a shared pool of `num_blocks` blocks of `block_size` positions."""
+
+    def __init__(
+        self,
+        n_layers: int,
+        batch_size: int,
+        n_kv_heads: int,
+        head_dim: int,
+        *,
+        num_blocks: int,
+        block_size: int = 16,
+        dtype: torch.dtype = torch.float32,
+        device: torch.device | str = "cpu",
+    ) -> None:
+        if block_size <= 0 or num_blocks <= 0:
+            raise ValueError(
+                f"block_size and num_blocks must be positive, got {block_size}, {num_blocks}"
+            )
+        shape = (n_layers, num_blocks, n_kv_heads, block_size, head_dim)
+        self.k_pool = torch.zeros(shape, dtype=dtype, device=device)  # (L, N, H_kv, S, D)
+        self.v_pool = torch.zeros(shape, dtype=dtype, device=device)  # (L, N, H_kv, S, D)
+        self.block_size = block_size
+        self.batch_size = batch_size
+        self.free_blocks: list[int] = list(range(num_blocks))
+        self.block_tables: list[list[int]] = [[] for _ in range(batch_size)]
+        self.length = 0
+
+    @classmethod
+    def for_model(
+        cls, model: torch.nn.Module, batch_size: int, num_blocks: int, block_size: int = 16
+    ) -> PagedKVCache:
+        """A paged cache sized for `model` (a `LanguageModel`)."""
+        c = model.config
+        w = model.lm_head.weight
+        return cls(
+            c.n_layers,
+            batch_size,
+            c.n_kv_heads,
+            c.head_dim,
+            num_blocks=num_blocks,
+            block_size=block_size,
+            dtype=w.dtype,
+            device=w.device,
+        )
+
+    def _reserve(self, end: int) -> None:
+        needed = -(-end // self.block_size)  # blocks to hold positions 0..end-1
+        for table in self.block_tables:
+            while len(table) < needed:
+                if not self.free_blocks:
+                    raise RuntimeError(
+                        f"PagedKVCache is out of blocks ({self.k_pool.shape[1]} of {self.block_size} "
+                        f"positions); free finished sequences or make a larger pool"
+                    )
+                table.append(self.free_blocks.pop())
+
+    def block_table(self) -> Tensor:
+        """The block table as a `(B, n_blocks)` int64 tensor."""
+        return torch.tensor(self.block_tables, dtype=torch.int64, device=self.k_pool.device)
+
+    def update(self, layer: int, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
+        """Write `k`, `v` `(B, H_kv, T, D)` into their blocks and gather all stored positions."""
+        B, H_kv, T, D = k.shape
+        end = self.length + T
+        if layer == 0:
+            self._reserve(end)
+        table = self.block_table()  # (B, n_blocks)
+        pos = torch.arange(self.length, end, device=k.device)  # (T,)
+        blocks = table[:, pos // self.block_size]  # (B, T) physical block of each new position
+        offsets = (pos % self.block_size).expand(B, T)  # (B, T)
+        # Indexing dims 0 and 2 of a layer's pool puts the (B, T) index dims first: (B, T, H_kv, D).
+        self.k_pool[layer][blocks, :, offsets] = k.permute(0, 2, 1, 3)
+        self.v_pool[layer][blocks, :, offsets] = v.permute(0, 2, 1, 3)
+        n_blocks = table.shape[1]
+        k_all = self.k_pool[layer][table]  # (B, n_blocks, H_kv, S, D)
+        v_all = self.v_pool[layer][table]  # (B, n_blocks, H_kv, S, D)
+        k_all = k_all.permute(0, 2, 1, 3, 4).reshape(B, H_kv, n_blocks * self.block_size, D)
+        v_all = v_all.permute(0, 2, 1, 3, 4).reshape(B, H_kv, n_blocks * self.block_size, D)
+        return k_all[:, :, :end], v_all[:, :, :end]  # (B, H_kv, end, D)
+
+    def free(self) -> None:
+        """Return every block to the pool and reset the cache to empty."""
+        for table in self.block_tables:
+            self.free_blocks.extend(reversed(table))
+            table.clear()
+        self.length = 0
+
+    def blocks_in_use(self) -> int:
+        """Number of physical blocks currently held by sequences."""
+        return sum(len(t) for t in self.block_tables)
+
+    def memory_bytes(self) -> int:
+        """Bytes actually used by held blocks (keys and values)."""
+        per_block = self.k_pool[0, 0].numel() * self.k_pool.element_size() * self.k_pool.shape[0]
+        return 2 * self.blocks_in_use() * per_block

@@ -1,0 +1,343 @@
+"""# A decoder-only language model
+
+The model every later module trains, quantizes, exports and serves. One `LMConfig` selects the
+variant: multi-head, grouped-query or multi-query attention; a GELU, ReLU², SwiGLU or GeGLU
+feed-forward; RMSNorm or LayerNorm; rotary, ALiBi, learned or no positions; tied or untied
+embeddings; biases; dropout. With `LMConfig.llama()` its logits equal Hugging Face's
+`LlamaForCausalLM` with the same weights (`hf_interop.py`).
+
+Each of the $L$ blocks is pre-norm (Xiong et al., 2020): the residual stream $x$ is only ever added
+to, and each sub-layer reads a normalized copy,
+
+$$ x \\leftarrow x + \\operatorname{Attn}(\\operatorname{Norm}(x)), \\qquad
+   x \\leftarrow x + \\operatorname{FFN}(\\operatorname{Norm}(x)), $$
+
+then a final norm and the output projection give logits over the $V$ tokens.
+
+The model has three entry points that share every line of the block:
+
+- `forward(idx, targets=None)`: a training/evaluation pass over whole sequences;
+- `forward_with_past(idx, past_keys, past_values)`: the incremental step as a pure function of
+  tensors (keys and values in, keys and values out), which `torch.onnx.export` traces with dynamic
+  batch, sequence and past lengths;
+- `decode(idx, cache)`: the same step against a mutable `kv_cache` object (static or paged), which
+  `generate.py` drives.
+
+Attention runs in torch's fused `F.scaled_dot_product_attention`: it is the production speed path,
+proven equal to the from-scratch attention of the transformer chapter by that chapter's tests, and
+`flash_attention.py` derives the algorithm inside it. Norms use torch's fused `nn.RMSNorm` /
+`nn.LayerNorm` for the same reason.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from masterclass.llm.activations import FeedForward
+from masterclass.llm.config import LMConfig
+from masterclass.llm.context_window import scaled_rope_inv_freq
+from masterclass.llm.rope import apply_rope, rope_cos_sin
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from masterclass.llm.kv_cache import KVCache
+
+    KVUpdate = Callable[[int, Tensor, Tensor], tuple[Tensor, Tensor]]
+
+
+def _norm(config: LMConfig) -> nn.Module:
+    if config.norm == "rmsnorm":
+        return nn.RMSNorm(config.d_model, eps=config.norm_eps)
+    return nn.LayerNorm(config.d_model, eps=config.norm_eps, bias=config.bias)
+
+
+# ## ALiBi slopes
+#
+# ALiBi (Press et al., 2022) adds no embedding at all: head $h$ subtracts $m_h\,(i - j)$ from the
+# score of query $i$ on key $j$, a linear penalty on distance, with slopes
+# $m_h = 2^{-8h/H}$ for $h = 1..H$ (a geometric sequence, so some heads look far and some near).
+
+
+def alibi_slopes(n_heads: int) -> Tensor:
+    """ALiBi slopes $2^{-8h/H}$, shape `(H,)`, for any number of heads.
+
+    >>> alibi_slopes(4).tolist()
+    [0.25, 0.0625, 0.015625, 0.00390625]
+    """
+    # For H not a power of two the paper takes the slopes of the next power down and interleaves
+    # every other slope of the next power up.
+    def power_of_two(n: int) -> list[float]:
+        return [2.0 ** (-8.0 * (i + 1) / n) for i in range(n)]
+
+    p = 2 ** math.floor(math.log2(n_heads))
+    slopes = power_of_two(p) + power_of_two(2 * p)[0::2][: n_heads - p]
+    return torch.tensor(slopes)
+
+
+class Attention(nn.Module):
+    """Causal self-attention with $H$ query heads and $H_{kv}$ key/value heads (MHA, GQA, MQA)."""
+
+    def __init__(self, config: LMConfig) -> None:
+        super().__init__()
+        self.n_heads, self.n_kv_heads, self.head_dim = config.n_heads, config.n_kv_heads, config.head_dim
+        # One fused projection for queries, keys and values: rows [q (H D); k (H_kv D); v (H_kv D)].
+        self.qkv = nn.Linear(
+            config.d_model, (self.n_heads + 2 * self.n_kv_heads) * self.head_dim, bias=config.bias
+        )
+        self.o_proj = nn.Linear(self.n_heads * self.head_dim, config.d_model, bias=config.bias)
+        self.rope_interleaved = config.rope_interleaved
+        self.dropout = config.dropout
+        self.resid_dropout = nn.Dropout(config.dropout)
+
+    def forward(
+        self,
+        x: Tensor,
+        rope: tuple[Tensor, Tensor] | None,
+        mask: Tensor | None,
+        kv_update: KVUpdate | None,
+        layer: int,
+    ) -> Tensor:
+        """Attend from `x` `(B, T, d_model)`; `mask` is None (plain causal over `x` alone), a bool
+        `(T, T_k)` mask or a float `(H, T, T_k)` bias; `kv_update(layer, k, v)` returns all keys and
+        values including the past ones."""
+        B, T, _ = x.shape
+        H, H_kv, D = self.n_heads, self.n_kv_heads, self.head_dim
+        q, k, v = self.qkv(x).split([H * D, H_kv * D, H_kv * D], dim=-1)
+        q = q.view(B, T, H, D).transpose(1, 2)  # (B, H, T, D)
+        k = k.view(B, T, H_kv, D).transpose(1, 2)  # (B, H_kv, T, D)
+        v = v.view(B, T, H_kv, D).transpose(1, 2)  # (B, H_kv, T, D)
+        if rope is not None:
+            q = apply_rope(q, *rope, interleaved=self.rope_interleaved)
+            k = apply_rope(k, *rope, interleaved=self.rope_interleaved)
+        if kv_update is not None:
+            k, v = kv_update(layer, k, v)  # (B, H_kv, T_past + T, D)
+        # Grouped-query attention: each key/value head serves H / H_kv query heads. Expanding is a
+        # view until the reshape; it keeps the graph exportable to ONNX (SDPA's `enable_gqa` is not).
+        if H_kv != H:
+            T_k = k.shape[2]
+            k = k[:, :, None].expand(B, H_kv, H // H_kv, T_k, D).reshape(B, H, T_k, D)  # (B, H, T_k, D)
+            v = v[:, :, None].expand(B, H_kv, H // H_kv, T_k, D).reshape(B, H, T_k, D)  # (B, H, T_k, D)
+        y = F.scaled_dot_product_attention(
+            q,
+            k,
+            v,
+            attn_mask=mask,
+            is_causal=mask is None and T > 1 and kv_update is None,
+            dropout_p=self.dropout if self.training else 0.0,
+        )  # (B, H, T, D)
+        y = y.transpose(1, 2).reshape(B, T, H * D)  # (B, T, H D)
+        return self.resid_dropout(self.o_proj(y))  # (B, T, d_model)
+
+
+class Block(nn.Module):
+    """One pre-norm transformer block: attention then FFN, each added to the residual stream."""
+
+    def __init__(self, config: LMConfig) -> None:
+        super().__init__()
+        self.attn_norm = _norm(config)
+        self.attn = Attention(config)
+        self.ffn_norm = _norm(config)
+        self.ffn = FeedForward(config.d_model, config.d_ff, config.ffn, config.bias, config.dropout)
+
+    def forward(
+        self,
+        x: Tensor,
+        rope: tuple[Tensor, Tensor] | None,
+        mask: Tensor | None,
+        kv_update: KVUpdate | None,
+        layer: int,
+    ) -> Tensor:
+        """`(B, T, d_model) -> (B, T, d_model)`."""
+        x = x + self.attn(self.attn_norm(x), rope, mask, kv_update, layer)
+        return x + self.ffn(self.ffn_norm(x))
+
+
+class LanguageModel(nn.Module):
+    """Decoder-only language model configured by `LMConfig`.
+
+    >>> model = LanguageModel(LMConfig(vocab_size=50, d_model=32, n_layers=2, n_heads=4))
+    >>> model(torch.zeros(2, 5, dtype=torch.long)).shape
+    torch.Size([2, 5, 50])
+    """
+
+    def __init__(self, config: LMConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.tok_emb = nn.Embedding(config.vocab_size, config.d_model)
+        self.pos_emb = (
+            nn.Embedding(config.max_seq_len, config.d_model) if config.pos == "learned" else None
+        )
+        self.drop = nn.Dropout(config.dropout)
+        self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layers))
+        self.norm = _norm(config)
+        self.lm_head = nn.Linear(config.d_model, config.vocab_size, bias=False)
+        if config.tie_embeddings:
+            self.lm_head.weight = self.tok_emb.weight
+        if config.pos == "rope":
+            inv_freq, rope_scale = scaled_rope_inv_freq(
+                config.head_dim,
+                config.rope_base,
+                config.rope_scaling,
+                config.rope_scaling_factor,
+                config.max_seq_len,
+            )
+            self.register_buffer("inv_freq", inv_freq, persistent=False)
+            self.rope_scale = rope_scale
+        if config.pos == "alibi":
+            self.register_buffer("slopes", alibi_slopes(config.n_heads), persistent=False)
+        self.apply(self._init_weights)
+        # GPT-2's scaled init: each residual branch's output projection gets std / sqrt(2L), so that
+        # the variance of the residual stream stays O(1) after the 2L additions.
+        for block in self.blocks:
+            for proj in (block.attn.o_proj, block.ffn.w_out):
+                nn.init.normal_(proj.weight, std=config.init_std / math.sqrt(2 * config.n_layers))
+
+    def _init_weights(self, module: nn.Module) -> None:
+        if isinstance(module, nn.Linear):
+            nn.init.normal_(module.weight, std=self.config.init_std)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.Embedding):
+            nn.init.normal_(module.weight, std=self.config.init_std)
+
+    # ## Positions and masks for a chunk of $T$ new tokens after $T_{past}$ cached ones
+    #
+    # The new queries sit at positions $T_{past} .. T_{past}+T-1$ and may see keys $0 ..$ their own
+    # position. Everything is computed from `arange`s of the two lengths, so that the traced graph of
+    # `forward_with_past` stays valid for any lengths (it always builds the mask: a branch on a
+    # length would freeze that length into the graph). Plain causal attention without a past needs
+    # no mask at all (SDPA's `is_causal`), and a single new token with no window sees every key.
+
+    def _rope(self, t_past: int, t: int, device: torch.device) -> tuple[Tensor, Tensor] | None:
+        if self.config.pos != "rope":
+            return None
+        positions = torch.arange(t, device=device) + t_past  # (T,)
+        return rope_cos_sin(
+            positions, self.inv_freq, interleaved=self.config.rope_interleaved, scale=self.rope_scale
+        )
+
+    def _mask(self, t_past: int, t: int, device: torch.device, always: bool) -> Tensor | None:
+        window, alibi = self.config.sliding_window, self.config.pos == "alibi"
+        if not always and not alibi and window is None:
+            return None
+        q_pos = torch.arange(t, device=device)[:, None] + t_past  # (T, 1)
+        k_pos = torch.arange(t_past + t, device=device)[None, :]  # (1, T_k)
+        allowed = k_pos <= q_pos  # (T, T_k) causal
+        if window is not None:
+            allowed = allowed & (k_pos > q_pos - window)  # (T, T_k) only the last `window` keys
+        if not alibi:
+            return allowed
+        distance = (q_pos - k_pos).to(torch.float32)  # (T, T_k)
+        bias = -self.slopes[:, None, None] * distance  # (H, T, T_k)
+        return bias.masked_fill(~allowed, float("-inf"))
+
+    def _embed(self, idx: Tensor, t_past: int) -> Tensor:
+        x = self.tok_emb(idx)  # (B, T, d_model)
+        if self.pos_emb is not None:
+            t = idx.shape[1]
+            if not torch.compiler.is_compiling() and t_past + t > self.config.max_seq_len:
+                raise ValueError(
+                    f"learned positions cover {self.config.max_seq_len} tokens, got {t_past + t}; "
+                    f"raise LMConfig.max_seq_len or use pos='rope'"
+                )
+            x = x + self.pos_emb(torch.arange(t, device=idx.device) + t_past)  # (B, T, d_model)
+        return self.drop(x)
+
+    def _run(
+        self, idx: Tensor, t_past: int, kv_update: KVUpdate | None, always_mask: bool
+    ) -> Tensor:
+        if idx.dim() != 2 or idx.dtype not in (torch.int64, torch.int32):
+            raise ValueError(
+                f"idx must be an integer tensor of shape (B, T), got {idx.dtype} {tuple(idx.shape)}"
+            )
+        t = idx.shape[1]
+        x = self._embed(idx, t_past)  # (B, T, d_model)
+        rope = self._rope(t_past, t, idx.device)
+        mask = self._mask(t_past, t, idx.device, always_mask)
+        for layer, block in enumerate(self.blocks):
+            x = block(x, rope, mask, kv_update, layer)
+        return self.norm(x)  # (B, T, d_model)
+
+    def forward(self, idx: Tensor, targets: Tensor | None = None) -> Tensor | tuple[Tensor, Tensor]:
+        """Logits `(B, T, V)` for token ids `idx` `(B, T)`.
+
+        With `targets` `(B, T)` (the next token at each position; -100 = ignore) it returns
+        `(logits, loss)`, the mean cross-entropy computed in float32.
+        """
+        logits = self.lm_head(self._run(idx, 0, None, always_mask=False))  # (B, T, V)
+        if targets is None:
+            return logits
+        loss = F.cross_entropy(
+            logits.float().view(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=-100
+        )
+        return logits, loss
+
+    def forward_with_past(
+        self, idx: Tensor, past_keys: Tensor, past_values: Tensor
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """One incremental step as a pure function of tensors (the ONNX-exportable path).
+
+        `idx` `(B, T)`, `past_keys`/`past_values` `(L, B, H_kv, T_past, D)` with `T_past` >= 0.
+        Returns logits `(B, T, V)` and the keys/values `(L, B, H_kv, T_past + T, D)` after the step.
+        Keys are stored after the rotary rotation, as in HF's cache.
+        """
+        new_keys: list[Tensor] = []
+        new_values: list[Tensor] = []
+
+        def concat_past(layer: int, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
+            k = torch.cat((past_keys[layer], k), dim=2)  # (B, H_kv, T_past + T, D)
+            v = torch.cat((past_values[layer], v), dim=2)  # (B, H_kv, T_past + T, D)
+            new_keys.append(k)
+            new_values.append(v)
+            return k, v
+
+        h = self._run(idx, past_keys.shape[3], concat_past, always_mask=True)  # (B, T, d_model)
+        return self.lm_head(h), torch.stack(new_keys), torch.stack(new_values)
+
+    def decode(self, idx: Tensor, cache: KVCache, *, last_only: bool = False) -> Tensor:
+        """Feed `idx` `(B, T)` after the `cache.length` tokens stored in `cache`; returns logits
+        `(B, T, V)` (or `(B, 1, V)` with `last_only`) and advances the cache by `T`."""
+        t = idx.shape[1]
+        h = self._run(idx, cache.length, cache.update, always_mask=t > 1)  # (B, T, d_model)
+        cache.advance(t)
+        if last_only:
+            h = h[:, -1:]  # (B, 1, d_model)
+        return self.lm_head(h)
+
+    # ## Counting parameters and FLOPs
+    #
+    # A matrix product with a $(m \times n)$ weight costs $2mn$ FLOPs per token (a multiply and an
+    # add per weight), so the forward pass costs $2N_{matmul}$ per token, where $N_{matmul}$ counts
+    # the weights of every linear layer including the output projection (the embedding lookup and
+    # the norms are not products). Attention adds $QK^\top$ and the weighted sum of values:
+    # $2 \cdot 2\, T\, H D$ per layer for a context of $T$ (Kaplan et al., 2020, count the full
+    # context; a causal kernel does half). The backward pass costs twice the forward, hence the
+    # familiar $C \approx 6ND$ for training.
+
+    def num_parameters(self, non_embedding: bool = False) -> int:
+        """Number of distinct parameters (a tied matrix counts once); `non_embedding` drops the
+        token and position embedding tables (the convention of scaling-law papers)."""
+        n = sum(p.numel() for p in self.parameters())
+        if non_embedding:
+            n -= self.tok_emb.weight.numel()
+            if self.pos_emb is not None:
+                n -= self.pos_emb.weight.numel()
+        return n
+
+    def flops_per_token(self, seq_len: int | None = None, *, training: bool = True) -> int:
+        """FLOPs per token at context `seq_len` (default `max_seq_len`): forward + backward
+        ($3\\times$ the forward) when `training`, else the forward pass alone."""
+        c = self.config
+        t = c.max_seq_len if seq_len is None else seq_len
+        matmul = c.vocab_size * c.d_model  # output projection
+        for block in self.blocks:
+            matmul += block.attn.qkv.weight.numel() + block.attn.o_proj.weight.numel()
+            matmul += block.ffn.matmul_params()
+        forward = 2 * matmul + c.n_layers * 4 * t * c.n_heads * c.head_dim
+        return 3 * forward if training else forward

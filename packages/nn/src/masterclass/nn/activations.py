@@ -1,0 +1,235 @@
+"""# Activation functions
+
+A neural network is a stack of affine maps; without a nonlinearity between them the stack collapses
+to a single affine map, however deep. The *activation function* $\\phi$ applied element-wise after
+each affine layer is what lets depth buy expressive power.
+
+This chapter writes each classic activation from its formula, and beside it the derivative
+$\\phi'(x)$ that backpropagation multiplies into the upstream gradient. The forward functions are
+plain tensor expressions, so torch's autograd differentiates them too; the tests check that our
+hand-written derivatives equal autograd's, and that the forward values equal `torch.nn.functional`.
+
+| name | $\\phi(x)$ | $\\phi'(x)$ |
+|---|---|---|
+| sigmoid | $\\sigma(x) = 1 / (1 + e^{-x})$ | $\\sigma(x)(1 - \\sigma(x))$ |
+| tanh | $(e^x - e^{-x}) / (e^x + e^{-x})$ | $1 - \\tanh^2 x$ |
+| ReLU | $\\max(0, x)$ | $[x > 0]$ |
+| LeakyReLU | $x$ if $x > 0$ else $\\alpha x$ | $1$ or $\\alpha$ |
+| ELU | $x$ if $x > 0$ else $\\alpha(e^x - 1)$ | $1$ or $\\alpha e^x$ |
+| GELU | $x\\,\\Phi(x)$ | $\\Phi(x) + x\\,\\varphi(x)$ |
+| SiLU | $x\\,\\sigma(x)$ | $\\sigma(x)(1 + x(1 - \\sigma(x)))$ |
+| softplus | $\\log(1 + e^x)$ | $\\sigma(x)$ |
+| Mish | $x \\tanh(\\mathrm{softplus}(x))$ | see `mish_grad` |
+
+References: Hendrycks & Gimpel, *Gaussian Error Linear Units* (2016); Ramachandran et al.,
+*Searching for Activation Functions* (2017, Swish/SiLU); Misra, *Mish* (2019); Clevert et al.,
+*ELU* (2015).
+
+Left out: parametric activations with learned slopes (PReLU), and the derivative at the kinks
+(ReLU at 0 uses the subgradient 0, as torch does).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+
+# ## Squashing functions
+#
+# The logistic sigmoid maps $\mathbb{R}$ onto $(0, 1)$. Written naively, $1/(1+e^{-x})$ overflows
+# $e^{-x}$ for very negative $x$ in low precision; `torch.sigmoid` is the numerically careful
+# kernel, so the forward uses it and the chapter's formula lives in the derivative.
+
+
+def sigmoid(x: Tensor) -> Tensor:
+    """Logistic sigmoid $\\sigma(x) = 1/(1+e^{-x})$, element-wise. Any shape."""
+    return torch.sigmoid(x)
+
+
+def sigmoid_grad(x: Tensor) -> Tensor:
+    """$\\sigma'(x) = \\sigma(x)(1-\\sigma(x))$, element-wise."""
+    s = torch.sigmoid(x)
+    return s * (1 - s)
+
+
+def tanh(x: Tensor) -> Tensor:
+    """Hyperbolic tangent $\\tanh x = 2\\sigma(2x) - 1$, element-wise."""
+    return torch.tanh(x)
+
+
+def tanh_grad(x: Tensor) -> Tensor:
+    """$\\tanh'(x) = 1 - \\tanh^2 x$."""
+    t = torch.tanh(x)
+    return 1 - t * t
+
+
+# ## Rectifiers
+#
+# ReLU passes positive inputs unchanged and zeroes the rest; its derivative is 1 or 0, so gradients
+# neither shrink nor grow through active units, which is why it displaced the sigmoid in deep
+# networks. A unit whose input stays negative never learns again ("dying ReLU"); LeakyReLU keeps a
+# small slope $\alpha$ there, ELU bends smoothly towards $-\alpha$ so that mean activations sit
+# closer to zero.
+
+
+def relu(x: Tensor) -> Tensor:
+    """$\\max(0, x)$, element-wise (gradient 0 at $x = 0$, as `torch.relu`)."""
+    return torch.where(x > 0, x, torch.zeros_like(x))
+
+
+def relu_grad(x: Tensor) -> Tensor:
+    """$[x > 0]$ (subgradient 0 at $x = 0$, as torch)."""
+    return (x > 0).to(x.dtype)
+
+
+def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
+    """$x$ for $x > 0$, else $\\alpha x$ with $\\alpha$ = `negative_slope`."""
+    return torch.where(x > 0, x, negative_slope * x)
+
+
+def leaky_relu_grad(x: Tensor, negative_slope: float = 0.01) -> Tensor:
+    """$1$ for $x > 0$, else $\\alpha$."""
+    return torch.where(x > 0, torch.ones_like(x), torch.full_like(x, negative_slope))
+
+
+def elu(x: Tensor, alpha: float = 1.0) -> Tensor:
+    """$x$ for $x > 0$, else $\\alpha(e^x - 1)$ (`expm1` keeps precision near 0)."""
+    # The inner `where` keeps `expm1` from overflowing on large positive inputs that the outer
+    # `where` discards (an `inf` there would poison the gradient with `0 * inf = nan`).
+    neg = torch.where(x > 0, torch.zeros_like(x), x)
+    return torch.where(x > 0, x, alpha * torch.expm1(neg))
+
+
+def elu_grad(x: Tensor, alpha: float = 1.0) -> Tensor:
+    """$1$ for $x > 0$, else $\\alpha e^x$."""
+    neg = torch.where(x > 0, torch.zeros_like(x), x)
+    return torch.where(x > 0, torch.ones_like(x), alpha * torch.exp(neg))
+
+
+# ## Smooth gates: GELU, SiLU, softplus, Mish
+#
+# GELU weights its input by the probability that a standard normal falls below it,
+# $x\,\Phi(x)$ with $\Phi(x) = \tfrac12(1 + \operatorname{erf}(x/\sqrt2))$. GPT-2 used the tanh
+# approximation
+# $$\Phi(x) \approx \tfrac12\bigl(1 + \tanh(\sqrt{2/\pi}\,(x + 0.044715\,x^3))\bigr),$$
+# which torch exposes as `approximate="tanh"`; both are here, because reproducing a model's
+# outputs means using the same one it was trained with.
+
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+_GELU_C = 0.044715
+
+
+def _check_approximate(approximate: str) -> None:
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+
+
+def gelu(x: Tensor, approximate: str = "none") -> Tensor:
+    """GELU $x\\Phi(x)$; `approximate="tanh"` uses the tanh approximation of $\\Phi$."""
+    _check_approximate(approximate)
+    if approximate == "tanh":
+        inner = _SQRT_2_OVER_PI * (x + _GELU_C * x * x * x)
+        return 0.5 * x * (1 + torch.tanh(inner))
+    return 0.5 * x * (1 + torch.erf(x / math.sqrt(2.0)))
+
+
+def gelu_grad(x: Tensor, approximate: str = "none") -> Tensor:
+    """Derivative of `gelu`: $\\Phi(x) + x\\varphi(x)$ (exact) or its tanh counterpart."""
+    _check_approximate(approximate)
+    if approximate == "tanh":
+        inner = _SQRT_2_OVER_PI * (x + _GELU_C * x * x * x)
+        t = torch.tanh(inner)
+        d_inner = _SQRT_2_OVER_PI * (1 + 3 * _GELU_C * x * x)
+        return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * d_inner
+    cdf = 0.5 * (1 + torch.erf(x / math.sqrt(2.0)))
+    pdf = torch.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
+    return cdf + x * pdf
+
+
+# SiLU (also called Swish with $\beta = 1$) gates by the sigmoid instead of $\Phi$; it is the
+# activation inside SwiGLU feed-forward blocks.
+
+
+def silu(x: Tensor) -> Tensor:
+    """SiLU / Swish $x\\,\\sigma(x)$."""
+    return x * torch.sigmoid(x)
+
+
+def silu_grad(x: Tensor) -> Tensor:
+    """$\\sigma(x)(1 + x(1 - \\sigma(x)))$."""
+    s = torch.sigmoid(x)
+    return s * (1 + x * (1 - s))
+
+
+# Softplus is a smooth ReLU. The naive $\log(1 + e^x)$ overflows for large $x$. Written as
+# $\log(e^0 + e^x)$ it is a log-sum-exp, which `torch.logaddexp` evaluates stably as
+# $\max(x, 0) + \log(1 + e^{-|x|})$, never exponentiating a positive number, and whose gradient
+# is exactly $\sigma(x)$ everywhere (including $x = 0$, where the $\max$ form has a kink in
+# each term).
+
+
+def softplus(x: Tensor) -> Tensor:
+    """$\\log(1 + e^x) = \\log(e^0 + e^x)$, computed stably."""
+    return torch.logaddexp(x, torch.zeros_like(x))
+
+
+def softplus_grad(x: Tensor) -> Tensor:
+    """$\\mathrm{softplus}'(x) = \\sigma(x)$."""
+    return torch.sigmoid(x)
+
+
+# Mish, $x \tanh(\mathrm{softplus}(x))$, differentiates by the product and chain rules:
+# $$\mathrm{mish}'(x) = \tanh(s) + x\,(1 - \tanh^2 s)\,\sigma(x), \qquad s = \mathrm{softplus}(x).$$
+
+
+def mish(x: Tensor) -> Tensor:
+    """Mish $x\\tanh(\\mathrm{softplus}(x))$."""
+    return x * torch.tanh(softplus(x))
+
+
+def mish_grad(x: Tensor) -> Tensor:
+    """$\\tanh(s) + x(1-\\tanh^2 s)\\sigma(x)$ with $s = \\mathrm{softplus}(x)$."""
+    t = torch.tanh(softplus(x))
+    return t + x * (1 - t * t) * torch.sigmoid(x)
+
+
+# ## Lookup by name
+#
+# Configs name their activation with a string (`"gelu"`, `"silu"`); these tables turn the name
+# into the function and its derivative.
+
+ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
+    "relu": relu,
+    "leaky_relu": leaky_relu,
+    "elu": elu,
+    "gelu": gelu,
+    "gelu_tanh": lambda x: gelu(x, approximate="tanh"),
+    "silu": silu,
+    "softplus": softplus,
+    "mish": mish,
+    "sigmoid": sigmoid,
+    "tanh": tanh,
+}
+
+DERIVATIVES: dict[str, Callable[[Tensor], Tensor]] = {
+    "relu": relu_grad,
+    "leaky_relu": leaky_relu_grad,
+    "elu": elu_grad,
+    "gelu": gelu_grad,
+    "gelu_tanh": lambda x: gelu_grad(x, approximate="tanh"),
+    "silu": silu_grad,
+    "softplus": softplus_grad,
+    "mish": mish_grad,
+    "sigmoid": sigmoid_grad,
+    "tanh": tanh_grad,
+}
+
+
+def get_activation(name: str) -> Callable[[Tensor], Tensor]:
+    """Return the activation called `name` (a key of `ACTIVATIONS`)."""
+    if name not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {name!r}; choose one of {sorted(ACTIVATIONS)}")
+    return ACTIVATIONS[name]

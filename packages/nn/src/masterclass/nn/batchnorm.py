@@ -1,0 +1,185 @@
+"""# Batch normalization
+
+Batch normalization (Ioffe & Szegedy, *Batch Normalization: Accelerating Deep Network Training by
+Reducing Internal Covariate Shift*, ICML 2015) standardizes every channel with statistics of the
+current mini-batch, then applies a learned per-channel scale $\\gamma$ and shift $\\beta$:
+
+$$\\hat x_i = \\frac{x_i - \\mu_B}{\\sqrt{\\sigma_B^2 + \\epsilon}}, \\qquad y_i = \\gamma \\hat x_i + \\beta,$$
+
+with $\\mu_B, \\sigma_B^2$ the mean and biased variance over the $m$ values of the channel in the
+batch (all samples, and all positions for images).
+
+**Training vs evaluation.** At test time a prediction must not depend on the other samples of the
+batch, so the layer keeps *running* estimates updated by an exponential moving average,
+
+$$\\hat\\mu \\leftarrow (1 - \\text{momentum})\\,\\hat\\mu + \\text{momentum}\\,\\mu_B, \\qquad
+\\hat\\sigma^2 \\leftarrow (1 - \\text{momentum})\\,\\hat\\sigma^2 + \\text{momentum}\\,\\tfrac{m}{m-1}\\sigma_B^2,$$
+
+(the running variance uses the *unbiased* estimate, as torch does) and `eval()` normalizes with
+them. `momentum=None` gives the cumulative average $1/t$ instead.
+
+**Backward by hand.** With $g = \\partial L / \\partial y$, $\\mathrm{rstd} = (\\sigma_B^2 +
+\\epsilon)^{-1/2}$ and sums over the $m$ values of a channel,
+
+$$\\frac{\\partial L}{\\partial \\beta} = \\sum_i g_i, \\quad
+\\frac{\\partial L}{\\partial \\gamma} = \\sum_i g_i \\hat x_i, \\quad
+\\frac{\\partial L}{\\partial x_i} = \\frac{\\gamma\\,\\mathrm{rstd}}{m}
+  \\Bigl(m g_i - \\sum_j g_j - \\hat x_i \\sum_j g_j \\hat x_j\\Bigr).$$
+
+The last line is the derivative through $\\mu_B$ and $\\sigma_B^2$, which both depend on every
+$x_j$: the gradient is the upstream gradient with its mean and its projection onto $\\hat x$
+removed. `batch_norm_backward` implements it, and the tests check it against autograd and
+`torch.nn.BatchNorm1d/2d`.
+
+Left out: synchronized batch norm across devices, and fusing batch norm into the previous
+convolution for inference.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+
+def _reduce_dims(x: Tensor) -> tuple[int, ...]:
+    # Statistics are per channel (dim 1): reduce over the batch and every spatial dim.
+    return (0, *range(2, x.dim()))
+
+
+def _channel_view(v: Tensor, x: Tensor) -> Tensor:
+    return v.view((1, -1) + (1,) * (x.dim() - 2))  # (C,) -> (1, C, 1, ...)
+
+
+def batch_norm_forward(
+    x: Tensor, gamma: Tensor, beta: Tensor, eps: float = 1e-5
+) -> tuple[Tensor, tuple[Tensor, Tensor, Tensor]]:
+    """Training-mode batch norm of `x` `(B, C, *S)`; returns `y` and the cache for backward.
+
+    The cache is `(x_hat, rstd, gamma)`; `rstd` has shape `(C,)`.
+    """
+    dims = _reduce_dims(x)
+    mu = x.mean(dim=dims)  # (C,)
+    xc = x - _channel_view(mu, x)
+    var = (xc * xc).mean(dim=dims)  # (C,), biased
+    rstd = torch.rsqrt(var + eps)  # (C,)
+    x_hat = xc * _channel_view(rstd, x)  # (B, C, *S)
+    y = x_hat * _channel_view(gamma, x) + _channel_view(beta, x)
+    return y, (x_hat, rstd, gamma)
+
+
+def batch_norm_backward(
+    grad_y: Tensor, cache: tuple[Tensor, Tensor, Tensor]
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Hand-written backward of `batch_norm_forward`: returns `(grad_x, grad_gamma, grad_beta)`."""
+    x_hat, rstd, gamma = cache
+    dims = _reduce_dims(x_hat)
+    m = x_hat.numel() // x_hat.shape[1]  # values per channel
+    grad_beta = grad_y.sum(dim=dims)  # (C,)
+    grad_gamma = (grad_y * x_hat).sum(dim=dims)  # (C,)
+    # The three terms of $\partial L/\partial x$: the direct path, minus the mean of $g$ (through
+    # $\mu_B$), minus the projection of $g$ on $\hat x$ (through $\sigma_B^2$).
+    mean_g = _channel_view(grad_beta / m, x_hat)
+    mean_gx = _channel_view(grad_gamma / m, x_hat)
+    scale = _channel_view(gamma * rstd, x_hat)
+    grad_x = scale * (grad_y - mean_g - x_hat * mean_gx)  # (B, C, *S)
+    return grad_x, grad_gamma, grad_beta
+
+
+class _BatchNormFunction(torch.autograd.Function):
+    # Wires the hand-written backward into autograd, so a model using our BatchNorm trains with
+    # the chapter's gradient formula rather than autograd's.
+
+    @staticmethod
+    def forward(ctx, x: Tensor, gamma: Tensor, beta: Tensor, eps: float) -> Tensor:
+        y, cache = batch_norm_forward(x, gamma, beta, eps)
+        ctx.save_for_backward(*cache)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad_y: Tensor):
+        grad_x, grad_gamma, grad_beta = batch_norm_backward(grad_y, ctx.saved_tensors)
+        return grad_x, grad_gamma, grad_beta, None
+
+
+class _BatchNorm(nn.Module):
+    """Batch norm over channel dim 1 with running statistics (shared by the 1d and 2d layers)."""
+
+    _expected_dims: tuple[int, ...] = ()
+
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float | None = 0.1,
+        affine: bool = True,
+        track_running_stats: bool = True,
+    ) -> None:
+        super().__init__()
+        if num_features <= 0:
+            raise ValueError(f"{type(self).__name__}: num_features must be positive")
+        if momentum is not None and not 0.0 <= momentum <= 1.0:
+            raise ValueError(f"{type(self).__name__}: momentum must be in [0, 1] or None")
+        self.num_features, self.eps, self.momentum = num_features, eps, momentum
+        self.affine, self.track_running_stats = affine, track_running_stats
+        self.weight = nn.Parameter(torch.ones(num_features)) if affine else None
+        self.bias = nn.Parameter(torch.zeros(num_features)) if affine else None
+        if track_running_stats:
+            self.register_buffer("running_mean", torch.zeros(num_features))
+            self.register_buffer("running_var", torch.ones(num_features))
+            self.register_buffer("num_batches_tracked", torch.tensor(0, dtype=torch.long))
+        else:
+            self.running_mean = self.running_var = self.num_batches_tracked = None
+
+    def _check(self, x: Tensor) -> None:
+        name = type(self).__name__
+        if x.dim() not in self._expected_dims:
+            dims = " or ".join(f"{d}-D" for d in self._expected_dims)
+            raise ValueError(f"{name}: expected a {dims} input, got shape {tuple(x.shape)}")
+        if x.shape[1] != self.num_features:
+            raise ValueError(
+                f"{name}: expected {self.num_features} channels in dim 1, got shape "
+                f"{tuple(x.shape)}"
+            )
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Normalize `x` `(B, C, *S)`: batch statistics in training, running ones in eval."""
+        self._check(x)
+        use_batch_stats = self.training or not self.track_running_stats
+        if use_batch_stats and x.numel() // x.shape[1] <= 1:
+            raise ValueError(
+                f"{type(self).__name__}: need more than 1 value per channel in training, got "
+                f"shape {tuple(x.shape)}"
+            )
+        gamma = self.weight if self.weight is not None else x.new_ones(self.num_features)
+        beta = self.bias if self.bias is not None else x.new_zeros(self.num_features)
+        if not use_batch_stats:
+            rstd = torch.rsqrt(self.running_var + self.eps)
+            x_hat = (x - _channel_view(self.running_mean, x)) * _channel_view(rstd, x)
+            return x_hat * _channel_view(gamma, x) + _channel_view(beta, x)
+        if self.training and self.track_running_stats:
+            self._update_running_stats(x)
+        return _BatchNormFunction.apply(x, gamma, beta, self.eps)
+
+    @torch.no_grad()
+    def _update_running_stats(self, x: Tensor) -> None:
+        dims = _reduce_dims(x)
+        m = x.numel() // x.shape[1]
+        self.num_batches_tracked += 1
+        # `momentum=None` means a cumulative moving average: weight $1/t$ for the $t$-th batch.
+        factor = 1.0 / float(self.num_batches_tracked) if self.momentum is None else self.momentum
+        mean = x.mean(dim=dims)
+        var_unbiased = x.var(dim=dims, unbiased=True) if m > 1 else x.new_zeros(mean.shape)
+        self.running_mean.lerp_(mean.to(self.running_mean.dtype), factor)
+        self.running_var.lerp_(var_unbiased.to(self.running_var.dtype), factor)
+
+
+class BatchNorm1d(_BatchNorm):
+    """Batch norm for `(B, C)` or `(B, C, T)` inputs, equal to `torch.nn.BatchNorm1d`."""
+
+    _expected_dims = (2, 3)
+
+
+class BatchNorm2d(_BatchNorm):
+    """Batch norm for images `(B, C, H, W)`, equal to `torch.nn.BatchNorm2d`."""
+
+    _expected_dims = (4,)

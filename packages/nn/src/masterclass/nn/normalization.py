@@ -1,0 +1,197 @@
+"""# Normalization layers: LayerNorm, RMSNorm, GroupNorm, InstanceNorm
+
+Deep networks train faster when the inputs to each layer keep a stable scale. A normalization layer
+standardizes activations over some set of axes and then lets the network re-scale them with learned
+parameters:
+
+$$y = \\frac{x - \\mu}{\\sqrt{\\sigma^2 + \\epsilon}} \\odot \\gamma + \\beta,$$
+
+where $\\mu$ and $\\sigma^2$ are the mean and the *biased* variance (divide by $n$, not $n-1$) over
+the normalized axes. The layers differ only in *which* axes:
+
+| layer | input | statistics over | per-sample? |
+|---|---|---|---|
+| BatchNorm (see `batchnorm.py`) | $(B, C, \\dots)$ | batch and space, per channel | no |
+| LayerNorm | $(\\dots, d)$ | the last $d$ features | yes |
+| RMSNorm | $(\\dots, d)$ | the last $d$ features, no centring | yes |
+| GroupNorm | $(B, C, \\dots)$ | $C/G$ channels and space, per group | yes |
+| InstanceNorm | $(B, C, \\dots)$ | space, per channel | yes |
+
+Per-sample statistics make LayerNorm and RMSNorm independent of the batch, which is why
+transformers use them. RMSNorm drops the mean and the bias, $y = x / \\sqrt{\\overline{x^2} +
+\\epsilon} \\odot \\gamma$, saving work with no loss in quality at scale.
+
+References: Ba et al., *Layer Normalization* (2016); Zhang & Sennrich, *Root Mean Square Layer
+Normalization* (2019); Wu & He, *Group Normalization* (2018); Ulyanov et al., *Instance
+Normalization* (2016).
+
+The layers are written with plain tensor ops so autograd differentiates them; the hand-derived
+backward of a normalization is taught once, for batch norm, in `batchnorm.py`. Left out: running
+statistics for InstanceNorm (`track_running_stats`), which torch disables by default too.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+
+def _check_last_dim(name: str, x: Tensor, d: int) -> None:
+    if x.dim() < 1 or x.shape[-1] != d:
+        raise ValueError(
+            f"{name}: expected input whose last dimension is {d}, got shape {tuple(x.shape)}"
+        )
+
+
+def _check_channels(name: str, x: Tensor, c: int) -> None:
+    if x.dim() < 2 or x.shape[1] != c:
+        raise ValueError(
+            f"{name}: expected input of shape (B, {c}, ...) with {c} channels in dim 1, "
+            f"got shape {tuple(x.shape)}"
+        )
+
+
+# ## LayerNorm
+#
+# Each feature vector $x \in \mathbb{R}^d$ is standardized on its own:
+# $\mu = \frac1d \sum_i x_i$, $\sigma^2 = \frac1d \sum_i (x_i - \mu)^2$. Subtracting the mean
+# before squaring (rather than $\overline{x^2} - \mu^2$) avoids catastrophic cancellation when
+# $|\mu| \gg \sigma$.
+
+
+class LayerNorm(nn.Module):
+    """Layer normalization over the last dimension, equal to `torch.nn.LayerNorm(d)`.
+
+    Input `(..., d)`, output the same shape. Parameters `weight` $\\gamma$ (ones) and `bias`
+    $\\beta$ (zeros, only if `bias=True`).
+    """
+
+    def __init__(self, d: int, eps: float = 1e-5, bias: bool = True) -> None:
+        super().__init__()
+        if d <= 0:
+            raise ValueError(f"LayerNorm: d must be positive, got {d}")
+        self.d, self.eps = d, eps
+        self.weight = nn.Parameter(torch.ones(d))
+        self.bias = nn.Parameter(torch.zeros(d)) if bias else None
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Normalize `x` of shape `(..., d)`."""
+        _check_last_dim("LayerNorm", x, self.d)
+        mu = x.mean(dim=-1, keepdim=True)  # (..., 1)
+        xc = x - mu  # (..., d)
+        var = (xc * xc).mean(dim=-1, keepdim=True)  # (..., 1), biased
+        y = xc * torch.rsqrt(var + self.eps) * self.weight
+        return y + self.bias if self.bias is not None else y
+
+    def extra_repr(self) -> str:
+        return f"{self.d}, eps={self.eps}, bias={self.bias is not None}"
+
+
+# ## RMSNorm
+#
+# Only the scale is normalized: $\mathrm{rms}(x) = \sqrt{\frac1d \sum_i x_i^2 + \epsilon}$ and
+# $y = x / \mathrm{rms}(x) \odot \gamma$. In reduced precision models (bf16) the square is taken
+# in float32, as LLaMA does, and the result is cast back.
+
+
+class RMSNorm(nn.Module):
+    """Root-mean-square normalization over the last dimension, equal to `torch.nn.RMSNorm(d, eps)`.
+
+    Input `(..., d)`, output the same shape and dtype. Parameter `weight` $\\gamma$ (ones).
+    """
+
+    def __init__(self, d: int, eps: float = 1e-6) -> None:
+        super().__init__()
+        if d <= 0:
+            raise ValueError(f"RMSNorm: d must be positive, got {d}")
+        self.d, self.eps = d, eps
+        self.weight = nn.Parameter(torch.ones(d))
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Normalize `x` of shape `(..., d)`."""
+        _check_last_dim("RMSNorm", x, self.d)
+        xf = x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
+        ms = (xf * xf).mean(dim=-1, keepdim=True)  # (..., 1)
+        y = (xf * torch.rsqrt(ms + self.eps)).to(x.dtype)
+        return y * self.weight
+
+    def extra_repr(self) -> str:
+        return f"{self.d}, eps={self.eps}"
+
+
+# ## GroupNorm and InstanceNorm
+#
+# For images, per-sample statistics over *all* channels mix unrelated features, while per-channel
+# statistics over a small batch are noisy. GroupNorm splits the $C$ channels into $G$ groups and
+# normalizes each group of each sample over its channels and all spatial positions. With $G = 1$
+# it is LayerNorm over $(C, H, W)$; with $G = C$ it is InstanceNorm. The affine $\gamma, \beta$
+# are per channel.
+
+
+def _group_normalize(x: Tensor, groups: int, eps: float) -> Tensor:
+    # (B, C, *S) -> (B, G, C/G * prod(S)): one row per (sample, group)
+    B = x.shape[0]
+    xg = x.reshape(B, groups, -1)  # (B, G, N)
+    mu = xg.mean(dim=-1, keepdim=True)  # (B, G, 1)
+    xc = xg - mu
+    var = (xc * xc).mean(dim=-1, keepdim=True)  # (B, G, 1)
+    return (xc * torch.rsqrt(var + eps)).reshape(x.shape)  # (B, C, *S)
+
+
+def _channel_affine(y: Tensor, weight: Tensor | None, bias: Tensor | None) -> Tensor:
+    shape = (1, -1) + (1,) * (y.dim() - 2)  # broadcast (C,) over (B, C, *S)
+    if weight is not None:
+        y = y * weight.view(shape)
+    if bias is not None:
+        y = y + bias.view(shape)
+    return y
+
+
+class GroupNorm(nn.Module):
+    """Group normalization, equal to `torch.nn.GroupNorm(num_groups, num_channels)`.
+
+    Input `(B, C, *S)`, output the same shape. Parameters `weight`, `bias` of shape `(C,)`.
+    """
+
+    def __init__(
+        self, num_groups: int, num_channels: int, eps: float = 1e-5, affine: bool = True
+    ) -> None:
+        super().__init__()
+        if num_groups <= 0 or num_channels % num_groups != 0:
+            raise ValueError(
+                f"GroupNorm: num_channels ({num_channels}) must be divisible by a positive "
+                f"num_groups ({num_groups})"
+            )
+        self.num_groups, self.num_channels, self.eps = num_groups, num_channels, eps
+        self.weight = nn.Parameter(torch.ones(num_channels)) if affine else None
+        self.bias = nn.Parameter(torch.zeros(num_channels)) if affine else None
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Normalize `x` of shape `(B, C, *S)` per sample and per group."""
+        _check_channels("GroupNorm", x, self.num_channels)
+        y = _group_normalize(x, self.num_groups, self.eps)
+        return _channel_affine(y, self.weight, self.bias)
+
+
+class InstanceNorm(nn.Module):
+    """Instance normalization, equal to `torch.nn.InstanceNorm1d/2d(num_features)`.
+
+    Each channel of each sample is standardized over its spatial positions. Input `(B, C, *S)`
+    with at least one spatial dim. `affine=False` by default, as in torch.
+    """
+
+    def __init__(self, num_features: int, eps: float = 1e-5, affine: bool = False) -> None:
+        super().__init__()
+        self.num_features, self.eps = num_features, eps
+        self.weight = nn.Parameter(torch.ones(num_features)) if affine else None
+        self.bias = nn.Parameter(torch.zeros(num_features)) if affine else None
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Normalize `x` of shape `(B, C, *S)` per sample and per channel."""
+        _check_channels("InstanceNorm", x, self.num_features)
+        if x.dim() < 3:
+            raise ValueError(
+                f"InstanceNorm: expected (B, C, *S) with a spatial dim, got shape {tuple(x.shape)}"
+            )
+        y = _group_normalize(x, self.num_features, self.eps)
+        return _channel_affine(y, self.weight, self.bias)
