@@ -82,14 +82,19 @@ class Package:
 def packages() -> list[Package]:
     """The workspace members that exist, in the course's reading order."""
     found = {}
-    for pyproject in [*ROOT.glob("packages/*/pyproject.toml"), ROOT / "kernels" / "pyproject.toml",
-                      ROOT / "capstone" / "pyproject.toml"]:
+    for pyproject in [
+        *ROOT.glob("packages/*/pyproject.toml"),
+        ROOT / "kernels" / "pyproject.toml",
+        ROOT / "capstone" / "pyproject.toml",
+    ]:
         if pyproject.exists():
             root = pyproject.parent
             found[root.name] = Package(root.name, root)
     unknown = sorted(set(found) - set(ORDER))
     if unknown:
-        raise ValueError(f"packages {unknown} are not in the course order; add them to docs/course.py")
+        raise ValueError(
+            f"packages {unknown} are not in the course order; add them to docs/course.py"
+        )
     return [found[name] for name in ORDER if name in found]
 
 
@@ -146,16 +151,34 @@ def syllabus() -> list[dict]:
         if match := re.match(r"^## (Part \d+: .*?) \(", line):
             part = match.group(1)
         elif line.startswith("## Final Project"):
-            final, part, module, section, bullet_number = True, "Final Project", "Final project", "Final project", 0
+            final, part, module, section, bullet_number = (
+                True,
+                "Final Project",
+                "Final project",
+                "Final project",
+                0,
+            )
         elif match := re.match(r"^### Module (\d+): (.*)", line):
-            module_number, module = int(match.group(1)), f"Module {match.group(1)}: {match.group(2)}"
+            module_number, module = (
+                int(match.group(1)),
+                f"Module {match.group(1)}: {match.group(2)}",
+            )
         elif match := re.match(r"^(\d+)\. (.*)", line):
             section_number, section, bullet_number = int(match.group(1)), match.group(2), 0
         elif match := re.match(r"^\s*- (.*)", line):
             bullet_number += 1
-            ident = f"F.{bullet_number}" if final else f"{module_number}.{section_number}.{bullet_number}"
+            ident = (
+                f"F.{bullet_number}"
+                if final
+                else f"{module_number}.{section_number}.{bullet_number}"
+            )
             bullets.append(
-                {"id": ident, "part": part, "module": module, "section": section,
-                 "title": match.group(1).strip()}
+                {
+                    "id": ident,
+                    "part": part,
+                    "module": module,
+                    "section": section,
+                    "title": match.group(1).strip(),
+                }
             )
     return bullets

@@ -21,7 +21,7 @@ from pathlib import Path
 import mkdocs_gen_files
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from course import ROOT, Package, load_curriculum, packages  # noqa: E402
+from course import ROOT, Package, load_curriculum, packages
 
 # Lines whose only token is a comment become prose, except tool pragmas, which stay in the code.
 PRAGMAS = ("#!", "# noqa", "# type:", "# fmt:", "# pragma", "# ruff:", "# pyright:")
@@ -48,11 +48,11 @@ def sections(source: str) -> tuple[str, list[tuple[str, str, int]]]:
     """Split a file into its docstring and (prose, code, first code line) sections."""
     tree = ast.parse(source)
     lines = source.splitlines()
-    docstring, start = "", 0
-    if tree.body and isinstance(tree.body[0], ast.Expr) and isinstance(tree.body[0].value, ast.Constant):
-        if isinstance(tree.body[0].value.value, str):
-            docstring = ast.get_docstring(tree, clean=True) or ""
-            start = tree.body[0].end_lineno
+    first = tree.body[0] if tree.body else None
+    start = 0
+    docstring = ast.get_docstring(tree, clean=True) or ""
+    if docstring and isinstance(first, ast.Expr):
+        start = first.end_lineno
     comments = comment_lines(source)
     result: list[tuple[str, str, int]] = []
     prose: list[str] = []
@@ -115,7 +115,9 @@ def test_link(test_id: str, page: str) -> str:
     path, _, name = test_id.partition("::")
     parts = Path(path).parts
     package = parts[1] if parts[0] == "packages" else parts[0]
-    return f"[`{name or Path(path).name}`]({relative(f'{package}/tests/{Path(path).stem}.md', page)})"
+    return (
+        f"[`{name or Path(path).name}`]({relative(f'{package}/tests/{Path(path).stem}.md', page)})"
+    )
 
 
 def curriculum_box(entries: list[dict], page: str) -> str:
@@ -125,13 +127,20 @@ def curriculum_box(entries: list[dict], page: str) -> str:
     lines = ['!!! abstract "In the curriculum"']
     for entry in entries:
         tests = ", ".join(test_link(t, page) for t in entry["tests"])
-        lines.append(f"    - **{entry['id']} {entry['title']}** ({entry['module']}); checked by {tests}")
+        lines.append(
+            f"    - **{entry['id']} {entry['title']}** ({entry['module']}); checked by {tests}"
+        )
     return "\n".join(lines)
 
 
-def source_note(package: Package, path: Path) -> str:
-    """Where the page's code lives, so a reader can open it."""
-    return f"*Source: `{path.relative_to(ROOT).as_posix()}`*"
+def source_note(package: Package, path: Path, page: str) -> str:
+    """Where the page's code lives, and the test file named after it, if there is one."""
+    note = f"*Source: `{path.relative_to(ROOT).as_posix()}`*"
+    test_file = package.root / "tests" / f"test_{path.stem}.py"
+    if path.parent.name != "tests" and test_file.exists():
+        target = relative(package.test_page(test_file), page)
+        note += f" · *Tests: [`{test_file.name}`]({target})*"
+    return note
 
 
 def write(path: str, text: str) -> None:
@@ -169,7 +178,10 @@ def package_pages(package: Package, by_page: dict[str, list[dict]]) -> list[tupl
         page = package.page(module)
         source = module.read_text()
         extra = "\n\n".join(
-            filter(None, [source_note(package, module), curriculum_box(by_page.get(page, []), page)])
+            filter(
+                None,
+                [source_note(package, module, page), curriculum_box(by_page.get(page, []), page)],
+            )
         )
         write(page, literate(source, module.stem, extra))
         docstring = ast.get_docstring(ast.parse(source)) or module.stem
@@ -177,16 +189,27 @@ def package_pages(package: Package, by_page: dict[str, list[dict]]) -> list[tupl
         topics.append((title, page))
     # Reading order: the order in which the curriculum map names the pages, then the rest.
     mapped = [entry["page"] for entries in by_page.values() for entry in entries]
-    order = {page: i for i, page in enumerate(dict.fromkeys(p for p in ORDERED_PAGES if p in mapped))}
+    order = {
+        page: i for i, page in enumerate(dict.fromkeys(p for p in ORDERED_PAGES if p in mapped))
+    }
     topics.sort(key=lambda item: (order.get(item[1], len(order)), item[1]))
     for test_file in package.tests():
         page = package.test_page(test_file)
-        write(page, literate(test_file.read_text(), f"Tests: {test_file.name}",
-                             source_note(package, test_file)))
+        write(
+            page,
+            literate(
+                test_file.read_text(),
+                f"Tests: {test_file.name}",
+                source_note(package, test_file, page),
+            ),
+        )
     api = [f"# API reference: masterclass.{package.name}\n"]
     for module in package.modules():
-        public = [node.name for node in ast.parse(module.read_text()).body
-                  if isinstance(node, ast.FunctionDef | ast.ClassDef) and not node.name.startswith("_")]
+        public = [
+            node.name
+            for node in ast.parse(module.read_text()).body
+            if isinstance(node, ast.FunctionDef | ast.ClassDef) and not node.name.startswith("_")
+        ]
         if module == init or not public:
             continue
         api.append(f"## `{package.dotted(module)}`\n")
@@ -262,7 +285,10 @@ _FIRST = {}
 for _entry in ENTRIES:
     _FIRST.setdefault(_entry["package"], (_entry["part"], _entry["module"]))
 MODULES = [
-    (name, *_FIRST.get(name, ("Part 2: Deep Learning Foundations", "Kernels: Triton beside PyTorch")))
+    (
+        name,
+        *_FIRST.get(name, ("Part 2: Deep Learning Foundations", "Kernels: Triton beside PyTorch")),
+    )
     for name in PACKAGES
 ]
 MODULES = [(n, p, "Final project: the capstone" if n == "capstone" else m) for n, p, m in MODULES]

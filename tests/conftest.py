@@ -31,5 +31,7 @@ def pytest_generate_tests(metafunc):
     """Parametrize `chapter_module` over the dotted name of every source file of every package."""
     if "chapter_module" in metafunc.fixturenames:
         course = _load_course()
-        names = [package.dotted(module) for package in course.packages() for module in package.modules()]
+        names = [
+            package.dotted(module) for package in course.packages() for module in package.modules()
+        ]
         metafunc.parametrize("chapter_module", names)

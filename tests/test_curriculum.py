@@ -13,12 +13,25 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-FIELDS = ("id", "part", "module", "section", "package", "title", "status", "implements", "tests", "page")
+FIELDS = (
+    "id",
+    "part",
+    "module",
+    "section",
+    "package",
+    "title",
+    "status",
+    "implements",
+    "tests",
+    "page",
+)
 
 
 def test_map_has_every_syllabus_bullet_and_no_other(course):
     entries = course.load_curriculum()
-    wanted = [(b["id"], b["part"], b["module"], b["section"], b["title"]) for b in course.syllabus()]
+    wanted = [
+        (b["id"], b["part"], b["module"], b["section"], b["title"]) for b in course.syllabus()
+    ]
     have = [(e["id"], e["part"], e["module"], e["section"], e["title"]) for e in entries]
     missing = [b for b in wanted if b not in have]
     invented = [e for e in have if e not in wanted]
@@ -110,7 +123,9 @@ def test_done_entries_belong_to_their_package(course):
             assert dotted.startswith("masterclass."), f"{entry['id']}: {dotted} is not ours"
 
 
-@pytest.mark.parametrize("bad", ["masterclass.nothing_here.at_all", "masterclass.linalg.__no_such__"])
+@pytest.mark.parametrize(
+    "bad", ["masterclass.nothing_here.at_all", "masterclass.linalg.__no_such__"]
+)
 def test_resolve_rejects_what_does_not_exist(bad):
     with pytest.raises((ImportError, AttributeError)):
         _resolve(bad)

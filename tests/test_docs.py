@@ -21,7 +21,9 @@ def test_docstring_examples_run(chapter_module):
     module = importlib.import_module(chapter_module)
     flags = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
     result = doctest.testmod(module, optionflags=flags, verbose=False, report=True)
-    assert result.failed == 0, f"{result.failed} docstring example(s) of {chapter_module} failed (see above)"
+    assert result.failed == 0, (
+        f"{result.failed} docstring example(s) of {chapter_module} failed (see above)"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +32,10 @@ def generator():
     # (everything above the module-level build at the bottom) to test them.
     source = (ROOT / "docs" / "gen_pages.py").read_text()
     definitions = source.split("\nENTRIES = ")[0]
-    namespace: dict = {"__file__": str(ROOT / "docs" / "gen_pages.py"), "__name__": "gen_pages_test"}
+    namespace: dict = {
+        "__file__": str(ROOT / "docs" / "gen_pages.py"),
+        "__name__": "gen_pages_test",
+    }
     exec(compile(definitions, "gen_pages.py", "exec"), namespace)
     return namespace
 

@@ -100,8 +100,11 @@ def wheelhouse(tmp_path_factory):
     if uv is None:
         pytest.skip("uv is not on PATH")
     out = tmp_path_factory.mktemp("wheels")
-    subprocess.run([uv, "build", "--all-packages", "--wheel", "--out-dir", str(out), "--quiet"],
-                   cwd=ROOT, check=True)
+    subprocess.run(
+        [uv, "build", "--all-packages", "--wheel", "--out-dir", str(out), "--quiet"],
+        cwd=ROOT,
+        check=True,
+    )
     return out
 
 
@@ -123,14 +126,23 @@ def test_every_member_wheel_installs_and_imports_alone(course, wheelhouse, tmp_p
     env = {**os.environ, "VIRTUAL_ENV": ""}
     for name in _members(course):
         venv = tmp_path / f"venv-{name}"
-        subprocess.run([uv, "venv", "--quiet", "--python", sys.executable, str(venv)], check=True, env=env)
+        subprocess.run(
+            [uv, "venv", "--quiet", "--python", sys.executable, str(venv)], check=True, env=env
+        )
         python = venv / "bin" / "python"
         # The member's wheel and its masterclass dependencies' wheels, named as files so that no
         # index is asked for a masterclass name; third-party dependencies come from the index.
-        wheels = [str(next(wheelhouse.glob(f"masterclass_{dep}-*.whl"))) for dep in _closure(course, name)]
-        subprocess.run([uv, "pip", "install", "--quiet", "--python", str(python), *wheels],
-                       check=True, env=env)
-        result = subprocess.run([str(python), "-c", f"import masterclass.{name} as m; print(m.__name__)"],
-                                capture_output=True, text=True, env=env)
+        wheels = [
+            str(next(wheelhouse.glob(f"masterclass_{dep}-*.whl"))) for dep in _closure(course, name)
+        ]
+        subprocess.run(
+            [uv, "pip", "install", "--quiet", "--python", str(python), *wheels], check=True, env=env
+        )
+        result = subprocess.run(
+            [str(python), "-c", f"import masterclass.{name} as m; print(m.__name__)"],
+            capture_output=True,
+            text=True,
+            env=env,
+        )
         assert result.returncode == 0, f"masterclass.{name} does not import alone:\n{result.stderr}"
         shutil.rmtree(venv)

@@ -24,7 +24,9 @@ def problems_in(source: str) -> list[str]:
     if not docstring:
         found.append("no module docstring")
     elif not docstring.splitlines()[0].startswith("# "):
-        found.append(f"module docstring does not open with a '# Title' line: {docstring.splitlines()[0]!r}")
+        found.append(
+            f"module docstring does not open with a '# Title' line: {docstring.splitlines()[0]!r}"
+        )
     for node in tree.body:
         if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
             continue
@@ -34,12 +36,16 @@ def problems_in(source: str) -> list[str]:
             found.append(f"line {node.lineno}: public {node.name} has no docstring")
         if isinstance(node, ast.ClassDef):
             for item in node.body:
-                if (isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef)
-                        and not item.name.startswith("_")
-                        and item.name not in FRAMEWORK_HOOKS
-                        and not any(_is_overload_or_property_setter(d) for d in item.decorator_list)
-                        and not ast.get_docstring(item)):
-                    found.append(f"line {item.lineno}: public method {node.name}.{item.name} has no docstring")
+                if (
+                    isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef)
+                    and not item.name.startswith("_")
+                    and item.name not in FRAMEWORK_HOOKS
+                    and not any(_is_overload_or_property_setter(d) for d in item.decorator_list)
+                    and not ast.get_docstring(item)
+                ):
+                    found.append(
+                        f"line {item.lineno}: public method {node.name}.{item.name} has no docstring"
+                    )
     return found
 
 

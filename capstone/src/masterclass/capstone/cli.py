@@ -92,9 +92,7 @@ def _cmd_run(args: argparse.Namespace) -> None:
     flags: dict = {"out": args.out, "device": args.device, "seed": args.seed}
     if args.data:
         flags["corpus"] = {"data": list(args.data)}
-    cfg = build_config(
-        preset_name=args.preset, config_file=args.config, flags=flags, sets=args.set
-    )
+    cfg = build_config(preset_name=args.preset, config_file=args.config, flags=flags, sets=args.set)
     out = Path(cfg.out) if cfg.out else _default_out(cfg.preset)
     cfg.out = str(out)
     print(f"capstone: preset {cfg.preset}, run folder {out}, device {cfg.device}")

@@ -388,13 +388,17 @@ def validate(cfg: RunConfig) -> RunConfig:
             f"({cfg.model.context})"
         )
     if cfg.train.precision not in ("auto", "bf16", "fp32"):
-        raise CapstoneError(f"train.precision must be auto, bf16 or fp32, got {cfg.train.precision!r}")
+        raise CapstoneError(
+            f"train.precision must be auto, bf16 or fp32, got {cfg.train.precision!r}"
+        )
     if not 0 < cfg.train.min_lr <= cfg.train.lr:
         raise CapstoneError(
             f"train.min_lr ({cfg.train.min_lr}) must be positive and at most train.lr ({cfg.train.lr})"
         )
     if cfg.evaluate.max_tokens is not None and cfg.evaluate.max_tokens < 2:
-        raise CapstoneError(f"evaluate.max_tokens must be at least 2, got {cfg.evaluate.max_tokens}")
+        raise CapstoneError(
+            f"evaluate.max_tokens must be at least 2, got {cfg.evaluate.max_tokens}"
+        )
     return cfg
 
 

@@ -121,6 +121,8 @@ def _read_jsonl(path: Path, data: bytes) -> Iterator[Document]:
 def read_documents(paths: list[str], stats: CorpusStats) -> Iterator[Document]:
     """Yield the documents of the given files and folders (stdlib when `paths` is empty)."""
     explicit = [Path(p) for p in paths] if paths else [stdlib_root()]
+    # The default corpus is the standard library's Python source only (not its data files).
+    accepted = (*TEXT_SUFFIXES, JSONL_SUFFIX) if paths else (".py",)
     for root in explicit:
         if not root.exists():
             raise CapstoneError(f"data path {root} does not exist")
@@ -128,7 +130,7 @@ def read_documents(paths: list[str], stats: CorpusStats) -> Iterator[Document]:
         candidates = _walk(root) if in_folder else iter([root])
         for path in candidates:
             suffix = path.suffix.lower()
-            if suffix not in (*TEXT_SUFFIXES, JSONL_SUFFIX):
+            if suffix not in accepted:
                 if not in_folder:
                     raise CapstoneError(
                         f"data file {path} has an unsupported type {suffix or '(none)'}; use "

@@ -34,6 +34,7 @@ successive runs can be compared by eye.
 from __future__ import annotations
 
 import bz2
+import itertools
 import lzma
 import math
 import zlib
@@ -137,4 +138,4 @@ def split_documents(stream: np.ndarray, eot: int) -> list[np.ndarray]:
     """
     cuts = np.flatnonzero(stream == eot)
     bounds = [*cuts.tolist(), len(stream)]
-    return [stream[a + 1 : b] for a, b in zip(bounds[:-1], bounds[1:]) if b > a + 1]
+    return [stream[a + 1 : b] for a, b in itertools.pairwise(bounds) if b > a + 1]

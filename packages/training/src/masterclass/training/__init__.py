@@ -1,4 +1,12 @@
 """# masterclass.training
 
 Module 8: training methodology: the pretraining loop, schedules, losses, fine-tuning.
+
+- `optim`: AdamW as a `torch.optim.Optimizer` over Module 1's step function (`AdamW`).
+- `schedule`: learning-rate schedules applied per step (`LRSchedule`, `make_schedule`).
 """
+
+from masterclass.training.optim import AdamW, param_groups_for_weight_decay
+from masterclass.training.schedule import LRSchedule, make_schedule
+
+__all__ = ["AdamW", "LRSchedule", "make_schedule", "param_groups_for_weight_decay"]

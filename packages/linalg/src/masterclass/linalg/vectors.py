@@ -1,0 +1,194 @@
+r"""# Vector spaces: norms, inner products, projections, Gram–Schmidt
+
+A **vector space** is a set closed under addition and scaling; $\mathbb{R}^n$ is the one ML lives
+in: an embedding, a row of weights, a gradient. This chapter builds the geometry that everything
+later leans on.
+
+- A **norm** measures length: $\lVert x\rVert_p = (\sum_i |x_i|^p)^{1/p}$; $p=2$ is Euclidean
+  length, $p=1$ the sum of magnitudes (it promotes sparsity as a penalty), $p=\infty$ the largest
+  entry.
+- The **inner product** $\langle x, y\rangle = x^\top y = \lVert x\rVert\lVert y\rVert\cos\theta$
+  measures alignment: attention scores and cosine similarity are inner products.
+- The **projection** of $y$ onto the span of the columns of $A$ is the closest point $A\hat c$ to
+  $y$ in that subspace; the residual $y - A\hat c$ is orthogonal to every column (the normal
+  equations $A^\top(y - A\hat c) = 0$). With an orthonormal basis $Q$ it is simply $QQ^\top y$.
+- **Gram–Schmidt** turns independent vectors into an orthonormal basis of the same span by
+  subtracting from each vector its projections onto the previous ones.
+- The **rank** of $A$ is the dimension of its column span; a vector $v$ lies **in the span** of
+  the columns iff appending it does not raise the rank. A **basis** of the column space is any
+  maximal independent set of columns.
+
+A note on stability. *Classical* Gram–Schmidt (CGS) computes all projections of $a_j$ from the
+original vector; *modified* Gram–Schmidt (MGS) subtracts them one at a time from the running
+remainder. In exact arithmetic they agree; in floating point the loss of orthogonality
+$\lVert I - Q^\top Q\rVert$ grows like $\epsilon\,\kappa(A)^2$ for CGS but only $\epsilon\,\kappa(A)$
+for MGS (Björck, 1967), and Householder QR (`matrices.py`) reaches $\epsilon$ whatever
+$\kappa(A)$. The tests show this on a Hilbert-like matrix.
+
+References: Strang, *Introduction to Linear Algebra*, ch. 3–4; Trefethen & Bau, *Numerical Linear
+Algebra*, lectures 7–8; Björck (1967), *Solving linear least squares problems by Gram–Schmidt
+orthogonalization*.
+
+Left out: complex vector spaces and abstract (function) spaces.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from masterclass.linalg._validation import _as_matrix, _as_vector
+
+# ## Norms and inner products
+
+
+def norm(x, p: float = 2) -> float:
+    """The $p$-norm of a vector `x` `(n,)`: $(\\sum_i |x_i|^p)^{1/p}$, or $\\max_i|x_i|$ for `p=inf`.
+
+    >>> norm([3.0, 4.0]), norm([3.0, -4.0], p=1), norm([3.0, -4.0], p=np.inf)
+    (5.0, 7.0, 4.0)
+    """
+    x = _as_vector(x, "x")
+    if p == np.inf:
+        return float(np.max(np.abs(x)))
+    if not p >= 1:
+        raise ValueError(f"p must be >= 1 (or inf) for a norm, got {p!r}")
+    # Scale by the largest entry first, so that squaring 1e200 does not overflow.
+    scale = np.max(np.abs(x))
+    if scale == 0:
+        return 0.0
+    return float(scale * np.sum((np.abs(x) / scale) ** p) ** (1.0 / p))
+
+
+def inner(x, y) -> float:
+    """The inner product $x^\\top y = \\sum_i x_i y_i$ of two vectors of the same shape `(n,)`."""
+    x, y = _as_vector(x, "x"), _as_vector(y, "y")
+    if x.shape != y.shape:
+        raise ValueError(f"x and y must have the same shape, got {x.shape} and {y.shape}")
+    return float(np.sum(x * y))
+
+
+def cosine_similarity(x, y) -> float:
+    """$\\cos\\theta = x^\\top y / (\\lVert x\\rVert\\lVert y\\rVert)$, in $[-1, 1]$; vectors must be nonzero."""
+    nx, ny = norm(x), norm(y)
+    if nx == 0 or ny == 0:
+        raise ValueError("cosine_similarity needs nonzero vectors; the angle to 0 is undefined")
+    return inner(x, y) / (nx * ny)
+
+
+# ## Projections
+#
+# Onto a single vector $a$: $\operatorname{proj}_a y = \frac{a^\top y}{a^\top a}\,a$. Onto the
+# column span of $A$ `(n, k)`: orthonormalise the columns to $Q$ (Householder QR, the stable way),
+# then $\hat y = Q(Q^\top y)$. The projection matrix $P = QQ^\top$ is symmetric and idempotent,
+# $P^2 = P$: projecting twice changes nothing.
+
+
+def project(y, a) -> np.ndarray:
+    """Project `y` `(n,)` onto the line spanned by the nonzero vector `a` `(n,)`; returns `(n,)`."""
+    y, a = _as_vector(y, "y"), _as_vector(a, "a")
+    aa = inner(a, a)
+    if aa == 0:
+        raise ValueError("a must be a nonzero vector to project onto")
+    return inner(a, y) / aa * a
+
+
+def project_onto_columns(y, a) -> np.ndarray:
+    """Project `y` `(n,)` onto the column span of `a` `(n, k)`; returns `(n,)`."""
+    y, a = _as_vector(y, "y"), _as_matrix(a, "a")
+    if a.shape[0] != y.shape[0]:
+        raise ValueError(f"a has {a.shape[0]} rows but y has {y.shape[0]} entries; they must match")
+    q = column_basis(a, orthonormal=True)  # (n, r)
+    return q @ (q.T @ y)
+
+
+# ## Gram–Schmidt, classical and modified
+#
+# For column $j$, classical GS computes $r_{ij} = q_i^\top a_j$ with the *original* $a_j$ for all
+# $i<j$ at once; modified GS updates $v \leftarrow v - (q_i^\top v)\,q_i$ one $i$ at a time, so
+# each projection sees the rounding errors of the previous ones and removes them too.
+
+
+def gram_schmidt(a, *, modified: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Orthonormalise the columns of `a` `(m, n)`, $m \\ge n$, full column rank: $A = QR$.
+
+    Returns `q` `(m, n)` with orthonormal columns and upper-triangular `r` `(n, n)` with positive
+    diagonal. `modified=False` gives classical Gram–Schmidt (less stable; kept to show why).
+    """
+    a = _as_matrix(a, "a")
+    m, n = a.shape
+    if m < n:
+        raise ValueError(f"a must have at least as many rows as columns, got shape {a.shape}")
+    q = np.zeros((m, n))
+    r = np.zeros((n, n))
+    scale = np.max(np.abs(a))
+    for j in range(n):
+        v = a[:, j].copy()  # (m,)
+        if modified:
+            for i in range(j):
+                r[i, j] = q[:, i] @ v
+                v -= r[i, j] * q[:, i]
+        else:
+            r[:j, j] = q[:, :j].T @ a[:, j]  # (j,) all projections of the original column
+            v -= q[:, :j] @ r[:j, j]
+        r[j, j] = np.sqrt(v @ v)
+        if r[j, j] <= 1e-12 * max(scale, 1e-300) * np.sqrt(m):
+            raise ValueError(
+                f"columns of a are linearly dependent (column {j} is in the span of the previous "
+                "ones); use column_basis for rank-deficient input"
+            )
+        q[:, j] = v / r[j, j]
+    return q, r
+
+
+# ## Rank, basis and span by Gaussian elimination
+#
+# Row-reduce $A$ with partial pivoting: at each column pick the largest remaining entry as pivot;
+# if it is below a tolerance the column depends on the previous pivot columns and is skipped.
+# The number of pivots is the rank, and the pivot columns of the *original* $A$ are a basis of its
+# column space. The tolerance $\max(m,n)\,\epsilon\,\lVert A\rVert_\infty$ mirrors numpy's default
+# for `matrix_rank` (which uses singular values, the most reliable rank test; elimination is the
+# textbook one and agrees on all but nearly-rank-deficient matrices).
+
+
+def _pivot_columns(a: np.ndarray, tol: float | None) -> list[int]:
+    u = a.copy()
+    m, n = u.shape
+    if tol is None:
+        tol = max(m, n) * np.finfo(np.float64).eps * max(np.max(np.abs(u)), 1e-300) * 10
+    pivots: list[int] = []
+    row = 0
+    for col in range(n):
+        if row == m:
+            break
+        p = row + int(np.argmax(np.abs(u[row:, col])))
+        if abs(u[p, col]) <= tol:
+            continue
+        u[[row, p]] = u[[p, row]]
+        u[row + 1 :] -= np.outer(u[row + 1 :, col] / u[row, col], u[row])
+        pivots.append(col)
+        row += 1
+    return pivots
+
+
+def rank(a, tol: float | None = None) -> int:
+    """The rank of `a` `(m, n)`: the number of pivots in Gaussian elimination with partial pivoting."""
+    return len(_pivot_columns(_as_matrix(a, "a"), tol))
+
+
+def column_basis(a, *, orthonormal: bool = False, tol: float | None = None) -> np.ndarray:
+    """A basis of the column space of `a` `(m, n)`: its pivot columns `(m, r)`, or, with
+    `orthonormal=True`, an orthonormal basis of the same span (modified Gram–Schmidt on them)."""
+    a = _as_matrix(a, "a")
+    pivots = _pivot_columns(a, tol)
+    if not pivots:
+        return np.zeros((a.shape[0], 0))
+    basis = a[:, pivots]
+    return gram_schmidt(basis)[0] if orthonormal else basis
+
+
+def in_span(v, a, tol: float | None = None) -> bool:
+    """Whether `v` `(m,)` lies in the column span of `a` `(m, n)`: appending it keeps the rank."""
+    v, a = _as_vector(v, "v"), _as_matrix(a, "a")
+    if a.shape[0] != v.shape[0]:
+        raise ValueError(f"a has {a.shape[0]} rows but v has {v.shape[0]} entries; they must match")
+    return rank(np.column_stack([a, v]), tol) == rank(a, tol)

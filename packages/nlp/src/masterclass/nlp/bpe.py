@@ -1,0 +1,486 @@
+r"""# The byte-level BPE tokenizer
+
+A trained BPE vocabulary is a list of byte strings $t_0, t_1, \dots$ in the order they were learned:
+the 256 single bytes, then one token per merge. The index is at once the token id and the **rank**:
+lower rank means learned earlier, i.e. more frequent. Encoding a pre-token (a piece of text cut by
+the split pattern) repeats one rule, the one `tiktoken` implements:
+
+> start from the piece's bytes; while some adjacent pair $(x, y)$ has $xy$ in the vocabulary, merge
+> the pair whose concatenation has the lowest rank (the leftmost one on a tie).
+
+and, as a shortcut, a piece that is itself a token is that token. The encoder then has three layers,
+from outside in:
+
+1. **special tokens** (`<|endoftext|>`...) are found first, longest match first, and map straight to
+   their ids; they never take part in merges;
+2. the text between them is cut into pre-tokens by the split regex;
+3. each pre-token goes through the rank rule, memoised in a cache, since the same pieces
+   (`" the"`, `"self"`, `"    "`) recur constantly: on real text more than 95% of lookups hit.
+
+Decoding concatenates the tokens' bytes: `decode_bytes(encode_bytes(b)) == b` for **any** byte
+string, including invalid UTF-8 (bytes that are not UTF-8 are carried through Python's
+`surrogateescape` and encoded as their own pieces), and `decode` turns bytes into text with
+`errors="replace"`, because a slice of ids can end in the middle of a character.
+
+The vocabulary is saved as JSON (`save`/`load`, format below) and exported to a `tiktoken.Encoding`
+and to a Hugging Face `tokenizers` JSON, both of which encode to identical ids (the tests check it
+on code, prose, Unicode and emoji).
+
+References: Sennrich et al. (2016); Radford et al. (2019, GPT-2, byte-level); `tiktoken`'s
+`_byte_pair_merge`. Left out: BPE-dropout, and offsets (character spans) of tokens.
+"""
+
+from __future__ import annotations
+
+import base64
+import heapq
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+import regex
+
+from masterclass.nlp.bpe_training import count_pretokens, learn_merges
+from masterclass.nlp.pretokenize import GPT4_PATTERN
+
+if TYPE_CHECKING:
+    import tiktoken
+
+__all__ = ["BPETokenizer"]
+
+AllowedSpecial = Literal["all", "none"] | set[str] | frozenset[str]
+
+# The cache holds at most this many pre-tokens, then starts afresh: bounded memory on endless streams.
+_CACHE_MAX = 1 << 18
+# Pieces longer than this go through the heap version of the merge rule ($O(n \log n)$, not $O(n^2)$).
+_LONG_PIECE = 48
+# `encode_iterable` encodes its buffer once it holds this many characters.
+_STREAM_CHARS = 1 << 16
+_FORMAT = "masterclass-bpe"
+
+
+def _bytes_to_unicode() -> dict[int, str]:
+    # GPT-2's reversible map from bytes to printable characters, which the Hugging Face byte-level
+    # models use as their alphabet: printable Latin-1 bytes map to themselves, the others to
+    # code points from 256 up, in order.
+    keep = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), 256)]
+    table, extra = {}, 0
+    for b in range(256):
+        if b in keep:
+            table[b] = chr(b)
+        else:
+            table[b] = chr(256 + extra)
+            extra += 1
+    return table
+
+
+class BPETokenizer:
+    """A byte-level BPE tokenizer: train, encode, decode, save, load, export.
+
+    Args:
+        vocab: the mergeable tokens as byte strings, index = id = rank; must contain all 256 single
+            bytes and no duplicates.
+        special_tokens: special strings and their ids (ids must follow the vocabulary).
+        pattern: the pre-tokenization regex.
+
+    >>> tok = BPETokenizer.train(["low lower lowest"] * 10, 260, special_tokens=["<|eot|>"])
+    >>> tok.vocab_size, tok.special_tokens
+    (260, {'<|eot|>': 259})
+    >>> ids = tok.encode("lower<|eot|>")
+    >>> ids[-1], tok.decode(ids)
+    (259, 'lower<|eot|>')
+    """
+
+    def __init__(
+        self,
+        vocab: Sequence[bytes],
+        special_tokens: dict[str, int] | None = None,
+        pattern: str = GPT4_PATTERN,
+    ) -> None:
+        self._vocab: list[bytes] = list(vocab)
+        self._ranks: dict[bytes, int] = {tok: i for i, tok in enumerate(self._vocab)}
+        if len(self._ranks) != len(self._vocab):
+            raise ValueError("vocab has duplicate byte strings; each token must be unique")
+        missing = [b for b in range(256) if bytes([b]) not in self._ranks]
+        if missing:
+            raise ValueError(f"vocab must contain all 256 single bytes; missing {missing[:8]}...")
+        specials = dict(special_tokens or {})
+        n = len(self._vocab)
+        if sorted(specials.values()) != list(range(n, n + len(specials))):
+            raise ValueError(
+                f"special token ids must be {n}..{n + len(specials) - 1} (after the vocabulary), "
+                f"got {sorted(specials.values())}"
+            )
+        if any(not s for s in specials):
+            raise ValueError("special tokens must be non-empty strings")
+        self.special_tokens: dict[str, int] = specials
+        self.pattern = pattern
+        self._pat = regex.compile(pattern)
+        # Decoding table: every id's bytes, special tokens included.
+        self._decoder: list[bytes] = self._vocab + [
+            s.encode("utf-8") for s, _ in sorted(specials.items(), key=lambda kv: kv[1])
+        ]
+        self._cache: dict[str, list[int]] = {}
+        self._special_regex: dict[frozenset[str], regex.Pattern | None] = {}
+
+    # ## Training
+    #
+    # Counting and merging live in `bpe_training`; here we check the arguments and assemble the
+    # tokenizer. The special tokens take the last ids, so the merge ranks stay contiguous from 0.
+    @classmethod
+    def train(
+        cls,
+        texts: Iterable[str],
+        vocab_size: int,
+        *,
+        special_tokens: Sequence[str] = (),
+        pattern: str = GPT4_PATTERN,
+        num_workers: int | None = None,
+    ) -> BPETokenizer:
+        """Learn a vocabulary of `vocab_size` ids (special tokens included) from a stream of texts.
+
+        Streaming: `texts` is consumed once and memory grows with the number of distinct
+        pre-tokens. Pre-tokenization runs on `num_workers` processes (default: one per CPU).
+        Stops early, with a smaller vocabulary, if every pre-token becomes a single token.
+        """
+        if isinstance(texts, str | bytes):
+            raise TypeError("texts must be an iterable of strings, not a single string; wrap it in a list")
+        specials = list(special_tokens)
+        if len(set(specials)) != len(specials) or any(not isinstance(s, str) or not s for s in specials):
+            raise ValueError(f"special_tokens must be distinct non-empty strings, got {specials!r}")
+        if not isinstance(vocab_size, int) or vocab_size < 256 + len(specials):
+            raise ValueError(
+                f"vocab_size must be at least 256 + {len(specials)} special tokens = "
+                f"{256 + len(specials)}, got {vocab_size!r}"
+            )
+        counts = count_pretokens(texts, pattern, specials, num_workers)
+        if not counts:
+            raise ValueError("cannot train on an empty corpus: texts yielded no characters")
+        word_counts: dict[bytes, int] = {}
+        for piece, c in counts.items():
+            key = piece.encode("utf-8", "surrogatepass")
+            word_counts[key] = word_counts.get(key, 0) + c
+        vocab = learn_merges(word_counts, vocab_size - len(specials))
+        return cls(vocab, {s: len(vocab) + i for i, s in enumerate(specials)}, pattern)
+
+    @property
+    def vocab_size(self) -> int:
+        """Number of ids: mergeable tokens plus special tokens."""
+        return len(self._decoder)
+
+    def token_bytes(self, token_id: int) -> bytes:
+        """The bytes of one id."""
+        return self.decode_bytes([token_id])
+
+    # ## The merge rule on one pre-token
+    #
+    # Short pieces (almost all) use the direct loop: scan all adjacent pairs, merge the lowest rank,
+    # repeat, $O(n^2)$ for $n$ bytes. Long pieces (a run of 10,000 spaces, minified data) use a heap
+    # of candidate pairs keyed by (rank, start position) over a linked list of parts, with stale
+    # entries skipped, which applies the same merges in the same order in $O(n \log n)$.
+    def _encode_piece(self, piece: bytes) -> list[int]:
+        ranks = self._ranks
+        tok = ranks.get(piece)
+        if tok is not None:
+            return [tok]
+        if len(piece) > _LONG_PIECE:
+            return self._encode_long_piece(piece)
+        parts = [piece[i : i + 1] for i in range(len(piece))]
+        while len(parts) > 1:
+            best, at = None, -1
+            for i in range(len(parts) - 1):
+                r = ranks.get(parts[i] + parts[i + 1])
+                if r is not None and (best is None or r < best):
+                    best, at = r, i
+            if best is None:
+                break
+            parts[at : at + 2] = [parts[at] + parts[at + 1]]
+        return [ranks[p] for p in parts]
+
+    def _encode_long_piece(self, piece: bytes) -> list[int]:
+        ranks = self._ranks
+        n = len(piece)
+        parts: list[bytes | None] = [piece[i : i + 1] for i in range(n)]
+        nxt = list(range(1, n + 1))
+        prv = list(range(-1, n - 1))
+        heap = []
+        for i in range(n - 1):
+            r = ranks.get(piece[i : i + 2])
+            if r is not None:
+                heap.append((r, i))
+        heapq.heapify(heap)
+        while heap:
+            r, i = heapq.heappop(heap)
+            j = nxt[i]
+            if parts[i] is None or j >= n or ranks.get(parts[i] + parts[j]) != r:
+                continue  # stale: one side was merged away since this entry was pushed
+            parts[i] = parts[i] + parts[j]
+            parts[j] = None
+            nxt[i] = nxt[j]
+            if nxt[j] < n:
+                prv[nxt[j]] = i
+            for left, right in ((prv[i], i), (i, nxt[i])):
+                if left >= 0 and right < n:
+                    rr = ranks.get(parts[left] + parts[right])
+                    if rr is not None:
+                        heapq.heappush(heap, (rr, left))
+        return [ranks[p] for p in parts if p is not None]
+
+    # ## Encoding text
+    #
+    # The hot loop: `findall` runs the split regex in C; each piece is one dictionary lookup in the
+    # cache, and only unseen pieces reach the merge rule.
+    def encode_ordinary(self, text: str) -> list[int]:
+        """Encode `text`, treating special-token strings as ordinary text."""
+        cache = self._cache
+        ids: list[int] = []
+        for piece in self._pat.findall(text):
+            toks = cache.get(piece)
+            if toks is None:
+                toks = self._encode_piece(piece.encode("utf-8", "surrogatepass"))
+                if len(cache) >= _CACHE_MAX:
+                    cache.clear()
+                cache[piece] = toks
+            ids += toks
+        return ids
+
+    def _specials_matcher(self, allowed_special: AllowedSpecial) -> regex.Pattern | None:
+        if allowed_special == "all":
+            allowed = frozenset(self.special_tokens)
+        elif allowed_special == "none":
+            allowed = frozenset()
+        elif isinstance(allowed_special, set | frozenset):
+            unknown = set(allowed_special) - set(self.special_tokens)
+            if unknown:
+                raise ValueError(
+                    f"unknown special tokens {sorted(unknown)!r}; this tokenizer has "
+                    f"{sorted(self.special_tokens)!r}"
+                )
+            allowed = frozenset(allowed_special)
+        else:
+            raise ValueError(f"allowed_special must be 'all', 'none' or a set, got {allowed_special!r}")
+        if allowed not in self._special_regex:
+            longest_first = sorted(allowed, key=len, reverse=True)
+            self._special_regex[allowed] = (
+                regex.compile("|".join(regex.escape(s) for s in longest_first)) if allowed else None
+            )
+        return self._special_regex[allowed]
+
+    def encode(self, text: str, allowed_special: AllowedSpecial = "all") -> list[int]:
+        """Encode `text`; occurrences of allowed special tokens become their ids.
+
+        `allowed_special` is `"all"` (default), `"none"` (specials are ordinary text) or a set of
+        special-token strings; naming a token this tokenizer does not have is a `ValueError`.
+        """
+        matcher = self._specials_matcher(allowed_special)
+        if matcher is None:
+            return self.encode_ordinary(text)
+        ids: list[int] = []
+        start = 0
+        for m in matcher.finditer(text):
+            ids += self.encode_ordinary(text[start : m.start()])
+            ids.append(self.special_tokens[m.group()])
+            start = m.end()
+        ids += self.encode_ordinary(text[start:])
+        return ids
+
+    def encode_batch(self, texts: Iterable[str], allowed_special: AllowedSpecial = "all") -> list[list[int]]:
+        """Encode each text of `texts`."""
+        return [self.encode(t, allowed_special) for t in texts]
+
+    def encode_bytes(self, data: bytes) -> list[int]:
+        """Encode arbitrary bytes (no special tokens); `decode_bytes` gives back exactly `data`.
+
+        Valid UTF-8 runs are encoded as text; each maximal run of invalid bytes is one piece.
+        """
+        text = data.decode("utf-8", "surrogateescape")
+        ids: list[int] = []
+        for i, chunk in enumerate(regex.split(r"([\udc80-\udcff]+)", text)):
+            if i % 2 == 0:
+                ids += self.encode_ordinary(chunk)
+            else:
+                ids += self._encode_piece(chunk.encode("utf-8", "surrogateescape"))
+        return ids
+
+    # ## Streaming
+    #
+    # `encode_iterable` must give the ids that `encode` would give on the concatenated text, without
+    # holding it. It buffers about 64k characters, encodes them, and carries over the part that more
+    # text could still change: the last pre-token (a run of letters may continue), the whitespace
+    # pieces just before it (`\s*[\r\n]` can absorb them into a longer newline run), and a tail that
+    # could be the beginning of a special token.
+    def encode_iterable(self, lines: Iterable[str], allowed_special: AllowedSpecial = "all") -> Iterator[int]:
+        """Lazily encode a stream of strings (e.g. an open file) in bounded memory.
+
+        Yields the same ids as `encode("".join(lines))`.
+        """
+        matcher = self._specials_matcher(allowed_special)
+        allowed = [s for s in self.special_tokens if matcher is not None and matcher.fullmatch(s)]
+        prefixes = {s[:k] for s in allowed for k in range(1, len(s))}
+        parts: list[str] = []
+        size = 0
+        for line in lines:
+            parts.append(line)
+            size += len(line)
+            if size < _STREAM_CHARS:
+                continue
+            buf = "".join(parts)
+            cut = self._stable_prefix(buf, matcher, prefixes)
+            yield from self.encode(buf[:cut], allowed_special)
+            parts, size = [buf[cut:]], len(buf) - cut
+        yield from self.encode("".join(parts), allowed_special)
+
+    def _stable_prefix(self, buf: str, matcher: regex.Pattern | None, prefixes: set[str]) -> int:
+        # Where to cut `buf` so that the head encodes as it would inside the whole stream.
+        end = len(buf)
+        for k in range(min(len(buf), max(map(len, prefixes), default=0)), 0, -1):
+            if buf[-k:] in prefixes:
+                end = len(buf) - k
+                break
+        seg_start = 0
+        if matcher is not None:
+            for m in matcher.finditer(buf, 0, end):
+                seg_start = m.end()
+        pieces = self._pat.findall(buf, seg_start, end)
+        cut = end
+        if pieces:
+            cut -= len(pieces[-1])
+            for piece in reversed(pieces[:-1]):
+                if not piece.isspace():
+                    break
+                cut -= len(piece)
+        return cut
+
+    # ## Decoding
+    def decode_bytes(self, ids: Iterable[int]) -> bytes:
+        """Concatenate the bytes of `ids`; a `ValueError` names any id outside `0..vocab_size-1`."""
+        table = self._decoder
+        ids = list(ids)
+        try:
+            if ids and min(ids) < 0:
+                raise IndexError
+            return b"".join([table[i] for i in ids])
+        except (IndexError, TypeError):
+            bad = [i for i in ids if not isinstance(i, int) or not 0 <= i < len(table)][:5]
+            raise ValueError(
+                f"cannot decode ids {bad!r}: valid ids are integers 0..{len(table) - 1}"
+            ) from None
+
+    def decode(self, ids: Iterable[int]) -> str:
+        """Decode to text; bytes that are not valid UTF-8 become U+FFFD."""
+        return self.decode_bytes(ids).decode("utf-8", errors="replace")
+
+    # ## Saving and loading
+    #
+    # The file is JSON, readable and diffable:
+    #
+    # ```
+    # {"format": "masterclass-bpe", "version": 1,
+    #  "pattern": "<split regex>",
+    #  "vocab": ["<base64 of token 0>", "<base64 of token 1>", ...],   # index = id = rank
+    #  "special_tokens": {"<|endoftext|>": 8191}}
+    # ```
+    #
+    # Token bytes are base64 because tokens need not be valid UTF-8. It is written to a temporary
+    # file in the same folder and renamed into place, so an interrupted save never leaves half a file.
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the tokenizer to `path` in the JSON format above."""
+        path = Path(path)
+        doc = {
+            "format": _FORMAT,
+            "version": 1,
+            "pattern": self.pattern,
+            "vocab": [base64.b64encode(t).decode("ascii") for t in self._vocab],
+            "special_tokens": self.special_tokens,
+        }
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump(doc, f, ensure_ascii=False)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> BPETokenizer:
+        """Read a tokenizer written by `save`."""
+        with open(path, encoding="utf-8") as f:
+            try:
+                doc = json.load(f)
+            except json.JSONDecodeError as e:
+                raise ValueError(f"{path} is not a {_FORMAT} JSON file: {e}") from None
+        if not isinstance(doc, dict) or doc.get("format") != _FORMAT or doc.get("version") != 1:
+            raise ValueError(f"{path} is not a {_FORMAT} version 1 file")
+        vocab = [base64.b64decode(t) for t in doc["vocab"]]
+        return cls(vocab, doc["special_tokens"], doc["pattern"])
+
+    # ## Exports
+    #
+    # tiktoken's `Encoding` takes exactly our representation: token bytes → rank, the split pattern
+    # and the special tokens.
+    def to_tiktoken(self, name: str = "masterclass-bpe") -> tiktoken.Encoding:
+        """A `tiktoken.Encoding` with this vocabulary (needs the `tiktoken` package)."""
+        import tiktoken
+
+        return tiktoken.Encoding(
+            name,
+            pat_str=self.pattern,
+            mergeable_ranks=dict(self._ranks),
+            special_tokens=dict(self.special_tokens),
+        )
+
+    # Hugging Face's BPE model applies a list of *pairs* by rank, while our rule merges any adjacent
+    # pair whose concatenation is a token. We export every split $t = xy$ of every token into two
+    # tokens as a merge, ordered by the rank of $t$: the candidate pairs are then the same as ours and
+    # the lowest-rank pair wins in both. `ignore_merges` gives the whole-piece shortcut. Token strings
+    # use GPT-2's byte-to-character map, with the `ByteLevel` pre-tokenizer and decoder. One dialect
+    # difference: in Oniguruma (the regex engine of `tokenizers`) `X{1,3}+` is not possessive but
+    # "one or more runs of one to three", so `\p{N}{1,3}+` would swallow a whole number. We drop the
+    # `+` after a counted repetition; where it ends an alternative, as in the GPT-4 pattern, greedy
+    # and possessive match the same text.
+    def to_hf_json(self) -> str:
+        """A Hugging Face `tokenizers` `tokenizer.json` (as a string) that encodes identically."""
+        b2u = _bytes_to_unicode()
+        hf_pattern = regex.sub(r"(\{\d+(?:,\d*)?\})\+", r"\1", self.pattern)
+
+        def show(t: bytes) -> str:
+            return "".join(b2u[b] for b in t)
+
+        merges = []
+        for tok in self._vocab:
+            for k in range(1, len(tok)):
+                if tok[:k] in self._ranks and tok[k:] in self._ranks:
+                    merges.append([show(tok[:k]), show(tok[k:])])
+        added = [
+            {"id": i, "content": s, "single_word": False, "lstrip": False, "rstrip": False,
+             "normalized": False, "special": True}
+            for s, i in sorted(self.special_tokens.items(), key=lambda kv: kv[1])
+        ]  # fmt: skip
+        doc = {
+            "version": "1.0",
+            "truncation": None,
+            "padding": None,
+            "added_tokens": added,
+            "normalizer": None,
+            "pre_tokenizer": {
+                "type": "Sequence",
+                "pretokenizers": [
+                    {"type": "Split", "pattern": {"Regex": hf_pattern}, "behavior": "Isolated", "invert": False},
+                    {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": False},
+                ],
+            },
+            "post_processor": None,
+            "decoder": {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": False},
+            "model": {
+                "type": "BPE", "dropout": None, "unk_token": None, "continuing_subword_prefix": None,
+                "end_of_word_suffix": None, "fuse_unk": False, "byte_fallback": False,
+                "ignore_merges": True,
+                "vocab": {show(t): i for i, t in enumerate(self._vocab)},
+                "merges": merges,
+            },
+        }  # fmt: skip
+        return json.dumps(doc, ensure_ascii=False)

@@ -1,0 +1,257 @@
+"""# Loss functions
+
+A loss turns a prediction and a target into one number to minimize. Its gradient is the first
+$\\delta$ of backpropagation, so its shape (how it punishes large vs small errors, how it
+saturates) decides what the network learns.
+
+**Regression.** MSE $\\frac1n\\sum (\\hat y - y)^2$ is the Gaussian negative log-likelihood up to
+constants: it is dominated by outliers. MAE $\\frac1n\\sum|\\hat y - y|$ (Laplace likelihood)
+is robust but has a constant-magnitude gradient. Huber is quadratic within $\\delta$ and linear
+outside, the best of both.
+
+**Classification.** For logits $z \\in \\mathbb{R}^V$ and class $y$, cross-entropy is
+$-\\log \\mathrm{softmax}(z)_y = \\log\\sum_j e^{z_j} - z_y$, computed through log-sum-exp so that
+large logits never overflow. Label smoothing (Szegedy et al., 2016) trains towards
+$(1-\\varepsilon)\\,\\mathbb{1}_y + \\varepsilon/V$ instead of a one-hot target; `ignore_index`
+masks padding positions out of the mean. Binary cross-entropy with logits uses the stable form
+$\\max(z, 0) - z y + \\log(1 + e^{-|z|})$. Focal loss (Lin et al., *Focal Loss for Dense Object
+Detection*, 2017) multiplies the cross-entropy by $(1 - p_t)^\\gamma$ to down-weight easy examples.
+The multi-class hinge (Crammer-Singer / Weston-Watkins) loss asks the correct score to beat every
+other by a margin.
+
+**Metric learning.** Contrastive loss (Hadsell, Chopra & LeCun, 2006) pulls similar pairs together
+and pushes dissimilar pairs at least a margin $m$ apart:
+$y\\,d^2 + (1-y)\\max(0, m - d)^2$. Triplet loss (Schroff et al., *FaceNet*, 2015) asks the
+anchor–positive distance to beat the anchor–negative distance by $m$.
+
+Every loss takes `reduction` in `{"mean", "sum", "none"}` like torch. The tests compare each with
+`torch.nn.functional` in float64 in value and gradient; focal and contrastive, which torch does not
+ship, are checked against their defining formulas written independently in the tests, and against
+the torch losses they reduce to ($\\gamma = 0$ gives cross-entropy).
+
+Left out: CTC, KL-divergence-based distillation losses (Module 10) and sequence-level losses.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+
+def _reduce(loss: Tensor, reduction: str) -> Tensor:
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    if reduction == "none":
+        return loss
+    raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+
+
+def _same_shape(name: str, a: Tensor, b: Tensor) -> None:
+    if a.shape != b.shape:
+        raise ValueError(
+            f"{name}: input and target shapes differ: {tuple(a.shape)} vs {tuple(b.shape)}"
+        )
+
+
+# ## Regression losses
+
+
+def mse_loss(pred: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
+    """Squared error $(\\hat y - y)^2$; shapes must match."""
+    _same_shape("mse_loss", pred, target)
+    d = pred - target
+    return _reduce(d * d, reduction)
+
+
+def mae_loss(pred: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
+    """Absolute error $|\\hat y - y|$ (torch's `l1_loss`)."""
+    _same_shape("mae_loss", pred, target)
+    return _reduce((pred - target).abs(), reduction)
+
+
+def huber_loss(pred: Tensor, target: Tensor, delta: float = 1.0, reduction: str = "mean") -> Tensor:
+    """$\\tfrac12 r^2$ for $|r| \\le \\delta$, else $\\delta(|r| - \\tfrac12\\delta)$, with $r = \\hat y - y$."""
+    _same_shape("huber_loss", pred, target)
+    if delta <= 0:
+        raise ValueError(f"huber_loss: delta must be positive, got {delta}")
+    r = (pred - target).abs()
+    loss = torch.where(r <= delta, 0.5 * r * r, delta * (r - 0.5 * delta))
+    return _reduce(loss, reduction)
+
+
+# ## Binary cross-entropy with logits
+#
+# With $p = \sigma(z)$, $-[y \log p + (1-y)\log(1-p)] = \log(1 + e^{z}) - z y$. Computing
+# $\log \sigma(z)$ from $p$ underflows to $\log 0$ for very negative $z$; the softplus form never
+# does. Its gradient is simply $\sigma(z) - y$.
+
+
+def bce_with_logits(logits: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
+    """Binary cross-entropy on raw scores, stable for any logit; targets in $[0, 1]$."""
+    _same_shape("bce_with_logits", logits, target)
+    loss = torch.clamp_min(logits, 0) - logits * target + torch.log1p(torch.exp(-logits.abs()))
+    return _reduce(loss, reduction)
+
+
+# ## Cross-entropy, NLL, label smoothing and ignore_index
+#
+# Logits come as `(N, V)` or, for sequences and images, `(N, V, d_1, ...)` with the class axis
+# second, as torch; targets are class indices `(N, d_1, ...)`. Both are flattened to rows first.
+
+
+def _flatten_classes(name: str, scores: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
+    if scores.dim() < 2:
+        raise ValueError(f"{name}: expected scores (N, V, ...), got shape {tuple(scores.shape)}")
+    expected = (scores.shape[0], *scores.shape[2:])
+    if tuple(target.shape) != expected:
+        raise ValueError(
+            f"{name}: target shape {tuple(target.shape)} does not match scores "
+            f"{tuple(scores.shape)}; expected {expected}"
+        )
+    V = scores.shape[1]
+    rows = scores.movedim(1, -1).reshape(-1, V)  # (N * d..., V)
+    return rows, target.reshape(-1)
+
+
+def log_softmax(z: Tensor, dim: int = -1) -> Tensor:
+    """$z - \\log\\sum e^{z}$ with the maximum subtracted first (the log-sum-exp trick)."""
+    m = z.amax(dim=dim, keepdim=True).detach()
+    return z - m - torch.log(torch.exp(z - m).sum(dim=dim, keepdim=True))
+
+
+def nll_loss(
+    log_probs: Tensor, target: Tensor, ignore_index: int = -100, reduction: str = "mean"
+) -> Tensor:
+    """Negative log-likelihood $-\\log p_y$ of log-probabilities `(N, V, ...)` at `target`.
+
+    Positions whose target equals `ignore_index` contribute 0 and are left out of the mean.
+    """
+    lp, t = _flatten_classes("nll_loss", log_probs, target)
+    keep = t != ignore_index
+    picked = lp.gather(1, torch.where(keep, t, 0).unsqueeze(1)).squeeze(1)  # (M,)
+    loss = torch.where(keep, -picked, torch.zeros_like(picked))
+    if reduction == "mean":
+        return loss.sum() / keep.sum()
+    return _reduce(loss.reshape(target.shape), reduction)
+
+
+def cross_entropy(
+    logits: Tensor,
+    target: Tensor,
+    label_smoothing: float = 0.0,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+) -> Tensor:
+    """Softmax cross-entropy of `logits` `(N, V, ...)` with class indices `target` `(N, ...)`.
+
+    With smoothing $\\varepsilon$ the target distribution is $(1-\\varepsilon)$ on $y$ plus
+    $\\varepsilon/V$ everywhere, so the loss is
+    $(1-\\varepsilon)(-\\log p_y) + \\varepsilon \\cdot \\frac1V\\sum_j(-\\log p_j)$.
+    """
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
+    rows, t = _flatten_classes("cross_entropy", logits, target)
+    lp = log_softmax(rows, dim=-1)  # (M, V)
+    keep = t != ignore_index
+    if bool(((t[keep] < 0) | (t[keep] >= rows.shape[1])).any()):
+        raise ValueError(f"cross_entropy: target classes must lie in [0, {rows.shape[1]})")
+    nll = -lp.gather(1, torch.where(keep, t, 0).unsqueeze(1)).squeeze(1)  # (M,)
+    smooth = -lp.mean(dim=1)  # (M,): cross-entropy against the uniform distribution
+    loss = (1 - label_smoothing) * nll + label_smoothing * smooth
+    loss = torch.where(keep, loss, torch.zeros_like(loss))
+    if reduction == "mean":
+        return loss.sum() / keep.sum()
+    return _reduce(loss.reshape(target.shape), reduction)
+
+
+# ## Focal loss
+#
+# For the probability of the true class $p_t$, focal loss is $-\alpha_t (1 - p_t)^\gamma
+# \log p_t$. Confident correct predictions ($p_t \to 1$) are down-weighted by
+# $(1-p_t)^\gamma$, so training focuses on hard examples. This is the multi-class form over
+# softmax probabilities; $\gamma = 0$ and no $\alpha$ recover cross-entropy.
+
+
+def focal_loss(
+    logits: Tensor,
+    target: Tensor,
+    gamma: float = 2.0,
+    alpha: Tensor | None = None,
+    reduction: str = "mean",
+) -> Tensor:
+    """Multi-class focal loss for `logits` `(N, V)` and classes `target` `(N,)`.
+
+    `alpha`, if given, is a per-class weight of shape `(V,)`.
+    """
+    if gamma < 0:
+        raise ValueError(f"focal_loss: gamma must be >= 0, got {gamma}")
+    rows, t = _flatten_classes("focal_loss", logits, target)
+    log_pt = log_softmax(rows).gather(1, t.unsqueeze(1)).squeeze(1)  # (M,)
+    pt = log_pt.exp()
+    loss = -((1 - pt) ** gamma) * log_pt
+    if alpha is not None:
+        loss = alpha[t] * loss
+    return _reduce(loss.reshape(target.shape), reduction)
+
+
+# ## Hinge loss
+#
+# The multi-class hinge of Weston & Watkins, as `torch.nn.MultiMarginLoss`: for scores $s$ and
+# class $y$, $\frac1V \sum_{j \ne y} \max(0, m - s_y + s_j)$. With two classes and scores
+# $(0, s)$ it is the SVM hinge $\max(0, 1 - y s)$ up to the $1/V$ factor.
+
+
+def hinge_loss(
+    scores: Tensor, target: Tensor, margin: float = 1.0, reduction: str = "mean"
+) -> Tensor:
+    """Multi-class hinge loss of `scores` `(N, V)` with classes `target` `(N,)`."""
+    if scores.dim() != 2 or target.shape != (scores.shape[0],):
+        raise ValueError(
+            f"hinge_loss: expected scores (N, V) and target (N,), got {tuple(scores.shape)} and "
+            f"{tuple(target.shape)}"
+        )
+    s_y = scores.gather(1, target.unsqueeze(1))  # (N, 1)
+    margins = torch.clamp_min(margin - s_y + scores, 0)  # (N, V)
+    # The true class's own term would be $\max(0, m) = m$; it is excluded from the sum.
+    margins = margins.scatter(1, target.unsqueeze(1), 0.0)
+    return _reduce(margins.sum(dim=1) / scores.shape[1], reduction)
+
+
+# ## Contrastive and triplet losses
+#
+# Both work on embeddings and Euclidean distances $d(a, b) = \|a - b + \epsilon\|_2$ (torch adds
+# a tiny $\epsilon = 10^{-6}$ inside the norm so the gradient is finite when $a = b$).
+
+
+def _pairwise_distance(a: Tensor, b: Tensor, eps: float = 1e-6) -> Tensor:
+    return (a - b + eps).norm(dim=-1)
+
+
+def contrastive_loss(
+    x1: Tensor, x2: Tensor, similar: Tensor, margin: float = 1.0, reduction: str = "mean"
+) -> Tensor:
+    """Hadsell-Chopra-LeCun contrastive loss for embedding pairs `(N, D)`; `similar` `(N,)` in {0,1}.
+
+    $\\ell = y\\,d^2 + (1-y)\\max(0, m - d)^2$ (the common form without the factor $\\tfrac12$).
+    """
+    _same_shape("contrastive_loss", x1, x2)
+    d = _pairwise_distance(x1, x2)  # (N,)
+    if similar.shape != d.shape:
+        raise ValueError(f"contrastive_loss: similar must have shape {tuple(d.shape)}")
+    y = similar.to(d.dtype)
+    loss = y * d * d + (1 - y) * torch.clamp_min(margin - d, 0) ** 2
+    return _reduce(loss, reduction)
+
+
+def triplet_loss(
+    anchor: Tensor, positive: Tensor, negative: Tensor, margin: float = 1.0, reduction: str = "mean"
+) -> Tensor:
+    """$\\max(0, d(a, p) - d(a, n) + m)$ for embeddings `(N, D)`, as `nn.TripletMarginLoss`."""
+    _same_shape("triplet_loss", anchor, positive)
+    _same_shape("triplet_loss", anchor, negative)
+    loss = torch.clamp_min(
+        _pairwise_distance(anchor, positive) - _pairwise_distance(anchor, negative) + margin, 0
+    )
+    return _reduce(loss, reduction)
