@@ -91,6 +91,7 @@ def test_toml_file_can_set_every_field(tmp_path):
             "eval_batches": 1,
             "checkpoint_every": 4,
             "precision": "bf16",
+            "time_budget_s": 12.5,
         },
         "evaluate": {
             "max_tokens": 99,

@@ -4,14 +4,17 @@ import numpy as np
 import pytest
 import torch
 
+from masterclass.autograd import functional as F
 from masterclass.autograd.debugging import (
     NonFiniteHunter,
     anomaly_report,
     cprofile_top,
+    first_nonfinite_node,
     gradient_check,
     numerical_gradient,
     torch_profile_top,
 )
+from masterclass.autograd.tensor import Tensor
 
 
 def test_numerical_gradient_matches_analytic():
@@ -81,9 +84,11 @@ def test_hunter_reports_first_nonfinite_gradient_in_backward_order():
         torch.sqrt(out - out.detach()).sum().backward()
     backward = [e for e in hunter.events if e.phase == "backward"]
     assert backward[0].module in {"", "2"} and backward[0].n_inf == 4
-    with pytest.raises(FloatingPointError, match=r"module '0' \(shape \(1, 2\)\)"):
-        with NonFiniteHunter(net, raise_on_first=True):
-            net(torch.tensor([[float("inf"), 0.0]]))
+    with (
+        pytest.raises(FloatingPointError, match=r"module '0' \(shape \(1, 2\)\)"),
+        NonFiniteHunter(net, raise_on_first=True),
+    ):
+        net(torch.tensor([[float("inf"), 0.0]]))
 
 
 def test_anomaly_report_names_the_backward_function():
@@ -107,3 +112,16 @@ def test_profilers_see_the_training_step():
     ops = {name: calls for name, calls, _ in torch_profile_top(step, top=100)}
     # nn.Linear on a 2-D input is one aten::linear (-> addmm) per call: 3 forward calls.
     assert ops.get("aten::linear") == 3
+
+
+def test_first_nonfinite_node_on_the_engine_matches_torch_anomaly_mode():
+    x0 = np.array([1.0, 3.0])
+    x = Tensor(x0, requires_grad=True)
+    # log(x - 2) is NaN at x = 1; everything downstream (tanh, sum) inherits the NaN.
+    out = F.tanh((x - 2.0).log() * 2.0).sum()
+    assert first_nonfinite_node(out) == ("LogBackward0", (2,))
+    assert first_nonfinite_node((x * 2.0).sum()) is None
+    # Reference: torch's anomaly mode blames the same op, seen from the backward side.
+    xt = torch.tensor(x0, requires_grad=True)
+    report = anomaly_report(lambda: torch.tanh(torch.log(xt - 2.0) * 2.0).sum())
+    assert report is not None and "LogBackward0" in report

@@ -12,8 +12,9 @@ capstone report RUN                        # rewrite report.md and metrics.json
 ```
 
 Exit status: 0 on success; 2 with a one-line `capstone: error: ...` on stderr for any problem with
-the input (data, config, folder), the same status `argparse` uses for a bad command line; 130 when
-interrupted with Ctrl-C (the run can then be resumed).
+the input (data, config, folder), the same status `argparse` uses for a bad command line; 3 when
+training stopped on a non-finite loss (the last good checkpoint is kept; resume with a lower
+learning rate); 130 when interrupted with Ctrl-C (`capstone resume RUN` continues).
 """
 
 from __future__ import annotations
@@ -24,11 +25,15 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from masterclass.capstone import pipeline
+from masterclass.capstone import evaluate, pipeline, report
 from masterclass.capstone.config import PRESETS, build_config
+from masterclass.capstone.model import load_trained
 from masterclass.capstone.run_folder import STAGES, CapstoneError
+from masterclass.capstone.tokenizer import load_tokenizer
+from masterclass.training.loop import NonFiniteLossError
 
 EXIT_BAD_INPUT = 2
+EXIT_TRAINING_FAILED = 3
 EXIT_INTERRUPTED = 130
 
 
@@ -60,6 +65,7 @@ def _parser() -> argparse.ArgumentParser:
 
     resume = sub.add_parser("resume", help="continue an interrupted run")
     resume.add_argument("run_dir", type=Path)
+    resume.add_argument("--until", choices=STAGES, help="stop after this stage")
     resume.add_argument("--quiet", action="store_true")
 
     stage = sub.add_parser("stage", help="run one stage of an existing run again")
@@ -102,7 +108,7 @@ def _cmd_run(args: argparse.Namespace) -> None:
 
 def _cmd_resume(args: argparse.Namespace) -> None:
     ctx = pipeline.open_run(args.run_dir, quiet=args.quiet)
-    pipeline.run_pipeline(ctx)
+    pipeline.run_pipeline(ctx, until=args.until)
     _summary(ctx.run.path)
 
 
@@ -122,10 +128,51 @@ def _summary(path: Path) -> None:
             print(f"  {name:<10}            {path / name}")
 
 
+def _cmd_generate(args: argparse.Namespace) -> None:
+    ctx = pipeline.open_run(args.run_dir, quiet=True)
+    if not ctx.run.is_done("train"):
+        raise CapstoneError(
+            f"run {args.run_dir} has no trained model yet; run `capstone resume` first"
+        )
+    if args.tokens <= 0 or args.tokens >= ctx.cfg.model.context:
+        raise CapstoneError(
+            f"--tokens must be in [1, {ctx.cfg.model.context - 1}], got {args.tokens}"
+        )
+    if args.temperature < 0:
+        raise CapstoneError(f"--temperature must be >= 0, got {args.temperature}")
+    text = evaluate.sample(
+        load_trained(ctx.run.path, ctx.device),
+        load_tokenizer(ctx.run.path),
+        args.prompt,
+        max_new_tokens=args.tokens,
+        temperature=args.temperature,
+        top_k=args.top_k,
+        seed=args.seed,
+        device=ctx.device,
+    )
+    print(text)
+
+
+def _cmd_benchmark(args: argparse.Namespace) -> None:
+    ctx = pipeline.open_run(args.run_dir, quiet=args.quiet)
+    pipeline.run_stage(ctx, "benchmark")
+    paths = report.write_report(ctx.run)
+    print(f"capstone: benchmark in {ctx.run.path / 'benchmark'}, report {paths['report']}")
+
+
+def _cmd_report(args: argparse.Namespace) -> None:
+    ctx = pipeline.open_run(args.run_dir)
+    paths = report.write_report(ctx.run)
+    print(f"capstone: wrote {paths['report']} and {paths['metrics']}")
+
+
 _COMMANDS = {
     "run": _cmd_run,
     "resume": _cmd_resume,
     "stage": _cmd_stage,
+    "report": _cmd_report,
+    "generate": _cmd_generate,
+    "benchmark": _cmd_benchmark,
 }
 
 
@@ -139,6 +186,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CapstoneError as e:
         print(f"capstone: error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except NonFiniteLossError as e:
+        print(f"capstone: training stopped: {e}", file=sys.stderr)
+        return EXIT_TRAINING_FAILED
     except KeyboardInterrupt:
         print("\ncapstone: interrupted; `capstone resume RUN` continues", file=sys.stderr)
         return EXIT_INTERRUPTED

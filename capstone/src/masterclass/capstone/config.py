@@ -90,8 +90,10 @@ class ModelConfig:
 class TrainingConfig:
     """The training loop (`masterclass.training.loop`)."""
 
-    # Optimizer steps.
-    steps: int = 2000
+    # Optimizer steps (with time_budget_s: the most steps the budget may resolve to).
+    steps: int = 20000
+    # Wall-clock budget of the training stage in seconds (0: train exactly `steps` steps).
+    time_budget_s: float = 450.0
     # Sequences per micro-batch.
     batch_size: int = 16
     # Micro-batches accumulated per optimizer step.
@@ -123,9 +125,9 @@ class EvaluateConfig:
     # Evaluate at most this many held-out tokens (None: the whole held-out split).
     max_tokens: int | None = None
     # Order of the byte-level Kneser-Ney baseline.
-    kn_order: int = 5
+    kn_order: int = 6
     # Fit the Kneser-Ney baseline on at most this many train bytes (None: all of them).
-    kn_max_train_bytes: int | None = 4_000_000
+    kn_max_train_bytes: int | None = 8_000_000
     # Prompts for the sample generations.
     prompts: list[str] = field(
         default_factory=lambda: ["def ", "import ", "class Stack:\n    ", '"""']
@@ -194,6 +196,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
             "eval_batches": 2,
             "checkpoint_every": 10,
             "precision": "fp32",
+            "time_budget_s": 0.0,
         },
         "evaluate": {
             "max_tokens": 4096,
@@ -207,7 +210,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "small": {},
     "base": {
         "model": {"d_model": 384, "n_layers": 6, "n_heads": 6, "context": 256},
-        "train": {"steps": 3000, "batch_size": 16, "lr": 2e-3, "min_lr": 2e-4},
+        "train": {"lr": 2e-3, "min_lr": 2e-4},
     },
     "gpu": {
         "corpus": {"heldout_fraction": 0.01},
@@ -222,6 +225,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
             "eval_every": 500,
             "checkpoint_every": 500,
             "precision": "bf16",
+            "time_budget_s": 1800.0,
         },
         "evaluate": {"kn_max_train_bytes": 8_000_000},
     },
@@ -390,6 +394,13 @@ def validate(cfg: RunConfig) -> RunConfig:
     if cfg.train.precision not in ("auto", "bf16", "fp32"):
         raise CapstoneError(
             f"train.precision must be auto, bf16 or fp32, got {cfg.train.precision!r}"
+        )
+    if cfg.train.time_budget_s < 0:
+        raise CapstoneError(f"train.time_budget_s must be >= 0, got {cfg.train.time_budget_s}")
+    if cfg.train.warmup_steps + 2 > cfg.train.steps:
+        raise CapstoneError(
+            f"train.warmup_steps ({cfg.train.warmup_steps}) must be at most train.steps - 2 "
+            f"({cfg.train.steps - 2})"
         )
     if not 0 < cfg.train.min_lr <= cfg.train.lr:
         raise CapstoneError(

@@ -19,7 +19,7 @@ the targets are exactly the bytes of the held-out documents, and
 $$ \\text{perplexity} = \\exp\\Bigl(\\frac{1}{N_{\\text{tokens}}} \\sum_t -\\ln p(y_t \\mid y_{<t})\\Bigr) $$
 is per token over those same targets. The baselines see the same bytes:
 
-- **gzip -9, bz2 -9, xz -9** (`zlib`, `bz2` and `lzma` at their strongest preset) compress the
+- **gzip -9, bz2 -9, xz -9** (`gzip`, `bz2` and `lzma` at their strongest preset) compress the
   held-out documents concatenated; LZ77 with Huffman coding, the Burrows–Wheeler transform, and
   LZMA's range-coded LZ77 with a large dictionary are what a language model must beat to have
   learned anything beyond repeated strings.
@@ -34,14 +34,25 @@ successive runs can be compared by eye.
 from __future__ import annotations
 
 import bz2
+import gzip
 import itertools
 import lzma
 import math
-import zlib
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
+
+from masterclass.capstone.config import END_OF_TEXT, RunConfig
+from masterclass.capstone.corpus import CorpusSplit
+from masterclass.capstone.data import load_split, token_bytes_table
+from masterclass.capstone.model import load_trained
+from masterclass.capstone.tokenizer import load_tokenizer
+from masterclass.llm.generate import generate
+from masterclass.nlp.bpe import BPETokenizer
+from masterclass.nlp.ngram import KneserNeyLM
 
 # A function from token ids (B, T) to next-token logits (B, T, V): the PyTorch model, the int8
 # model and the onnxruntime session all fit behind it, so one evaluator measures them all.
@@ -51,7 +62,7 @@ LN2 = math.log(2.0)
 
 
 def compressor_bits_per_byte(data: bytes) -> dict[str, float]:
-    """Bits per byte of `data` under gzip -9 (zlib/DEFLATE), bz2 -9 and xz -9 (LZMA preset 9).
+    """Bits per byte of `data` under gzip -9 (DEFLATE), bz2 -9 and xz -9 (LZMA preset 9).
 
     >>> r = compressor_bits_per_byte(b"abc" * 1000)
     >>> r["gzip-9"] < 0.5 and r["xz-9"] < 1.0
@@ -61,7 +72,7 @@ def compressor_bits_per_byte(data: bytes) -> dict[str, float]:
         raise ValueError("cannot compress an empty held-out split")
     n = len(data)
     return {
-        "gzip-9": 8 * len(zlib.compress(data, 9)) / n,
+        "gzip-9": 8 * len(gzip.compress(data, compresslevel=9, mtime=0)) / n,
         "bz2-9": 8 * len(bz2.compress(data, 9)) / n,
         "xz-9": 8 * len(lzma.compress(data, preset=9)) / n,
     }
@@ -139,3 +150,122 @@ def split_documents(stream: np.ndarray, eot: int) -> list[np.ndarray]:
     cuts = np.flatnonzero(stream == eot)
     bounds = [*cuts.tolist(), len(stream)]
     return [stream[a + 1 : b] for a, b in itertools.pairwise(bounds) if b > a + 1]
+
+
+@torch.no_grad()
+def sample(
+    model: torch.nn.Module,
+    tok: BPETokenizer,
+    prompt: str,
+    *,
+    max_new_tokens: int,
+    temperature: float,
+    top_k: int,
+    seed: int,
+    device: str = "cpu",
+) -> str:
+    """Continue `prompt` (as the start of a new document) with the model; return prompt + text.
+
+    Sampling is seeded, so the same model, prompt and seed always give the same text.
+    """
+    eot = tok.special_tokens[END_OF_TEXT]
+    context = model.config.max_seq_len
+    ids = [eot, *tok.encode_ordinary(prompt)][-(context - max_new_tokens) :]
+    gen = torch.Generator(device=device).manual_seed(seed)
+    out = generate(
+        model,
+        torch.tensor([ids], device=device),
+        max_new_tokens,
+        temperature=temperature,
+        top_k=top_k if top_k > 0 else None,
+        stop_tokens=[eot],
+        generator=gen,
+    )  # (1, T + n)
+    new = [t for t in out[0, len(ids) :].tolist() if t != eot]
+    return prompt + tok.decode(new)
+
+
+def heldout_stream(run_path: Path, max_tokens: int | None) -> np.ndarray:
+    """The held-out token stream `[EOT, d1, EOT, d2, ...]`, cut to `max_tokens` if given."""
+    stream = load_split(run_path, "heldout").to_numpy()
+    return stream[:max_tokens] if max_tokens is not None else stream
+
+
+def run_evaluate(
+    cfg: RunConfig,
+    run_path: Path,
+    *,
+    device: str,
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
+    """The evaluate stage: the model and the baselines on the same held-out bytes, and samples."""
+    tok = load_tokenizer(run_path)
+    model = load_trained(run_path, device)
+    stream = heldout_stream(run_path, cfg.evaluate.max_tokens)
+    table = token_bytes_table(tok)
+    result = heldout_nll(
+        model,
+        stream,
+        cfg.model.context,
+        token_bytes=table,
+        batch_size=cfg.train.batch_size,
+        device=device,
+        progress=progress,
+    )
+    eot = tok.special_tokens[END_OF_TEXT]
+    documents = [tok.decode_bytes(d.tolist()) for d in split_documents(stream, eot)]
+    heldout = b"".join(documents)
+    # The model's targets and the baselines' input must be the very same bytes.
+    if len(heldout) != result["bytes"]:
+        raise RuntimeError(f"byte count mismatch: {len(heldout)} vs {result['bytes']}")
+    baselines = compressor_bits_per_byte(heldout)
+    baselines[f"kneser-ney-{cfg.evaluate.kn_order}"] = kneser_ney_bits_per_byte(
+        CorpusSplit(Path(run_path) / "corpus", "train"),
+        documents,
+        order=cfg.evaluate.kn_order,
+        max_train_bytes=cfg.evaluate.kn_max_train_bytes,
+    )
+    samples = [
+        {
+            "prompt": p,
+            "text": sample(
+                model,
+                tok,
+                p,
+                max_new_tokens=cfg.evaluate.sample_tokens,
+                temperature=cfg.evaluate.temperature,
+                top_k=cfg.evaluate.top_k,
+                seed=cfg.seed + i,
+                device=device,
+            ),
+        }
+        for i, p in enumerate(cfg.evaluate.prompts)
+    ]
+    return {
+        "model": result,
+        "baselines_bits_per_byte": baselines,
+        "beats": {name: result["bits_per_byte"] < bpb for name, bpb in baselines.items()},
+        "heldout_bytes": len(heldout),
+        "heldout_documents": len(documents),
+        "samples": samples,
+    }
+
+
+def kneser_ney_bits_per_byte(
+    train: CorpusSplit, heldout: list[bytes], *, order: int, max_train_bytes: int | None
+) -> float:
+    """Bits per byte of `heldout` documents under `nlp`'s interpolated Kneser–Ney byte model.
+
+    The model is fitted on the train split's documents (the first `max_train_bytes` bytes of them,
+    a pure-Python n-gram counter being the slow part) as sequences of byte values.
+    """
+    sequences, total = [], 0
+    for doc in train:
+        if max_train_bytes is not None and total >= max_train_bytes:
+            break
+        sequences.append(doc)
+        total += len(doc)
+    lm = KneserNeyLM(order)
+    lm.fit(sequences)
+    nats = -sum(lm.log_prob(doc) for doc in heldout if doc)
+    return nats / (LN2 * sum(map(len, heldout)))

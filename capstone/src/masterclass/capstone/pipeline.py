@@ -21,6 +21,7 @@ log goes through `tqdm.write` so that bars and log lines do not tear each other.
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from collections.abc import Callable, Sequence
@@ -31,7 +32,17 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from masterclass.capstone import corpus
+from masterclass.capstone import (
+    benchmark,
+    corpus,
+    data,
+    evaluate,
+    export,
+    quantize,
+    report,
+    tokenizer,
+    train,
+)
 from masterclass.capstone.config import RunConfig, from_dict
 from masterclass.capstone.run_folder import (
     STAGES,
@@ -93,9 +104,149 @@ def _corpus(ctx: StageContext, out: Path) -> dict[str, Any]:
     return metrics
 
 
+def _tokenizer(ctx: StageContext, out: Path) -> dict[str, Any]:
+    train_bytes = ctx.run.stage_metrics("corpus")["train_bytes"]
+    with ctx.bar(train_bytes, "tokenizer: pre-tokenize", unit="B") as bar:
+        metrics = tokenizer.run_tokenizer(
+            ctx.cfg.tokenizer, ctx.run.stage_path("corpus"), out, progress=bar.update
+        )
+    ctx.log(
+        f"tokenizer: {metrics['vocab_size']} ids in {metrics['train_seconds']:.1f} s, "
+        f"{metrics['bytes_per_token_heldout']:.2f} bytes/token on held-out text"
+    )
+    return metrics
+
+
+def _data(ctx: StageContext, out: Path) -> dict[str, Any]:
+    m = ctx.run.stage_metrics("corpus")
+    tok = tokenizer.load_tokenizer(ctx.run.path)
+    with ctx.bar(m["train_bytes"] + m["heldout_bytes"], "data: encode", unit="B") as bar:
+        metrics = data.run_data(
+            ctx.cfg, tok, ctx.run.stage_path("corpus"), out, progress=bar.update
+        )
+    ctx.log(
+        f"data: {metrics['train_tokens']:,} train tokens, {metrics['heldout_tokens']:,} held-out "
+        f"tokens ({metrics['dtype']} shards)"
+    )
+    return metrics
+
+
+def _train(ctx: StageContext, out: Path) -> dict[str, Any]:
+    cfg = ctx.cfg
+    vocab = ctx.run.stage_metrics("tokenizer")["vocab_size"]
+    speed = [0.0]  # the loop reports tokens/s on its log steps
+    # With a time budget the number of steps is known once the warmup has been timed.
+    budgeted = cfg.train.time_budget_s > 0
+    with ctx.bar(None if budgeted else cfg.train.steps, "train", unit="step") as bar:
+
+        def progress(record: dict[str, Any]) -> None:
+            if record["kind"] == "step":
+                if bar.total is None and (out / train.SCHEDULE_FILE).is_file():
+                    bar.total = train.read_schedule(out)["steps"]
+                if "tokens_per_s" in record:
+                    speed[0] = record["tokens_per_s"]
+                bar.n = record["step"]
+                bar.set_postfix(
+                    loss=f"{record['loss']:.3f}", lr=f"{record['lr']:.2e}", tok_s=f"{speed[0]:,.0f}"
+                )
+            elif record["kind"] == "eval":
+                ctx.log(f"train: step {record['step']:>6}  held-out loss {record['eval_loss']:.4f}")
+
+        metrics = train.run_train(
+            cfg, ctx.run.path, out, vocab_size=vocab, device=ctx.device, progress=progress
+        )
+    ctx.log(
+        f"train: {metrics['steps']} steps, final train loss {metrics['final_train_loss']:.4f}, "
+        f"held-out loss {metrics['final_eval_loss']:.4f}, {metrics['model']['parameters']:,} weights"
+    )
+    return metrics
+
+
+def _evaluate(ctx: StageContext, out: Path) -> dict[str, Any]:
+    total = ctx.run.stage_metrics("data")["heldout_tokens"]
+    if ctx.cfg.evaluate.max_tokens is not None:
+        total = min(total, ctx.cfg.evaluate.max_tokens)
+    with ctx.bar(total, "evaluate: held-out", unit="tok") as bar:
+        metrics = evaluate.run_evaluate(
+            ctx.cfg, ctx.run.path, device=ctx.device, progress=bar.update
+        )
+    base = ", ".join(f"{k} {v:.3f}" for k, v in metrics["baselines_bits_per_byte"].items())
+    ctx.log(
+        f"evaluate: {metrics['model']['bits_per_byte']:.3f} bits/byte "
+        f"(perplexity {metrics['model']['perplexity']:.2f}); baselines: {base}"
+    )
+    return metrics
+
+
+def _quantize(ctx: StageContext, out: Path) -> dict[str, Any]:
+    metrics = quantize.run_quantize(ctx.cfg, ctx.run.path, out, device=ctx.device)
+    ctx.log(
+        f"quantize: int8 held-out loss {metrics['int8_loss']:.4f} vs fp32 {metrics['fp32_loss']:.4f} "
+        f"({metrics['relative_loss_change']:+.2%}), file {metrics['int8_size_ratio']:.0%} of fp32"
+    )
+    return metrics
+
+
+def _export(ctx: StageContext, out: Path) -> dict[str, Any]:
+    m = export.run_export(ctx.cfg, ctx.run.path, out)
+    ctx.log(
+        f"export: ONNX opset {m['onnx_opset']}, parity full {m['onnx_fp32_full_forward_max_abs_diff']:.1e} "
+        f"cached {m['onnx_fp32_cached_decode_max_abs_diff']:.1e} HF {m['hf_llama_max_abs_diff']:.1e}; "
+        f"int8 ONNX {m['onnx_int8_size_ratio']:.0%} of fp32, loss {m['onnx_int8_relative_loss_change']:+.2%}"
+    )
+    if not m["parity_passed"]:
+        ctx.log(f"export: WARNING parity above {m['parity_tolerance']:g}; see export/metrics.json")
+    return m
+
+
+def _benchmark(ctx: StageContext, out: Path) -> dict[str, Any]:
+    with ctx.bar(ctx.cfg.benchmark.repeats, "benchmark: decode", unit="round") as bar:
+        m = benchmark.run_benchmark(ctx.cfg, ctx.run.path, progress=bar.update)
+    for name, v in m["variants"].items():
+        ctx.log(
+            f"benchmark: {name:<17} {v['tokens_per_s']:8.1f} tok/s  {v['ms_per_token']:7.2f} ms/token  "
+            f"{v['speedup_vs_torch_fp32']:5.2f}x  {v['file_mb']:7.2f} MB"
+        )
+    return m
+
+
 STAGE_FUNCTIONS: dict[str, Callable[[StageContext, Path], dict[str, Any]]] = {
     "corpus": _corpus,
+    "tokenizer": _tokenizer,
+    "data": _data,
+    "train": _train,
+    "evaluate": _evaluate,
+    "quantize": _quantize,
+    "export": _export,
+    "benchmark": _benchmark,
 }
+
+# What each stage reads: a stage can run once these have finished, and running a stage again
+# invalidates every stage that depends on it, directly or not.
+NEEDS: dict[str, tuple[str, ...]] = {
+    "corpus": (),
+    "tokenizer": ("corpus",),
+    "data": ("tokenizer",),
+    "train": ("data",),
+    "evaluate": ("train",),
+    "quantize": ("train",),
+    "export": ("train",),
+    "benchmark": ("quantize", "export"),
+}
+
+
+def dependents(stage: str) -> list[str]:
+    """`stage` and every stage that needs it, directly or through others, in pipeline order.
+
+    >>> dependents("quantize")
+    ['quantize', 'benchmark']
+    """
+    found = {stage}
+    for s in STAGES:
+        if any(n in found for n in NEEDS[s]):
+            found.add(s)
+    return [s for s in STAGES if s in found]
+
 
 # Stages that write into their folder progressively (checkpoints) instead of through a temporary
 # folder, so that an interrupted stage can resume.
@@ -106,16 +257,21 @@ def run_stage(ctx: StageContext, stage: str) -> dict[str, Any]:
     """Run one stage (again), record its time, and forget the stages after it."""
     if stage not in STAGE_FUNCTIONS:
         raise CapstoneError(f"unknown stage {stage!r}; stages are {', '.join(STAGE_FUNCTIONS)}")
-    for earlier in STAGES[: STAGES.index(stage)]:
-        if earlier in STAGE_FUNCTIONS and not ctx.run.is_done(earlier):
-            raise CapstoneError(f"stage {stage} needs stage {earlier}, which has not finished")
-    for later in STAGES[STAGES.index(stage) :]:
-        ctx.run.forget(later)
+    for needed in NEEDS[stage]:
+        if not ctx.run.is_done(needed):
+            raise CapstoneError(f"stage {stage} needs stage {needed}, which has not finished")
+    # Under torchrun every process runs the stage, but only rank 0 keeps the books.
+    main = int(os.environ.get("RANK", "0")) == 0
+    if main:
+        for later in dependents(stage):
+            ctx.run.forget(later)
     start = time.perf_counter()
     final = ctx.run.stage_path(stage)
     if stage in RESUMABLE:
         final.mkdir(exist_ok=True)
         metrics = STAGE_FUNCTIONS[stage](ctx, final)
+        if not main:
+            return metrics
         atomic_write_json(final / "metrics.json", metrics)
     else:
         with staged_folder(final) as tmp:
@@ -137,6 +293,8 @@ def run_pipeline(ctx: StageContext, *, until: str | None = None) -> None:
             ctx.log(f"{stage}: already done, skipped")
             continue
         run_stage(ctx, stage)
+    paths = report.write_report(ctx.run)
+    ctx.log(f"report: {paths['report']}")
 
 
 def start_run(

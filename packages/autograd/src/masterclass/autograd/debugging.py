@@ -20,7 +20,8 @@ answer is the *first* tensor that went non-finite. `NonFiniteHunter` puts a forw
 submodule (hooks fire in execution order) and a gradient hook on every module output (those fire
 in backward order), and records the first module whose output or output-gradient contains
 NaN/inf. `torch.autograd.detect_anomaly` answers the same question per autograd op, at a large
-cost in speed; `anomaly_report` shows its message.
+cost in speed; `anomaly_report` shows its message. On our own engine the recorded graph is already
+in forward order, so `first_nonfinite_node` just scans it.
 
 **Where does the time go?** `cprofile_top` profiles Python (which function, how often),
 `torch_profile_top` profiles PyTorch's operators (`aten::addmm`, `aten::mm`, ...). The first
@@ -39,6 +40,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+
+from masterclass.autograd.tensor import Tensor, _topological_order
 
 
 def numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, eps: float = 1e-6):
@@ -98,12 +101,12 @@ def gradient_check(
     for x, a in zip(checked, analytic, strict=True):
         a = torch.zeros_like(x) if a is None else a
 
-        def scalar(arr: np.ndarray, x: torch.Tensor = x) -> float:
+        def _scalar(arr: np.ndarray, x: torch.Tensor = x) -> float:
             args = [torch.from_numpy(arr) if y is x else y.detach() for y in leaves]
             with torch.no_grad():
                 return float((fn(*args) * w).sum())
 
-        numeric = numerical_gradient(scalar, x.detach().numpy(), eps)
+        numeric = numerical_gradient(_scalar, x.detach().numpy(), eps)
         err = np.abs(a.numpy() - numeric)
         errors.append(float(err.max(initial=0.0)))
         passed &= bool((err <= atol + rtol * np.abs(numeric)).all())
@@ -161,20 +164,35 @@ class NonFiniteHunter:
     def __enter__(self) -> NonFiniteHunter:
         for name, module in self.model.named_modules():
 
-            def hook(_m, _inputs, output, name: str = name) -> None:
+            def _hook(_m, _inputs, output, name: str = name) -> None:
                 outputs = output if isinstance(output, tuple | list) else (output,)
                 for out in outputs:
                     self._check("forward", name, out)
                     if isinstance(out, torch.Tensor) and out.requires_grad:
                         out.register_hook(lambda g, name=name: self._check("backward", name, g))
 
-            self._handles.append(module.register_forward_hook(hook))
+            self._handles.append(module.register_forward_hook(_hook))
         return self
 
     def __exit__(self, *exc: object) -> None:
         for handle in self._handles:
             handle.remove()
         self._handles.clear()
+
+
+def first_nonfinite_node(root: Tensor) -> tuple[str, tuple[int, ...]] | None:
+    """On our engine: the first op (in forward order) whose output is non-finite.
+
+    Returns `(op name, shape)` (`"leaf"` for an input), or None if every value in the graph of
+    `root` is finite. The graph is the one recorded for autograd, so only tensors that require
+    grad are visited.
+    """
+    # The topological order puts every tensor after the tensors it was computed from: the
+    # forward order, so the first non-finite node is where the trouble started.
+    for node in _topological_order(root):
+        if not np.isfinite(node.data).all():
+            return (node.grad_fn or "leaf", node.shape)
+    return None
 
 
 def anomaly_report(loss_fn: Callable[[], torch.Tensor]) -> str | None:
@@ -191,15 +209,24 @@ def anomaly_report(loss_fn: Callable[[], torch.Tensor]) -> str | None:
     return None
 
 
-def cprofile_top(fn: Callable[[], object], top: int = 10) -> list[tuple[str, int, float]]:
-    """Profile `fn()` with cProfile; return `(function, calls, cumulative seconds)` rows sorted
-    by cumulative time, the view that shows which Python function the time is spent under."""
+def cprofile_top(
+    fn: Callable[[], object], top: int = 10, sort: str = "cumulative"
+) -> list[tuple[str, int, float]]:
+    """Profile `fn()` with cProfile; return `(function, calls, seconds)` rows, largest first.
+
+    `sort="cumulative"` counts time spent in a function *and everything it calls* (which caller
+    is expensive); `sort="tottime"` counts only time inside the function's own body (which leaf
+    does the work: often a NumPy built-in such as `matmul`).
+    """
+    if sort not in ("cumulative", "tottime"):
+        raise ValueError(f"cprofile_top: sort must be 'cumulative' or 'tottime', got {sort!r}")
     profiler = cProfile.Profile()
     profiler.runcall(fn)
     stats = pstats.Stats(profiler)
     rows = []
-    for (filename, line, name), (_cc, calls, _tt, cumtime, _callers) in stats.stats.items():
-        rows.append((f"{name} ({filename.rsplit('/', 1)[-1]}:{line})", calls, cumtime))
+    for (filename, line, name), (_cc, calls, tottime, cumtime, _callers) in stats.stats.items():
+        seconds = cumtime if sort == "cumulative" else tottime
+        rows.append((f"{name} ({filename.rsplit('/', 1)[-1]}:{line})", calls, seconds))
     rows.sort(key=lambda r: r[2], reverse=True)
     return rows[:top]
 

@@ -32,19 +32,19 @@ from masterclass.autograd.tensor import Tensor
 def relu(x: Tensor) -> Tensor:
     """$\\max(x, 0)$ elementwise; the gradient at exactly 0 is 0, as in PyTorch."""
     mask = Tensor((x.data > 0).astype(x.dtype))
-    return Tensor._make(x.data * mask.data, (x,), lambda g: (g * mask,), "ReluBackward")
+    return Tensor._make(x.data * mask.data, (x,), lambda g: (g * mask,), "ReluBackward0")
 
 
 def tanh(x: Tensor) -> Tensor:
     """Hyperbolic tangent elementwise."""
 
-    def backward(g: Tensor) -> tuple[Tensor]:
+    def _backward(g: Tensor) -> tuple[Tensor]:
         # Recomputed from `x` rather than captured from `out`, so that with
         # `create_graph=True` the second derivative sees `tanh(x)` as a function of `x`.
         t = tanh(x)
         return (g * (1.0 - t * t),)
 
-    return Tensor._make(np.tanh(x.data), (x,), backward, "TanhBackward")
+    return Tensor._make(np.tanh(x.data), (x,), _backward, "TanhBackward0")
 
 
 def sigmoid(x: Tensor) -> Tensor:
@@ -53,11 +53,11 @@ def sigmoid(x: Tensor) -> Tensor:
     e = np.exp(-np.abs(x.data))
     data = np.where(x.data >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(x.dtype)
 
-    def backward(g: Tensor) -> tuple[Tensor]:
+    def _backward(g: Tensor) -> tuple[Tensor]:
         s = sigmoid(x)
         return (g * s * (1.0 - s),)
 
-    return Tensor._make(data, (x,), backward, "SigmoidBackward")
+    return Tensor._make(data, (x,), _backward, "SigmoidBackward0")
 
 
 def logsumexp(x: Tensor, dim: int = -1, keepdim: bool = False) -> Tensor:

@@ -23,6 +23,7 @@ PyTorch's versions are taught in `nn_patterns.py`.
 
 from __future__ import annotations
 
+import itertools
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 
@@ -51,13 +52,17 @@ class Module:
             raise AttributeError(
                 f"{type(self).__name__}: call super().__init__() before assigning '{name}'"
             )
-        # Re-assigning a name moves it to the right registry (a Parameter replaced by a Module).
-        self._parameters.pop(name, None)
-        self._modules.pop(name, None)
+        # Re-assigning a name keeps its place in the registry (dict assignment keeps order), and
+        # moves it between registries if its kind changed (a Parameter replaced by a Module).
         if isinstance(value, Parameter):
+            self._modules.pop(name, None)
             self._parameters[name] = value
         elif isinstance(value, Module):
+            self._parameters.pop(name, None)
             self._modules[name] = value
+        else:
+            self._parameters.pop(name, None)
+            self._modules.pop(name, None)
         object.__setattr__(self, name, value)
 
     def forward(self, *args: Tensor) -> Tensor:
@@ -92,9 +97,7 @@ class Module:
         own = dict(self.named_parameters())
         missing, unexpected = sorted(set(own) - set(state)), sorted(set(state) - set(own))
         if missing or unexpected:
-            raise KeyError(
-                f"load_state_dict: missing keys {missing}, unexpected keys {unexpected}"
-            )
+            raise KeyError(f"load_state_dict: missing keys {missing}, unexpected keys {unexpected}")
         for name, p in own.items():
             value = np.asarray(state[name])
             if value.shape != p.shape:
@@ -176,7 +179,7 @@ def mlp(sizes: list[int], rng: np.random.Generator, activation: str = "relu") ->
     if len(sizes) < 2:
         raise ValueError(f"mlp: sizes needs at least input and output widths, got {sizes}")
     layers: list[Module] = []
-    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+    for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
         layers.append(Linear(n_in, n_out, rng))
         if i < len(sizes) - 2:
             layers.append(Activation(acts[activation]))

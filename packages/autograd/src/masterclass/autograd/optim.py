@@ -15,12 +15,14 @@ $$m_t = \\beta_1 m_{t-1} + (1 - \\beta_1) g_t, \\quad v_t = \\beta_2 v_{t-1} + (
 $$\\theta_t = \\theta_{t-1} - \\frac{\\eta}{1 - \\beta_1^t}\\,
   \\frac{m_t}{\\sqrt{v_t}/\\sqrt{1 - \\beta_2^t} + \\epsilon}.$$
 
-Updates act on the raw numpy arrays under `no_grad` semantics: an optimizer step is not part of
-any graph. Module 1 (`masterclass.linalg`) teaches the full family of optimizers as step functions
-over any array type; these two are the minimum the engine needs to train, kept here so the engine
-chapter is self-contained.
+One algorithm, one implementation: the arithmetic above is Module 1's
+(`masterclass.linalg.optimizers.sgd_step` / `adam_step`, pure step functions over any array type).
+What this file adds is the *object* PyTorch users know: it holds the parameter list and one state
+per parameter, reads `.grad` after `backward()`, and writes the new arrays back. Updates act on the
+raw numpy arrays: an optimizer step is never part of a graph.
 
-Left out: parameter groups, Nesterov, AMSGrad, AdamW's decoupled decay, learning-rate schedules.
+Left out: parameter groups and learning-rate schedules (the step functions take `lr` per call, so a
+schedule from `masterclass.linalg.schedules` can set `opt.lr` before each step).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from masterclass.autograd.module import Parameter
+from masterclass.linalg.optimizers import adam_init, adam_step, sgd_init, sgd_step
 
 
 class Optimizer:
@@ -53,7 +56,7 @@ class Optimizer:
 
 
 class SGD(Optimizer):
-    """Stochastic gradient descent with optional momentum and L2 weight decay."""
+    """Stochastic gradient descent with optional (Nesterov) momentum and L2 weight decay."""
 
     def __init__(
         self,
@@ -61,24 +64,19 @@ class SGD(Optimizer):
         lr: float,
         momentum: float = 0.0,
         weight_decay: float = 0.0,
+        nesterov: bool = False,
     ) -> None:
         super().__init__(params, lr)
-        self.momentum, self.weight_decay = momentum, weight_decay
-        self.buffers: list[np.ndarray | None] = [None] * len(self.params)
+        self.hyper = {"momentum": momentum, "weight_decay": weight_decay, "nesterov": nesterov}
+        self.states = [sgd_init(p.data) for p in self.params]
 
     def step(self) -> None:
         """Apply one update to every parameter that has a gradient."""
         for i, (p, g) in enumerate(zip(self.params, self._grads(), strict=True)):
-            if g is None:
-                continue
-            if self.weight_decay:
-                g = g + self.weight_decay * p.data
-            if self.momentum:
-                buf = self.buffers[i]
-                buf = g.copy() if buf is None else self.momentum * buf + g
-                self.buffers[i] = buf
-                g = buf
-            p.data = p.data - self.lr * g
+            if g is not None:
+                p.data, self.states[i] = sgd_step(
+                    p.data, g, self.states[i], lr=self.lr, **self.hyper
+                )
 
 
 class Adam(Optimizer):
@@ -93,22 +91,13 @@ class Adam(Optimizer):
         weight_decay: float = 0.0,
     ) -> None:
         super().__init__(params, lr)
-        self.betas, self.eps, self.weight_decay = betas, eps, weight_decay
-        self.m = [np.zeros_like(p.data) for p in self.params]
-        self.v = [np.zeros_like(p.data) for p in self.params]
-        self.t = 0
+        self.hyper = {"betas": betas, "eps": eps, "weight_decay": weight_decay}
+        self.states = [adam_init(p.data) for p in self.params]
 
     def step(self) -> None:
         """Apply one update to every parameter that has a gradient."""
-        self.t += 1
-        b1, b2 = self.betas
-        c1, c2 = 1.0 - b1**self.t, 1.0 - b2**self.t
         for i, (p, g) in enumerate(zip(self.params, self._grads(), strict=True)):
-            if g is None:
-                continue
-            if self.weight_decay:
-                g = g + self.weight_decay * p.data
-            self.m[i] = b1 * self.m[i] + (1.0 - b1) * g
-            self.v[i] = b2 * self.v[i] + (1.0 - b2) * g * g
-            denom = np.sqrt(self.v[i]) / np.sqrt(c2) + self.eps
-            p.data = p.data - (self.lr / c1) * self.m[i] / denom
+            if g is not None:
+                p.data, self.states[i] = adam_step(
+                    p.data, g, self.states[i], lr=self.lr, **self.hyper
+                )

@@ -38,6 +38,7 @@ The elementwise nonlinearities and losses built on these primitives live in
 from __future__ import annotations
 
 import contextlib
+import itertools
 import threading
 from collections.abc import Callable, Iterator, Sequence
 
@@ -122,7 +123,8 @@ class Tensor:
             )
         self.requires_grad = bool(requires_grad)
         self.grad: Tensor | None = None
-        # Graph bookkeeping: parents, the VJP closure and the op's name (PyTorch's `grad_fn`).
+        # Graph bookkeeping: parents, the VJP closure and the op's name, spelled as PyTorch
+        # names its `grad_fn` classes (`MulBackward0`) so the two graphs can be compared.
         self._parents: tuple[Tensor, ...] = ()
         self._backward: Callable[[Tensor], Sequence[Tensor | None]] | None = None
         self._op = ""
@@ -179,7 +181,12 @@ class Tensor:
         """Set `requires_grad` on a leaf in place and return self."""
         if not self.is_leaf:
             raise ValueError(f"requires_grad_: only leaves can change requires_grad ({self._op})")
-        self.__init__(self.data, requires_grad=flag)  # re-validates the dtype
+        if flag and self.data.dtype not in _FLOAT_DTYPES:
+            raise TypeError(
+                f"requires_grad_: only float32/float64 tensors can require gradients, got "
+                f"dtype {self.data.dtype} with shape {self.data.shape}"
+            )
+        self.requires_grad = bool(flag)
         return self
 
     def retain_grad(self) -> None:
@@ -252,7 +259,7 @@ class Tensor:
             a.data + b.data,
             (a, b),
             lambda g: (unbroadcast(g, a.shape), unbroadcast(g, b.shape)),
-            "AddBackward",
+            "AddBackward0",
         )
 
     def __sub__(self, other: object) -> Tensor:
@@ -263,7 +270,7 @@ class Tensor:
             a.data - b.data,
             (a, b),
             lambda g: (unbroadcast(g, a.shape), unbroadcast(-g, b.shape)),
-            "SubBackward",
+            "SubBackward0",
         )
 
     def __mul__(self, other: object) -> Tensor:
@@ -274,7 +281,7 @@ class Tensor:
             a.data * b.data,
             (a, b),
             lambda g: (unbroadcast(g * b, a.shape), unbroadcast(g * a, b.shape)),
-            "MulBackward",
+            "MulBackward0",
         )
 
     def __truediv__(self, other: object) -> Tensor:
@@ -285,7 +292,7 @@ class Tensor:
             a.data / b.data,
             (a, b),
             lambda g: (unbroadcast(g / b, a.shape), unbroadcast(-g * a / (b * b), b.shape)),
-            "DivBackward",
+            "DivBackward0",
         )
 
     # $y = a^p$ has $\partial y/\partial a = p\,a^{p-1}$ and, for a tensor exponent,
@@ -296,23 +303,21 @@ class Tensor:
             self._binary_shape(exponent, "pow")
             a, p = self, exponent
 
-            def backward(g: Tensor) -> tuple[Tensor, Tensor]:
+            def _backward(g: Tensor) -> tuple[Tensor, Tensor]:
                 out = a**p
                 return (
                     unbroadcast(g * p * a ** (p - 1.0), a.shape),
                     unbroadcast(g * out * a.log(), p.shape),
                 )
 
-            return Tensor._make(a.data**p.data, (a, p), backward, "PowBackward1")
+            return Tensor._make(a.data**p.data, (a, p), _backward, "PowBackward1")
         if not isinstance(exponent, int | float):
             raise TypeError(f"pow: exponent must be a number or Tensor, got {type(exponent)}")
         a, k = self, float(exponent)
-        return Tensor._make(
-            a.data**k, (a,), lambda g: (g * k * a ** (k - 1.0),), "PowBackward0"
-        )
+        return Tensor._make(a.data**k, (a,), lambda g: (g * k * a ** (k - 1.0),), "PowBackward0")
 
     def __neg__(self) -> Tensor:
-        return Tensor._make(-self.data, (self,), lambda g: (-g,), "NegBackward")
+        return Tensor._make(-self.data, (self,), lambda g: (-g,), "NegBackward0")
 
     def __radd__(self, other: object) -> Tensor:
         return self._coerce(other, "add") + self
@@ -329,17 +334,18 @@ class Tensor:
     def __rpow__(self, other: object) -> Tensor:
         return self._coerce(other, "pow") ** self
 
-    # $y = e^x$ is its own derivative, so the rule reuses the output; $\log$ gives $\bar y / x$.
+    # $y = e^x$ is its own derivative: $\bar x = \bar y\, e^x$; $\log$ gives $\bar x = \bar y / x$.
+    # The rule recomputes $e^x$ from `x` inside the backward (one extra `exp`) so that, with
+    # `create_graph=True`, the recorded backward is a function of `x` and can be differentiated.
     def exp(self) -> Tensor:
         """Elementwise $e^x$."""
         x = self
-        out = Tensor._make(np.exp(x.data), (x,), lambda g: (g * x.exp(),), "ExpBackward")
-        return out
+        return Tensor._make(np.exp(x.data), (x,), lambda g: (g * x.exp(),), "ExpBackward0")
 
     def log(self) -> Tensor:
         """Elementwise natural logarithm."""
         x = self
-        return Tensor._make(np.log(x.data), (x,), lambda g: (g / x,), "LogBackward")
+        return Tensor._make(np.log(x.data), (x,), lambda g: (g / x,), "LogBackward0")
 
     # ----------------------------------------------------------------------------------------
     # Matrix multiplication, batched over leading dims with broadcasting, as `torch.matmul`.
@@ -375,7 +381,7 @@ class Tensor:
                 unbroadcast(g @ b.transpose(-1, -2), a.shape),
                 unbroadcast(a.transpose(-1, -2) @ g, b.shape),
             ),
-            "MmBackward",
+            "MmBackward0",
         )
 
     # ----------------------------------------------------------------------------------------
@@ -389,17 +395,22 @@ class Tensor:
         for d in dims:
             if not -self.ndim <= d < max(self.ndim, 1):
                 raise ValueError(f"dim {d} out of range for shape {self.shape}")
-        return tuple(sorted(d % max(self.ndim, 1) for d in dims))
+        normalised = tuple(sorted(d % max(self.ndim, 1) for d in dims))
+        if len(set(normalised)) != len(normalised):
+            raise ValueError(f"dims {dims} repeat a dimension of shape {self.shape}")
+        return normalised
 
     def sum(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
         """Sum over `dim` (all dims if None)."""
         x, dims = self, self._dims(dim)
         kept = np.sum(x.data, axis=dims, keepdims=True).shape
 
-        def backward(g: Tensor) -> tuple[Tensor]:
+        def _backward(g: Tensor) -> tuple[Tensor]:
             return (g.reshape(kept).expand(x.shape),)
 
-        return Tensor._make(x.data.sum(axis=dims, keepdims=keepdim), (x,), backward, "SumBackward")
+        return Tensor._make(
+            x.data.sum(axis=dims, keepdims=keepdim), (x,), _backward, "SumBackward0"
+        )
 
     def mean(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
         """Mean over `dim` (all dims if None)."""
@@ -414,13 +425,13 @@ class Tensor:
             raise ValueError(f"max: cannot reduce an empty tensor of shape {x.shape}")
         kept = x.data.max(axis=dims, keepdims=True)
 
-        def backward(g: Tensor) -> tuple[Tensor]:
+        def _backward(g: Tensor) -> tuple[Tensor]:
             mask = (x.data == kept).astype(x.dtype)
             mask /= mask.sum(axis=dims, keepdims=True)
             return (g.reshape(kept.shape).expand(x.shape) * Tensor(mask),)
 
         out = kept if keepdim else np.squeeze(kept, axis=dims)
-        return Tensor._make(out, (x,), backward, "AmaxBackward")
+        return Tensor._make(out, (x,), _backward, "AmaxBackward0")
 
     def expand(self, shape: tuple[int, ...]) -> Tensor:
         """Broadcast to `shape` (a copy here, a stride-0 view in PyTorch)."""
@@ -429,7 +440,7 @@ class Tensor:
             data = np.broadcast_to(x.data, shape).copy()
         except ValueError:
             raise ValueError(f"expand: cannot expand shape {x.shape} to {tuple(shape)}") from None
-        return Tensor._make(data, (x,), lambda g: (unbroadcast(g, x.shape),), "ExpandBackward")
+        return Tensor._make(data, (x,), lambda g: (unbroadcast(g, x.shape),), "ExpandBackward0")
 
     # ----------------------------------------------------------------------------------------
     # Shape ops only move numbers around, so their VJPs move the gradient back: reshape undoes
@@ -445,7 +456,7 @@ class Tensor:
             raise ValueError(
                 f"reshape: cannot reshape {x.shape} ({x.data.size} elements) to {tuple(target)}"
             ) from None
-        return Tensor._make(data, (x,), lambda g: (g.reshape(x.shape),), "ViewBackward")
+        return Tensor._make(data, (x,), lambda g: (g.reshape(x.shape),), "ViewBackward0")
 
     def squeeze_dim(self, dim: int) -> Tensor:
         """Remove one size-1 dimension."""
@@ -468,7 +479,7 @@ class Tensor:
             np.swapaxes(x.data, dim0, dim1),
             (x,),
             lambda g: (g.transpose(dim0, dim1),),
-            "TransposeBackward",
+            "TransposeBackward0",
         )
 
     @property
@@ -488,7 +499,7 @@ class Tensor:
         except IndexError as err:
             raise IndexError(f"getitem: {err} (tensor of shape {x.shape})") from None
         return Tensor._make(
-            data, (x,), lambda g: (_scatter_add(g, index, x.shape),), "IndexBackward"
+            data, (x,), lambda g: (_scatter_add(g, index, x.shape),), "IndexBackward0"
         )
 
     # The scatter that undoes indexing is itself differentiable: its VJP is the same indexing.
@@ -498,7 +509,7 @@ class Tensor:
 def _scatter_add(g: Tensor, index: object, shape: tuple[int, ...]) -> Tensor:
     data = np.zeros(shape, dtype=g.dtype)
     np.add.at(data, index, g.data)
-    return Tensor._make(data, (g,), lambda gg: (gg[index],), "IndexPutBackward")
+    return Tensor._make(data, (g,), lambda gg: (gg[index],), "IndexPutBackward0")
 
 
 def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
@@ -518,15 +529,15 @@ def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     sizes = np.cumsum([0] + [t.shape[dim] for t in tensors])
     ndim = tensors[0].ndim
 
-    def backward(g: Tensor) -> list[Tensor]:
+    def _backward(g: Tensor) -> list[Tensor]:
         grads = []
-        for lo, hi in zip(sizes[:-1], sizes[1:], strict=True):
+        for lo, hi in itertools.pairwise(sizes):
             index = [slice(None)] * ndim
             index[dim] = slice(int(lo), int(hi))
             grads.append(g[tuple(index)])
         return grads
 
-    return Tensor._make(data, tuple(tensors), backward, "CatBackward")
+    return Tensor._make(data, tuple(tensors), _backward, "CatBackward0")
 
 
 def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
@@ -560,7 +571,7 @@ def _topological_order(root: Tensor) -> list[Tensor]:
 
 def _run_backward(
     root: Tensor, grad: Tensor | None, create_graph: bool, op: str
-) -> dict[int, Tensor]:
+) -> tuple[dict[int, Tensor], list[Tensor]]:
     if not root.requires_grad:
         raise RuntimeError(
             f"{op}: tensor of shape {root.shape} does not require grad and has no grad_fn; "
@@ -589,12 +600,12 @@ def _run_backward(
                     continue
                 previous = grads.get(id(parent))
                 grads[id(parent)] = pg if previous is None else previous + pg
-    return grads
+    return grads, order
 
 
 def _accumulate(root: Tensor, grad: Tensor | None, create_graph: bool) -> None:
-    grads = _run_backward(root, grad, create_graph, "backward")
-    for leaf in _topological_order(root):
+    grads, order = _run_backward(root, grad, create_graph, "backward")
+    for leaf in order:
         if leaf.is_leaf and leaf.requires_grad and id(leaf) in grads:
             g = grads[id(leaf)]
             g = g if create_graph else g.detach()
@@ -609,10 +620,9 @@ def grad(
 ) -> list[Tensor]:
     """Gradients of `output` with respect to `inputs`, without touching `.grad` (as
     `torch.autograd.grad`). With `create_graph=True` the result can be differentiated again."""
-    grads = _run_backward(output, grad_output, create_graph, "grad")
+    grads, _ = _run_backward(output, grad_output, create_graph, "grad")
     result = []
     for x in inputs:
         g = grads.get(id(x))
         result.append(Tensor(np.zeros_like(x.data)) if g is None else g)
     return result
-

@@ -4,16 +4,28 @@ Module 9: data and infrastructure: data pipelines, parallelism, sharding, checkp
 
 - `shards`: tokens written once to memory-mapped shards, streamed as deterministic,
   resumable batches (`write_token_shards`, `TokenShards`, `ShardBatcher`).
+- `data_parallel`: joining a torchrun process group (gloo/NCCL), averaging gradients by
+  all-reduce (`init_distributed`, `all_reduce_gradients`, `broadcast_parameters`).
 - `checkpoint`: atomic checkpoints of weights, optimizer, RNG and data position
   (`save_checkpoint`, `load_checkpoint`, `latest_checkpoint`).
 """
 
 from masterclass.infra.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from masterclass.infra.data_parallel import (
+    DistributedContext,
+    all_reduce_gradients,
+    broadcast_parameters,
+    init_distributed,
+)
 from masterclass.infra.shards import ShardBatcher, TokenShards, write_token_shards
 
 __all__ = [
+    "DistributedContext",
     "ShardBatcher",
     "TokenShards",
+    "all_reduce_gradients",
+    "broadcast_parameters",
+    "init_distributed",
     "latest_checkpoint",
     "load_checkpoint",
     "save_checkpoint",

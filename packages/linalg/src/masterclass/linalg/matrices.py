@@ -46,7 +46,7 @@ class LU(NamedTuple):
     """$PA = LU$: `perm` `(n,)` (row `i` of $PA$ is row `perm[i]` of $A$), `l` `(n, n)`, `u` `(n, n)`."""
 
     perm: np.ndarray
-    l: np.ndarray  # noqa: E741 (the standard name)
+    l: np.ndarray
     u: np.ndarray
 
     @property
@@ -63,7 +63,7 @@ def lu(a) -> LU:
     a = _as_square(a, "a")
     n = a.shape[0]
     u = a.copy()
-    l = np.eye(n)  # noqa: E741
+    l = np.eye(n)
     perm = np.arange(n)
     for k in range(n - 1):
         p = k + int(np.argmax(np.abs(u[k:, k])))
@@ -97,7 +97,9 @@ def _back_substitution(u: np.ndarray, y: np.ndarray) -> np.ndarray:
 def _check_nonsingular(f: LU, name: str) -> None:
     d = np.abs(np.diag(f.u))
     if np.min(d) <= np.finfo(np.float64).eps * len(d) * max(np.max(np.abs(f.u)), 1e-300):
-        raise ValueError(f"{name} is singular (a zero pivot in its LU factorization); it has no inverse")
+        raise ValueError(
+            f"{name} is singular (a zero pivot in its LU factorization); it has no inverse"
+        )
 
 
 def solve(a, b) -> np.ndarray:
@@ -188,7 +190,7 @@ def cholesky(a) -> np.ndarray:
     if not is_symmetric(a):
         raise ValueError("a must be symmetric for a Cholesky factorization")
     n = a.shape[0]
-    l = np.zeros_like(a)  # noqa: E741
+    l = np.zeros_like(a)
     for j in range(n):
         d = a[j, j] - l[j, :j] @ l[j, :j]
         if d <= 0:
@@ -230,6 +232,8 @@ def cond(a, p: str | float = 2) -> float:
     """
     a = _as_square(a, "a")
     if p == 2:
+        # Imported here because `svd.py` builds on this chapter's QR: a top-level import would
+        # make the two modules import each other.
         from masterclass.linalg.svd import svd
 
         s = svd(a)[1]
@@ -263,5 +267,7 @@ def lstsq(a, b) -> np.ndarray:
         raise ValueError(f"need a (m, n) with m >= n and b (m,), got {a.shape} and {b.shape}")
     q, r = qr(a)
     if np.min(np.abs(np.diag(r))) <= 1e-12 * np.max(np.abs(r)):
-        raise ValueError("a does not have full column rank; the least-squares solution is not unique")
+        raise ValueError(
+            "a does not have full column rank; the least-squares solution is not unique"
+        )
     return _back_substitution(r, q.T @ b)

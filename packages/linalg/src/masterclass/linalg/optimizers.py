@@ -28,6 +28,8 @@ conventions where the papers differ: the first SGD momentum step copies the grad
 dampening), AdaGrad adds $\epsilon$ *outside* the square root, Adam's $\epsilon$ is added after
 bias-correcting the second moment, and AdamW decays the weights before the Adam step.
 
+![Trajectories of SGD, momentum, Nesterov, AdaGrad, RMSprop and Adam on the Rosenbrock function, and their loss per step](figures/rosenbrock.png)
+
 References: Polyak (1964) on momentum; Nesterov (1983); Duchi, Hazan & Singer (2011), *Adaptive
 subgradient methods* (AdaGrad); Tieleman & Hinton (2012), lecture 6.5 (RMSprop); Kingma & Ba
 (2015), *Adam*; Loshchilov & Hutter (2019), *Decoupled weight decay regularization* (AdamW);

@@ -18,6 +18,8 @@ step. Step $t$'s rate is the one used for the $(t+1)$-th update, the convention 
 | one-cycle | ramp up to $\eta_{\max}$, anneal far below | fast "super-convergence" |
 | warmup–stable–decay | ramp, flat, short final decay | MiniCPM, modern LLM pretraining |
 
+![The schedules of this chapter over 1000 steps](figures/schedules.png)
+
 Why warm up? Adam's second-moment estimate is poor over the first steps and the network's
 activations are far from their trained scale, so a full-size step early can diverge; a linear
 ramp over the first few hundred or thousand steps avoids it. Why warmup–stable–decay? The flat

@@ -108,15 +108,21 @@ class Attention(nn.Module):
         values including the past ones."""
         B, T, _ = x.shape
         H, H_kv, D = self.n_heads, self.n_kv_heads, self.head_dim
-        q, k, v = self.qkv(x).split([H * D, H_kv * D, H_kv * D], dim=-1)
-        q = q.view(B, T, H, D).transpose(1, 2)  # (B, H, T, D)
-        k = k.view(B, T, H_kv, D).transpose(1, 2)  # (B, H_kv, T, D)
-        v = v.view(B, T, H_kv, D).transpose(1, 2)  # (B, H_kv, T, D)
+        qkv = self.qkv(x).view(B, T, H + 2 * H_kv, D).transpose(1, 2)  # (B, H + 2 H_kv, T, D)
+        qk, v = qkv.split([H + H_kv, H_kv], dim=1)  # (B, H + H_kv, T, D), (B, H_kv, T, D)
+        # Queries and keys are rotated by the same angles, so one call rotates both.
         if rope is not None:
-            q = apply_rope(q, *rope, interleaved=self.rope_interleaved)
-            k = apply_rope(k, *rope, interleaved=self.rope_interleaved)
+            qk = apply_rope(qk, *rope, interleaved=self.rope_interleaved)
+        q, k = qk.split([H, H_kv], dim=1)  # (B, H, T, D), (B, H_kv, T, D)
         if kv_update is not None:
             k, v = kv_update(layer, k, v)  # (B, H_kv, T_past + T, D)
+        # A single decoding step sees every stored key, so the H / H_kv query heads that share a
+        # key/value head can be stacked as H / H_kv "positions" of one head: attention over the
+        # cache without copying it H / H_kv times.
+        if T == 1 and mask is None and kv_update is not None and H_kv != H:
+            q = q.reshape(B, H_kv, H // H_kv, D)  # (B, H_kv, H / H_kv, D): heads h = g * rep + r
+            y = F.scaled_dot_product_attention(q, k, v)  # (B, H_kv, H / H_kv, D)
+            return self.o_proj(y.reshape(B, 1, H * D))  # (B, 1, d_model)
         # Grouped-query attention: each key/value head serves H / H_kv query heads. Expanding is a
         # view until the reshape; it keeps the graph exportable to ONNX (SDPA's `enable_gqa` is not).
         if H_kv != H:

@@ -38,6 +38,7 @@ import json
 import os
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
+from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -147,9 +148,13 @@ class BPETokenizer:
         Stops early, with a smaller vocabulary, if every pre-token becomes a single token.
         """
         if isinstance(texts, str | bytes):
-            raise TypeError("texts must be an iterable of strings, not a single string; wrap it in a list")
+            raise TypeError(
+                "texts must be an iterable of strings, not a single string; wrap it in a list"
+            )
         specials = list(special_tokens)
-        if len(set(specials)) != len(specials) or any(not isinstance(s, str) or not s for s in specials):
+        if len(set(specials)) != len(specials) or any(
+            not isinstance(s, str) or not s for s in specials
+        ):
             raise ValueError(f"special_tokens must be distinct non-empty strings, got {specials!r}")
         if not isinstance(vocab_size, int) or vocab_size < 256 + len(specials):
             raise ValueError(
@@ -231,21 +236,21 @@ class BPETokenizer:
 
     # ## Encoding text
     #
-    # The hot loop: `findall` runs the split regex in C; each piece is one dictionary lookup in the
-    # cache, and only unseen pieces reach the merge rule.
+    # The hot path runs almost entirely in C: `findall` applies the split regex, a set difference
+    # finds the pieces not yet in the cache (only those reach the merge rule), `map(cache.get, ...)`
+    # looks up every piece, and `chain` flattens the result.
     def encode_ordinary(self, text: str) -> list[int]:
         """Encode `text`, treating special-token strings as ordinary text."""
+        pieces = self._pat.findall(text)
         cache = self._cache
-        ids: list[int] = []
-        for piece in self._pat.findall(text):
-            toks = cache.get(piece)
-            if toks is None:
-                toks = self._encode_piece(piece.encode("utf-8", "surrogatepass"))
-                if len(cache) >= _CACHE_MAX:
-                    cache.clear()
-                cache[piece] = toks
-            ids += toks
-        return ids
+        missing = set(pieces).difference(cache)
+        if missing:
+            if len(cache) + len(missing) > _CACHE_MAX:
+                cache.clear()
+                missing = set(pieces)
+            for piece in missing:
+                cache[piece] = self._encode_piece(piece.encode("utf-8", "surrogatepass"))
+        return list(chain.from_iterable(map(cache.__getitem__, pieces)))
 
     def _specials_matcher(self, allowed_special: AllowedSpecial) -> regex.Pattern | None:
         if allowed_special == "all":
@@ -261,7 +266,9 @@ class BPETokenizer:
                 )
             allowed = frozenset(allowed_special)
         else:
-            raise ValueError(f"allowed_special must be 'all', 'none' or a set, got {allowed_special!r}")
+            raise ValueError(
+                f"allowed_special must be 'all', 'none' or a set, got {allowed_special!r}"
+            )
         if allowed not in self._special_regex:
             longest_first = sorted(allowed, key=len, reverse=True)
             self._special_regex[allowed] = (
@@ -287,7 +294,9 @@ class BPETokenizer:
         ids += self.encode_ordinary(text[start:])
         return ids
 
-    def encode_batch(self, texts: Iterable[str], allowed_special: AllowedSpecial = "all") -> list[list[int]]:
+    def encode_batch(
+        self, texts: Iterable[str], allowed_special: AllowedSpecial = "all"
+    ) -> list[list[int]]:
         """Encode each text of `texts`."""
         return [self.encode(t, allowed_special) for t in texts]
 
@@ -312,7 +321,9 @@ class BPETokenizer:
     # text could still change: the last pre-token (a run of letters may continue), the whitespace
     # pieces just before it (`\s*[\r\n]` can absorb them into a longer newline run), and a tail that
     # could be the beginning of a special token.
-    def encode_iterable(self, lines: Iterable[str], allowed_special: AllowedSpecial = "all") -> Iterator[int]:
+    def encode_iterable(
+        self, lines: Iterable[str], allowed_special: AllowedSpecial = "all"
+    ) -> Iterator[int]:
         """Lazily encode a stream of strings (e.g. an open file) in bounded memory.
 
         Yields the same ids as `encode("".join(lines))`.

@@ -41,6 +41,7 @@ import multiprocessing
 import os
 from collections import Counter, deque
 from collections.abc import Iterable, Sequence
+from itertools import pairwise
 
 import regex
 
@@ -59,9 +60,7 @@ def _special_splitter(special_tokens: Sequence[str]) -> regex.Pattern | None:
     return regex.compile(alternation)
 
 
-def _count_batch(
-    texts: list[str], pattern: str, special_tokens: tuple[str, ...]
-) -> dict[str, int]:
+def _count_batch(texts: list[str], pattern: str, special_tokens: tuple[str, ...]) -> dict[str, int]:
     # Runs in a worker: split out the special tokens (they are never trained on), pre-tokenize the
     # rest and count distinct pieces. `Counter.update` over an iterator runs its loop in C.
     pat = regex.compile(pattern)
@@ -186,7 +185,7 @@ def learn_merges(
     where: dict[tuple[int, int], set[int]] = {}
     for wi, word in enumerate(words):
         c = counts[wi]
-        for pair in zip(word, word[1:]):
+        for pair in pairwise(word):
             pair_counts[pair] = pair_counts.get(pair, 0) + c
             s = where.get(pair)
             if s is None:
@@ -223,9 +222,9 @@ def learn_merges(
             if len(out) == n:
                 continue
             c = counts[wi]
-            for p in zip(word, word[1:]):
+            for p in pairwise(word):
                 delta[p] = delta.get(p, 0) - c
-            for p in zip(out, out[1:]):
+            for p in pairwise(out):
                 delta[p] = delta.get(p, 0) + c
                 if p[0] == new or p[1] == new:
                     s = where.get(p)

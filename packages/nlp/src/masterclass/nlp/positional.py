@@ -147,11 +147,15 @@ class ShawRelativePositions(nn.Module):
         _check_positive("d_head", d_head)
         self.max_distance = max_distance
         self.keys = nn.Parameter(torch.randn(2 * max_distance + 1, d_head) * init_std)  # (2k+1, D)
-        self.values = nn.Parameter(torch.randn(2 * max_distance + 1, d_head) * init_std)  # (2k+1, D)
+        self.values = nn.Parameter(
+            torch.randn(2 * max_distance + 1, d_head) * init_std
+        )  # (2k+1, D)
 
     def forward(self, t_q: int, t_k: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-pair relative vectors `(a_k, a_v)`, each `(T_q, T_k, D)`."""
-        idx = relative_position_index(t_q, t_k, self.max_distance).to(self.keys.device)  # (T_q, T_k)
+        idx = relative_position_index(t_q, t_k, self.max_distance).to(
+            self.keys.device
+        )  # (T_q, T_k)
         return self.keys[idx], self.values[idx]
 
 

@@ -18,9 +18,10 @@ does not.
   onnxscript. It checks the symbolic shapes (an axis declared dynamic that the code specialises
   is an error, not a silent bug), at the cost of a much slower export.
 
-`export_onnx` exposes both; the default is the tracer because it exports the small models of
-this course in well under a second on a laptop CPU, and the parity check below catches what
-tracing can get wrong.
+`export_onnx` exposes both. The default is the tracer because it exports small models in well
+under a second on a laptop CPU; the LLM export (`masterclass.deploy.llm_export`) uses
+`torch.export`, because the tracer has no translation for `aten::rms_norm`. Either way the
+parity check below catches what an exporter can get wrong.
 
 **Trust, but verify.** An export is correct only if the runtime computes what the module
 computes. `onnx_parity` runs both on the same inputs and returns
@@ -55,6 +56,16 @@ def _flatten(out: object) -> list[torch.Tensor]:
     if isinstance(out, (tuple, list)):
         return [t for item in out for t in _flatten(item)]
     raise TypeError(f"module outputs must be tensors or tuples of tensors, got {type(out)}")
+
+
+# The `torch.export` path records, on every node, the Python stack trace that produced it: handy
+# when debugging an export, but it can make up a third of a small model's file. It is dropped.
+def _strip_node_metadata(path: Path) -> None:
+    proto = onnx.load(str(path))
+    for node in proto.graph.node:
+        del node.metadata_props[:]
+        node.doc_string = ""
+    onnx.save(proto, str(path))
 
 
 # ## Exporting
@@ -116,6 +127,8 @@ def export_onnx(
                 dynamo=dynamo,
                 **extra,
             )
+        if dynamo:
+            _strip_node_metadata(tmp)
         onnx.checker.check_model(str(tmp), full_check=True)
         os.replace(tmp, path)
     finally:

@@ -4,9 +4,27 @@ Module 8: training methodology: the pretraining loop, schedules, losses, fine-tu
 
 - `optim`: AdamW as a `torch.optim.Optimizer` over Module 1's step function (`AdamW`).
 - `schedule`: learning-rate schedules applied per step (`LRSchedule`, `make_schedule`).
+- `loop`: the pretraining loop (`TrainConfig`, `train`, `evaluate_loss`).
 """
 
+from masterclass.training.loop import (
+    NonFiniteLossError,
+    TrainConfig,
+    TrainResult,
+    evaluate_loss,
+    train,
+)
 from masterclass.training.optim import AdamW, param_groups_for_weight_decay
 from masterclass.training.schedule import LRSchedule, make_schedule
 
-__all__ = ["AdamW", "LRSchedule", "make_schedule", "param_groups_for_weight_decay"]
+__all__ = [
+    "AdamW",
+    "LRSchedule",
+    "NonFiniteLossError",
+    "TrainConfig",
+    "TrainResult",
+    "evaluate_loss",
+    "make_schedule",
+    "param_groups_for_weight_decay",
+    "train",
+]

@@ -1,0 +1,84 @@
+"""# Stage 3 · The data: tokens on disk, once
+
+Tokenizing is slow compared to a training step's data needs, and the corpus may not fit in memory,
+so the corpus is encoded **once** and written as token shards (`infra`'s format: a small header
+and a flat array of `uint16` ids, `uint32` for vocabularies over 65,536) that training reads through
+a memory map (`masterclass.infra.shards`). Each split becomes one token stream
+$$ [\\text{EOT}, d_1, \\text{EOT}, d_2, \\ldots, \\text{EOT}, d_n], $$
+every document preceded by the end-of-text token, so that the model learns where documents start
+and the first token of each document is predicted from "a new document begins" rather than from
+the end of an unrelated one.
+
+The encoder is `BPETokenizer.encode_bytes`, exact for any bytes (see the corpus chapter), and the
+documents are streamed from the corpus split's memory map into `write_token_shards`, which flushes
+a shard whenever its buffer is full: memory stays one shard whatever the corpus size.
+
+**Too little data.** Training cuts the train stream into windows of `context + 1` tokens and needs
+at least one batch of them; evaluation needs at least one target. A corpus smaller than that is
+refused here with the numbers, before any training starts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from masterclass.capstone.config import END_OF_TEXT, RunConfig
+from masterclass.capstone.corpus import SPLITS, CorpusSplit
+from masterclass.capstone.run_folder import CapstoneError
+from masterclass.infra.shards import TokenShards, write_token_shards
+from masterclass.nlp.bpe import BPETokenizer
+
+
+def _documents(tok: BPETokenizer, split: CorpusSplit, progress=None) -> Iterator[list[int]]:
+    eot = tok.special_tokens[END_OF_TEXT]
+    for doc in split:
+        if progress is not None:
+            progress(len(doc))
+        yield [eot, *tok.encode_bytes(doc)]
+
+
+def load_split(run_path: Path, split: str) -> TokenShards:
+    """The token shards of `split` ("train" or "heldout") of a finished data stage."""
+    return TokenShards(Path(run_path) / "data" / split)
+
+
+def token_bytes_table(tok: BPETokenizer) -> np.ndarray:
+    """`(V,)` int64: bytes each id decodes to, 0 for special tokens (they stand for no text)."""
+    table = np.array([len(tok.token_bytes(i)) for i in range(tok.vocab_size)], dtype=np.int64)
+    table[list(tok.special_tokens.values())] = 0
+    return table
+
+
+def run_data(
+    cfg: RunConfig, tok: BPETokenizer, corpus_dir: Path, out: Path, *, progress=None
+) -> dict[str, Any]:
+    """The data stage: encode both splits into shards under `out`, check sizes, return statistics."""
+    metrics: dict[str, Any] = {}
+    for name in SPLITS:
+        split = CorpusSplit(corpus_dir, name)
+        write_token_shards(_documents(tok, split, progress), out / name, vocab_size=tok.vocab_size)
+        tokens = len(TokenShards(out / name))
+        metrics[f"{name}_tokens"] = tokens
+        metrics[f"{name}_bytes_per_token"] = round(split.n_bytes / max(tokens - len(split), 1), 4)
+    # One context for the model, and a full batch of windows for the training loop.
+    context, batch = cfg.model.context, cfg.train.batch_size
+    needed = batch * context + 1
+    if metrics["train_tokens"] < needed:
+        raise CapstoneError(
+            f"corpus too small: the train split has {metrics['train_tokens']} tokens, fewer than "
+            f"one batch of {batch} contexts of {context} tokens ({needed}); add text, or lower "
+            "model.context or train.batch_size"
+        )
+    if metrics["heldout_tokens"] < 2:
+        raise CapstoneError("corpus too small: the held-out split has no token to predict")
+    used = np.zeros(tok.vocab_size, dtype=bool)
+    for shard in TokenShards(out / "train").shards:
+        used[np.unique(np.asarray(shard))] = True
+    metrics["vocab_used_fraction"] = round(float(used.mean()), 4)
+    metrics["dtype"] = str(TokenShards(out / "train").shards[0].dtype)
+    metrics["tokens_per_epoch_windows"] = (metrics["train_tokens"] - 1) // context
+    return metrics

@@ -1,0 +1,147 @@
+"""# Stage 7 · Export: ONNX with a KV cache, int8 ONNX, Hugging Face, each checked
+
+A model is only shipped once it runs outside the code that trained it. This stage writes three
+artifacts with `deploy`'s exporters (Module 10) and checks every one of them against the PyTorch
+model, numerically, before the run is called done:
+
+1. **`model.onnx`**: the model's cached step function
+   $(\\text{ids}, K_{past}, V_{past}) \\mapsto (\\text{logits}, K, V)$, opset ≥ 18, with dynamic batch,
+   sequence and cache length, validated by `onnx.checker`. Parity, in float32:
+   - *full forward*: onnxruntime's logits for a batch of two held-out windows with an empty cache
+     against PyTorch's `model(ids)`;
+   - *cached decoding*: the first half of a window as a prompt, then the rest one token at a time
+     through the returned cache, every step against PyTorch's full forward;
+
+   both must agree within $10^{-4}$ (max absolute difference of the logits): float32 rounding
+   through a few layers of different but equivalent kernels is around $10^{-6}$; a real bug
+   (a wrong mask, a mis-rotated key, a stale cache) is of order 1.
+2. **`model.int8.onnx`**: onnxruntime's dynamic quantization (int8 weights per channel, int8
+   activations per tensor computed at run time). Its held-out loss on the quantization stage's
+   tokens is compared with fp32 (≤ 3% worse), and its file with the fp32 file (≤ 30%).
+3. **`hf/`**: a Hugging Face folder (`config.json`, `model.safetensors`, `tokenizer.json`) that
+   `transformers` loads as `LlamaForCausalLM`: its logits must equal ours within $10^{-4}$, and
+   the `tokenizers` library, reading our `tokenizer.json`, must give exactly our token ids on a
+   held-out document.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+import torch
+
+from masterclass.capstone.config import END_OF_TEXT, RunConfig
+from masterclass.capstone.corpus import CorpusSplit
+from masterclass.capstone.evaluate import heldout_stream
+from masterclass.capstone.model import load_trained
+from masterclass.capstone.quantize import MAX_RELATIVE_LOSS_INCREASE, compare_losses
+from masterclass.capstone.tokenizer import load_tokenizer
+from masterclass.deploy.llm_export import (
+    OnnxLM,
+    cached_decode_parity,
+    export_hf,
+    export_llm_onnx,
+    quantize_onnx_int8,
+)
+
+# opset 23 has RMSNormalization, which the tracer needs for `F.rms_norm` (18 lacks it).
+ONNX_OPSET = 23
+ONNX_FILE = "model.onnx"
+ONNX_INT8_FILE = "model.int8.onnx"
+HF_FOLDER = "hf"
+# Max abs logit difference allowed between PyTorch and each exported fp32 model (see above).
+PARITY_TOLERANCE = 1e-4
+# The int8 ONNX file must be at most this fraction of the fp32 one.
+MAX_INT8_SIZE_RATIO = 0.30
+
+
+class OnnxLogits:
+    """The `LogitsFn` of an ONNX model: ids (B, T) -> logits (B, T, V), with an empty cache."""
+
+    def __init__(self, path: Path):
+        self.runner = OnnxLM(path)
+
+    def __call__(self, ids: torch.Tensor) -> torch.Tensor:
+        logits, _, _ = self.runner.forward(ids.cpu().numpy())
+        return torch.from_numpy(logits)
+
+
+def _windows(run_path: Path, context: int, n: int) -> torch.Tensor:
+    stream = heldout_stream(run_path, None)
+    length = min(context, (len(stream)) // n)
+    return torch.from_numpy(stream[: n * length].reshape(n, length).astype(np.int64))  # (n, T)
+
+
+def hf_parity(model: torch.nn.Module, folder: Path, ids: torch.Tensor) -> float:
+    """Max abs logit difference between `model` and the `LlamaForCausalLM` loaded from `folder`."""
+    from transformers import LlamaForCausalLM
+
+    hf = LlamaForCausalLM.from_pretrained(str(folder)).eval()
+    with torch.no_grad():
+        ours = model(ids)
+        theirs = hf(input_ids=ids).logits
+    return float((ours - theirs).abs().max())
+
+
+def hf_tokenizer_matches(folder: Path, run_path: Path, max_bytes: int = 20000) -> bool:
+    """Whether `tokenizers` with the exported `tokenizer.json` gives our ids on held-out text."""
+    from tokenizers import Tokenizer
+
+    hf = Tokenizer.from_file(str(folder / "tokenizer.json"))
+    ours = load_tokenizer(run_path)
+    for doc in CorpusSplit(Path(run_path) / "corpus", "heldout"):
+        try:
+            text = doc[:max_bytes].decode("utf-8")
+        except UnicodeDecodeError:
+            continue  # HF's tokenizer takes str; invalid UTF-8 cannot be given to it
+        return hf.encode(text, add_special_tokens=False).ids == ours.encode(text)
+    return False
+
+
+def run_export(cfg: RunConfig, run_path: Path, out: Path) -> dict[str, Any]:
+    """The export stage: write and check the fp32 ONNX, int8 ONNX and Hugging Face artifacts."""
+    model = load_trained(run_path, "cpu")
+    tok = load_tokenizer(run_path)
+    fp32_path = export_llm_onnx(model, out / ONNX_FILE, opset=ONNX_OPSET)
+    proto = onnx.load(str(fp32_path), load_external_data=False)
+    opset = max(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx"))
+    onnx.checker.check_model(proto, full_check=True)
+
+    ids = _windows(run_path, cfg.model.context, 2)  # (2, T)
+    with torch.no_grad():
+        expected = model(ids)  # (2, T, V)
+    full = float((OnnxLogits(fp32_path)(ids) - expected).abs().max())
+    cached = cached_decode_parity(model, fp32_path, ids[:1])
+
+    int8_path = quantize_onnx_int8(fp32_path, out / ONNX_INT8_FILE)
+    cmp = compare_losses(model, OnnxLogits(int8_path), cfg, run_path)
+    size_ratio = int8_path.stat().st_size / fp32_path.stat().st_size
+
+    hf_dir = export_hf(model, tok, out / HF_FOLDER)
+    hf_diff = hf_parity(model, hf_dir, ids)
+    tokenizer_ok = hf_tokenizer_matches(hf_dir, run_path)
+    metrics = {
+        "onnx_opset": opset,
+        "onnx_checker": "passed",
+        "onnx_fp32_full_forward_max_abs_diff": full,
+        "onnx_fp32_cached_decode_max_abs_diff": cached,
+        "onnx_fp32_file_bytes": fp32_path.stat().st_size,
+        "onnx_int8_file_bytes": int8_path.stat().st_size,
+        "onnx_int8_size_ratio": size_ratio,
+        "onnx_int8_loss": cmp["candidate_loss"],
+        "fp32_loss": cmp["reference_loss"],
+        "onnx_int8_relative_loss_change": cmp["relative_loss_change"],
+        "onnx_int8_within_3_percent": abs(cmp["relative_loss_change"])
+        <= MAX_RELATIVE_LOSS_INCREASE,
+        "onnx_int8_size_within_30_percent": size_ratio <= MAX_INT8_SIZE_RATIO,
+        "hf_llama_max_abs_diff": hf_diff,
+        "hf_tokenizer_ids_equal": tokenizer_ok,
+        "parity_tolerance": PARITY_TOLERANCE,
+        "end_of_text_id": tok.special_tokens[END_OF_TEXT],
+    }
+    worst = max(full, cached, hf_diff)
+    metrics["parity_passed"] = worst <= PARITY_TOLERANCE and tokenizer_ok
+    return metrics

@@ -1,0 +1,332 @@
+"""# Stage 9 · The report: what was built, how well it works, what it is for
+
+The last stage reads every stage's `metrics.json` and writes two files into the run folder:
+
+- `metrics.json`: every number of the run in one machine-readable document (the config, stage
+  timings, and each stage's metrics), for comparing runs with a script;
+- `report.md`: the same for a reader, with the **loss curve** and the **learning-rate curve**
+  (`report/loss.png`, `report/lr.png`, drawn from the training loop's `metrics.jsonl`), the
+  evaluation table with its baselines, the quantization, export and benchmark tables, the samples,
+  and a **model card** (Mitchell et al., 2019): what the model is, what it was trained on, how it
+  was evaluated, and what it must not be used for.
+
+A stage that has not run is reported as such rather than omitted, so a partial run still gets a
+truthful report. Plots use `matplotlib.figure.Figure` directly (no global `pyplot` state) with the
+non-interactive Agg canvas, so the report can be written on a machine without a display.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from masterclass.capstone.run_folder import (
+    STAGES,
+    RunFolder,
+    atomic_write_json,
+    atomic_write_text,
+    staged_folder,
+)
+
+REPORT_SECTIONS = (
+    "## Summary",
+    "## Configuration",
+    "## Stage timings",
+    "## Corpus and tokenizer",
+    "## Training",
+    "## Evaluation",
+    "## Quantization",
+    "## Export",
+    "## Benchmark",
+    "## Samples",
+    "## Model card",
+)
+
+
+def read_training_log(run_path: Path) -> list[dict[str, Any]]:
+    """The records of the training loop's `metrics.jsonl` (empty if training has not run)."""
+    path = Path(run_path) / "train" / "metrics.jsonl"
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _save(fig: Figure, path: Path) -> None:
+    FigureCanvasAgg(fig)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+
+
+def loss_figure(log: list[dict[str, Any]]) -> Figure:
+    """Training loss (per logged window of steps) and held-out loss against the step."""
+    fig = Figure(figsize=(6.4, 3.6))
+    ax = fig.add_subplot()
+    train = [r for r in log if r["kind"] == "train"]
+    evals = [r for r in log if r["kind"] == "eval"]
+    ax.plot([r["step"] for r in train], [r["loss"] for r in train], label="train")
+    ax.plot([r["step"] for r in evals], [r["eval_loss"] for r in evals], "o-", label="held-out")
+    ax.set_xlabel("optimizer step")
+    ax.set_ylabel("cross-entropy (nats / token)")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return fig
+
+
+def lr_figure(log: list[dict[str, Any]]) -> Figure:
+    """The learning rate against the step (warmup, then cosine decay)."""
+    fig = Figure(figsize=(6.4, 2.8))
+    ax = fig.add_subplot()
+    train = [r for r in log if r["kind"] == "train"]
+    ax.plot([r["step"] for r in train], [r["lr"] for r in train])
+    ax.set_xlabel("optimizer step")
+    ax.set_ylabel("learning rate")
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def _fmt(value: Any, digits: int = 4) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return "nan" if math.isnan(value) else f"{value:.{digits}f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def _table(header: list[str], rows: list[list[Any]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(_fmt(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _not_run(stage: str) -> str:
+    return f"_The {stage} stage has not run._"
+
+
+def collect_metrics(run: RunFolder) -> dict[str, Any]:
+    """Every number of the run: config, stage timings and each finished stage's metrics."""
+    return {
+        "format_version": run.record["format_version"],
+        "config": run.config,
+        "stage_seconds": {k: v["seconds"] for k, v in run.record["stages"].items()},
+        "total_seconds": round(sum(v["seconds"] for v in run.record["stages"].values()), 3),
+        **{stage: run.stage_metrics(stage) for stage in STAGES if run.is_done(stage)},
+    }
+
+
+def _summary(m: dict[str, Any]) -> str:
+    ev = m.get("evaluate")
+    if not ev:
+        return "The run has not been evaluated yet."
+    bpb = ev["model"]["bits_per_byte"]
+    base = ev["baselines_bits_per_byte"]
+    beaten = [k for k, v in ev["beats"].items() if v]
+    return (
+        f"The model reaches **{bpb:.3f} bits per byte** on {ev['heldout_bytes']:,} held-out bytes "
+        f"(perplexity {ev['model']['perplexity']:.2f} per token), against "
+        + ", ".join(f"{k} {v:.3f}" for k, v in base.items())
+        + f"; it beats {', '.join(beaten) if beaten else 'none of the baselines'}. "
+        f"The whole run took {m['total_seconds'] / 60:.1f} minutes."
+    )
+
+
+def _corpus_section(m: dict[str, Any]) -> str:
+    c, t, d = m.get("corpus"), m.get("tokenizer"), m.get("data")
+    if not c:
+        return _not_run("corpus")
+    rows = [
+        ["source", c["source"]],
+        ["files read", c["files"]],
+        ["documents (after dedup and chunking)", c["documents"]],
+        ["exact duplicates removed", c["duplicates_removed"]],
+        ["documents with invalid UTF-8 (kept as bytes)", c["invalid_utf8_documents"]],
+        ["train documents / bytes", f"{c['train_documents']:,} / {c['train_bytes']:,}"],
+        ["held-out documents / bytes", f"{c['heldout_documents']:,} / {c['heldout_bytes']:,}"],
+    ]
+    if t:
+        rows += [
+            ["vocabulary (ids)", t["vocab_size"]],
+            ["tokenizer training time (s)", t["train_seconds"]],
+            [
+                "bytes per token, train / held-out",
+                f"{t['bytes_per_token_train']:.3f} / {t['bytes_per_token_heldout']:.3f}",
+            ],
+        ]
+    if d:
+        rows += [
+            ["train / held-out tokens", f"{d['train_tokens']:,} / {d['heldout_tokens']:,}"],
+            ["share of the vocabulary used in train", d["vocab_used_fraction"]],
+            ["shard dtype", d["dtype"]],
+        ]
+    return _table(["", "value"], rows)
+
+
+def _training_section(m: dict[str, Any], has_plots: bool) -> str:
+    t = m.get("train")
+    if not t:
+        return _not_run("train")
+    md = t["model"]
+    rows = [
+        ["parameters", md["parameters"]],
+        ["non-embedding parameters", md["non_embedding_parameters"]],
+        [
+            "layers × width (heads)",
+            f"{md['n_layers']} × {md['d_model']} ({md['n_heads']} heads, {md['n_kv_heads']} KV)",
+        ],
+        ["context / vocabulary", f"{md['context']} / {md['vocab_size']}"],
+        ["training FLOPs per token", md["train_flops_per_token"]],
+        ["optimizer steps", t["steps"]],
+        ["tokens per step", t["tokens_per_step"]],
+        ["tokens seen", t["steps"] * t["tokens_per_step"]],
+        ["precision", "bf16 autocast" if t["autocast"] == "bf16" else "fp32"],
+        ["final train loss (nats/token)", t["final_train_loss"]],
+        ["final held-out loss (nats/token)", t["final_eval_loss"]],
+        ["resumed from step", t["resumed_from"]],
+    ]
+    text = _table(["", "value"], rows)
+    if has_plots:
+        text += "\n\n![training and held-out loss](report/loss.png)\n\n"
+        text += "![learning rate: warmup then cosine decay](report/lr.png)"
+    return text
+
+
+def _evaluation_section(m: dict[str, Any]) -> str:
+    ev = m.get("evaluate")
+    if not ev:
+        return _not_run("evaluate")
+    model = ev["model"]
+    rows = [["this model", model["bits_per_byte"], model["loss"], model["perplexity"]]]
+    rows += [[name, bpb, None, None] for name, bpb in ev["baselines_bits_per_byte"].items()]
+    text = _table(["model", "bits per byte", "loss (nats/token)", "perplexity"], rows)
+    return text + (
+        f"\n\nAll rows are measured on the same {ev['heldout_bytes']:,} held-out bytes "
+        f"({ev['heldout_documents']} documents, {model['tokens']:,} predicted tokens)."
+    )
+
+
+def _quantize_section(m: dict[str, Any]) -> str:
+    q = m.get("quantize")
+    if not q:
+        return _not_run("quantize")
+    rows = [[k, v] for k, v in q.items() if not isinstance(v, (dict, list))]
+    return _table(["", "value"], rows)
+
+
+def _export_section(m: dict[str, Any]) -> str:
+    e = m.get("export")
+    if not e:
+        return _not_run("export")
+    rows = [[k, v] for k, v in e.items() if not isinstance(v, (dict, list))]
+    return _table(["check", "value"], rows)
+
+
+def _benchmark_section(m: dict[str, Any]) -> str:
+    b = m.get("benchmark")
+    if not b:
+        return _not_run("benchmark")
+    rows = [
+        [
+            name,
+            r.get("tokens_per_s"),
+            r.get("ms_per_token"),
+            r.get("speedup_vs_torch_fp32"),
+            r.get("file_mb"),
+        ]
+        for name, r in b.get("variants", {}).items()
+    ]
+    return _table(
+        ["variant (batch 1)", "tokens/s", "ms/token", "× PyTorch fp32", "file (MB)"], rows
+    )
+
+
+def _samples_section(m: dict[str, Any]) -> str:
+    ev = m.get("evaluate")
+    if not ev:
+        return _not_run("evaluate")
+    parts = []
+    for s in ev["samples"]:
+        parts.append(f"Prompt `{s['prompt']!r}`:\n\n```text\n{s['text']}\n```")
+    return "\n\n".join(parts)
+
+
+def _model_card(m: dict[str, Any]) -> str:
+    cfg = m["config"]
+    source = (
+        "the Python standard library's source code of the interpreter that ran the capstone"
+        if not cfg["corpus"]["data"]
+        else "the user's files: " + ", ".join(cfg["corpus"]["data"])
+    )
+    ev = m.get("evaluate", {})
+    bpb = f"{ev['model']['bits_per_byte']:.3f} bits per byte" if ev else "not evaluated"
+    return "\n".join(
+        [
+            f"- **Model**: LLaMA-style decoder-only transformer (RMSNorm, SwiGLU, RoPE), "
+            f"{cfg['model']['n_layers']} layers of width {cfg['model']['d_model']}, context "
+            f"{cfg['model']['context']} tokens, byte-level BPE vocabulary of "
+            f"{cfg['tokenizer']['vocab_size']}; trained from scratch by the masterclass capstone "
+            f"(preset `{cfg['preset']}`, seed {cfg['seed']}).",
+            f"- **Training data**: {source}; documents deduplicated exactly and split by hash, "
+            f"{cfg['corpus']['heldout_fraction']:.0%} held out.",
+            f"- **Evaluation**: {bpb} on the held-out split, with gzip/bz2/xz and a Kneser–Ney "
+            "n-gram model on the same bytes as baselines.",
+            "- **Intended use**: teaching and experiments: how a language model is trained, "
+            "evaluated, quantized and exported end to end.",
+            "- **Not for**: anything that relies on what the model writes. It is tiny, it has seen "
+            "one narrow corpus, it produces plausible-looking but usually wrong code or text, and "
+            "it reproduces fragments of its training data (mind their licences).",
+            "- **Formats**: PyTorch safetensors (`train/`), int8 PyTorch (`quantize/`), ONNX fp32 "
+            "and int8 with KV-cache inputs (`export/`), Hugging Face `LlamaForCausalLM` folder "
+            "(`export/hf/`).",
+        ]
+    )
+
+
+def render_report(m: dict[str, Any], *, has_plots: bool) -> str:
+    """The text of `report.md` for collected metrics `m`."""
+    cfg = m["config"]
+    config_json = json.dumps(cfg, indent=2)
+    timings = _table(
+        ["stage", "seconds"],
+        [[k, v] for k, v in m["stage_seconds"].items()] + [["total", m["total_seconds"]]],
+    )
+    body = {
+        "## Summary": _summary(m),
+        "## Configuration": f"Preset `{cfg['preset']}`.\n\n```json\n{config_json}\n```",
+        "## Stage timings": timings,
+        "## Corpus and tokenizer": _corpus_section(m),
+        "## Training": _training_section(m, has_plots),
+        "## Evaluation": _evaluation_section(m),
+        "## Quantization": _quantize_section(m),
+        "## Export": _export_section(m),
+        "## Benchmark": _benchmark_section(m),
+        "## Samples": _samples_section(m),
+        "## Model card": _model_card(m),
+    }
+    parts = ["# Capstone run report", ""]
+    for heading in REPORT_SECTIONS:
+        parts += [heading, "", body[heading], ""]
+    return "\n".join(parts)
+
+
+def write_report(run: RunFolder) -> dict[str, Path]:
+    """Write `metrics.json`, `report.md` and the plots in `report/`; return their paths."""
+    metrics = collect_metrics(run)
+    log = read_training_log(run.path)
+    with staged_folder(run.path / "report") as tmp:
+        if log:
+            _save(loss_figure(log), tmp / "loss.png")
+            _save(lr_figure(log), tmp / "lr.png")
+    atomic_write_json(run.path / "metrics.json", metrics)
+    atomic_write_text(run.path / "report.md", render_report(metrics, has_plots=bool(log)))
+    return {
+        "report": run.path / "report.md",
+        "metrics": run.path / "metrics.json",
+        "plots": run.path / "report",
+    }

@@ -1,0 +1,85 @@
+"""Killing a run and resuming it gives bitwise the weights of a run never interrupted."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from masterclass.capstone import cli
+from masterclass.capstone import train as train_stage
+
+
+def _weights(run):
+    return load_file(str(run / "train" / "model.safetensors"))
+
+
+@pytest.mark.slow
+def test_interrupted_run_resumes_bitwise(tmp_path, monkeypatch):
+    base = ["--preset", "tiny", "--device", "cpu", "--quiet", "--until", "train"]
+    straight, broken = tmp_path / "straight", tmp_path / "broken"
+    assert cli.main(["run", "--out", str(straight), *base]) == 0
+
+    # Interrupt the second run at step 17, as Ctrl-C would: the last checkpoint is step 10.
+    real = train_stage.train
+
+    def interrupted(*args, progress=None, **kwargs):
+        def hook(record):
+            if progress is not None:
+                progress(record)
+            if record["kind"] == "step" and record["step"] == 17:
+                raise KeyboardInterrupt
+
+        return real(*args, progress=hook, **kwargs)
+
+    monkeypatch.setattr(train_stage, "train", interrupted)
+    assert cli.main(["run", "--out", str(broken), *base]) == cli.EXIT_INTERRUPTED
+    monkeypatch.undo()
+    assert "train" not in json.loads((broken / "run.json").read_text())["stages"]
+
+    assert cli.main(["resume", str(broken), "--until", "train", "--quiet"]) == 0
+    assert json.loads((broken / "train" / "metrics.json").read_text())["resumed_from"] == 10
+    a, b = _weights(straight), _weights(broken)
+    assert a.keys() == b.keys()
+    for name in a:
+        assert torch.equal(a[name], b[name]), name
+    # The metrics log of the resumed run continues where the checkpoint was, without duplicates.
+    steps = [
+        json.loads(x)["step"] for x in (broken / "train" / "metrics.jsonl").read_text().splitlines()
+    ]
+    reference = [
+        json.loads(x)["step"]
+        for x in (straight / "train" / "metrics.jsonl").read_text().splitlines()
+    ]
+    assert steps == reference
+
+
+@pytest.mark.slow
+def test_non_finite_loss_stops_with_a_message(tmp_path, capsys):
+    # A learning rate of 1e30 sends the weights to infinity after the first update.
+    out = tmp_path / "nan"
+    args = ["run", "--preset", "tiny", "--device", "cpu", "--quiet", "--out", str(out)]
+    args += ["--set", "train.lr=1e30", "--set", "train.min_lr=1.0", "--until", "train"]
+    assert cli.main(args) == cli.EXIT_TRAINING_FAILED
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "training stopped" in err[0] and "step" in err[0]
+
+
+@pytest.mark.slow
+def test_time_budget_trains_the_schedule_of_its_resolved_step_count(tmp_path):
+    # Reference: a run told the resolved step count up front. Timing the warmup first must not
+    # change anything: same learning rates, bitwise the same weights.
+    base = ["--preset", "tiny", "--device", "cpu", "--quiet", "--until", "train"]
+    budget = tmp_path / "budget"
+    assert cli.main(["run", "--out", str(budget), *base, "--set", "train.time_budget_s=3"]) == 0
+    schedule = json.loads((budget / "train" / "schedule.json").read_text())
+    steps = schedule["steps"]
+    assert schedule["calibration_steps"] == 6 and 6 < steps <= 30
+    fixed = tmp_path / "fixed"
+    assert cli.main(["run", "--out", str(fixed), *base, "--set", f"train.steps={steps}"]) == 0
+    a, b = _weights(budget), _weights(fixed)
+    for name in a:
+        assert torch.equal(a[name], b[name]), name
+    assert json.loads((budget / "train" / "metrics.json").read_text())["steps"] == steps

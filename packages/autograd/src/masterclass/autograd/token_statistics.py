@@ -1,0 +1,154 @@
+"""# Data manipulation with pandas: token statistics of the standard library
+
+A real table, made here from data every Python installation ships: the source of the standard
+library, read from the running interpreter (the project's default corpus). Each row is one token
+that Python's own `tokenize` module produced, with its file, package, token type and length.
+
+The pipeline is the everyday one:
+
+1. **Collect** raw records (`token_records`): plain dicts, one per token, and one *error record*
+   for each file that cannot be read or tokenized. Real data is dirty; we keep the failures in the
+   table rather than hiding them, and clean them in the open.
+2. **Load** into a `DataFrame` (`token_frame`).
+3. **Clean** (`clean_tokens`): drop the error rows (missing `type`), drop layout tokens that carry
+   no text (`NEWLINE`, `INDENT`, ...), drop exact duplicate rows, fix dtypes (`type` becomes a
+   categorical, `length` an integer).
+4. **Group and aggregate** (`summarise_by_type`, `summarise_by_package`): `groupby` + `agg` with
+   named aggregations, shares via `transform`-free division, sorting.
+
+The same summaries are plotted in `visualization.py`, and the site's figure is made from them at
+build time:
+
+![Token types and identifier lengths in a sample of the standard library](figures/token_statistics.png)
+
+pandas is a docs/dev dependency, not a run-time one: it is imported inside the functions that need
+it, never at the top of this module, so `import masterclass.autograd` works without it.
+
+Left out: joins and reshaping (`merge`, `pivot`), time series, out-of-core frames.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import random
+import sysconfig
+import tokenize
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+# Tokens that only mark layout; they have no text worth measuring.
+LAYOUT_TOKENS = ("NEWLINE", "NL", "INDENT", "DEDENT", "ENDMARKER")
+
+
+# Walking the whole standard library takes a second or two; the listing never changes while the
+# interpreter runs, so it is computed once per `max_bytes`.
+@functools.cache
+def _stdlib_candidates(max_bytes: int) -> tuple[Path, ...]:
+    root = Path(sysconfig.get_paths()["stdlib"])
+    return tuple(
+        sorted(
+            p
+            for p in root.rglob("*.py")
+            if "site-packages" not in p.parts
+            and "test" not in p.parts
+            and "tests" not in p.parts
+            and p.stat().st_size <= max_bytes
+        )
+    )
+
+
+def stdlib_source_files(n_files: int, seed: int = 0, max_bytes: int = 30_000) -> list[Path]:
+    """A seeded sample of `n_files` `.py` files of the running interpreter's standard library.
+
+    Test suites, `site-packages` and files over `max_bytes` are excluded, so that tokenizing the
+    sample stays fast; the sample is sorted, so it is the same for the same seed and Python.
+    """
+    candidates = _stdlib_candidates(max_bytes)
+    if n_files < 1 or n_files > len(candidates):
+        raise ValueError(
+            f"stdlib_source_files: n_files must be in [1, {len(candidates)}], got {n_files}"
+        )
+    return sorted(random.Random(seed).sample(candidates, n_files))
+
+
+def token_records(paths: list[Path], root: Path | None = None) -> list[dict]:
+    """One record per token of each file; one error record per unreadable file.
+
+    Keys: `file` (path relative to `root`), `package` (first path component, or the module name),
+    `type` (token type name, None for errors), `length` (characters, None for errors),
+    `line` (1-based), `error` (None, or the exception's message).
+    """
+    root = root or Path(sysconfig.get_paths()["stdlib"])
+    records = []
+    for path in paths:
+        rel = path.relative_to(root) if path.is_relative_to(root) else Path(path.name)
+        package = rel.parts[0].removesuffix(".py")
+        base = {"file": rel.as_posix(), "package": package}
+        try:
+            source = path.read_bytes()
+            tokens = list(tokenize.tokenize(io.BytesIO(source).readline))
+        except (OSError, SyntaxError, tokenize.TokenError, UnicodeDecodeError) as err:
+            records.append(base | {"type": None, "length": None, "line": None, "error": str(err)})
+            continue
+        for tok in tokens:
+            if tok.type == tokenize.ENCODING:
+                continue  # a marker, not part of the source
+            records.append(
+                base
+                | {
+                    "type": tokenize.tok_name[
+                        tok.exact_type if tok.type == tokenize.OP else tok.type
+                    ],
+                    "length": len(tok.string),
+                    "line": tok.start[0],
+                    "error": None,
+                }
+            )
+    return records
+
+
+def token_frame(records: list[dict]) -> pd.DataFrame:
+    """The raw records as a DataFrame (pandas imported here, not at module level)."""
+    import pandas as pd
+
+    columns = ["file", "package", "type", "length", "line", "error"]
+    return pd.DataFrame.from_records(records, columns=columns)
+
+
+def clean_tokens(frame: pd.DataFrame) -> pd.DataFrame:
+    """Drop error rows, layout tokens and duplicates; set dtypes. Returns a new frame."""
+    df = frame.dropna(subset=["type"])  # error rows have no type
+    df = df[~df["type"].isin(LAYOUT_TOKENS)]
+    df = df.drop_duplicates()  # identical rows (same file, type, length, line) count once
+    return (
+        df.drop(columns="error")
+        .astype({"type": "category", "length": "int64", "line": "int64", "package": "category"})
+        .reset_index(drop=True)
+    )
+
+
+def summarise_by_type(tokens: pd.DataFrame) -> pd.DataFrame:
+    """Per token type: `count`, `share` of all tokens, `mean_length`, `max_length`; most common first."""
+    summary = tokens.groupby("type", observed=True).agg(
+        count=("length", "size"), mean_length=("length", "mean"), max_length=("length", "max")
+    )
+    summary["share"] = summary["count"] / summary["count"].sum()
+    return summary.sort_values(["count", "mean_length"], ascending=[False, False])[
+        ["count", "share", "mean_length", "max_length"]
+    ]
+
+
+def summarise_by_package(tokens: pd.DataFrame) -> pd.DataFrame:
+    """Per package: number of `files`, `tokens`, `tokens_per_file` and the share of `NAME` tokens."""
+    is_name = tokens["type"] == "NAME"
+    summary = (
+        tokens.assign(is_name=is_name)
+        .groupby("package", observed=True)
+        .agg(files=("file", "nunique"), tokens=("length", "size"), name_share=("is_name", "mean"))
+    )
+    summary["tokens_per_file"] = summary["tokens"] / summary["files"]
+    return summary.sort_values("tokens", ascending=False)

@@ -1,0 +1,122 @@
+"""# Data parallelism: the same model on every process, different data
+
+The simplest way to train on $W$ devices is to give each a full copy of the model and a different
+slice of every batch. Rank $r$ computes the gradient $g^{(r)}$ of its mean loss over its $B$
+examples; averaging over ranks,
+$$\\bar g = \\frac{1}{W}\\sum_{r=0}^{W-1} g^{(r)}
+         = \\nabla_\\theta \\frac{1}{WB}\\sum_{i=1}^{WB} \\ell_i ,$$
+is exactly the gradient of the mean loss over the combined batch of $WB$ examples. If every rank
+starts from the same weights and applies the same optimizer step to the same $\\bar g$, the
+copies stay identical forever, and the run is equivalent to one process with a $W$ times larger
+batch (up to the order of floating-point sums).
+
+The average is an **all-reduce**: a collective after which every rank holds the sum of every
+rank's tensor. Ring all-reduce moves $2\\frac{W-1}{W}N$ numbers per rank for $N$ parameters,
+independent of $W$, which is why data parallelism scales. `torch.distributed` provides it over
+*gloo* (CPUs, TCP) and *NCCL* (GPUs, NVLink/InfiniBand); the code is the same.
+
+`torchrun --nproc_per_node=W script.py` starts $W$ processes and sets `RANK`, `WORLD_SIZE`,
+`LOCAL_RANK`, `MASTER_ADDR` and `MASTER_PORT` in each; `init_distributed` reads them.
+
+Left out: PyTorch's `DistributedDataParallel`, which does the same all-reduce in buckets that
+overlap with the backward pass (faster, same result), sharded data parallelism (ZeRO/FSDP:
+optimizer state, gradients and weights split across ranks), and tensor/pipeline parallelism.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+from torch import nn
+
+__all__ = [
+    "DistributedContext",
+    "all_reduce_gradients",
+    "all_reduce_mean",
+    "broadcast_parameters",
+    "init_distributed",
+]
+
+
+@dataclass(frozen=True)
+class DistributedContext:
+    """Where this process sits in a (possibly single-process) run."""
+
+    # This process's index in [0, world_size).
+    rank: int
+    # Number of processes.
+    world_size: int
+    # Index of this process on its machine (selects the GPU).
+    local_rank: int
+    # The device this process computes on.
+    device: torch.device
+    # "gloo", "nccl" or "" when running alone.
+    backend: str
+
+    @property
+    def is_main(self) -> bool:
+        """True on rank 0, the process that writes files and logs."""
+        return self.rank == 0
+
+
+def init_distributed(device: str | torch.device | None = None) -> DistributedContext:
+    """Join the process group described by torchrun's environment variables, if any.
+
+    Without `WORLD_SIZE` (or with `WORLD_SIZE=1`) nothing is initialised and a single-process
+    context is returned. With several processes, the backend is NCCL when the device is CUDA and
+    gloo otherwise; on CUDA each process takes GPU `LOCAL_RANK`.
+    """
+    initialised = dist.is_available() and dist.is_initialized()
+    world_size = dist.get_world_size() if initialised else int(os.environ.get("WORLD_SIZE", "1"))
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    dev = torch.device(device) if device is not None else torch.device("cpu")
+    if dev.type == "cuda" and world_size > 1:
+        dev = torch.device("cuda", local_rank)
+        torch.cuda.set_device(dev)
+    if world_size == 1:
+        return DistributedContext(0, 1, 0, dev, "")
+    backend = "nccl" if dev.type == "cuda" else "gloo"
+    if not initialised:
+        dist.init_process_group(backend=backend)
+    return DistributedContext(dist.get_rank(), dist.get_world_size(), local_rank, dev, backend)
+
+
+# ## Keeping the copies identical
+#
+# Rank 0's initial weights are broadcast once (in case ranks initialised differently), and after
+# every backward pass the gradients are averaged. Parameters without a gradient are skipped on
+# every rank alike; a tied weight appears once in `parameters()`, so it is reduced once.
+def broadcast_parameters(model: nn.Module, ctx: DistributedContext) -> None:
+    """Copy rank 0's parameters and buffers to every rank."""
+    if ctx.world_size == 1:
+        return
+    with torch.no_grad():
+        for t in list(model.parameters()) + list(model.buffers()):
+            dist.broadcast(t.data, src=0)
+
+
+def all_reduce_gradients(model: nn.Module, ctx: DistributedContext) -> None:
+    """Replace every gradient by its mean over the ranks."""
+    if ctx.world_size == 1:
+        return
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    # One flat buffer, one collective: far fewer messages than one all-reduce per tensor.
+    flat = torch.cat([g.reshape(-1) for g in grads])  # (N,)
+    dist.all_reduce(flat, op=dist.ReduceOp.SUM)
+    flat /= ctx.world_size
+    offset = 0
+    for g in grads:
+        g.copy_(flat[offset : offset + g.numel()].view_as(g))
+        offset += g.numel()
+
+
+def all_reduce_mean(value: torch.Tensor, ctx: DistributedContext) -> torch.Tensor:
+    """The mean of a tensor over the ranks (identity when running alone)."""
+    if ctx.world_size == 1:
+        return value
+    out = value.detach().clone()
+    dist.all_reduce(out, op=dist.ReduceOp.SUM)
+    return out / ctx.world_size

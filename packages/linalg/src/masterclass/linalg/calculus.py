@@ -1,0 +1,306 @@
+r"""# Multivariable calculus: gradients, Jacobians and Hessians, numerically and by dual numbers
+
+For $f:\mathbb{R}^n\to\mathbb{R}$ the **gradient** $\nabla f(x)$ collects the partial derivatives
+$\partial f/\partial x_i$; it points uphill, and its inner product with a unit vector $v$ is the
+**directional derivative** $D_vf(x) = \nabla f(x)^\top v$. For $F:\mathbb{R}^n\to\mathbb{R}^m$ the
+**Jacobian** $J_{ij} = \partial F_i/\partial x_j$ is the best linear approximation of $F$ near
+$x$; the **Hessian** $H_{ij} = \partial^2 f/\partial x_i\partial x_j$ is the Jacobian of the
+gradient, symmetric for smooth $f$, and describes curvature. Together they give **Taylor's
+approximation**
+
+$$f(x + \delta) = f(x) + \nabla f(x)^\top\delta + \tfrac12\delta^\top H(x)\,\delta + O(\lVert\delta\rVert^3),$$
+
+whose first-order truncation error shrinks like $\lVert\delta\rVert^2$ and second-order like
+$\lVert\delta\rVert^3$ (the tests measure these slopes).
+
+We compute derivatives two ways, and each checks the other (and torch checks both):
+
+**Central differences** $\frac{\partial f}{\partial x_i} \approx \frac{f(x + he_i) - f(x - he_i)}{2h}$
+have truncation error $O(h^2)$ and rounding error $O(\epsilon/h)$; the total is smallest at
+$h \approx \epsilon^{1/3} \approx 6\cdot10^{-6}$ (times the scale of $x$), giving about 10
+correct digits. For second derivatives the best step is $h\approx\epsilon^{1/4}$, about 8 digits.
+Finite differences are the universal gradient *check*, never the gradient used for training: they
+cost $2n$ evaluations and lose half the digits.
+
+**Dual numbers** compute derivatives exactly (to rounding) by extending the reals with an
+$\varepsilon$ such that $\varepsilon^2 = 0$. Then $f(a + b\varepsilon) = f(a) + f'(a)\,b\,\varepsilon$
+by Taylor's theorem, and arithmetic on pairs $(a, b)$ carries the derivative along with the
+value: this is **forward-mode automatic differentiation**. One pass with the seed $b = v$ gives
+the directional derivative $\nabla f^\top v$ (a Jacobian–vector product); $n$ passes give the whole
+gradient. Nesting duals inside duals ("hyper-dual" numbers) gives second derivatives. Module 2
+builds the other mode, reverse mode (backpropagation), which gets the whole gradient of a scalar
+in one backward pass; `backprop.py` does it by hand.
+
+References: Nocedal & Wright, *Numerical Optimization*, §8.1 (finite differences) and §8.2
+(automatic differentiation); Griewank & Walther, *Evaluating Derivatives*, ch. 3; Baydin et al.
+(2018), *Automatic differentiation in machine learning: a survey*.
+
+Left out: complex-step differentiation, Richardson extrapolation and higher-order Taylor terms.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+
+from masterclass.linalg._validation import _as_vector
+
+# ## Central differences
+#
+# The step is relative to the size of each coordinate, $h_i = h\max(1, |x_i|)$, so the formula
+# works for parameters of any scale.
+
+
+def numerical_gradient(f: Callable, x, *, h: float = 6e-6) -> np.ndarray:
+    """Central-difference gradient of scalar `f` at `x` `(n,)`; returns `(n,)`."""
+    x = _as_vector(x, "x")
+    grad = np.zeros_like(x)
+    for i in range(x.size):
+        step = h * max(1.0, abs(x[i]))
+        e = np.zeros_like(x)
+        e[i] = step
+        grad[i] = (float(f(x + e)) - float(f(x - e))) / (2 * step)
+    return grad
+
+
+def numerical_jacobian(f: Callable, x, *, h: float = 6e-6) -> np.ndarray:
+    """Central-difference Jacobian of vector-valued `f` at `x` `(n,)`; returns `(m, n)`."""
+    x = _as_vector(x, "x")
+    columns = []
+    for i in range(x.size):
+        step = h * max(1.0, abs(x[i]))
+        e = np.zeros_like(x)
+        e[i] = step
+        columns.append((np.asarray(f(x + e), float) - np.asarray(f(x - e), float)) / (2 * step))
+    return np.stack(columns, axis=-1).reshape(-1, x.size)
+
+
+def numerical_hessian(f: Callable, x, *, h: float = 1e-4) -> np.ndarray:
+    """Central-difference Hessian of scalar `f` at `x` `(n,)`; returns symmetric `(n, n)`.
+
+    $H_{ij} \\approx [f(x{+}h_ie_i{+}h_je_j) - f(x{+}h_ie_i{-}h_je_j) - f(x{-}h_ie_i{+}h_je_j)
+    + f(x{-}h_ie_i{-}h_je_j)] / (4h_ih_j)$.
+    """
+    x = _as_vector(x, "x")
+    n = x.size
+    steps = h * np.maximum(1.0, np.abs(x))
+    hess = np.zeros((n, n))
+    for i in range(n):
+        for j in range(i, n):
+            ei = np.zeros(n)
+            ej = np.zeros(n)
+            ei[i], ej[j] = steps[i], steps[j]
+            value = (
+                float(f(x + ei + ej))
+                - float(f(x + ei - ej))
+                - float(f(x - ei + ej))
+                + float(f(x - ei - ej))
+            ) / (4 * steps[i] * steps[j])
+            hess[i, j] = hess[j, i] = value
+    return hess
+
+
+# ## Dual numbers
+#
+# A `Dual(val, eps)` stands for $\text{val} + \text{eps}\,\varepsilon$. The rules follow from
+# $\varepsilon^2 = 0$: $(a+b\varepsilon)(c+d\varepsilon) = ac + (ad + bc)\varepsilon$, and
+# $1/(c + d\varepsilon) = 1/c - (d/c^2)\varepsilon$. `val` and `eps` may themselves be duals,
+# which is how second derivatives come out.
+
+
+class Dual:
+    """A dual number $\\text{val} + \\text{eps}\\,\\varepsilon$ with $\\varepsilon^2 = 0$.
+
+    >>> x = Dual(3.0, 1.0)  # seed dx/dx = 1
+    >>> y = x * x + 2 * x   # y = x^2 + 2x, dy/dx = 2x + 2
+    >>> (y.val, y.eps)
+    (15.0, 8.0)
+    """
+
+    __slots__ = ("eps", "val")
+
+    def __init__(self, val, eps=0.0):
+        self.val = val
+        self.eps = eps
+
+    def __repr__(self) -> str:
+        return f"Dual({self.val!r}, {self.eps!r})"
+
+    def __add__(self, other):
+        if isinstance(other, Dual):
+            return Dual(self.val + other.val, self.eps + other.eps)
+        return Dual(self.val + other, self.eps)
+
+    __radd__ = __add__
+
+    def __neg__(self):
+        return Dual(-self.val, -self.eps)
+
+    def __sub__(self, other):
+        return self + (-other)
+
+    def __rsub__(self, other):
+        return (-self) + other
+
+    def __mul__(self, other):
+        if isinstance(other, Dual):
+            return Dual(self.val * other.val, self.val * other.eps + self.eps * other.val)
+        return Dual(self.val * other, self.eps * other)
+
+    __rmul__ = __mul__
+
+    def __truediv__(self, other):
+        if isinstance(other, Dual):
+            return Dual(
+                self.val / other.val,
+                (self.eps * other.val - self.val * other.eps) / (other.val * other.val),
+            )
+        return Dual(self.val / other, self.eps / other)
+
+    def __rtruediv__(self, other):
+        return Dual(other / self.val, -other * self.eps / (self.val * self.val))
+
+    def __pow__(self, power):
+        if isinstance(power, Dual):
+            # $a^b = e^{b\log a}$ when the exponent also varies.
+            return exp(power * log(self))
+        return Dual(self.val**power, power * self.val ** (power - 1) * self.eps)
+
+
+# ## Elementary functions that accept floats, arrays and duals
+#
+# Each applies the chain rule $g(a + b\varepsilon) = g(a) + g'(a)\,b\,\varepsilon$ to duals, maps
+# itself over numpy object arrays of duals, and otherwise defers to numpy. A function written with
+# them, such as `lambda x: sin(x[0]) * exp(x[1])`, runs on plain arrays and on duals alike.
+
+
+def _elementwise(x, on_dual: Callable, on_number: Callable):
+    if isinstance(x, Dual):
+        return on_dual(x)
+    if isinstance(x, np.ndarray) and x.dtype == object:
+        return np.array(
+            [_elementwise(v, on_dual, on_number) for v in x.flat], dtype=object
+        ).reshape(x.shape)
+    return on_number(x)
+
+
+def exp(x):
+    """$e^x$; derivative $e^x$."""
+    return _elementwise(x, lambda d: Dual(exp(d.val), exp(d.val) * d.eps), np.exp)
+
+
+def log(x):
+    """$\\ln x$; derivative $1/x$."""
+    return _elementwise(x, lambda d: Dual(log(d.val), d.eps / d.val), np.log)
+
+
+def sin(x):
+    """$\\sin x$; derivative $\\cos x$."""
+    return _elementwise(x, lambda d: Dual(sin(d.val), cos(d.val) * d.eps), np.sin)
+
+
+def cos(x):
+    """$\\cos x$; derivative $-\\sin x$."""
+    return _elementwise(x, lambda d: Dual(cos(d.val), -sin(d.val) * d.eps), np.cos)
+
+
+def tanh(x):
+    """$\\tanh x$; derivative $1 - \\tanh^2 x$."""
+    return _elementwise(
+        x, lambda d: Dual(tanh(d.val), (1 - tanh(d.val) * tanh(d.val)) * d.eps), np.tanh
+    )
+
+
+def sqrt(x):
+    """$\\sqrt x$; derivative $1/(2\\sqrt x)$."""
+    return _elementwise(x, lambda d: Dual(sqrt(d.val), d.eps / (2 * sqrt(d.val))), np.sqrt)
+
+
+def _seed(x: np.ndarray, direction: np.ndarray) -> np.ndarray:
+    # An object array of duals: value x_i, derivative part direction_i.
+    return np.array([Dual(float(v), float(d)) for v, d in zip(x, direction)], dtype=object)
+
+
+def _eps(y) -> np.ndarray:
+    y = np.asarray(y, dtype=object).reshape(-1)
+    return np.array([v.eps if isinstance(v, Dual) else 0.0 for v in y], dtype=float)
+
+
+def directional_derivative(f: Callable, x, v) -> float:
+    """$D_vf(x) = \\nabla f(x)^\\top v$ of scalar `f` at `x` `(n,)` along `v` `(n,)`: one dual pass."""
+    x, v = _as_vector(x, "x"), _as_vector(v, "v")
+    if x.shape != v.shape:
+        raise ValueError(f"x and v must have the same shape, got {x.shape} and {v.shape}")
+    return float(_eps(f(_seed(x, v)))[0])
+
+
+def dual_jacobian(f: Callable, x) -> np.ndarray:
+    """Jacobian `(m, n)` of `f` at `x` `(n,)` by forward mode: column $j$ from the seed $e_j$."""
+    x = _as_vector(x, "x")
+    eye = np.eye(x.size)
+    return np.stack([_eps(f(_seed(x, eye[j]))) for j in range(x.size)], axis=-1)
+
+
+def dual_gradient(f: Callable, x) -> np.ndarray:
+    """Gradient `(n,)` of scalar `f` at `x` `(n,)`: the one-row Jacobian."""
+    jac = dual_jacobian(f, x)
+    if jac.shape[0] != 1:
+        raise ValueError(f"f must return a scalar for a gradient, got {jac.shape[0]} outputs")
+    return jac[0]
+
+
+def dual_hessian(f: Callable, x) -> np.ndarray:
+    """Hessian `(n, n)` of scalar `f` at `x` `(n,)` with nested duals (forward over forward).
+
+    Seeding $x_k = (x_k + \\delta_{ki}\\varepsilon_1) + \\delta_{kj}\\varepsilon_2$ makes the
+    $\\varepsilon_1\\varepsilon_2$ coefficient of $f$ equal to $H_{ij}$.
+    """
+    x = _as_vector(x, "x")
+    n = x.size
+    hess = np.zeros((n, n))
+    for i in range(n):
+        for j in range(i, n):
+            seeded = np.array(
+                [
+                    Dual(Dual(float(x[k]), float(k == i)), Dual(float(k == j), 0.0))
+                    for k in range(n)
+                ],
+                dtype=object,
+            )
+            y = np.asarray(f(seeded), dtype=object).reshape(-1)[0]
+            hess[i, j] = hess[j, i] = float(y.eps.eps)
+    return hess
+
+
+# ## Taylor approximation
+
+
+def taylor_approximation(f_x: float, grad, delta, hess=None) -> float:
+    """First-order $f(x) + \\nabla f^\\top\\delta$, or second-order with `hess` $+\\frac12\\delta^\\top H\\delta$.
+
+    `grad` and `delta` are `(n,)`, `hess` is `(n, n)`.
+    """
+    grad, delta = _as_vector(grad, "grad"), _as_vector(delta, "delta")
+    if grad.shape != delta.shape:
+        raise ValueError(
+            f"grad and delta must have the same shape, got {grad.shape}, {delta.shape}"
+        )
+    value = float(f_x) + float(grad @ delta)
+    if hess is not None:
+        hess = np.asarray(hess, dtype=float)
+        if hess.shape != (delta.size, delta.size):
+            raise ValueError(f"hess must have shape ({delta.size}, {delta.size}), got {hess.shape}")
+        value += 0.5 * float(delta @ hess @ delta)
+    return value
+
+
+def convergence_order(errors, steps) -> float:
+    """The slope of $\\log(\\text{error})$ against $\\log(\\text{step})$, fitted by least squares:
+    $p$ in error $\\approx C\\,h^p$ (2 for first-order Taylor, 3 for second-order)."""
+    e, h = _as_vector(errors, "errors"), _as_vector(steps, "steps")
+    if e.shape != h.shape or np.any(e <= 0) or np.any(h <= 0):
+        raise ValueError("errors and steps must be positive and of the same shape")
+    slope = np.polyfit(np.log(h), np.log(e), 1)[0]
+    return float(slope) if math.isfinite(slope) else float("nan")

@@ -1,0 +1,255 @@
+r"""# Eigenvalues and eigenvectors: power iteration, inverse iteration, shifted QR, Jacobi
+
+An eigenvector of a square matrix $A$ is a direction that $A$ only stretches:
+$Av = \lambda v$. For a symmetric matrix the eigenvectors form an orthonormal basis and
+$A = V\Lambda V^\top$ (the spectral theorem): in that basis $A$ is diagonal. Eigen-analysis
+explains why gradient descent on a quadratic converges at a rate set by
+$\lambda_{\max}/\lambda_{\min}$, what PCA's components are (eigenvectors of the covariance), how
+stable a recurrent network is (the spectral radius of its weight matrix) and how PageRank ranks
+pages (the dominant eigenvector).
+
+The roots of $\det(A - \lambda I)$ are the eigenvalues, but no one computes them that way:
+polynomial roots are terribly sensitive to rounding, and there is no formula beyond degree 4.
+Every practical method is iterative:
+
+1. **Power iteration** $v \leftarrow Av/\lVert Av\rVert$ converges to the eigenvector of largest
+   $|\lambda|$, at rate $|\lambda_2/\lambda_1|$ per step.
+2. **Inverse iteration** applies power iteration to $(A - \mu I)^{-1}$, whose largest eigenvalue
+   is $1/(\lambda - \mu)$ for the $\lambda$ closest to the shift $\mu$: it finds the eigenpair
+   nearest to any guess, fast when the guess is good. We factor $A - \mu I$ once (LU) and reuse it.
+3. The **QR algorithm** factors $A_k = Q_kR_k$ and forms $A_{k+1} = R_kQ_k = Q_k^\top A_kQ_k$, a
+   similarity transform (same eigenvalues) that drives $A_k$ towards upper-triangular (Schur)
+   form, with the eigenvalues appearing on the diagonal. Three tricks make it practical:
+   reduce $A$ once to **Hessenberg** form (zeros below the first subdiagonal, preserved by QR
+   steps, which then cost $O(n^2)$ with Givens rotations); **shift** by $\mu\approx\lambda$
+   (Wilkinson's shift, from the trailing $2\times2$ block), which makes the last subdiagonal
+   entry vanish quadratically; and **deflate**: once a subdiagonal entry is negligible, split the
+   problem in two. A real matrix may have complex-conjugate eigenvalue pairs; they remain as
+   $2\times2$ diagonal blocks whose eigenvalues we take in closed form.
+4. **Jacobi's method** for symmetric matrices: rotate in the plane $(p, q)$ by the angle that
+   zeroes $a_{pq}$. Each rotation reduces the off-diagonal mass $\sum_{i\ne j}a_{ij}^2$ by
+   $2a_{pq}^2$; sweeping over all pairs converges quadratically and yields eigenvectors that are
+   orthogonal to machine precision.
+
+References: Trefethen & Bau, *Numerical Linear Algebra*, lectures 24–30; Golub & Van Loan,
+*Matrix Computations*, ch. 7–8; Francis (1961), *The QR transformation*.
+
+Left out: Francis's implicit double-shift (which keeps complex-pair iterations in real
+arithmetic and converges faster than our real-part shift), Schur vectors and eigenvectors of
+non-symmetric matrices from the QR algorithm, and Lanczos/Arnoldi for large sparse matrices.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from masterclass.linalg._validation import _as_square, _as_symmetric, _as_vector
+from masterclass.linalg.matrices import _back_substitution, _forward_substitution, lu
+
+# ## Power iteration
+#
+# We estimate $\lambda$ by the Rayleigh quotient $v^\top Av$ (for unit $v$) and stop when the
+# residual $\lVert Av - \lambda v\rVert$ is below `tol` times $\lVert A\rVert_F$.
+
+
+def _start_vector(n: int, v0) -> np.ndarray:
+    # A fixed, generic start (all ones would be orthogonal to some eigenvectors by symmetry).
+    v = np.cos(np.arange(1, n + 1) * 1.7) + 1.3 if v0 is None else _as_vector(v0, "v0").copy()
+    if v.shape != (n,) or not np.any(v):
+        raise ValueError(f"v0 must be a nonzero vector of shape ({n},)")
+    return v / np.sqrt(v @ v)
+
+
+def power_iteration(
+    a, *, v0=None, tol: float = 1e-12, max_iter: int = 10_000
+) -> tuple[float, np.ndarray]:
+    """The dominant eigenpair (largest $|\\lambda|$, assumed real and unique) of `a` `(n, n)`.
+
+    Returns `(lam, v)` with unit `v` `(n,)`; raises `ValueError` if it does not converge.
+
+    >>> lam, v = power_iteration(np.array([[2.0, 0.0], [0.0, 1.0]]))
+    >>> round(lam, 10)
+    2.0
+    """
+    a = _as_square(a, "a")
+    v = _start_vector(a.shape[0], v0)
+    scale = max(np.sqrt(np.sum(a * a)), 1e-300)
+    for _ in range(max_iter):
+        w = a @ v  # (n,)
+        lam = v @ w
+        if np.sqrt(np.sum((w - lam * v) ** 2)) <= tol * scale:
+            return float(lam), v
+        norm = np.sqrt(w @ w)
+        if norm == 0:
+            return 0.0, v
+        v = w / norm
+    raise ValueError(
+        f"power iteration did not converge in {max_iter} iterations; the two largest |eigenvalues| "
+        "may be (nearly) equal or complex"
+    )
+
+
+def inverse_iteration(
+    a, shift: float, *, v0=None, tol: float = 1e-12, max_iter: int = 1_000
+) -> tuple[float, np.ndarray]:
+    """The eigenpair of `a` `(n, n)` whose (real) eigenvalue is closest to `shift`.
+
+    Returns `(lam, v)` with unit `v` `(n,)`.
+    """
+    a = _as_square(a, "a")
+    n = a.shape[0]
+    # If the shift is an eigenvalue, $A-\mu I$ is singular; nudge it by a relative epsilon (the
+    # iteration then converges in one step, which is the point of a good shift).
+    shifted = a - shift * np.eye(n)
+    f = lu(shifted)
+    tiny = np.finfo(np.float64).eps * max(np.max(np.abs(a)), 1.0)
+    u = f.u.copy()
+    u[np.diag_indices(n)] = np.where(np.abs(np.diag(u)) < tiny, tiny, np.diag(u))
+    v = _start_vector(n, v0)
+    scale = max(np.sqrt(np.sum(a * a)), 1e-300)
+    for _ in range(max_iter):
+        w = _back_substitution(u, _forward_substitution(f.l, v[f.perm]))
+        v = w / np.sqrt(w @ w)
+        lam = v @ a @ v
+        if np.sqrt(np.sum((a @ v - lam * v) ** 2)) <= tol * scale:
+            return float(lam), v
+    raise ValueError(f"inverse iteration did not converge in {max_iter} iterations")
+
+
+# ## Hessenberg reduction
+#
+# Householder reflectors applied from both sides, $H = Q^\top AQ$, zero column $k$ below the
+# first subdiagonal. (Reflecting row $k$ onto $e_1$ as in QR would undo itself when applied from
+# the right; leaving the subdiagonal is what lets a similarity transform keep the zeros.)
+
+
+def hessenberg(a) -> tuple[np.ndarray, np.ndarray]:
+    """Reduce `a` `(n, n)` to upper-Hessenberg `h` with orthogonal `q`: $A = QHQ^\\top$."""
+    h = _as_square(a, "a").copy()
+    n = h.shape[0]
+    q = np.eye(n)
+    for k in range(n - 2):
+        x = h[k + 1 :, k]
+        alpha = np.sqrt(x @ x)
+        if alpha == 0:
+            continue
+        v = x.copy()
+        v[0] += alpha if x[0] >= 0 else -alpha
+        v /= np.sqrt(v @ v)
+        h[k + 1 :, :] -= 2.0 * np.outer(v, v @ h[k + 1 :, :])
+        h[:, k + 1 :] -= 2.0 * np.outer(h[:, k + 1 :] @ v, v)
+        q[:, k + 1 :] -= 2.0 * np.outer(q[:, k + 1 :] @ v, v)
+        h[k + 2 :, k] = 0.0
+    return h, q
+
+
+def _eig2(block: np.ndarray) -> tuple[complex, complex]:
+    # Eigenvalues of a 2x2 block from its trace and determinant (complex when the discriminant < 0).
+    half_trace = 0.5 * (block[0, 0] + block[1, 1])
+    det = block[0, 0] * block[1, 1] - block[0, 1] * block[1, 0]
+    root = np.sqrt(complex(half_trace * half_trace - det))
+    return half_trace + root, half_trace - root
+
+
+def _qr_step(h: np.ndarray, shift: float) -> None:
+    # One shifted QR step on the Hessenberg block `h`, in place: $H - \mu I = QR$ by Givens
+    # rotations $G_i$ acting on rows $(i, i+1)$, then $H \leftarrow RQ + \mu I$.
+    n = h.shape[0]
+    h[np.diag_indices(n)] -= shift
+    rotations = []
+    for i in range(n - 1):
+        a, b = h[i, i], h[i + 1, i]
+        r = np.hypot(a, b)
+        c, s = (1.0, 0.0) if r == 0 else (a / r, b / r)
+        rows = h[i : i + 2, i:].copy()
+        h[i, i:] = c * rows[0] + s * rows[1]
+        h[i + 1, i:] = -s * rows[0] + c * rows[1]
+        rotations.append((c, s))
+    for i, (c, s) in enumerate(rotations):
+        cols = h[: i + 2, i : i + 2].copy()
+        h[: i + 2, i] = c * cols[:, 0] + s * cols[:, 1]
+        h[: i + 2, i + 1] = -s * cols[:, 0] + c * cols[:, 1]
+    h[np.diag_indices(n)] += shift
+
+
+def eigvals_qr(a, *, max_iter: int = 10_000) -> np.ndarray:
+    """All eigenvalues of a real square `a` `(n, n)` by the shifted QR algorithm.
+
+    Returns a complex array `(n,)`, in the order deflation found them (use `np.sort` to compare).
+    """
+    h = hessenberg(a)[0]
+    n = h.shape[0]
+    eps = np.finfo(np.float64).eps
+    found: list[complex] = []
+    hi, stuck, total = n - 1, 0, 0
+    while hi >= 0:
+        # Deflate: a subdiagonal entry negligible next to its diagonal neighbours is set to zero.
+        for k in range(hi, 0, -1):
+            if abs(h[k, k - 1]) <= eps * (abs(h[k, k]) + abs(h[k - 1, k - 1])):
+                h[k, k - 1] = 0.0
+        if hi == 0 or h[hi, hi - 1] == 0.0:
+            found.append(complex(h[hi, hi]))
+            hi, stuck = hi - 1, 0
+            continue
+        if hi == 1 or h[hi - 1, hi - 2] == 0.0:
+            found.extend(_eig2(h[hi - 1 : hi + 1, hi - 1 : hi + 1]))
+            hi, stuck = hi - 2, 0
+            continue
+        lo = hi - 1
+        while lo > 0 and h[lo, lo - 1] != 0.0:
+            lo -= 1
+        # Wilkinson's shift: the eigenvalue of the trailing 2x2 block closer to $h_{nn}$ (its
+        # real part if the pair is complex). Every 11th step without progress, an "exceptional"
+        # shift breaks the rare cycles a fixed shift can fall into.
+        mu1, mu2 = _eig2(h[hi - 1 : hi + 1, hi - 1 : hi + 1])
+        mu = mu1 if abs(mu1 - h[hi, hi]) <= abs(mu2 - h[hi, hi]) else mu2
+        shift = mu.real
+        if stuck and stuck % 11 == 0:
+            shift = h[hi, hi] + 0.75 * abs(h[hi, hi - 1]) + abs(h[hi - 1, hi - 2])
+        block = h[lo : hi + 1, lo : hi + 1]
+        _qr_step(block, shift)
+        stuck, total = stuck + 1, total + 1
+        if total > max_iter:
+            raise ValueError(f"the QR algorithm did not converge in {max_iter} steps")
+    return np.array(found[::-1], dtype=complex)
+
+
+# ## Jacobi's method for symmetric matrices
+#
+# For the pair $(p, q)$, with $\tau = (a_{qq} - a_{pp})/(2a_{pq})$ and
+# $t = \operatorname{sign}(\tau)/(|\tau| + \sqrt{1+\tau^2})$ (the smaller root, so the rotation
+# angle is at most $\pi/4$), $c = 1/\sqrt{1+t^2}$, $s = tc$, the rotation $J$ makes
+# $(J^\top AJ)_{pq} = 0$. We accumulate $V \leftarrow VJ$.
+
+
+def jacobi_eigh(a, *, tol: float = 1e-14, max_sweeps: int = 100) -> tuple[np.ndarray, np.ndarray]:
+    """Eigen-decomposition of symmetric `a` `(n, n)` by cyclic Jacobi rotations.
+
+    Returns `(w, v)`: eigenvalues `(n,)` ascending and orthonormal eigenvectors as the columns of
+    `v` `(n, n)`, so that $A = V\\,\\mathrm{diag}(w)\\,V^\\top$.
+    """
+    a = _as_symmetric(a, "a").copy()
+    n = a.shape[0]
+    v = np.eye(n)
+    scale = max(np.sqrt(np.sum(a * a)), 1e-300)
+    for _ in range(max_sweeps):
+        # Sum the off-diagonal squares directly: $\lVert A\rVert_F^2 - \sum a_{ii}^2$ would cancel
+        # catastrophically just when the off-diagonal part becomes small.
+        off = np.sqrt(np.sum((a - np.diag(np.diag(a))) ** 2))
+        if off <= tol * scale:
+            order = np.argsort(np.diag(a), kind="stable")
+            return np.diag(a)[order].copy(), v[:, order]
+        for p in range(n - 1):
+            for q in range(p + 1, n):
+                if a[p, q] == 0.0:
+                    continue
+                tau = (a[q, q] - a[p, p]) / (2.0 * a[p, q])
+                t = (1.0 if tau >= 0 else -1.0) / (abs(tau) + np.sqrt(1.0 + tau * tau))
+                c = 1.0 / np.sqrt(1.0 + t * t)
+                s = t * c
+                for m in (a, v):  # columns p, q of A and V: M <- M J
+                    mp, mq = m[:, p].copy(), m[:, q].copy()
+                    m[:, p], m[:, q] = c * mp - s * mq, s * mp + c * mq
+                ap, aq = a[p, :].copy(), a[q, :].copy()  # rows p, q of A: A <- J^T A
+                a[p, :], a[q, :] = c * ap - s * aq, s * ap + c * aq
+    raise ValueError(f"Jacobi's method did not converge in {max_sweeps} sweeps")

@@ -1,0 +1,124 @@
+r"""# Gradient descent and its variants: batch, mini-batch, stochastic; momentum and Nesterov
+
+To minimise an average loss over $N$ examples, $L(w) = \frac1N\sum_{i=1}^N \ell_i(w)$, gradient
+descent repeats $w \leftarrow w - \eta\nabla L(w)$. The variants differ in how much data each
+gradient sees:
+
+- **batch** gradient descent uses all $N$ examples per step: the exact gradient, expensive steps;
+- **stochastic** gradient descent (SGD) uses one random example, $\nabla\ell_i(w)$: an unbiased
+  but noisy estimate, $N$ times cheaper;
+- **mini-batch** SGD averages $B$ random examples: the noise variance falls like $1/B$, and $B$
+  matches the parallelism of the hardware. Deep learning uses this one; an **epoch** is one pass
+  over a random permutation of the data, cut into batches.
+
+**Why it converges, on a quadratic.** For least squares $L(w) = \frac1{2N}\lVert Xw - y\rVert^2$
+the Hessian $A = X^\top X/N$ is constant, with eigenvalues $\mu = \lambda_{\min}$ and
+$L_{\max} = \lambda_{\max}$. Batch gradient descent gives exactly
+$w_k - w^\star = (I - \eta A)^k(w_0 - w^\star)$: it converges iff $\eta < 2/L_{\max}$, and with
+$\eta = 1/L_{\max}$ the error shrinks by $(1 - 1/\kappa)$ per step, $\kappa = L_{\max}/\mu$. Ill
+conditioning (a long narrow valley) makes that slow. **Momentum** (Polyak's heavy ball) adds a
+fraction $\beta$ of the previous step, improving the rate to $(\sqrt\kappa - 1)/(\sqrt\kappa + 1)$
+for tuned $\eta, \beta$; **Nesterov's** variant evaluates the gradient at the look-ahead point
+and is provably optimal among first-order methods on smooth convex functions.
+
+With noisy gradients a constant $\eta$ makes SGD hover in a ball around the minimum, of radius
+proportional to $\eta$ and the gradient noise; decreasing schedules (`schedules.py`) shrink the
+ball. (On data the model fits exactly, the noise vanishes at the optimum and constant-step SGD
+converges all the way: the tests use that "interpolation" case.)
+
+The step itself is `optimizers.sgd_step`: this chapter is about the loop around it, the data
+each step sees.
+
+References: Robbins & Monro (1951); Polyak (1964); Nesterov (1983); Bottou, Curtis & Nocedal
+(2018), *Optimization methods for large-scale machine learning*, §4; Goh (2017), *Why momentum
+really works* (Distill).
+
+Left out: line searches, second-order and quasi-Newton methods, variance-reduced SGD (SVRG).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import numpy as np
+
+from masterclass.linalg._validation import _as_matrix, _as_vector
+from masterclass.linalg.optimizers import sgd_init, sgd_step
+
+# ## The least-squares loss
+#
+# Our running example, with gradient $\nabla L = X^\top(Xw - y)/B$ over a batch of $B$ rows.
+
+
+def least_squares_loss(w, x, y) -> float:
+    """$\\frac{1}{2B}\\lVert Xw - y\\rVert^2$ for `w` `(D,)`, `x` `(B, D)`, `y` `(B,)`."""
+    r = x @ w - y  # (B,)
+    return float(r @ r / (2 * len(y)))
+
+
+def least_squares_grad(w, x, y) -> np.ndarray:
+    """Gradient of `least_squares_loss` with respect to `w`: $X^\\top(Xw - y)/B$, `(D,)`."""
+    return x.T @ (x @ w - y) / len(y)
+
+
+# ## Mini-batches
+#
+# Each epoch draws a fresh random permutation and cuts it into consecutive batches (the last one
+# may be smaller), so every example is used exactly once per epoch: sampling *without*
+# replacement, as `torch.utils.data.DataLoader(shuffle=True)` does.
+
+
+def minibatches(n: int, batch_size: int, rng: np.random.Generator) -> Iterator[np.ndarray]:
+    """Yield index arrays that partition `range(n)` in a random order, `batch_size` at a time."""
+    if not isinstance(batch_size, int) or not 1 <= batch_size <= n:
+        raise ValueError(f"batch_size must be an integer in [1, {n}], got {batch_size!r}")
+    order = rng.permutation(n)
+    for start in range(0, n, batch_size):
+        yield order[start : start + batch_size]
+
+
+def gradient_descent(
+    grad_fn: Callable,
+    w0,
+    x,
+    y,
+    *,
+    lr: float,
+    epochs: int,
+    batch_size: int | None = None,
+    momentum: float = 0.0,
+    nesterov: bool = False,
+    seed: int = 0,
+) -> np.ndarray:
+    """Run (mini-batch / stochastic) gradient descent and return every iterate.
+
+    Args:
+        grad_fn: `grad_fn(w, x_batch, y_batch) -> (D,)`, the batch-mean gradient.
+        w0: initial weights `(D,)`; x: inputs `(N, D)`; y: targets `(N,)`.
+        lr: learning rate; epochs: passes over the data.
+        batch_size: `None` for batch gradient descent, 1 for SGD, anything between for
+            mini-batch SGD.
+        momentum, nesterov: as in `optimizers.sgd_step`.
+        seed: seeds the shuffling.
+
+    Returns:
+        The iterates `(steps + 1, D)`, starting with `w0`.
+    """
+    w = _as_vector(w0, "w0").copy()
+    x = _as_matrix(x, "x")
+    y = _as_vector(y, "y")
+    if x.shape[0] != y.shape[0] or x.shape[1] != w.shape[0]:
+        raise ValueError(f"shapes do not agree: w0 {w.shape}, x {x.shape}, y {y.shape}")
+    if not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"epochs must be an integer >= 1, got {epochs!r}")
+    n = x.shape[0]
+    rng = np.random.default_rng(seed)
+    state = sgd_init(w)
+    path = [w]
+    for _ in range(epochs):
+        for idx in minibatches(n, n if batch_size is None else batch_size, rng):
+            w, state = sgd_step(
+                w, grad_fn(w, x[idx], y[idx]), state, lr=lr, momentum=momentum, nesterov=nesterov
+            )
+            path.append(w)
+    return np.array(path)

@@ -1,0 +1,118 @@
+r"""# Principal component analysis
+
+Given $N$ points $x_i\in\mathbb{R}^D$ (the rows of $X$ `(N, D)`), PCA finds the orthonormal
+directions along which the data vary most. After **centring**, $\tilde X = X - \bar x$, the sample
+covariance is $S = \tilde X^\top\tilde X/(N-1)$, and the first principal component is the unit
+$w$ maximising the projected variance $w^\top Sw$: by the Rayleigh quotient, the top eigenvector
+of $S$. The next components are the following eigenvectors, each orthogonal to the previous
+ones, and the variance each explains is its eigenvalue.
+
+We never form $S$. The SVD of the centred data, $\tilde X = U\Sigma V^\top$, gives
+$S = V\frac{\Sigma^2}{N-1}V^\top$: the **components** are the rows of $V^\top$ and the
+**explained variances** are $\sigma_i^2/(N-1)$. Working on $\tilde X$ rather than $S$ squares
+nothing, so it keeps the precision that forming $\tilde X^\top\tilde X$ would halve.
+
+- **Projection** (the scores): $z = (x - \bar x)V_k$, the coordinates in the top-$k$ basis.
+- **Reconstruction**: $\hat x = \bar x + zV_k^\top$; by Eckart–Young (`svd.py`) it is the best
+  rank-$k$ approximation of the centred data, with squared error
+  $\sum_{i>k}\sigma_i^2$ summed over the points.
+- **Explained variance ratio** $\sigma_i^2/\sum_j\sigma_j^2$ tells how many components to keep.
+- **Whitening** divides each score by its standard deviation $\sqrt{\lambda_i}$, so the projected
+  data have identity covariance (decorrelated, unit variance).
+
+Each component's sign is arbitrary ($w$ and $-w$ explain the same variance); we fix it so that the
+entry of largest magnitude is positive, which makes results reproducible.
+
+References: Pearson (1901); Hotelling (1933); Bishop, *Pattern Recognition and Machine Learning*,
+§12.1; Jolliffe & Cadima (2016), *Principal component analysis: a review*.
+
+Left out: probabilistic PCA, kernel PCA and randomised/incremental PCA for large data.
+
+![The two principal axes of a 2-D Gaussian cloud, scaled by their standard deviations](figures/pca.png)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from masterclass.linalg._validation import _as_matrix
+from masterclass.linalg.svd import svd
+
+
+@dataclass(frozen=True)
+class PCA:
+    """A fitted PCA model; build one with `PCA.fit(x, n_components)`.
+
+    Shapes: `K` components of `D` features.
+    """
+
+    # the feature means subtracted before projecting, (D,)
+    mean: np.ndarray
+    # the principal directions as rows, orthonormal, (K, D)
+    components: np.ndarray
+    # the variance of the data along each component, descending, (K,)
+    explained_variance: np.ndarray
+    # each component's share of the total variance of the data, (K,)
+    explained_variance_ratio: np.ndarray
+    # the singular values of the centred data for these components, (K,)
+    singular_values: np.ndarray
+    # divide the scores by their standard deviations in `transform`
+    whiten: bool = False
+
+    @classmethod
+    def fit(cls, x, n_components: int | None = None, *, whiten: bool = False) -> PCA:
+        """Fit to data `x` `(N, D)`, keeping `n_components` (default all, $\\min(N, D)$)."""
+        x = _as_matrix(x, "x")
+        n, d = x.shape
+        if n < 2:
+            raise ValueError(f"PCA needs at least 2 samples to estimate a variance, got {n}")
+        k_max = min(n, d)
+        k = k_max if n_components is None else n_components
+        if not isinstance(k, int | np.integer) or not 1 <= k <= k_max:
+            raise ValueError(
+                f"n_components must be an integer in [1, {k_max}], got {n_components!r}"
+            )
+        mean = x.mean(axis=0)  # (D,)
+        _, s, vt = svd(x - mean)  # s (k_max,), vt (k_max, D)
+        # Deterministic signs: the largest-magnitude entry of each component is positive.
+        signs = np.sign(vt[np.arange(k_max), np.argmax(np.abs(vt), axis=1)])
+        vt = vt * np.where(signs == 0, 1.0, signs)[:, None]
+        variance = s**2 / (n - 1)  # (k_max,)
+        total = variance.sum()
+        ratio = variance / total if total > 0 else np.zeros_like(variance)
+        return cls(mean, vt[:k], variance[:k], ratio[:k], s[:k], whiten)
+
+    def transform(self, x) -> np.ndarray:
+        """Project `x` `(N, D)` onto the components: scores `(N, K)` (whitened if requested)."""
+        x = self._check(x)
+        z = (x - self.mean) @ self.components.T  # (N, K)
+        if self.whiten:
+            z = z / np.sqrt(self._safe_variance())
+        return z
+
+    def inverse_transform(self, z) -> np.ndarray:
+        """Map scores `z` `(N, K)` back to feature space `(N, D)`: the rank-K reconstruction."""
+        z = _as_matrix(z, "z")
+        if z.shape[1] != self.components.shape[0]:
+            raise ValueError(f"z must have {self.components.shape[0]} columns, got shape {z.shape}")
+        if self.whiten:
+            z = z * np.sqrt(self._safe_variance())
+        return self.mean + z @ self.components  # (N, D)
+
+    def reconstruction_error(self, x) -> float:
+        """Mean squared distance between the rows of `x` `(N, D)` and their reconstructions."""
+        x = self._check(x)
+        return float(np.mean(np.sum((x - self.inverse_transform(self.transform(x))) ** 2, axis=1)))
+
+    def _safe_variance(self) -> np.ndarray:
+        if np.any(self.explained_variance <= 0):
+            raise ValueError("cannot whiten along a component with zero variance; keep fewer")
+        return self.explained_variance
+
+    def _check(self, x) -> np.ndarray:
+        x = _as_matrix(x, "x")
+        if x.shape[1] != self.mean.shape[0]:
+            raise ValueError(f"x must have {self.mean.shape[0]} features, got shape {x.shape}")
+        return x

@@ -1,0 +1,156 @@
+r"""# Singular value decomposition, from scratch by one-sided Jacobi
+
+Every real matrix $A$ `(m, n)` factors as
+
+$$A = U\Sigma V^\top = \sum_{i=1}^{k}\sigma_i\,u_i v_i^\top, \qquad k = \min(m, n),$$
+
+with orthonormal columns $u_i$ (left singular vectors), orthonormal $v_i$ (right singular
+vectors) and singular values $\sigma_1\ge\dots\ge\sigma_k\ge 0$. Geometrically, $A$ rotates
+($V^\top$), stretches each axis by $\sigma_i$, and rotates again ($U$). The SVD reveals the rank
+(the number of nonzero $\sigma_i$), the 2-norm $\lVert A\rVert_2 = \sigma_1$, the condition number
+$\sigma_1/\sigma_k$, and the best low-rank approximations:
+
+**Eckart–Young–Mirsky theorem.** Truncating the sum after $r$ terms, $A_r = \sum_{i\le r}\sigma_i
+u_iv_i^\top$, gives the closest rank-$r$ matrix to $A$ in both the spectral and Frobenius norms,
+with errors
+
+$$\lVert A - A_r\rVert_2 = \sigma_{r+1}, \qquad
+  \lVert A - A_r\rVert_F = \Big(\sum_{i>r}\sigma_i^2\Big)^{1/2}.$$
+
+This is why LoRA adapters, PCA, latent semantic analysis and low-rank compression work: most of a
+matrix's "energy" often sits in a few singular directions.
+
+**One-sided Jacobi** (Hestenes, 1958) computes the SVD by orthogonalising the columns of $A$ with
+plane rotations. For a pair of columns $a_i, a_j$, the rotation by angle $\theta$ with
+
+$$\zeta = \frac{\lVert a_j\rVert^2 - \lVert a_i\rVert^2}{2\,a_i^\top a_j}, \qquad
+  t = \tan\theta = \frac{\operatorname{sign}\zeta}{|\zeta| + \sqrt{1+\zeta^2}}$$
+
+makes them orthogonal. Sweeping over all pairs until every pair is orthogonal gives
+$AV = U\Sigma$ with $V$ the product of the rotations; the column norms are the singular values.
+It converges quadratically, is simple, and computes small singular values to high *relative*
+accuracy (Demmel & Veselić, 1992). Production libraries use Golub–Kahan bidiagonalisation
+followed by QR iteration or divide and conquer, which is faster for large matrices.
+
+References: Golub & Van Loan, *Matrix Computations*, §8.6; Eckart & Young (1936); Demmel &
+Veselić (1992), *Jacobi's method is more accurate than QR*.
+
+Left out: Golub–Kahan bidiagonalisation, randomised SVD, and complex matrices.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from masterclass.linalg._validation import _as_matrix
+from masterclass.linalg.matrices import qr
+
+
+def _one_sided_jacobi(a: np.ndarray, max_sweeps: int) -> tuple[np.ndarray, np.ndarray]:
+    # Rotate the columns of `a` (m, n), m >= n, until they are mutually orthogonal; return the
+    # rotated columns `w` (m, n) = A V and the accumulated rotations `v` (n, n).
+    w = a.copy()
+    n = w.shape[1]
+    v = np.eye(n)
+    eps = np.finfo(np.float64).eps
+    # A column whose squared norm is below `negligible` is rounding noise of a rank-deficient `a`:
+    # rotating it against others would chase noise forever, so it is left alone (sigma = 0).
+    negligible = (eps * max(np.sqrt(np.sum(a * a)), 1e-300)) ** 2
+    for _ in range(max_sweeps):
+        rotated = False
+        for i in range(n - 1):
+            for j in range(i + 1, n):
+                alpha = w[:, i] @ w[:, i]
+                beta = w[:, j] @ w[:, j]
+                gamma = w[:, i] @ w[:, j]
+                # Skip pairs that are already orthogonal to working precision.
+                if min(alpha, beta) <= negligible or abs(gamma) <= eps * np.sqrt(alpha * beta):
+                    continue
+                rotated = True
+                zeta = (beta - alpha) / (2.0 * gamma)
+                # For huge zeta, $t \approx 1/(2\zeta)$ (and zeta * zeta would overflow).
+                if abs(zeta) > 1e150:
+                    t = 0.5 / zeta
+                else:
+                    t = (1.0 if zeta >= 0 else -1.0) / (abs(zeta) + np.sqrt(1.0 + zeta * zeta))
+                c = 1.0 / np.sqrt(1.0 + t * t)
+                s = c * t
+                wi, wj = w[:, i].copy(), w[:, j]
+                w[:, i] = c * wi - s * wj
+                w[:, j] = s * wi + c * wj
+                vi, vj = v[:, i].copy(), v[:, j]
+                v[:, i] = c * vi - s * vj
+                v[:, j] = s * vi + c * vj
+        if not rotated:
+            return w, v
+    raise ValueError(f"one-sided Jacobi did not converge in {max_sweeps} sweeps")
+
+
+def svd(a, *, max_sweeps: int = 60) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Reduced SVD of `a` `(m, n)`: `u` `(m, k)`, `s` `(k,)` descending, `vt` `(k, n)`, $k=\\min(m,n)$.
+
+    $A = U\\,\\mathrm{diag}(s)\\,V^\\top$; `u` and `vt` have orthonormal columns/rows (also for
+    rank-deficient `a`, whose null directions are completed to an orthonormal set).
+
+    >>> u, s, vt = svd(np.array([[3.0, 0.0], [0.0, -2.0]]))
+    >>> s.tolist()
+    [3.0, 2.0]
+    """
+    a = _as_matrix(a, "a")
+    m, n = a.shape
+    if m < n:
+        # The SVD of the transpose, transposed back: $A^\top = U\Sigma V^\top \Rightarrow A = V\Sigma U^\top$.
+        u, s, vt = svd(a.T, max_sweeps=max_sweeps)
+        return vt.T, s, u.T
+    w, v = _one_sided_jacobi(a, max_sweeps)
+    s = np.sqrt(np.sum(w * w, axis=0))  # (n,) the column norms
+    order = np.argsort(-s, kind="stable")
+    s, w, v = s[order], w[:, order], v[:, order]
+    # Columns with sigma = 0 (up to rounding) carry no direction; replace them by an orthonormal
+    # completion of the others, taken from a complete QR factorization.
+    tol = max(m, n) * np.finfo(np.float64).eps * (s[0] if s[0] > 0 else 1.0)
+    r = int(np.sum(s > tol))
+    u = np.zeros((m, n))
+    u[:, :r] = w[:, :r] / s[:r]
+    if r < n:
+        q = qr(u[:, :r], mode="complete")[0] if r > 0 else np.eye(m)
+        u[:, r:] = q[:, r:n]
+        s[r:] = np.where(s[r:] > tol, s[r:], 0.0)
+    return u, s, v.T
+
+
+def singular_values(a) -> np.ndarray:
+    """The singular values of `a` `(m, n)`, descending, shape `(min(m, n),)`."""
+    return svd(a)[1]
+
+
+# ## Low-rank approximation
+#
+# Keep the $r$ largest terms of the sum $\sum_i\sigma_iu_iv_i^\top$: in matrix form
+# $U_{:, :r}\,\mathrm{diag}(\sigma_{:r})\,V^\top_{:r, :}$. Storing the factors costs $r(m+n+1)$
+# numbers instead of $mn$.
+
+
+def low_rank_approximation(a, rank: int) -> np.ndarray:
+    """The best rank-`rank` approximation of `a` `(m, n)` (Eckart–Young); returns `(m, n)`."""
+    a = _as_matrix(a, "a")
+    k = min(a.shape)
+    if not isinstance(rank, int | np.integer) or not 0 <= rank <= k:
+        raise ValueError(f"rank must be an integer in [0, {k}] for a matrix of shape {a.shape}")
+    u, s, vt = svd(a)
+    return (u[:, :rank] * s[:rank]) @ vt[:rank]  # (m, r) * (r,) @ (r, n)
+
+
+def eckart_young_error(s, rank: int, norm: str = "fro") -> float:
+    """The error $\\lVert A - A_r\\rVert$ predicted by Eckart–Young from the singular values `s`
+    `(k,)` (descending): $\\sigma_{r+1}$ for `norm=2`, $\\sqrt{\\sum_{i>r}\\sigma_i^2}$ for `"fro"`."""
+    s = np.asarray(s, dtype=np.float64)
+    if s.ndim != 1 or np.any(s < 0) or np.any(np.diff(s) > 0):
+        raise ValueError("s must be a vector of non-negative singular values in descending order")
+    if not 0 <= rank <= len(s):
+        raise ValueError(f"rank must lie in [0, {len(s)}], got {rank}")
+    if norm == 2:
+        return float(s[rank]) if rank < len(s) else 0.0
+    if norm == "fro":
+        return float(np.sqrt(np.sum(s[rank:] ** 2)))
+    raise ValueError(f"norm must be 2 or 'fro', got {norm!r}")
