@@ -113,3 +113,38 @@ def test_not_a_run_folder_and_existing_run(tmp_path, capsys):
     (existing / "run.json").write_text("{}")
     code, err = _run(capsys, ["run", "--preset", "tiny", "--out", str(existing), "--quiet"])
     assert code == 2 and "already holds a run" in err[0]
+
+
+def test_user_data_of_every_kind_flows_into_shards(tmp_path, capsys):
+    # The positive counterpart: .txt, .md, .py and .jsonl together, invalid UTF-8 included.
+    data = tmp_path / "data"
+    data.mkdir()
+    for i in range(30):
+        body = f"Paragraph {i}: the quick brown fox jumps over the lazy dog. " * 40
+        (data / f"p{i}.txt").write_text(body)
+        (data / f"n{i}.md").write_text("# " + body)
+        (data / f"m{i}.py").write_text(f"def f{i}(x):\n    return x + {i}\n" * 40)
+    (data / "bad.txt").write_bytes(b"latin-1 caf\xe9 " * 300)
+    (data / "more.jsonl").write_text(
+        "\n".join(json.dumps({"text": f"record {i} " * 200}) for i in range(20))
+    )
+    out = tmp_path / "run"
+    code = cli.main(
+        [
+            "run",
+            "--preset",
+            "tiny",
+            "--data",
+            str(data),
+            "--out",
+            str(out),
+            "--quiet",
+            "--until",
+            "data",
+        ]
+    )
+    assert code == 0
+    corpus = json.loads((out / "corpus" / "metrics.json").read_text())
+    assert corpus["files"] == 92 and corpus["invalid_utf8_documents"] == 1
+    shards = json.loads((out / "data" / "metrics.json").read_text())
+    assert shards["train_tokens"] > 0 and shards["heldout_tokens"] > 0

@@ -154,6 +154,7 @@ def test_benchmark_reports_every_variant(run):
     for r in b["variants"].values():
         assert r["tokens_per_s"] > 0 and r["ms_per_token"] > 0 and r["file_mb"] > 0
         assert r["speedup_vs_torch_fp32"] == pytest.approx(ref["ms_per_token"] / r["ms_per_token"])
+        assert r["tokens_per_s"] == pytest.approx(1000 / r["ms_per_token"])
     # The fp32 ONNX model decodes greedily exactly like PyTorch (parity 1e-4 makes ties unlikely).
     assert b["variants"]["onnxruntime-fp32"]["greedy_agreement_with_fp32"] == 1.0
     assert (
@@ -183,3 +184,14 @@ def test_generate_command_is_deterministic(run, capsys):
     first = capsys.readouterr().out
     assert cli.main(args) == 0
     assert capsys.readouterr().out == first and first.startswith("def ")
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_tiny_run_on_the_gpu(tmp_path):
+    out = tmp_path / "gpu"
+    args = ["run", "--preset", "tiny", "--device", "cuda", "--quiet", "--out", str(out)]
+    assert cli.main([*args, "--set", "train.precision='bf16'", "--until", "quantize"]) == 0
+    ev = json.loads((out / "evaluate" / "metrics.json").read_text())
+    assert math.isfinite(ev["model"]["bits_per_byte"])
+    assert json.loads((out / "train" / "metrics.json").read_text())["autocast"] == "bf16"

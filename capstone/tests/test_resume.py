@@ -57,14 +57,39 @@ def test_interrupted_run_resumes_bitwise(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
-def test_non_finite_loss_stops_with_a_message(tmp_path, capsys):
-    # A learning rate of 1e30 sends the weights to infinity after the first update.
+def test_non_finite_loss_stops_with_a_message(tmp_path, capsys, monkeypatch):
+    # Poison the weights after step 12: the loss of step 13 is NaN, the loop must stop before
+    # updating, say so in one line, and leave the step-10 checkpoint as the latest.
+    models = []
+    real_build, real_train = train_stage.build_model, train_stage.train
+
+    def keep(*args, **kwargs):
+        models.append(real_build(*args, **kwargs))
+        return models[-1]
+
+    def poisoning(*args, progress=None, **kwargs):
+        def hook(record):
+            if progress is not None:
+                progress(record)
+            if record["kind"] == "step" and record["step"] == 12:
+                with torch.no_grad():
+                    models[0].tok_emb.weight.fill_(float("nan"))
+
+        return real_train(*args, progress=hook, **kwargs)
+
+    monkeypatch.setattr(train_stage, "build_model", keep)
+    monkeypatch.setattr(train_stage, "train", poisoning)
     out = tmp_path / "nan"
     args = ["run", "--preset", "tiny", "--device", "cpu", "--quiet", "--out", str(out)]
-    args += ["--set", "train.lr=1e30", "--set", "train.min_lr=1.0", "--until", "train"]
     assert cli.main(args) == cli.EXIT_TRAINING_FAILED
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "training stopped" in err[0] and "step" in err[0]
+    assert len(err) == 1 and "training stopped" in err[0] and "step 12" in err[0]
+    assert "step_000000010" in err[0]
+    checkpoints = out / "train" / "checkpoints"
+    assert (checkpoints / "latest").read_text().strip() == "step_000000010"
+    good = load_file(str(checkpoints / "step_000000010" / "model.safetensors"))
+    assert all(torch.isfinite(t).all() for t in good.values())
+    assert "train" not in json.loads((out / "run.json").read_text())["stages"]
 
 
 @pytest.mark.slow

@@ -114,14 +114,21 @@ def test_profilers_see_the_training_step():
     assert ops.get("aten::linear") == 3
 
 
-def test_first_nonfinite_node_on_the_engine_matches_torch_anomaly_mode():
+def test_first_nonfinite_node_on_the_engine_matches_torch_forward_scan():
     x0 = np.array([1.0, 3.0])
     x = Tensor(x0, requires_grad=True)
-    # log(x - 2) is NaN at x = 1; everything downstream (tanh, sum) inherits the NaN.
-    out = F.tanh((x - 2.0).log() * 2.0).sum()
-    assert first_nonfinite_node(out) == ("LogBackward0", (2,))
+    # log(x - 2) is NaN at x = 1; everything downstream (mul, tanh, sum) inherits the NaN.
+    with np.errstate(invalid="ignore"):
+        out = F.tanh((x - 2.0).log() * 2.0).sum()
+    ours = first_nonfinite_node(out)
     assert first_nonfinite_node((x * 2.0).sum()) is None
-    # Reference: torch's anomaly mode blames the same op, seen from the backward side.
+    # Reference: the same computation in torch, intermediates scanned in forward order.
     xt = torch.tensor(x0, requires_grad=True)
+    steps = [xt - 2.0]
+    for fn in (torch.log, lambda t: t * 2.0, torch.tanh, torch.sum):
+        steps.append(fn(steps[-1]))
+    first = next(t for t in steps if not torch.isfinite(t).all())
+    assert ours == (type(first.grad_fn).__name__, tuple(first.shape)) == ("LogBackward0", (2,))
+    # Anomaly mode checks *backward* outputs, so it blames the last op the NaN passed through.
     report = anomaly_report(lambda: torch.tanh(torch.log(xt - 2.0) * 2.0).sum())
-    assert report is not None and "LogBackward0" in report
+    assert report is not None and "TanhBackward0" in report

@@ -1,4 +1,6 @@
-"""Figure: a correlated 2-D Gaussian cloud with its principal axes, scaled by their standard deviations."""
+"""# Figure: principal axes of a Gaussian cloud
+
+A correlated 2-D Gaussian cloud with its principal axes, scaled by their standard deviations."""
 
 import matplotlib.figure
 import numpy as np

@@ -1,4 +1,6 @@
-"""Figure: optimizer trajectories on the Rosenbrock function $(1-x)^2 + 100(y-x^2)^2$."""
+"""# Figure: optimizers on the Rosenbrock function
+
+Optimizer trajectories on the Rosenbrock function $(1-x)^2 + 100(y-x^2)^2$."""
 
 import matplotlib.figure
 import numpy as np

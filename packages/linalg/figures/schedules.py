@@ -1,4 +1,6 @@
-"""Figure: the learning-rate schedules of `masterclass.linalg.schedules` over 1000 steps."""
+"""# Figure: learning-rate schedules
+
+The learning-rate schedules of `masterclass.linalg.schedules` over 1000 steps."""
 
 import matplotlib.figure
 

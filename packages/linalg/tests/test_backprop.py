@@ -1,4 +1,6 @@
-"""Hand-written backpropagation against torch autograd and central differences.
+"""# Tests: backpropagation by hand
+
+Hand-written backpropagation against torch autograd and central differences.
 
 Both the hand-derived gradients and torch's autograd evaluate the same float64 expressions in
 slightly different orders: `rtol = 1e-12`. Central differences have ~1e-9 error: `atol = 1e-7`.

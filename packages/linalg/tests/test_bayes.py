@@ -1,4 +1,6 @@
-"""Tests for conjugate updates, MAP, Metropolis–Hastings and the effective sample size.
+"""# Tests: Bayesian inference
+
+Tests for conjugate updates, MAP, Metropolis–Hastings and the effective sample size.
 
 References: conjugate posteriors are checked against a brute-force posterior normalised on a fine
 grid (likelihood x prior from scipy.stats, 20 001 points: quadrature error < 1e-8) and against

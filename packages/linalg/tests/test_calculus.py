@@ -1,4 +1,6 @@
-"""Reference tests for finite differences and dual numbers against torch autograd.
+"""# Tests: multivariable calculus
+
+Reference tests for finite differences and dual numbers against torch autograd.
 
 Dual numbers are exact up to rounding: they must match torch's reverse mode to `rtol = 1e-12`.
 Central differences with the default steps have ~1e-10 error for gradients and Jacobians

@@ -1,4 +1,6 @@
-"""Reference tests for log-sum-exp, log-softmax, cross-entropy and KL (scipy and torch).
+"""# Tests: cross-entropy and KL divergence
+
+Reference tests for log-sum-exp, log-softmax, cross-entropy and KL (scipy and torch).
 
 All comparisons are in float64. Closed-form quantities computed with a handful of operations agree
 with scipy/torch to `rtol = 1e-12` (a few hundred ulps: different summation orders). Gradients are

@@ -1,4 +1,6 @@
-"""Reference tests for the distributions: log-densities against scipy.stats, samplers by moments
+"""# Tests: probability distributions
+
+Reference tests for the distributions: log-densities against scipy.stats, samplers by moments
 and goodness of fit with fixed seeds.
 
 Log-densities are a few float64 operations and `gammaln`: `rtol = 1e-12`. Samplers are checked

@@ -1,10 +1,14 @@
-"""Reference tests for power/inverse iteration, Hessenberg reduction, shifted QR and Jacobi.
+"""# Tests: eigenvalues and eigenvectors
 
-References: `numpy.linalg.eigvals`/`eigh`, `scipy.linalg.hessenberg`. Eigenvalues of symmetric
-matrices are perfectly conditioned (Weyl), so `atol = 1e-10 * ||A||` is generous. General real
-matrices can have ill-conditioned eigenvalues; for random Gaussian matrices of side <= 10 the
-eigenvalue condition numbers stay below ~1e3, so we compare sorted spectra with `atol = 1e-8`.
-Eigenvectors are compared up to sign (they are defined only up to a scalar).
+Reference tests for power/inverse iteration, Hessenberg reduction, shifted QR and Jacobi.
+
+References: `numpy.linalg.eigh`, `scipy.linalg.eig` and `scipy.linalg.hessenberg`. Eigenvalues of
+symmetric matrices are perfectly conditioned (Weyl), so `atol = 1e-12` for entries ~1. A general
+real matrix's eigenvalue $\\lambda_i$ can be ill conditioned: a backward-stable algorithm gets it
+to within about $\\epsilon\\lVert A\rVert\\kappa_i$, where $\\kappa_i = 1/|y_i^* x_i|$ (unit left
+and right eigenvectors) is its condition number. We allow `100 * eps * ||A||_F * kappa_i` per
+eigenvalue (measured worst case over 3000 random matrices: 14), matching each of ours to the
+nearest reference eigenvalue. Eigenvectors are compared up to sign.
 """
 
 import numpy as np
@@ -24,6 +28,18 @@ def random_matrix(seed: int, m: int, n: int) -> np.ndarray:
 def _symmetric(seed: int, n: int) -> np.ndarray:
     a = random_matrix(seed, n, n)
     return (a + a.T) / 2
+
+
+def _assert_spectrum_close(ours, a, *, factor=100.0, atol=0.0):
+    # Match each reference eigenvalue to the nearest of ours, within its condition-number bound.
+    w, vl, vr = scipy.linalg.eig(a, left=True, right=True)
+    kappa = 1.0 / np.abs(np.sum(np.conj(vl) * vr, axis=0))
+    bound = factor * np.finfo(np.float64).eps * np.linalg.norm(a) * kappa + atol
+    remaining = list(ours)
+    assert len(remaining) == len(w)
+    for wi, bi in zip(w, bound):
+        j = int(np.argmin([abs(wi - v) for v in remaining]))
+        assert abs(wi - remaining.pop(j)) <= bi, f"eigenvalue {wi} missed by more than {bi}"
 
 
 def _same_up_to_sign(v, v_ref, atol):
@@ -70,22 +86,24 @@ def test_hessenberg_matches_scipy(n, seed):
 def test_shifted_qr_eigenvalues_match_numpy(n, seed):
     # Gaussian matrices: about half of them have complex-conjugate pairs.
     a = random_matrix(seed, n, n)
-    ours = np.sort_complex(eigen.eigvals_qr(a))
-    ref = np.sort_complex(np.linalg.eigvals(a))
-    np.testing.assert_allclose(ours, ref, atol=1e-8)
+    _assert_spectrum_close(eigen.eigvals_qr(a), a)
 
 
 def test_shifted_qr_on_hard_cases():
-    # A rotation (purely imaginary pair), a Jordan-like block and a companion matrix.
+    # A rotation (purely imaginary pair), a Jordan-like block, a companion matrix, a matrix
+    # with a zero row (exact zero subdiagonal entries), and a permutation (eigenvalues on the
+    # unit circle, all of the same modulus: the case that defeats unshifted QR).
     cases = [
+        np.array([[0.0, 1.0, 2.0], [0.0, 0.0, 0.0], [-2.0, 1.0, 0.0]]),
+        np.eye(5)[[1, 2, 3, 4, 0]],
         np.array([[0.0, -1.0], [1.0, 0.0]]),
         np.array([[2.0, 1.0, 0.0], [0.0, 2.0, 1.0], [0.0, 0.0, 3.0]]),
         np.array([[0.0, 0.0, 0.0, -24.0], [1, 0, 0, 50], [0, 1, 0, -35], [0, 0, 1, 10]]),
     ]
     for a in cases:
-        ours = np.sort_complex(eigen.eigvals_qr(a))
-        ref = np.sort_complex(np.linalg.eigvals(a))
-        np.testing.assert_allclose(ours, ref, atol=1e-7)
+        # The Jordan block's double eigenvalue is defective (infinite condition number): its
+        # computed value is only good to ~sqrt(eps), hence the absolute 1e-7.
+        _assert_spectrum_close(eigen.eigvals_qr(a), a, atol=1e-7)
 
 
 @settings(max_examples=30, deadline=None)

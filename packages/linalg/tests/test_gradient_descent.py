@@ -1,4 +1,6 @@
-"""Tests for batch, mini-batch and stochastic gradient descent, with and without momentum.
+"""# Tests: gradient descent and its variants
+
+Tests for batch, mini-batch and stochastic gradient descent, with and without momentum.
 
 References: the closed-form batch-GD iterates $(I - \\eta A)^k(w_0 - w^\\star) + w^\\star$, the
 least-squares solution from `numpy.linalg.lstsq`, and torch for the gradient. Closed-form

@@ -1,4 +1,6 @@
-"""Reference tests for entropy, joint/conditional entropy, mutual information and perplexity.
+"""# Tests: information theory
+
+Reference tests for entropy, joint/conditional entropy, mutual information and perplexity.
 
 References: `scipy.stats.entropy` for entropies and KL, and `torch.nn.functional.cross_entropy` for
 perplexity. Every quantity is a short float64 sum, so `rtol = 1e-12` (rounding of different

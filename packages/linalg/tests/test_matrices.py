@@ -1,4 +1,6 @@
-"""Reference tests for LU, QR, Cholesky, det, inverse, solve, condition number (numpy/scipy).
+"""# Tests: matrix decompositions and properties
+
+Reference tests for LU, QR, Cholesky, det, inverse, solve, condition number (numpy/scipy).
 
 Tolerances, for well-conditioned random matrices of side <= 8 with entries ~1: backward-stable
 factorizations reproduce their input to ~n * eps * ||A||, so `atol = 1e-12` on the
@@ -44,6 +46,21 @@ def test_det_inverse_and_solve_match_numpy(n, seed):
     np.testing.assert_allclose(mat.solve(a, b), np.linalg.solve(a, b), rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(
         mat.solve(a, b[:, 0]), np.linalg.solve(a, b[:, 0]), rtol=1e-9, atol=1e-12
+    )
+
+
+def test_triangular_solves_match_scipy():
+    a = random_matrix(8, 6, 6)
+    low = np.tril(a) + 3 * np.eye(6)
+    up = np.triu(a) + 3 * np.eye(6)
+    b = random_matrix(9, 6, 2)
+    np.testing.assert_allclose(
+        mat.forward_substitution(low, b),
+        scipy.linalg.solve_triangular(low, b, lower=True),
+        rtol=1e-12,
+    )
+    np.testing.assert_allclose(
+        mat.back_substitution(up, b[:, 0]), scipy.linalg.solve_triangular(up, b[:, 0]), rtol=1e-12
     )
 
 

@@ -1,4 +1,6 @@
-"""Reference tests for maximum likelihood: closed forms against scipy.stats' fitters and numpy;
+"""# Tests: maximum likelihood estimation
+
+Reference tests for maximum likelihood: closed forms against scipy.stats' fitters and numpy;
 logistic regression against scipy.optimize and its standard errors against the inverse of torch's
 autograd Hessian of the negative log-likelihood.
 

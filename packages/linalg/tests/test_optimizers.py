@@ -1,4 +1,6 @@
-"""Reference tests for the optimizer step functions: each runs side by side with `torch.optim`.
+"""# Tests: optimizers against torch.optim
+
+Reference tests for the optimizer step functions: each runs side by side with `torch.optim`.
 
 Both sides start from the same float64 parameters and, at every step, receive the gradient of the
 same smooth loss evaluated at their *own* current parameters. The loss,

@@ -1,4 +1,6 @@
-"""Reference tests for PCA against numpy's eigen-decomposition of the covariance matrix.
+"""# Tests: principal component analysis
+
+Reference tests for PCA against numpy's eigen-decomposition of the covariance matrix.
 
 The covariance route (`np.cov` + `np.linalg.eigh`) squares the data's condition number while ours
 works on the centred data, so the two agree only to ~eps * kappa^2 relative: `rtol = 1e-9` for

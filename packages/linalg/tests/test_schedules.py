@@ -1,4 +1,6 @@
-"""Reference tests for the learning-rate schedules against `torch.optim.lr_scheduler`.
+"""# Tests: learning-rate schedules against torch.optim.lr_scheduler
+
+Reference tests for the learning-rate schedules against `torch.optim.lr_scheduler`.
 
 Our `schedule(t)` must equal torch's `get_last_lr()` after `t` calls of `scheduler.step()`. torch
 computes most schedules *recursively* (each rate from the previous one), we in closed form, so the

@@ -1,4 +1,6 @@
-"""Reference tests for the one-sided Jacobi SVD, low-rank approximation and Eckart–Young.
+"""# Tests: singular value decomposition
+
+Reference tests for the one-sided Jacobi SVD, low-rank approximation and Eckart–Young.
 
 References: `numpy.linalg.svd` (values; vectors up to sign) and `scipy.linalg.svdvals`. Singular
 values are perfectly conditioned (perturbation <= ||E||_2), so `atol = 1e-12` for entries ~1 and

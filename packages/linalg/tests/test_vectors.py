@@ -1,4 +1,6 @@
-"""Reference tests for norms, projections, Gram–Schmidt, rank, basis and span (numpy/scipy).
+"""# Tests: vector spaces
+
+Reference tests for norms, projections, Gram–Schmidt, rank, basis and span (numpy/scipy).
 
 Tolerances: a norm or inner product is one float64 reduction, `rtol = 1e-13`. Orthonormality of a
 Gram–Schmidt basis of a well-conditioned matrix holds to `1e-12`. Projections go through a QR

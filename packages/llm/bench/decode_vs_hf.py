@@ -33,13 +33,17 @@ def main() -> None:
     parser.add_argument("--new-tokens", type=int, default=128)
     parser.add_argument("--prompt", type=int, default=16)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: leave the default)")
+    parser.add_argument(
+        "--threads", type=int, default=0, help="torch threads (0: leave the default)"
+    )
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     # The capstone's model: 4 layers of width 192, 6 heads, vocabulary 4096.
-    cfg = LMConfig.llama(vocab_size=4096, d_model=192, n_layers=4, n_heads=6, n_kv_heads=2, max_seq_len=512)
+    cfg = LMConfig.llama(
+        vocab_size=4096, d_model=192, n_layers=4, n_heads=6, n_kv_heads=2, max_seq_len=512
+    )
     model = LanguageModel(cfg).eval()
     hf = to_hf_llama(model)
     print(f"config: {cfg}\nthreads: {torch.get_num_threads()}")
@@ -62,10 +66,14 @@ def main() -> None:
 
         hf_out = hf_run()
         agree = bool(torch.equal(ours_out, hf_out))
-        t_ours = best_time(lambda idx=idx: generate(model, idx, args.new_tokens, temperature=0), args.repeats)
+        t_ours = best_time(
+            lambda idx=idx: generate(model, idx, args.new_tokens, temperature=0), args.repeats
+        )
         t_hf = best_time(hf_run, args.repeats)
         n = batch * args.new_tokens
-        print(f"{batch:>5} {n / t_ours:>11.0f} {n / t_hf:>10.0f} {t_hf / t_ours:>5.2f}x  same tokens: {agree}")
+        print(
+            f"{batch:>5} {n / t_ours:>11.0f} {n / t_hf:>10.0f} {t_hf / t_ours:>5.2f}x  same tokens: {agree}"
+        )
 
 
 if __name__ == "__main__":

@@ -27,5 +27,7 @@ def perturb():
 def tiny_llama() -> LanguageModel:
     """A 2-layer LLaMA-style model with grouped-query attention (4 query heads, 2 KV heads)."""
     torch.manual_seed(0)
-    cfg = LMConfig.llama(vocab_size=97, d_model=64, n_layers=2, n_heads=4, n_kv_heads=2, max_seq_len=64)
+    cfg = LMConfig.llama(
+        vocab_size=97, d_model=64, n_layers=2, n_heads=4, n_kv_heads=2, max_seq_len=64
+    )
     return perturbed(LanguageModel(cfg)).eval()

@@ -12,7 +12,10 @@ D, BASE, L = 32, 10000.0, 256
 
 def _hf(rope_parameters, max_pos=L):
     return LlamaConfig(
-        hidden_size=4 * D, num_attention_heads=4, max_position_embeddings=max_pos, rope_parameters=rope_parameters
+        hidden_size=4 * D,
+        num_attention_heads=4,
+        max_position_embeddings=max_pos,
+        rope_parameters=rope_parameters,
     )
 
 
@@ -29,7 +32,12 @@ def test_linear_matches_hf(factor):
 @pytest.mark.parametrize("factor", [2.0, 4.0, 16.0])
 def test_yarn_matches_hf(factor):
     cfg = _hf(
-        {"rope_type": "yarn", "rope_theta": BASE, "factor": factor, "original_max_position_embeddings": L},
+        {
+            "rope_type": "yarn",
+            "rope_theta": BASE,
+            "factor": factor,
+            "original_max_position_embeddings": L,
+        },
         max_pos=int(L * factor),
     )
     expected, att = ROPE_INIT_FUNCTIONS["yarn"](cfg, "cpu")

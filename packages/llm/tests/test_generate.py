@@ -25,7 +25,9 @@ def test_greedy_equals_hf_generate(tiny_llama):
     ours = generate(tiny_llama, idx, 10, temperature=0)
     theirs = hf.generate(
         idx,
-        attention_mask=torch.ones_like(idx),  # no padding: HF would otherwise infer it from pad_token_id
+        attention_mask=torch.ones_like(
+            idx
+        ),  # no padding: HF would otherwise infer it from pad_token_id
         max_new_tokens=10,
         do_sample=False,
         eos_token_id=None,

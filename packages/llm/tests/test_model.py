@@ -67,7 +67,9 @@ def test_loss_and_gradients_for_every_variant(variant):
     targets[0, :3] = -100
     logits, loss = model(idx, targets)
     assert logits.shape == (2, 12, 97)
-    torch.testing.assert_close(loss, F.cross_entropy(logits.view(-1, 97), targets.view(-1)), atol=1e-6, rtol=1e-6)
+    torch.testing.assert_close(
+        loss, F.cross_entropy(logits.view(-1, 97), targets.view(-1)), atol=1e-6, rtol=1e-6
+    )
     model.train()
     model(idx, targets)[1].backward()
     for name, p in model.named_parameters():
@@ -170,14 +172,24 @@ def test_onnx_export_with_dynamic_lengths_matches_onnxruntime(tiny_llama, tmp_pa
         dynamo=True,
         input_names=["idx", "past_keys", "past_values"],
         output_names=["logits", "keys", "values"],
-        dynamic_shapes={"idx": {0: B, 1: T}, "past_keys": {1: B, 3: P}, "past_values": {1: B, 3: P}},
+        dynamic_shapes={
+            "idx": {0: B, 1: T},
+            "past_keys": {1: B, 3: P},
+            "past_values": {1: B, 3: P},
+        },
         verbose=False,
     )
     session = ort.InferenceSession(str(path))
     for b, t, p in [(1, 5, 0), (3, 1, 7), (2, 4, 4)]:
-        idx, pk, pv = torch.randint(0, 97, (b, t)), torch.randn(2, b, 2, p, 16), torch.randn(2, b, 2, p, 16)
+        idx, pk, pv = (
+            torch.randint(0, 97, (b, t)),
+            torch.randn(2, b, 2, p, 16),
+            torch.randn(2, b, 2, p, 16),
+        )
         with torch.no_grad():
             expected = tiny_llama.forward_with_past(idx, pk, pv)
-        got = session.run(None, {"idx": idx.numpy(), "past_keys": pk.numpy(), "past_values": pv.numpy()})
+        got = session.run(
+            None, {"idx": idx.numpy(), "past_keys": pk.numpy(), "past_values": pv.numpy()}
+        )
         for g, e in zip(got, expected):
             torch.testing.assert_close(torch.from_numpy(g), e, atol=1e-5, rtol=1e-5)

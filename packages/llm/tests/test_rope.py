@@ -20,7 +20,11 @@ def test_half_split_matches_hf_llama():
     # are float32, so both paths do the same float32 arithmetic: 1e-6 allows for op-order rounding.
     torch.manual_seed(0)
     B, H, T, D = 2, 3, 11, 16
-    hf_cfg = LlamaConfig(hidden_size=H * D, num_attention_heads=H, rope_parameters={"rope_type": "default", "rope_theta": 500.0})
+    hf_cfg = LlamaConfig(
+        hidden_size=H * D,
+        num_attention_heads=H,
+        rope_parameters={"rope_type": "default", "rope_theta": 500.0},
+    )
     q, k = torch.randn(B, H, T, D), torch.randn(B, H, T, D)
     positions = torch.arange(T)
     cos_hf, sin_hf = LlamaRotaryEmbedding(hf_cfg)(q, positions[None].expand(B, T))
@@ -39,7 +43,9 @@ def test_interleaved_matches_complex_rotation():
     inv = rope_inv_freq(D)
     angles = torch.arange(T, dtype=torch.float64)[:, None] * inv.double()[None]
     z = torch.view_as_complex(x.reshape(1, 2, T, D // 2, 2).contiguous())
-    expected = torch.view_as_real(z * torch.polar(torch.ones_like(angles), angles)).reshape(1, 2, T, D)
+    expected = torch.view_as_real(z * torch.polar(torch.ones_like(angles), angles)).reshape(
+        1, 2, T, D
+    )
     cos, sin = rope_cos_sin(torch.arange(T), inv, interleaved=True)
     got = apply_rope(x, cos.double(), sin.double(), interleaved=True)
     torch.testing.assert_close(got, expected, atol=1e-6, rtol=1e-6)
@@ -56,11 +62,15 @@ def test_scores_depend_only_on_relative_position(interleaved):
 
     def rotated(x, pos):
         cos, sin = rope_cos_sin(torch.tensor([pos]), inv, interleaved=interleaved)
-        return apply_rope(x.view(1, 1, 1, D), cos.double(), sin.double(), interleaved=interleaved).flatten()
+        return apply_rope(
+            x.view(1, 1, 1, D), cos.double(), sin.double(), interleaved=interleaved
+        ).flatten()
 
     base = rotated(q, 3) @ rotated(k, 10)
     for shift in (1, 7, 50):
-        torch.testing.assert_close(rotated(q, 3 + shift) @ rotated(k, 10 + shift), base, atol=1e-6, rtol=1e-6)
+        torch.testing.assert_close(
+            rotated(q, 3 + shift) @ rotated(k, 10 + shift), base, atol=1e-6, rtol=1e-6
+        )
 
 
 def test_weight_permutation_turns_interleaved_into_half_split():
@@ -69,7 +79,10 @@ def test_weight_permutation_turns_interleaved_into_half_split():
     # queries and keys are therefore identical. float64: tolerance 1e-10.
     torch.manual_seed(3)
     H, D, d_in, T = 2, 8, 12, 6
-    wq, wk = torch.randn(H * D, d_in, dtype=torch.float64), torch.randn(H * D, d_in, dtype=torch.float64)
+    wq, wk = (
+        torch.randn(H * D, d_in, dtype=torch.float64),
+        torch.randn(H * D, d_in, dtype=torch.float64),
+    )
     x = torch.randn(T, d_in, dtype=torch.float64)
     inv = rope_inv_freq(D).double()
 
@@ -81,7 +94,9 @@ def test_weight_permutation_turns_interleaved_into_half_split():
         return q @ k.transpose(-1, -2)
 
     ref = scores(wq, wk, interleaved=True)
-    permuted = scores(interleaved_to_half_split(wq, H), interleaved_to_half_split(wk, H), interleaved=False)
+    permuted = scores(
+        interleaved_to_half_split(wq, H), interleaved_to_half_split(wk, H), interleaved=False
+    )
     torch.testing.assert_close(permuted, ref, atol=1e-10, rtol=1e-10)
     assert torch.equal(half_split_to_interleaved(interleaved_to_half_split(wq, H), H), wq)
 

@@ -15,7 +15,7 @@ def figure() -> matplotlib.figure.Figure:
             ax.plot(range(1, 51), [max(s, 1e-30) for s in stds], label=name)
         ax.set_yscale("log")
         ax.set_xlabel("layer")
-        ax.set_ylabel("activation std")
+        ax.set_ylabel("activation std (floored at 1e-30)")
         ax.set_title(f"{nl}, width 256")
     ax.legend(fontsize=8)
     fig.tight_layout()

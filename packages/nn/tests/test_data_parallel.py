@@ -35,3 +35,5 @@ def test_two_process_data_parallel_matches_single_process_and_ddp():
 def test_launch_rejects_bad_world_size():
     with pytest.raises(ValueError, match="world_size"):
         launch_data_parallel(world_size=0)
+    with pytest.raises(ValueError, match="divisible"):
+        launch_data_parallel(world_size=3, batch=16)

@@ -46,6 +46,15 @@ def test_rmsnorm_matches_torch():
     _compare(RMSNorm(8, eps=1e-6).double(), nn.RMSNorm(8, eps=1e-6).double(), _x(2, 5, 8))
 
 
+def test_layernorm_bf16_keeps_dtype_and_matches_torch():
+    # bf16 has 8 significant bits: agreement to about 2^-7 relative.
+    x = _x(4, 16).bfloat16()
+    ours, ref = LayerNorm(16).bfloat16(), nn.LayerNorm(16).bfloat16()
+    y = ours(x)
+    assert y.dtype == torch.bfloat16
+    torch.testing.assert_close(y, ref(x), rtol=1e-2, atol=1e-2)
+
+
 def test_rmsnorm_bf16_keeps_dtype_and_matches_torch():
     # bf16 has 8 mantissa bits: agreement to about 2^-7 relative.
     x = _x(4, 16).bfloat16()

@@ -25,6 +25,6 @@ def figure() -> Figure:
         ax.plot(list(steps), [fn(t) for t in steps], label=name)
     ax.set_xlabel("optimizer step")
     ax.set_ylabel("learning rate / peak")
-    ax.legend()
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=4)
     fig.tight_layout()
     return fig

@@ -93,7 +93,7 @@ class TrainingConfig:
     # Optimizer steps (with time_budget_s: the most steps the budget may resolve to).
     steps: int = 20000
     # Wall-clock budget of the training stage in seconds (0: train exactly `steps` steps).
-    time_budget_s: float = 450.0
+    time_budget_s: float = 420.0
     # Sequences per micro-batch.
     batch_size: int = 16
     # Micro-batches accumulated per optimizer step.
@@ -103,17 +103,17 @@ class TrainingConfig:
     # Final learning rate of the cosine decay.
     min_lr: float = 3e-4
     # Linear warmup steps.
-    warmup_steps: int = 100
+    warmup_steps: int = 50
     # AdamW decoupled weight decay.
     weight_decay: float = 0.1
     # Clip the global gradient norm to this value (0: no clipping).
     grad_clip: float = 1.0
     # Evaluate on held-out tokens every this many steps (and at the end).
-    eval_every: int = 250
+    eval_every: int = 100
     # Held-out batches per periodic evaluation.
-    eval_batches: int = 8
+    eval_batches: int = 4
     # Write a checkpoint every this many steps (and at the end).
-    checkpoint_every: int = 250
+    checkpoint_every: int = 100
     # Mixed precision: "auto" (bf16 autocast where it helps), "bf16" or "fp32".
     precision: str = "auto"
 
@@ -390,6 +390,11 @@ def validate(cfg: RunConfig) -> RunConfig:
         raise CapstoneError(
             "benchmark.prompt_tokens + benchmark.decode_tokens must fit in model.context "
             f"({cfg.model.context})"
+        )
+    if cfg.evaluate.sample_tokens >= cfg.model.context:
+        raise CapstoneError(
+            f"evaluate.sample_tokens ({cfg.evaluate.sample_tokens}) must be smaller than "
+            f"model.context ({cfg.model.context})"
         )
     if cfg.train.precision not in ("auto", "bf16", "fp32"):
         raise CapstoneError(

@@ -27,6 +27,8 @@ is per token over those same targets. The baselines see the same bytes:
   statistical language model, fitted on the train split: the best a model without neural nets does
   with the same train/held-out discipline.
 
+![bits per byte of the compressors and of Kneser-Ney models by order on a slice of the standard library](figures/baselines.png)
+
 **Samples.** A few fixed prompts are continued by the model (top-k sampling with a fixed seed), so
 successive runs can be compared by eye.
 """

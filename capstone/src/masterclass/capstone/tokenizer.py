@@ -10,7 +10,7 @@ make the held-out text look more regular than unseen text is). The vocabulary ha
 **Why a small vocabulary.** A larger vocabulary makes sequences shorter (more bytes per token) but
 costs $V \\cdot d_{model}$ parameters in both the embedding and the output layer, and spreads the
 training signal over more rare tokens. At width 192 a 4,096-token vocabulary already makes the
-embedding and the output head about a third of the model's weights; on a fixed CPU budget 8,192
+embedding and the output head almost half of the model's weights; on a fixed CPU budget 8,192
 did worse (see the config chapter).
 
 **Invalid UTF-8.** The trainer counts pre-tokens of text, so documents are decoded with

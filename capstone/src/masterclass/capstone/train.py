@@ -127,7 +127,23 @@ def read_schedule(out: Path) -> dict[str, Any]:
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
-def _budgeted_steps(cfg: RunConfig, tc: TrainConfig, out: Path, model, batcher, progress) -> int:
+def _logged_step_time(out: Path) -> float | None:
+    # Seconds per step from the last two lines the loop logged (after a resume in calibration).
+    path = Path(out) / "metrics.jsonl"
+    lines = path.read_text().splitlines() if path.is_file() else []
+    logged = [json.loads(x) for x in lines if x.strip()]
+    train_lines = [r for r in logged if r["kind"] == "train"]
+    if len(train_lines) < 2:
+        return None
+    a, b = train_lines[-2], train_lines[-1]
+    if b["step"] <= a["step"] or b["elapsed_s"] <= a["elapsed_s"]:
+        return None
+    return (b["elapsed_s"] - a["elapsed_s"]) / (b["step"] - a["step"])
+
+
+def _budgeted_steps(
+    cfg: RunConfig, tc: TrainConfig, out: Path, model, batcher, eval_fn, progress
+) -> int:
     known = read_schedule(out)
     if known:
         return int(known["steps"])
@@ -141,26 +157,16 @@ def _budgeted_steps(cfg: RunConfig, tc: TrainConfig, out: Path, model, batcher, 
 
     start = time.perf_counter()
     phase = dataclasses.replace(tc, steps=calibration, checkpoint_every=calibration, eval_every=0)
-    held = heldout_batches(
-        TokenShards(Path(out).parent / "data" / "heldout").to_numpy(),
-        cfg.model.context,
-        cfg.train.batch_size,
-        cfg.train.eval_batches,
-    )
-    train(
-        model,
-        batcher,
-        phase,
-        out,
-        eval_fn=lambda m: evaluate_loss(m, held, autocast=tc.autocast),
-        progress=timed,
-    )
+    train(model, batcher, phase, out, eval_fn=eval_fn, progress=timed)
     elapsed = time.perf_counter() - start
     steps = [t for kind, t in stamps if kind == "step"]
     evals = [t for kind, t in stamps if kind == "eval"]
     # The first step pays for memory allocation and kernel selection: leave it out.
-    per_step = float(np.median(np.diff(steps))) if len(steps) > 2 else elapsed / calibration
-    per_eval = evals[-1] - steps[-1] if evals else 0.0
+    per_step = float(np.median(np.diff(steps))) if len(steps) > 2 else _logged_step_time(out)
+    if per_step is None:
+        # Resumed right at the end of the calibration with no timing to go on: be conservative.
+        per_step = cfg.train.time_budget_s / calibration
+    per_eval = evals[-1] - steps[-1] if evals and steps else 0.0
     remaining = max(cfg.train.time_budget_s - elapsed, 0.0)
     extra = int(remaining / (per_step + per_eval / max(tc.eval_every, 1)))
     total = max(calibration + 1, min(cfg.train.steps, calibration + extra))
@@ -200,8 +206,6 @@ def run_train(
         world_size=world_size,
     )
     tc = train_config(cfg, device)
-    if cfg.train.time_budget_s > 0:
-        tc = dataclasses.replace(tc, steps=_budgeted_steps(cfg, tc, out, model, batcher, progress))
     held = heldout_batches(
         TokenShards(data / "heldout").to_numpy(),
         cfg.model.context,
@@ -211,6 +215,10 @@ def run_train(
 
     def eval_fn(m: torch.nn.Module) -> float:
         return evaluate_loss(m, held, autocast=tc.autocast)
+
+    if cfg.train.time_budget_s > 0:
+        steps = _budgeted_steps(cfg, tc, out, model, batcher, eval_fn, progress)
+        tc = dataclasses.replace(tc, steps=steps)
 
     result = train(model, batcher, tc, out, eval_fn=eval_fn, progress=progress)
     schedule = read_schedule(out)

@@ -24,6 +24,7 @@ from masterclass.autograd.dataloader import (
 from masterclass.autograd.debugging import (
     NonFiniteHunter,
     cprofile_top,
+    first_nonfinite_node,
     gradient_check,
     numerical_gradient,
     torch_profile_top,
@@ -49,6 +50,7 @@ __all__ = [
     "cat",
     "cprofile_top",
     "default_collate",
+    "first_nonfinite_node",
     "functional",
     "get_worker_info",
     "grad",

@@ -20,8 +20,10 @@ answer is the *first* tensor that went non-finite. `NonFiniteHunter` puts a forw
 submodule (hooks fire in execution order) and a gradient hook on every module output (those fire
 in backward order), and records the first module whose output or output-gradient contains
 NaN/inf. `torch.autograd.detect_anomaly` answers the same question per autograd op, at a large
-cost in speed; `anomaly_report` shows its message. On our own engine the recorded graph is already
-in forward order, so `first_nonfinite_node` just scans it.
+cost in speed; `anomaly_report` shows its message. Note that anomaly mode checks the *backward*
+functions, so it names the last op a forward NaN flowed through (say `TanhBackward0`), not the op
+that created it (`LogBackward0`); the forward hooks above name the origin. On our own engine the
+recorded graph is already in forward order, so `first_nonfinite_node` just scans it.
 
 **Where does the time go?** `cprofile_top` profiles Python (which function, how often),
 `torch_profile_top` profiles PyTorch's operators (`aten::addmm`, `aten::mm`, ...). The first

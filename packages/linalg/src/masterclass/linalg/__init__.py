@@ -63,9 +63,11 @@ from masterclass.linalg.information_theory import (
 )
 from masterclass.linalg.matrices import (
     LU,
+    back_substitution,
     cholesky,
     cond,
     det,
+    forward_substitution,
     inv,
     is_orthogonal,
     is_positive_definite,
@@ -145,6 +147,7 @@ __all__ = [
     "adam_step",
     "adamw_init",
     "adamw_step",
+    "back_substitution",
     "bernoulli_mle",
     "beta_binomial_map",
     "beta_binomial_update",
@@ -171,6 +174,7 @@ __all__ = [
     "entropy",
     "exponential",
     "fit_logistic_regression",
+    "forward_substitution",
     "gradient_descent",
     "gram_schmidt",
     "hessenberg",

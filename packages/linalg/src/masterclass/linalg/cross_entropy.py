@@ -50,6 +50,7 @@ from masterclass.linalg._validation import (
     _as_vector,
     _check_unit_interval,
 )
+from masterclass.linalg.matrices import cholesky, forward_substitution
 
 # ## Log-sum-exp, log-softmax and softmax
 
@@ -190,11 +191,11 @@ def kl_mvn(mean0, cov0, mean1, cov1) -> float:
     # Cholesky factors $\Sigma = LL^\top$ give the log-determinants ($2\sum\log L_{ii}$) and the
     # solves stably; they also test positive definiteness.
     try:
-        l0, l1 = np.linalg.cholesky(s0), np.linalg.cholesky(s1)
-    except np.linalg.LinAlgError as exc:
-        raise ValueError("cov0 and cov1 must be symmetric positive definite") from exc
-    a = np.linalg.solve(l1, l0)  # (k, k): $L_1^{-1}L_0$, so tr(Σ1⁻¹Σ0) = ‖A‖²_F
-    d = np.linalg.solve(l1, m1 - m0)  # (k,)
+        l0, l1 = cholesky(s0), cholesky(s1)
+    except ValueError as exc:
+        raise ValueError(f"cov0 and cov1 must be symmetric positive definite: {exc}") from exc
+    a = forward_substitution(l1, l0)  # (k, k): $L_1^{-1}L_0$, so tr(Σ1⁻¹Σ0) = ‖A‖²_F
+    d = forward_substitution(l1, m1 - m0)  # (k,)
     logdet0 = 2 * np.sum(np.log(np.diag(l0)))
     logdet1 = 2 * np.sum(np.log(np.diag(l1)))
     return float(0.5 * (np.sum(a * a) + d @ d - k + logdet1 - logdet0))

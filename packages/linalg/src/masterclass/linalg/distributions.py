@@ -47,7 +47,7 @@ import numpy as np
 from scipy.special import gammaln
 
 from masterclass.linalg._validation import _as_distribution, _as_float_array, _as_vector
-from masterclass.linalg.matrices import _forward_substitution, cholesky
+from masterclass.linalg.matrices import cholesky, forward_substitution
 
 LOG_2PI = float(np.log(2 * np.pi))
 
@@ -240,7 +240,7 @@ class MultivariateNormal:
         if x.shape[-1:] != (k,) or x.ndim > 2:
             raise ValueError(f"x must have shape ({k},) or (N, {k}), got {x.shape}")
         diff = np.atleast_2d(x) - self.mean  # (N, k)
-        z = _forward_substitution(self._chol, diff.T)  # (k, N)
+        z = forward_substitution(self._chol, diff.T)  # (k, N)
         logdet = 2 * np.sum(np.log(np.diag(self._chol)))
         out = -0.5 * np.sum(z * z, axis=0) - 0.5 * logdet - 0.5 * k * LOG_2PI  # (N,)
         return out if x.ndim == 2 else out[0]

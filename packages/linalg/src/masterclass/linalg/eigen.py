@@ -21,11 +21,13 @@ Every practical method is iterative:
    similarity transform (same eigenvalues) that drives $A_k$ towards upper-triangular (Schur)
    form, with the eigenvalues appearing on the diagonal. Three tricks make it practical:
    reduce $A$ once to **Hessenberg** form (zeros below the first subdiagonal, preserved by QR
-   steps, which then cost $O(n^2)$ with Givens rotations); **shift** by $\mu\approx\lambda$
-   (Wilkinson's shift, from the trailing $2\times2$ block), which makes the last subdiagonal
-   entry vanish quadratically; and **deflate**: once a subdiagonal entry is negligible, split the
-   problem in two. A real matrix may have complex-conjugate eigenvalue pairs; they remain as
-   $2\times2$ diagonal blocks whose eigenvalues we take in closed form.
+   steps, which then cost $O(n^2)$); **shift**: a step on $A - \mu I$ with $\mu$ close to an
+   eigenvalue makes the last subdiagonal entry vanish quadratically; and **deflate**: once a
+   subdiagonal entry is negligible, split the problem in two. A real matrix may have
+   complex-conjugate eigenvalues, which a real shift cannot approach; Francis's **double shift**
+   uses both eigenvalues of the trailing $2\times2$ block as a pair of shifts and still computes
+   in real arithmetic. Complex pairs end up as $2\times2$ diagonal blocks whose eigenvalues we take
+   in closed form.
 4. **Jacobi's method** for symmetric matrices: rotate in the plane $(p, q)$ by the angle that
    zeroes $a_{pq}$. Each rotation reduces the off-diagonal mass $\sum_{i\ne j}a_{ij}^2$ by
    $2a_{pq}^2$; sweeping over all pairs converges quadratically and yields eigenvectors that are
@@ -34,9 +36,8 @@ Every practical method is iterative:
 References: Trefethen & Bau, *Numerical Linear Algebra*, lectures 24–30; Golub & Van Loan,
 *Matrix Computations*, ch. 7–8; Francis (1961), *The QR transformation*.
 
-Left out: Francis's implicit double-shift (which keeps complex-pair iterations in real
-arithmetic and converges faster than our real-part shift), Schur vectors and eigenvectors of
-non-symmetric matrices from the QR algorithm, and Lanczos/Arnoldi for large sparse matrices.
+Left out: Schur vectors and eigenvectors of non-symmetric matrices from the QR algorithm,
+balancing, aggressive early deflation, and Lanczos/Arnoldi for large sparse matrices.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ from __future__ import annotations
 import numpy as np
 
 from masterclass.linalg._validation import _as_square, _as_symmetric, _as_vector
-from masterclass.linalg.matrices import _back_substitution, _forward_substitution, lu
+from masterclass.linalg.matrices import back_substitution, forward_substitution, lu
 
 # ## Power iteration
 #
@@ -108,7 +109,7 @@ def inverse_iteration(
     v = _start_vector(n, v0)
     scale = max(np.sqrt(np.sum(a * a)), 1e-300)
     for _ in range(max_iter):
-        w = _back_substitution(u, _forward_substitution(f.l, v[f.perm]))
+        w = back_substitution(u, forward_substitution(f.l, v[f.perm]))
         v = w / np.sqrt(w @ w)
         lam = v @ a @ v
         if np.sqrt(np.sum((a @ v - lam * v) ** 2)) <= tol * scale:
@@ -151,25 +152,54 @@ def _eig2(block: np.ndarray) -> tuple[complex, complex]:
     return half_trace + root, half_trace - root
 
 
-def _qr_step(h: np.ndarray, shift: float) -> None:
-    # One shifted QR step on the Hessenberg block `h`, in place: $H - \mu I = QR$ by Givens
-    # rotations $G_i$ acting on rows $(i, i+1)$, then $H \leftarrow RQ + \mu I$.
+def _householder(x: np.ndarray) -> tuple[np.ndarray, float]:
+    # The reflector $I - \beta vv^\top$ that maps `x` onto a multiple of $e_1$.
+    v = x.copy()
+    norm = np.sqrt(x @ x)
+    v[0] += norm if x[0] >= 0 else -norm
+    vv = v @ v
+    return v, (2.0 / vv if vv > 0 else 0.0)
+
+
+# ## Francis's double-shift step
+#
+# The two shifts are the eigenvalues $\mu_1, \mu_2$ of the trailing $2\times2$ block, a real pair
+# or a complex-conjugate pair. Two QR steps with those shifts amount to one step with the real
+# matrix $M = (H - \mu_1I)(H - \mu_2I) = H^2 - sH + tI$, where $s = \mu_1 + \mu_2$ and
+# $t = \mu_1\mu_2$ are the block's trace and determinant: real even when the shifts are complex.
+# Forming $M$ would cost $O(n^3)$; instead (the *implicit Q theorem*) it suffices to apply the
+# reflector that maps $M$'s first column, which has only three nonzeros, to $e_1$, and then
+# restore Hessenberg form by chasing the "bulge" this creates down the diagonal with $3\times3$
+# reflectors: $O(n^2)$ per step, all in real arithmetic.
+
+
+def _francis_step(h: np.ndarray, exceptional: bool) -> None:
+    # One implicit double-shift QR step on the unreduced Hessenberg block `h` (n >= 3), in place
+    # (Golub & Van Loan, Algorithm 7.5.1).
     n = h.shape[0]
-    h[np.diag_indices(n)] -= shift
-    rotations = []
-    for i in range(n - 1):
-        a, b = h[i, i], h[i + 1, i]
-        r = np.hypot(a, b)
-        c, s = (1.0, 0.0) if r == 0 else (a / r, b / r)
-        rows = h[i : i + 2, i:].copy()
-        h[i, i:] = c * rows[0] + s * rows[1]
-        h[i + 1, i:] = -s * rows[0] + c * rows[1]
-        rotations.append((c, s))
-    for i, (c, s) in enumerate(rotations):
-        cols = h[: i + 2, i : i + 2].copy()
-        h[: i + 2, i] = c * cols[:, 0] + s * cols[:, 1]
-        h[: i + 2, i + 1] = -s * cols[:, 0] + c * cols[:, 1]
-    h[np.diag_indices(n)] += shift
+    if exceptional:
+        # An ad hoc shift pair (from EISPACK's hqr) that breaks the rare cycles of the standard one.
+        e = abs(h[n - 1, n - 2]) + abs(h[n - 2, n - 3])
+        s, t = 1.5 * e, e * e
+    else:
+        s = h[n - 2, n - 2] + h[n - 1, n - 1]
+        t = h[n - 2, n - 2] * h[n - 1, n - 1] - h[n - 2, n - 1] * h[n - 1, n - 2]
+    # The first column of $M = H^2 - sH + tI$.
+    x = h[0, 0] * h[0, 0] + h[0, 1] * h[1, 0] - s * h[0, 0] + t
+    y = h[1, 0] * (h[0, 0] + h[1, 1] - s)
+    z = h[1, 0] * h[2, 1]
+    for k in range(n - 2):
+        v, beta = _householder(np.array([x, y, z]))
+        q = max(0, k - 1)
+        h[k : k + 3, q:] -= beta * np.outer(v, v @ h[k : k + 3, q:])
+        r = min(k + 4, n)
+        h[:r, k : k + 3] -= beta * np.outer(h[:r, k : k + 3] @ v, v)
+        x, y = h[k + 1, k], h[k + 2, k]
+        if k < n - 3:
+            z = h[k + 3, k]
+    v, beta = _householder(np.array([x, y]))
+    h[n - 2 :, n - 3 :] -= beta * np.outer(v, v @ h[n - 2 :, n - 3 :])
+    h[:, n - 2 :] -= beta * np.outer(h[:, n - 2 :] @ v, v)
 
 
 def eigvals_qr(a, *, max_iter: int = 10_000) -> np.ndarray:
@@ -180,12 +210,15 @@ def eigvals_qr(a, *, max_iter: int = 10_000) -> np.ndarray:
     h = hessenberg(a)[0]
     n = h.shape[0]
     eps = np.finfo(np.float64).eps
+    h_norm = np.sqrt(np.sum(h * h))
     found: list[complex] = []
     hi, stuck, total = n - 1, 0, 0
     while hi >= 0:
-        # Deflate: a subdiagonal entry negligible next to its diagonal neighbours is set to zero.
+        # Deflate: a subdiagonal entry negligible next to its diagonal neighbours (or next to the
+        # whole matrix, when those neighbours are zero) is set to zero.
         for k in range(hi, 0, -1):
-            if abs(h[k, k - 1]) <= eps * (abs(h[k, k]) + abs(h[k - 1, k - 1])):
+            scale = abs(h[k, k]) + abs(h[k - 1, k - 1])
+            if abs(h[k, k - 1]) <= eps * (scale if scale > 0 else h_norm):
                 h[k, k - 1] = 0.0
         if hi == 0 or h[hi, hi - 1] == 0.0:
             found.append(complex(h[hi, hi]))
@@ -198,16 +231,9 @@ def eigvals_qr(a, *, max_iter: int = 10_000) -> np.ndarray:
         lo = hi - 1
         while lo > 0 and h[lo, lo - 1] != 0.0:
             lo -= 1
-        # Wilkinson's shift: the eigenvalue of the trailing 2x2 block closer to $h_{nn}$ (its
-        # real part if the pair is complex). Every 11th step without progress, an "exceptional"
-        # shift breaks the rare cycles a fixed shift can fall into.
-        mu1, mu2 = _eig2(h[hi - 1 : hi + 1, hi - 1 : hi + 1])
-        mu = mu1 if abs(mu1 - h[hi, hi]) <= abs(mu2 - h[hi, hi]) else mu2
-        shift = mu.real
-        if stuck and stuck % 11 == 0:
-            shift = h[hi, hi] + 0.75 * abs(h[hi, hi - 1]) + abs(h[hi - 1, hi - 2])
-        block = h[lo : hi + 1, lo : hi + 1]
-        _qr_step(block, shift)
+        # Iterate on the active unreduced block only: for eigenvalues, the rest of the matrix
+        # no longer matters.
+        _francis_step(h[lo : hi + 1, lo : hi + 1], exceptional=stuck > 0 and stuck % 10 == 0)
         stuck, total = stuck + 1, total + 1
         if total > max_iter:
             raise ValueError(f"the QR algorithm did not converge in {max_iter} steps")

@@ -78,16 +78,23 @@ def lu(a) -> LU:
     return LU(perm, l, np.triu(u))
 
 
-def _forward_substitution(l: np.ndarray, b: np.ndarray) -> np.ndarray:
-    # Solve $Ly = b$ for lower-triangular $L$: $y_i = (b_i - \sum_{j<i} l_{ij}y_j)/l_{ii}$.
+# ## Triangular solves
+#
+# Forward substitution solves $Ly = b$ for lower-triangular $L$ from the top row down,
+# $y_i = (b_i - \sum_{j<i} l_{ij}y_j)/l_{ii}$; back substitution solves $Ux = y$ from the bottom
+# row up. Each costs $O(n^2)$, which is why factoring first pays off.
+
+
+def forward_substitution(l: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Solve $Ly = b$ for lower-triangular `l` `(n, n)` and `b` `(n,)` or `(n, k)`."""
     y = np.zeros_like(b)
     for i in range(l.shape[0]):
         y[i] = (b[i] - l[i, :i] @ y[:i]) / l[i, i]
     return y
 
 
-def _back_substitution(u: np.ndarray, y: np.ndarray) -> np.ndarray:
-    # Solve $Ux = y$ for upper-triangular $U$, from the last row up.
+def back_substitution(u: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Solve $Ux = y$ for upper-triangular `u` `(n, n)` and `y` `(n,)` or `(n, k)`."""
     x = np.zeros_like(y)
     for i in range(u.shape[0] - 1, -1, -1):
         x[i] = (y[i] - u[i, i + 1 :] @ x[i + 1 :]) / u[i, i]
@@ -107,7 +114,7 @@ def solve(a, b) -> np.ndarray:
     f = lu(a)
     b = _as_float_array_rows(b, f.u.shape[0])
     _check_nonsingular(f, "a")
-    return _back_substitution(f.u, _forward_substitution(f.l, b[f.perm]))
+    return back_substitution(f.u, forward_substitution(f.l, b[f.perm]))
 
 
 def _as_float_array_rows(b, n: int) -> np.ndarray:
@@ -270,4 +277,4 @@ def lstsq(a, b) -> np.ndarray:
         raise ValueError(
             "a does not have full column rank; the least-squares solution is not unique"
         )
-    return _back_substitution(r, q.T @ b)
+    return back_substitution(r, q.T @ b)

@@ -21,7 +21,9 @@ plus the integer step count); `<name>_step` returns the new parameter and the ne
 changes nothing in place. The updates use only `+ - * /` and `** 0.5`, never a library call, so the
 same function runs on numpy arrays, on torch tensors, or on Python floats. Module 8 (`training`)
 wraps them as `torch.optim` optimizers; the tests run each one side by side with `torch.optim` for
-a hundred steps in float64 and find the same numbers to within rounding.
+a hundred steps in float64 and find the same numbers to within rounding. (With torch parameters
+that require gradients, call the step under `torch.no_grad()`, as `torch.optim` does, so that the
+update is not recorded in the autograd graph.)
 
 The hyperparameters have `torch.optim`'s names, defaults and exact formulas, including its
 conventions where the papers differ: the first SGD momentum step copies the gradient (no

@@ -102,7 +102,10 @@ def svd(a, *, max_sweeps: int = 60) -> tuple[np.ndarray, np.ndarray, np.ndarray]
         # The SVD of the transpose, transposed back: $A^\top = U\Sigma V^\top \Rightarrow A = V\Sigma U^\top$.
         u, s, vt = svd(a.T, max_sweeps=max_sweeps)
         return vt.T, s, u.T
-    w, v = _one_sided_jacobi(a, max_sweeps)
+    # Work on $A/c$ with $c = \max|a_{ij}|$ and scale the singular values back: squared entries
+    # of a matrix like 1e-160 * I would underflow (and of 1e+160 * I overflow) otherwise.
+    c = float(np.max(np.abs(a)))
+    w, v = _one_sided_jacobi(a / c if c > 0 else a, max_sweeps)
     s = np.sqrt(np.sum(w * w, axis=0))  # (n,) the column norms
     order = np.argsort(-s, kind="stable")
     s, w, v = s[order], w[:, order], v[:, order]
@@ -116,7 +119,7 @@ def svd(a, *, max_sweeps: int = 60) -> tuple[np.ndarray, np.ndarray, np.ndarray]
         q = qr(u[:, :r], mode="complete")[0] if r > 0 else np.eye(m)
         u[:, r:] = q[:, r:n]
         s[r:] = np.where(s[r:] > tol, s[r:], 0.0)
-    return u, s, v.T
+    return u, s * c if c > 0 else s, v.T
 
 
 def singular_values(a) -> np.ndarray:

@@ -37,6 +37,7 @@ from __future__ import annotations
 import numpy as np
 
 from masterclass.linalg._validation import _as_matrix, _as_vector
+from masterclass.linalg.svd import singular_values
 
 # ## Norms and inner products
 
@@ -140,28 +141,41 @@ def gram_schmidt(a, *, modified: bool = True) -> tuple[np.ndarray, np.ndarray]:
     return q, r
 
 
-# ## Rank, basis and span by Gaussian elimination
+# ## Rank, basis and span
 #
-# Row-reduce $A$ with partial pivoting: at each column pick the largest remaining entry as pivot;
-# if it is below a tolerance the column depends on the previous pivot columns and is skipped.
-# The number of pivots is the rank, and the pivot columns of the *original* $A$ are a basis of its
-# column space. The tolerance $\max(m,n)\,\epsilon\,\lVert A\rVert_\infty$ mirrors numpy's default
-# for `matrix_rank` (which uses singular values, the most reliable rank test; elimination is the
-# textbook one and agrees on all but nearly-rank-deficient matrices).
+# The textbook test is Gaussian elimination: row-reduce $A$ with partial pivoting, and a column
+# whose remaining entries are all (nearly) zero depends on the previous pivot columns. The number
+# of pivots is the rank, and the pivot columns of the *original* $A$ are a basis of its column
+# space. In floating point, "nearly zero" needs a threshold, and rounding during elimination can
+# leave a dependent column's residual just above any fixed one. So we count the rank the reliable
+# way, as the number of singular values above $\max(m,n)\,\epsilon\,\sigma_{\max}$ (`svd.py`,
+# numpy's `matrix_rank` rule), and use elimination for what it does best: choosing *which*
+# columns form a basis, taking pivots in column order (only clearly nonzero ones, relative
+# threshold $10^{-10}$) until there are as many as the rank.
 
 
-def _pivot_columns(a: np.ndarray, tol: float | None) -> list[int]:
-    u = a.copy()
-    m, n = u.shape
+def rank(a, tol: float | None = None) -> int:
+    r"""The rank of `a` `(m, n)`: the number of singular values above `tol` (default
+    $\max(m,n)\,\epsilon\,\sigma_{\max}$, as `numpy.linalg.matrix_rank`)."""
+    a = _as_matrix(a, "a")
+    s = singular_values(a)
     if tol is None:
-        tol = max(m, n) * np.finfo(np.float64).eps * max(np.max(np.abs(u)), 1e-300) * 10
+        tol = max(a.shape) * np.finfo(np.float64).eps * s[0]
+    return int(np.sum(s > tol))
+
+
+def _pivot_columns(a: np.ndarray, r: int) -> list[int]:
+    # Gaussian elimination with partial pivoting; stop after `r` pivots.
+    u = a.copy()
+    n = u.shape[1]
+    threshold = 1e-10 * max(np.max(np.abs(u)), 1e-300)
     pivots: list[int] = []
     row = 0
     for col in range(n):
-        if row == m:
+        if len(pivots) == r:
             break
         p = row + int(np.argmax(np.abs(u[row:, col])))
-        if abs(u[p, col]) <= tol:
+        if abs(u[p, col]) <= threshold:
             continue
         u[[row, p]] = u[[p, row]]
         u[row + 1 :] -= np.outer(u[row + 1 :, col] / u[row, col], u[row])
@@ -170,16 +184,11 @@ def _pivot_columns(a: np.ndarray, tol: float | None) -> list[int]:
     return pivots
 
 
-def rank(a, tol: float | None = None) -> int:
-    """The rank of `a` `(m, n)`: the number of pivots in Gaussian elimination with partial pivoting."""
-    return len(_pivot_columns(_as_matrix(a, "a"), tol))
-
-
-def column_basis(a, *, orthonormal: bool = False, tol: float | None = None) -> np.ndarray:
+def column_basis(a, *, orthonormal: bool = False) -> np.ndarray:
     """A basis of the column space of `a` `(m, n)`: its pivot columns `(m, r)`, or, with
     `orthonormal=True`, an orthonormal basis of the same span (modified Gram–Schmidt on them)."""
     a = _as_matrix(a, "a")
-    pivots = _pivot_columns(a, tol)
+    pivots = _pivot_columns(a, rank(a))
     if not pivots:
         return np.zeros((a.shape[0], 0))
     basis = a[:, pivots]
@@ -187,7 +196,9 @@ def column_basis(a, *, orthonormal: bool = False, tol: float | None = None) -> n
 
 
 def in_span(v, a, tol: float | None = None) -> bool:
-    """Whether `v` `(m,)` lies in the column span of `a` `(m, n)`: appending it keeps the rank."""
+    """Whether `v` `(m,)` lies in the column span of `a` `(m, n)`: appending it keeps the rank.
+
+    `tol` is the singular-value threshold passed to `rank` (default: numpy's rule for each)."""
     v, a = _as_vector(v, "v"), _as_matrix(a, "a")
     if a.shape[0] != v.shape[0]:
         raise ValueError(f"a has {a.shape[0]} rows but v has {v.shape[0]} entries; they must match")

@@ -26,7 +26,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-FFN_KINDS = ("swiglu", "geglu", "gelu", "relu2")
+FFN_KINDS = ("swiglu", "geglu", "gelu", "silu", "relu2")
 NORM_KINDS = ("rmsnorm", "layernorm")
 POS_KINDS = ("rope", "alibi", "learned", "none")
 ROPE_SCALINGS = ("none", "linear", "ntk", "yarn")
@@ -53,7 +53,7 @@ class LMConfig:
     n_kv_heads: int | None = None
     # Hidden width of the feed-forward network (None: 8/3 d_model rounded up to 64 for gated FFNs, 4 d_model otherwise).
     d_ff: int | None = None
-    # Feed-forward kind: "swiglu" | "geglu" (gated) or "gelu" | "relu2" (plain two-layer MLP).
+    # Feed-forward kind: "swiglu" | "geglu" (gated) or "gelu" | "silu" | "relu2" (plain two-layer MLP).
     ffn: str = "swiglu"
     # Normalization before each sub-layer and at the end: "rmsnorm" or "layernorm".
     norm: str = "rmsnorm"

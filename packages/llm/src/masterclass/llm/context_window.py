@@ -75,10 +75,19 @@ def scaled_rope_inv_freq(
 
 
 def _yarn_inv_freq(
-    head_dim: int, base: float, factor: float, original_max_len: int, beta_fast: float, beta_slow: float
+    head_dim: int,
+    base: float,
+    factor: float,
+    original_max_len: int,
+    beta_fast: float,
+    beta_slow: float,
 ) -> tuple[Tensor, float]:
     def correction_dim(n_rotations: float) -> float:
-        return head_dim * math.log(original_max_len / (n_rotations * 2 * math.pi)) / (2 * math.log(base))
+        return (
+            head_dim
+            * math.log(original_max_len / (n_rotations * 2 * math.pi))
+            / (2 * math.log(base))
+        )
 
     low = max(math.floor(correction_dim(beta_fast)), 0)
     high = min(math.ceil(correction_dim(beta_slow)), head_dim - 1)

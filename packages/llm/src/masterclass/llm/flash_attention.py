@@ -49,13 +49,17 @@ import torch
 from torch import Tensor
 
 
-def naive_attention(q: Tensor, k: Tensor, v: Tensor, causal: bool = False, scale: float | None = None) -> Tensor:
+def naive_attention(
+    q: Tensor, k: Tensor, v: Tensor, causal: bool = False, scale: float | None = None
+) -> Tensor:
     """Textbook attention that materializes the `(B, H, T_q, T_k)` score matrix (the baseline)."""
     scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
     s = (q @ k.transpose(-1, -2)) * scale  # (B, H, T_q, T_k)
     if causal:
         t_q, t_k = s.shape[-2:]
-        s = s.masked_fill(torch.ones(t_q, t_k, dtype=torch.bool, device=q.device).triu(1), float("-inf"))
+        s = s.masked_fill(
+            torch.ones(t_q, t_k, dtype=torch.bool, device=q.device).triu(1), float("-inf")
+        )
     return s.softmax(dim=-1) @ v  # (B, H, T_q, D)
 
 
@@ -64,9 +68,7 @@ def _acc_dtype(x: Tensor) -> torch.dtype:
     return torch.float64 if x.dtype == torch.float64 else torch.float32
 
 
-def _tile_scores(
-    q: Tensor, k: Tensor, scale: float, causal: bool, q0: int, k0: int
-) -> Tensor:
+def _tile_scores(q: Tensor, k: Tensor, scale: float, causal: bool, q0: int, k0: int) -> Tensor:
     """Scores of a query tile starting at row `q0` against a key tile starting at column `k0`."""
     s = (q @ k.transpose(-1, -2)) * scale  # (B, H, B_q, B_k)
     if causal and k0 + k.shape[-2] - 1 > q0:  # the tile reaches above the diagonal
@@ -142,7 +144,9 @@ def flash_attention_backward(
     for k0 in range(0, T_k, block_k):
         k_tile = k[:, :, k0 : k0 + block_k].to(dt)  # (B, H, B_k, D)
         v_tile = v[:, :, k0 : k0 + block_k].to(dt)  # (B, H, B_k, D)
-        q_start = (k0 // block_q) * block_q if causal else 0  # earlier query tiles see none of these keys
+        q_start = (
+            (k0 // block_q) * block_q if causal else 0
+        )  # earlier query tiles see none of these keys
         for q0 in range(q_start, T_q, block_q):
             q_tile = q[:, :, q0 : q0 + block_q].to(dt)  # (B, H, B_q, D)
             do_tile = grad_out[:, :, q0 : q0 + block_q].to(dt)  # (B, H, B_q, D)
@@ -192,7 +196,12 @@ def flash_attention(
     >>> torch.allclose(flash_attention(q, k, v, block_q=2, block_k=2), naive_attention(q, k, v), atol=1e-6)
     True
     """
-    if q.dim() != 4 or k.shape != v.shape or q.shape[:2] != k.shape[:2] or q.shape[-1] != k.shape[-1]:
+    if (
+        q.dim() != 4
+        or k.shape != v.shape
+        or q.shape[:2] != k.shape[:2]
+        or q.shape[-1] != k.shape[-1]
+    ):
         raise ValueError(
             f"flash_attention expects q (B, H, T_q, D) and k, v (B, H, T_k, D); got "
             f"{tuple(q.shape)}, {tuple(k.shape)}, {tuple(v.shape)}"

@@ -32,7 +32,11 @@ from masterclass.llm.kv_cache import StaticKVCache
 
 
 def filter_logits(
-    logits: Tensor, *, temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None
+    logits: Tensor,
+    *,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
 ) -> Tensor:
     """Apply temperature, top-k and top-p to `logits` `(B, V)`; removed entries become $-\\infty$.
 
@@ -104,7 +108,9 @@ def generate(
     cache = StaticKVCache.for_model(model, B, T + max_new_tokens)
     stops = torch.tensor(list(stop_tokens), dtype=torch.long, device=idx.device)  # (S,)
     finished = torch.zeros(B, dtype=torch.bool, device=idx.device)  # (B,)
-    last_token = torch.zeros(B, dtype=torch.long, device=idx.device)  # (B,) token each row stopped on
+    last_token = torch.zeros(
+        B, dtype=torch.long, device=idx.device
+    )  # (B,) token each row stopped on
     out = [idx]
     logits = model.decode(idx, cache, last_only=True)[:, -1]  # (B, V) prefill
     for step in range(max_new_tokens):

@@ -4,7 +4,7 @@ A LLaMA-style `LanguageModel` and Hugging Face's `LlamaForCausalLM` are the same
 differently named weights. Converting is therefore a table of names plus three layout facts:
 
 1. our attention has one fused `qkv` matrix, HF has `q_proj`, `k_proj`, `v_proj` (rows stacked in
-   that order), and our FFN has one fused `w_in` = [`gate_proj`; `up_proj`];
+   that order); the FFN's `gate`, `up`, `down` are HF's `gate_proj`, `up_proj`, `down_proj`;
 2. HF rotates with the half-split pairing; a model configured with `rope_interleaved=True` has its
    query and key rows permuted on the way (`rope.interleaved_to_half_split`), exactly what the
    script that converts Meta's original checkpoints to HF does;
@@ -81,8 +81,9 @@ def _name_map(n_layers: int) -> list[tuple[str, str]]:
             (ours + "attn_norm.weight", theirs + "input_layernorm.weight"),
             (ours + "ffn_norm.weight", theirs + "post_attention_layernorm.weight"),
             (ours + "attn.o_proj.weight", theirs + "self_attn.o_proj.weight"),
-            (ours + "ffn.w_out.weight", theirs + "mlp.down_proj.weight"),
         ]
+        for name in ("gate", "up", "down"):
+            pairs.append((ours + f"ffn.{name}.weight", theirs + f"mlp.{name}_proj.weight"))
     return pairs
 
 
@@ -100,12 +101,10 @@ def _to_hf_state(model: LanguageModel) -> dict[str, torch.Tensor]:
             if c.rope_interleaved:
                 q, k = interleaved_to_half_split(q, H), interleaved_to_half_split(k, H_kv)
             out[a + f"q_proj.{s}"], out[a + f"k_proj.{s}"], out[a + f"v_proj.{s}"] = q, k, v
-            gate, up = ours[p + f"ffn.w_in.{s}"].split(c.d_ff, dim=0)
-            out[f"model.layers.{i}.mlp.gate_proj.{s}"] = gate
-            out[f"model.layers.{i}.mlp.up_proj.{s}"] = up
         if c.bias:
             out[a + "o_proj.bias"] = ours[p + "attn.o_proj.bias"]
-            out[f"model.layers.{i}.mlp.down_proj.bias"] = ours[p + "ffn.w_out.bias"]
+            for name in ("gate", "up", "down"):
+                out[f"model.layers.{i}.mlp.{name}_proj.bias"] = ours[p + f"ffn.{name}.bias"]
     return out
 
 
@@ -119,7 +118,9 @@ def to_hf_llama(model: LanguageModel) -> Any:
     # HF may list derived buffers (rotary inv_freq) or the tied lm_head as missing; nothing else.
     real_missing = [m for m in missing if "rotary_emb" not in m and m != "lm_head.weight"]
     if real_missing or unexpected:
-        raise RuntimeError(f"weight mapping mismatch: missing {real_missing}, unexpected {unexpected}")
+        raise RuntimeError(
+            f"weight mapping mismatch: missing {real_missing}, unexpected {unexpected}"
+        )
     hf.to(model.lm_head.weight.dtype)
     return hf.eval()
 
@@ -137,7 +138,10 @@ def config_from_hf_llama(hf_config: Any, *, rope_interleaved: bool = False) -> L
         max_len = int(rope["original_max_position_embeddings"])
     elif rope_type != "default":
         raise ValueError(f"rope_type {rope_type!r} is not supported; use default, linear or yarn")
-    head_dim = getattr(hf_config, "head_dim", None) or hf_config.hidden_size // hf_config.num_attention_heads
+    head_dim = (
+        getattr(hf_config, "head_dim", None)
+        or hf_config.hidden_size // hf_config.num_attention_heads
+    )
     if head_dim * hf_config.num_attention_heads != hf_config.hidden_size:
         raise ValueError(
             f"head_dim {head_dim} x {hf_config.num_attention_heads} heads != hidden_size "
@@ -178,12 +182,15 @@ def from_hf_llama(hf_model: Any, *, rope_interleaved: bool = False) -> LanguageM
         for s in ("weight", "bias") if config.bias else ("weight",):
             q, k = theirs[a + f"q_proj.{s}"], theirs[a + f"k_proj.{s}"]
             if rope_interleaved:
-                q, k = half_split_to_interleaved(q, config.n_heads), half_split_to_interleaved(k, H_kv)
+                q, k = (
+                    half_split_to_interleaved(q, config.n_heads),
+                    half_split_to_interleaved(k, H_kv),
+                )
             ours[p + f"attn.qkv.{s}"] = torch.cat((q, k, theirs[a + f"v_proj.{s}"]), dim=0)
-            ours[p + f"ffn.w_in.{s}"] = torch.cat((theirs[m + f"gate_proj.{s}"], theirs[m + f"up_proj.{s}"]))
         if config.bias:
             ours[p + "attn.o_proj.bias"] = theirs[a + "o_proj.bias"]
-            ours[p + "ffn.w_out.bias"] = theirs[m + "down_proj.bias"]
+            for name in ("gate", "up", "down"):
+                ours[p + f"ffn.{name}.bias"] = theirs[m + f"{name}_proj.bias"]
     model = LanguageModel(config).to(hf_model.dtype)
     model.load_state_dict(ours, strict=True)
     return model.eval()

@@ -73,7 +73,13 @@ class StaticKVCache(KVCache):
         c = model.config
         w = model.lm_head.weight
         return cls(
-            c.n_layers, batch_size, c.n_kv_heads, max_len, c.head_dim, dtype=w.dtype, device=w.device
+            c.n_layers,
+            batch_size,
+            c.n_kv_heads,
+            max_len,
+            c.head_dim,
+            dtype=w.dtype,
+            device=w.device,
         )
 
     def update(self, layer: int, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:

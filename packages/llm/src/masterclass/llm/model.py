@@ -26,7 +26,8 @@ The model has three entry points that share every line of the block:
 Attention runs in torch's fused `F.scaled_dot_product_attention`: it is the production speed path,
 proven equal to the from-scratch attention of the transformer chapter by that chapter's tests, and
 `flash_attention.py` derives the algorithm inside it. Norms use torch's fused `nn.RMSNorm` /
-`nn.LayerNorm` for the same reason.
+`nn.LayerNorm` for the same reason. The feed-forward network is the transformer chapter's
+`FeedForward` (plain or gated, with the activation named by `LMConfig.ffn`).
 """
 
 from __future__ import annotations
@@ -38,10 +39,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from masterclass.llm.activations import FeedForward
 from masterclass.llm.config import LMConfig
 from masterclass.llm.context_window import scaled_rope_inv_freq
 from masterclass.llm.rope import apply_rope, rope_cos_sin
+from masterclass.transformer.feedforward import FeedForward
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -49,6 +50,17 @@ if TYPE_CHECKING:
     from masterclass.llm.kv_cache import KVCache
 
     KVUpdate = Callable[[int, Tensor, Tensor], tuple[Tensor, Tensor]]
+
+
+# `LMConfig.ffn` names an FFN; the transformer chapter's `FeedForward` takes an activation and a
+# gate switch. GELU is GPT-2's tanh approximation, also the GELU of GeGLU in Gemma and T5 v1.1.
+FFN_ACTIVATION = {
+    "swiglu": ("silu", True),
+    "geglu": ("gelu_tanh", True),
+    "gelu": ("gelu_tanh", False),
+    "silu": ("silu", False),
+    "relu2": ("relu2", False),
+}
 
 
 def _norm(config: LMConfig) -> nn.Module:
@@ -70,6 +82,7 @@ def alibi_slopes(n_heads: int) -> Tensor:
     >>> alibi_slopes(4).tolist()
     [0.25, 0.0625, 0.015625, 0.00390625]
     """
+
     # For H not a power of two the paper takes the slopes of the next power down and interleaves
     # every other slope of the next power up.
     def power_of_two(n: int) -> list[float]:
@@ -85,7 +98,11 @@ class Attention(nn.Module):
 
     def __init__(self, config: LMConfig) -> None:
         super().__init__()
-        self.n_heads, self.n_kv_heads, self.head_dim = config.n_heads, config.n_kv_heads, config.head_dim
+        self.n_heads, self.n_kv_heads, self.head_dim = (
+            config.n_heads,
+            config.n_kv_heads,
+            config.head_dim,
+        )
         # One fused projection for queries, keys and values: rows [q (H D); k (H_kv D); v (H_kv D)].
         self.qkv = nn.Linear(
             config.d_model, (self.n_heads + 2 * self.n_kv_heads) * self.head_dim, bias=config.bias
@@ -127,8 +144,12 @@ class Attention(nn.Module):
         # view until the reshape; it keeps the graph exportable to ONNX (SDPA's `enable_gqa` is not).
         if H_kv != H:
             T_k = k.shape[2]
-            k = k[:, :, None].expand(B, H_kv, H // H_kv, T_k, D).reshape(B, H, T_k, D)  # (B, H, T_k, D)
-            v = v[:, :, None].expand(B, H_kv, H // H_kv, T_k, D).reshape(B, H, T_k, D)  # (B, H, T_k, D)
+            k = (
+                k[:, :, None].expand(B, H_kv, H // H_kv, T_k, D).reshape(B, H, T_k, D)
+            )  # (B, H, T_k, D)
+            v = (
+                v[:, :, None].expand(B, H_kv, H // H_kv, T_k, D).reshape(B, H, T_k, D)
+            )  # (B, H, T_k, D)
         y = F.scaled_dot_product_attention(
             q,
             k,
@@ -149,7 +170,10 @@ class Block(nn.Module):
         self.attn_norm = _norm(config)
         self.attn = Attention(config)
         self.ffn_norm = _norm(config)
-        self.ffn = FeedForward(config.d_model, config.d_ff, config.ffn, config.bias, config.dropout)
+        activation, gated = FFN_ACTIVATION[config.ffn]
+        self.ffn = FeedForward(
+            config.d_model, config.d_ff, activation, gated, config.bias, config.dropout
+        )
 
     def forward(
         self,
@@ -201,7 +225,7 @@ class LanguageModel(nn.Module):
         # GPT-2's scaled init: each residual branch's output projection gets std / sqrt(2L), so that
         # the variance of the residual stream stays O(1) after the 2L additions.
         for block in self.blocks:
-            for proj in (block.attn.o_proj, block.ffn.w_out):
+            for proj in (block.attn.o_proj, block.ffn.down):
                 nn.init.normal_(proj.weight, std=config.init_std / math.sqrt(2 * config.n_layers))
 
     def _init_weights(self, module: nn.Module) -> None:
@@ -225,7 +249,10 @@ class LanguageModel(nn.Module):
             return None
         positions = torch.arange(t, device=device) + t_past  # (T,)
         return rope_cos_sin(
-            positions, self.inv_freq, interleaved=self.config.rope_interleaved, scale=self.rope_scale
+            positions,
+            self.inv_freq,
+            interleaved=self.config.rope_interleaved,
+            scale=self.rope_scale,
         )
 
     def _mask(self, t_past: int, t: int, device: torch.device, always: bool) -> Tensor | None:
@@ -344,6 +371,6 @@ class LanguageModel(nn.Module):
         matmul = c.vocab_size * c.d_model  # output projection
         for block in self.blocks:
             matmul += block.attn.qkv.weight.numel() + block.attn.o_proj.weight.numel()
-            matmul += block.ffn.matmul_params()
+            matmul += sum(m.weight.numel() for m in block.ffn.modules() if isinstance(m, nn.Linear))
         forward = 2 * matmul + c.n_layers * 4 * t * c.n_heads * c.head_dim
         return 3 * forward if training else forward

@@ -12,7 +12,7 @@ Taggers and parsers learn from annotated text. Two plain-text formats carry near
 No treebank can be downloaded here, so this chapter also **generates** one: sentences from a small
 English grammar (subject, verb, object, prepositional phrases, adverbs, names of people, places and
 organisations), each with gold part-of-speech tags (UD tag set), entity spans and a dependency tree
-in UD style (`nsubj`, `obj`, `obl`, `det`, `amod`, `case`, `advmod`, `flat`, `punct`). Some words
+in UD style (`nsubj`, `obj`, `obl`, `nmod`, `det`, `amod`, `case`, `advmod`, `flat`, `punct`). Some words
 are deliberately ambiguous between noun and verb (`book`, `watch`, `park`, `saw`), so a tagger must
 use context. The data is artificial and much easier than real text: accuracies on it show that the
 algorithms work, not how they would fare on news or the web. All trees are projective.
@@ -210,10 +210,17 @@ class _Builder:
         obj, _ = self.noun_phrase()
         self.s.deprels[obj] = "obj"
         self.attach([obj], verb)
-        for _ in range(rng.choice([0, 1, 1, 2])):
+        for k in range(rng.choice([0, 1, 1, 2])):
             pp = self.prep_phrase()
-            self.s.deprels[pp] = "obl"
-            self.attach([pp], verb)
+            # The first phrase may modify the object ("a cat with a hat": nmod) instead of the verb
+            # (obl): the classic attachment ambiguity. The choice is random, so no parser can get
+            # all of these arcs right, and attachment scores stay below 100%.
+            if k == 0 and rng.random() < 0.3:
+                self.s.deprels[pp] = "nmod"
+                self.attach([pp], obj)
+            else:
+                self.s.deprels[pp] = "obl"
+                self.attach([pp], verb)
         if rng.random() < 0.3:
             self.attach([self.add(rng.choice(_ADV), "ADV", None, "advmod")], verb)
         self.attach([self.add(".", "PUNCT", None, "punct")], verb)

@@ -41,7 +41,7 @@ from torch import nn
 
 from masterclass.nlp.corpus import Sentence
 
-__all__ = ["CRFTagger", "LinearChainCRF", "bio_to_bilou", "bilou_to_bio", "span_f1", "spans"]
+__all__ = ["CRFTagger", "LinearChainCRF", "bilou_to_bio", "bio_to_bilou", "span_f1", "spans"]
 
 
 # ## Tag schemes and spans
@@ -135,18 +135,24 @@ class LinearChainCRF(nn.Module):
         alpha = self.start + emissions[:, 0]  # (B, K)
         for t in range(1, emissions.shape[1]):
             # (B, K, 1) + (K, K) -> (B, K, K); logsumexp over the previous tag i
-            nxt = torch.logsumexp(alpha[:, :, None] + self.transitions, dim=1) + emissions[:, t]  # (B, K)
+            nxt = (
+                torch.logsumexp(alpha[:, :, None] + self.transitions, dim=1) + emissions[:, t]
+            )  # (B, K)
             alpha = torch.where(mask[:, t, None], nxt, alpha)
         return torch.logsumexp(alpha + self.end, dim=1)  # (B,)
 
-    def score(self, emissions: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def score(
+        self, emissions: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor
+    ) -> torch.Tensor:
         """Unnormalised log-score of the tag sequences `tags` `(B, T)`, shape `(B,)`."""
         m = mask.to(emissions.dtype)  # (B, T)
         emit = emissions.gather(2, tags[:, :, None]).squeeze(2)  # (B, T)
         trans = self.transitions[tags[:, :-1], tags[:, 1:]]  # (B, T-1)
         lengths = mask.sum(1)  # (B,)
         last = tags.gather(1, (lengths - 1)[:, None]).squeeze(1)  # (B,)
-        return (emit * m).sum(1) + (trans * m[:, 1:]).sum(1) + self.start[tags[:, 0]] + self.end[last]
+        return (
+            (emit * m).sum(1) + (trans * m[:, 1:]).sum(1) + self.start[tags[:, 0]] + self.end[last]
+        )
 
     def nll(self, emissions: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Mean negative log-likelihood $\\log Z - \\operatorname{score}$ over the batch."""
@@ -180,7 +186,7 @@ class LinearChainCRF(nn.Module):
 class CRFTagger(nn.Module):
     """Emissions from summed embeddings of hashed sparse features, decoded by a CRF."""
 
-    def __init__(self, tags: Sequence[str], n_buckets: int = 1 << 16) -> None:
+    def __init__(self, tags: Sequence[str], n_buckets: int = 1 << 14) -> None:
         super().__init__()
         self.tags = list(tags)
         self.tag_ids = {t: i for i, t in enumerate(self.tags)}
@@ -192,7 +198,9 @@ class CRFTagger(nn.Module):
     def _feature_ids(self, tokens: Sequence[str], i: int) -> list[int]:
         w = tokens[i]
         lw = w.lower()
-        shape = "".join("X" if c.isupper() else "x" if c.isalpha() else "d" if c.isdigit() else c for c in w)[:4]
+        shape = "".join(
+            "X" if c.isupper() else "x" if c.isalpha() else "d" if c.isdigit() else c for c in w
+        )[:4]
         feats = [
             f"w={lw}", f"suf3={lw[-3:]}", f"shape={shape}", f"first={i == 0}",
             f"w-1={tokens[i - 1].lower() if i else '<s>'}",
@@ -213,7 +221,14 @@ class CRFTagger(nn.Module):
         mask = torch.tensor([[i < len(s) for i in range(t_len)] for s in batch])  # (B, T)
         return e, mask
 
-    def fit(self, sentences: Sequence[Sentence], epochs: int = 5, lr: float = 0.05, batch_size: int = 32, seed: int = 0) -> list[float]:
+    def fit(
+        self,
+        sentences: Sequence[Sentence],
+        epochs: int = 5,
+        lr: float = 0.05,
+        batch_size: int = 32,
+        seed: int = 0,
+    ) -> list[float]:
         """Train with Adam on the CRF negative log-likelihood; returns the mean loss per epoch."""
         torch.manual_seed(seed)
         rng = random.Random(seed)
@@ -226,12 +241,14 @@ class CRFTagger(nn.Module):
                 batch = [sentences[j] for j in order[k : k + batch_size]]
                 e, mask = self.emissions([s.tokens for s in batch])
                 t_len = e.shape[1]
-                tags = torch.tensor([[self.tag_ids[t] for t in s.ner] + [0] * (t_len - len(s.ner)) for s in batch])
+                tags = torch.tensor(
+                    [[self.tag_ids[t] for t in s.ner] + [0] * (t_len - len(s.ner)) for s in batch]
+                )
                 loss = self.crf.nll(e, tags, mask)
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
-                total += float(loss) * len(batch)
+                total += loss.item() * len(batch)
             history.append(total / len(sentences))
         return history
 

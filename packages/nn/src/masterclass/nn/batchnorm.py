@@ -91,12 +91,14 @@ class _BatchNormFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x: Tensor, gamma: Tensor, beta: Tensor, eps: float) -> Tensor:
+        """Training-mode forward; saves the cache for the hand-written backward."""
         y, cache = batch_norm_forward(x, gamma, beta, eps)
         ctx.save_for_backward(*cache)
         return y
 
     @staticmethod
     def backward(ctx, grad_y: Tensor):
+        """`batch_norm_backward` on the saved cache (no gradient for `eps`)."""
         grad_x, grad_gamma, grad_beta = batch_norm_backward(grad_y, ctx.saved_tensors)
         return grad_x, grad_gamma, grad_beta, None
 

@@ -151,6 +151,10 @@ def launch_data_parallel(
     """
     if world_size < 1:
         raise ValueError(f"world_size must be >= 1, got {world_size}")
+    if batch % world_size:
+        raise ValueError(
+            f"batch {batch} must be divisible by world_size {world_size}: shards are equal"
+        )
     with tempfile.TemporaryDirectory() as out_dir:
         init = f"tcp://127.0.0.1:{free_port()}"
         ctx = mp.spawn(

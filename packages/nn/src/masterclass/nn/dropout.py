@@ -71,4 +71,5 @@ class Dropout(nn.Module):
         return dropout(x, self.p, self.training)
 
     def extra_repr(self) -> str:
+        """The arguments shown by `repr(module)`."""
         return f"p={self.p}"

@@ -26,7 +26,10 @@ Normalization* (2019); Wu & He, *Group Normalization* (2018); Ulyanov et al., *I
 Normalization* (2016).
 
 The layers are written with plain tensor ops so autograd differentiates them; the hand-derived
-backward of a normalization is taught once, for batch norm, in `batchnorm.py`. Left out: running
+backward of a normalization is taught once, for batch norm, in `batchnorm.py`. Plain ops cost
+several passes over memory where torch's fused kernel makes one, so in eager mode on the CPU
+these layers are a few times slower than `nn.LayerNorm` (measured by `bench/layers.py`);
+`torch.compile` fuses them back into one kernel. Left out: running
 statistics for InstanceNorm (`track_running_stats`), which torch disables by default too.
 """
 
@@ -77,13 +80,16 @@ class LayerNorm(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         """Normalize `x` of shape `(..., d)`."""
         _check_last_dim("LayerNorm", x, self.d)
-        mu = x.mean(dim=-1, keepdim=True)  # (..., 1)
-        xc = x - mu  # (..., d)
+        # Statistics of 16-bit inputs are taken in float32, as torch's kernel does.
+        xf = x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
+        mu = xf.mean(dim=-1, keepdim=True)  # (..., 1)
+        xc = xf - mu  # (..., d)
         var = (xc * xc).mean(dim=-1, keepdim=True)  # (..., 1), biased
-        y = xc * torch.rsqrt(var + self.eps) * self.weight
+        y = (xc * torch.rsqrt(var + self.eps)).to(x.dtype) * self.weight
         return y + self.bias if self.bias is not None else y
 
     def extra_repr(self) -> str:
+        """The arguments shown by `repr(module)`."""
         return f"{self.d}, eps={self.eps}, bias={self.bias is not None}"
 
 
@@ -116,6 +122,7 @@ class RMSNorm(nn.Module):
         return y * self.weight
 
     def extra_repr(self) -> str:
+        """The arguments shown by `repr(module)`."""
         return f"{self.d}, eps={self.eps}"
 
 

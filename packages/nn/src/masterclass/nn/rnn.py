@@ -112,7 +112,8 @@ class RecurrentStack(nn.Module):
     def _suffixes(self, layer: int) -> list[str]:
         return [f"_l{layer}"] + ([f"_l{layer}_reverse"] if self.bidirectional else [])
 
-    def _weights(self, suffix: str) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    def layer_weights(self, suffix: str) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """`(W_ih, W_hh, b_ih, b_hh)` of one layer and direction, e.g. suffix `"_l0_reverse"`."""
         w_ih, w_hh = getattr(self, f"weight_ih{suffix}"), getattr(self, f"weight_hh{suffix}")
         if self.bias:
             return w_ih, w_hh, getattr(self, f"bias_ih{suffix}"), getattr(self, f"bias_hh{suffix}")
@@ -175,7 +176,7 @@ class RecurrentStack(nn.Module):
                 out, final = self._run_direction(
                     layer_input,
                     tuple(s[idx] for s in states),
-                    self._weights(suffix),
+                    self.layer_weights(suffix),
                     reverse=d == 1,
                 )
                 outs.append(out)

@@ -45,7 +45,9 @@ def _masked_softmax(scores: Tensor, mask: Tensor | None) -> Tensor:
     # `mask` (B, S) is True where a key may be attended; masked scores become $-\infty$.
     if mask is not None:
         if mask.shape != scores.shape:
-            raise ValueError(f"mask shape {tuple(mask.shape)} must equal scores {tuple(scores.shape)}")
+            raise ValueError(
+                f"mask shape {tuple(mask.shape)} must equal scores {tuple(scores.shape)}"
+            )
         scores = scores.masked_fill(~mask, -math.inf)
     return torch.softmax(scores, dim=-1)
 
@@ -59,7 +61,9 @@ class AdditiveAttention(nn.Module):
         self.w_key = nn.Linear(key_dim, attn_dim, bias=True)
         self.v = nn.Linear(attn_dim, 1, bias=False)
 
-    def forward(self, query: Tensor, keys: Tensor, mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    def forward(
+        self, query: Tensor, keys: Tensor, mask: Tensor | None = None
+    ) -> tuple[Tensor, Tensor]:
         """Context and attention weights for one decoder step."""
         # $W_s s$ is broadcast over the S source positions.
         hidden = torch.tanh(self.w_query(query).unsqueeze(1) + self.w_key(keys))  # (B, S, A)
@@ -78,7 +82,9 @@ class LuongAttention(nn.Module):
         self.mode = mode
         self.w = nn.Linear(dim, dim, bias=False) if mode == "general" else None
 
-    def forward(self, query: Tensor, keys: Tensor, mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    def forward(
+        self, query: Tensor, keys: Tensor, mask: Tensor | None = None
+    ) -> tuple[Tensor, Tensor]:
         """Context and attention weights for one decoder step."""
         if query.shape[-1] != keys.shape[-1]:
             raise ValueError(
@@ -103,7 +109,9 @@ class Seq2Seq(nn.Module):
     def __init__(self, vocab: int, hidden: int = 32, attention: str = "additive") -> None:
         super().__init__()
         if attention not in ("additive", "dot", "general"):
-            raise ValueError(f"Seq2Seq: attention must be additive, dot or general, got {attention!r}")
+            raise ValueError(
+                f"Seq2Seq: attention must be additive, dot or general, got {attention!r}"
+            )
         self.attention_kind, self.hidden = attention, hidden
         self.embed = nn.Embedding(vocab, hidden)
         self.encoder = GRU(hidden, hidden, batch_first=True)
@@ -121,7 +129,7 @@ class Seq2Seq(nn.Module):
     def _step(self, token: Tensor, s: Tensor, keys: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         # One decoder step: previous token (B,), state (B, H), encoder states (B, S, H).
         e = self.embed(token)  # (B, H)
-        w = self.decoder._weights("_l0")
+        w = self.decoder.layer_weights("_l0")
         if self.attention_kind == "additive":
             context, alpha = self.attention(s, keys)  # query: previous state
             s = gru_cell(torch.cat([e, context], dim=-1), s, *w)
@@ -158,7 +166,9 @@ class Seq2Seq(nn.Module):
         return torch.stack(out, 1)
 
 
-def reversal_batch(B: int, S: int, vocab: int, generator: torch.Generator) -> tuple[Tensor, Tensor, Tensor]:
+def reversal_batch(
+    B: int, S: int, vocab: int, generator: torch.Generator
+) -> tuple[Tensor, Tensor, Tensor]:
     """Source tokens in `[1, vocab)`, the decoder input (BOS + reversed[:-1]) and target (reversed)."""
     src = torch.randint(1, vocab, (B, S), generator=generator)
     tgt = src.flip(1)
@@ -167,7 +177,7 @@ def reversal_batch(B: int, S: int, vocab: int, generator: torch.Generator) -> tu
 
 
 def train_reversal(
-    attention: str = "additive", steps: int = 300, S: int = 6, vocab: int = 8, seed: int = 0
+    attention: str = "additive", steps: int = 200, S: int = 6, vocab: int = 8, seed: int = 0
 ) -> tuple[Seq2Seq, float]:
     """Train `Seq2Seq` to reverse sequences; return the model and greedy per-token accuracy."""
     torch.manual_seed(seed)

@@ -281,7 +281,8 @@ def train(
         progress: called with a dict after every step (`kind="step"`) and evaluation
             (`kind="eval"`), e.g. to drive a progress bar.
         resume: continue from the latest checkpoint in `run_dir/checkpoints` if there is one.
-        ctx: the distributed context; by default read from torchrun's environment.
+        ctx: the distributed context; by default read from torchrun's environment. On GPUs,
+            call `init_distributed("cuda")` first, move the model to `ctx.device` and pass `ctx`.
 
     Raises:
         NonFiniteLossError: the loss or gradient norm was not finite (nothing was updated).
