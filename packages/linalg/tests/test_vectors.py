@@ -82,8 +82,9 @@ def test_gram_schmidt_is_a_qr_factorization(n, seed, modified):
 
 
 def test_modified_gram_schmidt_is_more_stable_than_classical():
-    # A matrix with condition number ~1e7: CGS loses orthogonality like eps * kappa^2 (~1e-2),
-    # MGS like eps * kappa (~1e-9), Householder QR (scipy) stays at eps.
+    # A matrix with condition number 1e7. The bounds are eps * kappa^2 (~1e-2) for CGS and
+    # eps * kappa (~1e-9) for MGS; measured: 6e-5, 5e-11, and 7e-16 for Householder QR (scipy).
+    # The thresholds sit between the three regimes, orders of magnitude from each measurement.
     u, _ = np.linalg.qr(random_matrix(2, 40, 10))
     v, _ = np.linalg.qr(random_matrix(3, 10, 10))
     a = u @ np.diag(np.logspace(0, -7, 10)) @ v.T

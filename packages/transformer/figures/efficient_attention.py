@@ -42,10 +42,19 @@ def figure() -> matplotlib.figure.Figure:
     left, right = fig.subplots(1, 2)
     ms = [8, 32, 128, 512, 2048]
     perf = [
-        sum(err(performer_attention(q, k, v, m, generator=torch.Generator().manual_seed(s))) for s in range(3)) / 3
+        sum(
+            err(performer_attention(q, k, v, m, generator=torch.Generator().manual_seed(s)))
+            for s in range(3)
+        )
+        / 3
         for m in ms
     ]
-    left.plot([performer_flops(T, T, D, m) / exact_cost for m in ms], perf, "o-", label="Performer (m features)")
+    left.plot(
+        [performer_flops(T, T, D, m) / exact_cost for m in ms],
+        perf,
+        "o-",
+        label="Performer (m features)",
+    )
     ws = [2, 8, 32, 64, 128]
     left.plot(
         [sliding_window_flops(T, D, w) / exact_cost for w in ws],
@@ -56,17 +65,31 @@ def figure() -> matplotlib.figure.Figure:
     rs = [4, 16, 64, 128, 256]
     left.plot(
         [linformer_flops(T, T, D, r) / exact_cost for r in rs],
-        [err(linformer_attention(q, k, v, segment_mean_projection(r, T), segment_mean_projection(r, T))) for r in rs],
+        [
+            err(
+                linformer_attention(
+                    q, k, v, segment_mean_projection(r, T), segment_mean_projection(r, T)
+                )
+            )
+            for r in rs
+        ],
         "^-",
         label="Linformer, mean-pooled (r rows)",
     )
     left.plot(
-        [linear_attention_flops(T, T, D, D) / exact_cost], [err(linear_attention(q, k, v))], "kx", ms=9,
+        [linear_attention_flops(T, T, D, D) / exact_cost],
+        [err(linear_attention(q, k, v))],
+        "kx",
+        ms=9,
         label="linear attention, elu+1 (another kernel)",
     )
     left.axvline(1.0, color="gray", ls=":", label="exact attention's cost")
-    left.set(xscale="log", xlabel="multiply-adds / exact attention's", ylabel="relative error of the output",
-             title=f"error vs cost, T = {T}, D = {D}")
+    left.set(
+        xscale="log",
+        xlabel="multiply-adds / exact attention's",
+        ylabel="relative error of the output",
+        title=f"error vs cost, T = {T}, D = {D}",
+    )
     left.legend(fontsize=7)
     left.grid(alpha=0.3, which="both")
     Ts = [256, 1024, 4096, 16384, 65536]

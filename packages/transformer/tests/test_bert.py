@@ -25,7 +25,13 @@ HF = dict(
     attn_implementation="eager",
 )
 OURS = BertConfig(
-    vocab_size=97, d_model=32, n_layers=2, n_heads=4, d_ff=64, max_positions=24, dropout=0.0,
+    vocab_size=97,
+    d_model=32,
+    n_layers=2,
+    n_heads=4,
+    d_ff=64,
+    max_positions=24,
+    dropout=0.0,
     attn_dropout=0.0,
 )
 
@@ -83,7 +89,7 @@ def test_pooler_matches_hf_bert_model():
     load_hf_bert_model(ours, ref.state_dict())
     ids, keep, types = _batch()
     out = ref(input_ids=ids, attention_mask=keep, token_type_ids=types)
-    h, pooled = ours(ids, keep, types)
+    _, pooled = ours(ids, keep, types)
     torch.testing.assert_close(pooled, out.pooler_output, atol=1e-10, rtol=1e-10)
 
 
@@ -121,7 +127,9 @@ def test_masking_80_10_10_matches_hf_collator_statistics():
             ]
         )
 
-    torch.testing.assert_close(rates(inputs, labels), rates(ref_inputs, ref_labels), atol=0.01, rtol=0)
+    torch.testing.assert_close(
+        rates(inputs, labels), rates(ref_inputs, ref_labels), atol=0.01, rtol=0
+    )
     assert (labels[:, 0] == -100).all() and (inputs[:, 0] == ids[:, 0]).all()
     assert torch.equal(labels[labels != -100], ids[labels != -100])
     assert ((inputs != ids) <= (labels != -100)).all()  # only targets are ever changed

@@ -13,7 +13,11 @@ from masterclass.transformer.linformer import (
 )
 from masterclass.transformer.longformer import sliding_window_attention, sliding_window_mask
 from masterclass.transformer.multi_head_attention import MultiHeadAttention
-from masterclass.transformer.performer import favor_features, orthogonal_gaussian, performer_attention
+from masterclass.transformer.performer import (
+    favor_features,
+    orthogonal_gaussian,
+    performer_attention,
+)
 
 # float64: the fast and the quadratic forms do the same sums in another order; 1e-10 is rounding.
 TOL = dict(atol=1e-10, rtol=1e-10)
@@ -59,11 +63,15 @@ def test_favor_features_are_unbiased():
     # The stabilisers scale each query's row by a constant (which attention's normalisation
     # cancels): the ratio to the exact kernel must be constant along each row.
     ratio = est / ref
-    torch.testing.assert_close(ratio / ratio.mean(-1, keepdim=True), torch.ones_like(ratio), atol=0.03, rtol=0)
+    torch.testing.assert_close(
+        ratio / ratio.mean(-1, keepdim=True), torch.ones_like(ratio), atol=0.03, rtol=0
+    )
     # And the orthogonal features estimate the same kernel.
     w_orth = orthogonal_gaussian(200_000, 4, g)
     ratio_orth = (favor_features(x, w_orth, True) @ favor_features(y, w_orth, False).T) / ref
-    torch.testing.assert_close(ratio_orth / ratio_orth.mean(-1, keepdim=True), torch.ones_like(ratio), atol=0.03, rtol=0)
+    torch.testing.assert_close(
+        ratio_orth / ratio_orth.mean(-1, keepdim=True), torch.ones_like(ratio), atol=0.03, rtol=0
+    )
 
 
 def test_orthogonal_features_are_orthogonal_in_blocks():
@@ -79,7 +87,13 @@ def test_performer_error_shrinks_with_features(causal):
 
     def err(m):
         errs = [
-            ((performer_attention(q, k, v, m, causal, torch.Generator().manual_seed(s)) - exact).norm() / exact.norm()).item()
+            (
+                (
+                    performer_attention(q, k, v, m, causal, torch.Generator().manual_seed(s))
+                    - exact
+                ).norm()
+                / exact.norm()
+            ).item()
             for s in range(3)
         ]
         return sum(errs) / 3
@@ -94,7 +108,9 @@ def test_sliding_window_equals_masked_sdpa():
     q, k, v = _qkv(T=20)
     for window, glob in ((3, None), (2, [0, 7]), (0, [19]), (25, None)):
         out = sliding_window_attention(q, k, v, window, glob)
-        ref = F.scaled_dot_product_attention(q, k, v, attn_mask=sliding_window_mask(20, window, glob))
+        ref = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=sliding_window_mask(20, window, glob)
+        )
         torch.testing.assert_close(out, ref, **TOL)
         ga = torch.autograd.grad(out.square().sum(), (q, k, v))
         gb = torch.autograd.grad(ref.square().sum(), (q, k, v))
@@ -121,7 +137,9 @@ def test_linformer_module_with_identity_projections_is_mha():
     with torch.no_grad():
         lin.E.copy_(torch.eye(6))
         lin.F.copy_(torch.eye(6))
-        for proj, w, b in zip((mha.q_proj, mha.k_proj, mha.v_proj), lin.qkv.weight.split(16), lin.qkv.bias.split(16)):
+        for proj, w, b in zip(
+            (mha.q_proj, mha.k_proj, mha.v_proj), lin.qkv.weight.split(16), lin.qkv.bias.split(16)
+        ):
             proj.weight.copy_(w)
             proj.bias.copy_(b)
         mha.out_proj.load_state_dict(lin.out.state_dict())

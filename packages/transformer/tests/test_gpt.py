@@ -8,8 +8,15 @@ from masterclass.transformer.gpt import GPT, GPTConfig
 from masterclass.transformer.sampling import generate
 
 HF = GPT2Config(
-    vocab_size=101, n_positions=32, n_embd=32, n_layer=2, n_head=4, resid_pdrop=0.0,
-    embd_pdrop=0.0, attn_pdrop=0.0, attn_implementation="eager",
+    vocab_size=101,
+    n_positions=32,
+    n_embd=32,
+    n_layer=2,
+    n_head=4,
+    resid_pdrop=0.0,
+    embd_pdrop=0.0,
+    attn_pdrop=0.0,
+    attn_implementation="eager",
 )
 OURS = GPTConfig(vocab_size=101, max_positions=32, d_model=32, n_layers=2, n_heads=4)
 
@@ -30,8 +37,10 @@ def test_logits_match_hf_gpt2_float32():
     # float32: a few 32-wide layers; 1e-5 is a few hundred ulps at logits of size ~1.
     real = keep.bool()
     torch.testing.assert_close(
-        ours(ids, keep)[0][real], ref(input_ids=ids, attention_mask=keep).logits[real],
-        atol=1e-5, rtol=1e-5,
+        ours(ids, keep)[0][real],
+        ref(input_ids=ids, attention_mask=keep).logits[real],
+        atol=1e-5,
+        rtol=1e-5,
     )
 
 
@@ -42,7 +51,9 @@ def test_loss_and_gradients_match_hf_float64():
     # HF's own loss upcasts to float32; the reference loss is torch's cross-entropy on HF's float64
     # logits, shifted by one position.
     ref_logits = ref(input_ids=ids).logits
-    ref_loss = torch.nn.functional.cross_entropy(ref_logits[:, :-1].flatten(0, 1), ids[:, 1:].flatten())
+    ref_loss = torch.nn.functional.cross_entropy(
+        ref_logits[:, :-1].flatten(0, 1), ids[:, 1:].flatten()
+    )
     torch.testing.assert_close(loss, ref_loss, atol=1e-10, rtol=1e-10)
     loss.backward()
     ref_loss.backward()
@@ -62,7 +73,10 @@ def test_greedy_generation_matches_hf_generate():
     prompt = torch.tensor([[5, 17, 42, 9]])
     out = generate(ours, prompt, max_new_tokens=12, greedy=True)
     ref_out = ref.generate(
-        prompt, attention_mask=torch.ones_like(prompt), max_new_tokens=12, do_sample=False,
+        prompt,
+        attention_mask=torch.ones_like(prompt),
+        max_new_tokens=12,
+        do_sample=False,
         pad_token_id=0,
     )
     assert torch.equal(out, ref_out)

@@ -47,12 +47,18 @@ def test_block_sparse_equals_dense_masked_sdpa(pattern):
     a, b = strided_pattern(T, l) if pattern == "strided" else fixed_pattern(T, l, 2)
     mask = a | b
     g = torch.Generator().manual_seed(0)
-    q, k, v = (torch.randn(2, 3, T, 8, generator=g, dtype=torch.float64, requires_grad=True) for _ in range(3))
+    q, k, v = (
+        torch.randn(2, 3, T, 8, generator=g, dtype=torch.float64, requires_grad=True)
+        for _ in range(3)
+    )
     out = block_sparse_attention(q, k, v, mask, block=4)
     ref = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
     torch.testing.assert_close(out, ref, **TOL)
     w = torch.randn(out.shape, generator=g, dtype=torch.float64)
-    for ga, gb in zip(torch.autograd.grad((out * w).sum(), (q, k, v)), torch.autograd.grad((ref * w).sum(), (q, k, v))):
+    for ga, gb in zip(
+        torch.autograd.grad((out * w).sum(), (q, k, v)),
+        torch.autograd.grad((ref * w).sum(), (q, k, v)),
+    ):
         torch.testing.assert_close(ga, gb, **TOL)
 
 
@@ -80,4 +86,6 @@ def test_layout_and_bad_inputs():
     with pytest.raises(ValueError, match="stride"):
         strided_pattern(8, 0)
     with pytest.raises(ValueError, match=r"mask must be \(T, S\)"):
-        block_sparse_attention(*(torch.zeros(1, 1, 8, 4) for _ in range(3)), torch.ones(4, 4).bool(), 4)
+        block_sparse_attention(
+            *(torch.zeros(1, 1, 8, 4) for _ in range(3)), torch.ones(4, 4).bool(), 4
+        )

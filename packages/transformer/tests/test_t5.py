@@ -17,17 +17,35 @@ from masterclass.transformer.t5 import (
 
 def _hf_cfg(ff):
     return HFT5Config(
-        vocab_size=103, d_model=32, d_kv=8, d_ff=48, num_layers=2, num_decoder_layers=2,
-        num_heads=4, relative_attention_num_buckets=16, relative_attention_max_distance=20,
-        feed_forward_proj=ff, dropout_rate=0.0, attn_implementation="eager", decoder_start_token_id=0,
+        vocab_size=103,
+        d_model=32,
+        d_kv=8,
+        d_ff=48,
+        num_layers=2,
+        num_decoder_layers=2,
+        num_heads=4,
+        relative_attention_num_buckets=16,
+        relative_attention_max_distance=20,
+        feed_forward_proj=ff,
+        dropout_rate=0.0,
+        attn_implementation="eager",
+        decoder_start_token_id=0,
         pad_token_id=0,
     )
 
 
 def _ours_cfg(ff):
     return T5Config(
-        vocab_size=103, d_model=32, d_kv=8, d_ff=48, n_layers=2, n_decoder_layers=2, n_heads=4,
-        n_buckets=16, max_distance=20, feed_forward=ff,
+        vocab_size=103,
+        d_model=32,
+        d_kv=8,
+        d_ff=48,
+        n_layers=2,
+        n_decoder_layers=2,
+        n_heads=4,
+        n_buckets=16,
+        max_distance=20,
+        feed_forward=ff,
     )
 
 

@@ -26,6 +26,9 @@ model, numerically, before the run is called done:
 
 from __future__ import annotations
 
+import contextlib
+import logging
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -101,8 +104,35 @@ def hf_tokenizer_matches(folder: Path, run_path: Path, max_bytes: int = 20000) -
     return False
 
 
+# The libraries behind the exporters talk a lot (an onnxruntime hint about pre-processing, torch's
+# note that torchvision is absent, Hugging Face's progress bars for a 10 MB file); the stage
+# reports its own results, so they are hushed while it runs and restored after.
+@contextlib.contextmanager
+def _quiet_libraries() -> Iterator[None]:
+    from transformers.utils import logging as hf_logging
+
+    loggers = [logging.getLogger(), logging.getLogger("torch.onnx")]
+    levels = [lg.level for lg in loggers]
+    bars = hf_logging.is_progress_bar_enabled()
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
+        if bars:
+            hf_logging.enable_progress_bar()
+
+
 def run_export(cfg: RunConfig, run_path: Path, out: Path) -> dict[str, Any]:
     """The export stage: write and check the fp32 ONNX, int8 ONNX and Hugging Face artifacts."""
+    with _quiet_libraries():
+        return _export(cfg, run_path, out)
+
+
+def _export(cfg: RunConfig, run_path: Path, out: Path) -> dict[str, Any]:
     model = load_trained(run_path, "cpu")
     tok = load_tokenizer(run_path)
     fp32_path = export_llm_onnx(model, out / ONNX_FILE, opset=ONNX_OPSET)

@@ -34,6 +34,8 @@ $N$ correlated draws by their autocorrelations $\rho_t$. We sum the autocorrelat
 stop at the first negative pair (Geyer's initial positive sequence), because far-lag estimates are
 pure noise. The Monte Carlo standard error of a posterior mean is $\text{sd}/\sqrt{\text{ESS}}$.
 
+![A Metropolis–Hastings chain on a Beta–Binomial posterior: its trace, and its histogram against the exact conjugate density](figures/mcmc.png)
+
 References: Gelman et al., *Bayesian Data Analysis* (3rd ed.), ch. 2–3 and 11; Bishop, *Pattern
 Recognition and Machine Learning*, §2.1–2.3; Metropolis et al. (1953); Hastings (1970); Geyer
 (1992), *Practical Markov chain Monte Carlo*.

@@ -26,6 +26,8 @@ proportional to $\eta$ and the gradient noise; decreasing schedules (`schedules.
 ball. (On data the model fits exactly, the noise vanishes at the optimum and constant-step SGD
 converges all the way: the tests use that "interpolation" case.)
 
+![Distance to the solution per epoch: batch descent is exact but slow, momentum fixes the conditioning, stochastic and mini-batch descent move fast early and then hover at a noise floor that shrinks with the batch size](figures/gradient_descent.png)
+
 The step itself is `optimizers.sgd_step`: this chapter is about the loop around it, the data
 each step sees.
 

@@ -172,7 +172,7 @@ def load_balancing_loss(router_logits: Tensor, top_k: int) -> Tensor:
 def train_router_demo(
     aux_weight: float,
     *,
-    steps: int = 150,
+    steps: int = 80,
     n_experts: int = 8,
     top_k: int = 2,
     d_model: int = 16,
@@ -187,10 +187,10 @@ def train_router_demo(
     with torch.no_grad():
         moe.router.weight.mul_(0.1)
         moe.router.weight[:2] += 0.5 * torch.randn(2, d_model, generator=g)
-    opt = torch.optim.Adam(moe.parameters(), lr=3e-3)
+    opt = torch.optim.Adam(moe.parameters(), lr=1e-2)
     history = []
     for _ in range(steps):
-        x = torch.randn(8, 32, d_model, generator=g)
+        x = torch.randn(4, 32, d_model, generator=g)
         with torch.no_grad():
             target = teacher(x)
         y, stats = moe(x)

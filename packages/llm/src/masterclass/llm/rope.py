@@ -60,12 +60,12 @@ def rope_inv_freq(head_dim: int, base: float = 10000.0) -> Tensor:
 def rope_cos_sin(
     positions: Tensor, inv_freq: Tensor, *, interleaved: bool = False, scale: float = 1.0
 ) -> tuple[Tensor, Tensor]:
-    """Cosine and sine tables for `positions` (shape `(T,)`), each of shape `(T, D)` in float32.
+    """Cosine and sine tables for `positions` `(T,)` (or `(B, T)`), each `(T, D)` (or `(B, T, D)`), float32.
 
     The half-split layout repeats the $D/2$ angles as `[θ_0..θ_{D/2-1}, θ_0..θ_{D/2-1}]`; the
     interleaved layout as `[θ_0, θ_0, θ_1, θ_1, ...]`, so that each pair sees its own angle.
     """
-    angles = positions.float()[:, None] * inv_freq.float()[None, :]  # (T, D/2)
+    angles = positions.float()[..., None] * inv_freq.float()  # (T, D/2)
     if interleaved:
         angles = torch.repeat_interleave(angles, 2, dim=-1)  # (T, D)
     else:
@@ -92,11 +92,12 @@ def rotate_pairs(x: Tensor, *, interleaved: bool = False) -> Tensor:
 
 
 def apply_rope(x: Tensor, cos: Tensor, sin: Tensor, *, interleaved: bool = False) -> Tensor:
-    """Rotate `x` of shape `(B, H, T, D)` by the tables `cos`, `sin` of shape `(T, D)`.
+    """Rotate `x` of shape `(B, H, T, D)` by the tables `cos`, `sin` of shape `(T, D)` (or any shape
+    that broadcasts, e.g. `(B, 1, T, D)` for per-sequence positions).
 
     The product runs in float32 and the result is cast back to `x`'s dtype, as in HF Llama.
     """
-    if x.shape[-2] != cos.shape[0] or x.shape[-1] != cos.shape[-1]:
+    if x.shape[-2] != cos.shape[-2] or x.shape[-1] != cos.shape[-1]:
         raise ValueError(
             f"apply_rope: x has (T, D) = {tuple(x.shape[-2:])} but the tables have {tuple(cos.shape)}"
         )

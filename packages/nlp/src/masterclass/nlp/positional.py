@@ -11,7 +11,11 @@ shuffled the same way. Word order has to be injected. This chapter writes the th
    differ in the fast channels and far positions in the slow ones. Because
    $\big(\sin\omega(t+k), \cos\omega(t+k)\big)$ is a *rotation* of $(\sin\omega t, \cos\omega t)$ by
    the angle $\omega k$, the encoding of position $t+k$ is a fixed linear function of the encoding of
-   $t$, whatever $t$ is; the test checks this property.
+   $t$, whatever $t$ is; the test checks this property. As a consequence the dot product of two
+   encodings depends only on their offset, and falls off (not monotonically) with it:
+
+   ![The sinusoidal table and the similarity of positions against their offset](figures/positional.png)
+
 2. **Learned** absolute embeddings (GPT-2, BERT): a trainable table of $T_{\max}$ vectors; it cannot
    extrapolate past $T_{\max}$.
 3. **Relative** position representations (Shaw, Uszkoreit & Vaswani, 2018, *Self-Attention with

@@ -327,7 +327,7 @@ def train(
         start = resumed_from = state["step"]
         last_good = found
     else:
-        torch.manual_seed(config.seed)
+        torch.manual_seed(config.seed + ctx.rank)  # each rank its own dropout masks
         broadcast_parameters(model, ctx)
     metrics = _Metrics(run_dir / "metrics.jsonl", ctx.is_main, resumed_from)
 

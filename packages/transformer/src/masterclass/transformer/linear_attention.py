@@ -71,7 +71,9 @@ def linear_attention(
         `(B, H, T, D_v)`.
     """
     if causal and q.shape[-2] != k.shape[-2]:
-        raise ValueError(f"causal linear attention needs T == S, got {q.shape[-2]} and {k.shape[-2]}")
+        raise ValueError(
+            f"causal linear attention needs T == S, got {q.shape[-2]} and {k.shape[-2]}"
+        )
     phi_q = feature_map(q) if feature_map is not None else q  # (B, H, T, M)
     phi_k = feature_map(k) if feature_map is not None else k  # (B, H, S, M)
     if not causal:

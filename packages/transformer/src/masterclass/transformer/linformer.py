@@ -87,10 +87,12 @@ class LinformerSelfAttention(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         """Attend over the projected sequence; `x` is `(B, T, C)`."""
         B, T, C = x.shape
-        if T > self.max_len:
+        if self.max_len < T:
             raise ValueError(f"sequence of {T} tokens exceeds the projection length {self.max_len}")
         x_pad = nn.functional.pad(x, (0, 0, 0, self.max_len - T))  # (B, S, C)
-        q, k, v = self.qkv(x_pad).view(B, self.max_len, 3, self.n_heads, C // self.n_heads).unbind(2)
+        q, k, v = (
+            self.qkv(x_pad).view(B, self.max_len, 3, self.n_heads, C // self.n_heads).unbind(2)
+        )
         q, k, v = (t.transpose(1, 2) for t in (q, k, v))  # (B, H, S, D)
         # Padded key rows are zero; a learned E can still give them weight, as in the paper.
         y = linformer_attention(q[:, :, :T], k, v, self.E, self.F)  # (B, H, T, D)

@@ -65,9 +65,11 @@ def sliding_window_attention(
 
     Shapes: `q, k (B, H, T, D)`, `v (B, H, T, D_v)` → `(B, H, T, D_v)`.
     """
-    B, H, T, D = q.shape
+    T, D = q.shape[-2:]
     if k.shape[-2] != T:
-        raise ValueError(f"sliding-window attention is self-attention: T == S, got {T} and {k.shape[-2]}")
+        raise ValueError(
+            f"sliding-window attention is self-attention: T == S, got {T} and {k.shape[-2]}"
+        )
     if window < 0:
         raise ValueError(f"window must be >= 0, got {window}")
     scale = 1.0 / math.sqrt(D)
@@ -77,9 +79,13 @@ def sliding_window_attention(
     v_band = F.pad(v, (0, 0, window, window)).unfold(-2, W, 1)  # (B, H, T, D_v, W)
     scores = torch.einsum("bhtd,bhtdw->bhtw", q, k_band) * scale  # (B, H, T, W)
     # Offsets that fall off either end of the sequence are padding, not keys.
-    pos = torch.arange(T, device=q.device)[:, None] + torch.arange(-window, window + 1, device=q.device)
+    pos = torch.arange(T, device=q.device)[:, None] + torch.arange(
+        -window, window + 1, device=q.device
+    )
     valid = (pos >= 0) & (pos < T)  # (T, W)
-    g = torch.as_tensor([] if global_tokens is None else global_tokens, dtype=torch.long, device=q.device)
+    g = torch.as_tensor(
+        [] if global_tokens is None else global_tokens, dtype=torch.long, device=q.device
+    )
     if g.numel():
         # A global key inside the window is already counted there: drop it from the band.
         valid &= ~torch.isin(pos, g)

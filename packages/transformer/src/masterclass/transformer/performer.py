@@ -28,6 +28,12 @@ the output error shrinks as $m$ grows, and the figure (page `linear_attention`) 
 against the cost. Cost: $O((T + S)\\,m D)$, against $O(T S D)$ for exact attention, so the
 Performer wins when $m \\ll S$.
 
+The variance of each estimate grows like $e^{\\|q\\|^2 + \\|k\\|^2}$ (scaled norms), so the
+approximation is good for small-norm queries and keys and poor for peaked attention. On the
+figure's inputs (queries and keys of scaled squared norm about 4, attention
+sharply peaked) the error falls slowly with $m$, while on the small-norm inputs of the test it falls
+like $1/\\sqrt{m}$ (0.33 at $m = 16$, 0.07 at $m = 1024$).
+
 ![Error against exact softmax attention vs cost, for each efficient attention](figures/efficient_attention.png)
 
 Left out: redrawing the features during training, the generalised kernels (ReLU features).
@@ -43,19 +49,20 @@ from masterclass.transformer.linear_attention import linear_attention
 __all__ = ["favor_features", "orthogonal_gaussian", "performer_attention", "performer_flops"]
 
 
-def orthogonal_gaussian(m: int, D: int, generator: torch.Generator | None = None, orthogonal: bool = True) -> Tensor:
+def orthogonal_gaussian(
+    m: int, D: int, generator: torch.Generator | None = None, orthogonal: bool = True
+) -> Tensor:
     """`(m, D)` random projection rows $\\omega_r$: i.i.d. Gaussian, or orthogonal in blocks of `D`
     with Gaussian-distributed lengths (which keeps each row marginally $\\mathcal{N}(0, I)$)."""
     if not orthogonal:
         return torch.randn(m, D, generator=generator, dtype=torch.float64)
-    blocks = []
-    for _ in range(math.ceil(m / D)):
-        g = torch.randn(D, D, generator=generator, dtype=torch.float64)
-        q, r = torch.linalg.qr(g)  # (D, D), orthonormal columns
-        # Fixing the signs by R's diagonal makes Q uniformly (Haar) distributed; without it the
-        # directions are biased and so is the estimate.
-        blocks.append((q * torch.sign(torch.diagonal(r))).T)
-    w = torch.cat(blocks)[:m]  # (m, D) unit rows
+    n_blocks = math.ceil(m / D)
+    g = torch.randn(n_blocks, D, D, generator=generator, dtype=torch.float64)
+    q, r = torch.linalg.qr(g)  # (n_blocks, D, D), orthonormal columns
+    # Fixing the signs by R's diagonal makes Q uniformly (Haar) distributed; without it the
+    # directions are biased and so is the estimate.
+    q = q * torch.sign(torch.diagonal(r, dim1=-2, dim2=-1))[:, None, :]
+    w = q.transpose(-2, -1).reshape(n_blocks * D, D)[:m]  # (m, D) unit rows
     lengths = torch.randn(m, D, generator=generator, dtype=torch.float64).norm(dim=-1)  # chi(D)
     return w * lengths[:, None]
 

@@ -73,7 +73,9 @@ def sample_next_token(
     if greedy:
         return logits.argmax(dim=-1)
     if temperature <= 0:
-        raise ValueError(f"temperature must be positive (use greedy=True for argmax), got {temperature}")
+        raise ValueError(
+            f"temperature must be positive (use greedy=True for argmax), got {temperature}"
+        )
     logits = logits / temperature
     if top_k is not None:
         logits = top_k_filter(logits, top_k)
@@ -102,7 +104,9 @@ def generate(
     `(B, T + n)` ids.
     """
     if input_ids.dim() != 2 or input_ids.shape[1] == 0:
-        raise ValueError(f"input_ids must be a non-empty (B, T) prompt, got {tuple(input_ids.shape)}")
+        raise ValueError(
+            f"input_ids must be a non-empty (B, T) prompt, got {tuple(input_ids.shape)}"
+        )
     max_positions = getattr(getattr(model, "cfg", None), "max_positions", None)
     was_training = model.training
     model.eval()

@@ -70,7 +70,9 @@ class T5Config:
     n_decoder_layers: int = 6  # decoder blocks (num_decoder_layers)
     n_heads: int = 8  # H (num_heads)
     n_buckets: int = 32  # relative position buckets (relative_attention_num_buckets)
-    max_distance: int = 128  # offsets beyond share the last bucket (relative_attention_max_distance)
+    max_distance: int = (
+        128  # offsets beyond share the last bucket (relative_attention_max_distance)
+    )
     eps: float = 1e-6  # RMSNorm epsilon (layer_norm_epsilon)
     feed_forward: str = "relu"  # "relu" (T5) or "gated-gelu" (T5 v1.1) (feed_forward_proj)
     dropout: float = 0.0  # residual and embedding dropout (dropout_rate)
@@ -87,7 +89,10 @@ class T5Config:
 # $N/2 + \lfloor \log(|n| / (N/2)) / \log(\text{max\_distance} / (N/2)) \cdot (N/2) \rfloor$,
 # clipped to the last bucket.
 def relative_position_bucket(
-    relative_position: Tensor, bidirectional: bool = True, n_buckets: int = 32, max_distance: int = 128
+    relative_position: Tensor,
+    bidirectional: bool = True,
+    n_buckets: int = 32,
+    max_distance: int = 128,
 ) -> Tensor:
     """Bucket index of each offset `j - i`; same shape as the input, values in `[0, n_buckets)`."""
     buckets = torch.zeros_like(relative_position)
@@ -111,16 +116,24 @@ class RelativePositionBias(nn.Module):
     `forward(T, S)` returns `(1, H, T, S)`: the bias of query `i` and key `j` in each head.
     """
 
-    def __init__(self, n_buckets: int, max_distance: int, n_heads: int, bidirectional: bool) -> None:
+    def __init__(
+        self, n_buckets: int, max_distance: int, n_heads: int, bidirectional: bool
+    ) -> None:
         super().__init__()
-        self.n_buckets, self.max_distance, self.bidirectional = n_buckets, max_distance, bidirectional
+        self.n_buckets, self.max_distance, self.bidirectional = (
+            n_buckets,
+            max_distance,
+            bidirectional,
+        )
         self.bias = nn.Embedding(n_buckets, n_heads)  # (n_buckets, H)
 
     def forward(self, T: int, S: int) -> Tensor:
         """Bias `(1, H, T, S)` for `T` queries at positions `0..T-1` and `S` keys at `0..S-1`."""
         device = self.bias.weight.device
         offset = torch.arange(S, device=device)[None, :] - torch.arange(T, device=device)[:, None]
-        buckets = relative_position_bucket(offset, self.bidirectional, self.n_buckets, self.max_distance)
+        buckets = relative_position_bucket(
+            offset, self.bidirectional, self.n_buckets, self.max_distance
+        )
         return self.bias(buckets).permute(2, 0, 1)[None]  # (1, H, T, S)
 
 
@@ -211,7 +224,9 @@ class T5ForConditionalGeneration(nn.Module):
         if decoder_input_ids is None:
             if labels is None:
                 raise ValueError("pass decoder_input_ids or labels (which are shifted right)")
-            decoder_input_ids = shift_right(labels, self.cfg.decoder_start_token_id, self.cfg.pad_token_id)
+            decoder_input_ids = shift_right(
+                labels, self.cfg.decoder_start_token_id, self.cfg.pad_token_id
+            )
         memory = self.encode(input_ids, attention_mask)  # (B, S, C)
         h = self.decoder(
             self.shared(decoder_input_ids), decoder_attention_mask, memory, attention_mask
@@ -228,7 +243,10 @@ class T5ForConditionalGeneration(nn.Module):
         """Copy the weights of a Hugging Face `T5ForConditionalGeneration` state dict."""
         gated = self.cfg.feed_forward.startswith("gated-")
         m = {"shared.weight": "shared.weight"}
-        for stack, n_layers in (("encoder", self.cfg.n_layers), ("decoder", self.cfg.n_decoder_layers)):
+        for stack, n_layers in (
+            ("encoder", self.cfg.n_layers),
+            ("decoder", self.cfg.n_decoder_layers),
+        ):
             m[f"{stack}.position_bias.bias.weight"] = (
                 f"{stack}.block.0.layer.0.SelfAttention.relative_attention_bias.weight"
             )
@@ -311,7 +329,9 @@ def span_corruption(
         sentinels each followed by the span they replaced, ending with one more sentinel.
     """
     if tokens.dim() != 1:
-        raise ValueError(f"span_corruption works on one sequence (L,), got shape {tuple(tokens.shape)}")
+        raise ValueError(
+            f"span_corruption works on one sequence (L,), got shape {tuple(tokens.shape)}"
+        )
     L = tokens.shape[0]
     n_noise = min(max(round(L * noise_density), 1), L - 1)
     n_spans = max(round(n_noise / mean_span_length), 1)
