@@ -103,7 +103,7 @@ def test_toml_file_can_set_every_field(tmp_path):
             "top_k": 3,
             "compare_tokens": 55,
         },
-        "benchmark": {"prompt_tokens": 4, "decode_tokens": 5, "repeats": 2},
+        "benchmark": {"prompt_tokens": 4, "decode_tokens": 5, "repeats": 2, "threads": 2},
     }
     base = preset("tiny").to_dict()
     for key, value in changes.items():

@@ -90,21 +90,41 @@ def test_non_finite_loss_stops_with_a_message(tmp_path, capsys, monkeypatch):
     good = load_file(str(checkpoints / "step_000000010" / "model.safetensors"))
     assert all(torch.isfinite(t).all() for t in good.values())
     assert "train" not in json.loads((out / "run.json").read_text())["stages"]
+    monkeypatch.undo()
+
+    # What the message advises: resume from the good checkpoint with a lower learning rate.
+    resume = ["resume", str(out), "--quiet", "--until", "train"]
+    assert cli.main([*resume, "--set", "model.d_model=64"]) == 2
+    assert cli.main([*resume, "--set", "train.lr=0.001"]) == 0
+    record = json.loads((out / "run.json").read_text())
+    assert record["config"]["train"]["lr"] == 0.001 and "train" in record["stages"]
+    assert json.loads((out / "train" / "metrics.json").read_text())["resumed_from"] == 10
 
 
 @pytest.mark.slow
 def test_time_budget_trains_the_schedule_of_its_resolved_step_count(tmp_path):
-    # Reference: a run told the resolved step count up front. Timing the warmup first must not
-    # change anything: same learning rates, bitwise the same weights.
+    # Reference: a run told the resolved step count and warmup up front. Timing the loop on a
+    # throwaway copy first must not change anything: bitwise the same weights, the same log.
     base = ["--preset", "tiny", "--device", "cpu", "--quiet", "--until", "train"]
     budget = tmp_path / "budget"
     assert cli.main(["run", "--out", str(budget), *base, "--set", "train.time_budget_s=3"]) == 0
     schedule = json.loads((budget / "train" / "schedule.json").read_text())
-    steps = schedule["steps"]
-    assert schedule["calibration_steps"] == 6 and 6 < steps <= 30
+    steps, warmup = schedule["steps"], schedule["warmup"]
+    assert 2 <= steps <= 30 and warmup == min(5, steps // 5)
+    assert schedule["seconds_per_step"] > 0 and schedule["seconds_per_eval"] > 0
     fixed = tmp_path / "fixed"
-    assert cli.main(["run", "--out", str(fixed), *base, "--set", f"train.steps={steps}"]) == 0
+    sets = ["--set", f"train.steps={steps}", "--set", f"train.warmup_steps={warmup}"]
+    assert cli.main(["run", "--out", str(fixed), *base, *sets]) == 0
     a, b = _weights(budget), _weights(fixed)
     for name in a:
         assert torch.equal(a[name], b[name]), name
     assert json.loads((budget / "train" / "metrics.json").read_text())["steps"] == steps
+    lr = [
+        json.loads(x).get("lr")
+        for x in (budget / "train" / "metrics.jsonl").read_text().splitlines()
+    ]
+    ref = [
+        json.loads(x).get("lr")
+        for x in (fixed / "train" / "metrics.jsonl").read_text().splitlines()
+    ]
+    assert lr == ref

@@ -6,7 +6,10 @@ import math
 import pytest
 import torch
 from transformers import MixtralConfig
-from transformers.models.mixtral.modeling_mixtral import MixtralSparseMoeBlock, load_balancing_loss_func
+from transformers.models.mixtral.modeling_mixtral import (
+    MixtralSparseMoeBlock,
+    load_balancing_loss_func,
+)
 
 from masterclass.llm.moe import MoE, load_balancing_loss, train_router_demo
 from masterclass.transformer.feedforward import FeedForward
@@ -14,7 +17,10 @@ from masterclass.transformer.feedforward import FeedForward
 
 def _mixtral_copy(moe: MoE, d_model: int, d_ff: int) -> MixtralSparseMoeBlock:
     cfg = MixtralConfig(
-        hidden_size=d_model, intermediate_size=d_ff, num_local_experts=moe.n_experts, num_experts_per_tok=moe.top_k
+        hidden_size=d_model,
+        intermediate_size=d_ff,
+        num_local_experts=moe.n_experts,
+        num_experts_per_tok=moe.top_k,
     )
     block = MixtralSparseMoeBlock(cfg)
     with torch.no_grad():
@@ -45,7 +51,9 @@ def test_aux_loss_matches_hf():
     expected = load_balancing_loss_func((logits,), num_experts=8, top_k=2)
     torch.testing.assert_close(load_balancing_loss(logits, 2), expected, atol=1e-6, rtol=1e-6)
     # A perfectly uniform router scores exactly k (= 2): sum_e (k/E)(1/E) E.
-    uniform = torch.zeros(8, 8) + torch.eye(8) * 1e-3  # ties broken so each expert is chosen once first
+    uniform = (
+        torch.zeros(8, 8) + torch.eye(8) * 1e-3
+    )  # ties broken so each expert is chosen once first
     assert load_balancing_loss(uniform, 1).item() == pytest.approx(1.0, abs=1e-3)
 
 

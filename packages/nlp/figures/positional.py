@@ -17,5 +17,7 @@ def figure() -> matplotlib.figure.Figure:
     fig.colorbar(im, ax=left)
     dots = pe @ pe[64]  # (T,)
     right.plot(range(-64, 64), dots.numpy())
-    right.set(xlabel="offset k", ylabel="PE[64] · PE[64 + k]", title="similarity depends on the offset")
+    right.set(
+        xlabel="offset k", ylabel="PE[64] · PE[64 + k]", title="similarity depends on the offset"
+    )
     return fig

@@ -160,11 +160,12 @@ def test_encode_matches_huggingface_tokenizers(tok, varied):
     assert hf.decode(tok.encode(varied[-1]), skip_special_tokens=False) == varied[-1]
 
 
-def test_gpt2_pattern_matches_tiktoken(train_texts, heldout_texts):
+def test_gpt2_pattern_matches_tiktoken_and_huggingface(train_texts, heldout_texts):
     tok2 = BPETokenizer.train(train_texts[:10], 800, pattern=GPT2_PATTERN, num_workers=1)
     tt2 = tok2.to_tiktoken()
-    for text in [*heldout_texts[:10], _varied_text(1)]:
-        assert tok2.encode(text) == tt2.encode_ordinary(text)
+    hf2 = tokenizers.Tokenizer.from_str(tok2.to_hf_json())
+    for text in [*heldout_texts[:10], _varied_text(1), "a  \n", "x   ", "  \n\n  y \t"]:
+        assert tok2.encode(text) == tt2.encode_ordinary(text) == hf2.encode(text).ids
 
 
 @settings(

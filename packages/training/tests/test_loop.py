@@ -94,6 +94,7 @@ def test_matches_a_plain_torch_loop_with_accumulation(shards, tmp_path):
     assert result.final_loss == pytest.approx(loss.item(), rel=1e-9)
 
 
+@pytest.mark.slow
 def test_resume_is_bitwise_equal_to_an_uninterrupted_run(shards, tmp_path):
     # Dropout (torch RNG), accumulation and clipping all active; exact equality on the CPU.
     cfg = _config(grad_accum=2, checkpoint_every=4, keep_checkpoints=5, eval_every=4)

@@ -23,6 +23,9 @@ model, and at least 2× for the `base` preset (width ≥ 384).
 
 The measurement is repeated `repeats` times, the variants interleaved, and each variant's run with
 the median p50 kept: on a shared machine a single measurement is at the mercy of the neighbours.
+Both runtimes get the same number of CPU threads (`benchmark.threads`, 1 by default): at batch 1 a
+model this small gains little from a second thread, and threads that spin-wait for each other are
+what a busy machine punishes most.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from masterclass.capstone.config import RunConfig
 from masterclass.capstone.evaluate import heldout_stream
@@ -53,15 +57,7 @@ def _files(run_path: Path) -> dict[str, Path]:
     }
 
 
-def run_benchmark(cfg: RunConfig, run_path: Path, *, progress=None) -> dict[str, Any]:
-    """The benchmark stage: decode speed of the four variants at batch 1, and file sizes."""
-    files = _files(run_path)
-    runners = {
-        "pytorch-fp32": TorchLM(load_trained(run_path, "cpu")),
-        "pytorch-int8": TorchLM(load_int8(run_path, "cpu")),
-        "onnxruntime-fp32": OnnxLM(files["onnxruntime-fp32"]),
-        "onnxruntime-int8": OnnxLM(files["onnxruntime-int8"]),
-    }
+def _measure(cfg: RunConfig, run_path: Path, runners, progress) -> dict[str, list[dict[str, Any]]]:
     prompt = heldout_stream(run_path, cfg.benchmark.prompt_tokens)[None]  # (1, T)
     trials: dict[str, list[dict[str, Any]]] = {name: [] for name in runners}
     for _ in range(cfg.benchmark.repeats):
@@ -72,6 +68,25 @@ def run_benchmark(cfg: RunConfig, run_path: Path, *, progress=None) -> dict[str,
             trials[name].append(r)
         if progress is not None:
             progress(1)
+    return trials
+
+
+def run_benchmark(cfg: RunConfig, run_path: Path, *, progress=None) -> dict[str, Any]:
+    """The benchmark stage: decode speed of the four variants at batch 1, and file sizes."""
+    files = _files(run_path)
+    threads = cfg.benchmark.threads
+    runners = {
+        "pytorch-fp32": TorchLM(load_trained(run_path, "cpu")),
+        "pytorch-int8": TorchLM(load_int8(run_path, "cpu")),
+        "onnxruntime-fp32": OnnxLM(files["onnxruntime-fp32"], threads=threads),
+        "onnxruntime-int8": OnnxLM(files["onnxruntime-int8"], threads=threads),
+    }
+    saved_threads = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        trials = _measure(cfg, run_path, runners, progress)
+    finally:
+        torch.set_num_threads(saved_threads)
     variants: dict[str, dict[str, Any]] = {}
     for name, runs in trials.items():
         runs.sort(key=lambda r: r["ms_per_token_p50"])
@@ -96,7 +111,8 @@ def run_benchmark(cfg: RunConfig, run_path: Path, *, progress=None) -> dict[str,
     target = 2.0 if cfg.model.d_model >= 384 else 1.3
     return {
         "variants": variants,
-        "prompt_tokens": int(prompt.shape[1]),
+        "prompt_tokens": cfg.benchmark.prompt_tokens,
+        "threads": threads,
         "decode_tokens": cfg.benchmark.decode_tokens,
         "repeats": cfg.benchmark.repeats,
         "onnxruntime_int8_speedup": speedup,

@@ -4,7 +4,7 @@
 capstone                                   # = capstone run: the default preset on the stdlib
 capstone run [--data PATH ...] [--preset tiny|small|base|gpu] [--out DIR] [--device cpu|cuda]
              [--seed N] [--config run.toml] [--set section.key=value ...] [--until STAGE]
-capstone resume RUN                        # finish an interrupted run (training from its checkpoint)
+capstone resume RUN [--set train.lr=1e-3]  # finish an interrupted run (training from its checkpoint)
 capstone stage NAME RUN                    # run one stage again (and forget the ones after it)
 capstone generate RUN --prompt "def " [--tokens 100] [--temperature 0.8] [--top-k 40] [--seed 0]
 capstone benchmark RUN                     # measure decode speed again, rewrite the report
@@ -26,9 +26,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from masterclass.capstone import evaluate, pipeline, report
-from masterclass.capstone.config import PRESETS, build_config
+from masterclass.capstone.config import PRESETS, apply_overrides, build_config, parse_set, validate
 from masterclass.capstone.model import load_trained
-from masterclass.capstone.run_folder import STAGES, CapstoneError
+from masterclass.capstone.run_folder import STAGES, CapstoneError, atomic_write_json
 from masterclass.capstone.tokenizer import load_tokenizer
 from masterclass.training.loop import NonFiniteLossError
 
@@ -66,6 +66,14 @@ def _parser() -> argparse.ArgumentParser:
     resume = sub.add_parser("resume", help="continue an interrupted run")
     resume.add_argument("run_dir", type=Path)
     resume.add_argument("--until", choices=STAGES, help="stop after this stage")
+    resume.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="change a setting that is safe mid-run: train.lr, train.min_lr, train.grad_clip, "
+        "evaluate.*, benchmark.*",
+    )
     resume.add_argument("--quiet", action="store_true")
 
     stage = sub.add_parser("stage", help="run one stage of an existing run again")
@@ -106,8 +114,24 @@ def _cmd_run(args: argparse.Namespace) -> None:
     _summary(run.path)
 
 
+# Settings that a resumed run may change: anything else (the data, the model's shape, the batch)
+# would make the checkpoint and the finished stages describe a different run.
+RESUME_SETTABLE = ("train.lr", "train.min_lr", "train.grad_clip", "evaluate.", "benchmark.")
+
+
 def _cmd_resume(args: argparse.Namespace) -> None:
     ctx = pipeline.open_run(args.run_dir, quiet=args.quiet)
+    for assignment in args.set:
+        key = assignment.partition("=")[0].strip()
+        if not key.startswith(RESUME_SETTABLE):
+            raise CapstoneError(
+                f"--set {key} cannot change on resume; only {', '.join(RESUME_SETTABLE)} can"
+            )
+        apply_overrides(ctx.cfg, parse_set(assignment), source=f"--set {assignment}")
+    if args.set:
+        validate(ctx.cfg)
+        ctx.run.record["config"] = ctx.cfg.to_dict()
+        atomic_write_json(ctx.run.path / "run.json", ctx.run.record)
     pipeline.run_pipeline(ctx, until=args.until)
     _summary(ctx.run.path)
 

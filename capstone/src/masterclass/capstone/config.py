@@ -93,7 +93,7 @@ class TrainingConfig:
     # Optimizer steps (with time_budget_s: the most steps the budget may resolve to).
     steps: int = 20000
     # Wall-clock budget of the training stage in seconds (0: train exactly `steps` steps).
-    time_budget_s: float = 420.0
+    time_budget_s: float = 450.0
     # Sequences per micro-batch.
     batch_size: int = 16
     # Micro-batches accumulated per optimizer step.
@@ -152,6 +152,8 @@ class BenchmarkConfig:
     decode_tokens: int = 64
     # Measurements per variant (the median is reported).
     repeats: int = 3
+    # CPU threads for both runtimes; 1 gives the steadiest numbers on a shared machine.
+    threads: int = 1
 
 
 @dataclass
@@ -377,6 +379,7 @@ def validate(cfg: RunConfig) -> RunConfig:
         "benchmark.prompt_tokens": cfg.benchmark.prompt_tokens,
         "benchmark.decode_tokens": cfg.benchmark.decode_tokens,
         "benchmark.repeats": cfg.benchmark.repeats,
+        "benchmark.threads": cfg.benchmark.threads,
     }
     for name, value in positive.items():
         if value <= 0:

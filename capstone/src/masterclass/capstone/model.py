@@ -14,7 +14,7 @@ and training costs about $6N$ FLOPs per token (forward $2N$, backward $4N$; Kapl
 For the default $d = 192$, $L = 4$, $V = 4096$: $N \approx 3.3$ M weights, of which the two
 vocabulary matrices are 1.6 M, so training costs about 20 MFLOP per token. A 2-core CPU that
 sustains some tens of GFLOP/s in bf16 processes a few thousand tokens per second: one to two million
-tokens in the default seven-minute budget, a fraction of one pass over the standard library's
+tokens in the default 7.5-minute budget, a fraction of one pass over the standard library's
 nine million. Hoffmann et al. (2022) put the compute-optimal ratio near 20 tokens per weight; we are
 below one, so every extra second of training still buys loss, and a *smaller* model, which sees
 more tokens in the same time, is the better trade on a laptop (the config chapter's measurement).

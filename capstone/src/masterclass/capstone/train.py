@@ -38,8 +38,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import tempfile
 import time
 from collections.abc import Callable
+from copy import deepcopy
 from pathlib import Path
 from typing import Any
 
@@ -108,17 +110,20 @@ def train_config(cfg: RunConfig, device: str) -> TrainConfig:
 
 # ## A time budget instead of a step count
 #
-# "Train for eight minutes" is what a user with a laptop means, but the cosine schedule must know
-# the total number of steps $t_{max}$ in advance. The way out: the warmup does not depend on
-# $t_{max}$ (the learning rate rises linearly to $\eta_{max}$ whatever the total), so the first
-# $t_w + 1$ steps are trained normally while being timed; then
-# $$ t_{max} = t_w + 1 + \Bigl\lfloor \frac{\text{budget} - \text{elapsed}}
+# "Train for seven and a half minutes" is what a user with a laptop means, but the cosine schedule
+# must know the total number of steps $t_{max}$ before the first one. So the stage first *times*
+# the training loop: a copy of the model takes a few steps on its own batcher (with the RNG state
+# saved and restored, so the real run is untouched), and one held-out evaluation is timed. Then
+# $$ t_{max} = \Bigl\lfloor \frac{\text{budget} - \text{timing}}
 #    {\text{s/step} + \text{s/eval} / \text{eval\_every}} \Bigr\rfloor , $$
-# capped by `train.steps`, is written to `train/schedule.json`, and training continues from the
-# checkpoint of step $t_w + 1$ with that total. A resumed run reads the file, so it continues with
-# the same $t_{max}$ and stays bitwise equal to an uninterrupted run; two fresh runs on machines of
-# different speed train for different numbers of steps, which is the point.
+# capped by `train.steps`, with the warmup shortened to at most a fifth of $t_{max}$ on a machine so
+# slow that the budget buys few steps. Both go to `train/schedule.json` before training starts; a
+# resumed run reads the file, so it continues the same schedule and stays bitwise equal to an
+# uninterrupted run. Two fresh runs on machines of different speed train for different numbers of
+# steps, which is the point.
 SCHEDULE_FILE = "schedule.json"
+# Steps the throwaway copy takes; the first (allocations, kernel selection) is not counted.
+_TIMING_STEPS = 4
 
 
 def read_schedule(out: Path) -> dict[str, Any]:
@@ -127,60 +132,55 @@ def read_schedule(out: Path) -> dict[str, Any]:
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
-def _logged_step_time(out: Path) -> float | None:
-    # Seconds per step from the last two lines the loop logged (after a resume in calibration).
-    path = Path(out) / "metrics.jsonl"
-    lines = path.read_text().splitlines() if path.is_file() else []
-    logged = [json.loads(x) for x in lines if x.strip()]
-    train_lines = [r for r in logged if r["kind"] == "train"]
-    if len(train_lines) < 2:
-        return None
-    a, b = train_lines[-2], train_lines[-1]
-    if b["step"] <= a["step"] or b["elapsed_s"] <= a["elapsed_s"]:
-        return None
-    return (b["elapsed_s"] - a["elapsed_s"]) / (b["step"] - a["step"])
+def _time_steps(model, batcher_factory, tc: TrainConfig, eval_fn) -> tuple[float, float]:
+    # Seconds per optimizer step and per evaluation, measured on copies with the loop itself.
+    stamps: list[float] = []
+    copy = deepcopy(model)
+    timing = dataclasses.replace(
+        tc, steps=_TIMING_STEPS, warmup=1, eval_every=0, checkpoint_every=0, log_every=_TIMING_STEPS
+    )
+    with torch.random.fork_rng(devices=[]), tempfile.TemporaryDirectory() as tmp:
+        train(
+            copy,
+            batcher_factory(),
+            timing,
+            tmp,
+            resume=False,
+            progress=lambda r: stamps.append(time.perf_counter()) if r["kind"] == "step" else None,
+        )
+        start = time.perf_counter()
+        eval_fn(copy)
+        per_eval = time.perf_counter() - start
+    return float(np.median(np.diff(stamps))), per_eval
 
 
-def _budgeted_steps(
-    cfg: RunConfig, tc: TrainConfig, out: Path, model, batcher, eval_fn, progress
-) -> int:
+def _budgeted_schedule(cfg: RunConfig, tc: TrainConfig, out: Path, model, batcher_factory, eval_fn):
     known = read_schedule(out)
     if known:
-        return int(known["steps"])
-    calibration = tc.warmup + 1
-    stamps: list[tuple[str, float]] = []
-
-    def timed(record: dict[str, Any]) -> None:
-        stamps.append((record["kind"], time.perf_counter()))
-        if progress is not None:
-            progress(record)
-
+        return int(known["steps"]), int(known["warmup"])
     start = time.perf_counter()
-    phase = dataclasses.replace(tc, steps=calibration, checkpoint_every=calibration, eval_every=0)
-    train(model, batcher, phase, out, eval_fn=eval_fn, progress=timed)
-    elapsed = time.perf_counter() - start
-    steps = [t for kind, t in stamps if kind == "step"]
-    evals = [t for kind, t in stamps if kind == "eval"]
-    # The first step pays for memory allocation and kernel selection: leave it out.
-    per_step = float(np.median(np.diff(steps))) if len(steps) > 2 else _logged_step_time(out)
-    if per_step is None:
-        # Resumed right at the end of the calibration with no timing to go on: be conservative.
-        per_step = cfg.train.time_budget_s / calibration
-    per_eval = evals[-1] - steps[-1] if evals and steps else 0.0
-    remaining = max(cfg.train.time_budget_s - elapsed, 0.0)
-    extra = int(remaining / (per_step + per_eval / max(tc.eval_every, 1)))
-    total = max(calibration + 1, min(cfg.train.steps, calibration + extra))
-    atomic_write_json(
-        Path(out) / SCHEDULE_FILE,
-        {
-            "steps": total,
-            "calibration_steps": calibration,
-            "seconds_per_step": per_step,
-            "seconds_per_eval": per_eval,
-            "budget_s": cfg.train.time_budget_s,
-        },
-    )
-    return total
+    per_step, per_eval = _time_steps(model, batcher_factory, tc, eval_fn)
+    remaining = max(cfg.train.time_budget_s - (time.perf_counter() - start), 0.0)
+    total = int(remaining / (per_step + per_eval / max(tc.eval_every, 1)))
+    total = max(2, min(cfg.train.steps, total))
+    # Data-parallel ranks timed themselves separately: all must agree on one total (the smallest).
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        agreed = torch.tensor([total], dtype=torch.int64, device=next(model.parameters()).device)
+        torch.distributed.all_reduce(agreed, op=torch.distributed.ReduceOp.MIN)
+        total = int(agreed.item())
+    warmup = min(tc.warmup, total // 5)
+    if int(os.environ.get("RANK", "0")) == 0:
+        atomic_write_json(
+            Path(out) / SCHEDULE_FILE,
+            {
+                "steps": total,
+                "warmup": warmup,
+                "seconds_per_step": per_step,
+                "seconds_per_eval": per_eval,
+                "budget_s": cfg.train.time_budget_s,
+            },
+        )
+    return total, warmup
 
 
 def run_train(
@@ -197,14 +197,18 @@ def run_train(
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     model = build_model(cfg.model, vocab_size, seed=cfg.seed).to(device)
-    batcher = ShardBatcher(
-        TokenShards(data / "train"),
-        cfg.train.batch_size,
-        cfg.model.context,
-        seed=cfg.seed,
-        rank=rank,
-        world_size=world_size,
-    )
+
+    def batcher_factory() -> ShardBatcher:
+        return ShardBatcher(
+            TokenShards(data / "train"),
+            cfg.train.batch_size,
+            cfg.model.context,
+            seed=cfg.seed,
+            rank=rank,
+            world_size=world_size,
+        )
+
+    batcher = batcher_factory()
     tc = train_config(cfg, device)
     held = heldout_batches(
         TokenShards(data / "heldout").to_numpy(),
@@ -217,8 +221,8 @@ def run_train(
         return evaluate_loss(m, held, autocast=tc.autocast)
 
     if cfg.train.time_budget_s > 0:
-        steps = _budgeted_steps(cfg, tc, out, model, batcher, eval_fn, progress)
-        tc = dataclasses.replace(tc, steps=steps)
+        steps, warmup = _budgeted_schedule(cfg, tc, out, model, batcher_factory, eval_fn)
+        tc = dataclasses.replace(tc, steps=steps, warmup=min(warmup, steps - 1))
 
     result = train(model, batcher, tc, out, eval_fn=eval_fn, progress=progress)
     schedule = read_schedule(out)

@@ -151,6 +151,10 @@ class OnnxLM:
         )
         return logits, keys, values
 
+    def logits(self, input_ids: np.ndarray | Tensor) -> np.ndarray:
+        """Logits (B, T, V) of a full forward pass over `input_ids` (B, T) without a cache."""
+        return self.forward(input_ids)[0]
+
     def prefill(self, ids: np.ndarray | Tensor) -> np.ndarray:
         """Run the prompt (1, T); keep its cache; return the last logits (V,)."""
         logits, *self._past = self.forward(ids)

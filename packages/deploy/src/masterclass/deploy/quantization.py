@@ -23,6 +23,12 @@ rounding error is bounded: $|w_i - \\hat w_i| \\le s/2$.
   (llama.cpp's `Q8_0`/`Q4_0`, GPTQ/AWQ's `g128`); needed for 4 bits, where 15 levels per row
   are too few.
 
+Each extra bit halves the error. On a layer whose rows differ in scale (as trained layers'
+rows do), per-channel scales are worth almost two bits over one scale per tensor, and groups of
+32 a little more:
+
+![relative output error of a quantized layer against bits, per tensor, per channel and per group](figures/quantization_error.png)
+
 **Error bound of a linear layer.** With per-row scales $s_j$, output $j$ of
 $y = \\hat W x$ differs from the float one by
 $$|y_j - \\hat y_j| = \\Big|\\sum_i (w_{ji} - \\hat w_{ji}) x_i\\Big| \\le \\frac{s_j}{2}\\,\\lVert x\\rVert_1 ,$$
@@ -31,8 +37,11 @@ $\\approx s_j \\lVert x\\rVert_2 / \\sqrt{12}$ (uniform rounding noise of varian
 
 **Computing with per-row scales.** Since $\\hat W = \\operatorname{diag}(s) Q$,
 $\\hat W x = s \\odot (Q x)$: the product runs on the integer matrix and one multiply per output
-applies the scales, so the float weight is never materialised. With groups the scales vary
-along a row, and the weight is dequantized block by block instead.
+applies the scales. With groups the scales vary along a row, and the weight is dequantized
+block by block instead. In eager PyTorch on a CPU there is no int8 matrix kernel for this, so
+`Int8Linear` converts $Q$ to float at every call: it saves memory but is *slower* than the
+float layer (`bench/decode.py` shows it). The speed comes from runtimes with integer kernels, such
+as onnxruntime's `MatMulInteger` (`llm_export.py`).
 
 `quantize_int8(model)` replaces every `nn.Linear` (the LM head included, tied or not) by
 `Int8Linear` and, optionally, every `nn.Embedding` by `Int8Embedding` (one scale per token row).

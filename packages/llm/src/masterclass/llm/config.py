@@ -28,6 +28,7 @@ from typing import Any
 
 FFN_KINDS = ("swiglu", "geglu", "gelu", "silu", "relu2")
 NORM_KINDS = ("rmsnorm", "layernorm")
+NORM_POSITIONS = ("pre", "post")
 POS_KINDS = ("rope", "alibi", "learned", "none")
 ROPE_SCALINGS = ("none", "linear", "ntk", "yarn")
 
@@ -57,6 +58,8 @@ class LMConfig:
     ffn: str = "swiglu"
     # Normalization before each sub-layer and at the end: "rmsnorm" or "layernorm".
     norm: str = "rmsnorm"
+    # Where the norm sits: "pre" (x + f(norm(x)), GPT-2 on) or "post" (norm(x + f(x)), the 2017 Transformer).
+    norm_position: str = "pre"
     # Positional scheme: "rope" (rotary), "alibi" (linear attention bias), "learned" (absolute) or "none".
     pos: str = "rope"
     # RoPE base $b$: frequencies are $b^{-2i/D}$.
@@ -79,6 +82,8 @@ class LMConfig:
     norm_eps: float = 1e-5
     # Attend only to the last `sliding_window` positions (None: the whole causal prefix).
     sliding_window: int | None = None
+    # With sliding_window: every `global_every`-th layer attends globally, the others locally (Gemma-style).
+    global_every: int | None = None
     # Standard deviation of the normal initialization of weight matrices.
     init_std: float = 0.02
 
@@ -102,6 +107,7 @@ class LMConfig:
             )
         _check_choice("ffn", self.ffn, FFN_KINDS)
         _check_choice("norm", self.norm, NORM_KINDS)
+        _check_choice("norm_position", self.norm_position, NORM_POSITIONS)
         _check_choice("pos", self.pos, POS_KINDS)
         _check_choice("rope_scaling", self.rope_scaling, ROPE_SCALINGS)
         if self.pos == "rope" and self.head_dim % 2 != 0:
@@ -132,10 +138,33 @@ class LMConfig:
                 f"LMConfig.sliding_window must be a positive int or None, got {self.sliding_window}"
             )
 
+        if self.global_every is not None and (
+            self.sliding_window is None or self.global_every <= 0
+        ):
+            raise ValueError(
+                f"LMConfig.global_every ({self.global_every}) needs a positive value and a sliding_window"
+            )
+
     @property
     def head_dim(self) -> int:
         """Per-head width $D = d_{model} / H$."""
         return self.d_model // self.n_heads
+
+    def layer_windows(self) -> list[int | None]:
+        """The attention window of each layer (None = global): every layer local with
+        `sliding_window`, except every `global_every`-th one, which is global.
+
+        >>> LMConfig(n_layers=4, sliding_window=8, global_every=2).layer_windows()
+        [8, None, 8, None]
+        """
+        if self.sliding_window is None:
+            return [None] * self.n_layers
+        if self.global_every is None:
+            return [self.sliding_window] * self.n_layers
+        return [
+            None if (i + 1) % self.global_every == 0 else self.sliding_window
+            for i in range(self.n_layers)
+        ]
 
     @classmethod
     def llama(cls, **overrides: Any) -> LMConfig:

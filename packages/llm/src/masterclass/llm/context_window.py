@@ -25,12 +25,18 @@ LongRoPE's searched per-dimension factors.
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from typing import TYPE_CHECKING
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from masterclass.llm.rope import rope_inv_freq
+
+if TYPE_CHECKING:  # model.py imports this file for the frequencies; only the type comes back
+    from masterclass.llm.model import LanguageModel
 
 
 def scaled_rope_inv_freq(
@@ -100,3 +106,59 @@ def _yarn_inv_freq(
     inv_freq = inv_interpolate * (1 - keep) + inv_extrapolate * keep
     attention_factor = 0.1 * math.log(factor) + 1.0 if factor > 1 else 1.0
     return inv_freq, attention_factor
+
+
+# ## Measuring beyond the training length
+#
+# `with_rope_scaling` rebuilds a trained model with another scaling scheme and the same weights
+# (only the frequency buffer changes; nothing is fine-tuned, the "zero-shot" setting).
+# `loss_by_position` averages the next-token loss at each position over windows of held-out text,
+# so that the curve shows where, past the training length, each scheme starts to fail.
+
+
+def with_rope_scaling(model: LanguageModel, scaling: str, factor: float) -> LanguageModel:
+    """A copy of the RoPE `model` using `scaling` with `factor` relative to its `max_seq_len`."""
+    if model.config.pos != "rope":
+        raise ValueError(f"RoPE scaling needs pos='rope', the model has pos={model.config.pos!r}")
+    config = dataclasses.replace(model.config, rope_scaling=scaling, rope_scaling_factor=factor)
+    scaled = type(model)(config).to(model.lm_head.weight.dtype)
+    scaled.load_state_dict(model.state_dict())
+    return scaled.eval()
+
+
+@torch.no_grad()
+def loss_by_position(
+    model: LanguageModel, data: Tensor, seq_len: int, n_windows: int = 8
+) -> Tensor:
+    """Mean next-token loss at each position `(seq_len,)` over `n_windows` windows of `data` (1-D ids)."""
+    model.eval()
+    step = (data.numel() - seq_len - 1) // n_windows
+    windows = torch.stack(
+        [data[i * step : i * step + seq_len + 1] for i in range(n_windows)]
+    )  # (W, T + 1)
+    logits = model(windows[:, :-1])  # (W, T, V)
+    losses = F.cross_entropy(
+        logits.float().transpose(1, 2), windows[:, 1:], reduction="none"
+    )  # (W, T)
+    return losses.mean(dim=0)
+
+
+def context_extension_table(
+    model: LanguageModel, data: Tensor, factor: float, n_windows: int = 8
+) -> list[dict[str, float | str]]:
+    """For each scheme, the mean loss inside the training length and beyond it, at `factor` times
+    the training length."""
+    train_len = model.config.max_seq_len
+    long_len = int(train_len * factor)
+    rows: list[dict[str, float | str]] = []
+    for scheme in ("none", "linear", "ntk", "yarn"):
+        scaled = with_rope_scaling(model, scheme, factor if scheme != "none" else 1.0)
+        curve = loss_by_position(scaled, data, long_len, n_windows)
+        rows.append(
+            {
+                "scheme": scheme,
+                "loss_within": curve[:train_len].mean().item(),
+                "loss_beyond": curve[train_len:].mean().item(),
+            }
+        )
+    return rows

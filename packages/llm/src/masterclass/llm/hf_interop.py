@@ -38,6 +38,8 @@ def llama_config_kwargs(config: LMConfig) -> dict[str, Any]:
         problems.append(f"pos={config.pos!r} (Llama uses 'rope')")
     if config.rope_scaling == "ntk":
         problems.append("rope_scaling='ntk' (HF has only the dynamic variant)")
+    if config.norm_position != "pre":
+        problems.append(f"norm_position={config.norm_position!r} (Llama is pre-norm)")
     if config.sliding_window is not None:
         problems.append("sliding_window (Llama attends to the whole prefix)")
     if problems:
@@ -87,7 +89,8 @@ def _name_map(n_layers: int) -> list[tuple[str, str]]:
     return pairs
 
 
-def _to_hf_state(model: LanguageModel) -> dict[str, torch.Tensor]:
+def llama_state_dict(model: LanguageModel) -> dict[str, torch.Tensor]:
+    """Our weights under HF Llama (or Mistral) names, query/key rows in half-split order."""
     c = model.config
     ours = model.state_dict()
     out = {theirs: ours[mine] for mine, theirs in _name_map(c.n_layers)}
@@ -113,7 +116,7 @@ def to_hf_llama(model: LanguageModel) -> Any:
     from transformers import LlamaConfig, LlamaForCausalLM
 
     hf = LlamaForCausalLM(LlamaConfig(**llama_config_kwargs(model.config)))
-    state = _to_hf_state(model)
+    state = llama_state_dict(model)
     missing, unexpected = hf.load_state_dict(state, strict=False)
     # HF may list derived buffers (rotary inv_freq) or the tied lm_head as missing; nothing else.
     real_missing = [m for m in missing if "rotary_emb" not in m and m != "lm_head.weight"]

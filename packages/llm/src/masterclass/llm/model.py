@@ -170,6 +170,7 @@ class Block(nn.Module):
         self.attn_norm = _norm(config)
         self.attn = Attention(config)
         self.ffn_norm = _norm(config)
+        self.post_norm = config.norm_position == "post"
         activation, gated = FFN_ACTIVATION[config.ffn]
         self.ffn = FeedForward(
             config.d_model, config.d_ff, activation, gated, config.bias, config.dropout
@@ -184,6 +185,9 @@ class Block(nn.Module):
         layer: int,
     ) -> Tensor:
         """`(B, T, d_model) -> (B, T, d_model)`."""
+        if self.post_norm:  # the original Transformer: normalize after each residual addition
+            x = self.attn_norm(x + self.attn(x, rope, mask, kv_update, layer))
+            return self.ffn_norm(x + self.ffn(x))
         x = x + self.attn(self.attn_norm(x), rope, mask, kv_update, layer)
         return x + self.ffn(self.ffn_norm(x))
 
@@ -255,8 +259,10 @@ class LanguageModel(nn.Module):
             scale=self.rope_scale,
         )
 
-    def _mask(self, t_past: int, t: int, device: torch.device, always: bool) -> Tensor | None:
-        window, alibi = self.config.sliding_window, self.config.pos == "alibi"
+    def _mask(
+        self, t_past: int, t: int, device: torch.device, always: bool, window: int | None = None
+    ) -> Tensor | None:
+        alibi = self.config.pos == "alibi"
         if not always and not alibi and window is None:
             return None
         q_pos = torch.arange(t, device=device)[:, None] + t_past  # (T, 1)
@@ -269,6 +275,19 @@ class LanguageModel(nn.Module):
         distance = (q_pos - k_pos).to(torch.float32)  # (T, T_k)
         bias = -self.slopes[:, None, None] * distance  # (H, T, T_k)
         return bias.masked_fill(~allowed, float("-inf"))
+
+    def layer_windows(self) -> list[int | None]:
+        """The attention window of each layer (None = global); see `LMConfig.layer_windows`."""
+        return self.config.layer_windows()
+
+    def _layer_masks(
+        self, t_past: int, t: int, device: torch.device, always: bool
+    ) -> list[Tensor | None]:
+        masks: dict[int | None, Tensor | None] = {}
+        windows = self.layer_windows()
+        for w in set(windows):
+            masks[w] = self._mask(t_past, t, device, always, w)
+        return [masks[w] for w in windows]
 
     def _embed(self, idx: Tensor, t_past: int) -> Tensor:
         x = self.tok_emb(idx)  # (B, T, d_model)
@@ -283,7 +302,12 @@ class LanguageModel(nn.Module):
         return self.drop(x)
 
     def _run(
-        self, idx: Tensor, t_past: int, kv_update: KVUpdate | None, always_mask: bool
+        self,
+        idx: Tensor,
+        t_past: int,
+        kv_update: KVUpdate | None,
+        always_mask: bool,
+        no_mask: bool = False,
     ) -> Tensor:
         if idx.dim() != 2 or idx.dtype not in (torch.int64, torch.int32):
             raise ValueError(
@@ -292,9 +316,12 @@ class LanguageModel(nn.Module):
         t = idx.shape[1]
         x = self._embed(idx, t_past)  # (B, T, d_model)
         rope = self._rope(t_past, t, idx.device)
-        mask = self._mask(t_past, t, idx.device, always_mask)
+        if no_mask:  # a bounded cache already holds exactly the keys a single new token may see
+            masks: list[Tensor | None] = [None] * len(self.blocks)
+        else:
+            masks = self._layer_masks(t_past, t, idx.device, always_mask)
         for layer, block in enumerate(self.blocks):
-            x = block(x, rope, mask, kv_update, layer)
+            x = block(x, rope, masks[layer], kv_update, layer)
         return self.norm(x)  # (B, T, d_model)
 
     def forward(self, idx: Tensor, targets: Tensor | None = None) -> Tensor | tuple[Tensor, Tensor]:
@@ -337,7 +364,13 @@ class LanguageModel(nn.Module):
         """Feed `idx` `(B, T)` after the `cache.length` tokens stored in `cache`; returns logits
         `(B, T, V)` (or `(B, 1, V)` with `last_only`) and advances the cache by `T`."""
         t = idx.shape[1]
-        h = self._run(idx, cache.length, cache.update, always_mask=t > 1)  # (B, T, d_model)
+        bounded = getattr(cache, "bounded", False)
+        if bounded and (t > 1 or self.config.pos == "alibi"):
+            raise ValueError(
+                "a bounded (rolling) cache is fed one token at a time and does not support ALiBi; "
+                f"got T={t}, pos={self.config.pos!r}"
+            )
+        h = self._run(idx, cache.length, cache.update, always_mask=t > 1, no_mask=bounded)
         cache.advance(t)
         if last_only:
             h = h[:, -1:]  # (B, 1, d_model)

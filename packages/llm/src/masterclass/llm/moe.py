@@ -127,7 +127,9 @@ class MoE(nn.Module):
         if self.capacity_factor is not None:
             capacity = math.ceil(self.capacity_factor * N * self.top_k / self.n_experts)
             one_hot = F.one_hot(assign_expert, self.n_experts)  # (N k, E)
-            slot = (one_hot.cumsum(dim=0) * one_hot).sum(dim=-1) - 1  # (N k,) position in its expert's buffer
+            slot = (one_hot.cumsum(dim=0) * one_hot).sum(
+                dim=-1
+            ) - 1  # (N k,) position in its expert's buffer
             keep = slot < capacity
         out = torch.zeros_like(flat)  # (N, C)
         counts = torch.zeros(self.n_experts, dtype=torch.long, device=x.device)

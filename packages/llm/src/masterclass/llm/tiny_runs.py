@@ -31,11 +31,15 @@ BYTE_VOCAB = 256
 def byte_data(n_train: int = 400_000, n_val: int = 50_000) -> tuple[Tensor, Tensor]:
     """Train and validation byte tensors (int64) from two disjoint stretches of the stdlib source."""
     train = torch.frombuffer(bytearray(stdlib_corpus(n_train)), dtype=torch.uint8).long()
-    val = torch.frombuffer(bytearray(stdlib_corpus(n_val, skip_bytes=2_000_000)), dtype=torch.uint8).long()
+    val = torch.frombuffer(
+        bytearray(stdlib_corpus(n_val, skip_bytes=2_000_000)), dtype=torch.uint8
+    ).long()
     return train, val
 
 
-def random_batch(data: Tensor, batch_size: int, seq_len: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
+def random_batch(
+    data: Tensor, batch_size: int, seq_len: int, generator: torch.Generator
+) -> tuple[Tensor, Tensor]:
     """`batch_size` random windows of `seq_len + 1` bytes, as inputs and next-byte targets `(B, T)`."""
     starts = torch.randint(0, data.numel() - seq_len - 1, (batch_size,), generator=generator)
     windows = torch.stack([data[s : s + seq_len + 1] for s in starts.tolist()])  # (B, T + 1)
@@ -109,4 +113,10 @@ def train_tiny(
         opt.step()
         losses.append(loss.item())
     val = evaluate(model, data[1], seq_len)
-    return RunResult(model.eval(), val, losses, model.num_parameters(non_embedding=True), steps * batch_size * seq_len)
+    return RunResult(
+        model.eval(),
+        val,
+        losses,
+        model.num_parameters(non_embedding=True),
+        steps * batch_size * seq_len,
+    )

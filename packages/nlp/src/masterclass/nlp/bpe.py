@@ -37,7 +37,7 @@ import heapq
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -52,7 +52,7 @@ if TYPE_CHECKING:
 
 __all__ = ["BPETokenizer"]
 
-AllowedSpecial = Literal["all", "none"] | set[str] | frozenset[str]
+AllowedSpecial = Literal["all", "none"] | Collection[str]
 
 # The cache holds at most this many pre-tokens, then starts afresh: bounded memory on endless streams.
 _CACHE_MAX = 1 << 18
@@ -61,6 +61,8 @@ _LONG_PIECE = 48
 # `encode_iterable` encodes its buffer once it holds this many characters.
 _STREAM_CHARS = 1 << 16
 _FORMAT = "masterclass-bpe"
+# Larger than any rank: marks an adjacent pair that is not a token.
+_NO_RANK = 1 << 62
 
 
 def _bytes_to_unicode() -> dict[int, str]:
@@ -182,7 +184,7 @@ class BPETokenizer:
 
     # ## The merge rule on one pre-token
     #
-    # Short pieces (almost all) use the direct loop: scan all adjacent pairs, merge the lowest rank,
+    # Short pieces (almost all) use the direct loop: find the lowest-rank adjacent pair, merge it,
     # repeat, $O(n^2)$ for $n$ bytes. Long pieces (a run of 10,000 spaces, minified data) use a heap
     # of candidate pairs keyed by (rank, start position) over a linked list of parts, with stale
     # entries skipped, which applies the same merges in the same order in $O(n \log n)$.
@@ -193,16 +195,22 @@ class BPETokenizer:
             return [tok]
         if len(piece) > _LONG_PIECE:
             return self._encode_long_piece(piece)
+        # `pair_ranks[i]` is the rank of `parts[i] + parts[i+1]` (or a sentinel): `min` and
+        # `index` scan it in C, and a merge recomputes only the two neighbouring entries.
         parts = [piece[i : i + 1] for i in range(len(piece))]
-        while len(parts) > 1:
-            best, at = None, -1
-            for i in range(len(parts) - 1):
-                r = ranks.get(parts[i] + parts[i + 1])
-                if r is not None and (best is None or r < best):
-                    best, at = r, i
-            if best is None:
+        none = _NO_RANK
+        pair_ranks = [ranks.get(piece[i : i + 2], none) for i in range(len(piece) - 1)]
+        while pair_ranks:
+            best = min(pair_ranks)
+            if best == none:
                 break
-            parts[at : at + 2] = [parts[at] + parts[at + 1]]
+            i = pair_ranks.index(best)  # the leftmost pair of lowest rank
+            parts[i : i + 2] = [parts[i] + parts[i + 1]]
+            del pair_ranks[i]
+            if i > 0:
+                pair_ranks[i - 1] = ranks.get(parts[i - 1] + parts[i], none)
+            if i < len(pair_ranks):
+                pair_ranks[i] = ranks.get(parts[i] + parts[i + 1], none)
         return [ranks[p] for p in parts]
 
     def _encode_long_piece(self, piece: bytes) -> list[int]:
@@ -257,7 +265,7 @@ class BPETokenizer:
             allowed = frozenset(self.special_tokens)
         elif allowed_special == "none":
             allowed = frozenset()
-        elif isinstance(allowed_special, set | frozenset):
+        elif isinstance(allowed_special, Collection) and not isinstance(allowed_special, str):
             unknown = set(allowed_special) - set(self.special_tokens)
             if unknown:
                 raise ValueError(

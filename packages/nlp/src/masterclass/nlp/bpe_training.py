@@ -39,6 +39,7 @@ from __future__ import annotations
 import heapq
 import multiprocessing
 import os
+import sys
 from collections import Counter, deque
 from collections.abc import Iterable, Sequence
 from itertools import pairwise
@@ -94,7 +95,7 @@ def _batches(texts: Iterable[str]) -> Iterable[list[str]]:
 # once. Batches go to a process pool with at most two batches per worker in flight, so memory stays
 # bounded by the counters, never by the corpus. A corpus that fits in one batch is counted in this
 # process: starting workers would cost more than it saves. Workers are forked on Linux (cheap: no
-# re-import), spawned elsewhere.
+# re-import), spawned elsewhere (forking is unsafe on macOS; the workers import only this module).
 def count_pretokens(
     texts: Iterable[str],
     pattern: str,
@@ -132,8 +133,7 @@ def count_pretokens(
             for batch in batches:
                 total.update(_count_batch(batch, pattern, specials))
         return total
-    methods = multiprocessing.get_all_start_methods()
-    ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    ctx = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
     with ctx.Pool(workers) as pool:
         pending: deque = deque()
         for batch in _chain(first, second, batches):

@@ -54,8 +54,9 @@ tensor([1., 0.])
 import math
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
+
+from masterclass.nn.dropout import dropout
 
 __all__ = [
     "causal_mask",
@@ -243,7 +244,7 @@ def scaled_dot_product_attention(
     # Step 4: normalise over the keys.
     weights = safe_softmax(scores, dim=-1)  # (B, H, T, S)
     if dropout_p > 0.0:
-        weights = F.dropout(weights, p=dropout_p, training=True)
+        weights = dropout(weights, dropout_p, training=True)
 
     # Step 5: average the values.
     return weights @ v  # (B, H, T, D_v)

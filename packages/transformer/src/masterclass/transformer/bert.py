@@ -110,12 +110,15 @@ class BertModel(nn.Module):
         return h, pooled
 
 
-# BERT initialises every weight matrix from $\mathcal{N}(0, 0.02^2)$ and every bias at zero.
+# BERT initialises every weight matrix from $\mathcal{N}(0, 0.02^2)$, every bias and the padding
+# token's embedding at zero.
 def _init_weights(module: nn.Module) -> None:
     if isinstance(module, nn.Linear | nn.Embedding):
         nn.init.normal_(module.weight, std=0.02)
     if isinstance(module, nn.Linear) and module.bias is not None:
         nn.init.zeros_(module.bias)
+    if isinstance(module, nn.Embedding) and module.padding_idx is not None:
+        nn.init.zeros_(module.weight[module.padding_idx])
 
 
 class BertForMaskedLM(nn.Module):

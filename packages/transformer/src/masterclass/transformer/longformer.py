@@ -9,12 +9,15 @@ stacked convolutions do; the global tokens carry information across the whole se
 step.
 
 The mask is easy (`sliding_window_mask`); the saving needs a computation that never forms the
-$T \\times T$ matrix. `sliding_window_attention` gathers, for every query, the $2w + 1$ keys of its
-window (an `unfold` of the zero-padded keys: a $(T, 2w+1)$ band of scores instead of $(T, T)$),
-adds the scores against the $G$ global keys, normalises over both, and computes the $G$ global
-queries' rows densely. Its cost is $O(T (2w + 1 + G) + G T)$ scores, and it equals dense attention
-with the same mask (`test_longformer.py`). The same windowed attention with $w$ keys to the left
-only is the sliding-window attention of Mistral and Gemma (Module 7).
+$T \\times T$ matrix. `sliding_window_attention` uses the Longformer's "sliding chunks": cut the
+sequence into chunks of $w$ queries; every key within distance $w$ of a chunk lies in the chunk or
+one of its two neighbours, so each chunk multiplies its queries by those $3w$ keys (a dense
+matmul), then masks the scores outside the band. That computes $3w$ scores per query for the
+$2w + 1$ it needs, which buys dense matrix products instead of gathers. The $G$ global keys'
+scores join the band's before the softmax, and the $G$ global queries' rows are computed densely.
+Cost: $O(T (3w + G) + G T)$ scores instead of $T^2$, and it equals dense attention with the same
+mask (`test_sliding_window_equals_masked_sdpa` in `test_efficient_attention.py`). The same windowed attention with
+$w$ keys to the left only is the sliding-window attention of Mistral and Gemma (Module 7).
 
 As an approximation of full attention, the window's error is the attention mass that falls
 outside it: small when attention is local, large when it is not. The figure (page
@@ -73,34 +76,46 @@ def sliding_window_attention(
     if window < 0:
         raise ValueError(f"window must be >= 0, got {window}")
     scale = 1.0 / math.sqrt(D)
-    W = 2 * window + 1
-    # The band: pad `window` positions on each side, then every query's window is a slice.
-    k_band = F.pad(k, (0, 0, window, window)).unfold(-2, W, 1)  # (B, H, T, D, W)
-    v_band = F.pad(v, (0, 0, window, window)).unfold(-2, W, 1)  # (B, H, T, D_v, W)
-    scores = torch.einsum("bhtd,bhtdw->bhtw", q, k_band) * scale  # (B, H, T, W)
-    # Offsets that fall off either end of the sequence are padding, not keys.
-    pos = torch.arange(T, device=q.device)[:, None] + torch.arange(
-        -window, window + 1, device=q.device
-    )
-    valid = (pos >= 0) & (pos < T)  # (T, W)
+    # Chunks of c = w queries; chunk n needs keys from chunk n - 1 to chunk n + 1. The sequence is
+    # zero-padded to n_chunks * c, and by one empty chunk at each end.
+    c = max(window, 1)
+    n = -(-T // c)
+    pad = n * c - T
+    qc = F.pad(q, (0, 0, 0, pad)).unflatten(-2, (n, c))  # (B, H, n, c, D)
+
+    def three_chunks(x: Tensor) -> Tensor:
+        xc = F.pad(x, (0, 0, c, pad + c)).unflatten(-2, (n + 2, c))  # (B, H, n+2, c, D)
+        return torch.cat([xc[:, :, :-2], xc[:, :, 1:-1], xc[:, :, 2:]], dim=-2)  # (B, H, n, 3c, D)
+
+    keys, vals = three_chunks(k), three_chunks(v)
+    scores = (qc @ keys.transpose(-2, -1)) * scale  # (B, H, n, c, 3c)
+    # Which of the 3c keys are inside the window, and real (not padding)?
+    chunk_start = torch.arange(n, device=q.device)[:, None] * c  # (n, 1)
+    q_pos = chunk_start + torch.arange(c, device=q.device)  # (n, c)
+    k_pos = chunk_start - c + torch.arange(3 * c, device=q.device)  # (n, 3c)
+    valid = (q_pos[:, :, None] - k_pos[:, None, :]).abs() <= window  # (n, c, 3c)
+    valid &= ((k_pos >= 0) & (k_pos < T))[:, None, :]
     g = torch.as_tensor(
         [] if global_tokens is None else global_tokens, dtype=torch.long, device=q.device
     )
     if g.numel():
-        # A global key inside the window is already counted there: drop it from the band.
-        valid &= ~torch.isin(pos, g)
+        # A global key inside the window is counted with the global keys: drop it from the band.
+        valid &= ~torch.isin(k_pos, g)[:, None, :]
     scores = scores.masked_fill(~valid, float("-inf"))
     if g.numel():
-        g_scores = (q @ k[:, :, g].transpose(-2, -1)) * scale  # (B, H, T, G)
-        weights = safe_softmax(torch.cat([scores, g_scores], dim=-1))  # (B, H, T, W + G)
-        out = torch.einsum("bhtw,bhtdw->bhtd", weights[..., :W], v_band)
-        out = out + weights[..., W:] @ v[:, :, g]  # (B, H, T, D_v)
+        g_scores = (qc @ k[:, :, g].transpose(-2, -1)[:, :, None]) * scale  # (B, H, n, c, G)
+        weights = safe_softmax(torch.cat([scores, g_scores], dim=-1))  # (B, H, n, c, 3c + G)
+        out = weights[..., : 3 * c] @ vals + weights[..., 3 * c :] @ v[:, :, g][:, :, None]
+    else:
+        out = safe_softmax(scores) @ vals  # (B, H, n, c, D_v)
+    out = out.flatten(-3, -2)[:, :, :T]  # (B, H, T, D_v)
+    if g.numel():
         # Global queries see everything: their rows are computed densely, G rows of T scores.
         out = out.index_copy(-2, g, scaled_dot_product_attention(q[:, :, g], k, v))
-        return out
-    return torch.einsum("bhtw,bhtdw->bhtd", safe_softmax(scores), v_band)
+    return out
 
 
 def sliding_window_flops(T: int, D: int, window: int, n_global: int = 0) -> int:
-    """Multiply-adds: $2 D$ per score, $T(2w + 1 + G)$ band and global-key scores, $G T$ global rows."""
-    return 2 * D * (T * (2 * window + 1 + n_global) + n_global * T)
+    """Multiply-adds: $2 D$ per score; $3w + G$ scores per query (three chunks and the global
+    keys), and $T$ per global query."""
+    return 2 * D * (T * (3 * max(window, 1) + n_global) + n_global * T)

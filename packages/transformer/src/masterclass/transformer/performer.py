@@ -23,7 +23,7 @@ The softmax's $1/\\sqrt{D}$ is absorbed by scaling both $q$ and $k$ by $D^{-1/4}
 safety, each query's features are divided by their largest entry (a constant per query, which
 cancels between numerator and normaliser), and the keys' by the largest over all keys.
 
-The error falls like $1/\\sqrt{m}$; `test_performer.py` checks the estimator is unbiased and that
+The error falls like $1/\\sqrt{m}$; `test_efficient_attention.py` checks the estimator is unbiased and that
 the output error shrinks as $m$ grows, and the figure (page `linear_attention`) plots the error
 against the cost. Cost: $O((T + S)\\,m D)$, against $O(T S D)$ for exact attention, so the
 Performer wins when $m \\ll S$.

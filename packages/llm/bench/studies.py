@@ -1,0 +1,122 @@
+"""Run the study chapters' experiments and print their tables (Markdown).
+
+Every number tabled in `scaling_laws.py`, `architecture_choices.py`, `activations.py`,
+`context_window.py`, `conditional_compute.py` and `memory_patterns.py` comes from this script:
+byte-level models trained on the standard-library corpus (`tiny_runs.py`), seeded, on one CPU
+thread. Takes a few minutes on a laptop.
+
+    .venv/bin/python packages/llm/bench/studies.py [--only scaling,arch,act,context,exit,memory]
+"""
+
+import argparse
+import time
+
+import torch
+
+from masterclass.llm import LanguageModel, LMConfig
+from masterclass.llm.activations import compare_activations
+from masterclass.llm.architecture_choices import compare_architectures, markdown_table
+from masterclass.llm.conditional_compute import MixtureOfDepthsLM, early_exit_savings
+from masterclass.llm.context_window import context_extension_table
+from masterclass.llm.memory_patterns import measure_cache_memory
+from masterclass.llm.scaling_laws import CHINCHILLA, fit_scaling_law
+from masterclass.llm.tiny_runs import BYTE_VOCAB, byte_data, train_tiny
+
+
+def scaling(data) -> None:
+    rows = []
+    for d_model in (32, 64, 96):
+        for steps in (60, 120, 240):
+            cfg = LMConfig.llama(
+                vocab_size=BYTE_VOCAB, d_model=d_model, n_layers=2, n_heads=4, max_seq_len=64
+            )
+            r = train_tiny(cfg, data, steps=steps)
+            rows.append(
+                {
+                    "d_model": d_model,
+                    "steps": steps,
+                    "N": r.n_params,
+                    "D": r.n_tokens,
+                    "val_loss": r.val_loss,
+                }
+            )
+    print(markdown_table(rows))
+    law = fit_scaling_law(
+        *(torch.tensor([float(r[k]) for r in rows]) for k in ("N", "D", "val_loss"))
+    )
+    print(
+        f"\nfit: E={law.E:.3f} A={law.A:.1f} alpha={law.alpha:.3f} B={law.B:.1f} beta={law.beta:.3f}"
+    )
+    print(f"Chinchilla: {CHINCHILLA}")
+    n, d = law.compute_optimal(1e13)
+    print(
+        f"compute-optimal at 1e13 FLOPs by our fit: N={n:.3g}, D={d:.3g} ({d / n:.1f} bytes per parameter)"
+    )
+
+
+def context_and_exit(data) -> None:
+    cfg = LMConfig.llama(vocab_size=BYTE_VOCAB, d_model=64, n_layers=4, n_heads=4, max_seq_len=64)
+    r = train_tiny(cfg, data, steps=300)
+    print(f"trained at length 64: val loss {r.val_loss:.3f}\n")
+    for factor in (2.0, 4.0):
+        print(f"evaluated at length {int(64 * factor)} (factor {factor:g}):")
+        print(markdown_table(context_extension_table(r.model, data[1], factor)))
+        print()
+    idx = torch.stack([data[1][i * 1000 : i * 1000 + 64] for i in range(16)])
+    rows = [early_exit_savings(r.model, idx, t) for t in (0.2, 0.4, 0.6, 0.8, 0.9, 1.01)]
+    print("early exit on the same model:")
+    print(markdown_table(rows))
+    mod = MixtureOfDepthsLM(r.model, capacity=0.125, every=2)
+    print(
+        f"\nmixture-of-depths, capacity 1/8 on every 2nd block: block FLOPs {mod.block_flops_fraction(64):.3f} of dense at T=64"
+    )
+
+
+def memory() -> None:
+    model = LanguageModel(
+        LMConfig.llama(
+            vocab_size=4096,
+            d_model=192,
+            n_layers=4,
+            n_heads=6,
+            n_kv_heads=2,
+            sliding_window=64,
+            global_every=2,
+        )
+    ).eval()
+    rows = [
+        {"cache": k, "KiB": v / 1024}
+        for k, v in measure_cache_memory(model, 512, n_sink=4, window=64).items()
+    ]
+    print("KV cache after 512 decoded tokens (capstone-size model, float32, window 64, 4 sinks):")
+    print(markdown_table(rows))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", default="scaling,arch,act,context,exit,memory")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    parts = set(args.only.split(","))
+    data = byte_data()
+    t0 = time.time()
+    if "memory" in parts:
+        print("## memory patterns\n")
+        memory()
+    if "context" in parts or "exit" in parts:
+        print("\n## context window and early exit\n")
+        context_and_exit(data)
+    if "arch" in parts:
+        print("\n## architecture choices\n")
+        print(markdown_table(compare_architectures(data)))
+    if "act" in parts:
+        print("\n## activations\n")
+        print(markdown_table(compare_activations(data)))
+    if "scaling" in parts:
+        print("\n## scaling laws\n")
+        scaling(data)
+    print(f"\n(total {time.time() - t0:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()
