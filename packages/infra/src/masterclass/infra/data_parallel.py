@@ -32,6 +32,8 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from masterclass.nn.data_parallel import broadcast_parameters as _nn_broadcast_parameters
+
 __all__ = [
     "DistributedContext",
     "all_reduce_gradients",
@@ -86,18 +88,19 @@ def init_distributed(device: str | torch.device | None = None) -> DistributedCon
 
 # ## Keeping the copies identical
 #
-# Rank 0's initial weights are broadcast once (in case ranks initialised differently), and after
-# every backward pass the gradients are averaged. Parameters without a gradient are skipped on
-# every rank alike; a tied weight appears once in `parameters()`, so it is reduced once.
+# Rank 0's initial weights are broadcast once (in case ranks initialised differently), with the
+# collective of Module 3's data-parallel chapter, and after every backward pass the gradients are
+# averaged. Parameters without a gradient are skipped on every rank alike; a tied weight appears once
+# in `parameters()`, so it is reduced once.
 def broadcast_parameters(model: nn.Module, ctx: DistributedContext) -> None:
-    """Copy rank 0's parameters and buffers to every rank."""
-    if ctx.world_size == 1:
-        return
-    with torch.no_grad():
-        for t in list(model.parameters()) + list(model.buffers()):
-            dist.broadcast(t.data, src=0)
+    """Copy rank 0's parameters and buffers to every rank (nothing to do when running alone)."""
+    if ctx.world_size > 1:
+        _nn_broadcast_parameters(model, src=0)
 
 
+# Module 3 all-reduces each gradient tensor on its own. Here the gradients are packed into one
+# flat bucket first: one collective instead of one per tensor, which is what
+# `DistributedDataParallel` does (in several buckets, overlapped with the backward pass).
 def all_reduce_gradients(model: nn.Module, ctx: DistributedContext) -> None:
     """Replace every gradient by its mean over the ranks."""
     if ctx.world_size == 1:
