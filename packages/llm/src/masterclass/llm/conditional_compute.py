@@ -19,6 +19,24 @@ update is multiplied by the router score, which is how the router learns. The co
 and known in advance (capacity $c$ of the block's FLOPs, and $c^2$ of its attention scores), unlike
 early exit. Routing by top-k over the sequence peeks at future tokens; the paper trains a small
 causal predictor for sampling, left out here, as is early exit with a trained confidence head.
+
+**Measured** (`bench/studies.py`): a 4-layer byte-level model trained for 300 steps, 16 held-out
+windows of 64 bytes. "layers" is the share of block compute spent; "agreement" the share of
+positions whose prediction equals the full model's:
+
+| threshold | layers | agreement |
+|---|---|---|
+| 0.2 | 0.364 | 0.641 |
+| 0.4 | 0.642 | 0.847 |
+| 0.6 | 0.796 | 0.963 |
+| 0.8 | 0.880 | 0.982 |
+| 0.9 | 0.918 | 0.983 |
+| > 1 (never exit) | 1.000 | 1.000 |
+
+At threshold 0.6 a fifth of the block compute is saved for 96% agreement. (The exit heads are the
+final head reused, never trained for shallow layers; CALM trains them, which moves the curve up.)
+Mixture-of-depths with capacity 1/8 on every second block spends 0.555 of the dense blocks' FLOPs
+at $T = 64$ (`MixtureOfDepthsLM.block_flops_fraction`), by construction, for every input.
 """
 
 from __future__ import annotations

@@ -18,9 +18,28 @@ rescalings of the frequencies reuse the seen range for a context $s$ times longe
 
 `scaled_rope_inv_freq` returns the frequencies and that attention factor; `LanguageModel` calls it
 when `LMConfig.rope_scaling` is set, and the test checks the numbers against Hugging Face's
-`ROPE_INIT_FUNCTIONS`. `perplexity_by_position` measures what each scheme does to a trained model
-beyond its training length. Left out: dynamic NTK (the base grows with the current length) and
-LongRoPE's searched per-dimension factors.
+`ROPE_INIT_FUNCTIONS`. `context_extension_table` measures what each scheme does to a trained model
+beyond its training length, with no fine-tuning.
+
+**Measured.** A 4-layer byte-level model trained on sequences of 64 bytes (`bench/studies.py`),
+evaluated on held-out text at 2 and 4 times that length; mean loss in nats per byte over the first
+64 positions and over the rest (later positions have more context, so "beyond" can be lower than
+"within" when a scheme works):
+
+| scheme | 128: within | 128: beyond | 256: within | 256: beyond |
+|---|---|---|---|---|
+| none | 2.171 | 1.889 | 2.311 | 2.447 |
+| linear (PI) | 2.451 | 2.103 | 2.732 | 2.600 |
+| NTK-aware | 2.193 | 1.800 | 2.344 | 2.064 |
+| YaRN | 2.248 | 1.843 | 2.381 | 2.071 |
+
+Without scaling the model survives 2x (RoPE's slow pairs have barely moved past their trained
+range) but degrades at 4x. Position interpolation hurts everywhere: it compresses local distances
+the model never saw compressed, which is why PI is always followed by fine-tuning. NTK-aware and
+YaRN leave the fast pairs alone and extend best zero-shot, as their papers report.
+
+Left out: dynamic NTK (the base grows with the current length), LongRoPE's searched per-dimension
+factors, and the fine-tuning that all these methods are normally paired with.
 """
 
 from __future__ import annotations

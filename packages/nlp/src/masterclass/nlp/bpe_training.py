@@ -206,7 +206,7 @@ def learn_merges(
             vocab.append(merged)
             token_id[merged] = new
         delta: dict[tuple[int, int], int] = {}
-        for wi in sorted(where.pop(pair, ())):
+        for wi in where.pop(pair, ()):
             word = words[wi]
             # Replace non-overlapping occurrences left to right (`a a a` with pair `(a, a)` becomes
             # `aa a`), as the encoder does.
