@@ -129,9 +129,18 @@ def test_kl_mvn_matches_torch_distributions():
     assert one == pytest.approx(float(kl_normal(0.3, 2.0**0.5, -1.0, 0.5**0.5)), rel=1e-13)
 
 
+def test_logsumexp_accepts_log_zero_entries():
+    # -inf is the log of a zero probability. scipy agrees to float64 rounding (1e-15 relative: the
+    # two sum in different orders), and both give exactly -inf for a slice of only -inf.
+    x = np.array([[-np.inf, 0.0, np.log(3.0)], [-np.inf, -np.inf, -np.inf]])
+    np.testing.assert_allclose(logsumexp(x, axis=1), scipy.special.logsumexp(x, axis=1), rtol=1e-15)
+
+
 def test_bad_input_raises_clear_errors():
-    with pytest.raises(ValueError, match="NaN or infinity"):
+    with pytest.raises(ValueError, match="NaN or \\+infinity"):
         logsumexp(np.array([1.0, np.nan]))
+    with pytest.raises(ValueError, match="NaN or \\+infinity"):
+        logsumexp(np.array([1.0, np.inf]))
     with pytest.raises(ValueError, match="targets must lie in"):
         cross_entropy(np.zeros((2, 3)), np.array([0, 3]))
     with pytest.raises(ValueError, match="targets must have shape"):

@@ -25,8 +25,8 @@ from masterclass.llm.tiny_runs import BYTE_VOCAB, byte_data, train_tiny
 
 def scaling(data) -> None:
     rows = []
-    for d_model in (32, 64, 96):
-        for steps in (60, 120, 240):
+    for d_model in (16, 24, 32, 48):
+        for steps in (100, 200, 400):
             cfg = LMConfig.llama(
                 vocab_size=BYTE_VOCAB, d_model=d_model, n_layers=2, n_heads=4, max_seq_len=64
             )

@@ -7,8 +7,9 @@ import itertools
 
 import numpy as np
 import pytest
+from scipy.special import logsumexp
 
-from masterclass.nlp.hmm import HMM, logsumexp
+from masterclass.nlp.hmm import HMM
 
 
 def _paths(model: HMM, obs):

@@ -140,6 +140,50 @@ def _summary(m: dict[str, Any]) -> str:
     )
 
 
+def _targets(m: dict[str, Any]) -> str:
+    # The project's targets for the default run, each with the measured value and a verdict.
+    rows: list[list[Any]] = []
+
+    def add(name: str, value: Any, ok: bool) -> None:
+        rows.append([name, value, "met" if ok else "not met"])
+
+    ev, q, e, b = (m.get(k) for k in ("evaluate", "quantize", "export", "benchmark"))
+    add("whole run ≤ 10 minutes", f"{m['total_seconds'] / 60:.1f} min", m["total_seconds"] <= 600)
+    if ev:
+        bpb, base = ev["model"]["bits_per_byte"], ev["baselines_bits_per_byte"]
+        add(
+            "bits per byte below gzip -9 and xz -9",
+            f"{bpb:.3f}",
+            bpb < min(base["gzip-9"], base["xz-9"]),
+        )
+        add("bits per byte ≤ 1.40 (aim)", f"{bpb:.3f}", bpb <= 1.40)
+    if q:
+        add(
+            "PyTorch int8 loss within 3%",
+            f"{q['relative_loss_change']:+.2%}",
+            q["within_3_percent"],
+        )
+    if e:
+        add(
+            "ONNX int8 loss within 3%",
+            f"{e['onnx_int8_relative_loss_change']:+.2%}",
+            e["onnx_int8_within_3_percent"],
+        )
+        add(
+            "ONNX int8 file ≤ 30% of fp32",
+            f"{e['onnx_int8_size_ratio']:.0%}",
+            e["onnx_int8_size_within_30_percent"],
+        )
+        add("exports equal PyTorch within 1e-4", "see Export", e["parity_passed"])
+    if b:
+        add(
+            f"onnxruntime int8 ≥ {b['speedup_target']:.1f}× PyTorch fp32 per token",
+            f"{b['onnxruntime_int8_speedup']:.2f}×",
+            b["speedup_target_met"],
+        )
+    return _table(["target", "measured", ""], rows)
+
+
 def _corpus_section(m: dict[str, Any]) -> str:
     c, t, d = m.get("corpus"), m.get("tokenizer"), m.get("data")
     if not c:
@@ -310,7 +354,7 @@ def render_report(m: dict[str, Any], *, has_plots: bool) -> str:
         [[k, v] for k, v in m["stage_seconds"].items()] + [["total", m["total_seconds"]]],
     )
     body = {
-        "## Summary": _summary(m),
+        "## Summary": _summary(m) + "\n\n" + _targets(m),
         "## Configuration": f"Preset `{cfg['preset']}`.\n\n```json\n{config_json}\n```",
         "## Stage timings": timings,
         "## Corpus and tokenizer": _corpus_section(m),

@@ -11,11 +11,14 @@ from __future__ import annotations
 import numpy as np
 
 
-def _as_float_array(x, name: str, *, ndim: int | None = None) -> np.ndarray:
+def _as_float_array(
+    x, name: str, *, ndim: int | None = None, allow_neg_inf: bool = False
+) -> np.ndarray:
     """Return `x` as a finite float64 array, checking its number of dimensions.
 
     Raises `ValueError` naming `name` when `x` has the wrong number of dimensions, is empty, or
-    holds NaN or infinity.
+    holds NaN or infinity. With `allow_neg_inf`, $-\\infty$ is accepted: it is the log of a zero
+    probability, a legitimate entry of a log-space array.
     """
     try:
         arr = np.asarray(x, dtype=np.float64)
@@ -27,7 +30,10 @@ def _as_float_array(x, name: str, *, ndim: int | None = None) -> np.ndarray:
         raise ValueError(f"{name} must have {ndim} dimension(s), got shape {arr.shape}")
     if arr.size == 0:
         raise ValueError(f"{name} must not be empty, got shape {arr.shape}")
-    if not np.all(np.isfinite(arr)):
+    if allow_neg_inf:
+        if np.any(np.isnan(arr) | (arr == np.inf)):
+            raise ValueError(f"{name} contains NaN or +infinity; log-space entries must be < +inf")
+    elif not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} contains NaN or infinity; all entries must be finite")
     return arr
 

@@ -58,14 +58,21 @@ from masterclass.linalg.matrices import cholesky, forward_substitution
 def logsumexp(x, axis: int = -1) -> np.ndarray:
     """$\\log\\sum_j e^{x_j}$ along `axis`, without overflow or underflow.
 
-    Shapes: `x` is `(..., V, ...)`; the result drops `axis`.
+    Shapes: `x` is `(..., V, ...)`; the result drops `axis`. Entries may be $-\\infty$, the log of
+    a zero probability (an HMM's forbidden transition); a slice of only $-\\infty$ gives $-\\infty$.
 
     >>> float(logsumexp(np.array([1000.0, 1000.0])))  # naive: log(inf) = inf
     1000.6931471805599
+    >>> float(logsumexp(np.array([-np.inf, -np.inf])))
+    -inf
     """
-    x = _as_float_array(x, "x")
+    x = _as_float_array(x, "x", allow_neg_inf=True)
     m = np.max(x, axis=axis, keepdims=True)
-    out = m + np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True))
+    # Shift by the maximum so the largest term is $e^0 = 1$. An all-$-\infty$ slice has no finite
+    # maximum; shifting it by 0 leaves $\log 0 = -\infty$, the right answer.
+    m = np.where(np.isfinite(m), m, 0.0)
+    with np.errstate(divide="ignore"):
+        out = m + np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True))
     return np.squeeze(out, axis=axis)
 
 

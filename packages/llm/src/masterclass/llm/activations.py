@@ -21,9 +21,20 @@ comparison fair. The functions themselves are Module 3's and the FFN is the tran
 ![The activations and their derivatives](figures/activation_shapes.png)
 
 `compare_activations` trains the same byte-level model with each FFN on one budget
-(`bench/studies.py` produced the table; a few hundredths are within seed noise at this size):
+(`bench/studies.py` produced the table: 2 layers, width 64, 200 steps, one seed; a few hundredths
+are within seed noise at this size):
 
-RESULTS_PLACEHOLDER
+| FFN | params | val loss |
+|---|---|---|
+| GELU MLP | 131,392 | 2.396 |
+| SiLU MLP | 131,392 | 2.376 |
+| ReLU² MLP | 131,392 | 2.314 |
+| SwiGLU | 139,584 | 2.221 |
+| GeGLU | 139,584 | 2.250 |
+
+The ranking matches the literature: gated units first (SwiGLU slightly ahead of GeGLU, as in
+Shazeer's table), ReLU² the best ungated choice (Primer), GELU and SiLU close to each other. The
+gated rows carry 6% more parameters here ($\tfrac83 d$ rounded up to a multiple of 64).
 """
 
 from __future__ import annotations

@@ -31,19 +31,9 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-__all__ = ["HMM", "logsumexp"]
+from masterclass.linalg.cross_entropy import logsumexp
 
-
-def logsumexp(x: np.ndarray, axis: int | None = None) -> np.ndarray:
-    """$\\log \\sum \\exp x$ along `axis`, stable for large magnitudes and all-$-\\infty$ slices.
-
-    >>> round(float(logsumexp(np.log(np.array([0.25, 0.75])))), 12)
-    0.0
-    """
-    m = np.max(x, axis=axis, keepdims=True)
-    m = np.where(np.isfinite(m), m, 0.0)
-    out = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
-    return out.squeeze(axis) if axis is not None else out.reshape(())
+__all__ = ["HMM"]
 
 
 class HMM:
