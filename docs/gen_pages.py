@@ -255,6 +255,7 @@ def navigation(entries: list[dict], topics: dict[str, list[tuple[str, str]]]) ->
     """`SUMMARY.md`: Home, the map, then Part → Module → topic, tests and API last."""
     nav = [
         "- [Home](index.md)",
+        "- [Syllabus](syllabus.md)",
         "- [Curriculum map](curriculum.md)",
         "- [Architecture](architecture.md)",
         "- [Writing a chapter](contributing.md)",

@@ -19,27 +19,12 @@ from masterclass.llm.architecture_choices import compare_architectures, markdown
 from masterclass.llm.conditional_compute import MixtureOfDepthsLM, early_exit_savings
 from masterclass.llm.context_window import context_extension_table
 from masterclass.llm.memory_patterns import measure_cache_memory
-from masterclass.llm.scaling_laws import CHINCHILLA, fit_scaling_law
+from masterclass.llm.scaling_laws import CHINCHILLA, fit_scaling_law, run_grid
 from masterclass.llm.tiny_runs import BYTE_VOCAB, byte_data, train_tiny
 
 
 def scaling(data) -> None:
-    rows = []
-    for d_model in (16, 24, 32, 48):
-        for steps in (100, 200, 400):
-            cfg = LMConfig.llama(
-                vocab_size=BYTE_VOCAB, d_model=d_model, n_layers=2, n_heads=4, max_seq_len=64
-            )
-            r = train_tiny(cfg, data, steps=steps)
-            rows.append(
-                {
-                    "d_model": d_model,
-                    "steps": steps,
-                    "N": r.n_params,
-                    "D": r.n_tokens,
-                    "val_loss": r.val_loss,
-                }
-            )
+    rows = run_grid(data)
     print(markdown_table(rows))
     law = fit_scaling_law(
         *(torch.tensor([float(r[k]) for r in rows]) for k in ("N", "D", "val_loss"))

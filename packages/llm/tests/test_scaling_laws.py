@@ -5,7 +5,14 @@ import numpy as np
 import pytest
 import torch
 
-from masterclass.llm.scaling_laws import CHINCHILLA, ScalingLaw, fit_scaling_law, training_flops
+from masterclass.llm.scaling_laws import (
+    CHINCHILLA,
+    ScalingLaw,
+    fit_scaling_law,
+    run_grid,
+    training_flops,
+)
+from masterclass.llm.tiny_runs import byte_data
 
 
 def test_fit_recovers_chinchilla_parameters():
@@ -35,3 +42,19 @@ def test_compute_optimal_matches_brute_force():
         n_opt, d_opt = law.compute_optimal(flops)
         assert n_opt == pytest.approx(n_best, rel=1e-3)
         assert training_flops(n_opt, d_opt) == pytest.approx(flops, rel=1e-9)
+
+
+def test_flops_accounting_matches_the_model(tiny_llama):
+    # 6ND: the model's own training FLOPs per token, without the attention term, is 6 N_matmul.
+    c = tiny_llama.config
+    attention = 3 * c.n_layers * 4 * 32 * c.n_heads * c.head_dim
+    n_matmul = sum(
+        p.numel() for n, p in tiny_llama.named_parameters() if p.dim() == 2 and "tok_emb" not in n
+    )
+    assert tiny_llama.flops_per_token(32) - attention == 6 * n_matmul
+    assert training_flops(n_matmul, 1000) == 1000 * (tiny_llama.flops_per_token(32) - attention)
+
+
+def test_grid_rows_count_parameters_and_bytes():
+    rows = run_grid(byte_data(20_000, 4_000), widths=(16,), steps=(2,))
+    assert rows[0]["D"] == 2 * 16 * 64 and rows[0]["N"] > 0 and rows[0]["val_loss"] > 0

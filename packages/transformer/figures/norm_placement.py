@@ -1,11 +1,12 @@
 """Gradient norm per block at initialization, pre-norm vs post-norm, for several depths."""
 
 import matplotlib.figure
+import torch
 
 from masterclass.transformer.transformer_block import layer_gradient_norms
 
 
-def figure() -> matplotlib.figure.Figure:
+def _draw() -> matplotlib.figure.Figure:
     """Left: per-block gradient norms at depth 24. Right: last block's gradient vs depth."""
     fig = matplotlib.figure.Figure(figsize=(10, 3.6))
     left, right = fig.subplots(1, 2)
@@ -28,3 +29,13 @@ def figure() -> matplotlib.figure.Figure:
         ax.legend()
         ax.grid(alpha=0.3)
     return fig
+
+
+def figure() -> matplotlib.figure.Figure:
+    """Draw with one torch thread (these tiny tensors run fastest on one), restoring the setting."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _draw()
+    finally:
+        torch.set_num_threads(threads)

@@ -1,8 +1,9 @@
 """# A decoder-only language model
 
 The model every later module trains, quantizes, exports and serves. One `LMConfig` selects the
-variant: multi-head, grouped-query or multi-query attention; a GELU, ReLU², SwiGLU or GeGLU
-feed-forward; RMSNorm or LayerNorm; rotary, ALiBi, learned or no positions; tied or untied
+variant: multi-head, grouped-query or multi-query attention; a GELU, SiLU, ReLU², SwiGLU or GeGLU
+feed-forward; RMSNorm or LayerNorm, before or after each sub-layer; rotary, ALiBi, learned or no
+positions; full, sliding-window or interleaved local/global attention; tied or untied
 embeddings; biases; dropout. With `LMConfig.llama()` its logits equal Hugging Face's
 `LlamaForCausalLM` with the same weights (`hf_interop.py`).
 
@@ -12,7 +13,13 @@ to, and each sub-layer reads a normalized copy,
 $$ x \\leftarrow x + \\operatorname{Attn}(\\operatorname{Norm}(x)), \\qquad
    x \\leftarrow x + \\operatorname{FFN}(\\operatorname{Norm}(x)), $$
 
-then a final norm and the output projection give logits over the $V$ tokens.
+then a final norm and the output projection give logits over the $V$ tokens. (The post-norm
+block of the 2017 Transformer, $x \\leftarrow \\operatorname{Norm}(x + \\operatorname{Attn}(x))$, is
+`norm_position="post"`, kept for `architecture_choices.py`.)
+
+The forward pass returns logits `(B, T, V)`; given `targets` `(B, T)` it returns
+`(logits, loss)` with the mean cross-entropy. Keys and values of the cache are stored after the
+rotary rotation, `(L, B, H_kv, T, D)` in the pure-tensor path.
 
 The model has three entry points that share every line of the block:
 
