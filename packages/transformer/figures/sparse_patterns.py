@@ -18,7 +18,7 @@ def figure() -> matplotlib.figure.Figure:
         (ax_s, (local, strided), "strided, l = 8"),
         (ax_f, (block, summary), "fixed, l = 8, c = 2"),
     ):
-        ax.imshow(a.int() + 2 * b.int(), cmap="Blues", interpolation="nearest")
+        ax.imshow((a.int() + 2 * b.int()).numpy(), cmap="Blues", interpolation="nearest")
         ax.set(title=title, xlabel="key j", ylabel="query i")
     Ts = [64, 256, 1024, 4096]
     dense, strided_n, fixed_n = [], [], []
