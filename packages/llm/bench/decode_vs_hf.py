@@ -5,6 +5,8 @@ CPU, at batch 1 and batch 8; the script checks that both produce the same tokens
 tokens/s and the ratio ours / HF (target: >= 1.0, aim 1.5).
 
     .venv/bin/python packages/llm/bench/decode_vs_hf.py [--new-tokens 128] [--repeats 3] [--threads 1]
+
+The ratio is ours / HF, each the best of `--repeats` runs.
 """
 
 import argparse
