@@ -230,3 +230,18 @@ def test_onnx_export_with_dynamic_lengths_matches_onnxruntime(tiny_llama, tmp_pa
         )
         for g, e in zip(got, expected):
             torch.testing.assert_close(torch.from_numpy(g), e, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("variant", [dict(n_kv_heads=2), dict(pos="alibi"), dict(sliding_window=3)])
+def test_fused_attention_equals_the_transformer_chapters(variant, perturb, monkeypatch):
+    # The model dispatches to torch's fused SDPA for speed; swapping in the from-scratch attention
+    # of Module 6 must not change the logits (float32, different kernels: 1e-5).
+    from masterclass.transformer.attention import scaled_dot_product_attention
+
+    model = perturb(LanguageModel(LMConfig(**TINY, **variant))).eval()
+    idx = torch.randint(0, 97, (2, 10))
+    with torch.no_grad():
+        fused = model(idx)
+        monkeypatch.setattr(F, "scaled_dot_product_attention", scaled_dot_product_attention)
+        ours = model(idx)
+    torch.testing.assert_close(ours, fused, atol=1e-5, rtol=1e-5)

@@ -149,9 +149,9 @@ class BenchmarkConfig:
     # Prompt length in tokens.
     prompt_tokens: int = 16
     # New tokens decoded per measurement.
-    decode_tokens: int = 64
+    decode_tokens: int = 128
     # Measurements per variant (the median is reported).
-    repeats: int = 3
+    repeats: int = 5
     # CPU threads for both runtimes; 1 gives the steadiest numbers on a shared machine.
     threads: int = 1
 

@@ -146,7 +146,7 @@ class Attention(nn.Module):
         if T == 1 and mask is None and kv_update is not None and H_kv != H:
             q = q.reshape(B, H_kv, H // H_kv, D)  # (B, H_kv, H / H_kv, D): heads h = g * rep + r
             y = F.scaled_dot_product_attention(q, k, v)  # (B, H_kv, H / H_kv, D)
-            return self.o_proj(y.reshape(B, 1, H * D))  # (B, 1, d_model)
+            return self.resid_dropout(self.o_proj(y.reshape(B, 1, H * D)))  # (B, 1, d_model)
         # Grouped-query attention: each key/value head serves H / H_kv query heads. Expanding is a
         # view until the reshape; it keeps the graph exportable to ONNX (SDPA's `enable_gqa` is not).
         if H_kv != H:
