@@ -48,19 +48,14 @@ import math
 import torch
 from torch import Tensor
 
+from masterclass.transformer.attention import scaled_dot_product_attention
+
 
 def naive_attention(
     q: Tensor, k: Tensor, v: Tensor, causal: bool = False, scale: float | None = None
 ) -> Tensor:
-    """Textbook attention that materializes the `(B, H, T_q, T_k)` score matrix (the baseline)."""
-    scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
-    s = (q @ k.transpose(-1, -2)) * scale  # (B, H, T_q, T_k)
-    if causal:
-        t_q, t_k = s.shape[-2:]
-        s = s.masked_fill(
-            torch.ones(t_q, t_k, dtype=torch.bool, device=q.device).triu(1), float("-inf")
-        )
-    return s.softmax(dim=-1) @ v  # (B, H, T_q, D)
+    """The baseline: Module 6's textbook attention, which materializes the `(B, H, T_q, T_k)` scores."""
+    return scaled_dot_product_attention(q, k, v, is_causal=causal, scale=scale)  # (B, H, T_q, D)
 
 
 def _acc_dtype(x: Tensor) -> torch.dtype:
