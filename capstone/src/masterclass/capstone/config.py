@@ -93,7 +93,7 @@ class TrainingConfig:
     # Optimizer steps (with time_budget_s: the most steps the budget may resolve to).
     steps: int = 20000
     # Wall-clock budget of the training stage in seconds (0: train exactly `steps` steps).
-    time_budget_s: float = 450.0
+    time_budget_s: float = 480.0
     # Sequences per micro-batch.
     batch_size: int = 16
     # Micro-batches accumulated per optimizer step.

@@ -11,13 +11,14 @@ unchanged into Hugging Face's `LlamaForCausalLM` (the export stage proves it).
 $$ N \\approx \\underbrace{2Vd}_{\\text{embedding + head}} + L\\,(\\underbrace{4d^2}_{\\text{attention}}
    + \\underbrace{3 d\\, d_{ff}}_{\\text{SwiGLU}}) \\approx 2Vd + 12 L d^2 , $$
 and training costs about $6N$ FLOPs per token (forward $2N$, backward $4N$; Kaplan et al., 2020).
-For the default $d = 192$, $L = 4$, $V = 4096$: $N \approx 3.3$ M weights, of which the two
-vocabulary matrices are 1.6 M, so training costs about 20 MFLOP per token. A 2-core CPU that
-sustains some tens of GFLOP/s in bf16 processes a few thousand tokens per second: one to two million
-tokens in the default 7.5-minute budget, a fraction of one pass over the standard library's
-nine million. Hoffmann et al. (2022) put the compute-optimal ratio near 20 tokens per weight; we are
-below one, so every extra second of training still buys loss, and a *smaller* model, which sees
-more tokens in the same time, is the better trade on a laptop (the config chapter's measurement).
+For the default $d = 192$, $L = 4$, $V = 4096$: $N \\approx 3.3$ M weights, of which the two
+vocabulary matrices are 1.6 M, so training costs about 20 MFLOP per token. On the 2-core machine
+the capstone was developed on, bf16 training runs at about 12,000 tokens per second: some six
+million tokens in the default eight-minute budget, two thirds of one pass over the standard
+library's nine million. Hoffmann et al. (2022) put the compute-optimal ratio near 20 tokens per
+weight; we are near two, so every extra second of training still buys loss, and a *smaller*
+model, which sees more tokens in the same time, is the better trade on a laptop (the config
+chapter's measurement: 1200 steps of this model reached 1.42 bits per byte).
 
 This chapter holds the two functions every later stage uses: build the model from the run's
 config, and load the trained weights.
