@@ -170,7 +170,7 @@ class BertForMaskedLM(nn.Module):
                 "bias": "cls.predictions.bias",
             }
         )
-        _copy(self, sd, mapping)
+        copy_mapped_weights(self, sd, mapping)
 
 
 def load_hf_bert_model(model: BertModel, sd: dict[str, Tensor]) -> None:
@@ -178,7 +178,7 @@ def load_hf_bert_model(model: BertModel, sd: dict[str, Tensor]) -> None:
     mapping = _hf_encoder_names(model.cfg.n_layers, prefix="")
     if model.pooler is not None:
         mapping.update({"pooler.weight": "pooler.dense.weight", "pooler.bias": "pooler.dense.bias"})
-    _copy(model, sd, mapping)
+    copy_mapped_weights(model, sd, mapping)
 
 
 def _hf_encoder_names(n_layers: int, prefix: str) -> dict[str, str]:
@@ -205,7 +205,15 @@ def _hf_encoder_names(n_layers: int, prefix: str) -> dict[str, str]:
     return m
 
 
-def _copy(model: nn.Module, sd: dict[str, Tensor], mapping: dict[str, str]) -> None:
+def copy_mapped_weights(
+    model: nn.Module, sd: dict[str, Tensor], mapping: dict[str, str], hint: str = ""
+) -> None:
+    """Copy `sd[theirs]` into our parameter `ours` for every `ours -> theirs` of `mapping`.
+
+    Raises `ValueError` if a parameter of ours has no source, a source is missing from `sd`, or a
+    shape differs; `hint` is appended to the incomplete-conversion message. BERT and T5 load
+    Hugging Face weights with it.
+    """
     # Every parameter of ours must be named in the mapping and found in `sd`: a silent partial load
     # is the classic bug of weight conversion, so both directions are checked.
     params = dict(model.named_parameters())
@@ -214,7 +222,7 @@ def _copy(model: nn.Module, sd: dict[str, Tensor], mapping: dict[str, str]) -> N
     if missing or absent:
         raise ValueError(
             f"weight conversion is incomplete: ours without a source {missing[:5]}, sources missing "
-            f"from the state dict {absent[:5]}"
+            f"from the state dict {absent[:5]}{hint}"
         )
     with torch.no_grad():
         for ours, theirs in mapping.items():

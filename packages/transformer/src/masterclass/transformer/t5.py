@@ -46,6 +46,7 @@ from torch import Tensor, nn
 from masterclass.nn.dropout import Dropout
 from masterclass.nn.normalization import RMSNorm
 from masterclass.transformer.attention import causal_mask
+from masterclass.transformer.bert import copy_mapped_weights
 from masterclass.transformer.transformer_block import BlockConfig, TransformerBlock
 
 __all__ = [
@@ -268,22 +269,7 @@ class T5ForConditionalGeneration(nn.Module):
                     m[f"{us}ffn.up.weight"] = f"{ff}DenseReluDense.wi.weight"
                 m[f"{us}ffn.down.weight"] = f"{ff}DenseReluDense.wo.weight"
                 m[f"{us}norm_ffn.weight"] = f"{ff}layer_norm.weight"
-        params = dict(self.named_parameters())
-        missing = sorted(set(params) - set(m))
-        absent = sorted(v for v in m.values() if v not in sd)
-        if missing or absent:
-            raise ValueError(
-                f"weight conversion is incomplete: ours without a source {missing[:5]}, sources "
-                f"missing from the state dict {absent[:5]} (is feed_forward the same?)"
-            )
-        with torch.no_grad():
-            for ours, theirs in m.items():
-                if params[ours].shape != sd[theirs].shape:
-                    raise ValueError(
-                        f"shape mismatch for {ours}: ours {tuple(params[ours].shape)}, {theirs} "
-                        f"{tuple(sd[theirs].shape)}; build the model with the same config"
-                    )
-                params[ours].copy_(sd[theirs])
+        copy_mapped_weights(self, sd, m, hint=" (is feed_forward the same?)")
 
 
 def shift_right(labels: Tensor, decoder_start_token_id: int, pad_token_id: int) -> Tensor:
