@@ -1,0 +1,3 @@
+"""# frontiers
+
+Module being written."""

@@ -1,0 +1,3 @@
+"""# safety
+
+Module being written."""
