@@ -182,3 +182,109 @@ def syllabus() -> list[dict]:
                 }
             )
     return bullets
+
+
+# ---------------------------------------------------------------------------------------------
+# Exercises: `<package>/exercises/<concept>.py` holds `solution_<k>_<slug>` and `check_<k>_<slug>`.
+
+EXERCISE = re.compile(r"^(solution|check)_(\d+)_(\w+)$")
+
+
+def exercise_files() -> dict[str, Path]:
+    """Every exercises file of the course, keyed `<pkg>.<concept>` (`nlp.bpe`), in course order."""
+    found = {}
+    for package in packages():
+        for path in sorted((package.root / "exercises").glob("*.py")):
+            if not path.name.startswith("_"):
+                found[f"{package.name}.{path.stem}"] = path
+    return found
+
+
+def load_exercises(path: Path, name: str | None = None):
+    """Import an exercises file (or a learner's solutions file) by path and return the module."""
+    import importlib.util
+    import sys
+
+    name = name or f"_exercises_{path.parent.parent.name}_{path.stem}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ValueError(f"cannot import {path}: is it a Python file?")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def exercise_functions(source: str) -> dict[int, dict[str, str]]:
+    """`{k: {"solution": name, "check": name, "slug": slug}}` read from a file's top-level defs."""
+    import ast
+
+    found: dict[int, dict[str, str]] = {}
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.FunctionDef | ast.ClassDef) and (m := EXERCISE.match(node.name)):
+            kind, number, slug = m.group(1), int(m.group(2)), m.group(3)
+            found.setdefault(number, {})[kind] = node.name
+            found[number].setdefault("slug", slug)
+    return dict(sorted(found.items()))
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading order: the package README's `## Reading order` section, a numbered list whose items start
+# with the chapter's file name in backticks ("1. `kv_cache.py`: ..."). The site follows it.
+
+READING_ITEM = re.compile(r"^\s*\d+\.\s+`([^`]+?\.py)`")
+
+
+def readme_order(package: Package) -> list[str]:
+    """The chapter file names the README's `## Reading order` list names, in its order."""
+    readme = package.root / "README.md"
+    if not readme.exists():
+        return []
+    names, inside = [], False
+    for line in readme.read_text().splitlines():
+        if line.startswith("## "):
+            inside = line.strip().lower() == "## reading order"
+            continue
+        if inside and (match := READING_ITEM.match(line)):
+            names.append(match.group(1))
+    return names
+
+
+def chapters(package: Package) -> list[Path]:
+    """The package's chapters (every source file but `__init__.py`), in reading order.
+
+    The README's order first; chapters it does not name follow, sorted by path (the docs test
+    fails for them, so the README is kept current).
+    """
+    modules = [m for m in package.modules() if m.name != "__init__.py" and m.stem != "__main__"]
+    by_name = {m.relative_to(package.src).as_posix(): m for m in modules}
+    ordered = [by_name[name] for name in dict.fromkeys(readme_order(package)) if name in by_name]
+    return ordered + [m for m in modules if m not in ordered]
+
+
+def reading_order_problems(package: Package) -> list[str]:
+    """Chapters the README's reading order leaves out, and names in it that are not chapters."""
+    modules = [m for m in package.modules() if m.name != "__init__.py" and m.stem != "__main__"]
+    names = {m.relative_to(package.src).as_posix() for m in modules}
+    listed = readme_order(package)
+    readme = f"{package.root.relative_to(ROOT).as_posix()}/README.md"
+    problems = [
+        f"{readme}: reading order names {n}, which is not a chapter"
+        for n in listed
+        if n not in names
+    ]
+    problems += [
+        f"{readme}: reading order does not list `{n}` (add '1. `{n}`: ...' under ## Reading order)"
+        for n in sorted(names - set(listed))
+        if not Path(n).name.startswith("_")  # private helpers are pages, not chapters
+    ]
+    return problems
+
+
+def title_of(source: str, fallback: str) -> str:
+    """A chapter's title: the first line of its module docstring without the `# `."""
+    import ast
+
+    docstring = ast.get_docstring(ast.parse(source)) or ""
+    first = docstring.strip().splitlines()[0] if docstring.strip() else ""
+    return first.lstrip("#").strip() or fallback

@@ -28,7 +28,7 @@ def test_presets_are_valid_llm_configs(name):
         n_layers=cfg.model.n_layers,
         n_heads=cfg.model.n_heads,
         n_kv_heads=cfg.model.n_kv_heads,
-        max_seq_len=cfg.model.context,
+        max_seq_len=cfg.model.max_seq_len,
     )
     assert from_dict(cfg.to_dict()) == cfg
 
@@ -77,16 +77,18 @@ def test_toml_file_can_set_every_field(tmp_path):
             "chunk_bytes": 100,
         },
         "tokenizer": {"vocab_size": 260, "num_workers": 2},
-        "model": {"d_model": 48, "n_layers": 3, "n_heads": 4, "n_kv_heads": 2, "context": 48},
+        "model": {"d_model": 48, "n_layers": 3, "n_heads": 4, "n_kv_heads": 2, "max_seq_len": 48},
         "train": {
             "steps": 9,
             "batch_size": 3,
             "grad_accum": 2,
             "lr": 0.01,
             "min_lr": 0.001,
-            "warmup_steps": 2,
+            "warmup": 2,
             "weight_decay": 0.2,
-            "grad_clip": 0.5,
+            "clip_norm": 0.5,
+            "schedule": "cosine",
+            "decay_fraction": 0.3,
             "eval_every": 3,
             "eval_batches": 1,
             "checkpoint_every": 4,
@@ -138,8 +140,8 @@ def test_flags_override_file_which_overrides_preset(tmp_path):
         ("train = 3\n", "[train] must be a table"),
         ('preset = "huge"\n', "unknown preset 'huge'"),
         ("[tokenizer]\nvocab_size = 256\n", "vocab_size 256 is too small"),
-        ("[model]\nn_heads = 5\n", "must divide model.d_model"),
-        ("[train]\nsteps = 0\n", "train.steps must be positive"),
+        ("[model]\nn_heads = 5\n", "config [model]: LMConfig.d_model (32) must be divisible"),
+        ("[train]\nsteps = 0\n", "config [train]: steps must be >= 1, got 0"),
         ("[train\n", "not valid TOML"),
     ],
 )

@@ -14,13 +14,9 @@ import torch
 
 from masterclass.capstone import cli
 from masterclass.capstone.config import END_OF_TEXT
-from masterclass.capstone.corpus import CorpusSplit
-from masterclass.capstone.data import load_split
-from masterclass.capstone.model import load_trained
-from masterclass.capstone.quantize import load_int8
+from masterclass.capstone.pipeline import STAGES
 from masterclass.capstone.report import REPORT_SECTIONS
-from masterclass.capstone.run_folder import FORMAT_VERSION, STAGES
-from masterclass.capstone.tokenizer import load_tokenizer
+from masterclass.capstone.run_folder import FORMAT_VERSION, RunFolder
 
 
 @pytest.fixture(scope="module")
@@ -45,11 +41,11 @@ def test_every_stage_finished_and_is_recorded(run):
 def test_corpus_and_tokens_round_trip(run):
     # The data stage's token stream must decode back to exactly the corpus split's bytes
     # (reference: the corpus files), with one end-of-text token before each document.
-    tok = load_tokenizer(run)
+    tok = RunFolder.open(run).load_tokenizer()
     eot = tok.special_tokens[END_OF_TEXT]
     for split in ("train", "heldout"):
-        stream = load_split(run, split).to_numpy()
-        docs = list(CorpusSplit(run / "corpus", split))
+        stream = RunFolder.open(run).token_shards(split).to_numpy()
+        docs = list(RunFolder.open(run).corpus_split(split))
         assert int((stream == eot).sum()) == len(docs)
         assert tok.decode_bytes(stream[stream != eot].tolist()) == b"".join(docs)
 
@@ -74,9 +70,9 @@ def test_evaluation_numbers_are_consistent(run):
     assert m["bits_per_byte"] == pytest.approx(m["nats"] / (math.log(2) * m["bytes"]), rel=1e-12)
     assert m["perplexity"] == pytest.approx(math.exp(m["nats"] / m["tokens"]), rel=1e-12)
     # Reference for the baselines: gzip/xz recomputed here on the same held-out bytes.
-    tok = load_tokenizer(run)
+    tok = RunFolder.open(run).load_tokenizer()
     eot = tok.special_tokens[END_OF_TEXT]
-    stream = load_split(run, "heldout").to_numpy()[:4096]
+    stream = RunFolder.open(run).token_shards("heldout").to_numpy()[:4096]
     data = tok.decode_bytes([t for t in stream.tolist() if t != eot])
     assert len(data) == m["bytes"] == ev["heldout_bytes"]
     base = ev["baselines_bits_per_byte"]
@@ -91,10 +87,12 @@ def test_evaluation_numbers_are_consistent(run):
 def test_model_loss_recomputed_with_cross_entropy(run):
     # Reference: torch's cross_entropy over the same windows gives the stage's total nats.
     ev = json.loads((run / "evaluate" / "metrics.json").read_text())
-    model = load_trained(run)
-    tok = load_tokenizer(run)
+    model = RunFolder.open(run).load_model()
+    tok = RunFolder.open(run).load_tokenizer()
     eot = tok.special_tokens[END_OF_TEXT]
-    stream = torch.from_numpy(load_split(run, "heldout").to_numpy()[:4096].astype(np.int64))
+    stream = torch.from_numpy(
+        RunFolder.open(run).token_shards("heldout").to_numpy()[:4096].astype(np.int64)
+    )
     nats = 0.0
     with torch.no_grad():
         for s in range(0, len(stream) - 1, 64):
@@ -115,7 +113,7 @@ def test_quantization_within_budget(run):
     # The saved int8 weights load into a freshly quantized model and reproduce its logits.
     from safetensors.torch import load_file
 
-    model = load_int8(run)
+    model = RunFolder.open(run).load_int8()
     saved = load_file(str(run / "quantize" / "model.int8.safetensors"))
     for name, tensor in model.state_dict().items():
         assert torch.equal(saved[name], tensor)

@@ -101,30 +101,56 @@ def test_non_finite_loss_stops_with_a_message(tmp_path, capsys, monkeypatch):
     assert json.loads((out / "train" / "metrics.json").read_text())["resumed_from"] == 10
 
 
+def _log_rows(run):
+    # The training log without its timing fields, which no two runs share.
+    rows = [json.loads(x) for x in (run / "train" / "metrics.jsonl").read_text().splitlines()]
+    return [{k: v for k, v in r.items() if k not in ("tokens_per_s", "elapsed_s")} for r in rows]
+
+
 @pytest.mark.slow
-def test_time_budget_trains_the_schedule_of_its_resolved_step_count(tmp_path):
-    # Reference: a run told the resolved step count and warmup up front. Timing the loop on a
-    # throwaway copy first must not change anything: bitwise the same weights, the same log.
+def test_time_budget_replans_and_trains_the_schedule_it_decided(tmp_path):
+    # A budget far above what 30 tiny steps need: the first plan reaches the cap of 30 steps
+    # with its decay 6 steps from the end, so the planner stops once in the stable phase (step
+    # 12), measures again and decides. Reference: a run told the decided schedule up front.
+    # Stopping, measuring and re-planning must change nothing: bitwise the same weights, the
+    # same log line for line.
     base = ["--preset", "tiny", "--device", "cpu", "--quiet", "--until", "train"]
     budget = tmp_path / "budget"
-    assert cli.main(["run", "--out", str(budget), *base, "--set", "train.time_budget_s=3"]) == 0
-    schedule = json.loads((budget / "train" / "schedule.json").read_text())
-    steps, warmup = schedule["steps"], schedule["warmup"]
-    assert 2 <= steps <= 30 and warmup == min(5, steps // 5)
-    assert schedule["seconds_per_step"] > 0 and schedule["seconds_per_eval"] > 0
+    assert cli.main(["run", "--out", str(budget), *base, "--set", "train.time_budget_s=600"]) == 0
+    plan = json.loads((budget / "train" / "schedule.json").read_text())
+    assert plan["final"] and plan["steps"] == 30 and plan["decay_steps"] == 6
+    assert [h["at_step"] for h in plan["history"]] == [0, 12]
+    assert all(h["seconds_per_step"] > 0 for h in plan["history"])
     fixed = tmp_path / "fixed"
-    sets = ["--set", f"train.steps={steps}", "--set", f"train.warmup_steps={warmup}"]
-    assert cli.main(["run", "--out", str(fixed), *base, *sets]) == 0
+    assert cli.main(["run", "--out", str(fixed), *base]) == 0
     a, b = _weights(budget), _weights(fixed)
     for name in a:
         assert torch.equal(a[name], b[name]), name
-    assert json.loads((budget / "train" / "metrics.json").read_text())["steps"] == steps
-    lr = [
-        json.loads(x).get("lr")
-        for x in (budget / "train" / "metrics.jsonl").read_text().splitlines()
-    ]
-    ref = [
-        json.loads(x).get("lr")
-        for x in (fixed / "train" / "metrics.jsonl").read_text().splitlines()
-    ]
-    assert lr == ref
+    assert _log_rows(budget) == _log_rows(fixed)
+    metrics = json.loads((budget / "train" / "metrics.json").read_text())
+    assert metrics["steps"] == 30 and metrics["time_plan"]["replans"] == 1
+
+
+def test_planner_replans_from_the_measured_speed():
+    # The planner's arithmetic against a hand computation. Budget 100 s, 2 s of evaluation every
+    # 10 steps (0.2 s per step), first estimate 0.3 s/step: 100 / 0.5 = 200 steps, decay 40.
+    from masterclass.capstone.config import build_config
+
+    cfg = build_config(
+        preset_name="tiny",
+        sets=["train.steps=1000", "train.time_budget_s=100", "train.eval_every=10"],
+    )
+    plan = {"seconds_per_eval": 2.0, "warmup": 5, "replans": 0, "history": [], "schedule": "wsd"}
+    train_stage._decide(cfg, plan, 0, 0.0, 0.3)
+    assert (plan["steps"], plan["decay_steps"], plan["final"]) == (200, 40, False)
+    assert plan["replan_at"] == 80  # half of the 160 stable steps
+    # At step 80, after 60 s, the machine is twice as slow (0.6 s/step): 40 s buy 50 more steps,
+    # not 80; the decay (of 26 steps) starts at 104, 24 steps ahead, worth one more re-plan.
+    plan["replans"] = 1
+    train_stage._decide(cfg, plan, 80, 60.0, 0.6)
+    assert (plan["steps"], plan["decay_steps"], plan["final"]) == (130, 26, False)
+    assert plan["replan_at"] == 92
+    # Close to the decay, the plan is final.
+    plan["replans"] = 2
+    train_stage._decide(cfg, plan, 92, 69.2, 0.6)  # 12 steps at 0.6 s and one 2 s evaluation
+    assert plan["final"] and plan["steps"] == 130

@@ -9,9 +9,15 @@ import torch.nn.functional as F
 
 from masterclass.infra.checkpoint import latest_checkpoint, list_checkpoints
 from masterclass.infra.shards import ShardBatcher, TokenShards, write_token_shards
-from masterclass.linalg.schedules import linear_warmup_cosine
+from masterclass.linalg.schedules import linear_warmup_cosine, warmup_stable_decay
 from masterclass.llm import LanguageModel, LMConfig
-from masterclass.training.loop import NonFiniteLossError, TrainConfig, train
+from masterclass.training.loop import (
+    Batcher,
+    NonFiniteLossError,
+    TrainConfig,
+    clip_grad_norm,
+    train,
+)
 from masterclass.training.optim import param_groups_for_weight_decay
 
 VOCAB = 64
@@ -87,7 +93,7 @@ def test_matches_a_plain_torch_loop_with_accumulation(shards, tmp_path):
         loss = F.cross_entropy(ref(x).reshape(-1, VOCAB), y.reshape(-1))
         opt.zero_grad()
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(ref.parameters(), cfg.clip_norm)
+        torch.nn.utils.clip_grad_norm_(ref.parameters(), cfg.clip_norm)  # torch's, not ours
         opt.step()
     for p, q in zip(model.parameters(), ref.parameters()):
         torch.testing.assert_close(p, q, rtol=1e-9, atol=1e-11)
@@ -221,3 +227,95 @@ def test_cuda_bf16_training_tracks_cpu(shards, tmp_path):
         gpu_model, batcher(shards, 4), _config(steps=10, autocast="bf16"), tmp_path / "gpu"
     ).final_loss
     assert gpu == pytest.approx(cpu, rel=0.05)
+
+
+@pytest.mark.parametrize("max_norm", [0.1, 1.0, 1e6, None])
+def test_clip_grad_norm_matches_torch(max_norm):
+    # Reference: torch.nn.utils.clip_grad_norm_ on a copy of the same gradients, in float64, so
+    # only the summation order of the norm differs: agreement to 1e-12 relative. 1e6 does not
+    # clip (the factor is clamped at 1), None only measures.
+    gen = torch.Generator().manual_seed(0)
+    ours = [
+        torch.zeros(s, dtype=torch.float64, requires_grad=True) for s in [(3, 4), (5,), (2, 2, 2)]
+    ]
+    theirs = [torch.zeros_like(p, requires_grad=True) for p in ours]
+    for p, q in zip(ours, theirs):
+        p.grad = torch.randn(p.shape, generator=gen, dtype=torch.float64)
+        q.grad = p.grad.clone()
+    ours.append(torch.zeros(2, requires_grad=True))  # a parameter without a gradient is skipped
+    norm = clip_grad_norm(ours, max_norm)
+    ref = torch.nn.utils.clip_grad_norm_(theirs, float("inf") if max_norm is None else max_norm)
+    torch.testing.assert_close(norm, ref, rtol=1e-12, atol=0)
+    for p, q in zip(ours, theirs):
+        torch.testing.assert_close(p.grad, q.grad, rtol=1e-12, atol=0)
+    with pytest.raises(ValueError, match="max_norm"):
+        clip_grad_norm(ours, -1.0)
+
+
+def _rows(path):
+    # The metrics lines without their timing fields (which no two runs share).
+    rows = [json.loads(s) for s in path.read_text().splitlines()]
+    return [{k: v for k, v in r.items() if k not in ("tokens_per_s", "elapsed_s")} for r in rows]
+
+
+@pytest.mark.slow
+def test_wsd_schedule_and_a_late_decision_on_the_length(shards, tmp_path):
+    # Reference for the learning rates: linalg's warmup_stable_decay. Then the guarantee a time
+    # planner needs: a run stopped at step 5 of a 12-step wsd plan and continued with a 16-step
+    # plan is bitwise the run told 16 steps from the start (before the decay, the rate does not
+    # depend on the length), and its log is the same, line for line. log_every=3 does not divide
+    # the stop, so the log window is carried through the checkpoint.
+    kw = dict(schedule="wsd", warmup=2, log_every=3, eval_every=4, grad_accum=2)
+    straight = tiny_model(dropout=0.1)
+    cfg16 = _config(steps=16, decay_steps=4, **kw)
+    train(straight, batcher(shards, 4), cfg16, tmp_path / "a", eval_data=batcher(shards, 4))
+    lrs = [r["lr"] for r in _rows(tmp_path / "a" / "metrics.jsonl") if r["kind"] == "train"]
+    expected = [
+        warmup_stable_decay(
+            t - 1, base_lr=1e-2, warmup_steps=2, decay_steps=4, total_steps=16, min_lr=1e-3
+        )
+        for t in (3, 6, 9, 12, 15, 16)
+    ]
+    assert lrs == pytest.approx(expected, rel=1e-12)
+
+    planned = tiny_model(dropout=0.1)
+    cfg12 = _config(steps=12, decay_steps=3, **kw)
+    first = train(
+        planned, batcher(shards, 4), cfg12, tmp_path / "b", eval_data=batcher(shards, 4), stop_at=5
+    )
+    assert first.steps == 5
+    resumed = tiny_model(seed=9, dropout=0.1)  # a new process would start from other weights
+    result = train(resumed, batcher(shards, 4), cfg16, tmp_path / "b", eval_data=batcher(shards, 4))
+    assert result.resumed_from == 5 and result.steps == 16
+    for (name, p), q in zip(straight.state_dict().items(), resumed.state_dict().values()):
+        assert torch.equal(p, q), name
+    assert _rows(tmp_path / "b" / "metrics.jsonl") == _rows(tmp_path / "a" / "metrics.jsonl")
+
+
+def test_resume_after_the_final_checkpoint_keeps_loss_and_log(shards, tmp_path):
+    # A kill after the last checkpoint: the resumed call trains nothing, reports the real final
+    # loss (not NaN) and the last evaluation, and writes no second line for the last step.
+    cfg = _config(steps=6, eval_every=3, checkpoint_every=3)
+    first = train(tiny_model(), batcher(shards, 4), cfg, tmp_path, eval_data=batcher(shards, 4))
+    before = (tmp_path / "metrics.jsonl").read_text()
+    again = train(tiny_model(), batcher(shards, 4), cfg, tmp_path, eval_data=batcher(shards, 4))
+    assert again.resumed_from == 6 and again.final_loss == first.final_loss
+    assert again.last_eval == first.last_eval and again.tokens == 0
+    assert (tmp_path / "metrics.jsonl").read_text() == before
+
+
+def test_batcher_protocol_is_checked(shards, tmp_path):
+    assert isinstance(batcher(shards, 4), Batcher)
+
+    class NoState:
+        batch_size = 4
+
+        def next_batch(self):
+            return torch.zeros(4, 8, dtype=torch.long), torch.zeros(4, 8, dtype=torch.long)
+
+    with pytest.raises(TypeError, match="state_dict"):
+        train(tiny_model(), NoState(), _config(), tmp_path)
+    with pytest.raises(ValueError, match="decay_steps"):
+        _config(schedule="wsd", decay_steps=0)
+    with pytest.raises(ValueError, match="stop_at"):
+        train(tiny_model(), batcher(shards, 4), _config(), tmp_path, stop_at=99)

@@ -37,28 +37,24 @@ import numpy as np
 import torch
 
 from masterclass.capstone.config import RunConfig
-from masterclass.capstone.evaluate import heldout_stream
-from masterclass.capstone.export import ONNX_FILE, ONNX_INT8_FILE
-from masterclass.capstone.model import WEIGHTS_FILE, load_trained
-from masterclass.capstone.quantize import INT8_FILE, load_int8
+from masterclass.capstone.run_folder import RunFolder
 from masterclass.deploy.decode_benchmark import compare_decoders
 from masterclass.deploy.llm_export import OnnxLM, TorchLM
 
 REFERENCE = "pytorch-fp32"
 
 
-def _files(run_path: Path) -> dict[str, Path]:
-    run_path = Path(run_path)
+def _files(run: RunFolder) -> dict[str, Path]:
     return {
-        "pytorch-fp32": run_path / "train" / WEIGHTS_FILE,
-        "pytorch-int8": run_path / "quantize" / INT8_FILE,
-        "onnxruntime-fp32": run_path / "export" / ONNX_FILE,
-        "onnxruntime-int8": run_path / "export" / ONNX_INT8_FILE,
+        "pytorch-fp32": run.weights_file,
+        "pytorch-int8": run.int8_file,
+        "onnxruntime-fp32": run.onnx_file,
+        "onnxruntime-int8": run.onnx_int8_file,
     }
 
 
-def _measure(cfg: RunConfig, run_path: Path, runners, progress) -> dict[str, list[dict[str, Any]]]:
-    prompt = heldout_stream(run_path, cfg.benchmark.prompt_tokens)[None]  # (1, T)
+def _measure(cfg: RunConfig, run: RunFolder, runners, progress) -> dict[str, list[dict[str, Any]]]:
+    prompt = run.heldout_stream(cfg.benchmark.prompt_tokens)[None]  # (1, T)
     trials: dict[str, list[dict[str, Any]]] = {name: [] for name in runners}
     for _ in range(cfg.benchmark.repeats):
         results = compare_decoders(
@@ -71,20 +67,20 @@ def _measure(cfg: RunConfig, run_path: Path, runners, progress) -> dict[str, lis
     return trials
 
 
-def run_benchmark(cfg: RunConfig, run_path: Path, *, progress=None) -> dict[str, Any]:
+def run_benchmark(cfg: RunConfig, run: RunFolder, *, progress=None) -> dict[str, Any]:
     """The benchmark stage: decode speed of the four variants at batch 1, and file sizes."""
-    files = _files(run_path)
+    files = _files(run)
     threads = cfg.benchmark.threads
     runners = {
-        "pytorch-fp32": TorchLM(load_trained(run_path, "cpu")),
-        "pytorch-int8": TorchLM(load_int8(run_path, "cpu")),
+        "pytorch-fp32": TorchLM(run.load_model("cpu")),
+        "pytorch-int8": TorchLM(run.load_int8("cpu")),
         "onnxruntime-fp32": OnnxLM(files["onnxruntime-fp32"], threads=threads),
         "onnxruntime-int8": OnnxLM(files["onnxruntime-int8"], threads=threads),
     }
     saved_threads = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        trials = _measure(cfg, run_path, runners, progress)
+        trials = _measure(cfg, run, runners, progress)
     finally:
         torch.set_num_threads(saved_threads)
     variants: dict[str, dict[str, Any]] = {}

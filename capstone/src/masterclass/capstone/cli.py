@@ -4,6 +4,7 @@
 capstone                                   # = capstone run: the default preset on the stdlib
 capstone run [--data PATH ...] [--preset tiny|small|base|gpu] [--out DIR] [--device cpu|cuda]
              [--seed N] [--config run.toml] [--set section.key=value ...] [--until STAGE]
+capstone --data notes/ --preset tiny       # options without a command mean `capstone run`
 capstone resume RUN [--set train.lr=1e-3]  # finish an interrupted run (training from its checkpoint)
 capstone stage NAME RUN                    # run one stage again (and forget the ones after it)
 capstone generate RUN --prompt "def " [--tokens 100] [--temperature 0.8] [--top-k 40] [--seed 0]
@@ -26,10 +27,17 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from masterclass.capstone import evaluate, pipeline, report
-from masterclass.capstone.config import PRESETS, apply_overrides, build_config, parse_set, validate
-from masterclass.capstone.model import load_trained
-from masterclass.capstone.run_folder import STAGES, CapstoneError, atomic_write_json
-from masterclass.capstone.tokenizer import load_tokenizer
+from masterclass.capstone.config import (
+    DEFAULT_PRESET,
+    PRESET_HELP,
+    PRESETS,
+    apply_overrides,
+    build_config,
+    parse_set,
+    validate,
+)
+from masterclass.capstone.pipeline import STAGES
+from masterclass.capstone.run_folder import CapstoneError, is_disk_full
 from masterclass.training.loop import NonFiniteLossError
 
 EXIT_BAD_INPUT = 2
@@ -37,10 +45,32 @@ EXIT_TRAINING_FAILED = 3
 EXIT_INTERRUPTED = 130
 
 
+# `capstone --help` shows what a first-time user needs without a second `--help`: the presets,
+# `--data`, and the most common options of `capstone run`.
+def _epilog() -> str:
+    presets = "\n".join(
+        f"  {name:<7} {PRESET_HELP.get(name, '')}{' (default)' if name == DEFAULT_PRESET else ''}"
+        for name in PRESETS
+    )
+    return (
+        "presets (capstone run --preset NAME):\n"
+        f"{presets}\n\n"
+        "common options of `capstone run` (also accepted without the word `run`):\n"
+        '  --data PATH ...   your own .txt/.md/.py files, folders or .jsonl files ("text" field);\n'
+        "                    default: the Python standard library's source\n"
+        "  --out DIR         a new or empty run folder (default: runs/<preset>-<time>)\n"
+        "  --set KEY=VALUE   any setting, e.g. --set train.time_budget_s=900\n\n"
+        "exit status: 0 done, 2 bad input (one line on stderr), 3 training diverged, "
+        "130 interrupted (`capstone resume RUN` continues)"
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="capstone",
         description="Train, evaluate, quantize, export and report on a small language model.",
+        epilog=_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command")
 
@@ -71,7 +101,7 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="SECTION.KEY=VALUE",
-        help="change a setting that is safe mid-run: train.lr, train.min_lr, train.grad_clip, "
+        help="change a setting that is safe mid-run: train.lr, train.min_lr, train.clip_norm, "
         "evaluate.*, benchmark.*",
     )
     resume.add_argument("--quiet", action="store_true")
@@ -116,7 +146,7 @@ def _cmd_run(args: argparse.Namespace) -> None:
 
 # Settings that a resumed run may change: anything else (the data, the model's shape, the batch)
 # would make the checkpoint and the finished stages describe a different run.
-RESUME_SETTABLE = ("train.lr", "train.min_lr", "train.grad_clip", "evaluate.", "benchmark.")
+RESUME_SETTABLE = ("train.lr", "train.min_lr", "train.clip_norm", "evaluate.", "benchmark.")
 
 
 def _cmd_resume(args: argparse.Namespace) -> None:
@@ -131,7 +161,7 @@ def _cmd_resume(args: argparse.Namespace) -> None:
     if args.set:
         validate(ctx.cfg)
         ctx.run.record["config"] = ctx.cfg.to_dict()
-        atomic_write_json(ctx.run.path / "run.json", ctx.run.record)
+        ctx.run.save_record()
     pipeline.run_pipeline(ctx, until=args.until)
     _summary(ctx.run.path)
 
@@ -153,20 +183,23 @@ def _summary(path: Path) -> None:
 
 
 def _cmd_generate(args: argparse.Namespace) -> None:
+    if not args.temperature >= 0:
+        raise CapstoneError(f"--temperature must be >= 0, got {args.temperature}")
+    if args.top_k < 0:
+        raise CapstoneError(f"--top-k must be >= 0 (0: all tokens), got {args.top_k}")
+    if args.seed < 0:
+        raise CapstoneError(f"--seed must be >= 0, got {args.seed}")
     ctx = pipeline.open_run(args.run_dir, quiet=True)
+    context = ctx.cfg.model.max_seq_len
+    if args.tokens <= 0 or args.tokens >= context:
+        raise CapstoneError(f"--tokens must be in [1, {context - 1}], got {args.tokens}")
     if not ctx.run.is_done("train"):
         raise CapstoneError(
             f"run {args.run_dir} has no trained model yet; run `capstone resume` first"
         )
-    if args.tokens <= 0 or args.tokens >= ctx.cfg.model.context:
-        raise CapstoneError(
-            f"--tokens must be in [1, {ctx.cfg.model.context - 1}], got {args.tokens}"
-        )
-    if args.temperature < 0:
-        raise CapstoneError(f"--temperature must be >= 0, got {args.temperature}")
     text = evaluate.sample(
-        load_trained(ctx.run.path, ctx.device),
-        load_tokenizer(ctx.run.path),
+        ctx.run.load_model(ctx.device),
+        ctx.run.load_tokenizer(),
         args.prompt,
         max_new_tokens=args.tokens,
         temperature=args.temperature,
@@ -204,7 +237,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `capstone` console script; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = _parser()
-    args = parser.parse_args(argv or ["run"])
+    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help")):
+        argv = ["run", *argv]
+    args = parser.parse_args(argv)
     try:
         _COMMANDS[args.command](args)
     except CapstoneError as e:
@@ -213,6 +248,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except NonFiniteLossError as e:
         print(f"capstone: training stopped: {e}", file=sys.stderr)
         return EXIT_TRAINING_FAILED
+    except OSError as e:
+        if not is_disk_full(e):
+            raise
+        print(f"capstone: error: the disk is full ({e.filename or 'writing'})", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("\ncapstone: interrupted; `capstone resume RUN` continues", file=sys.stderr)
         return EXIT_INTERRUPTED

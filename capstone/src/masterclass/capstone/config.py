@@ -70,9 +70,12 @@ class TokenizerConfig:
     num_workers: int | None = None
 
 
+# The model and train sections use the field names of the library configs they become
+# (`llm.LMConfig`, `training.TrainConfig`), so that a name means the same thing everywhere, and
+# `library_configs` below is the one place where a `RunConfig` turns into them.
 @dataclass
 class ModelConfig:
-    """The LLaMA-style decoder (`masterclass.llm.LMConfig.llama`)."""
+    """The LLaMA-style decoder: the fields of `masterclass.llm.LMConfig` the capstone exposes."""
 
     # Width of the residual stream.
     d_model: int = 192
@@ -83,38 +86,42 @@ class ModelConfig:
     # Number of key/value heads (None: n_heads, i.e. multi-head attention).
     n_kv_heads: int | None = None
     # Context length in tokens, used for training and evaluation windows.
-    context: int = 256
+    max_seq_len: int = 256
 
 
 @dataclass
 class TrainingConfig:
-    """The training loop (`masterclass.training.loop`)."""
+    """The training loop: fields of `masterclass.training.loop.TrainConfig`, and the time plan."""
 
     # Optimizer steps (with time_budget_s: the most steps the budget may resolve to).
     steps: int = 20000
-    # Wall-clock budget of the training stage in seconds (0: train exactly `steps` steps).
-    time_budget_s: float = 480.0
     # Sequences per micro-batch.
     batch_size: int = 16
     # Micro-batches accumulated per optimizer step.
     grad_accum: int = 1
     # Peak learning rate (after warmup).
     lr: float = 3e-3
-    # Final learning rate of the cosine decay.
+    # Final learning rate of the decay.
     min_lr: float = 3e-4
     # Linear warmup steps.
-    warmup_steps: int = 50
+    warmup: int = 50
     # AdamW decoupled weight decay.
     weight_decay: float = 0.1
     # Clip the global gradient norm to this value (0: no clipping).
-    grad_clip: float = 1.0
+    clip_norm: float = 1.0
     # Evaluate on held-out tokens every this many steps (and at the end).
     eval_every: int = 100
     # Held-out batches per periodic evaluation.
     eval_batches: int = 4
     # Write a checkpoint every this many steps (and at the end).
     checkpoint_every: int = 100
-    # Mixed precision: "auto" (bf16 autocast where it helps), "bf16" or "fp32".
+    # Learning-rate schedule: "wsd" (warmup-stable-decay) or "cosine".
+    schedule: str = "wsd"
+    # With "wsd": the fraction of the steps spent decaying to min_lr at the end.
+    decay_fraction: float = 0.2
+    # Capstone only: wall-clock budget of the training stage in seconds (0: exactly `steps`).
+    time_budget_s: float = 480.0
+    # Capstone only: "auto" (bf16 autocast where it helps), "bf16" or "fp32".
     precision: str = "auto"
 
 
@@ -187,13 +194,13 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "tiny": {
         "corpus": {"max_bytes": 120_000, "heldout_fraction": 0.15, "chunk_bytes": 8192},
         "tokenizer": {"vocab_size": 300, "num_workers": 1},
-        "model": {"d_model": 32, "n_layers": 2, "n_heads": 2, "context": 64},
+        "model": {"d_model": 32, "n_layers": 2, "n_heads": 2, "max_seq_len": 64},
         "train": {
             "steps": 30,
             "batch_size": 8,
             "lr": 3e-3,
             "min_lr": 3e-4,
-            "warmup_steps": 5,
+            "warmup": 5,
             "eval_every": 15,
             "eval_batches": 2,
             "checkpoint_every": 10,
@@ -211,19 +218,19 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     },
     "small": {},
     "base": {
-        "model": {"d_model": 384, "n_layers": 6, "n_heads": 6, "context": 256},
+        "model": {"d_model": 384, "n_layers": 6, "n_heads": 6, "max_seq_len": 256},
         "train": {"lr": 2e-3, "min_lr": 2e-4},
     },
     "gpu": {
         "corpus": {"heldout_fraction": 0.01},
         "tokenizer": {"vocab_size": 8192},
-        "model": {"d_model": 512, "n_layers": 8, "n_heads": 8, "context": 512},
+        "model": {"d_model": 512, "n_layers": 8, "n_heads": 8, "max_seq_len": 512},
         "train": {
             "steps": 5000,
             "batch_size": 64,
             "lr": 1.5e-3,
             "min_lr": 1.5e-4,
-            "warmup_steps": 200,
+            "warmup": 200,
             "eval_every": 500,
             "checkpoint_every": 500,
             "precision": "bf16",
@@ -236,8 +243,18 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
 # The preset that `capstone` with no arguments runs.
 DEFAULT_PRESET = "small"
 
-_SECTIONS = ("corpus", "tokenizer", "model", "train", "evaluate", "benchmark")
-_TOP_LEVEL = ("preset", "out", "device", "seed")
+# One line per preset, for `capstone --help`.
+PRESET_HELP = {
+    "tiny": "the CI-sized run: width 32, 30 steps, a slice of the corpus; under a minute",
+    "small": "the default: width 192, 4 layers, 8 minutes of training on a 2-core laptop",
+    "base": "width 384, 6 layers: where int8 matrix products beat fp32 clearly",
+    "gpu": "width 512, 8 layers, bf16, 30 minutes on a CUDA machine",
+}
+
+# The sections of a config file are the fields of `RunConfig` that are dataclasses; the other
+# fields are its top-level keys. Both lists come from the dataclass, so adding a field is enough.
+_SECTIONS = tuple(f.name for f in dataclasses.fields(RunConfig) if f.default is dataclasses.MISSING)
+_TOP_LEVEL = tuple(f.name for f in dataclasses.fields(RunConfig) if f.name not in _SECTIONS)
 
 
 def preset(name: str) -> RunConfig:
@@ -343,12 +360,73 @@ def from_dict(d: dict[str, Any]) -> RunConfig:
     return cfg
 
 
+# ## Validation, once, before anything runs
+#
+# The model and training settings are checked by the libraries that will use them: `validate`
+# *builds* `LMConfig` and `TrainConfig` (with the vocabulary the tokenizer is asked for) and
+# turns their `ValueError` into a one-line `CapstoneError`. What no library checks (the corpus
+# split, the evaluation and benchmark settings, the seed) is checked here. Every rule runs
+# before the first stage starts, so that no setting fails after minutes of training.
+def model_config(cfg: RunConfig, vocab_size: int):
+    """The run's `llm.LMConfig`: the LLaMA recipe at the configured size."""
+    from masterclass.llm import LMConfig
+
+    return LMConfig.llama(vocab_size=vocab_size, **dataclasses.asdict(cfg.model))
+
+
+def loop_config(cfg: RunConfig, device: str = "cpu"):
+    """The run's `training.TrainConfig`, for `train.steps` steps (a time plan may change them)."""
+    from masterclass.training.loop import TrainConfig
+
+    t = cfg.train
+    own = ("time_budget_s", "precision", "decay_fraction", "clip_norm")
+    shared = {k: v for k, v in dataclasses.asdict(t).items() if k not in own}
+    return TrainConfig(
+        **shared,
+        decay_steps=decay_steps(t.steps, t.warmup, t.decay_fraction) if t.schedule == "wsd" else 0,
+        clip_norm=t.clip_norm if t.clip_norm > 0 else None,
+        autocast=_autocast(cfg, device),
+        seed=cfg.seed,
+        log_every=max(1, min(10, t.steps // 50)),
+    )
+
+
+def decay_steps(steps: int, warmup: int, fraction: float) -> int:
+    """Steps of the final decay of a warmup-stable-decay schedule of `steps` steps.
+
+    >>> decay_steps(1000, 50, 0.2), decay_steps(10, 8, 0.5)
+    (200, 2)
+    """
+    return max(1, min(round(fraction * steps), steps - warmup))
+
+
+def _autocast(cfg: RunConfig, device: str) -> str:
+    # "auto": bf16 on a GPU that has it, and on a CPU for models of width >= 128, where bf16
+    # matrix products outrun their casts; tiny models stay fp32.
+    if cfg.train.precision == "bf16":
+        return "bf16"
+    if cfg.train.precision == "fp32":
+        return "none"
+    if device.startswith("cuda"):
+        import torch
+
+        return "bf16" if torch.cuda.is_bf16_supported() else "none"
+    return "bf16" if cfg.model.d_model >= 128 else "none"
+
+
+# Seeds seed torch, numpy and Python alike; numpy refuses negative seeds, and seeds up to
+# 2**31 leave room for the per-rank and per-sample offsets added to them.
+MAX_SEED = 2**31 - 1
+
+
 def validate(cfg: RunConfig) -> RunConfig:
-    """Check the cross-field rules that types cannot express; `CapstoneError` names the field."""
+    """Check every setting of `cfg` (building the library configs); `CapstoneError` names it."""
     if cfg.preset not in PRESETS:
         raise CapstoneError(f"unknown preset {cfg.preset!r}; choose one of {', '.join(PRESETS)}")
     if cfg.device not in ("auto", "cpu", "cuda") and not cfg.device.startswith("cuda:"):
         raise CapstoneError(f"device must be auto, cpu or cuda, got {cfg.device!r}")
+    if not 0 <= cfg.seed <= MAX_SEED:
+        raise CapstoneError(f"seed must be in [0, {MAX_SEED}], got {cfg.seed}")
     # The vocabulary holds the 256 byte tokens and the special token before any merge.
     minimum = 256 + 1
     if cfg.tokenizer.vocab_size < minimum:
@@ -358,65 +436,73 @@ def validate(cfg: RunConfig) -> RunConfig:
         )
     if cfg.tokenizer.vocab_size > 2**32:
         raise CapstoneError(f"tokenizer.vocab_size {cfg.tokenizer.vocab_size} exceeds 2**32")
+    if cfg.tokenizer.num_workers is not None and cfg.tokenizer.num_workers < 1:
+        raise CapstoneError(f"tokenizer.num_workers must be >= 1, got {cfg.tokenizer.num_workers}")
     if not 0.0 < cfg.corpus.heldout_fraction < 1.0:
         raise CapstoneError(
             f"corpus.heldout_fraction must be in (0, 1), got {cfg.corpus.heldout_fraction}"
         )
     positive = {
         "corpus.chunk_bytes": cfg.corpus.chunk_bytes,
-        "model.d_model": cfg.model.d_model,
-        "model.n_layers": cfg.model.n_layers,
-        "model.n_heads": cfg.model.n_heads,
-        "model.context": cfg.model.context,
-        "train.steps": cfg.train.steps,
-        "train.batch_size": cfg.train.batch_size,
-        "train.grad_accum": cfg.train.grad_accum,
-        "train.eval_every": cfg.train.eval_every,
-        "train.eval_batches": cfg.train.eval_batches,
-        "train.checkpoint_every": cfg.train.checkpoint_every,
+        "corpus.max_bytes": cfg.corpus.max_bytes,
         "evaluate.kn_order": cfg.evaluate.kn_order,
+        "evaluate.kn_max_train_bytes": cfg.evaluate.kn_max_train_bytes,
         "evaluate.compare_tokens": cfg.evaluate.compare_tokens,
+        "evaluate.sample_tokens": cfg.evaluate.sample_tokens,
         "benchmark.prompt_tokens": cfg.benchmark.prompt_tokens,
         "benchmark.decode_tokens": cfg.benchmark.decode_tokens,
         "benchmark.repeats": cfg.benchmark.repeats,
         "benchmark.threads": cfg.benchmark.threads,
+        "train.eval_batches": cfg.train.eval_batches,
     }
     for name, value in positive.items():
-        if value <= 0:
+        if value is not None and value <= 0:
             raise CapstoneError(f"{name} must be positive, got {value}")
-    if cfg.model.d_model % cfg.model.n_heads or (cfg.model.d_model // cfg.model.n_heads) % 2:
+    if cfg.evaluate.temperature < 0:
+        raise CapstoneError(f"evaluate.temperature must be >= 0, got {cfg.evaluate.temperature}")
+    if cfg.evaluate.top_k < 0:
         raise CapstoneError(
-            f"model.n_heads {cfg.model.n_heads} must divide model.d_model {cfg.model.d_model} "
-            "into an even head width (RoPE rotates pairs)"
-        )
-    if cfg.benchmark.prompt_tokens + cfg.benchmark.decode_tokens > cfg.model.context:
-        raise CapstoneError(
-            "benchmark.prompt_tokens + benchmark.decode_tokens must fit in model.context "
-            f"({cfg.model.context})"
-        )
-    if cfg.evaluate.sample_tokens >= cfg.model.context:
-        raise CapstoneError(
-            f"evaluate.sample_tokens ({cfg.evaluate.sample_tokens}) must be smaller than "
-            f"model.context ({cfg.model.context})"
-        )
-    if cfg.train.precision not in ("auto", "bf16", "fp32"):
-        raise CapstoneError(
-            f"train.precision must be auto, bf16 or fp32, got {cfg.train.precision!r}"
-        )
-    if cfg.train.time_budget_s < 0:
-        raise CapstoneError(f"train.time_budget_s must be >= 0, got {cfg.train.time_budget_s}")
-    if cfg.train.warmup_steps + 2 > cfg.train.steps:
-        raise CapstoneError(
-            f"train.warmup_steps ({cfg.train.warmup_steps}) must be at most train.steps - 2 "
-            f"({cfg.train.steps - 2})"
-        )
-    if not 0 < cfg.train.min_lr <= cfg.train.lr:
-        raise CapstoneError(
-            f"train.min_lr ({cfg.train.min_lr}) must be positive and at most train.lr ({cfg.train.lr})"
+            f"evaluate.top_k must be >= 0 (0: all tokens), got {cfg.evaluate.top_k}"
         )
     if cfg.evaluate.max_tokens is not None and cfg.evaluate.max_tokens < 2:
         raise CapstoneError(
             f"evaluate.max_tokens must be at least 2, got {cfg.evaluate.max_tokens}"
+        )
+    # What the libraries check themselves: the model's shape, the loop's settings.
+    for section, build in (("model", model_config), ("train", loop_config)):
+        try:
+            build(cfg, cfg.tokenizer.vocab_size if section == "model" else "cpu")
+        except (ValueError, TypeError) as e:
+            raise CapstoneError(f"config [{section}]: {e}") from None
+    t = cfg.train
+    if t.precision not in ("auto", "bf16", "fp32"):
+        raise CapstoneError(f"train.precision must be auto, bf16 or fp32, got {t.precision!r}")
+    if t.schedule not in ("wsd", "cosine"):
+        raise CapstoneError(f"train.schedule must be wsd or cosine, got {t.schedule!r}")
+    if not 0.0 < t.decay_fraction <= 1.0:
+        raise CapstoneError(f"train.decay_fraction must be in (0, 1], got {t.decay_fraction}")
+    if t.time_budget_s < 0:
+        raise CapstoneError(f"train.time_budget_s must be >= 0, got {t.time_budget_s}")
+    if t.clip_norm < 0:
+        raise CapstoneError(f"train.clip_norm must be >= 0 (0: no clipping), got {t.clip_norm}")
+    if t.warmup < 0 or t.warmup + 2 > t.steps:
+        raise CapstoneError(
+            f"train.warmup ({t.warmup}) must be in [0, train.steps - 2] ({t.steps - 2})"
+        )
+    if not 0 < t.min_lr <= t.lr:
+        raise CapstoneError(
+            f"train.min_lr ({t.min_lr}) must be positive and at most train.lr ({t.lr})"
+        )
+    context = cfg.model.max_seq_len
+    if cfg.benchmark.prompt_tokens + cfg.benchmark.decode_tokens > context:
+        raise CapstoneError(
+            "benchmark.prompt_tokens + benchmark.decode_tokens must fit in model.max_seq_len "
+            f"({context})"
+        )
+    if cfg.evaluate.sample_tokens >= context:
+        raise CapstoneError(
+            f"evaluate.sample_tokens ({cfg.evaluate.sample_tokens}) must be smaller than "
+            f"model.max_seq_len ({context})"
         )
     return cfg
 

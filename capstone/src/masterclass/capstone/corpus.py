@@ -11,7 +11,11 @@ interpreter that runs the capstone (found with `sysconfig`, so nothing is downlo
 and folders: `.txt`, `.md` and `.py` files are one document each, `.jsonl` files give one document
 per line from the line's `"text"` field; folders are walked recursively in sorted order. A file
 named explicitly with another extension, or one that contains NUL bytes (the mark of a binary file;
-text never has them), is refused; inside a folder such files are skipped and counted.
+text never has them), is refused; inside a folder such files are skipped and counted. Only
+regular files are read: a named pipe (FIFO), a socket or a device called `notes.txt` would block
+the run or never end, so it is skipped (and refused when named explicitly). A sub-folder or file
+that cannot be read (no permission) is skipped, and the stage says how many with one warning line,
+so a corpus that silently lost half its files does not pass unnoticed.
 
 **Bytes, not characters.** Documents are kept as raw `bytes` from the file to the tokenizer. Bytes
 that are not valid UTF-8 are *not* replaced by U+FFFD (which would change the text and its byte
@@ -38,7 +42,8 @@ deterministic pseudo-random sample of the corpus.
 
 The split is written as `train.bin`/`heldout.bin` (the documents' bytes back to back) with
 `train.idx.npy`/`heldout.idx.npy` (the $n+1$ byte offsets of the $n$ documents), read back through a
-memory map, so no later stage needs the whole corpus in memory.
+memory map (`CorpusSplit`, in the run folder chapter, which owns the format), so no later stage
+needs the whole corpus in memory.
 """
 
 from __future__ import annotations
@@ -51,16 +56,20 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from masterclass.capstone.config import CorpusConfig
-from masterclass.capstone.run_folder import CapstoneError, atomic_write_json
+from masterclass.capstone.run_folder import (
+    CORPUS_SPLITS,
+    CapstoneError,
+    CorpusSplit,
+    write_split,
+)
 
 # File types read as one document per file.
 TEXT_SUFFIXES = (".txt", ".md", ".py")
 # File type read as one document per line, from the "text" field.
 JSONL_SUFFIX = ".jsonl"
-SPLITS = ("train", "heldout")
+SPLITS = CORPUS_SPLITS
+__all__ = ["CorpusSplit", "build_corpus", "chunk", "read_documents", "run_corpus"]
 
 
 @dataclass
@@ -77,6 +86,10 @@ class CorpusStats:
 
     files: int = 0
     skipped_files: int = 0
+    # Files that are not regular files (FIFOs, sockets, devices), skipped.
+    special_files: int = 0
+    # Sub-folders and files that could not be read (permissions), skipped.
+    unreadable: int = 0
     documents: int = 0
     duplicates: int = 0
     invalid_utf8_documents: int = 0
@@ -96,8 +109,13 @@ def _is_binary(data: bytes) -> bool:
     return b"\0" in data[:8192]
 
 
-def _walk(folder: Path) -> Iterator[Path]:
-    for root, dirs, files in os.walk(folder):
+# `os.walk` reports a folder it cannot list through `onerror` and otherwise skips it silently;
+# the callback counts it.
+def _walk(folder: Path, stats: CorpusStats) -> Iterator[Path]:
+    def unreadable(error: OSError) -> None:
+        stats.unreadable += 1
+
+    for root, dirs, files in os.walk(folder, onerror=unreadable):
         dirs[:] = sorted(d for d in dirs if d not in ("__pycache__", "site-packages", ".git"))
         for name in sorted(files):
             yield Path(root) / name
@@ -127,7 +145,9 @@ def read_documents(paths: list[str], stats: CorpusStats) -> Iterator[Document]:
         if not root.exists():
             raise CapstoneError(f"data path {root} does not exist")
         in_folder = root.is_dir()
-        candidates = _walk(root) if in_folder else iter([root])
+        if in_folder and not os.access(root, os.R_OK | os.X_OK):
+            raise CapstoneError(f"data folder {root} cannot be read (permission denied)")
+        candidates = _walk(root, stats) if in_folder else iter([root])
         for path in candidates:
             suffix = path.suffix.lower()
             if suffix not in accepted:
@@ -137,10 +157,19 @@ def read_documents(paths: list[str], stats: CorpusStats) -> Iterator[Document]:
                         ".txt, .md, .py or .jsonl"
                     )
                 continue
+            # `is_file()` follows links and is False for FIFOs, sockets and devices.
+            if not path.is_file():
+                if not in_folder:
+                    raise CapstoneError(f"data file {path} is not a regular file")
+                stats.special_files += 1
+                continue
             try:
                 data = path.read_bytes()
             except OSError as e:
-                raise CapstoneError(f"cannot read data file {path}: {e.strerror}") from None
+                if not in_folder:
+                    raise CapstoneError(f"cannot read data file {path}: {e.strerror}") from None
+                stats.unreadable += 1
+                continue
             if _is_binary(data):
                 if not in_folder:
                     raise CapstoneError(f"data file {path} is binary (it contains NUL bytes)")
@@ -230,44 +259,6 @@ def build_corpus(cfg: CorpusConfig, *, progress=None) -> tuple[dict[str, list[by
     return splits, stats
 
 
-def write_split(folder: Path, name: str, documents: list[bytes]) -> None:
-    """Write documents as `<name>.bin` (bytes back to back) and `<name>.idx.npy` (offsets)."""
-    offsets = np.zeros(len(documents) + 1, dtype=np.int64)  # (n + 1,)
-    offsets[1:] = np.cumsum([len(d) for d in documents])
-    with open(folder / f"{name}.bin", "wb") as f:
-        for d in documents:
-            f.write(d)
-    np.save(folder / f"{name}.idx.npy", offsets)
-
-
-class CorpusSplit:
-    """The documents of one split of a finished corpus stage, memory-mapped.
-
-    Indexing gives a document's bytes; `len()` the number of documents; `n_bytes` the total.
-    """
-
-    def __init__(self, folder: Path, name: str):
-        if name not in SPLITS:
-            raise ValueError(f"split must be one of {SPLITS}, got {name!r}")
-        self.offsets = np.load(Path(folder) / f"{name}.idx.npy")  # (n + 1,)
-        self.n_bytes = int(self.offsets[-1])
-        path = Path(folder) / f"{name}.bin"
-        self._data = np.memmap(path, dtype=np.uint8, mode="r") if self.n_bytes else np.empty(0)
-
-    def __len__(self) -> int:
-        return len(self.offsets) - 1
-
-    def __getitem__(self, i: int) -> bytes:
-        return bytes(self._data[self.offsets[i] : self.offsets[i + 1]])
-
-    def __iter__(self) -> Iterator[bytes]:
-        return (self[i] for i in range(len(self)))
-
-    def all_bytes(self) -> bytes:
-        """Every document of the split back to back (what the compressors are given)."""
-        return bytes(self._data)
-
-
 def run_corpus(cfg: CorpusConfig, out: Path, *, progress=None) -> dict:
     """The corpus stage: build the splits, write them into folder `out`, return its metrics."""
     splits, stats = build_corpus(cfg, progress=progress)
@@ -278,6 +269,8 @@ def run_corpus(cfg: CorpusConfig, out: Path, *, progress=None) -> dict:
         "root": str(stdlib_root()) if not cfg.data else list(cfg.data),
         "files": stats.files,
         "skipped_files": stats.skipped_files,
+        "special_files_skipped": stats.special_files,
+        "unreadable_skipped": stats.unreadable,
         "documents": stats.documents,
         "duplicates_removed": stats.duplicates,
         "dropped_by_max_bytes": stats.dropped_by_max_bytes,
@@ -287,5 +280,4 @@ def run_corpus(cfg: CorpusConfig, out: Path, *, progress=None) -> dict:
         "train_bytes": stats.split_bytes["train"],
         "heldout_bytes": stats.split_bytes["heldout"],
     }
-    atomic_write_json(out / "metrics.json", metrics)
     return metrics

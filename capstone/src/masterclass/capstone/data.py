@@ -13,7 +13,7 @@ The encoder is `BPETokenizer.encode_bytes`, exact for any bytes (see the corpus 
 documents are streamed from the corpus split's memory map into `write_token_shards`, which flushes
 a shard whenever its buffer is full: memory stays one shard whatever the corpus size.
 
-**Too little data.** Training cuts the train stream into windows of `context + 1` tokens and needs
+**Too little data.** Training cuts the train stream into windows of `max_seq_len + 1` tokens and needs
 at least one batch of them; evaluation needs at least one target. A corpus smaller than that is
 refused here with the numbers, before any training starts.
 """
@@ -27,8 +27,7 @@ from typing import Any
 import numpy as np
 
 from masterclass.capstone.config import END_OF_TEXT, RunConfig
-from masterclass.capstone.corpus import SPLITS, CorpusSplit
-from masterclass.capstone.run_folder import CapstoneError
+from masterclass.capstone.run_folder import CORPUS_SPLITS, CapstoneError, CorpusSplit, RunFolder
 from masterclass.infra.shards import TokenShards, write_token_shards
 from masterclass.nlp.bpe import BPETokenizer
 
@@ -41,37 +40,24 @@ def _documents(tok: BPETokenizer, split: CorpusSplit, progress=None) -> Iterator
         yield [eot, *tok.encode_bytes(doc)]
 
 
-def load_split(run_path: Path, split: str) -> TokenShards:
-    """The token shards of `split` ("train" or "heldout") of a finished data stage."""
-    return TokenShards(Path(run_path) / "data" / split)
-
-
-def token_bytes_table(tok: BPETokenizer) -> np.ndarray:
-    """`(V,)` int64: bytes each id decodes to, 0 for special tokens (they stand for no text)."""
-    table = np.array([len(tok.token_bytes(i)) for i in range(tok.vocab_size)], dtype=np.int64)
-    table[list(tok.special_tokens.values())] = 0
-    return table
-
-
-def run_data(
-    cfg: RunConfig, tok: BPETokenizer, corpus_dir: Path, out: Path, *, progress=None
-) -> dict[str, Any]:
+def run_data(cfg: RunConfig, run: RunFolder, out: Path, *, progress=None) -> dict[str, Any]:
     """The data stage: encode both splits into shards under `out`, check sizes, return statistics."""
+    tok = run.load_tokenizer()
     metrics: dict[str, Any] = {}
-    for name in SPLITS:
-        split = CorpusSplit(corpus_dir, name)
+    for name in CORPUS_SPLITS:
+        split = run.corpus_split(name)
         write_token_shards(_documents(tok, split, progress), out / name, vocab_size=tok.vocab_size)
         tokens = len(TokenShards(out / name))
         metrics[f"{name}_tokens"] = tokens
         metrics[f"{name}_bytes_per_token"] = round(split.n_bytes / max(tokens - len(split), 1), 4)
     # One context for the model, and a full batch of windows for the training loop.
-    context, batch = cfg.model.context, cfg.train.batch_size
+    context, batch = cfg.model.max_seq_len, cfg.train.batch_size
     needed = batch * context + 1
     if metrics["train_tokens"] < needed:
         raise CapstoneError(
             f"corpus too small: the train split has {metrics['train_tokens']} tokens, fewer than "
             f"one batch of {batch} contexts of {context} tokens ({needed}); add text, or lower "
-            "model.context or train.batch_size"
+            "model.max_seq_len or train.batch_size"
         )
     if metrics["heldout_tokens"] < 2:
         raise CapstoneError("corpus too small: the held-out split has no token to predict")

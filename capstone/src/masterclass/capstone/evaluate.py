@@ -1,23 +1,8 @@
 """# Stage 5 · Evaluation: bits per byte, and what they are worth
 
-The training loss is measured in nats per *token*, a unit that depends on the tokenizer: a
-tokenizer with longer tokens has fewer, harder predictions. To compare a language model with
-anything else (another tokenizer, an n-gram model, a file compressor), the loss is converted into
-**bits per byte** of the held-out text:
-$$ \\mathrm{bpb} = \\frac{\\sum_t -\\ln p(y_t \\mid y_{<t})}{\\ln 2 \\cdot N_{\\text{bytes}}}, $$
-the total negative log-likelihood of the held-out split (in nats) divided by $\\ln 2$ (to get bits)
-and by the number of bytes it covers. By Shannon's source coding theorem, with arithmetic coding a
-model that assigns probability $p$ to a text can store it in $\\lceil -\\log_2 p \\rceil + 2$ bits,
-so bits per byte is a *compression rate*, directly comparable with `gzip -9` or `xz -9` run on the
-same bytes: $\\mathrm{bpb} = 8 \\cdot |\\text{compressed}| / |\\text{original}|$.
-
-**What is counted.** The held-out token stream is $[\\text{EOT}, d_1, \\text{EOT}, d_2, \\ldots]$: each
-document preceded by the end-of-text token. It is cut into windows of the model's context $T$; in
-each window the model predicts every token from the ones before it in the window. Targets that are
-the EOT token are left out of the sum (a compressor does not encode document boundaries either), so
-the targets are exactly the bytes of the held-out documents, and
-$$ \\text{perplexity} = \\exp\\Bigl(\\frac{1}{N_{\\text{tokens}}} \\sum_t -\\ln p(y_t \\mid y_{<t})\\Bigr) $$
-is per token over those same targets. The baselines see the same bytes:
+The model is measured in **bits per byte** of the held-out text (the measuring chapter,
+`measure.py`, derives it), a unit in which a language model, an n-gram model and a file
+compressor can be compared on the very same bytes. The baselines:
 
 - **gzip -9, bz2 -9, xz -9** (`gzip`, `bz2` and `lzma` at their strongest preset) compress the
   held-out documents concatenated; LZ77 with Huffman coding, the Burrows–Wheeler transform, and
@@ -39,28 +24,27 @@ import bz2
 import gzip
 import itertools
 import lzma
-import math
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
 from masterclass.capstone.config import END_OF_TEXT, RunConfig
-from masterclass.capstone.corpus import CorpusSplit
-from masterclass.capstone.data import load_split, token_bytes_table
-from masterclass.capstone.model import load_trained
-from masterclass.capstone.tokenizer import load_tokenizer
+from masterclass.capstone.measure import LN2, heldout_nll, token_bytes_table
+from masterclass.capstone.run_folder import CorpusSplit, RunFolder
 from masterclass.llm.generate import generate
 from masterclass.nlp.bpe import BPETokenizer
 from masterclass.nlp.ngram import KneserNeyLM
 
-# A function from token ids (B, T) to next-token logits (B, T, V): the PyTorch model, the int8
-# model and the onnxruntime session all fit behind it, so one evaluator measures them all.
-LogitsFn = Callable[[torch.Tensor], torch.Tensor]
-
-LN2 = math.log(2.0)
+__all__ = [
+    "compressor_bits_per_byte",
+    "heldout_nll",
+    "kneser_ney_bits_per_byte",
+    "run_evaluate",
+    "sample",
+    "split_documents",
+]
 
 
 def compressor_bits_per_byte(data: bytes) -> dict[str, float]:
@@ -77,69 +61,6 @@ def compressor_bits_per_byte(data: bytes) -> dict[str, float]:
         "gzip-9": 8 * len(gzip.compress(data, compresslevel=9, mtime=0)) / n,
         "bz2-9": 8 * len(bz2.compress(data, 9)) / n,
         "xz-9": 8 * len(lzma.compress(data, preset=9)) / n,
-    }
-
-
-def windows(stream: np.ndarray, context: int) -> list[tuple[int, int]]:
-    """`(start, length)` of the consecutive windows that predict every token of `stream` but the first.
-
-    Window $k$ feeds `stream[start : start + length]` and predicts `stream[start + 1 : start + length + 1]`;
-    the last one may be shorter than `context`.
-
-    >>> windows(np.arange(10), 4)
-    [(0, 4), (4, 4), (8, 1)]
-    """
-    n = len(stream)
-    return [(s, min(context, n - 1 - s)) for s in range(0, n - 1, context)]
-
-
-@torch.no_grad()
-def heldout_nll(
-    logits_fn: LogitsFn,
-    stream: np.ndarray,
-    context: int,
-    *,
-    token_bytes: np.ndarray,
-    batch_size: int = 8,
-    device: str = "cpu",
-    progress: Callable[[int], None] | None = None,
-) -> dict[str, float]:
-    """Total negative log-likelihood (nats) of `stream`'s targets, and the rates derived from it.
-
-    `token_bytes[v]` is the number of bytes token `v` decodes to, 0 for special tokens; targets
-    with 0 bytes are not counted. Returns `nats`, `tokens`, `bytes`, `loss` (nats per token),
-    `perplexity` and `bits_per_byte`.
-    """
-    nats, tokens, n_bytes = 0.0, 0, 0
-    spans = windows(stream, context)
-    # Full windows are batched; the last, shorter one runs alone (no padding, so no masking).
-    groups: list[list[tuple[int, int]]] = []
-    full = [w for w in spans if w[1] == context]
-    groups += [full[i : i + batch_size] for i in range(0, len(full), batch_size)]
-    groups += [[w] for w in spans if w[1] != context]
-    for group in groups:
-        length = group[0][1]
-        x = np.stack([stream[s : s + length] for s, _ in group])  # (B, T)
-        y = np.stack([stream[s + 1 : s + length + 1] for s, _ in group])  # (B, T)
-        logits = logits_fn(torch.from_numpy(x.astype(np.int64)).to(device)).float()  # (B, T, V)
-        logp = torch.log_softmax(logits, dim=-1)  # (B, T, V)
-        target = torch.from_numpy(y.astype(np.int64)).to(device)  # (B, T)
-        nll = -logp.gather(-1, target.unsqueeze(-1)).squeeze(-1).double().cpu().numpy()  # (B, T)
-        counted = token_bytes[y] > 0  # (B, T) bool: special-token targets are left out
-        nats += float(nll[counted].sum())
-        tokens += int(counted.sum())
-        n_bytes += int(token_bytes[y][counted].sum())
-        if progress is not None:
-            progress(int(x.size))
-    if tokens == 0:
-        raise ValueError("the held-out stream has no byte-bearing target tokens")
-    return {
-        "nats": nats,
-        "tokens": tokens,
-        "bytes": n_bytes,
-        "loss": nats / tokens,
-        "perplexity": math.exp(nats / tokens),
-        "bits_per_byte": nats / (LN2 * n_bytes),
     }
 
 
@@ -172,6 +93,10 @@ def sample(
     """
     eot = tok.special_tokens[END_OF_TEXT]
     context = model.config.max_seq_len
+    if top_k < 0:
+        raise ValueError(f"top_k must be >= 0 (0: all tokens), got {top_k}")
+    if temperature < 0:
+        raise ValueError(f"temperature must be >= 0, got {temperature}")
     ids = [eot, *tok.encode_ordinary(prompt)][-(context - max_new_tokens) :]
     gen = torch.Generator(device=device).manual_seed(seed)
     out = generate(
@@ -187,28 +112,22 @@ def sample(
     return prompt + tok.decode(new)
 
 
-def heldout_stream(run_path: Path, max_tokens: int | None) -> np.ndarray:
-    """The held-out token stream `[EOT, d1, EOT, d2, ...]`, cut to `max_tokens` if given."""
-    stream = load_split(run_path, "heldout").to_numpy()
-    return stream[:max_tokens] if max_tokens is not None else stream
-
-
 def run_evaluate(
     cfg: RunConfig,
-    run_path: Path,
+    run: RunFolder,
     *,
     device: str,
     progress: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
     """The evaluate stage: the model and the baselines on the same held-out bytes, and samples."""
-    tok = load_tokenizer(run_path)
-    model = load_trained(run_path, device)
-    stream = heldout_stream(run_path, cfg.evaluate.max_tokens)
+    tok = run.load_tokenizer()
+    model = run.load_model(device)
+    stream = run.heldout_stream(cfg.evaluate.max_tokens)
     table = token_bytes_table(tok)
     result = heldout_nll(
         model,
         stream,
-        cfg.model.context,
+        cfg.model.max_seq_len,
         token_bytes=table,
         batch_size=cfg.train.batch_size,
         device=device,
@@ -222,7 +141,7 @@ def run_evaluate(
         raise RuntimeError(f"byte count mismatch: {len(heldout)} vs {result['bytes']}")
     baselines = compressor_bits_per_byte(heldout)
     baselines[f"kneser-ney-{cfg.evaluate.kn_order}"] = kneser_ney_bits_per_byte(
-        CorpusSplit(Path(run_path) / "corpus", "train"),
+        run.corpus_split("train"),
         documents,
         order=cfg.evaluate.kn_order,
         max_train_bytes=cfg.evaluate.kn_max_train_bytes,

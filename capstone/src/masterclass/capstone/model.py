@@ -20,44 +20,33 @@ weight; we are near two, so every extra second of training still buys loss, and 
 model, which sees more tokens in the same time, is the better trade on a laptop (the config
 chapter's measurement: 1200 steps of this model reached 1.42 bits per byte).
 
-This chapter holds the two functions every later stage uses: build the model from the run's
-config, and load the trained weights.
+This chapter builds the model from the run's config (through `config.model_config`, the one
+translation into `llm.LMConfig`) and saves the trained weights; loading them back is the run
+folder's job (`RunFolder.load_model`).
 """
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_model, save_model
+from safetensors.torch import save_model
 
-from masterclass.capstone.config import ModelConfig
-from masterclass.capstone.run_folder import atomic_write_json
-from masterclass.llm import LanguageModel, LMConfig
-
-WEIGHTS_FILE = "model.safetensors"
-CONFIG_FILE = "model_config.json"
-
-
-def lm_config(cfg: ModelConfig, vocab_size: int) -> LMConfig:
-    """The `LMConfig` of the capstone's model: the LLaMA recipe at the configured size."""
-    return LMConfig.llama(
-        vocab_size=vocab_size,
-        d_model=cfg.d_model,
-        n_layers=cfg.n_layers,
-        n_heads=cfg.n_heads,
-        n_kv_heads=cfg.n_kv_heads,
-        max_seq_len=cfg.context,
-    )
+from masterclass.capstone.config import RunConfig, model_config
+from masterclass.capstone.run_folder import (
+    MODEL_CONFIG_FILE,
+    WEIGHTS_FILE,
+    atomic_write,
+    atomic_write_json,
+)
+from masterclass.llm import LanguageModel
 
 
-def build_model(cfg: ModelConfig, vocab_size: int, *, seed: int) -> LanguageModel:
-    """A freshly initialised model; the same `seed` gives the same weights."""
-    torch.manual_seed(seed)
-    return LanguageModel(lm_config(cfg, vocab_size))
+def build_model(cfg: RunConfig, vocab_size: int) -> LanguageModel:
+    """A freshly initialised model of the run's size; the same `cfg.seed` gives the same weights."""
+    torch.manual_seed(cfg.seed)
+    return LanguageModel(model_config(cfg, vocab_size))
 
 
 def describe(model: LanguageModel) -> dict[str, Any]:
@@ -73,23 +62,12 @@ def describe(model: LanguageModel) -> dict[str, Any]:
         "n_kv_heads": c.n_kv_heads,
         "d_ff": c.d_ff,
         "vocab_size": c.vocab_size,
-        "context": c.max_seq_len,
+        "max_seq_len": c.max_seq_len,
     }
 
 
 def save_trained(model: LanguageModel, folder: Path) -> None:
     """Write the trained weights (safetensors) and the model config (JSON) into `folder`."""
-    # safetensors' `save_model` stores a tied matrix once; temporary name, then an atomic rename.
-    tmp = Path(folder) / f".{WEIGHTS_FILE}.tmp"
-    save_model(model, str(tmp))
-    os.replace(tmp, Path(folder) / WEIGHTS_FILE)
-    atomic_write_json(Path(folder) / CONFIG_FILE, model.config.to_dict())
-
-
-def load_trained(run_path: Path, device: str = "cpu") -> LanguageModel:
-    """The trained model of a finished train stage, in eval mode on `device`."""
-    folder = Path(run_path) / "train"
-    config = LMConfig.from_dict(json.loads((folder / CONFIG_FILE).read_text()))
-    model = LanguageModel(config)
-    load_model(model, str(folder / WEIGHTS_FILE), strict=True)
-    return model.to(device).eval()
+    # safetensors' `save_model` stores a tied matrix once.
+    atomic_write(Path(folder) / WEIGHTS_FILE, lambda tmp: save_model(model, str(tmp)))
+    atomic_write_json(Path(folder) / MODEL_CONFIG_FILE, model.config.to_dict())

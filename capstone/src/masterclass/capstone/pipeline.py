@@ -1,19 +1,24 @@
-"""# The pipeline: stages in order, each once, each timed
+r"""# The pipeline: one table of stages, run in order, each once, each timed
 
 `run_pipeline` walks the stages of the capstone in order:
 
-$$ \\text{corpus} \\to \\text{tokenizer} \\to \\text{data} \\to \\text{train} \\to \\text{evaluate}
-   \\to \\text{quantize} \\to \\text{export} \\to \\text{benchmark} \\to \\text{report}. $$
+$$ \text{corpus} \to \text{tokenizer} \to \text{data} \to \text{train} \to \text{evaluate}
+   \to \text{quantize} \to \text{export} \to \text{benchmark} \to \text{report}. $$
 
-Each stage reads only what earlier stages left in the run folder and writes only its own
-sub-folder, through `staged_folder`, so that a stage either finished completely or left nothing.
-The run folder's `run.json` records which stages finished and how long each took; resuming a run
-skips finished stages, and the training stage itself resumes from its last checkpoint. Running one
-stage again (`capstone stage NAME RUN`) forgets the stages after it, since they were computed from
-its old output.
+The stages are declared once, in `STAGE_TABLE`: each row names the stage, the stages whose output
+it reads, and the function that runs it. Everything else (the order, the command line's choices,
+what to forget when a stage runs again) is derived from that table. Each stage reads only what
+earlier stages left in the run folder, through `RunFolder`'s paths and loaders, and writes only
+its own sub-folder, through `staged_folder`, so that a stage either finished completely or left
+nothing. The run folder's `run.json` records which stages finished and how long each took;
+resuming a run skips finished stages, and the training stage itself resumes from its last
+checkpoint. Running one stage again (`capstone stage NAME RUN`) forgets the stages after it,
+since they were computed from its old output.
 
 Bad input found by any stage is a `CapstoneError`. When it happens in a fresh run, the run folder
-this invocation created is removed, so nothing half-made is left behind.
+this invocation created (it was absent or empty: see the run folder chapter) is removed, so
+nothing half-made is left behind. A full disk is the exception: the error names the stage and the
+folder, and the run folder stays, consistent, for `capstone resume` once space is freed.
 
 Every long stage shows a `tqdm` progress bar with its throughput and remaining time; every line of
 log goes through `tqdm.write` so that bars and log lines do not tear each other.
@@ -22,9 +27,8 @@ log goes through `tqdm.write` so that bars and log lines do not tear each other.
 from __future__ import annotations
 
 import os
-import shutil
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,10 +49,12 @@ from masterclass.capstone import (
 )
 from masterclass.capstone.config import RunConfig, from_dict
 from masterclass.capstone.run_folder import (
-    STAGES,
+    STAGE_METRICS,
     CapstoneError,
+    DiskFullError,
     RunFolder,
     atomic_write_json,
+    stage_error,
     staged_folder,
 )
 
@@ -101,15 +107,20 @@ def _corpus(ctx: StageContext, out: Path) -> dict[str, Any]:
         f"corpus: {metrics['documents']} documents ({metrics['duplicates_removed']} duplicates "
         f"removed), train {metrics['train_bytes']:,} B, held-out {metrics['heldout_bytes']:,} B"
     )
+    skipped = metrics["unreadable_skipped"] + metrics["special_files_skipped"]
+    if skipped:
+        ctx.log(
+            f"corpus: WARNING skipped {metrics['unreadable_skipped']} unreadable folder(s) or "
+            f"file(s) and {metrics['special_files_skipped']} non-regular file(s) (FIFOs, sockets, "
+            "devices) in --data"
+        )
     return metrics
 
 
 def _tokenizer(ctx: StageContext, out: Path) -> dict[str, Any]:
     train_bytes = ctx.run.stage_metrics("corpus")["train_bytes"]
     with ctx.bar(train_bytes, "tokenizer: pre-tokenize", unit="B") as bar:
-        metrics = tokenizer.run_tokenizer(
-            ctx.cfg.tokenizer, ctx.run.stage_path("corpus"), out, progress=bar.update
-        )
+        metrics = tokenizer.run_tokenizer(ctx.cfg.tokenizer, ctx.run, out, progress=bar.update)
     ctx.log(
         f"tokenizer: {metrics['vocab_size']} ids in {metrics['train_seconds']:.1f} s, "
         f"{metrics['bytes_per_token_heldout']:.2f} bytes/token on held-out text"
@@ -119,11 +130,8 @@ def _tokenizer(ctx: StageContext, out: Path) -> dict[str, Any]:
 
 def _data(ctx: StageContext, out: Path) -> dict[str, Any]:
     m = ctx.run.stage_metrics("corpus")
-    tok = tokenizer.load_tokenizer(ctx.run.path)
     with ctx.bar(m["train_bytes"] + m["heldout_bytes"], "data: encode", unit="B") as bar:
-        metrics = data.run_data(
-            ctx.cfg, tok, ctx.run.stage_path("corpus"), out, progress=bar.update
-        )
+        metrics = data.run_data(ctx.cfg, ctx.run, out, progress=bar.update)
     ctx.log(
         f"data: {metrics['train_tokens']:,} train tokens, {metrics['heldout_tokens']:,} held-out "
         f"tokens ({metrics['dtype']} shards)"
@@ -141,8 +149,8 @@ def _train(ctx: StageContext, out: Path) -> dict[str, Any]:
 
         def progress(record: dict[str, Any]) -> None:
             if record["kind"] == "step":
-                if bar.total is None and (out / train.SCHEDULE_FILE).is_file():
-                    bar.total = train.read_schedule(out)["steps"]
+                if budgeted and (bar.total is None or record["step"] % 50 == 0):
+                    bar.total = train.read_schedule(out).get("steps")
                 if "tokens_per_s" in record:
                     speed[0] = record["tokens_per_s"]
                 bar.n = record["step"]
@@ -153,7 +161,13 @@ def _train(ctx: StageContext, out: Path) -> dict[str, Any]:
                 ctx.log(f"train: step {record['step']:>6}  held-out loss {record['eval_loss']:.4f}")
 
         metrics = train.run_train(
-            cfg, ctx.run.path, out, vocab_size=vocab, device=ctx.device, progress=progress
+            cfg,
+            ctx.run,
+            out,
+            vocab_size=vocab,
+            device=ctx.device,
+            progress=progress,
+            log=ctx.log,
         )
     ctx.log(
         f"train: {metrics['steps']} steps, final train loss {metrics['final_train_loss']:.4f}, "
@@ -167,9 +181,7 @@ def _evaluate(ctx: StageContext, out: Path) -> dict[str, Any]:
     if ctx.cfg.evaluate.max_tokens is not None:
         total = min(total, ctx.cfg.evaluate.max_tokens)
     with ctx.bar(total, "evaluate: held-out", unit="tok") as bar:
-        metrics = evaluate.run_evaluate(
-            ctx.cfg, ctx.run.path, device=ctx.device, progress=bar.update
-        )
+        metrics = evaluate.run_evaluate(ctx.cfg, ctx.run, device=ctx.device, progress=bar.update)
     base = ", ".join(f"{k} {v:.3f}" for k, v in metrics["baselines_bits_per_byte"].items())
     ctx.log(
         f"evaluate: {metrics['model']['bits_per_byte']:.3f} bits/byte "
@@ -179,7 +191,7 @@ def _evaluate(ctx: StageContext, out: Path) -> dict[str, Any]:
 
 
 def _quantize(ctx: StageContext, out: Path) -> dict[str, Any]:
-    metrics = quantize.run_quantize(ctx.cfg, ctx.run.path, out, device=ctx.device)
+    metrics = quantize.run_quantize(ctx.cfg, ctx.run, out, device=ctx.device)
     ctx.log(
         f"quantize: int8 held-out loss {metrics['int8_loss']:.4f} vs fp32 {metrics['fp32_loss']:.4f} "
         f"({metrics['relative_loss_change']:+.2%}), file {metrics['int8_size_ratio']:.0%} of fp32"
@@ -188,7 +200,7 @@ def _quantize(ctx: StageContext, out: Path) -> dict[str, Any]:
 
 
 def _export(ctx: StageContext, out: Path) -> dict[str, Any]:
-    m = export.run_export(ctx.cfg, ctx.run.path, out)
+    m = export.run_export(ctx.cfg, ctx.run, out)
     ctx.log(
         f"export: ONNX opset {m['onnx_opset']}, parity full {m['onnx_fp32_full_forward_max_abs_diff']:.1e} "
         f"cached {m['onnx_fp32_cached_decode_max_abs_diff']:.1e} HF {m['hf_llama_max_abs_diff']:.1e}; "
@@ -201,7 +213,7 @@ def _export(ctx: StageContext, out: Path) -> dict[str, Any]:
 
 def _benchmark(ctx: StageContext, out: Path) -> dict[str, Any]:
     with ctx.bar(ctx.cfg.benchmark.repeats, "benchmark: decode", unit="round") as bar:
-        m = benchmark.run_benchmark(ctx.cfg, ctx.run.path, progress=bar.update)
+        m = benchmark.run_benchmark(ctx.cfg, ctx.run, progress=bar.update)
     for name, v in m["variants"].items():
         ctx.log(
             f"benchmark: {name:<17} {v['tokens_per_s']:8.1f} tok/s  {v['ms_per_token']:7.2f} ms/token  "
@@ -210,29 +222,33 @@ def _benchmark(ctx: StageContext, out: Path) -> dict[str, Any]:
     return m
 
 
-STAGE_FUNCTIONS: dict[str, Callable[[StageContext, Path], dict[str, Any]]] = {
-    "corpus": _corpus,
-    "tokenizer": _tokenizer,
-    "data": _data,
-    "train": _train,
-    "evaluate": _evaluate,
-    "quantize": _quantize,
-    "export": _export,
-    "benchmark": _benchmark,
-}
+# ## The table of stages
+#
+# One row per stage, in pipeline order: its name (also its folder's), the stages whose output it
+# reads, the function that runs it, and whether it writes progressively (the training stage's
+# checkpoints, so that an interrupted stage can resume) instead of through a temporary folder.
+@dataclass(frozen=True)
+class Stage:
+    """One stage of the pipeline."""
 
-# What each stage reads: a stage can run once these have finished, and running a stage again
-# invalidates every stage that depends on it, directly or not.
-NEEDS: dict[str, tuple[str, ...]] = {
-    "corpus": (),
-    "tokenizer": ("corpus",),
-    "data": ("tokenizer",),
-    "train": ("data",),
-    "evaluate": ("train",),
-    "quantize": ("train",),
-    "export": ("train",),
-    "benchmark": ("quantize", "export"),
-}
+    name: str
+    needs: tuple[str, ...]
+    run: Callable[[StageContext, Path], dict[str, Any]]
+    resumable: bool = False
+
+
+STAGE_TABLE: tuple[Stage, ...] = (
+    Stage("corpus", (), _corpus),
+    Stage("tokenizer", ("corpus",), _tokenizer),
+    Stage("data", ("tokenizer",), _data),
+    Stage("train", ("data",), _train, resumable=True),
+    Stage("evaluate", ("train",), _evaluate),
+    Stage("quantize", ("train",), _quantize),
+    Stage("export", ("train",), _export),
+    Stage("benchmark", ("quantize", "export"), _benchmark),
+)
+STAGES: tuple[str, ...] = tuple(s.name for s in STAGE_TABLE)
+_BY_NAME = {s.name: s for s in STAGE_TABLE}
 
 
 def dependents(stage: str) -> list[str]:
@@ -242,22 +258,18 @@ def dependents(stage: str) -> list[str]:
     ['quantize', 'benchmark']
     """
     found = {stage}
-    for s in STAGES:
-        if any(n in found for n in NEEDS[s]):
-            found.add(s)
+    for s in STAGE_TABLE:
+        if any(n in found for n in s.needs):
+            found.add(s.name)
     return [s for s in STAGES if s in found]
-
-
-# Stages that write into their folder progressively (checkpoints) instead of through a temporary
-# folder, so that an interrupted stage can resume.
-RESUMABLE = ("train",)
 
 
 def run_stage(ctx: StageContext, stage: str) -> dict[str, Any]:
     """Run one stage (again), record its time, and forget the stages after it."""
-    if stage not in STAGE_FUNCTIONS:
-        raise CapstoneError(f"unknown stage {stage!r}; stages are {', '.join(STAGE_FUNCTIONS)}")
-    for needed in NEEDS[stage]:
+    if stage not in _BY_NAME:
+        raise CapstoneError(f"unknown stage {stage!r}; stages are {', '.join(STAGES)}")
+    row = _BY_NAME[stage]
+    for needed in row.needs:
         if not ctx.run.is_done(needed):
             raise CapstoneError(f"stage {stage} needs stage {needed}, which has not finished")
     # Under torchrun every process runs the stage, but only rank 0 keeps the books.
@@ -267,23 +279,30 @@ def run_stage(ctx: StageContext, stage: str) -> dict[str, Any]:
             ctx.run.forget(later)
     start = time.perf_counter()
     final = ctx.run.stage_path(stage)
-    if stage in RESUMABLE:
-        final.mkdir(exist_ok=True)
-        metrics = STAGE_FUNCTIONS[stage](ctx, final)
-        if not main:
-            return metrics
-        atomic_write_json(final / "metrics.json", metrics)
-    else:
-        with staged_folder(final) as tmp:
-            metrics = STAGE_FUNCTIONS[stage](ctx, tmp)
-            atomic_write_json(tmp / "metrics.json", metrics)
-    ctx.run.mark_done(stage, time.perf_counter() - start)
+    try:
+        if row.resumable:
+            final.mkdir(exist_ok=True)
+            metrics = row.run(ctx, final)
+            if not main:
+                return metrics
+            atomic_write_json(final / STAGE_METRICS, metrics)
+        else:
+            with staged_folder(final) as tmp:
+                metrics = row.run(ctx, tmp)
+                atomic_write_json(tmp / STAGE_METRICS, metrics)
+        ctx.run.mark_done(stage, time.perf_counter() - start)
+    except OSError as e:
+        # A full disk in any stage: one line naming the stage and its folder.
+        error = stage_error(stage, final, e)
+        if error is None:
+            raise
+        raise error from None
     return metrics
 
 
 def run_pipeline(ctx: StageContext, *, until: str | None = None) -> None:
     """Run every stage that has not finished yet, in order (up to `until`), then the report."""
-    names = [s for s in STAGES if s in STAGE_FUNCTIONS]
+    names = list(STAGES)
     if until is not None:
         if until not in names:
             raise CapstoneError(f"unknown stage {until!r}; stages are {', '.join(names)}")
@@ -293,7 +312,13 @@ def run_pipeline(ctx: StageContext, *, until: str | None = None) -> None:
             ctx.log(f"{stage}: already done, skipped")
             continue
         run_stage(ctx, stage)
-    paths = report.write_report(ctx.run)
+    try:
+        paths = report.write_report(ctx.run)
+    except OSError as e:
+        error = stage_error("report", ctx.run.report_dir, e)
+        if error is None:
+            raise
+        raise error from None
     ctx.log(f"report: {paths['report']}")
 
 
@@ -305,24 +330,22 @@ def start_run(
     quiet: bool = False,
     log: Callable[[str], None] | None = None,
 ) -> RunFolder:
-    """Create a run folder for `cfg` at `out` and run the pipeline; on bad input remove the folder."""
+    """Create a run folder for `cfg` at `out` and run the pipeline; on bad input remove the folder.
+
+    `out` must be absent or empty (`RunFolder.create` refuses anything else), so everything in it
+    after a failure was written by this run.
+    """
     device = resolve_device(cfg.device)
-    existed = out.exists()
     run = RunFolder.create(out, cfg.to_dict())
     ctx = StageContext(cfg, run, device, quiet=quiet)
     if log is not None:
         ctx.log = log
     try:
         run_pipeline(ctx, until=until)
+    except DiskFullError:
+        raise  # the run folder is consistent and resumable: keep it
     except CapstoneError:
-        if not existed:
-            shutil.rmtree(out, ignore_errors=True)
-        else:
-            # The folder was the user's: remove only what this run wrote.
-            for name in (*STAGES, "report"):
-                shutil.rmtree(out / name, ignore_errors=True)
-            for name in ("run.json", "report.md", "metrics.json"):
-                (out / name).unlink(missing_ok=True)
+        run.remove_own_files()
         raise
     return run
 
@@ -337,8 +360,3 @@ def open_run(
     if log is not None:
         ctx.log = log
     return ctx
-
-
-def stage_names() -> Sequence[str]:
-    """The stages this capstone runs, in order."""
-    return [s for s in STAGES if s in STAGE_FUNCTIONS]

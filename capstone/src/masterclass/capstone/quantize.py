@@ -29,60 +29,26 @@ import torch
 from safetensors.torch import save_file
 
 from masterclass.capstone.config import RunConfig
-from masterclass.capstone.data import token_bytes_table
-from masterclass.capstone.evaluate import heldout_nll, heldout_stream
-from masterclass.capstone.model import WEIGHTS_FILE, load_trained
-from masterclass.capstone.tokenizer import load_tokenizer
+from masterclass.capstone.measure import compare_losses
+from masterclass.capstone.run_folder import INT8_FILE, RunFolder, atomic_write
 from masterclass.deploy.quantization import model_bytes, quantize_int8
-from masterclass.llm import LanguageModel
 
-INT8_FILE = "model.int8.safetensors"
 # The loss budget of the issue: int8 within 3% of fp32.
 MAX_RELATIVE_LOSS_INCREASE = 0.03
 
 
-def load_int8(run_path: Path, device: str = "cpu") -> LanguageModel:
-    """The trained model with its linear layers and embeddings quantized to int8, in eval mode."""
-    return quantize_int8(load_trained(run_path, "cpu")).to(device).eval()
-
-
-def compare_losses(
-    reference: torch.nn.Module,
-    candidate: torch.nn.Module,
-    cfg: RunConfig,
-    run_path: Path,
-    *,
-    device: str = "cpu",
-) -> dict[str, float]:
-    """Held-out loss of two models on the same `compare_tokens` tokens, and the relative change."""
-    tok = load_tokenizer(run_path)
-    stream = heldout_stream(run_path, cfg.evaluate.compare_tokens)
-    table = token_bytes_table(tok)
-    kwargs = dict(token_bytes=table, batch_size=cfg.train.batch_size, device=device)
-    ref = heldout_nll(reference, stream, cfg.model.context, **kwargs)
-    cand = heldout_nll(candidate, stream, cfg.model.context, **kwargs)
-    return {
-        "reference_loss": ref["loss"],
-        "candidate_loss": cand["loss"],
-        "relative_loss_change": (cand["loss"] - ref["loss"]) / ref["loss"],
-        "compared_tokens": ref["tokens"],
-    }
-
-
-def run_quantize(cfg: RunConfig, run_path: Path, out: Path, *, device: str) -> dict[str, Any]:
+def run_quantize(cfg: RunConfig, run: RunFolder, out: Path, *, device: str) -> dict[str, Any]:
     """The quantize stage: int8 model, its file, and its held-out loss next to fp32's."""
-    fp32 = load_trained(run_path, device)
+    fp32 = run.load_model(device)
     int8 = quantize_int8(copy.deepcopy(fp32).cpu()).to(device).eval()
-    cmp = compare_losses(fp32, int8, cfg, run_path, device=device)
-    window = heldout_stream(run_path, cfg.model.context)[None].astype("int64")
+    cmp = compare_losses(fp32, int8, cfg, run, device=device)
+    window = run.heldout_stream(cfg.model.max_seq_len)[None].astype("int64")
     x = torch.from_numpy(window).to(device)  # (1, T)
     with torch.no_grad():
         diff = (fp32(x) - int8(x)).abs().max().item()
     state = {k: v.contiguous() for k, v in int8.state_dict().items()}
-    tmp = out / f".{INT8_FILE}.tmp"
-    save_file(state, str(tmp))
-    tmp.rename(out / INT8_FILE)
-    fp32_file = Path(run_path) / "train" / WEIGHTS_FILE
+    atomic_write(out / INT8_FILE, lambda tmp: save_file(state, str(tmp)))
+    fp32_bytes, int8_bytes = run.weights_file.stat().st_size, (out / INT8_FILE).stat().st_size
     return {
         "fp32_loss": cmp["reference_loss"],
         "int8_loss": cmp["candidate_loss"],
@@ -92,7 +58,7 @@ def run_quantize(cfg: RunConfig, run_path: Path, out: Path, *, device: str) -> d
         "max_abs_logit_difference": diff,
         "fp32_weight_bytes": model_bytes(fp32),
         "int8_weight_bytes": model_bytes(int8),
-        "fp32_file_bytes": fp32_file.stat().st_size,
-        "int8_file_bytes": (out / INT8_FILE).stat().st_size,
-        "int8_size_ratio": (out / INT8_FILE).stat().st_size / fp32_file.stat().st_size,
+        "fp32_file_bytes": fp32_bytes,
+        "int8_file_bytes": int8_bytes,
+        "int8_size_ratio": int8_bytes / fp32_bytes,
     }

@@ -7,7 +7,7 @@ run.json          format version, the full config, and when each stage finished 
 corpus/           train and held-out documents, corpus statistics
 tokenizer/        the trained byte-level BPE and its statistics
 data/             token shards (memory-mapped) for the train and held-out splits
-train/            checkpoints and metrics.jsonl of the training loop
+train/            checkpoints, metrics.jsonl, the time plan, the final weights
 evaluate/         held-out loss, bits per byte, baselines, samples
 quantize/         the int8 PyTorch model and its held-out loss
 export/           model.onnx, model.int8.onnx, the Hugging Face folder, parity numbers
@@ -16,62 +16,113 @@ report.md         the report, with plots in report/
 metrics.json      every number above in one file
 ```
 
-Two rules keep the folder trustworthy.
+This chapter is the **one owner of that layout**: every file name, every path and every loader
+lives here, in `RunFolder`, and the stages ask it (`run.load_tokenizer()`, `run.weights_file`)
+instead of joining path strings themselves. A stage therefore depends on this module and on the
+library packages, never on another stage's module.
+
+Three rules keep the folder trustworthy.
+
+**A run folder is ours only if we made it.** `capstone run --out DIR` accepts a `DIR` that does
+not exist or is empty, and refuses anything else: a folder holding the user's files (a failed run
+would otherwise remove whatever it had written, and a successful one would replace folders named
+like stages, `data/` or `report/`, with its own), a folder that holds the `--data`, or one that
+lies inside it. Nothing outside the run folder is ever removed, and inside it only what the run
+wrote.
 
 **Nothing half-written.** A stage writes into a hidden temporary folder and renames it into place
-only when it has finished; a single file is written to a temporary name and renamed. A rename within
-one file system is atomic (POSIX `rename(2)`), so a reader, or a resumed run, sees either the old
-complete artifact or the new complete one, never a torn file. The training stage is the one
-exception: its checkpoints are written atomically, one by one, by `infra`, so that a killed run can
-resume from the last one.
+only when it has finished; a single file is written to a temporary name, flushed to the disk with
+`fsync`, and renamed (`atomic_write`, the capstone's one implementation). A rename within one file
+system is atomic (POSIX `rename(2)`), so a reader, or a resumed run, sees either the old complete
+artifact or the new complete one, never a torn file. The training stage is the one exception: its
+checkpoints are written atomically, one by one, by `infra`, so that a killed run can resume from
+the last one. A disk that fills up mid-stage therefore leaves the previous state intact, and the
+error names the stage and the folder (`DiskFullError`).
 
 **A recorded format.** `run.json` names the folder's format version. A later capstone that changes
 the layout bumps `FORMAT_VERSION`, and refuses, with a one-line message, to resume or report on a
 folder it cannot read instead of failing deep inside a stage.
 
-Errors the user can fix (bad data, bad config, bad folder) are raised as `CapstoneError`, which the
-command line turns into one line on stderr and exit status 2.
+Errors the user can fix (bad data, bad config, bad folder, a damaged file) are raised as
+`CapstoneError`, which the command line turns into one line on stderr and exit status 2.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
+import math
 import os
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-# Bump when the layout of a run folder changes in a way an older reader would misread.
-FORMAT_VERSION = 1
+import numpy as np
 
-# The stages in pipeline order; each owns the sub-folder of the same name.
-STAGES = ("corpus", "tokenizer", "data", "train", "evaluate", "quantize", "export", "benchmark")
+# Bump when the layout of a run folder changes in a way an older reader would misread.
+# Version 2: the model and train sections use the library configs' field names.
+FORMAT_VERSION = 2
+
+RUN_FILE = "run.json"
+# File names inside each stage's folder; the only place they are spelled.
+CORPUS_SPLITS = ("train", "heldout")
+TOKENIZER_FILE = "bpe.json"
+WEIGHTS_FILE = "model.safetensors"
+MODEL_CONFIG_FILE = "model_config.json"
+SCHEDULE_FILE = "schedule.json"
+TRAIN_LOG = "metrics.jsonl"
+CHECKPOINTS = "checkpoints"
+INT8_FILE = "model.int8.safetensors"
+ONNX_FILE = "model.onnx"
+ONNX_INT8_FILE = "model.int8.onnx"
+HF_FOLDER = "hf"
+STAGE_METRICS = "metrics.json"
+REPORT_FILE = "report.md"
+REPORT_FOLDER = "report"
+METRICS_FILE = "metrics.json"
 
 
 class CapstoneError(Exception):
     """A problem with the user's input (data, config, folder), reported as one line, exit code 2."""
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write `data` to `path` through a temporary file in the same folder and an atomic rename."""
+class DiskFullError(CapstoneError):
+    """The disk filled up during a stage; the run folder keeps its last consistent state."""
+
+
+# ## Writing a file atomically
+#
+# The one implementation every capstone file goes through. `write(tmp)` fills a temporary file
+# next to the target (same folder, so the same file system, so the rename is atomic); the bytes
+# are `fsync`ed before the rename, so that after a power cut the new name never points at an
+# empty file. On any failure (a full disk included) the temporary file is removed and the old
+# file, if any, is untouched.
+def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    """Create or replace `path` with what `write(tmp_path)` writes, atomically."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    tmp = Path(name)
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
+        write(tmp)
+        with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         # mkstemp creates the file readable by its owner only; give it the usual permissions.
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+            tmp.unlink()
         raise
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write `data` to `path` atomically."""
+    atomic_write(path, lambda tmp: tmp.write_bytes(data))
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -79,9 +130,21 @@ def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
+# JSON has no NaN or infinity (Python writes them as the invalid tokens `NaN`, `Infinity`, which
+# other readers refuse); a number that is not finite is written as `null`, "no value".
+def _finite(obj: Any) -> Any:
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj
+
+
 def atomic_write_json(path: Path, obj: Any) -> None:
-    """Write `obj` as indented JSON, atomically."""
-    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+    """Write `obj` as indented, strict JSON (non-finite numbers as `null`), atomically."""
+    atomic_write_text(path, json.dumps(_finite(obj), indent=2, allow_nan=False) + "\n")
 
 
 def read_json(path: Path) -> Any:
@@ -89,10 +152,16 @@ def read_json(path: Path) -> Any:
     return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
+def is_disk_full(error: BaseException) -> bool:
+    """Whether `error` is the operating system saying the disk (or the quota) is full."""
+    return isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
 # A stage's folder appears only when the stage succeeds: the stage writes into
 # `.<stage>.tmp/`, and on success that folder replaces `<stage>/` (an earlier result is moved
 # aside first and deleted after, so a crash in between leaves one complete copy). On any
-# exception the temporary folder is removed and the old result, if any, is untouched.
+# exception the temporary folder is removed and the old result, if any, is untouched. Only ever
+# called on folders inside a run folder, which are ours.
 @contextlib.contextmanager
 def staged_folder(final: Path) -> Iterator[Path]:
     """Yield a temporary folder that is renamed to `final` if the block finishes without error."""
@@ -129,12 +198,100 @@ def check_writable(folder: Path) -> None:
         raise CapstoneError(f"output folder {folder} is not writable: {reason}") from None
 
 
-class RunFolder:
-    """The run folder at `path`: its `run.json` record, stage folders and stage bookkeeping."""
+def _inside(child: Path, parent: Path) -> bool:
+    return child == parent or parent in child.parents
 
-    def __init__(self, path: Path, record: dict[str, Any]):
+
+# ## Whose folder is it?
+#
+# The checks run before anything is written. Paths are compared after `resolve()` (symbolic
+# links and `..` followed), so `--out data/../data` is recognised as the data folder.
+def check_new_run_folder(path: Path, data: Sequence[str | os.PathLike] = ()) -> None:
+    """Refuse an `--out` that holds a run, holds other files, or overlaps the `--data` paths."""
+    path = Path(path)
+    if (path / RUN_FILE).exists():
+        raise CapstoneError(
+            f"output folder {path} already holds a run; use `capstone resume {path}` or pick "
+            "another --out"
+        )
+    if path.is_dir() and any(path.iterdir()):
+        raise CapstoneError(
+            f"output folder {path} exists and is not empty; a run folder must be new or empty "
+            "(the run never writes among your files); pick another --out"
+        )
+    out = path.resolve()
+    for d in data:
+        src = Path(d).resolve()
+        if _inside(out, src):
+            raise CapstoneError(
+                f"output folder {path} lies inside the data path {d}; pick another --out"
+            )
+        if _inside(src, out):
+            raise CapstoneError(
+                f"output folder {path} contains the data path {d}; pick another --out"
+            )
+
+
+# ## The corpus split format
+#
+# The corpus stage writes each split as `<name>.bin` (the documents' bytes back to back) and
+# `<name>.idx.npy` (the $n+1$ byte offsets of the $n$ documents); `CorpusSplit` reads it back
+# through a memory map. Writer and reader sit together so that the format has one owner.
+def write_split(folder: Path, name: str, documents: list[bytes]) -> None:
+    """Write documents as `<name>.bin` (bytes back to back) and `<name>.idx.npy` (offsets)."""
+    offsets = np.zeros(len(documents) + 1, dtype=np.int64)  # (n + 1,)
+    offsets[1:] = np.cumsum([len(d) for d in documents])
+
+    def write_bin(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
+            for d in documents:
+                f.write(d)
+
+    atomic_write(folder / f"{name}.bin", write_bin)
+    atomic_write(folder / f"{name}.idx.npy", lambda tmp: _save_npy(tmp, offsets))
+
+
+def _save_npy(path: Path, array: np.ndarray) -> None:
+    with open(path, "wb") as f:
+        np.save(f, array)
+
+
+class CorpusSplit:
+    """The documents of one split of a finished corpus stage, memory-mapped.
+
+    Indexing gives a document's bytes; `len()` the number of documents; `n_bytes` the total.
+    """
+
+    def __init__(self, folder: Path, name: str):
+        if name not in CORPUS_SPLITS:
+            raise ValueError(f"split must be one of {CORPUS_SPLITS}, got {name!r}")
+        self.offsets = np.load(Path(folder) / f"{name}.idx.npy")  # (n + 1,)
+        self.n_bytes = int(self.offsets[-1])
+        path = Path(folder) / f"{name}.bin"
+        self._data = np.memmap(path, dtype=np.uint8, mode="r") if self.n_bytes else np.empty(0)
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def __getitem__(self, i: int) -> bytes:
+        return bytes(self._data[self.offsets[i] : self.offsets[i + 1]])
+
+    def __iter__(self) -> Iterator[bytes]:
+        return (self[i] for i in range(len(self)))
+
+    def all_bytes(self) -> bytes:
+        """Every document of the split back to back (what the compressors are given)."""
+        return bytes(self._data)
+
+
+class RunFolder:
+    """The run folder at `path`: its `run.json` record, every artifact's path, and the loaders."""
+
+    def __init__(self, path: Path, record: dict[str, Any], *, made_folder: bool = False):
         self.path = Path(path)
         self.record = record
+        # Whether `create` made the folder itself (else it was an empty folder of the user's).
+        self.made_folder = made_folder
 
     @property
     def config(self) -> dict[str, Any]:
@@ -143,13 +300,10 @@ class RunFolder:
 
     @classmethod
     def create(cls, path: Path, config: dict[str, Any]) -> RunFolder:
-        """Start a new run at `path` (which must be empty or absent) with `config`."""
+        """Start a new run at `path` (absent or empty) with `config`."""
         path = Path(path)
-        if (path / "run.json").exists():
-            raise CapstoneError(
-                f"output folder {path} already holds a run; use `capstone resume {path}` or pick "
-                "another --out"
-            )
+        check_new_run_folder(path, config.get("corpus", {}).get("data", ()))
+        made = not path.exists()
         check_writable(path)
         record = {
             "format_version": FORMAT_VERSION,
@@ -157,16 +311,16 @@ class RunFolder:
             "config": config,
             "stages": {},
         }
-        atomic_write_json(path / "run.json", record)
-        return cls(path, record)
+        atomic_write_json(path / RUN_FILE, record)
+        return cls(path, record, made_folder=made)
 
     @classmethod
     def open(cls, path: Path) -> RunFolder:
         """Open an existing run, refusing folders that are missing or of another format version."""
         path = Path(path)
-        meta = path / "run.json"
+        meta = path / RUN_FILE
         if not meta.is_file():
-            raise CapstoneError(f"{path} is not a capstone run folder (no run.json)")
+            raise CapstoneError(f"{path} is not a capstone run folder (no {RUN_FILE})")
         try:
             record = read_json(meta)
         except (OSError, ValueError) as e:
@@ -178,6 +332,22 @@ class RunFolder:
                 f"version {FORMAT_VERSION}; start a new run with another --out"
             )
         return cls(path, record)
+
+    def remove_own_files(self) -> None:
+        """Delete what a failed fresh run wrote: the folder was absent or empty, so all of it.
+
+        A folder the user made (empty) stays, empty; one this run made goes.
+        """
+        if self.made_folder:
+            shutil.rmtree(self.path, ignore_errors=True)
+            return
+        for child in self.path.iterdir():
+            if child.is_dir() and not child.is_symlink():
+                shutil.rmtree(child, ignore_errors=True)
+            else:
+                child.unlink(missing_ok=True)
+
+    # ### Stage bookkeeping
 
     def stage_path(self, stage: str) -> Path:
         """The folder of `stage` (it exists only once the stage has finished, except `train`)."""
@@ -193,14 +363,157 @@ class RunFolder:
             "seconds": round(seconds, 3),
             "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
-        atomic_write_json(self.path / "run.json", self.record)
+        self.save_record()
 
     def forget(self, stage: str) -> None:
         """Mark `stage` (to be re-run) as not finished."""
         if self.record["stages"].pop(stage, None) is not None:
-            atomic_write_json(self.path / "run.json", self.record)
+            self.save_record()
+
+    def save_record(self) -> None:
+        """Write `run.json` again (atomically)."""
+        atomic_write_json(self.path / RUN_FILE, self.record)
 
     def stage_metrics(self, stage: str) -> dict[str, Any]:
         """The `metrics.json` a finished stage wrote, or `{}`."""
-        path = self.stage_path(stage) / "metrics.json"
+        path = self.stage_path(stage) / STAGE_METRICS
         return read_json(path) if path.is_file() else {}
+
+    # ### Paths of the artifacts
+
+    @property
+    def tokenizer_file(self) -> Path:
+        """The trained BPE (`nlp`'s JSON format)."""
+        return self.path / "tokenizer" / TOKENIZER_FILE
+
+    @property
+    def train_dir(self) -> Path:
+        """The training stage's folder (written progressively, not staged)."""
+        return self.path / "train"
+
+    @property
+    def weights_file(self) -> Path:
+        """The trained fp32 weights (safetensors)."""
+        return self.train_dir / WEIGHTS_FILE
+
+    @property
+    def model_config_file(self) -> Path:
+        """The trained model's `LMConfig` as JSON."""
+        return self.train_dir / MODEL_CONFIG_FILE
+
+    @property
+    def schedule_file(self) -> Path:
+        """The training time plan (`train.py`)."""
+        return self.train_dir / SCHEDULE_FILE
+
+    @property
+    def train_log(self) -> Path:
+        """The training loop's `metrics.jsonl`."""
+        return self.train_dir / TRAIN_LOG
+
+    @property
+    def checkpoints_dir(self) -> Path:
+        """The training loop's checkpoints."""
+        return self.train_dir / CHECKPOINTS
+
+    @property
+    def int8_file(self) -> Path:
+        """The int8 PyTorch weights of the quantize stage."""
+        return self.path / "quantize" / INT8_FILE
+
+    @property
+    def onnx_file(self) -> Path:
+        """The fp32 ONNX model with a KV cache."""
+        return self.path / "export" / ONNX_FILE
+
+    @property
+    def onnx_int8_file(self) -> Path:
+        """The int8 ONNX model."""
+        return self.path / "export" / ONNX_INT8_FILE
+
+    @property
+    def hf_dir(self) -> Path:
+        """The Hugging Face folder."""
+        return self.path / "export" / HF_FOLDER
+
+    @property
+    def report_file(self) -> Path:
+        """`report.md`."""
+        return self.path / REPORT_FILE
+
+    @property
+    def report_dir(self) -> Path:
+        """The report's plots."""
+        return self.path / REPORT_FOLDER
+
+    @property
+    def metrics_file(self) -> Path:
+        """Every number of the run in one JSON file."""
+        return self.path / METRICS_FILE
+
+    # ### Loaders
+    #
+    # Each loader turns an unreadable artifact into a `CapstoneError` that names the file, so a
+    # damaged run folder costs the user one line, not a traceback from inside safetensors.
+
+    def corpus_split(self, name: str) -> CorpusSplit:
+        """The `train` or `heldout` documents of the corpus stage."""
+        return CorpusSplit(self.path / "corpus", name)
+
+    def token_shards(self, split: str):
+        """The token shards (`infra.TokenShards`) of `split` of the data stage."""
+        from masterclass.infra.shards import TokenShards
+
+        return TokenShards(self.path / "data" / split)
+
+    def heldout_stream(self, max_tokens: int | None = None) -> np.ndarray:
+        """The held-out token stream `[EOT, d1, EOT, d2, ...]`, cut to `max_tokens` if given."""
+        stream = self.token_shards("heldout").to_numpy()
+        return stream[:max_tokens] if max_tokens is not None else stream
+
+    def load_tokenizer(self):
+        """The tokenizer (`nlp.BPETokenizer`) of the tokenizer stage."""
+        from masterclass.nlp.bpe import BPETokenizer
+
+        return _load(self.tokenizer_file, BPETokenizer.load)
+
+    def load_model(self, device: str = "cpu"):
+        """The trained model (`llm.LanguageModel`) in eval mode on `device`."""
+        from safetensors.torch import load_model
+
+        from masterclass.llm import LanguageModel, LMConfig
+
+        config = _load(self.model_config_file, lambda p: LMConfig.from_dict(read_json(p)))
+        model = LanguageModel(config)
+        _load(self.weights_file, lambda p: load_model(model, str(p), strict=True))
+        return model.to(device).eval()
+
+    def load_int8(self, device: str = "cpu"):
+        """The trained model with linear layers and embeddings quantized to int8 (`deploy`)."""
+        from masterclass.deploy.quantization import quantize_int8
+
+        return quantize_int8(self.load_model("cpu")).to(device).eval()
+
+
+def _load(path: Path, reader: Callable[[Path], Any]) -> Any:
+    if not path.is_file():
+        raise CapstoneError(f"{path} is missing; run the stage that writes it again")
+    try:
+        return reader(path)
+    except (OSError, ValueError, KeyError, RuntimeError, TypeError) as e:
+        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise CapstoneError(
+            f"{path} is damaged ({reason}); run the stage that writes it again "
+            "(`capstone stage NAME RUN`)"
+        ) from None
+
+
+def stage_error(stage: str, folder: Path, error: BaseException) -> CapstoneError | None:
+    """The one-line error for an OS error during `stage` (disk full), or None for other errors."""
+    if is_disk_full(error):
+        return DiskFullError(
+            f"stage {stage}: the disk is full while writing in {folder}; the run folder keeps "
+            "its last consistent state: free some space and run `capstone resume "
+            f"{folder.parent}`"
+        )
+    return None

@@ -29,10 +29,9 @@ from pathlib import Path
 from typing import Any
 
 from masterclass.capstone.config import END_OF_TEXT, TokenizerConfig
-from masterclass.capstone.corpus import CorpusSplit
+from masterclass.capstone.run_folder import TOKENIZER_FILE, CorpusSplit, RunFolder
 from masterclass.nlp.bpe import BPETokenizer
 
-TOKENIZER_FILE = "bpe.json"
 # Bytes of each split encoded to measure bytes per token.
 _SAMPLE_BYTES = 1 << 20
 
@@ -55,16 +54,11 @@ def bytes_per_token(tok: BPETokenizer, split: CorpusSplit, limit: int = _SAMPLE_
     return n_bytes / max(n_tokens, 1)
 
 
-def load_tokenizer(run_path: Path) -> BPETokenizer:
-    """The tokenizer saved by a finished tokenizer stage of the run at `run_path`."""
-    return BPETokenizer.load(Path(run_path) / "tokenizer" / TOKENIZER_FILE)
-
-
 def run_tokenizer(
-    cfg: TokenizerConfig, corpus_dir: Path, out: Path, *, progress=None
+    cfg: TokenizerConfig, run: RunFolder, out: Path, *, progress=None
 ) -> dict[str, Any]:
     """The tokenizer stage: train BPE on the train split, save it in `out`, return statistics."""
-    train = CorpusSplit(corpus_dir, "train")
+    train = run.corpus_split("train")
     start = time.perf_counter()
     tok = BPETokenizer.train(
         _texts(train, progress),
@@ -84,8 +78,6 @@ def run_tokenizer(
         "train_seconds": round(seconds, 3),
         "train_mb_per_s": round(train.n_bytes / 1e6 / max(seconds, 1e-9), 3),
         "bytes_per_token_train": round(bytes_per_token(tok, train), 4),
-        "bytes_per_token_heldout": round(
-            bytes_per_token(tok, CorpusSplit(corpus_dir, "heldout")), 4
-        ),
+        "bytes_per_token_heldout": round(bytes_per_token(tok, run.corpus_split("heldout")), 4),
         "longest_tokens": [t.decode("utf-8", "replace") for t in longest],
     }

@@ -1,24 +1,26 @@
-"""# Stage 4 · Training: the loop, resumable
+r"""# Stage 4 · Training: the loop, a time plan, and resume
 
 The model of the previous chapter is trained by `training`'s pretraining loop
 (`masterclass.training.loop.train`, Module 8), which this stage configures and watches:
 
-- **data**: `infra`'s `ShardBatcher` draws windows of `context + 1` tokens from the memory-mapped
-  train shards in a seeded order; its position (epoch, windows consumed) goes into every checkpoint;
-- **optimizer**: AdamW ($\\beta = (0.9, 0.95)$, decoupled weight decay on matrices only), learning rate
-  with linear warmup then cosine decay to `min_lr`,
-  $$ \\eta_t = \\eta_{min} + \\tfrac12 (\\eta_{max} - \\eta_{min})
-     \\Bigl(1 + \\cos \\pi \\tfrac{t - t_w}{t_{max} - t_w}\\Bigr) \\quad (t \\ge t_w); $$
-- **gradient clipping** to global norm `grad_clip`, **gradient accumulation** over `grad_accum`
+- **data**: `infra`'s `ShardBatcher` draws windows of `max_seq_len + 1` tokens from the
+  memory-mapped train shards in a seeded order; its position (epoch, windows consumed) goes into
+  every checkpoint;
+- **optimizer**: AdamW ($\beta = (0.9, 0.95)$, decoupled weight decay on matrices only), learning
+  rate with a linear warmup, a constant phase and a final linear decay to `min_lr`
+  (warmup-stable-decay, `schedule = "wsd"`; Hu et al., 2024, *MiniCPM*), or a cosine decay;
+- **gradient clipping** to global norm `clip_norm`, **gradient accumulation** over `grad_accum`
   micro-batches, and **bf16 autocast** where it helps (`precision = "auto"`: on a GPU, and on a CPU
   for models of width ≥ 128, where bf16 matrix products outrun their casts; tiny models stay fp32);
 - **evaluation**: every `eval_every` steps, the loss on the first `eval_batches` batches of held-out
   windows (the same ones each time, so the curve is comparable), one log line each;
-- **checkpoints** every `checkpoint_every` steps, atomic, with weights (safetensors), optimizer, RNG
-  and data position: killing the run at any moment and running `capstone resume RUN` gives bitwise
-  the weights an uninterrupted run would have (the tests check it on the CPU);
+- **checkpoints** every `checkpoint_every` steps, atomic, with weights (safetensors), optimizer, RNG,
+  data position and the time plan: killing the run at any moment and running `capstone resume RUN`
+  gives bitwise the weights an uninterrupted run would have (the tests check it on the CPU);
 - **faults**: a non-finite loss stops the run before the update, naming the step, and the last good
-  checkpoint stays the one a resume starts from.
+  checkpoint stays the one a resume starts from. A damaged checkpoint (a truncated or changed
+  file, garbage metadata, a planted pickle) is found before resuming and named in one line,
+  with the previous intact checkpoint to resume from.
 
 **Data parallel.** Run the stage under `torchrun` and the loop averages gradients across processes
 (gloo on a CPU, NCCL on GPUs); each rank draws its own block of windows of every step:
@@ -31,13 +33,25 @@ capstone resume runs/dp
 
 The final weights are also written as `train/model.safetensors` with `model_config.json`, the
 input of every later stage.
+
+## Exercises
+
+1. Write `plan_steps(budget_s, spent_s, seconds_per_step, seconds_per_eval, eval_every, done)`,
+   the step count a time plan reaches: `done` plus the whole steps that fit in what is left of the
+   budget, each costing a step and a share of an evaluation. Check it:
+   `uv run pytest --exercise capstone.train`.
+2. Write `decay_start(steps, decay_fraction, now)`: where a warmup-stable-decay schedule of
+   `steps` steps starts its final decay, never before step `now` (a decay already under way cannot
+   move). Check it: `uv run pytest --exercise capstone.train`.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
+import pickle
 import tempfile
 import time
 from collections.abc import Callable
@@ -48,22 +62,19 @@ from typing import Any
 import numpy as np
 import torch
 
-from masterclass.capstone.config import RunConfig
+from masterclass.capstone.config import RunConfig, decay_steps, loop_config
 from masterclass.capstone.model import build_model, describe, save_trained
-from masterclass.capstone.run_folder import atomic_write_json
+from masterclass.capstone.run_folder import (
+    CHECKPOINTS,
+    SCHEDULE_FILE,
+    CapstoneError,
+    RunFolder,
+    atomic_write_json,
+    atomic_write_text,
+)
+from masterclass.infra.checkpoint import CHECKPOINT_FORMAT, list_checkpoints
 from masterclass.infra.shards import ShardBatcher, TokenShards
 from masterclass.training.loop import TrainConfig, evaluate_loss, train
-
-
-def precision_for(cfg: RunConfig, device: str) -> str:
-    """Resolve `train.precision` to the loop's `autocast` setting ("bf16" or "none")."""
-    if cfg.train.precision == "bf16":
-        return "bf16"
-    if cfg.train.precision == "fp32":
-        return "none"
-    if device.startswith("cuda"):
-        return "bf16" if torch.cuda.is_bf16_supported() else "none"
-    return "bf16" if cfg.model.d_model >= 128 else "none"
 
 
 def heldout_batches(
@@ -87,52 +98,65 @@ def heldout_batches(
     ]
 
 
-def train_config(cfg: RunConfig, device: str) -> TrainConfig:
-    """The training loop's config for this run."""
-    t = cfg.train
-    return TrainConfig(
-        steps=t.steps,
-        batch_size=t.batch_size,
-        grad_accum=t.grad_accum,
-        lr=t.lr,
-        warmup=min(t.warmup_steps, t.steps - 1),
-        min_lr=t.min_lr,
-        weight_decay=t.weight_decay,
-        clip_norm=t.grad_clip if t.grad_clip > 0 else None,
-        eval_every=t.eval_every,
-        eval_batches=t.eval_batches,
-        checkpoint_every=t.checkpoint_every,
-        autocast=precision_for(cfg, device),
-        seed=cfg.seed,
-        log_every=max(1, min(10, t.steps // 50)),
-    )
-
-
-# ## A time budget instead of a step count
+# ## A time budget that holds as a promise
 #
-# "Train for eight minutes" is what a user with a laptop means, but the cosine schedule
-# must know the total number of steps $t_{max}$ before the first one. So the stage first *times*
-# the training loop: a copy of the model takes eight steps on its own batcher (with the RNG state
-# saved and restored, so the real run is untouched), the median of the last five is kept, and one
-# held-out evaluation is timed. Then
-# $$ t_{max} = \Bigl\lfloor \frac{\text{budget} - \text{timing}}
-#    {\text{s/step} + \text{s/eval} / \text{eval\_every}} \Bigr\rfloor , $$
-# capped by `train.steps`, with the warmup shortened to at most a fifth of $t_{max}$ on a machine so
-# slow that the budget buys few steps. Both go to `train/schedule.json` before training starts; a
-# resumed run reads the file, so it continues the same schedule and stays bitwise equal to an
-# uninterrupted run. Two fresh runs on machines of different speed train for different numbers of
-# steps, which is the point.
-SCHEDULE_FILE = "schedule.json"
-# Steps the throwaway copy takes. The first few are slow (allocations, and oneDNN choosing and
-# compiling its bf16 kernels for each shape), so only the steps after `_TIMING_SKIP` are counted.
+# "Train for eight minutes" is what a user with a laptop means, but a schedule must know when to
+# decay. A plan fixed once from a few timed steps breaks its promise when the machine slows down
+# later (another program starts): the run overshoots. So the plan is revised while training runs.
+#
+# 1. **Time the loop.** A copy of the model takes eight steps on its own batcher (the RNG state
+#    saved and restored, so the real run is untouched); the median of the last five is the first
+#    estimate $s$ of seconds per step, and one held-out evaluation is timed ($e$ seconds).
+# 2. **Plan.** With $S$ seconds spent and $n$ steps done, the budget $B$ buys
+#    $$ N = n + \Bigl\lfloor \frac{B - S}{s + e / \text{eval\_every}} \Bigr\rfloor $$
+#    steps in all (capped by `train.steps`). A warmup-stable-decay schedule decays over the last
+#    $D = \lceil f N \rfloor$ steps ($f$ = `decay_fraction`), so nothing before step $N - D$
+#    depends on $N$: the learning rate is the constant peak there.
+# 3. **Re-plan before the decay.** The run trains to the middle of the stable phase that is left,
+#    stops with a checkpoint, measures $s$ again *on its own steps* (the median interval, so one
+#    slow step does not count twice), and repeats step 2 from the time actually spent. The decay
+#    starts only once a re-plan puts it near: up to three re-plans, at one half, three quarters
+#    and seven eighths of the stable phase.
+#
+# Each decision (the plan, with its measurements) is written to `train/schedule.json` and stored
+# in every checkpoint; a resumed run reads it and continues the same schedule, so it stays bitwise
+# equal to an uninterrupted run that made the same decisions. Two fresh runs on machines of
+# different speed train for different numbers of steps, which is the point. With
+# `schedule = "cosine"`, whose rate at every step depends on $N$, the first plan is final.
+#
+# Why warmup-stable-decay: at the same number of steps it matched the cosine schedule on the
+# capstone's model in our measurement (`bench/schedule.py`), and it is the only one of the two
+# that lets the run decide its length late.
 _TIMING_STEPS = 8
+# The first few steps are slow (allocations, and oneDNN choosing and compiling its bf16 kernels
+# for each shape), so only the steps after `_TIMING_SKIP` are counted.
 _TIMING_SKIP = 3
+_MAX_REPLANS = 3
+# A re-plan is not worth a stop when the decay would start within this many steps anyway.
+_MIN_GAP_STEPS = 20
 
 
 def read_schedule(out: Path) -> dict[str, Any]:
-    """The step count resolved from the time budget (`{}` before it is known or without one)."""
+    """The time plan of a budgeted run (`{}` before it is known or without a budget)."""
     path = Path(out) / SCHEDULE_FILE
     return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def plan_steps(
+    budget_s: float,
+    spent_s: float,
+    seconds_per_step: float,
+    seconds_per_eval: float,
+    eval_every: int,
+    done: int,
+) -> int:
+    """Steps in all that the budget reaches: `done` plus those that fit in the time left.
+
+    >>> plan_steps(100.0, 40.0, 0.5, 2.0, 10, done=50)
+    150
+    """
+    per_step = seconds_per_step + seconds_per_eval / max(eval_every, 1)
+    return done + max(int((budget_s - spent_s) / per_step), 0)
 
 
 def _time_steps(model, batcher_factory, tc: TrainConfig, eval_fn) -> tuple[float, float]:
@@ -140,7 +164,13 @@ def _time_steps(model, batcher_factory, tc: TrainConfig, eval_fn) -> tuple[float
     stamps: list[float] = []
     copy = deepcopy(model)
     timing = dataclasses.replace(
-        tc, steps=_TIMING_STEPS, warmup=1, eval_every=0, checkpoint_every=0, log_every=_TIMING_STEPS
+        tc,
+        steps=_TIMING_STEPS,
+        warmup=1,
+        schedule="cosine",
+        eval_every=0,
+        checkpoint_every=0,
+        log_every=_TIMING_STEPS,
     )
     with torch.random.fork_rng(devices=[]), tempfile.TemporaryDirectory() as tmp:
         train(
@@ -157,65 +187,215 @@ def _time_steps(model, batcher_factory, tc: TrainConfig, eval_fn) -> tuple[float
     return float(np.median(np.diff(stamps)[_TIMING_SKIP - 1 :])), per_eval
 
 
-def _budgeted_schedule(cfg: RunConfig, tc: TrainConfig, out: Path, model, batcher_factory, eval_fn):
-    known = read_schedule(out)
-    if known:
-        return int(known["steps"]), int(known["warmup"])
+def _agree(total: int) -> int:
+    # The smallest of the ranks' totals (the slowest rank sets the pace of all).
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        device = "cuda" if torch.distributed.get_backend() == "nccl" else "cpu"
+        agreed = torch.tensor([total], dtype=torch.int64, device=device)
+        torch.distributed.all_reduce(agreed, op=torch.distributed.ReduceOp.MIN)
+        return int(agreed.item())
+    return total
+
+
+def _decide(cfg: RunConfig, plan: dict[str, Any], done: int, spent: float, per_step: float):
+    # Steps 2 and 3 of the plan: the total the budget reaches from here, where the decay starts,
+    # and whether one more re-plan before it is worth a stop. Data-parallel ranks timed
+    # themselves separately, so they agree on the total first; the rest follows from it.
+    t = cfg.train
+    total = plan_steps(
+        t.time_budget_s, spent, per_step, plan["seconds_per_eval"], t.eval_every, done
+    )
+    total = _agree(max(done + 1, t.warmup + 2, min(t.steps, total)))
+    if t.schedule == "wsd":
+        decay = decay_steps(total, plan["warmup"], t.decay_fraction)
+        decay = min(decay, total - max(done, plan["warmup"]))
+        gap = total - decay - done
+        final = plan["replans"] >= _MAX_REPLANS or gap < max(_MIN_GAP_STEPS, 0.1 * total)
+    else:
+        decay, gap, final = 0, 0, True
+    plan.update(steps=total, decay_steps=decay, final=final, replan_at=done + gap // 2)
+    plan["history"].append(
+        {"at_step": done, "seconds_spent": spent, "seconds_per_step": per_step, "steps": total}
+    )
+    return plan
+
+
+def _first_plan(cfg: RunConfig, tc: TrainConfig, model, batcher_factory, eval_fn) -> dict:
     start = time.perf_counter()
     per_step, per_eval = _time_steps(model, batcher_factory, tc, eval_fn)
-    remaining = max(cfg.train.time_budget_s - (time.perf_counter() - start), 0.0)
-    total = int(remaining / (per_step + per_eval / max(tc.eval_every, 1)))
-    total = max(2, min(cfg.train.steps, total))
-    # Data-parallel ranks timed themselves separately: all must agree on one total (the smallest).
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
-        agreed = torch.tensor([total], dtype=torch.int64, device=next(model.parameters()).device)
-        torch.distributed.all_reduce(agreed, op=torch.distributed.ReduceOp.MIN)
-        total = int(agreed.item())
-    warmup = min(tc.warmup, total // 5)
-    if int(os.environ.get("RANK", "0")) == 0:
-        atomic_write_json(
-            Path(out) / SCHEDULE_FILE,
-            {
-                "steps": total,
-                "warmup": warmup,
-                "seconds_per_step": per_step,
-                "seconds_per_eval": per_eval,
-                "budget_s": cfg.train.time_budget_s,
-            },
+    plan = {
+        "budget_s": cfg.train.time_budget_s,
+        "schedule": cfg.train.schedule,
+        "warmup": tc.warmup,
+        "seconds_per_step": per_step,
+        "seconds_per_eval": per_eval,
+        "replans": 0,
+        "history": [],
+    }
+    _decide(cfg, plan, 0, time.perf_counter() - start, per_step)
+    plan["warmup"] = min(tc.warmup, plan["steps"] // 5)
+    # A short plan (a slow machine) shortens the warmup to a fifth of the steps; decide again
+    # with it, so the decay is measured from the warmup that will be used.
+    plan["history"].clear()
+    return _decide(cfg, plan, 0, time.perf_counter() - start, per_step)
+
+
+def _planned(tc: TrainConfig, plan: dict[str, Any]) -> TrainConfig:
+    schedule = {"decay_steps": plan["decay_steps"]} if plan["schedule"] == "wsd" else {}
+    return dataclasses.replace(
+        tc,
+        steps=plan["steps"],
+        warmup=min(plan["warmup"], plan["steps"] - 1),
+        meta={**tc.meta, "time_plan": plan},
+        **schedule,
+    )
+
+
+def _median_interval(stamps: list[float]) -> float | None:
+    gaps = np.diff(stamps)[_TIMING_SKIP:]
+    return float(np.median(gaps)) if len(gaps) >= 5 else None
+
+
+def _train_on_budget(cfg, tc, out, model, batcher, batcher_factory, eval_fn, progress, rank):
+    plan = read_schedule(out)
+    started = time.perf_counter()
+    if not plan:
+        plan = _first_plan(cfg, tc, model, batcher_factory, eval_fn)
+    spent_before = plan["history"][-1]["seconds_spent"] if plan["history"] else 0.0
+
+    def write(plan: dict[str, Any]) -> None:
+        if rank == 0:
+            atomic_write_json(Path(out) / SCHEDULE_FILE, plan)
+
+    write(plan)
+    results, lost = [], 0
+    while not plan["final"]:
+        stamps: list[float] = []
+
+        def timed(record: dict[str, Any], stamps=stamps) -> None:
+            if record["kind"] == "step":
+                stamps.append(time.perf_counter())
+            if progress is not None:
+                progress(record)
+
+        phase = _planned(tc, plan)
+        result = train(
+            model, batcher, phase, out, eval_fn=eval_fn, progress=timed, stop_at=plan["replan_at"]
         )
-    return total, warmup
+        results.append(result)
+        measured = _median_interval(stamps) or plan["history"][-1]["seconds_per_step"]
+        # Steps trained by an earlier, interrupted process count at the measured rate.
+        lost += max((result.resumed_from or 0) - plan["history"][-1]["at_step"], 0)
+        spent = spent_before + (time.perf_counter() - started) + lost * measured
+        plan["replans"] += 1
+        plan = _decide(cfg, plan, plan["replan_at"], spent, measured)
+        write(plan)
+    results.append(
+        train(model, batcher, _planned(tc, plan), out, eval_fn=eval_fn, progress=progress)
+    )
+    return results, plan
+
+
+# ## Checking the checkpoints before a resume
+#
+# `infra`'s loader verifies checksums and loads tensors with `weights_only=True`, but it reports
+# problems as exceptions from deep inside `torch.load`, whose advice for a refused pickle is to
+# pass `weights_only=False`, the one thing never to do with a file one did not write. Here each
+# file of the checkpoint a resume would use is checked first, and a problem becomes one line that
+# names the file and the previous intact checkpoint. A `latest` pointer that is garbage is only a
+# pointer: it is rewritten to name the newest intact checkpoint.
+def checkpoint_problem(path: Path) -> str | None:
+    """Why checkpoint folder `path` cannot be resumed from (naming the file), or None if intact."""
+    try:
+        meta = json.loads((path / "meta.json").read_text())
+        files, fmt = meta["files"], meta["format"]
+        if not isinstance(files, dict) or not isinstance(meta["step"], int):
+            raise TypeError("files must be a table and step an integer")
+        meta["data_state"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return f"{path / 'meta.json'} is not valid checkpoint metadata"
+    if fmt != CHECKPOINT_FORMAT:
+        return f"{path / 'meta.json'} has checkpoint format {fmt!r}, not {CHECKPOINT_FORMAT}"
+    for name, digest in files.items():
+        file = path / name
+        if not file.is_file():
+            return f"{file} is missing"
+        if hashlib.sha256(file.read_bytes()).hexdigest() != digest:
+            return f"{file} is damaged (its checksum does not match: truncated or changed)"
+    for name in ("optimizer.pt", "rng.pt"):
+        if name in files:
+            try:
+                torch.load(path / name, map_location="cpu", weights_only=True)
+            except pickle.UnpicklingError:
+                return (
+                    f"{path / name} holds pickled Python objects, which could run code when "
+                    "loaded; it was refused"
+                )
+            except (RuntimeError, ValueError, EOFError, OSError) as e:
+                return f"{path / name} cannot be read ({str(e).splitlines()[0]})"
+    return None
+
+
+def check_checkpoints(ckpt_dir: Path, run_path: Path, log: Callable[[str], None]) -> None:
+    """Refuse to resume from a damaged checkpoint; repair a garbage `latest` pointer."""
+    found = list_checkpoints(ckpt_dir)
+    if not found:
+        return
+    pointer = Path(ckpt_dir) / "latest"
+    try:
+        name = pointer.read_text(encoding="ascii").strip() if pointer.exists() else found[-1].name
+        target = Path(ckpt_dir) / name
+        valid = name in {p.name for p in found} and target.is_dir()
+    except (OSError, ValueError):
+        valid = False
+    if not valid:
+        target = found[-1]
+        atomic_write_text(pointer, target.name + "\n")
+        log(f"train: the checkpoint pointer {pointer} was damaged; it now names {target.name}")
+    problem = checkpoint_problem(target)
+    if problem is None:
+        return
+    earlier = [p for p in found if p.name < target.name and checkpoint_problem(p) is None]
+    if earlier:
+        advice = (
+            f"the previous checkpoint {earlier[-1].name} is intact: move {target} out of "
+            f"{ckpt_dir} and run `capstone resume {run_path}` to continue from it"
+        )
+    else:
+        advice = f"no earlier checkpoint is intact: remove {ckpt_dir} to train from the start"
+    raise CapstoneError(f"cannot resume training: {problem}; {advice}")
 
 
 def run_train(
     cfg: RunConfig,
-    run_path: Path,
+    run: RunFolder,
     out: Path,
     *,
     vocab_size: int,
     device: str,
     progress: Callable[[dict[str, Any]], None] | None = None,
+    log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """The train stage: train (or resume) the model into `out`; return the stage's metrics."""
-    data = Path(run_path) / "data"
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
-    model = build_model(cfg.model, vocab_size, seed=cfg.seed).to(device)
+    model = build_model(cfg, vocab_size).to(device)
 
     def batcher_factory() -> ShardBatcher:
         return ShardBatcher(
-            TokenShards(data / "train"),
+            TokenShards(run.path / "data" / "train"),
             cfg.train.batch_size,
-            cfg.model.context,
+            cfg.model.max_seq_len,
             seed=cfg.seed,
             rank=rank,
             world_size=world_size,
         )
 
     batcher = batcher_factory()
-    tc = train_config(cfg, device)
+    tc = loop_config(cfg, device)
     held = heldout_batches(
-        TokenShards(data / "heldout").to_numpy(),
-        cfg.model.context,
+        run.heldout_stream(),
+        cfg.model.max_seq_len,
         cfg.train.batch_size,
         cfg.train.eval_batches,
     )
@@ -223,27 +403,31 @@ def run_train(
     def eval_fn(m: torch.nn.Module) -> float:
         return evaluate_loss(m, held, autocast=tc.autocast)
 
+    check_checkpoints(Path(out) / CHECKPOINTS, run.path, log)
     if cfg.train.time_budget_s > 0:
-        steps, warmup = _budgeted_schedule(cfg, tc, out, model, batcher_factory, eval_fn)
-        tc = dataclasses.replace(tc, steps=steps, warmup=min(warmup, steps - 1))
-
-    result = train(model, batcher, tc, out, eval_fn=eval_fn, progress=progress)
-    schedule = read_schedule(out)
+        results, plan = _train_on_budget(
+            cfg, tc, out, model, batcher, batcher_factory, eval_fn, progress, rank
+        )
+    else:
+        results, plan = [train(model, batcher, tc, out, eval_fn=eval_fn, progress=progress)], {}
+    result = results[-1]
     if rank == 0:
         save_trained(model, out)
     return {
         "steps": result.steps,
         "time_budget_s": cfg.train.time_budget_s,
-        "seconds_per_step_measured": schedule.get("seconds_per_step"),
-        "resumed_from": result.resumed_from,
+        "time_plan": plan,
+        "seconds_per_step_measured": plan["history"][-1]["seconds_per_step"] if plan else None,
+        "resumed_from": next((r.resumed_from for r in results), None),
         "final_train_loss": result.final_loss,
         "final_eval_loss": result.last_eval.get("loss"),
-        "tokens_this_call": result.tokens,
+        "tokens_this_call": sum(r.tokens for r in results),
         "tokens_per_step": cfg.train.batch_size
         * cfg.train.grad_accum
-        * cfg.model.context
+        * cfg.model.max_seq_len
         * world_size,
-        "seconds_this_call": round(result.elapsed_s, 3),
+        "seconds_this_call": round(sum(r.elapsed_s for r in results), 3),
+        "schedule": cfg.train.schedule,
         "autocast": tc.autocast,
         "world_size": world_size,
         "device": device,

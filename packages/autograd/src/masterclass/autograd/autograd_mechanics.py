@@ -1,4 +1,4 @@
-"""# Autograd mechanics: PyTorch's graph, hooks and higher-order gradients
+r"""# Autograd mechanics: PyTorch's graph, hooks and higher-order gradients
 
 Our engine (`tensor.py`) and `torch.autograd` are the same machine. Every tensor that an op
 produced while grad mode was on carries a `grad_fn`: a node of the backward graph, whose
@@ -16,13 +16,13 @@ Three things sit on top of that graph:
 - **`retain_grad()`.** Non-leaf tensors do not keep `.grad` (it would cost memory for every
   activation); `retain_grad()` asks for it on one tensor, implemented with a hook.
 - **Higher-order gradients.** With `create_graph=True` the backward pass is recorded too, so
-  $g = \\nabla f(x)$ is itself a differentiable function of $x$; differentiating $g^\\top v$ gives the
+  $g = \nabla f(x)$ is itself a differentiable function of $x$; differentiating $g^\top v$ gives the
   Hessian–vector product $H v$ without ever forming $H$:
-  $$H v = \\nabla_x \\big( \\nabla_x f(x)^\\top v \\big).$$
+  $$H v = \nabla_x \big( \nabla_x f(x)^\top v \big).$$
 
 A **custom `torch.autograd.Function`** supplies its own forward and backward. The example is
-softplus, $\\operatorname{softplus}(x) = \\log(1 + e^x)$, whose derivative is the logistic sigmoid,
-$\\sigma(x)$. The backward is written with differentiable torch ops, so double backward works too,
+softplus, $\operatorname{softplus}(x) = \log(1 + e^x)$, whose derivative is the logistic sigmoid,
+$\sigma(x)$. The backward is written with differentiable torch ops, so double backward works too,
 and `torch.autograd.gradcheck`/`gradgradcheck` verify both against finite differences.
 
 Left out: forward-mode AD (`torch.func.jvp`), `torch.func` transforms, saved-tensor hooks.
@@ -123,7 +123,7 @@ def hessian_vector_product(
 
 
 class Softplus(torch.autograd.Function):
-    """$\\log(1 + e^x)$ with a hand-written backward $\\bar x = \\bar y \\, \\sigma(x)$.
+    r"""$\log(1 + e^x)$ with a hand-written backward $\bar x = \bar y \, \sigma(x)$.
 
     >>> x = torch.tensor([0.0], dtype=torch.float64, requires_grad=True)
     >>> Softplus.apply(x).backward()
@@ -133,12 +133,12 @@ class Softplus(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx: object, x: torch.Tensor) -> torch.Tensor:
-        """Stable form: $\\max(x, 0) + \\log(1 + e^{-|x|})$ never exponentiates a large number."""
+        r"""Stable form: $\max(x, 0) + \log(1 + e^{-|x|})$ never exponentiates a large number."""
         ctx.save_for_backward(x)
         return x.clamp(min=0) + torch.log1p(torch.exp(-x.abs()))
 
     @staticmethod
     def backward(ctx: object, grad_out: torch.Tensor) -> torch.Tensor:
-        """Multiply by $\\sigma(x)$; torch ops here keep double backward possible."""
+        r"""Multiply by $\sigma(x)$; torch ops here keep double backward possible."""
         (x,) = ctx.saved_tensors
         return grad_out * torch.sigmoid(x)

@@ -1,4 +1,4 @@
-"""# Custom layers and losses with hand-written backward passes
+r"""# Custom layers and losses with hand-written backward passes
 
 When autograd's automatic backward is wasteful (it saves every intermediate) or numerically poor,
 write the backward yourself: subclass `torch.autograd.Function`, save what the backward needs in
@@ -7,15 +7,15 @@ write the backward yourself: subclass `torch.autograd.Function`, save what the b
 
 ## A layer: RMSNorm
 
-RMSNorm (Zhang & Sennrich, 2019, arXiv:1910.07467) rescales each row $x \\in \\mathbb{R}^D$ by its
+RMSNorm (Zhang & Sennrich, 2019, arXiv:1910.07467) rescales each row $x \in \mathbb{R}^D$ by its
 root mean square and a learned gain $w$:
 
-$$r = \\Big(\\tfrac{1}{D}\\textstyle\\sum_j x_j^2 + \\epsilon\\Big)^{-1/2}, \\qquad y_i = w_i\\, x_i\\, r.$$
+$$r = \Big(\tfrac{1}{D}\textstyle\sum_j x_j^2 + \epsilon\Big)^{-1/2}, \qquad y_i = w_i\, x_i\, r.$$
 
-With upstream gradient $g$ and $u = g \\odot w$, using $\\partial r / \\partial x_j = -r^3 x_j / D$:
+With upstream gradient $g$ and $u = g \odot w$, using $\partial r / \partial x_j = -r^3 x_j / D$:
 
-$$\\bar x_j = r\\,u_j - \\frac{r^3}{D}\\, x_j \\sum_i u_i x_i, \\qquad
-  \\bar w_i = \\sum_{\\text{rows}} g_i\\, x_i\\, r.$$
+$$\bar x_j = r\,u_j - \frac{r^3}{D}\, x_j \sum_i u_i x_i, \qquad
+  \bar w_i = \sum_{\text{rows}} g_i\, x_i\, r.$$
 
 Autograd would save $x^2$, its mean, the root and the quotient; the hand-written version saves only
 $x$, $w$ and $r$ (one number per row).
@@ -23,12 +23,12 @@ $x$, $w$ and $r$ (one number per row).
 ## A loss: cross-entropy with label smoothing
 
 Label smoothing (Szegedy et al., 2016, arXiv:1512.00567) trains against the target distribution
-$q = (1 - \\varepsilon)\\,\\mathrm{onehot}(y) + \\varepsilon / V$ instead of the one-hot vector:
+$q = (1 - \varepsilon)\,\mathrm{onehot}(y) + \varepsilon / V$ instead of the one-hot vector:
 
-$$\\mathcal{L} = -\\frac{1}{B}\\sum_b \\sum_v q_{bv} \\log p_{bv}, \\qquad p = \\mathrm{softmax}(z).$$
+$$\mathcal{L} = -\frac{1}{B}\sum_b \sum_v q_{bv} \log p_{bv}, \qquad p = \mathrm{softmax}(z).$$
 
 Its gradient with respect to the logits is the famous one-liner
-$\\partial\\mathcal{L}/\\partial z = (p - q)/B$: no log, no division, so the backward is both faster
+$\partial\mathcal{L}/\partial z = (p - q)/B$: no log, no division, so the backward is both faster
 and more accurate than differentiating through `log_softmax`. This matches
 `torch.nn.functional.cross_entropy(..., label_smoothing=ε)` exactly.
 
@@ -50,7 +50,7 @@ class RMSNormFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx: object, x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
-        """$y = w \\odot x\\, r$ with $r = (\\mathrm{mean}(x^2) + \\epsilon)^{-1/2}$ per row."""
+        r"""$y = w \odot x\, r$ with $r = (\mathrm{mean}(x^2) + \epsilon)^{-1/2}$ per row."""
         r = torch.rsqrt(x.pow(2).mean(dim=-1, keepdim=True) + eps)  # (..., 1)
         ctx.save_for_backward(x, weight, r)
         return x * r * weight  # (..., D)
@@ -96,7 +96,7 @@ class SmoothedCrossEntropy(torch.autograd.Function):
     def forward(
         ctx: object, logits: torch.Tensor, targets: torch.Tensor, smoothing: float
     ) -> torch.Tensor:
-        """$-\\frac1B \\sum_b \\sum_v q_{bv} \\log p_{bv}$."""
+        r"""$-\frac1B \sum_b \sum_v q_{bv} \log p_{bv}$."""
         logp = torch.log_softmax(logits, dim=-1)  # (B, V)
         q = torch.full_like(logp, smoothing / logits.shape[-1])  # (B, V)
         q.scatter_add_(1, targets[:, None], torch.full_like(logp[:, :1], 1.0 - smoothing))
@@ -105,7 +105,7 @@ class SmoothedCrossEntropy(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx: object, g: torch.Tensor) -> tuple[torch.Tensor, None, None]:
-        """$\\bar z = g\\,(p - q)/B$; targets and smoothing get no gradient."""
+        r"""$\bar z = g\,(p - q)/B$; targets and smoothing get no gradient."""
         logp, q = ctx.saved_tensors
         return g * (logp.exp() - q) / logp.shape[0], None, None
 

@@ -1,15 +1,15 @@
-"""# Debugging and profiling ML code
+r"""# Debugging and profiling ML code
 
 Three questions come up in every training run that misbehaves, and this chapter gives each a
 tool that the later packages reuse.
 
 **Is the gradient right?** Compare it with central differences,
 
-$$\\frac{\\partial f}{\\partial x_i} \\approx \\frac{f(x + \\varepsilon e_i) - f(x - \\varepsilon e_i)}{2\\varepsilon},$$
+$$\frac{\partial f}{\partial x_i} \approx \frac{f(x + \varepsilon e_i) - f(x - \varepsilon e_i)}{2\varepsilon},$$
 
-whose truncation error is $O(\\varepsilon^2)$ (the $\\varepsilon^2 f'''/6$ term of the Taylor
-series) and whose rounding error is $O(u / \\varepsilon)$ for machine epsilon $u$; in float64,
-$\\varepsilon \\approx 10^{-6}$ balances the two at about $10^{-10}$. In float32 the same balance
+whose truncation error is $O(\varepsilon^2)$ (the $\varepsilon^2 f'''/6$ term of the Taylor
+series) and whose rounding error is $O(u / \varepsilon)$ for machine epsilon $u$; in float64,
+$\varepsilon \approx 10^{-6}$ balances the two at about $10^{-10}$. In float32 the same balance
 sits near $10^{-3}$, which is why gradient checks run in float64.
 `torch.autograd.gradcheck` does the same, column by column of the Jacobian; `gradient_check` below
 checks one random vector–Jacobian product per input, which costs one backward pass and catches
@@ -83,10 +83,10 @@ def gradient_check(
     rtol: float = 1e-3,
     seed: int = 0,
 ) -> GradCheckReport:
-    """Check autograd's vector–Jacobian product of `fn` against central differences.
+    r"""Check autograd's vector–Jacobian product of `fn` against central differences.
 
     `inputs` should be float64 tensors; those with `requires_grad=True` are checked. A random
-    projection $w$ turns any output into the scalar $w^\\top f(x)$, whose gradient autograd and
+    projection $w$ turns any output into the scalar $w^\top f(x)$, whose gradient autograd and
     central differences must agree on within `atol + rtol * |numeric|`.
     """
     for x in inputs:

@@ -1,22 +1,22 @@
-"""# Nonlinearities and losses on the engine
+r"""# Nonlinearities and losses on the engine
 
 The activations and losses a classifier needs, written on top of `Tensor`. Three are primitive
 ops with their own backward rule (ReLU, tanh, sigmoid), because their derivatives are cheapest
 in terms of the output:
 
-$$\\mathrm{relu}'(x) = [x > 0], \\qquad \\tanh'(x) = 1 - \\tanh^2 x,
-  \\qquad \\sigma'(x) = \\sigma(x)\\,(1 - \\sigma(x)).$$
+$$\mathrm{relu}'(x) = [x > 0], \qquad \tanh'(x) = 1 - \tanh^2 x,
+  \qquad \sigma'(x) = \sigma(x)\,(1 - \sigma(x)).$$
 
 The rest are *compositions* of primitives, so their gradients (and second derivatives) come for
 free from the chain rule. The one piece of numerical care is the log-sum-exp: subtracting the
-row maximum $m$ before exponentiating keeps $e^{x - m} \\le 1$,
+row maximum $m$ before exponentiating keeps $e^{x - m} \le 1$,
 
-$$\\log \\sum_j e^{x_j} = m + \\log \\sum_j e^{x_j - m},$$
+$$\log \sum_j e^{x_j} = m + \log \sum_j e^{x_j - m},$$
 
 and $m$ is treated as a constant (detached): the identity holds for any $m$, so its gradient is
 zero and need not flow. Then `log_softmax(x) = x - logsumexp(x)`, `softmax = exp(log_softmax)` and
 cross-entropy is the mean negative log-probability of the target class,
-$\\mathcal{L} = -\\frac{1}{B}\\sum_b \\log p_{b, y_b}$, exactly `torch.nn.functional.cross_entropy`.
+$\mathcal{L} = -\frac{1}{B}\sum_b \log p_{b, y_b}$, exactly `torch.nn.functional.cross_entropy`.
 
 Left out: fused softmax–cross-entropy kernels (the composition is slower but transparent),
 label smoothing (written with a hand-made backward in `custom_functions.py`), class weights.
@@ -30,7 +30,7 @@ from masterclass.autograd.tensor import Tensor
 
 
 def relu(x: Tensor) -> Tensor:
-    """$\\max(x, 0)$ elementwise; the gradient at exactly 0 is 0, as in PyTorch."""
+    r"""$\max(x, 0)$ elementwise; the gradient at exactly 0 is 0, as in PyTorch."""
     mask = Tensor((x.data > 0).astype(x.dtype))
     return Tensor._make(x.data * mask.data, (x,), lambda g: (g * mask,), "ReluBackward0")
 
@@ -61,19 +61,19 @@ def sigmoid(x: Tensor) -> Tensor:
 
 
 def logsumexp(x: Tensor, dim: int = -1, keepdim: bool = False) -> Tensor:
-    """$\\log\\sum_j e^{x_j}$ along `dim`, stabilised by the (detached) maximum."""
+    r"""$\log\sum_j e^{x_j}$ along `dim`, stabilised by the (detached) maximum."""
     m = Tensor(x.data.max(axis=dim, keepdims=True))  # constant: the identity holds for any m
     out = (x - m).exp().sum(dim=dim, keepdim=True).log() + m
     return out if keepdim else out.squeeze_dim(dim)
 
 
 def log_softmax(x: Tensor, dim: int = -1) -> Tensor:
-    """$x_i - \\log\\sum_j e^{x_j}$ along `dim`."""
+    r"""$x_i - \log\sum_j e^{x_j}$ along `dim`."""
     return x - logsumexp(x, dim=dim, keepdim=True)
 
 
 def softmax(x: Tensor, dim: int = -1) -> Tensor:
-    """$e^{x_i} / \\sum_j e^{x_j}$ along `dim`."""
+    r"""$e^{x_i} / \sum_j e^{x_j}$ along `dim`."""
     return log_softmax(x, dim=dim).exp()
 
 
@@ -106,7 +106,7 @@ def cross_entropy(logits: Tensor, targets: Tensor | np.ndarray) -> Tensor:
 
 
 def mse_loss(prediction: Tensor, target: Tensor) -> Tensor:
-    """Mean squared error $\\frac{1}{N}\\sum (p - t)^2$ over all elements."""
+    r"""Mean squared error $\frac{1}{N}\sum (p - t)^2$ over all elements."""
     if prediction.shape != target.shape:
         raise ValueError(
             f"mse_loss: prediction shape {prediction.shape} != target shape {target.shape}"

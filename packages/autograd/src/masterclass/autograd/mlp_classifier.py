@@ -1,13 +1,13 @@
-"""# Training an MLP classifier on the engine
+r"""# Training an MLP classifier on the engine
 
 Everything so far, put to work: generate a dataset, build an MLP from `module.py`, and train it
 with `optim.py` on mini-batches, all on our numpy engine.
 
-The dataset is the classic $K$-arm spiral: arm $k$ holds points at radius $r \\in [0.05, 1]$ and
+The dataset is the classic $K$-arm spiral: arm $k$ holds points at radius $r \in [0.05, 1]$ and
 angle
 
-$$\\phi = \\frac{2\\pi k}{K} + \\text{turns}\\cdot 2\\pi r + \\varepsilon, \\qquad
-  \\varepsilon \\sim \\mathcal{N}(0, \\sigma^2),$$
+$$\phi = \frac{2\pi k}{K} + \text{turns}\cdot 2\pi r + \varepsilon, \qquad
+  \varepsilon \sim \mathcal{N}(0, \sigma^2),$$
 
 so that no straight line separates any two arms; a linear model stays near chance ($1/K$), and a
 hidden layer with a nonlinearity has to bend the decision boundaries around the arms. With the

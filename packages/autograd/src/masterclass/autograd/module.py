@@ -1,4 +1,4 @@
-"""# Modules and parameters on the engine
+r"""# Modules and parameters on the engine
 
 PyTorch's `nn.Module` is a small idea with a large payoff: a module is an object whose attributes
 that are `Parameter`s (or other modules) are *registered*, so that `parameters()` can find every
@@ -12,9 +12,9 @@ This file rebuilds that idea on our `Tensor`:
   which is how PyTorch does it, and why assignment order fixes the order of `parameters()`.
 - `state_dict()` / `load_state_dict()` copy arrays in and out by name, refusing missing or
   unexpected keys and shape mismatches with a message that names them.
-- `Linear` initialises like `torch.nn.Linear`: $W, b \\sim \\mathcal{U}(-k, k)$ with
-  $k = 1/\\sqrt{\\text{in\\_features}}$ (Kaiming-uniform with $a=\\sqrt5$ reduces to this), and
-  computes $y = x W^{\\top} + b$ with `weight` of shape `(out, in)`, PyTorch's layout, so a state
+- `Linear` initialises like `torch.nn.Linear`: $W, b \sim \mathcal{U}(-k, k)$ with
+  $k = 1/\sqrt{\text{in\_features}}$ (Kaiming-uniform with $a=\sqrt5$ reduces to this), and
+  computes $y = x W^{\top} + b$ with `weight` of shape `(out, in)`, PyTorch's layout, so a state
   dict moves between the two frameworks unchanged (see `nn_patterns.py`).
 
 Left out: buffers, hooks and `train()`/`eval()` modes (none of our layers behave differently);
@@ -109,7 +109,7 @@ class Module:
 
 
 class Linear(Module):
-    """Affine map $y = x W^\\top + b$.
+    r"""Affine map $y = x W^\top + b$.
 
     Shapes: input `(..., in_features)`, weight `(out_features, in_features)`, bias
     `(out_features,)`, output `(..., out_features)`.

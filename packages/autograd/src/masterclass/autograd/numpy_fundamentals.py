@@ -1,15 +1,15 @@
-"""# NumPy for ML: vectorisation, broadcasting, strides and einsum
+r"""# NumPy for ML: vectorisation, broadcasting, strides and einsum
 
 The engine in `tensor.py` is a thin layer over NumPy, and it is fast only because every op is one
 NumPy call over whole arrays. This chapter isolates the four ideas that make that work.
 
 **Vectorisation.** A Python loop pays interpreter overhead (tens of nanoseconds) per element; a
 NumPy call pays it once and runs a compiled loop. Pairwise squared distances between rows of
-$X \\in \\mathbb{R}^{n \\times d}$ and $Y \\in \\mathbb{R}^{m \\times d}$ show the rewrite that turns a
+$X \in \mathbb{R}^{n \times d}$ and $Y \in \mathbb{R}^{m \times d}$ show the rewrite that turns a
 triple loop into matrix algebra:
 
-$$\\lVert x_i - y_j \\rVert^2 = \\lVert x_i \\rVert^2 + \\lVert y_j \\rVert^2 - 2\\, x_i^{\\top} y_j
-\\quad\\Longrightarrow\\quad D = r_X \\mathbf{1}^{\\top} + \\mathbf{1} r_Y^{\\top} - 2 X Y^{\\top}.$$
+$$\lVert x_i - y_j \rVert^2 = \lVert x_i \rVert^2 + \lVert y_j \rVert^2 - 2\, x_i^{\top} y_j
+\quad\Longrightarrow\quad D = r_X \mathbf{1}^{\top} + \mathbf{1} r_Y^{\top} - 2 X Y^{\top}.$$
 
 `bench/vectorisation.py` measures the loop against the vectorised version (typically 100-1000x).
 
@@ -28,7 +28,7 @@ of one element.
 align every operand to the full list of letters (inserting size-1 axes), multiply, and sum over the
 letters missing from the output:
 
-$$\\text{out}[\\text{kept}] = \\sum_{\\text{summed}} \\prod_k \\text{operand}_k[\\text{its letters}].$$
+$$\text{out}[\text{kept}] = \sum_{\text{summed}} \prod_k \text{operand}_k[\text{its letters}].$$
 
 Left out: `einsum` path optimisation (NumPy's `optimize=True` picks a contraction order to avoid
 the full product tensor, which ours materialises), ellipsis `...`, memory layout tuning.
@@ -40,7 +40,7 @@ import numpy as np
 
 
 def pairwise_sq_distances_loop(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """$\\lVert x_i - y_j\\rVert^2$ with Python loops: the baseline. x `(n, d)`, y `(m, d)` → `(n, m)`."""
+    r"""$\lVert x_i - y_j\rVert^2$ with Python loops: the baseline. x `(n, d)`, y `(m, d)` → `(n, m)`."""
     n, m = len(x), len(y)
     out = np.zeros((n, m))
     for i in range(n):

@@ -1,4 +1,4 @@
-"""# Optimizers for the engine: SGD and Adam
+r"""# Optimizers for the engine: SGD and Adam
 
 An optimizer holds references to parameters and, after `backward()` has filled their `.grad`,
 moves each one. The update rules are PyTorch's, term for term, so that a training run on the
@@ -6,14 +6,14 @@ engine and one in `torch.optim` stay equal to float64 rounding (the tests run th
 
 **SGD with momentum and weight decay** (`torch.optim.SGD`, dampening 0):
 
-$$g_t = \\nabla_\\theta \\mathcal{L} + \\lambda\\,\\theta_{t-1}, \\qquad
-  b_t = \\mu\\, b_{t-1} + g_t \\;(b_1 = g_1), \\qquad \\theta_t = \\theta_{t-1} - \\eta\\, b_t.$$
+$$g_t = \nabla_\theta \mathcal{L} + \lambda\,\theta_{t-1}, \qquad
+  b_t = \mu\, b_{t-1} + g_t \;(b_1 = g_1), \qquad \theta_t = \theta_{t-1} - \eta\, b_t.$$
 
 **Adam** (Kingma & Ba, 2015, arXiv:1412.6980; `torch.optim.Adam` with L2 weight decay):
 
-$$m_t = \\beta_1 m_{t-1} + (1 - \\beta_1) g_t, \\quad v_t = \\beta_2 v_{t-1} + (1 - \\beta_2) g_t^2,$$
-$$\\theta_t = \\theta_{t-1} - \\frac{\\eta}{1 - \\beta_1^t}\\,
-  \\frac{m_t}{\\sqrt{v_t}/\\sqrt{1 - \\beta_2^t} + \\epsilon}.$$
+$$m_t = \beta_1 m_{t-1} + (1 - \beta_1) g_t, \quad v_t = \beta_2 v_{t-1} + (1 - \beta_2) g_t^2,$$
+$$\theta_t = \theta_{t-1} - \frac{\eta}{1 - \beta_1^t}\,
+  \frac{m_t}{\sqrt{v_t}/\sqrt{1 - \beta_2^t} + \epsilon}.$$
 
 One algorithm, one implementation: the arithmetic above is Module 1's
 (`masterclass.linalg.optimizers.sgd_step` / `adam_step`, pure step functions over any array type).

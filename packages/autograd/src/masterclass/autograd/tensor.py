@@ -1,12 +1,12 @@
-"""# A reverse-mode autodiff Tensor on numpy
+r"""# A reverse-mode autodiff Tensor on numpy
 
 A `Tensor` wraps a numpy array and remembers how it was made: which tensors it came from
 (its *parents*) and a function that turns the gradient of the loss with respect to it into
 gradients with respect to those parents. Calling `backward()` on a scalar walks that graph
 from the output to the leaves in reverse topological order, applying the chain rule
 
-$$\\frac{\\partial L}{\\partial x} = \\sum_{y \\,\\in\\, \\mathrm{children}(x)}
-  \\Big(\\frac{\\partial y}{\\partial x}\\Big)^{\\!\\top} \\frac{\\partial L}{\\partial y},$$
+$$\frac{\partial L}{\partial x} = \sum_{y \,\in\, \mathrm{children}(x)}
+  \Big(\frac{\partial y}{\partial x}\Big)^{\!\top} \frac{\partial L}{\partial y},$$
 
 one vector–Jacobian product (VJP) per edge, never forming a Jacobian. This is exactly what
 `torch.autograd` does; the tests replay every operation here in PyTorch (float64, forward and

@@ -1,15 +1,15 @@
-"""# Tensor operations in PyTorch: layout, views, dtypes and in-place ops
+r"""# Tensor operations in PyTorch: layout, views, dtypes and in-place ops
 
 A `torch.Tensor` is a *view* onto a flat block of memory (its storage): a shape, a stride per
 dimension (how many elements to skip to move one step along it) and a storage offset. Element
-$(i_0, \\dots, i_{n-1})$ lives at
+$(i_0, \dots, i_{n-1})$ lives at
 
-$$\\text{offset} + \\sum_k i_k \\, \\text{stride}_k .$$
+$$\text{offset} + \sum_k i_k \, \text{stride}_k .$$
 
 Everything in this chapter follows from that formula, and each function below computes one piece
 of it by hand so the tests can hold it against what PyTorch reports:
 
-- **Contiguity.** A fresh tensor is row-major: $\\text{stride}_k = \\prod_{j > k} n_j$
+- **Contiguity.** A fresh tensor is row-major: $\text{stride}_k = \prod_{j > k} n_j$
   (`contiguous_strides`). `transpose`, `permute`, `expand` and step slicing only change strides, so
   they are free, but the result is no longer contiguous, and `view` (which never copies) refuses
   shapes that the strides cannot express; `reshape` copies when it must, `.contiguous()` always

@@ -14,10 +14,10 @@ import numpy as np
 def _as_float_array(
     x, name: str, *, ndim: int | None = None, allow_neg_inf: bool = False
 ) -> np.ndarray:
-    """Return `x` as a finite float64 array, checking its number of dimensions.
+    r"""Return `x` as a finite float64 array, checking its number of dimensions.
 
     Raises `ValueError` naming `name` when `x` has the wrong number of dimensions, is empty, or
-    holds NaN or infinity. With `allow_neg_inf`, $-\\infty$ is accepted: it is the log of a zero
+    holds NaN or infinity. With `allow_neg_inf`, $-\infty$ is accepted: it is the log of a zero
     probability, a legitimate entry of a log-space array.
     """
     try:

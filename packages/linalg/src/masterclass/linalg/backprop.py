@@ -50,7 +50,7 @@ from masterclass.linalg.cross_entropy import cross_entropy, cross_entropy_grad
 
 
 def scalar_graph(a: float, b: float, c: float) -> tuple[float, dict[str, float]]:
-    """$f = (ab + c)\\tanh a$ and its gradient by hand: `(f, {"a": df/da, "b": ..., "c": ...})`.
+    r"""$f = (ab + c)\tanh a$ and its gradient by hand: `(f, {"a": df/da, "b": ..., "c": ...})`.
 
     >>> f, grads = scalar_graph(0.0, 2.0, 1.0)  # tanh(0) = 0, df/da = q (1 - 0) = 1
     >>> f, grads["a"]
@@ -93,7 +93,7 @@ class MLPParams:
 
     @classmethod
     def init(cls, d: int, hidden: int, classes: int, seed: int = 0) -> MLPParams:
-        """Random parameters with variance $1/\\text{fan-in}$ (LeCun), zero biases."""
+        r"""Random parameters with variance $1/\text{fan-in}$ (LeCun), zero biases."""
         rng = np.random.default_rng(seed)
         return cls(
             rng.normal(size=(d, hidden)) / np.sqrt(d),

@@ -57,7 +57,7 @@ from masterclass.linalg._validation import _as_vector, _check_positive
 
 
 def beta_binomial_update(a: float, b: float, successes: int, trials: int) -> tuple[float, float]:
-    """Posterior $\\text{Beta}(a + k, b + n - k)$ after `successes` $k$ in `trials` $n$.
+    r"""Posterior $\text{Beta}(a + k, b + n - k)$ after `successes` $k$ in `trials` $n$.
 
     >>> beta_binomial_update(1.0, 1.0, 7, 10)
     (8.0, 4.0)
@@ -73,8 +73,8 @@ def beta_binomial_update(a: float, b: float, successes: int, trials: int) -> tup
 def normal_normal_update(
     prior_mean: float, prior_var: float, data, noise_var: float
 ) -> tuple[float, float]:
-    """Posterior (mean, variance) of a Gaussian mean with prior $\\mathcal N(\\mu_0, \\tau_0^2)$,
-    given `data` `(n,)` from $\\mathcal N(\\mu, \\sigma^2)$ with known `noise_var` $\\sigma^2$."""
+    r"""Posterior (mean, variance) of a Gaussian mean with prior $\mathcal N(\mu_0, \tau_0^2)$,
+    given `data` `(n,)` from $\mathcal N(\mu, \sigma^2)$ with known `noise_var` $\sigma^2$."""
     tau0 = _check_positive(prior_var, "prior_var")
     sigma2 = _check_positive(noise_var, "noise_var")
     x = _as_vector(data, "data")
@@ -85,7 +85,7 @@ def normal_normal_update(
 
 
 def beta_binomial_map(a: float, b: float, successes: int, trials: int) -> float:
-    """MAP estimate $(k + a - 1)/(n + a + b - 2)$, the mode of the posterior (needs $a, b \\ge 1$
+    r"""MAP estimate $(k + a - 1)/(n + a + b - 2)$, the mode of the posterior (needs $a, b \ge 1$
     unless the data move the posterior's parameters above 1)."""
     post_a, post_b = beta_binomial_update(a, b, successes, trials)
     if post_a < 1 or post_b < 1:
@@ -115,7 +115,7 @@ def metropolis_hastings(
     rng: np.random.Generator,
     burn_in: int = 1000,
 ) -> MCMCResult:
-    """Sample from the density $\\propto e^{\\text{log\\_density}(x)}$ on $\\mathbb R^d$.
+    r"""Sample from the density $\propto e^{\text{log\_density}(x)}$ on $\mathbb R^d$.
 
     `log_density` may return `-inf` outside the support; `x0` `(d,)` must have finite density.
     """
@@ -147,7 +147,7 @@ def metropolis_hastings(
 
 
 def autocorrelation(chain) -> np.ndarray:
-    """Autocorrelations $\\rho_0..\\rho_{N-1}$ of a 1-D chain `(N,)`, via the FFT in $O(N\\log N)$."""
+    r"""Autocorrelations $\rho_0..\rho_{N-1}$ of a 1-D chain `(N,)`, via the FFT in $O(N\log N)$."""
     x = _as_vector(chain, "chain")
     x = x - x.mean()
     n = x.size
@@ -160,8 +160,8 @@ def autocorrelation(chain) -> np.ndarray:
 
 
 def effective_sample_size(chain) -> float:
-    """ESS $= N/(1 + 2\\sum_t\\rho_t)$ of a 1-D chain `(N,)`, summing autocorrelation pairs
-    $\\rho_{2m} + \\rho_{2m+1}$ while they stay positive (Geyer's initial positive sequence)."""
+    r"""ESS $= N/(1 + 2\sum_t\rho_t)$ of a 1-D chain `(N,)`, summing autocorrelation pairs
+    $\rho_{2m} + \rho_{2m+1}$ while they stay positive (Geyer's initial positive sequence)."""
     rho = autocorrelation(chain)
     n = rho.size
     total = 0.0  # sum of rho_t for t >= 1

@@ -78,9 +78,9 @@ def numerical_jacobian(f: Callable, x, *, h: float = 6e-6) -> np.ndarray:
 
 
 def numerical_hessian(f: Callable, x, *, h: float = 1e-4) -> np.ndarray:
-    """Central-difference Hessian of scalar `f` at `x` `(n,)`; returns symmetric `(n, n)`.
+    r"""Central-difference Hessian of scalar `f` at `x` `(n,)`; returns symmetric `(n, n)`.
 
-    $H_{ij} \\approx [f(x{+}h_ie_i{+}h_je_j) - f(x{+}h_ie_i{-}h_je_j) - f(x{-}h_ie_i{+}h_je_j)
+    $H_{ij} \approx [f(x{+}h_ie_i{+}h_je_j) - f(x{+}h_ie_i{-}h_je_j) - f(x{-}h_ie_i{+}h_je_j)
     + f(x{-}h_ie_i{-}h_je_j)] / (4h_ih_j)$.
     """
     x = _as_vector(x, "x")
@@ -111,7 +111,7 @@ def numerical_hessian(f: Callable, x, *, h: float = 1e-4) -> np.ndarray:
 
 
 class Dual:
-    """A dual number $\\text{val} + \\text{eps}\\,\\varepsilon$ with $\\varepsilon^2 = 0$.
+    r"""A dual number $\text{val} + \text{eps}\,\varepsilon$ with $\varepsilon^2 = 0$.
 
     >>> x = Dual(3.0, 1.0)  # seed dx/dx = 1
     >>> y = x * x + 2 * x   # y = x^2 + 2x, dy/dx = 2x + 2
@@ -192,29 +192,29 @@ def exp(x):
 
 
 def log(x):
-    """$\\ln x$; derivative $1/x$."""
+    r"""$\ln x$; derivative $1/x$."""
     return _elementwise(x, lambda d: Dual(log(d.val), d.eps / d.val), np.log)
 
 
 def sin(x):
-    """$\\sin x$; derivative $\\cos x$."""
+    r"""$\sin x$; derivative $\cos x$."""
     return _elementwise(x, lambda d: Dual(sin(d.val), cos(d.val) * d.eps), np.sin)
 
 
 def cos(x):
-    """$\\cos x$; derivative $-\\sin x$."""
+    r"""$\cos x$; derivative $-\sin x$."""
     return _elementwise(x, lambda d: Dual(cos(d.val), -sin(d.val) * d.eps), np.cos)
 
 
 def tanh(x):
-    """$\\tanh x$; derivative $1 - \\tanh^2 x$."""
+    r"""$\tanh x$; derivative $1 - \tanh^2 x$."""
     return _elementwise(
         x, lambda d: Dual(tanh(d.val), (1 - tanh(d.val) * tanh(d.val)) * d.eps), np.tanh
     )
 
 
 def sqrt(x):
-    """$\\sqrt x$; derivative $1/(2\\sqrt x)$."""
+    r"""$\sqrt x$; derivative $1/(2\sqrt x)$."""
     return _elementwise(x, lambda d: Dual(sqrt(d.val), d.eps / (2 * sqrt(d.val))), np.sqrt)
 
 
@@ -229,7 +229,7 @@ def _eps(y) -> np.ndarray:
 
 
 def directional_derivative(f: Callable, x, v) -> float:
-    """$D_vf(x) = \\nabla f(x)^\\top v$ of scalar `f` at `x` `(n,)` along `v` `(n,)`: one dual pass."""
+    r"""$D_vf(x) = \nabla f(x)^\top v$ of scalar `f` at `x` `(n,)` along `v` `(n,)`: one dual pass."""
     x, v = _as_vector(x, "x"), _as_vector(v, "v")
     if x.shape != v.shape:
         raise ValueError(f"x and v must have the same shape, got {x.shape} and {v.shape}")
@@ -252,10 +252,10 @@ def dual_gradient(f: Callable, x) -> np.ndarray:
 
 
 def dual_hessian(f: Callable, x) -> np.ndarray:
-    """Hessian `(n, n)` of scalar `f` at `x` `(n,)` with nested duals (forward over forward).
+    r"""Hessian `(n, n)` of scalar `f` at `x` `(n,)` with nested duals (forward over forward).
 
-    Seeding $x_k = (x_k + \\delta_{ki}\\varepsilon_1) + \\delta_{kj}\\varepsilon_2$ makes the
-    $\\varepsilon_1\\varepsilon_2$ coefficient of $f$ equal to $H_{ij}$.
+    Seeding $x_k = (x_k + \delta_{ki}\varepsilon_1) + \delta_{kj}\varepsilon_2$ makes the
+    $\varepsilon_1\varepsilon_2$ coefficient of $f$ equal to $H_{ij}$.
     """
     x = _as_vector(x, "x")
     n = x.size
@@ -278,7 +278,7 @@ def dual_hessian(f: Callable, x) -> np.ndarray:
 
 
 def taylor_approximation(f_x: float, grad, delta, hess=None) -> float:
-    """First-order $f(x) + \\nabla f^\\top\\delta$, or second-order with `hess` $+\\frac12\\delta^\\top H\\delta$.
+    r"""First-order $f(x) + \nabla f^\top\delta$, or second-order with `hess` $+\frac12\delta^\top H\delta$.
 
     `grad` and `delta` are `(n,)`, `hess` is `(n, n)`.
     """
@@ -297,8 +297,8 @@ def taylor_approximation(f_x: float, grad, delta, hess=None) -> float:
 
 
 def convergence_order(errors, steps) -> float:
-    """The slope of $\\log(\\text{error})$ against $\\log(\\text{step})$, fitted by least squares:
-    $p$ in error $\\approx C\\,h^p$ (2 for first-order Taylor, 3 for second-order)."""
+    r"""The slope of $\log(\text{error})$ against $\log(\text{step})$, fitted by least squares:
+    $p$ in error $\approx C\,h^p$ (2 for first-order Taylor, 3 for second-order)."""
     e, h = _as_vector(errors, "errors"), _as_vector(steps, "steps")
     if e.shape != h.shape or np.any(e <= 0) or np.any(h <= 0):
         raise ValueError("errors and steps must be positive and of the same shape")

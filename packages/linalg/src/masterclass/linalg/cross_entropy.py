@@ -56,10 +56,10 @@ from masterclass.linalg.matrices import cholesky, forward_substitution
 
 
 def logsumexp(x, axis: int = -1) -> np.ndarray:
-    """$\\log\\sum_j e^{x_j}$ along `axis`, without overflow or underflow.
+    r"""$\log\sum_j e^{x_j}$ along `axis`, without overflow or underflow.
 
-    Shapes: `x` is `(..., V, ...)`; the result drops `axis`. Entries may be $-\\infty$, the log of
-    a zero probability (an HMM's forbidden transition); a slice of only $-\\infty$ gives $-\\infty$.
+    Shapes: `x` is `(..., V, ...)`; the result drops `axis`. Entries may be $-\infty$, the log of
+    a zero probability (an HMM's forbidden transition); a slice of only $-\infty$ gives $-\infty$.
 
     >>> float(logsumexp(np.array([1000.0, 1000.0])))  # naive: log(inf) = inf
     1000.6931471805599
@@ -77,13 +77,13 @@ def logsumexp(x, axis: int = -1) -> np.ndarray:
 
 
 def log_softmax(x, axis: int = -1) -> np.ndarray:
-    """$\\log \\operatorname{softmax}(x) = x - \\operatorname{logsumexp}(x)$ along `axis`; same shape as `x`."""
+    r"""$\log \operatorname{softmax}(x) = x - \operatorname{logsumexp}(x)$ along `axis`; same shape as `x`."""
     x = _as_float_array(x, "x")
     return x - np.expand_dims(logsumexp(x, axis=axis), axis)
 
 
 def softmax(x, axis: int = -1) -> np.ndarray:
-    """$e^{x_i}/\\sum_j e^{x_j}$ along `axis`, computed as `exp(log_softmax(x))`; same shape as `x`."""
+    r"""$e^{x_i}/\sum_j e^{x_j}$ along `axis`, computed as `exp(log_softmax(x))`; same shape as `x`."""
     return np.exp(log_softmax(x, axis=axis))
 
 
@@ -125,7 +125,7 @@ def cross_entropy(logits, targets, *, label_smoothing: float = 0.0) -> float:
 
 
 def cross_entropy_grad(logits, targets, *, label_smoothing: float = 0.0) -> np.ndarray:
-    """Gradient of `cross_entropy` with respect to `logits`: $(\\mathrm{softmax}(z) - q)/B$, `(B, V)`."""
+    r"""Gradient of `cross_entropy` with respect to `logits`: $(\mathrm{softmax}(z) - q)/B$, `(B, V)`."""
     z, y = _check_logits_targets(logits, targets)
     eps = _check_unit_interval(label_smoothing, "label_smoothing", closed_right=True)
     batch, vocab = z.shape
@@ -148,7 +148,7 @@ def _plogq(p: np.ndarray, q: np.ndarray) -> np.ndarray:
 
 
 def cross_entropy_dist(p, q, axis: int = -1) -> np.ndarray:
-    """$H(p, q) = -\\sum_i p_i \\log q_i$ along `axis`, in nats; `p`, `q` same shape."""
+    r"""$H(p, q) = -\sum_i p_i \log q_i$ along `axis`, in nats; `p`, `q` same shape."""
     p = _as_distribution(p, "p", axis=axis)
     q = _as_distribution(q, "q", axis=axis)
     if p.shape != q.shape:
@@ -157,7 +157,7 @@ def cross_entropy_dist(p, q, axis: int = -1) -> np.ndarray:
 
 
 def kl_divergence(p, q, axis: int = -1) -> np.ndarray:
-    """$D_{\\mathrm{KL}}(p\\|q) = \\sum_i p_i\\log(p_i/q_i)$ along `axis`, in nats (may be `inf`).
+    r"""$D_{\mathrm{KL}}(p\|q) = \sum_i p_i\log(p_i/q_i)$ along `axis`, in nats (may be `inf`).
 
     >>> float(kl_divergence([0.5, 0.5], [0.5, 0.5]))
     0.0
@@ -170,7 +170,7 @@ def kl_divergence(p, q, axis: int = -1) -> np.ndarray:
 
 
 def kl_normal(mu1, sigma1, mu2, sigma2) -> np.ndarray:
-    """KL between univariate Gaussians $\\mathcal N(\\mu_1,\\sigma_1^2)\\|\\mathcal N(\\mu_2,\\sigma_2^2)$.
+    r"""KL between univariate Gaussians $\mathcal N(\mu_1,\sigma_1^2)\|\mathcal N(\mu_2,\sigma_2^2)$.
 
     Arguments broadcast against each other; standard deviations must be > 0.
     """
@@ -184,7 +184,7 @@ def kl_normal(mu1, sigma1, mu2, sigma2) -> np.ndarray:
 
 
 def kl_mvn(mean0, cov0, mean1, cov1) -> float:
-    """KL between multivariate Gaussians $\\mathcal N(\\mu_0,\\Sigma_0)\\|\\mathcal N(\\mu_1,\\Sigma_1)$.
+    r"""KL between multivariate Gaussians $\mathcal N(\mu_0,\Sigma_0)\|\mathcal N(\mu_1,\Sigma_1)$.
 
     Shapes: means `(k,)`, covariances `(k, k)` symmetric positive definite.
     """

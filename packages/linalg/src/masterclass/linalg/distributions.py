@@ -86,7 +86,7 @@ class Bernoulli:
             raise ValueError(f"p must be a probability in [0, 1], got {self.p!r}")
 
     def log_prob(self, x) -> np.ndarray:
-        """$\\log P(X = x)$ for `x` in {0, 1} (any shape); $-\\infty$ elsewhere."""
+        r"""$\log P(X = x)$ for `x` in {0, 1} (any shape); $-\infty$ elsewhere."""
         x = np.asarray(x, dtype=float)
         with np.errstate(divide="ignore"):
             out = np.where(x == 1, np.log(self.p), np.log1p(-self.p))
@@ -109,7 +109,7 @@ class Bernoulli:
 
 @dataclass(frozen=True)
 class Categorical:
-    """A distribution over $\\{0, \\dots, V-1\\}$ with probabilities `probs` `(V,)`."""
+    r"""A distribution over $\{0, \dots, V-1\}$ with probabilities `probs` `(V,)`."""
 
     probs: np.ndarray
 
@@ -119,7 +119,7 @@ class Categorical:
         )
 
     def log_prob(self, x) -> np.ndarray:
-        """$\\log\\pi_x$ for integer `x` (any shape); $-\\infty$ outside the support."""
+        r"""$\log\pi_x$ for integer `x` (any shape); $-\infty$ outside the support."""
         x = np.asarray(x)
         inside = (x >= 0) & (x < len(self.probs)) & (x == np.floor(x))
         idx = np.where(inside, x, 0).astype(np.int64)
@@ -135,7 +135,7 @@ class Categorical:
 
 @dataclass(frozen=True)
 class Poisson:
-    """Counts of events at average rate $\\lambda$: $P(k) = \\lambda^ke^{-\\lambda}/k!$."""
+    r"""Counts of events at average rate $\lambda$: $P(k) = \lambda^ke^{-\lambda}/k!$."""
 
     rate: float
 
@@ -143,14 +143,14 @@ class Poisson:
         _check_param(self.rate, "rate", high=500.0)
 
     def log_prob(self, x) -> np.ndarray:
-        """$x\\log\\lambda - \\lambda - \\log x!$ for integers $x\\ge0$; $-\\infty$ elsewhere."""
+        r"""$x\log\lambda - \lambda - \log x!$ for integers $x\ge0$; $-\infty$ elsewhere."""
         x = np.asarray(x, dtype=float)
         inside = (x >= 0) & (x == np.floor(x))
         k = np.where(inside, x, 0.0)
         return np.where(inside, k * np.log(self.rate) - self.rate - gammaln(k + 1), -np.inf)
 
     def sample(self, rng: np.random.Generator, size=1) -> np.ndarray:
-        """`size` draws by walking the CDF: $k$ is the first count with $F(k) \\ge U$."""
+        r"""`size` draws by walking the CDF: $k$ is the first count with $F(k) \ge U$."""
         u = _check_rng(rng).random(_size(size))
         k = np.zeros(u.shape, dtype=np.int64)
         term = np.exp(-self.rate)  # P(0)
@@ -167,12 +167,12 @@ class Poisson:
 
     @property
     def mean(self) -> float:
-        """$\\lambda$."""
+        r"""$\lambda$."""
         return float(self.rate)
 
     @property
     def variance(self) -> float:
-        """$\\lambda$."""
+        r"""$\lambda$."""
         return float(self.rate)
 
 
@@ -193,7 +193,7 @@ def standard_normal(rng: np.random.Generator, size) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Normal:
-    """The Gaussian $\\mathcal N(\\mu, \\sigma^2)$ (parametrised by the standard deviation)."""
+    r"""The Gaussian $\mathcal N(\mu, \sigma^2)$ (parametrised by the standard deviation)."""
 
     mu: float
     sigma: float
@@ -203,18 +203,18 @@ class Normal:
         _check_param(self.sigma, "sigma")
 
     def log_prob(self, x) -> np.ndarray:
-        """$-\\frac{(x-\\mu)^2}{2\\sigma^2} - \\log\\sigma - \\frac12\\log2\\pi$ (any shape)."""
+        r"""$-\frac{(x-\mu)^2}{2\sigma^2} - \log\sigma - \frac12\log2\pi$ (any shape)."""
         z = (np.asarray(x, dtype=float) - self.mu) / self.sigma
         return -0.5 * z * z - np.log(self.sigma) - 0.5 * LOG_2PI
 
     def sample(self, rng: np.random.Generator, size=1) -> np.ndarray:
-        """`size` draws $\\mu + \\sigma Z$."""
+        r"""`size` draws $\mu + \sigma Z$."""
         return self.mu + self.sigma * standard_normal(rng, size)
 
 
 @dataclass(frozen=True)
 class MultivariateNormal:
-    """The Gaussian $\\mathcal N(\\mu, \\Sigma)$ on $\\mathbb R^k$: `mean` `(k,)`, `cov` `(k, k)` SPD."""
+    r"""The Gaussian $\mathcal N(\mu, \Sigma)$ on $\mathbb R^k$: `mean` `(k,)`, `cov` `(k, k)` SPD."""
 
     mean: np.ndarray
     cov: np.ndarray
@@ -230,10 +230,10 @@ class MultivariateNormal:
         object.__setattr__(self, "_chol", cholesky(cov))
 
     def log_prob(self, x) -> np.ndarray:
-        """Log-density of `x` `(k,)` or `(N, k)`; returns `()` or `(N,)`.
+        r"""Log-density of `x` `(k,)` or `(N, k)`; returns `()` or `(N,)`.
 
-        With $\\Sigma = LL^\\top$: the Mahalanobis term is $\\lVert L^{-1}(x-\\mu)\\rVert^2$ and
-        $\\log\\det\\Sigma = 2\\sum_i\\log L_{ii}$.
+        With $\Sigma = LL^\top$: the Mahalanobis term is $\lVert L^{-1}(x-\mu)\rVert^2$ and
+        $\log\det\Sigma = 2\sum_i\log L_{ii}$.
         """
         x = np.asarray(x, dtype=float)
         k = self.mean.size
@@ -246,14 +246,14 @@ class MultivariateNormal:
         return out if x.ndim == 2 else out[0]
 
     def sample(self, rng: np.random.Generator, size: int = 1) -> np.ndarray:
-        """`size` draws `(size, k)`: $\\mu + LZ$."""
+        r"""`size` draws `(size, k)`: $\mu + LZ$."""
         z = standard_normal(rng, (size, self.mean.size))  # (N, k)
         return self.mean + z @ self._chol.T
 
 
 @dataclass(frozen=True)
 class Gamma:
-    """Gamma$(\\alpha, \\beta)$ with shape $\\alpha$ and rate $\\beta$ (mean $\\alpha/\\beta$)."""
+    r"""Gamma$(\alpha, \beta)$ with shape $\alpha$ and rate $\beta$ (mean $\alpha/\beta$)."""
 
     shape: float
     rate: float = 1.0
@@ -263,7 +263,7 @@ class Gamma:
         _check_param(self.rate, "rate")
 
     def log_prob(self, x) -> np.ndarray:
-        """$\\alpha\\log\\beta + (\\alpha-1)\\log x - \\beta x - \\log\\Gamma(\\alpha)$ for $x > 0$."""
+        r"""$\alpha\log\beta + (\alpha-1)\log x - \beta x - \log\Gamma(\alpha)$ for $x > 0$."""
         x = np.asarray(x, dtype=float)
         safe = np.where(x > 0, x, 1.0)
         a, b = self.shape, self.rate
@@ -271,7 +271,7 @@ class Gamma:
         return np.where(x > 0, out, -np.inf)
 
     def sample(self, rng: np.random.Generator, size=1) -> np.ndarray:
-        """`size` draws by Marsaglia–Tsang rejection (boosted by $U^{1/\\alpha}$ when $\\alpha<1$)."""
+        r"""`size` draws by Marsaglia–Tsang rejection (boosted by $U^{1/\alpha}$ when $\alpha<1$)."""
         shape = _size(size)
         n = int(np.prod(shape))
         alpha = self.shape if self.shape >= 1 else self.shape + 1.0
@@ -307,7 +307,7 @@ class Beta:
         _check_param(self.b, "b")
 
     def log_prob(self, x) -> np.ndarray:
-        """$(a-1)\\log x + (b-1)\\log(1-x) - \\log B(a,b)$ for $0 < x < 1$."""
+        r"""$(a-1)\log x + (b-1)\log(1-x) - \log B(a,b)$ for $0 < x < 1$."""
         x = np.asarray(x, dtype=float)
         inside = (x > 0) & (x < 1)
         s = np.where(inside, x, 0.5)
@@ -316,7 +316,7 @@ class Beta:
         return np.where(inside, out, -np.inf)
 
     def sample(self, rng: np.random.Generator, size=1) -> np.ndarray:
-        """`size` draws $X/(X+Y)$ with $X\\sim$ Gamma$(a)$, $Y\\sim$ Gamma$(b)$."""
+        r"""`size` draws $X/(X+Y)$ with $X\sim$ Gamma$(a)$, $Y\sim$ Gamma$(b)$."""
         x = Gamma(self.a).sample(rng, size)
         y = Gamma(self.b).sample(rng, size)
         return x / (x + y)
@@ -335,7 +335,7 @@ class Beta:
 
 @dataclass(frozen=True)
 class Dirichlet:
-    """Dirichlet$(\\alpha)$ on the probability simplex in $\\mathbb R^K$; `alpha` `(K,)` > 0."""
+    r"""Dirichlet$(\alpha)$ on the probability simplex in $\mathbb R^K$; `alpha` `(K,)` > 0."""
 
     alpha: np.ndarray
 
@@ -358,6 +358,6 @@ class Dirichlet:
         return out if x.ndim == 2 else out[0]
 
     def sample(self, rng: np.random.Generator, size: int = 1) -> np.ndarray:
-        """`size` draws `(size, K)`: independent Gamma$(\\alpha_i)$ variables, normalised."""
+        r"""`size` draws `(size, K)`: independent Gamma$(\alpha_i)$ variables, normalised."""
         g = np.stack([Gamma(a).sample(rng, size) for a in self.alpha], axis=-1)  # (N, K)
         return g / g.sum(axis=-1, keepdims=True)

@@ -64,7 +64,7 @@ def _start_vector(n: int, v0) -> np.ndarray:
 def power_iteration(
     a, *, v0=None, tol: float = 1e-12, max_iter: int = 10_000
 ) -> tuple[float, np.ndarray]:
-    """The dominant eigenpair (largest $|\\lambda|$, assumed real and unique) of `a` `(n, n)`.
+    r"""The dominant eigenpair (largest $|\lambda|$, assumed real and unique) of `a` `(n, n)`.
 
     Returns `(lam, v)` with unit `v` `(n,)`; raises `ValueError` if it does not converge.
 
@@ -125,7 +125,7 @@ def inverse_iteration(
 
 
 def hessenberg(a) -> tuple[np.ndarray, np.ndarray]:
-    """Reduce `a` `(n, n)` to upper-Hessenberg `h` with orthogonal `q`: $A = QHQ^\\top$."""
+    r"""Reduce `a` `(n, n)` to upper-Hessenberg `h` with orthogonal `q`: $A = QHQ^\top$."""
     h = _as_square(a, "a").copy()
     n = h.shape[0]
     q = np.eye(n)
@@ -249,10 +249,10 @@ def eigvals_qr(a, *, max_iter: int = 10_000) -> np.ndarray:
 
 
 def jacobi_eigh(a, *, tol: float = 1e-14, max_sweeps: int = 100) -> tuple[np.ndarray, np.ndarray]:
-    """Eigen-decomposition of symmetric `a` `(n, n)` by cyclic Jacobi rotations.
+    r"""Eigen-decomposition of symmetric `a` `(n, n)` by cyclic Jacobi rotations.
 
     Returns `(w, v)`: eigenvalues `(n,)` ascending and orthonormal eigenvectors as the columns of
-    `v` `(n, n)`, so that $A = V\\,\\mathrm{diag}(w)\\,V^\\top$.
+    `v` `(n, n)`, so that $A = V\,\mathrm{diag}(w)\,V^\top$.
     """
     a = _as_symmetric(a, "a").copy()
     n = a.shape[0]

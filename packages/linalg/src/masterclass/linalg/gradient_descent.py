@@ -53,13 +53,13 @@ from masterclass.linalg.optimizers import sgd_init, sgd_step
 
 
 def least_squares_loss(w, x, y) -> float:
-    """$\\frac{1}{2B}\\lVert Xw - y\\rVert^2$ for `w` `(D,)`, `x` `(B, D)`, `y` `(B,)`."""
+    r"""$\frac{1}{2B}\lVert Xw - y\rVert^2$ for `w` `(D,)`, `x` `(B, D)`, `y` `(B,)`."""
     r = x @ w - y  # (B,)
     return float(r @ r / (2 * len(y)))
 
 
 def least_squares_grad(w, x, y) -> np.ndarray:
-    """Gradient of `least_squares_loss` with respect to `w`: $X^\\top(Xw - y)/B$, `(D,)`."""
+    r"""Gradient of `least_squares_loss` with respect to `w`: $X^\top(Xw - y)/B$, `(D,)`."""
     return x.T @ (x @ w - y) / len(y)
 
 

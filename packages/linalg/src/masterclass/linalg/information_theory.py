@@ -56,7 +56,7 @@ def _check_base(base: float | None) -> float | None:
 
 
 def entropy(p, *, axis: int = -1, base: float | None = None) -> np.ndarray:
-    """Shannon entropy $H(p) = -\\sum_i p_i \\log p_i$ along `axis` (nats, or bits with `base=2`).
+    r"""Shannon entropy $H(p) = -\sum_i p_i \log p_i$ along `axis` (nats, or bits with `base=2`).
 
     >>> float(entropy([0.5, 0.5], base=2))
     1.0
@@ -76,7 +76,7 @@ def joint_entropy(pxy, *, base: float | None = None) -> float:
 
 
 def conditional_entropy(pxy, *, base: float | None = None) -> float:
-    """$H(Y\\mid X) = H(X, Y) - H(X)$ for a joint table `pxy` `(n_x, n_y)` (rows index $X$)."""
+    r"""$H(Y\mid X) = H(X, Y) - H(X)$ for a joint table `pxy` `(n_x, n_y)` (rows index $X$)."""
     pxy = _as_joint(pxy)
     base = _check_base(base)
     return float(_neg_sum_plogp(pxy, None, base) - _neg_sum_plogp(pxy.sum(axis=1), None, base))
@@ -97,7 +97,7 @@ def mutual_information(pxy, *, base: float | None = None) -> float:
 
 
 def perplexity(log_probs) -> float:
-    """Perplexity $\\exp(-\\frac1T\\sum_t \\log p_t)$ of the log-probabilities `(T,)` a model gave
+    r"""Perplexity $\exp(-\frac1T\sum_t \log p_t)$ of the log-probabilities `(T,)` a model gave
     the tokens that occurred (natural log, each <= 0)."""
     lp = _as_float_array(log_probs, "log_probs", ndim=1)
     if np.any(lp > 0):

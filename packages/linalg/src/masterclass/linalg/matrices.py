@@ -127,7 +127,7 @@ def _as_float_array_rows(b, n: int) -> np.ndarray:
 
 
 def det(a) -> float:
-    """$\\det A = (-1)^{\\#\\text{swaps}}\\prod_i u_{ii}$ from the LU factorization of `a` `(n, n)`.
+    r"""$\det A = (-1)^{\#\text{swaps}}\prod_i u_{ii}$ from the LU factorization of `a` `(n, n)`.
 
     >>> det([[2.0, 0.0], [1.0, 3.0]])
     6.0
@@ -159,7 +159,7 @@ def inv(a) -> np.ndarray:
 
 
 def qr(a, *, mode: str = "reduced") -> tuple[np.ndarray, np.ndarray]:
-    """Householder QR of `a` `(m, n)`: `q` `(m, k)`, `r` `(k, n)`, $k = \\min(m,n)$ for `"reduced"`,
+    r"""Householder QR of `a` `(m, n)`: `q` `(m, k)`, `r` `(k, n)`, $k = \min(m,n)$ for `"reduced"`,
     or `q` `(m, m)`, `r` `(m, n)` for `"complete"`. Columns of `q` are orthonormal to rounding."""
     a = _as_matrix(a, "a")
     if mode not in ("reduced", "complete"):
@@ -214,13 +214,13 @@ def is_symmetric(a, tol: float = 1e-10) -> bool:
 
 
 def is_orthogonal(a, tol: float = 1e-10) -> bool:
-    """Whether square `a` satisfies $A^\\top A = I$ up to `tol` (columns orthonormal)."""
+    r"""Whether square `a` satisfies $A^\top A = I$ up to `tol` (columns orthonormal)."""
     a = _as_square(a, "a")
     return bool(np.max(np.abs(a.T @ a - np.eye(a.shape[0]))) <= tol)
 
 
 def is_positive_definite(a) -> bool:
-    """Whether `a` is symmetric with $x^\\top A x > 0$ for all $x\\ne 0$ (its Cholesky exists)."""
+    r"""Whether `a` is symmetric with $x^\top A x > 0$ for all $x\ne 0$ (its Cholesky exists)."""
     a = _as_square(a, "a")
     if not is_symmetric(a):
         return False
@@ -232,7 +232,7 @@ def is_positive_definite(a) -> bool:
 
 
 def cond(a, p: str | float = 2) -> float:
-    """Condition number $\\lVert A\\rVert_p\\lVert A^{-1}\\rVert_p$ of square `a` for
+    r"""Condition number $\lVert A\rVert_p\lVert A^{-1}\rVert_p$ of square `a` for
     `p` in {1, 2, inf, "fro"}; `inf` (the float) for a singular matrix.
 
     The 2-norm uses singular values from `svd.py`; the others the inverse from LU.
@@ -255,7 +255,7 @@ def cond(a, p: str | float = 2) -> float:
 
 
 def matrix_norm(a, p: str | float = "fro") -> float:
-    """Matrix norm: `1` max column sum, `inf` max row sum, `"fro"` $\\sqrt{\\sum a_{ij}^2}$."""
+    r"""Matrix norm: `1` max column sum, `inf` max row sum, `"fro"` $\sqrt{\sum a_{ij}^2}$."""
     a = _as_matrix(a, "a")
     if p == 1:
         return float(np.max(np.sum(np.abs(a), axis=0)))
@@ -267,8 +267,8 @@ def matrix_norm(a, p: str | float = "fro") -> float:
 
 
 def lstsq(a, b) -> np.ndarray:
-    """Least-squares solution of $\\min_x\\lVert Ax - b\\rVert$ for full-column-rank `a` `(m, n)`,
-    $m\\ge n$, by QR: $Rx = Q^\\top b$. `b` is `(m,)`; returns `(n,)`."""
+    r"""Least-squares solution of $\min_x\lVert Ax - b\rVert$ for full-column-rank `a` `(m, n)`,
+    $m\ge n$, by QR: $Rx = Q^\top b$. `b` is `(m,)`; returns `(n,)`."""
     a, b = _as_matrix(a, "a"), _as_vector(b, "b")
     if a.shape[0] != b.shape[0] or a.shape[0] < a.shape[1]:
         raise ValueError(f"need a (m, n) with m >= n and b (m,), got {a.shape} and {b.shape}")

@@ -60,7 +60,7 @@ class Estimate:
 
 
 def bernoulli_mle(x) -> Estimate:
-    """$\\hat p = \\bar x$ from 0/1 data `x` `(N,)`; standard error $\\sqrt{\\hat p(1-\\hat p)/N}$."""
+    r"""$\hat p = \bar x$ from 0/1 data `x` `(N,)`; standard error $\sqrt{\hat p(1-\hat p)/N}$."""
     x = _as_vector(x, "x")
     if not np.all((x == 0) | (x == 1)):
         raise ValueError("x must contain only 0 and 1 for a Bernoulli model")
@@ -69,8 +69,8 @@ def bernoulli_mle(x) -> Estimate:
 
 
 def categorical_mle(x, num_classes: int) -> Estimate:
-    """$\\hat\\pi_k = n_k/N$ from labels `x` `(N,)` in `range(num_classes)`; standard errors
-    $\\sqrt{\\hat\\pi_k(1-\\hat\\pi_k)/N}$."""
+    r"""$\hat\pi_k = n_k/N$ from labels `x` `(N,)` in `range(num_classes)`; standard errors
+    $\sqrt{\hat\pi_k(1-\hat\pi_k)/N}$."""
     x = np.asarray(x)
     if x.ndim != 1 or x.size == 0 or not np.issubdtype(x.dtype, np.integer):
         raise ValueError("x must be a non-empty vector of integer class labels")
@@ -81,7 +81,7 @@ def categorical_mle(x, num_classes: int) -> Estimate:
 
 
 def poisson_mle(x) -> Estimate:
-    """$\\hat\\lambda = \\bar x$ from counts `x` `(N,)`; standard error $\\sqrt{\\hat\\lambda/N}$."""
+    r"""$\hat\lambda = \bar x$ from counts `x` `(N,)`; standard error $\sqrt{\hat\lambda/N}$."""
     x = _as_vector(x, "x")
     if np.any(x < 0) or np.any(x != np.floor(x)):
         raise ValueError("x must contain non-negative integer counts for a Poisson model")
@@ -90,8 +90,8 @@ def poisson_mle(x) -> Estimate:
 
 
 def normal_mle(x) -> Estimate:
-    """$(\\hat\\mu, \\hat\\sigma)$ from `x` `(N,)`, $N \\ge 2$, with $\\hat\\sigma^2$ the biased
-    ($1/N$) variance; standard errors $\\hat\\sigma/\\sqrt N$ and $\\hat\\sigma/\\sqrt{2N}$."""
+    r"""$(\hat\mu, \hat\sigma)$ from `x` `(N,)`, $N \ge 2$, with $\hat\sigma^2$ the biased
+    ($1/N$) variance; standard errors $\hat\sigma/\sqrt N$ and $\hat\sigma/\sqrt{2N}$."""
     x = _as_vector(x, "x")
     if x.size < 2:
         raise ValueError(f"x needs at least 2 values to estimate a variance, got {x.size}")
@@ -102,8 +102,8 @@ def normal_mle(x) -> Estimate:
 
 
 def multivariate_normal_mle(x) -> tuple[np.ndarray, np.ndarray]:
-    """$(\\hat\\mu, \\hat\\Sigma)$ from rows `x` `(N, k)`: the mean `(k,)` and the biased
-    covariance $\\frac1N\\sum(x_i-\\hat\\mu)(x_i-\\hat\\mu)^\\top$ `(k, k)`."""
+    r"""$(\hat\mu, \hat\Sigma)$ from rows `x` `(N, k)`: the mean `(k,)` and the biased
+    covariance $\frac1N\sum(x_i-\hat\mu)(x_i-\hat\mu)^\top$ `(k, k)`."""
     x = _as_matrix(x, "x")
     mu = x.mean(axis=0)
     centred = x - mu  # (N, k)
@@ -129,12 +129,12 @@ def logistic_nll(w, x, y) -> float:
 
 
 def logistic_nll_grad(w, x, y) -> np.ndarray:
-    """Gradient $X^\\top(\\sigma(Xw) - y)$ of `logistic_nll`, `(D,)`."""
+    r"""Gradient $X^\top(\sigma(Xw) - y)$ of `logistic_nll`, `(D,)`."""
     return x.T @ (_sigmoid(x @ w) - y)
 
 
 def logistic_fisher_information(w, x) -> np.ndarray:
-    """Observed Fisher information $X^\\top\\mathrm{diag}(p(1-p))X$ at `w`, `(D, D)`."""
+    r"""Observed Fisher information $X^\top\mathrm{diag}(p(1-p))X$ at `w`, `(D, D)`."""
     p = _sigmoid(x @ w)  # (N,)
     return x.T @ (x * (p * (1 - p))[:, None])
 

@@ -102,16 +102,16 @@ def sgd_step(
     weight_decay: float = 0.0,
     nesterov: bool = False,
 ) -> tuple[Array, SGDState]:
-    """One SGD step, as `torch.optim.SGD` computes it.
+    r"""One SGD step, as `torch.optim.SGD` computes it.
 
     Args:
         param: parameters, any shape.
         grad: gradient of the loss at `param`, same shape.
         state: from `sgd_init` or a previous `sgd_step`.
-        lr: learning rate $\\eta$.
-        momentum: momentum factor $\\mu \\in [0, 1)$.
-        dampening: dampening $\\tau$ of the gradient added to the buffer.
-        weight_decay: L2 penalty $\\lambda$ added to the gradient.
+        lr: learning rate $\eta$.
+        momentum: momentum factor $\mu \in [0, 1)$.
+        dampening: dampening $\tau$ of the gradient added to the buffer.
+        weight_decay: L2 penalty $\lambda$ added to the gradient.
         nesterov: use Nesterov momentum (needs `momentum > 0` and `dampening == 0`).
 
     Returns:
@@ -175,13 +175,13 @@ def adagrad_step(
     weight_decay: float = 0.0,
     eps: float = 1e-10,
 ) -> tuple[Array, AdagradState]:
-    """One AdaGrad step, as `torch.optim.Adagrad` computes it.
+    r"""One AdaGrad step, as `torch.optim.Adagrad` computes it.
 
     Args:
         param, grad: parameters and gradient, same shape.
         state: from `adagrad_init` or a previous `adagrad_step`.
-        lr: base learning rate $\\eta$; lr_decay: $\\delta$ in $\\eta_t = \\eta / (1 + (t-1)\\delta)$.
-        weight_decay: L2 penalty added to the gradient; eps: added to $\\sqrt{s_t}$.
+        lr: base learning rate $\eta$; lr_decay: $\delta$ in $\eta_t = \eta / (1 + (t-1)\delta)$.
+        weight_decay: L2 penalty added to the gradient; eps: added to $\sqrt{s_t}$.
 
     Returns:
         `(new_param, new_state)`.
@@ -242,13 +242,13 @@ def rmsprop_step(
     momentum: float = 0.0,
     centered: bool = False,
 ) -> tuple[Array, RMSpropState]:
-    """One RMSprop step, as `torch.optim.RMSprop` computes it.
+    r"""One RMSprop step, as `torch.optim.RMSprop` computes it.
 
     Args:
         param, grad: parameters and gradient, same shape.
         state: from `rmsprop_init` or a previous `rmsprop_step`.
         lr: learning rate; alpha: decay of the squared-gradient average; eps: added to its root.
-        weight_decay: L2 penalty added to the gradient; momentum: velocity factor $\\mu$.
+        weight_decay: L2 penalty added to the gradient; momentum: velocity factor $\mu$.
         centered: divide by the gradient's standard deviation instead of its root mean square.
 
     Returns:
@@ -352,12 +352,12 @@ def adam_step(
     eps: float = 1e-8,
     weight_decay: float = 0.0,
 ) -> tuple[Array, AdamState]:
-    """One Adam step, as `torch.optim.Adam` computes it (L2 weight decay added to the gradient).
+    r"""One Adam step, as `torch.optim.Adam` computes it (L2 weight decay added to the gradient).
 
     Args:
         param, grad: parameters and gradient, same shape.
         state: from `adam_init` or a previous `adam_step`.
-        lr: learning rate; betas: decays $(\\beta_1, \\beta_2)$ of the two moments.
+        lr: learning rate; betas: decays $(\beta_1, \beta_2)$ of the two moments.
         eps: added to the bias-corrected root of the second moment.
         weight_decay: L2 penalty added to the gradient (so it is rescaled by Adam; see AdamW).
 
@@ -398,13 +398,13 @@ def adamw_step(
     eps: float = 1e-8,
     weight_decay: float = 1e-2,
 ) -> tuple[Array, AdamState]:
-    """One AdamW step, as `torch.optim.AdamW` computes it (decoupled weight decay).
+    r"""One AdamW step, as `torch.optim.AdamW` computes it (decoupled weight decay).
 
     Args:
         param, grad: parameters and gradient, same shape.
         state: from `adamw_init` or a previous `adamw_step`.
         lr, betas, eps: as in `adam_step`.
-        weight_decay: $\\lambda$ in the decay $\\theta \\leftarrow (1 - \\eta\\lambda)\\theta$.
+        weight_decay: $\lambda$ in the decay $\theta \leftarrow (1 - \eta\lambda)\theta$.
 
     Returns:
         `(new_param, new_state)`.

@@ -63,7 +63,7 @@ class PCA:
 
     @classmethod
     def fit(cls, x, n_components: int | None = None, *, whiten: bool = False) -> PCA:
-        """Fit to data `x` `(N, D)`, keeping `n_components` (default all, $\\min(N, D)$)."""
+        r"""Fit to data `x` `(N, D)`, keeping `n_components` (default all, $\min(N, D)$)."""
         x = _as_matrix(x, "x")
         n, d = x.shape
         if n < 2:

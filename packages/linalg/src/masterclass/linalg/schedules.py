@@ -61,7 +61,7 @@ def _cosine_anneal(start: float, end: float, fraction: float) -> float:
 
 
 def constant(step: int, *, base_lr: float) -> float:
-    """The constant schedule: $\\eta_t = \\eta$ for every step.
+    r"""The constant schedule: $\eta_t = \eta$ for every step.
 
     >>> constant(100, base_lr=0.1)
     0.1

@@ -87,9 +87,9 @@ def _one_sided_jacobi(a: np.ndarray, max_sweeps: int) -> tuple[np.ndarray, np.nd
 
 
 def svd(a, *, max_sweeps: int = 60) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Reduced SVD of `a` `(m, n)`: `u` `(m, k)`, `s` `(k,)` descending, `vt` `(k, n)`, $k=\\min(m,n)$.
+    r"""Reduced SVD of `a` `(m, n)`: `u` `(m, k)`, `s` `(k,)` descending, `vt` `(k, n)`, $k=\min(m,n)$.
 
-    $A = U\\,\\mathrm{diag}(s)\\,V^\\top$; `u` and `vt` have orthonormal columns/rows (also for
+    $A = U\,\mathrm{diag}(s)\,V^\top$; `u` and `vt` have orthonormal columns/rows (also for
     rank-deficient `a`, whose null directions are completed to an orthonormal set).
 
     >>> u, s, vt = svd(np.array([[3.0, 0.0], [0.0, -2.0]]))
@@ -145,8 +145,8 @@ def low_rank_approximation(a, rank: int) -> np.ndarray:
 
 
 def eckart_young_error(s, rank: int, norm: str = "fro") -> float:
-    """The error $\\lVert A - A_r\\rVert$ predicted by Eckart–Young from the singular values `s`
-    `(k,)` (descending): $\\sigma_{r+1}$ for `norm=2`, $\\sqrt{\\sum_{i>r}\\sigma_i^2}$ for `"fro"`."""
+    r"""The error $\lVert A - A_r\rVert$ predicted by Eckart–Young from the singular values `s`
+    `(k,)` (descending): $\sigma_{r+1}$ for `norm=2`, $\sqrt{\sum_{i>r}\sigma_i^2}$ for `"fro"`."""
     s = np.asarray(s, dtype=np.float64)
     if s.ndim != 1 or np.any(s < 0) or np.any(np.diff(s) > 0):
         raise ValueError("s must be a vector of non-negative singular values in descending order")

@@ -45,7 +45,7 @@ from masterclass.linalg.svd import singular_values
 
 
 def norm(x, p: float = 2) -> float:
-    """The $p$-norm of a vector `x` `(n,)`: $(\\sum_i |x_i|^p)^{1/p}$, or $\\max_i|x_i|$ for `p=inf`.
+    r"""The $p$-norm of a vector `x` `(n,)`: $(\sum_i |x_i|^p)^{1/p}$, or $\max_i|x_i|$ for `p=inf`.
 
     >>> norm([3.0, 4.0]), norm([3.0, -4.0], p=1), norm([3.0, -4.0], p=np.inf)
     (5.0, 7.0, 4.0)
@@ -63,7 +63,7 @@ def norm(x, p: float = 2) -> float:
 
 
 def inner(x, y) -> float:
-    """The inner product $x^\\top y = \\sum_i x_i y_i$ of two vectors of the same shape `(n,)`."""
+    r"""The inner product $x^\top y = \sum_i x_i y_i$ of two vectors of the same shape `(n,)`."""
     x, y = _as_vector(x, "x"), _as_vector(y, "y")
     if x.shape != y.shape:
         raise ValueError(f"x and y must have the same shape, got {x.shape} and {y.shape}")
@@ -71,7 +71,7 @@ def inner(x, y) -> float:
 
 
 def cosine_similarity(x, y) -> float:
-    """$\\cos\\theta = x^\\top y / (\\lVert x\\rVert\\lVert y\\rVert)$, in $[-1, 1]$; vectors must be nonzero."""
+    r"""$\cos\theta = x^\top y / (\lVert x\rVert\lVert y\rVert)$, in $[-1, 1]$; vectors must be nonzero."""
     nx, ny = norm(x), norm(y)
     if nx == 0 or ny == 0:
         raise ValueError("cosine_similarity needs nonzero vectors; the angle to 0 is undefined")
@@ -112,7 +112,7 @@ def project_onto_columns(y, a) -> np.ndarray:
 
 
 def gram_schmidt(a, *, modified: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """Orthonormalise the columns of `a` `(m, n)`, $m \\ge n$, full column rank: $A = QR$.
+    r"""Orthonormalise the columns of `a` `(m, n)`, $m \ge n$, full column rank: $A = QR$.
 
     Returns `q` `(m, n)` with orthonormal columns and upper-triangular `r` `(n, n)` with positive
     diagonal. `modified=False` gives classical Gram–Schmidt (less stable; kept to show why).

@@ -1,20 +1,20 @@
-"""# Activation functions in LLMs
+r"""# Activation functions in LLMs
 
 The feed-forward network holds two thirds of a block's parameters, and its nonlinearity is one of
 the few choices that changed between GPT-2 and today's models:
 
-| name | $\\phi(x)$ | FFN | used by |
+| name | $\phi(x)$ | FFN | used by |
 |---|---|---|---|
-| GELU | $x\\,\\Phi(x)$ (tanh approximation) | $W_2\\,\\phi(W_1 x)$ | GPT-2, GPT-3, BERT |
-| SiLU / Swish | $x\\,\\sigma(x)$ | $W_2\\,\\phi(W_1 x)$ | (the gate of SwiGLU) |
-| ReLU² | $\\max(0, x)^2$ | $W_2\\,\\phi(W_1 x)$ | Primer (So et al., 2021), modded-nanoGPT |
-| SwiGLU | | $W_2\\,(\\operatorname{SiLU}(W_g x) \\odot W_u x)$ | PaLM, LLaMA, Mistral, Qwen |
-| GeGLU | | $W_2\\,(\\operatorname{GELU}(W_g x) \\odot W_u x)$ | T5 v1.1, Gemma |
+| GELU | $x\,\Phi(x)$ (tanh approximation) | $W_2\,\phi(W_1 x)$ | GPT-2, GPT-3, BERT |
+| SiLU / Swish | $x\,\sigma(x)$ | $W_2\,\phi(W_1 x)$ | (the gate of SwiGLU) |
+| ReLU² | $\max(0, x)^2$ | $W_2\,\phi(W_1 x)$ | Primer (So et al., 2021), modded-nanoGPT |
+| SwiGLU | | $W_2\,(\operatorname{SiLU}(W_g x) \odot W_u x)$ | PaLM, LLaMA, Mistral, Qwen |
+| GeGLU | | $W_2\,(\operatorname{GELU}(W_g x) \odot W_u x)$ | T5 v1.1, Gemma |
 
 The gated units (Shazeer, 2020) multiply a nonlinear gate by a linear "up" projection: the
 product of two linear maps lets the FFN express quadratic interactions that a single nonlinearity
 approximates poorly. A gated FFN has three matrices, so at equal parameters its width is
-$\\tfrac{8}{3} d$ instead of $4d$; `LMConfig` picks those widths by default, which keeps this
+$\tfrac{8}{3} d$ instead of $4d$; `LMConfig` picks those widths by default, which keeps this
 comparison fair. The functions themselves are Module 3's and the FFN is the transformer chapter's
 `FeedForward`; `LMConfig.ffn` selects one ("gelu", "silu", "relu2", "swiglu", "geglu").
 

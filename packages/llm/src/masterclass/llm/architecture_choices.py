@@ -1,4 +1,4 @@
-"""# Architecture choices
+r"""# Architecture choices
 
 Between GPT-2 (2019) and LLaMA (2023) the decoder-only recipe changed in a handful of places, each
 adopted because it trained better or served cheaper at equal cost:
@@ -7,7 +7,7 @@ adopted because it trained better or served cheaper at equal cost:
 |---|---|---|---|
 | norm placement | pre-norm (post-norm in 2017) | pre-norm | post-norm needs warm-up and small learning rates to train deep stacks (Xiong et al., 2020) |
 | norm | LayerNorm | RMSNorm | no mean subtraction or bias; as good, cheaper (Zhang & Sennrich, 2019) |
-| FFN | GELU MLP, $4d$ | SwiGLU, $\\tfrac83 d$ | better loss at equal parameters (Shazeer, 2020) |
+| FFN | GELU MLP, $4d$ | SwiGLU, $\tfrac83 d$ | better loss at equal parameters (Shazeer, 2020) |
 | positions | learned absolute | RoPE | relative, no length-bound table, extendable (`context_window.py`) |
 | attention heads | MHA | GQA ($H_{kv} < H$) | KV cache $H / H_{kv}$ times smaller at little quality cost (Ainslie et al., 2023) |
 | biases | yes | no | no measurable benefit; simpler |

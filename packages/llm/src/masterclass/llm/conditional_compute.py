@@ -1,19 +1,19 @@
-"""# Conditional computation: spending less compute on easy tokens
+r"""# Conditional computation: spending less compute on easy tokens
 
 A dense transformer spends the same FLOPs on every token, whether it completes `import` after
 `from os ` or solves the hard part of a sentence. Conditional computation lets the input decide how
 much of the network to run. Two complementary forms are here:
 
 **Early exit** (depth per token at inference; Schuster et al., 2022, *CALM*; Elbayad et al., 2020).
-Reading the residual stream after layer $\\ell$ through the final norm and the output head gives a
-next-token distribution $p^{(\\ell)}$ (the "logit lens"). If its confidence $\\max_i p^{(\\ell)}_i$
-exceeds a threshold $\\lambda$ the token stops there; its hidden state is copied upward, so later
+Reading the residual stream after layer $\ell$ through the final norm and the output head gives a
+next-token distribution $p^{(\ell)}$ (the "logit lens"). If its confidence $\max_i p^{(\ell)}_i$
+exceeds a threshold $\lambda$ the token stops there; its hidden state is copied upward, so later
 tokens can still attend to it at every layer (CALM's state propagation). The fraction of
 (token, layer) pairs skipped is the compute saved; the price is agreement with the full model,
 measured against it.
 
 **Mixture-of-depths** (depth per token in training; Raposo et al., 2024). In a routed block a
-linear router scores every token, and only the top $\\lceil cT \\rceil$ per sequence ($c$ = capacity,
+linear router scores every token, and only the top $\lceil cT \rceil$ per sequence ($c$ = capacity,
 e.g. 1/8) go through attention and FFN; the rest ride the residual stream unchanged. The block's
 update is multiplied by the router score, which is how the router learns. The compute is static
 and known in advance (capacity $c$ of the block's FLOPs, and $c^2$ of its attention scores), unlike

@@ -1,4 +1,4 @@
-"""# The model configuration
+r"""# The model configuration
 
 Every architecture decision of a decoder-only language model fits in one small record: how wide,
 how deep, how many query and key/value heads, which feed-forward network, which normalization, which
@@ -7,7 +7,7 @@ record, `LMConfig`, with one comment per field, checks that the choices are cons
 two named starting points:
 
 - `LMConfig.llama()`: the LLaMA recipe (Touvron et al., 2023): RMSNorm before each sub-layer,
-  SwiGLU feed-forward with $d_{ff} \\approx \\tfrac{8}{3} d_{model}$, rotary positions with the
+  SwiGLU feed-forward with $d_{ff} \approx \tfrac{8}{3} d_{model}$, rotary positions with the
   half-split pairing that Hugging Face uses, no biases, untied embeddings.
 - `LMConfig.gpt2()`: the GPT-2 recipe (Radford et al., 2019): LayerNorm, a GELU MLP with
   $d_{ff} = 4 d_{model}$, learned absolute positions, biases, tied embeddings.

@@ -1,19 +1,19 @@
-"""# Context window mechanics: stretching RoPE past the training length
+r"""# Context window mechanics: stretching RoPE past the training length
 
-A model trained on sequences of length $L$ has only seen rotary angles $m\\theta_i$ with $m < L$.
-Run it at $m \\ge L$ and the fast pairs wrap around harmlessly (they have completed many turns
+A model trained on sequences of length $L$ has only seen rotary angles $m\theta_i$ with $m < L$.
+Run it at $m \ge L$ and the fast pairs wrap around harmlessly (they have completed many turns
 already), but the slow pairs reach angles never seen in training, and perplexity explodes. Three
 rescalings of the frequencies reuse the seen range for a context $s$ times longer ($s$ =
 `rope_scaling_factor`):
 
-- **Position interpolation** (Chen et al., 2023): $\\theta_i' = \\theta_i / s$. Every angle stays in
+- **Position interpolation** (Chen et al., 2023): $\theta_i' = \theta_i / s$. Every angle stays in
   the trained range, but neighbouring positions get $s$ times closer, blurring local order.
-- **NTK-aware scaling** (bloc97, 2023): keep $\\theta_0$ and stretch the base instead,
-  $b' = b\\, s^{D/(D-2)}$, so the fastest pair is untouched and the slowest is divided by exactly $s$.
+- **NTK-aware scaling** (bloc97, 2023): keep $\theta_0$ and stretch the base instead,
+  $b' = b\, s^{D/(D-2)}$, so the fastest pair is untouched and the slowest is divided by exactly $s$.
 - **YaRN** (Peng et al., 2023): per pair, interpolate only those whose wavelength
-  $\\lambda_i = 2\\pi/\\theta_i$ is long compared with $L$ and leave the short ones alone, with a linear
-  ramp between $\\beta$ = 32 and 1 rotations over $L$; and multiply the logits by
-  $(0.1 \\ln s + 1)^2$ (applied as a factor $0.1 \\ln s + 1$ on both $\\cos$ and $\\sin$) to keep the
+  $\lambda_i = 2\pi/\theta_i$ is long compared with $L$ and leave the short ones alone, with a linear
+  ramp between $\beta$ = 32 and 1 rotations over $L$; and multiply the logits by
+  $(0.1 \ln s + 1)^2$ (applied as a factor $0.1 \ln s + 1$ on both $\cos$ and $\sin$) to keep the
   attention entropy of long sequences in check.
 
 `scaled_rope_inv_freq` returns the frequencies and that attention factor; `LanguageModel` calls it

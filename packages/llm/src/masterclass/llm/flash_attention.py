@@ -1,33 +1,33 @@
-"""# Flash attention: exact attention in linear memory
+r"""# Flash attention: exact attention in linear memory
 
-Standard attention materializes the score matrix $S = QK^\\top / \\sqrt{D}$ and its softmax
-$P$, both $T_q \\times T_k$ per head: at $T = 4096$ with 8 heads that is 512 MiB in float32 for $S$
+Standard attention materializes the score matrix $S = QK^\top / \sqrt{D}$ and its softmax
+$P$, both $T_q \times T_k$ per head: at $T = 4096$ with 8 heads that is 512 MiB in float32 for $S$
 alone, and autograd keeps $P$ for the backward pass. FlashAttention (Dao et al., 2022; Dao, 2023,
 *FlashAttention-2*) computes the same result without ever holding $S$: it walks over blocks of
-keys and keeps, for each query row, a running maximum $m$, a running denominator $\\ell$ and a
-running unnormalized output $\\tilde o$ (the **online softmax**, Milakov & Gimelshein, 2018):
+keys and keeps, for each query row, a running maximum $m$, a running denominator $\ell$ and a
+running unnormalized output $\tilde o$ (the **online softmax**, Milakov & Gimelshein, 2018):
 
 $$
-m' = \\max(m, \\max_j s_j), \\quad
-\\ell' = e^{m - m'}\\,\\ell + \\sum_j e^{s_j - m'}, \\quad
-\\tilde o' = e^{m - m'}\\,\\tilde o + \\sum_j e^{s_j - m'}\\, v_j .
+m' = \max(m, \max_j s_j), \quad
+\ell' = e^{m - m'}\,\ell + \sum_j e^{s_j - m'}, \quad
+\tilde o' = e^{m - m'}\,\tilde o + \sum_j e^{s_j - m'}\, v_j .
 $$
 
-After the last block $o = \\tilde o / \\ell$. Memory is $O(T D)$ for inputs and outputs plus one
-$B_q \\times B_k$ tile, and the result is exact, not an approximation: rescaling by $e^{m - m'}$ is
+After the last block $o = \tilde o / \ell$. Memory is $O(T D)$ for inputs and outputs plus one
+$B_q \times B_k$ tile, and the result is exact, not an approximation: rescaling by $e^{m - m'}$ is
 how the softmax of a concatenation is assembled from the softmaxes of its parts.
 
-**Backward without $P$.** The forward saves only the log-sum-exp $L_i = m_i + \\log \\ell_i$ per
+**Backward without $P$.** The forward saves only the log-sum-exp $L_i = m_i + \log \ell_i$ per
 row, enough to rebuild any tile of $P$ as $P_{ij} = e^{s_{ij} - L_i}$. With
-$\\Delta_i = \\sum_d \\mathrm{d}O_{id} O_{id}$ (equal to $\\sum_j P_{ij}\\,\\mathrm{d}P_{ij}$), the
+$\Delta_i = \sum_d \mathrm{d}O_{id} O_{id}$ (equal to $\sum_j P_{ij}\,\mathrm{d}P_{ij}$), the
 gradients of a tile are
 
 $$
-\\mathrm{d}V \\mathrel{+}= P^\\top \\mathrm{d}O, \\quad
-\\mathrm{d}P = \\mathrm{d}O\\, V^\\top, \\quad
-\\mathrm{d}S = P \\odot (\\mathrm{d}P - \\Delta), \\quad
-\\mathrm{d}Q \\mathrel{+}= \\mathrm{d}S\\, K / \\sqrt{D}, \\quad
-\\mathrm{d}K \\mathrel{+}= \\mathrm{d}S^\\top Q / \\sqrt{D}.
+\mathrm{d}V \mathrel{+}= P^\top \mathrm{d}O, \quad
+\mathrm{d}P = \mathrm{d}O\, V^\top, \quad
+\mathrm{d}S = P \odot (\mathrm{d}P - \Delta), \quad
+\mathrm{d}Q \mathrel{+}= \mathrm{d}S\, K / \sqrt{D}, \quad
+\mathrm{d}K \mathrel{+}= \mathrm{d}S^\top Q / \sqrt{D}.
 $$
 
 The backward recomputes $S$ tile by tile (more FLOPs, far less memory traffic: the trade that

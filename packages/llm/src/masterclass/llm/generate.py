@@ -1,14 +1,14 @@
-"""# Generation: decoding with a KV cache
+r"""# Generation: decoding with a KV cache
 
-An autoregressive model defines $p(x_{t+1} \\mid x_{\\le t})$; generating text is repeatedly turning
+An autoregressive model defines $p(x_{t+1} \mid x_{\le t})$; generating text is repeatedly turning
 that distribution into one token. `generate` runs the prompt through the model once (the *prefill*),
 filling a `StaticKVCache`, then feeds one token per step (the *decode* phase), each step touching
 only the new position.
 
 How a token is picked from the logits $z$:
 
-- **greedy** (`temperature=0`): $\\arg\\max_i z_i$, deterministic;
-- **temperature** $\\tau$: sample from $\\operatorname{softmax}(z / \\tau)$; $\\tau < 1$ sharpens, $\\tau > 1$
+- **greedy** (`temperature=0`): $\arg\max_i z_i$, deterministic;
+- **temperature** $\tau$: sample from $\operatorname{softmax}(z / \tau)$; $\tau < 1$ sharpens, $\tau > 1$
   flattens;
 - **top-k** (Fan et al., 2018): keep the $k$ largest logits, renormalize;
 - **top-p / nucleus** (Holtzman et al., 2020): keep the smallest set of most likely tokens whose
@@ -38,7 +38,7 @@ def filter_logits(
     top_k: int | None = None,
     top_p: float | None = None,
 ) -> Tensor:
-    """Apply temperature, top-k and top-p to `logits` `(B, V)`; removed entries become $-\\infty$.
+    r"""Apply temperature, top-k and top-p to `logits` `(B, V)`; removed entries become $-\infty$.
 
     >>> filter_logits(torch.tensor([[1.0, 3.0, 2.0]]), top_k=2).tolist()
     [[-inf, 3.0, 2.0]]

@@ -1,4 +1,4 @@
-"""# The KV cache
+r"""# The KV cache
 
 Generating token $t+1$ needs attention of the new query over the keys and values of all $t$
 previous tokens. They do not change once computed (a causal model never lets an old position see a
@@ -7,7 +7,7 @@ pure waste. A KV cache stores them: each step computes $q, k, v$ for the new tok
 $k, v$, and attends over the stored ones. The cost per generated token falls from a forward pass
 over the whole prefix to one over a single position; the price is memory,
 
-$$ 2 \\times L \\times B \\times H_{kv} \\times T \\times D \\times \\text{bytes per value}, $$
+$$ 2 \times L \times B \times H_{kv} \times T \times D \times \text{bytes per value}, $$
 
 which is why grouped-query attention (smaller $H_{kv}$) matters at inference time.
 

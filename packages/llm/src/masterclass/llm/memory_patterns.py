@@ -1,11 +1,11 @@
-"""# Memory attention patterns: sliding windows, attention sinks, local/global layers
+r"""# Memory attention patterns: sliding windows, attention sinks, local/global layers
 
 Full causal attention keeps every past key and value: the KV cache grows linearly with the text,
 $2 L H_{kv} T D$ numbers, and each new token reads all of them. Three patterns bound what a layer
 remembers:
 
 - **Sliding-window attention** (Longformer, Beltagy et al., 2020; Mistral 7B): query $i$ sees keys
-  $i - w < j \\le i$. Information still travels further than $w$ (layer $\\ell$ sees $\\ell w$ tokens
+  $i - w < j \le i$. Information still travels further than $w$ (layer $\ell$ sees $\ell w$ tokens
   back through the stack), but each layer's cache is a ring of $w$ entries.
   `LMConfig.sliding_window` turns it on.
 - **Attention sinks** (Xiao et al., 2024, *StreamingLLM*): models put a lot of attention mass on

@@ -1,4 +1,4 @@
-"""# A decoder-only language model
+r"""# A decoder-only language model
 
 The model every later module trains, quantizes, exports and serves. One `LMConfig` selects the
 variant: multi-head, grouped-query or multi-query attention; a GELU, SiLU, ReLU², SwiGLU or GeGLU
@@ -10,11 +10,11 @@ embeddings; biases; dropout. With `LMConfig.llama()` its logits equal Hugging Fa
 Each of the $L$ blocks is pre-norm (Xiong et al., 2020): the residual stream $x$ is only ever added
 to, and each sub-layer reads a normalized copy,
 
-$$ x \\leftarrow x + \\operatorname{Attn}(\\operatorname{Norm}(x)), \\qquad
-   x \\leftarrow x + \\operatorname{FFN}(\\operatorname{Norm}(x)), $$
+$$ x \leftarrow x + \operatorname{Attn}(\operatorname{Norm}(x)), \qquad
+   x \leftarrow x + \operatorname{FFN}(\operatorname{Norm}(x)), $$
 
 then a final norm and the output projection give logits over the $V$ tokens. (The post-norm
-block of the 2017 Transformer, $x \\leftarrow \\operatorname{Norm}(x + \\operatorname{Attn}(x))$, is
+block of the 2017 Transformer, $x \leftarrow \operatorname{Norm}(x + \operatorname{Attn}(x))$, is
 `norm_position="post"`, kept for `architecture_choices.py`.)
 
 The forward pass returns logits `(B, T, V)`; given `targets` `(B, T)` it returns
@@ -404,8 +404,8 @@ class LanguageModel(nn.Module):
         return n
 
     def flops_per_token(self, seq_len: int | None = None, *, training: bool = True) -> int:
-        """FLOPs per token at context `seq_len` (default `max_seq_len`): forward + backward
-        ($3\\times$ the forward) when `training`, else the forward pass alone."""
+        r"""FLOPs per token at context `seq_len` (default `max_seq_len`): forward + backward
+        ($3\times$ the forward) when `training`, else the forward pass alone."""
         c = self.config
         t = c.max_seq_len if seq_len is None else seq_len
         matmul = c.vocab_size * c.d_model  # output projection

@@ -1,15 +1,15 @@
-"""# Mixture of Experts
+r"""# Mixture of Experts
 
 A mixture-of-experts (MoE) layer replaces the one feed-forward network of a block by $E$ experts
 and a router that sends each token to only $k$ of them (Shazeer et al., 2017; Switch Transformer,
 Fedus et al., 2021; Mixtral, Jiang et al., 2024). Parameters grow $E$-fold while the compute per
 token grows only $k$-fold: Mixtral 8x7B holds 47B parameters and runs 13B per token.
 
-**Routing.** The router is one linear map to $E$ logits; with $p = \\operatorname{softmax}(W_r x)$,
+**Routing.** The router is one linear map to $E$ logits; with $p = \operatorname{softmax}(W_r x)$,
 the token goes to the $k$ experts of largest $p_e$, and the output is their weighted sum
 
-$$ y = \\sum_{e \\in \\operatorname{top}_k(p)} g_e\\, \\operatorname{FFN}_e(x), \\qquad
-   g_e = p_e / \\textstyle\\sum_{e' \\in \\operatorname{top}_k} p_{e'} $$
+$$ y = \sum_{e \in \operatorname{top}_k(p)} g_e\, \operatorname{FFN}_e(x), \qquad
+   g_e = p_e / \textstyle\sum_{e' \in \operatorname{top}_k} p_{e'} $$
 
 (Mixtral renormalizes the $k$ weights; Switch, with $k = 1$, uses $p_e$ itself:
 `normalize_top_k=False`). Gradients reach the router through $g$.
@@ -17,14 +17,14 @@ $$ y = \\sum_{e \\in \\operatorname{top}_k(p)} g_e\\, \\operatorname{FFN}_e(x), 
 **Load balance.** Left alone, a router collapses onto a few experts: those get trained, so they get
 chosen more. The auxiliary loss of Switch (as in HF's `load_balancing_loss_func`) is
 
-$$ \\mathcal{L}_{aux} = E \\sum_{e=1}^{E} f_e\\, P_e, $$
+$$ \mathcal{L}_{aux} = E \sum_{e=1}^{E} f_e\, P_e, $$
 
 with $f_e$ the fraction of tokens dispatched to expert $e$ (counting all $k$ choices) and $P_e$ the
 mean router probability of $e$. It is minimal when both are uniform; $f$ is not differentiable but
 $P$ is, and the product pushes probability away from overloaded experts.
 
 **Capacity.** On accelerators each expert processes a fixed-size buffer of
-$C = \\lceil c \\cdot N k / E \\rceil$ tokens ($c$ = capacity factor, $N$ tokens in the batch).
+$C = \lceil c \cdot N k / E \rceil$ tokens ($c$ = capacity factor, $N$ tokens in the batch).
 Tokens routed to a full expert are *dropped* for that expert: they skip it and only the residual
 connection carries them. `MoE` implements this rule (first come, first served in token order, as
 in Switch) and reports the dropped fraction.
@@ -151,9 +151,9 @@ class MoE(nn.Module):
 
 
 def load_balancing_loss(router_logits: Tensor, top_k: int) -> Tensor:
-    """Switch/Mixtral auxiliary loss $E \\sum_e f_e P_e$ from router logits `(N, E)`.
+    r"""Switch/Mixtral auxiliary loss $E \sum_e f_e P_e$ from router logits `(N, E)`.
 
-    $f_e$ counts all $k$ choices of each token (so $\\sum_e f_e = k$), as HF's implementation does;
+    $f_e$ counts all $k$ choices of each token (so $\sum_e f_e = k$), as HF's implementation does;
     a perfectly balanced router gives $k$.
     """
     n_experts = router_logits.shape[-1]

@@ -1,16 +1,16 @@
-"""# Rotary position embeddings
+r"""# Rotary position embeddings
 
 RoPE (Su et al., 2021, *RoFormer*) encodes position by rotating each query and key. The head
 dimension $D$ is split into $D/2$ pairs; pair $i$ of the vector at position $m$ is rotated by the
-angle $m\\,\\theta_i$ with $\\theta_i = b^{-2i/D}$ ($b$ = `rope_base`, 10,000 by default):
+angle $m\,\theta_i$ with $\theta_i = b^{-2i/D}$ ($b$ = `rope_base`, 10,000 by default):
 
 $$
-\\begin{pmatrix} x'_{a} \\\\ x'_{b} \\end{pmatrix} =
-\\begin{pmatrix} \\cos m\\theta_i & -\\sin m\\theta_i \\\\ \\sin m\\theta_i & \\cos m\\theta_i \\end{pmatrix}
-\\begin{pmatrix} x_{a} \\\\ x_{b} \\end{pmatrix}.
+\begin{pmatrix} x'_{a} \\ x'_{b} \end{pmatrix} =
+\begin{pmatrix} \cos m\theta_i & -\sin m\theta_i \\ \sin m\theta_i & \cos m\theta_i \end{pmatrix}
+\begin{pmatrix} x_{a} \\ x_{b} \end{pmatrix}.
 $$
 
-Because rotations compose, $\\langle R_m q, R_n k \\rangle = \\langle q, R_{n-m} k\\rangle$: the attention
+Because rotations compose, $\langle R_m q, R_n k \rangle = \langle q, R_{n-m} k\rangle$: the attention
 score depends on positions only through their difference $n - m$, and nothing is added to the
 residual stream.
 
@@ -38,7 +38,7 @@ from torch import Tensor
 
 
 def rope_inv_freq(head_dim: int, base: float = 10000.0) -> Tensor:
-    """Inverse frequencies $\\theta_i = b^{-2i/D}$, shape `(D/2,)`, float32 (as HF computes them).
+    r"""Inverse frequencies $\theta_i = b^{-2i/D}$, shape `(D/2,)`, float32 (as HF computes them).
 
     >>> rope_inv_freq(4, base=100.0)
     tensor([1.0000, 0.1000])

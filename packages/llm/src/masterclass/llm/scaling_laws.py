@@ -1,31 +1,31 @@
-"""# Scaling laws
+r"""# Scaling laws
 
 How good can a language model get for a given amount of compute, and should that compute buy
 more parameters or more data? Kaplan et al. (2020) and Hoffmann et al. (2022, *Chinchilla*)
 answered empirically: the loss of well-trained models is a smooth function of the parameter count
 $N$ and the number of training tokens $D$,
 
-$$ L(N, D) = E + \\frac{A}{N^{\\alpha}} + \\frac{B}{D^{\\beta}}, $$
+$$ L(N, D) = E + \frac{A}{N^{\alpha}} + \frac{B}{D^{\beta}}, $$
 
 where $E$ is the irreducible entropy of the text, and the two power laws are what a finite model
-and a finite sample cost. Training costs $C \\approx 6ND$ FLOPs (`LanguageModel.flops_per_token`:
+and a finite sample cost. Training costs $C \approx 6ND$ FLOPs (`LanguageModel.flops_per_token`:
 a forward pass is $2N$ per token, the backward twice that).
 
 **Compute-optimal allocation.** Minimizing $L$ subject to $6ND = C$ (a Lagrange multiplier, or
-substituting $D = C / 6N$ and setting $\\partial L / \\partial N = 0$) gives
+substituting $D = C / 6N$ and setting $\partial L / \partial N = 0$) gives
 
-$$ N_{opt} = G \\left(\\frac{C}{6}\\right)^{\\frac{\\beta}{\\alpha+\\beta}}, \\quad
-   D_{opt} = G^{-1} \\left(\\frac{C}{6}\\right)^{\\frac{\\alpha}{\\alpha+\\beta}}, \\quad
-   G = \\left(\\frac{\\alpha A}{\\beta B}\\right)^{\\frac{1}{\\alpha+\\beta}}. $$
+$$ N_{opt} = G \left(\frac{C}{6}\right)^{\frac{\beta}{\alpha+\beta}}, \quad
+   D_{opt} = G^{-1} \left(\frac{C}{6}\right)^{\frac{\alpha}{\alpha+\beta}}, \quad
+   G = \left(\frac{\alpha A}{\beta B}\right)^{\frac{1}{\alpha+\beta}}. $$
 
-With Chinchilla's fit ($\\alpha = 0.34$, $\\beta = 0.28$) both exponents are near $\\tfrac12$: grow
+With Chinchilla's fit ($\alpha = 0.34$, $\beta = 0.28$) both exponents are near $\tfrac12$: grow
 parameters and tokens together. (The paper's headline of about 20 tokens per parameter comes from
 its first two approaches; the approach-3 constants above give several times more, one of the
 inconsistencies Besiroglu et al., 2024, point out.)
 
 **Fitting.** `fit_scaling_law` follows Chinchilla's third approach: minimize the Huber loss
-($\\delta = 10^{-3}$) between $\\log L$ and the log of the model,
-$\\operatorname{LSE}(a - \\alpha \\log N,\\ b - \\beta \\log D,\\ e)$ with $A = e^a, B = e^b, E = e^e$,
+($\delta = 10^{-3}$) between $\log L$ and the log of the model,
+$\operatorname{LSE}(a - \alpha \log N,\ b - \beta \log D,\ e)$ with $A = e^a, B = e^b, E = e^e$,
 from a grid of starting points, keeping the best. The test recovers known parameters from
 synthetic losses.
 
@@ -40,15 +40,15 @@ corpus (`tiny_runs.py`), and fits the law to the twelve validation losses (nats 
 | 32 | 41,120 | 2.805 | 2.526 | 2.188 |
 | 48 | 67,824 | 2.764 | 2.418 | 2.006 |
 
-| fit | $E$ | $A$ | $\\alpha$ | $B$ | $\\beta$ |
+| fit | $E$ | $A$ | $\alpha$ | $B$ | $\beta$ |
 |---|---|---|---|---|---|
 | Chinchilla (tokens, 70M to 16B parameters) | 1.69 | 406.4 | 0.34 | 410.7 | 0.28 |
 | this grid (bytes, 12k to 68k parameters) | 0.13 | 3.3e5 | 1.43 | 31.6 | 0.22 |
 
-The data exponent $\\beta$ lands near Chinchilla's; the rest does not, and should not be expected
+The data exponent $\beta$ lands near Chinchilla's; the rest does not, and should not be expected
 to. Every run here is far from convergence (at most 400 steps), so the loss is dominated by the
-data term and the parameter term is barely identified: twelve points pin $\\alpha$ and $E$ only
-loosely, and the fit trades one against the other ($E \\approx 0.1$ nats per byte is well below
+data term and the parameter term is barely identified: twelve points pin $\alpha$ and $E$ only
+loosely, and the fit trades one against the other ($E \approx 0.1$ nats per byte is well below
 any plausible entropy of Python source). The models are five orders of magnitude smaller, the loss
 is per byte rather than per token (a byte model spends capacity on spelling), the corpus is one
 narrow domain, and the learning rate is not retuned per size; small-scale fits are known to be
@@ -75,7 +75,7 @@ CHINCHILLA = {"E": 1.69, "A": 406.4, "alpha": 0.34, "B": 410.7, "beta": 0.28}
 
 
 def training_flops(n_params: float, n_tokens: float) -> float:
-    """Training compute $C \\approx 6ND$.
+    r"""Training compute $C \approx 6ND$.
 
     >>> training_flops(1e9, 2e10)
     1.2e+20
@@ -85,7 +85,7 @@ def training_flops(n_params: float, n_tokens: float) -> float:
 
 @dataclass
 class ScalingLaw:
-    """Parameters of $L(N, D) = E + A N^{-\\alpha} + B D^{-\\beta}$."""
+    r"""Parameters of $L(N, D) = E + A N^{-\alpha} + B D^{-\beta}$."""
 
     # Irreducible loss.
     E: float

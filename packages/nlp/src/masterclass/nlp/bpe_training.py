@@ -102,7 +102,7 @@ def count_pretokens(
     special_tokens: Sequence[str] = (),
     num_workers: int | None = None,
 ) -> Counter[str]:
-    """Count the distinct pre-tokens of a stream of texts, in parallel.
+    r"""Count the distinct pre-tokens of a stream of texts, in parallel.
 
     Args:
         texts: an iterable of strings, consumed once.
@@ -113,7 +113,7 @@ def count_pretokens(
     Returns:
         A `Counter` mapping each pre-token to its number of occurrences.
 
-    >>> count_pretokens(["the cat", "the dog<|end|>the"], r" ?\\w+", ["<|end|>"])
+    >>> count_pretokens(["the cat", "the dog<|end|>the"], r" ?\w+", ["<|end|>"])
     Counter({'the': 3, ' cat': 1, ' dog': 1})
     """
     workers = num_workers if num_workers is not None else (os.cpu_count() or 1)

@@ -52,10 +52,10 @@ class Sentence:
 
 # ## Readers and writers
 def read_conllu(text: str) -> list[Sentence]:
-    """Parse CoNLL-U text; multiword-token lines (`1-2`) and empty nodes (`1.1`) are skipped.
+    r"""Parse CoNLL-U text; multiword-token lines (`1-2`) and empty nodes (`1.1`) are skipped.
 
-    >>> s = read_conllu("# text = Dogs bark.\\n1\\tDogs\\tdog\\tNOUN\\t_\\t_\\t2\\tnsubj\\t_\\t_\\n"
-    ...                 "2\\tbark\\tbark\\tVERB\\t_\\t_\\t0\\troot\\t_\\t_\\n3\\t.\\t.\\tPUNCT\\t_\\t_\\t2\\tpunct\\t_\\t_\\n")
+    >>> s = read_conllu("# text = Dogs bark.\n1\tDogs\tdog\tNOUN\t_\t_\t2\tnsubj\t_\t_\n"
+    ...                 "2\tbark\tbark\tVERB\t_\t_\t0\troot\t_\t_\n3\t.\t.\tPUNCT\t_\t_\t2\tpunct\t_\t_\n")
     >>> s[0].tokens, s[0].heads, s[0].deprels
     (['Dogs', 'bark', '.'], [2, 0, 2], ['nsubj', 'root', 'punct'])
     """
@@ -98,9 +98,9 @@ def write_conllu(sentences: Iterable[Sentence]) -> str:
 
 
 def read_conll2003(text: str) -> list[Sentence]:
-    """Parse CoNLL-2003 NER text (`WORD POS CHUNK NER` per line).
+    r"""Parse CoNLL-2003 NER text (`WORD POS CHUNK NER` per line).
 
-    >>> read_conll2003("-DOCSTART- -X- -X- O\\n\\nEU NNP B-NP B-ORG\\nrejects VBZ B-VP O\\n")[0].ner
+    >>> read_conll2003("-DOCSTART- -X- -X- O\n\nEU NNP B-NP B-ORG\nrejects VBZ B-VP O\n")[0].ner
     ['B-ORG', 'O']
     """
     sentences, cur = [], Sentence([])

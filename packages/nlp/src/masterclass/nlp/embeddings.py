@@ -226,7 +226,7 @@ def cooccurrence(ids: list[list[int]], vocab_size: int, window: int) -> np.ndarr
 
 
 class GloVe(nn.Module):
-    """Word and context vectors with biases; `vectors` is $w + \\tilde w$."""
+    r"""Word and context vectors with biases; `vectors` is $w + \tilde w$."""
 
     def __init__(self, vocab_size: int, dim: int, seed: int = 0) -> None:
         super().__init__()

@@ -116,7 +116,7 @@ class HMM:
     # One vectorised step per time: `log_alpha[t-1][:, None] + log_A` is the $(K, K)$ table of
     # $\log \alpha_{t-1}(i) A_{ij}$; a logsumexp over $i$ (axis 0) gives the sum over predecessors.
     def forward(self, obs: Sequence[int]) -> tuple[np.ndarray, float]:
-        """Log forward variables `(T, K)` and the log-likelihood $\\log P(o)$."""
+        r"""Log forward variables `(T, K)` and the log-likelihood $\log P(o)$."""
         o = self._check(obs)
         t_len, k = o.size, self.n_states
         la = np.empty((t_len, k))
@@ -126,7 +126,7 @@ class HMM:
         return la, float(logsumexp(la[-1]))
 
     def backward(self, obs: Sequence[int]) -> np.ndarray:
-        """Log backward variables `(T, K)`, with $\\beta_T = 1$."""
+        r"""Log backward variables `(T, K)`, with $\beta_T = 1$."""
         o = self._check(obs)
         t_len, k = o.size, self.n_states
         lb = np.zeros((t_len, k))
@@ -135,11 +135,11 @@ class HMM:
         return lb
 
     def log_likelihood(self, obs: Sequence[int]) -> float:
-        """$\\log P(o)$."""
+        r"""$\log P(o)$."""
         return self.forward(obs)[1]
 
     def posteriors(self, obs: Sequence[int]) -> np.ndarray:
-        """State posteriors $\\gamma_t(i) = P(s_t = i \\mid o)$, shape `(T, K)`."""
+        r"""State posteriors $\gamma_t(i) = P(s_t = i \mid o)$, shape `(T, K)`."""
         la, ll = self.forward(obs)
         return np.exp(la + self.backward(obs) - ll)
 
@@ -148,7 +148,7 @@ class HMM:
     # `delta[t, j]` is the log-probability of the best path ending in state $j$ at time $t$;
     # `back[t, j]` remembers its predecessor, and the best path is read backwards from the end.
     def viterbi(self, obs: Sequence[int]) -> tuple[list[int], float]:
-        """The most probable state path and its joint log-probability $\\log P(o, s^*)$."""
+        r"""The most probable state path and its joint log-probability $\log P(o, s^*)$."""
         o = self._check(obs)
         t_len, k = o.size, self.n_states
         delta = self.log_pi + self.log_B[:, o[0]]  # (K,)

@@ -131,7 +131,7 @@ class LinearChainCRF(nn.Module):
         self.end = nn.Parameter(torch.zeros(n_tags))  # (K,)
 
     def log_partition(self, emissions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """$\\log Z(x)$ by the forward algorithm, shape `(B,)`."""
+        r"""$\log Z(x)$ by the forward algorithm, shape `(B,)`."""
         alpha = self.start + emissions[:, 0]  # (B, K)
         for t in range(1, emissions.shape[1]):
             # (B, K, 1) + (K, K) -> (B, K, K); logsumexp over the previous tag i
@@ -155,7 +155,7 @@ class LinearChainCRF(nn.Module):
         )
 
     def nll(self, emissions: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Mean negative log-likelihood $\\log Z - \\operatorname{score}$ over the batch."""
+        r"""Mean negative log-likelihood $\log Z - \operatorname{score}$ over the batch."""
         return (self.log_partition(emissions, mask) - self.score(emissions, tags, mask)).mean()
 
     @torch.no_grad()

@@ -143,7 +143,7 @@ class _NGramModel(ABC):
 
     @abstractmethod
     def _cond_probs(self, ctx: list[np.ndarray], w: np.ndarray) -> np.ndarray:
-        """$P(w_i \\mid h_i)$ for each position $i$, given the packed histories `ctx[m]`."""
+        r"""$P(w_i \mid h_i)$ for each position $i$, given the packed histories `ctx[m]`."""
 
     def log_probs(self, sequence: Sequence[int] | bytes) -> np.ndarray:
         """Natural-log probability of each symbol given its history, shape `(T,)`, float64."""
@@ -153,11 +153,11 @@ class _NGramModel(ABC):
         return np.log(self._cond_probs(self._windows(x), x))
 
     def log_prob(self, sequence: Sequence[int] | bytes) -> float:
-        """Total natural-log probability $\\sum_t \\ln P(x_t \\mid \\text{history})$."""
+        r"""Total natural-log probability $\sum_t \ln P(x_t \mid \text{history})$."""
         return float(self.log_probs(sequence).sum())
 
     def perplexity(self, sequence: Sequence[int] | bytes) -> float:
-        """$\\exp(-\\frac1T \\sum_t \\ln P(x_t \\mid \\text{history}))$."""
+        r"""$\exp(-\frac1T \sum_t \ln P(x_t \mid \text{history}))$."""
         lp = self.log_probs(sequence)
         if lp.size == 0:
             raise ValueError("perplexity of an empty sequence is undefined")
@@ -171,7 +171,7 @@ class _NGramModel(ABC):
         return float(-lp.mean() / math.log(2))
 
     def next_distribution(self, history: Sequence[int]) -> np.ndarray:
-        """$P(\\cdot \\mid \\text{history})$ over the vocabulary, shape `(V,)`, sums to one."""
+        r"""$P(\cdot \mid \text{history})$ over the vocabulary, shape `(V,)`, sums to one."""
         if not self.fitted:
             raise ValueError("call fit() before scoring")
         h = _as_array(list(history)[-(self.order - 1) :] if self.order > 1 else [], self.vocab_size)
@@ -197,7 +197,7 @@ class _NGramModel(ABC):
 
 
 class AddKLM(_NGramModel):
-    """An n-gram model with add-k smoothing: $P(w \\mid h) = (c(hw) + k) / (c(h) + kV)$.
+    r"""An n-gram model with add-k smoothing: $P(w \mid h) = (c(hw) + k) / (c(h) + kV)$.
 
     >>> lm = AddKLM(2, k=1.0, vocab_size=3).fit([[0, 1, 0, 1]])
     >>> round(float(lm.next_distribution([0])[1]), 4)  # (2 + 1) / (2 + 3)

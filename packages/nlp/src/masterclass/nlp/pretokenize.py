@@ -62,19 +62,19 @@ GPT4_PATTERN = r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+|
 
 
 def whitespace_tokenize(text: str) -> list[str]:
-    """Split on runs of Unicode whitespace, dropping it (lossy: the spacing cannot be recovered).
+    r"""Split on runs of Unicode whitespace, dropping it (lossy: the spacing cannot be recovered).
 
-    >>> whitespace_tokenize("the  cat\\tsat\\n")
+    >>> whitespace_tokenize("the  cat\tsat\n")
     ['the', 'cat', 'sat']
     """
     return text.split()
 
 
 def regex_pretokenize(text: str, pattern: str = GPT4_PATTERN) -> list[str]:
-    """Split `text` into pre-tokens with a GPT-style pattern; the pieces concatenate back to `text`.
+    r"""Split `text` into pre-tokens with a GPT-style pattern; the pieces concatenate back to `text`.
 
-    >>> regex_pretokenize("I'll pay 1234567 dollars!!\\n\\n  ok")
-    ['I', "'ll", ' pay', ' ', '123', '456', '7', ' dollars', '!!\\n\\n', ' ', ' ok']
+    >>> regex_pretokenize("I'll pay 1234567 dollars!!\n\n  ok")
+    ['I', "'ll", ' pay', ' ', '123', '456', '7', ' dollars', '!!\n\n', ' ', ' ok']
     >>> regex_pretokenize("I'll pay 1234567", GPT2_PATTERN)
     ['I', "'ll", ' pay', ' 1234567']
     """
@@ -102,11 +102,11 @@ def byte_tokenize(text: str) -> list[int]:
 # Normalisation is a pure function of the text; we expose the four Unicode forms and no others, since
 # the lower-casing and accent-stripping of BERT-style tokenizers belong with those tokenizers.
 def normalize(text: str, form: str = "NFC") -> str:
-    """Unicode normalisation: `form` is one of `"NFC"`, `"NFD"`, `"NFKC"`, `"NFKD"`.
+    r"""Unicode normalisation: `form` is one of `"NFC"`, `"NFD"`, `"NFKC"`, `"NFKD"`.
 
     >>> normalize("ﬁne Ａ²", "NFKC")
     'fine A2'
-    >>> len(normalize("e\\u0301", "NFC"))
+    >>> len(normalize("e\u0301", "NFC"))
     1
     """
     if form not in ("NFC", "NFD", "NFKC", "NFKD"):

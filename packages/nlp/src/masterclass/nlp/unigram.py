@@ -57,7 +57,7 @@ def _words(text: str) -> list[str]:
 
 
 class UnigramTokenizer:
-    """A unigram LM over pieces: `log_probs[piece]` = $\\log p(\\text{piece})$.
+    r"""A unigram LM over pieces: `log_probs[piece]` = $\log p(\text{piece})$.
 
     >>> tok = UnigramTokenizer({"▁": -3.0, "h": -3.0, "e": -3.0, "y": -3.0, "▁he": -1.0, "y!": -9.0})
     >>> tok.segment("▁hey")
@@ -125,7 +125,7 @@ class UnigramTokenizer:
         return alpha
 
     def word_log_likelihood(self, word: str) -> float:
-        """$\\log P(w) = \\log \\sum_{x \\in S(w)} P(x)$, by the forward algorithm."""
+        r"""$\log P(w) = \log \sum_{x \in S(w)} P(x)$, by the forward algorithm."""
         return self._forward(word, self._edges(word))[-1]
 
     def encode(self, text: str) -> list[str]:
@@ -141,7 +141,7 @@ class UnigramTokenizer:
     # Forward filtering with scores scaled by $\alpha$, then walk back from the end choosing each
     # incoming edge with probability $\propto \exp(\alpha_s + \alpha \log p)$.
     def sample(self, text: str, alpha: float = 0.1, seed: int = 0) -> list[str]:
-        """A segmentation drawn with probability $\\propto P(x)^{\\alpha}$ (subword regularisation)."""
+        r"""A segmentation drawn with probability $\propto P(x)^{\alpha}$ (subword regularisation)."""
         rng = random.Random(seed)
         out = []
         for word in _words(text):

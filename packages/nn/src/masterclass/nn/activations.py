@@ -1,25 +1,25 @@
-"""# Activation functions
+r"""# Activation functions
 
 A neural network is a stack of affine maps; without a nonlinearity between them the stack collapses
-to a single affine map, however deep. The *activation function* $\\phi$ applied element-wise after
+to a single affine map, however deep. The *activation function* $\phi$ applied element-wise after
 each affine layer is what lets depth buy expressive power.
 
 This chapter writes each classic activation from its formula, and beside it the derivative
-$\\phi'(x)$ that backpropagation multiplies into the upstream gradient. The forward functions are
+$\phi'(x)$ that backpropagation multiplies into the upstream gradient. The forward functions are
 plain tensor expressions, so torch's autograd differentiates them too; the tests check that our
 hand-written derivatives equal autograd's, and that the forward values equal `torch.nn.functional`.
 
-| name | $\\phi(x)$ | $\\phi'(x)$ |
+| name | $\phi(x)$ | $\phi'(x)$ |
 |---|---|---|
-| sigmoid | $\\sigma(x) = 1 / (1 + e^{-x})$ | $\\sigma(x)(1 - \\sigma(x))$ |
-| tanh | $(e^x - e^{-x}) / (e^x + e^{-x})$ | $1 - \\tanh^2 x$ |
-| ReLU | $\\max(0, x)$ | $[x > 0]$ |
-| LeakyReLU | $x$ if $x > 0$ else $\\alpha x$ | $1$ or $\\alpha$ |
-| ELU | $x$ if $x > 0$ else $\\alpha(e^x - 1)$ | $1$ or $\\alpha e^x$ |
-| GELU | $x\\,\\Phi(x)$ | $\\Phi(x) + x\\,\\varphi(x)$ |
-| SiLU | $x\\,\\sigma(x)$ | $\\sigma(x)(1 + x(1 - \\sigma(x)))$ |
-| softplus | $\\log(1 + e^x)$ | $\\sigma(x)$ |
-| Mish | $x \\tanh(\\mathrm{softplus}(x))$ | see `mish_grad` |
+| sigmoid | $\sigma(x) = 1 / (1 + e^{-x})$ | $\sigma(x)(1 - \sigma(x))$ |
+| tanh | $(e^x - e^{-x}) / (e^x + e^{-x})$ | $1 - \tanh^2 x$ |
+| ReLU | $\max(0, x)$ | $[x > 0]$ |
+| LeakyReLU | $x$ if $x > 0$ else $\alpha x$ | $1$ or $\alpha$ |
+| ELU | $x$ if $x > 0$ else $\alpha(e^x - 1)$ | $1$ or $\alpha e^x$ |
+| GELU | $x\,\Phi(x)$ | $\Phi(x) + x\,\varphi(x)$ |
+| SiLU | $x\,\sigma(x)$ | $\sigma(x)(1 + x(1 - \sigma(x)))$ |
+| softplus | $\log(1 + e^x)$ | $\sigma(x)$ |
+| Mish | $x \tanh(\mathrm{softplus}(x))$ | see `mish_grad` |
 
 References: Hendrycks & Gimpel, *Gaussian Error Linear Units* (2016); Ramachandran et al.,
 *Searching for Activation Functions* (2017, Swish/SiLU); Misra, *Mish* (2019); Clevert et al.,
@@ -45,23 +45,23 @@ from torch import Tensor
 
 
 def sigmoid(x: Tensor) -> Tensor:
-    """Logistic sigmoid $\\sigma(x) = 1/(1+e^{-x})$, element-wise. Any shape."""
+    r"""Logistic sigmoid $\sigma(x) = 1/(1+e^{-x})$, element-wise. Any shape."""
     return torch.sigmoid(x)
 
 
 def sigmoid_grad(x: Tensor) -> Tensor:
-    """$\\sigma'(x) = \\sigma(x)(1-\\sigma(x))$, element-wise."""
+    r"""$\sigma'(x) = \sigma(x)(1-\sigma(x))$, element-wise."""
     s = torch.sigmoid(x)
     return s * (1 - s)
 
 
 def tanh(x: Tensor) -> Tensor:
-    """Hyperbolic tangent $\\tanh x = 2\\sigma(2x) - 1$, element-wise."""
+    r"""Hyperbolic tangent $\tanh x = 2\sigma(2x) - 1$, element-wise."""
     return torch.tanh(x)
 
 
 def tanh_grad(x: Tensor) -> Tensor:
-    """$\\tanh'(x) = 1 - \\tanh^2 x$."""
+    r"""$\tanh'(x) = 1 - \tanh^2 x$."""
     t = torch.tanh(x)
     return 1 - t * t
 
@@ -76,7 +76,7 @@ def tanh_grad(x: Tensor) -> Tensor:
 
 
 def relu(x: Tensor) -> Tensor:
-    """$\\max(0, x)$, element-wise (gradient 0 at $x = 0$, as `torch.relu`)."""
+    r"""$\max(0, x)$, element-wise (gradient 0 at $x = 0$, as `torch.relu`)."""
     return torch.where(x > 0, x, torch.zeros_like(x))
 
 
@@ -86,17 +86,17 @@ def relu_grad(x: Tensor) -> Tensor:
 
 
 def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
-    """$x$ for $x > 0$, else $\\alpha x$ with $\\alpha$ = `negative_slope`."""
+    r"""$x$ for $x > 0$, else $\alpha x$ with $\alpha$ = `negative_slope`."""
     return torch.where(x > 0, x, negative_slope * x)
 
 
 def leaky_relu_grad(x: Tensor, negative_slope: float = 0.01) -> Tensor:
-    """$1$ for $x > 0$, else $\\alpha$."""
+    r"""$1$ for $x > 0$, else $\alpha$."""
     return torch.where(x > 0, torch.ones_like(x), torch.full_like(x, negative_slope))
 
 
 def elu(x: Tensor, alpha: float = 1.0) -> Tensor:
-    """$x$ for $x > 0$, else $\\alpha(e^x - 1)$ (`expm1` keeps precision near 0)."""
+    r"""$x$ for $x > 0$, else $\alpha(e^x - 1)$ (`expm1` keeps precision near 0)."""
     # The inner `where` keeps `expm1` from overflowing on large positive inputs that the outer
     # `where` discards (an `inf` there would poison the gradient with `0 * inf = nan`).
     neg = torch.where(x > 0, torch.zeros_like(x), x)
@@ -104,7 +104,7 @@ def elu(x: Tensor, alpha: float = 1.0) -> Tensor:
 
 
 def elu_grad(x: Tensor, alpha: float = 1.0) -> Tensor:
-    """$1$ for $x > 0$, else $\\alpha e^x$."""
+    r"""$1$ for $x > 0$, else $\alpha e^x$."""
     neg = torch.where(x > 0, torch.zeros_like(x), x)
     return torch.where(x > 0, torch.ones_like(x), alpha * torch.exp(neg))
 
@@ -128,7 +128,7 @@ def _check_approximate(approximate: str) -> None:
 
 
 def gelu(x: Tensor, approximate: str = "none") -> Tensor:
-    """GELU $x\\Phi(x)$; `approximate="tanh"` uses the tanh approximation of $\\Phi$."""
+    r"""GELU $x\Phi(x)$; `approximate="tanh"` uses the tanh approximation of $\Phi$."""
     _check_approximate(approximate)
     if approximate == "tanh":
         inner = _SQRT_2_OVER_PI * (x + _GELU_C * x * x * x)
@@ -137,7 +137,7 @@ def gelu(x: Tensor, approximate: str = "none") -> Tensor:
 
 
 def gelu_grad(x: Tensor, approximate: str = "none") -> Tensor:
-    """Derivative of `gelu`: $\\Phi(x) + x\\varphi(x)$ (exact) or its tanh counterpart."""
+    r"""Derivative of `gelu`: $\Phi(x) + x\varphi(x)$ (exact) or its tanh counterpart."""
     _check_approximate(approximate)
     if approximate == "tanh":
         inner = _SQRT_2_OVER_PI * (x + _GELU_C * x * x * x)
@@ -154,12 +154,12 @@ def gelu_grad(x: Tensor, approximate: str = "none") -> Tensor:
 
 
 def silu(x: Tensor) -> Tensor:
-    """SiLU / Swish $x\\,\\sigma(x)$."""
+    r"""SiLU / Swish $x\,\sigma(x)$."""
     return x * torch.sigmoid(x)
 
 
 def silu_grad(x: Tensor) -> Tensor:
-    """$\\sigma(x)(1 + x(1 - \\sigma(x)))$."""
+    r"""$\sigma(x)(1 + x(1 - \sigma(x)))$."""
     s = torch.sigmoid(x)
     return s * (1 + x * (1 - s))
 
@@ -172,12 +172,12 @@ def silu_grad(x: Tensor) -> Tensor:
 
 
 def softplus(x: Tensor) -> Tensor:
-    """$\\log(1 + e^x) = \\log(e^0 + e^x)$, computed stably."""
+    r"""$\log(1 + e^x) = \log(e^0 + e^x)$, computed stably."""
     return torch.logaddexp(x, torch.zeros_like(x))
 
 
 def softplus_grad(x: Tensor) -> Tensor:
-    """$\\mathrm{softplus}'(x) = \\sigma(x)$."""
+    r"""$\mathrm{softplus}'(x) = \sigma(x)$."""
     return torch.sigmoid(x)
 
 
@@ -186,12 +186,12 @@ def softplus_grad(x: Tensor) -> Tensor:
 
 
 def mish(x: Tensor) -> Tensor:
-    """Mish $x\\tanh(\\mathrm{softplus}(x))$."""
+    r"""Mish $x\tanh(\mathrm{softplus}(x))$."""
     return x * torch.tanh(softplus(x))
 
 
 def mish_grad(x: Tensor) -> Tensor:
-    """$\\tanh(s) + x(1-\\tanh^2 s)\\sigma(x)$ with $s = \\mathrm{softplus}(x)$."""
+    r"""$\tanh(s) + x(1-\tanh^2 s)\sigma(x)$ with $s = \mathrm{softplus}(x)$."""
     t = torch.tanh(softplus(x))
     return t + x * (1 - t * t) * torch.sigmoid(x)
 

@@ -1,33 +1,33 @@
-"""# Batch normalization
+r"""# Batch normalization
 
 Batch normalization (Ioffe & Szegedy, *Batch Normalization: Accelerating Deep Network Training by
 Reducing Internal Covariate Shift*, ICML 2015) standardizes every channel with statistics of the
-current mini-batch, then applies a learned per-channel scale $\\gamma$ and shift $\\beta$:
+current mini-batch, then applies a learned per-channel scale $\gamma$ and shift $\beta$:
 
-$$\\hat x_i = \\frac{x_i - \\mu_B}{\\sqrt{\\sigma_B^2 + \\epsilon}}, \\qquad y_i = \\gamma \\hat x_i + \\beta,$$
+$$\hat x_i = \frac{x_i - \mu_B}{\sqrt{\sigma_B^2 + \epsilon}}, \qquad y_i = \gamma \hat x_i + \beta,$$
 
-with $\\mu_B, \\sigma_B^2$ the mean and biased variance over the $m$ values of the channel in the
+with $\mu_B, \sigma_B^2$ the mean and biased variance over the $m$ values of the channel in the
 batch (all samples, and all positions for images).
 
 **Training vs evaluation.** At test time a prediction must not depend on the other samples of the
 batch, so the layer keeps *running* estimates updated by an exponential moving average,
 
-$$\\hat\\mu \\leftarrow (1 - \\text{momentum})\\,\\hat\\mu + \\text{momentum}\\,\\mu_B, \\qquad
-\\hat\\sigma^2 \\leftarrow (1 - \\text{momentum})\\,\\hat\\sigma^2 + \\text{momentum}\\,\\tfrac{m}{m-1}\\sigma_B^2,$$
+$$\hat\mu \leftarrow (1 - \text{momentum})\,\hat\mu + \text{momentum}\,\mu_B, \qquad
+\hat\sigma^2 \leftarrow (1 - \text{momentum})\,\hat\sigma^2 + \text{momentum}\,\tfrac{m}{m-1}\sigma_B^2,$$
 
 (the running variance uses the *unbiased* estimate, as torch does) and `eval()` normalizes with
 them. `momentum=None` gives the cumulative average $1/t$ instead.
 
-**Backward by hand.** With $g = \\partial L / \\partial y$, $\\mathrm{rstd} = (\\sigma_B^2 +
-\\epsilon)^{-1/2}$ and sums over the $m$ values of a channel,
+**Backward by hand.** With $g = \partial L / \partial y$, $\mathrm{rstd} = (\sigma_B^2 +
+\epsilon)^{-1/2}$ and sums over the $m$ values of a channel,
 
-$$\\frac{\\partial L}{\\partial \\beta} = \\sum_i g_i, \\quad
-\\frac{\\partial L}{\\partial \\gamma} = \\sum_i g_i \\hat x_i, \\quad
-\\frac{\\partial L}{\\partial x_i} = \\frac{\\gamma\\,\\mathrm{rstd}}{m}
-  \\Bigl(m g_i - \\sum_j g_j - \\hat x_i \\sum_j g_j \\hat x_j\\Bigr).$$
+$$\frac{\partial L}{\partial \beta} = \sum_i g_i, \quad
+\frac{\partial L}{\partial \gamma} = \sum_i g_i \hat x_i, \quad
+\frac{\partial L}{\partial x_i} = \frac{\gamma\,\mathrm{rstd}}{m}
+  \Bigl(m g_i - \sum_j g_j - \hat x_i \sum_j g_j \hat x_j\Bigr).$$
 
-The last line is the derivative through $\\mu_B$ and $\\sigma_B^2$, which both depend on every
-$x_j$: the gradient is the upstream gradient with its mean and its projection onto $\\hat x$
+The last line is the derivative through $\mu_B$ and $\sigma_B^2$, which both depend on every
+$x_j$: the gradient is the upstream gradient with its mean and its projection onto $\hat x$
 removed. `batch_norm_backward` implements it, and the tests check it against autograd and
 `torch.nn.BatchNorm1d/2d`.
 

@@ -1,11 +1,11 @@
-"""# A small CNN on rendered shapes
+r"""# A small CNN on rendered shapes
 
 A convolutional network learns a bank of small filters shared across positions: far fewer
 parameters than a dense layer on pixels, and a built-in assumption that a pattern means the same
 thing wherever it appears (translation equivariance). Pooling then makes the features tolerant to
 small shifts, and a final linear layer classifies.
 
-The dataset is generated, not downloaded: each image is a $16 \\times 16$ grey canvas with one
+The dataset is generated, not downloaded: each image is a $16 \times 16$ grey canvas with one
 filled shape (a disc, a square or a triangle) of random size and position, plus Gaussian noise.
 Position and size vary, so a classifier has to recognise the *shape*, not a fixed pixel
 pattern, which is exactly what convolution and pooling are for.

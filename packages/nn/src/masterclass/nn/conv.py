@@ -1,29 +1,29 @@
-"""# Convolution by im2col, and pooling
+r"""# Convolution by im2col, and pooling
 
 A 2-D convolution slides a small filter over an image and takes a dot product at every position.
 For input $x$ of shape $(B, C_{in}, H, W)$ and weight $w$ of shape $(C_{out}, C_{in}/G, k_h, k_w)$,
 
-$$y_{b,o,i,j} = \\beta_o + \\sum_{c}\\sum_{u,v} w_{o,c,u,v}\\;
-x_{b,\\,c,\\; s i + d u - p,\\; s j + d v - p},$$
+$$y_{b,o,i,j} = \beta_o + \sum_{c}\sum_{u,v} w_{o,c,u,v}\;
+x_{b,\,c,\; s i + d u - p,\; s j + d v - p},$$
 
 with stride $s$, dilation $d$ (the gap between filter taps), zero padding $p$ and, for *groups*
 $G$, the channel sum running only over the $C_{in}/G$ inputs of the output's group
 ($G = C_{in}$ is a depthwise convolution). The output size per axis is
 
-$$H_{out} = \\left\\lfloor \\frac{H + 2p - d(k - 1) - 1}{s} \\right\\rfloor + 1.$$
+$$H_{out} = \left\lfloor \frac{H + 2p - d(k - 1) - 1}{s} \right\rfloor + 1.$$
 
 (Like every deep learning library, this is strictly a *cross-correlation*: the filter is not
 flipped. Learned filters do not care.)
 
 **im2col** turns the convolution into one matrix multiply: gather every receptive field into a
-column, so the input becomes a matrix of shape $(C_{in} k_h k_w,\\; H_{out} W_{out})$ per image,
+column, so the input becomes a matrix of shape $(C_{in} k_h k_w,\; H_{out} W_{out})$ per image,
 and the filters a matrix $(C_{out}, C_{in} k_h k_w)$. The gather here takes one strided slice of
 the padded input per filter tap $(u, v)$: $k_h k_w$ cheap views instead of a Python loop over
 output pixels. The matrix multiply then runs at BLAS speed, and autograd differentiates the
 slices and the product, giving the backward pass (itself a convolution) for free.
 
 **Pooling** reuses the same patches: max pooling takes the maximum of each window (padding
-counts as $-\\infty$), average pooling the mean (padding counts as 0 and is included in the
+counts as $-\infty$), average pooling the mean (padding counts as 0 and is included in the
 divisor, torch's default `count_include_pad=True`).
 
 Reference: Chellapilla, Puri & Simard, *High Performance Convolutional Neural Networks for Document
@@ -47,7 +47,7 @@ def _pair(v: int | tuple[int, int]) -> tuple[int, int]:
 
 
 def conv_output_size(n: int, k: int, stride: int, padding: int, dilation: int) -> int:
-    """$\\lfloor (n + 2p - d(k-1) - 1)/s \\rfloor + 1$ along one axis."""
+    r"""$\lfloor (n + 2p - d(k-1) - 1)/s \rfloor + 1$ along one axis."""
     return (n + 2 * padding - dilation * (k - 1) - 1) // stride + 1
 
 
@@ -152,10 +152,10 @@ def avg_pool2d(
 
 
 class Conv2d(nn.Module):
-    """A convolution layer on `conv2d`, with `torch.nn.Conv2d`'s parameters and initialization.
+    r"""A convolution layer on `conv2d`, with `torch.nn.Conv2d`'s parameters and initialization.
 
     `weight` `(C_out, C_in/groups, kh, kw)` and `bias` `(C_out,)` start uniform in
-    $\\pm 1/\\sqrt{C_{in} k_h k_w / G}$, as torch's default.
+    $\pm 1/\sqrt{C_{in} k_h k_w / G}$, as torch's default.
     """
 
     def __init__(

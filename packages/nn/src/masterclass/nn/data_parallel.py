@@ -1,11 +1,11 @@
-"""# Data-parallel training from scratch
+r"""# Data-parallel training from scratch
 
 Data parallelism splits each batch across $P$ workers that each hold a full copy of the model.
 Worker $r$ computes the gradient $g_r$ of the loss on its shard; if the global loss is the mean
 over the full batch and the shards are the same size, its gradient is the mean of the shard
 gradients,
 
-$$\\nabla L = \\frac{1}{P} \\sum_{r=1}^{P} g_r,$$
+$$\nabla L = \frac{1}{P} \sum_{r=1}^{P} g_r,$$
 
 so after an **all-reduce** (every worker ends with the sum of everyone's tensors) divided by $P$,
 every worker holds the same full-batch gradient, takes the same optimizer step, and the replicas

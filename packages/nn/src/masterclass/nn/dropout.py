@@ -1,4 +1,4 @@
-"""# Dropout
+r"""# Dropout
 
 Dropout (Srivastava et al., *Dropout: A Simple Way to Prevent Neural Networks from Overfitting*,
 JMLR 2014) zeroes each activation independently with probability $p$ during training. A unit can
@@ -7,9 +7,9 @@ and acts like training an exponential ensemble of thinned networks that share we
 
 *Inverted* dropout rescales the kept units by $1/(1-p)$ at training time,
 
-$$y = \\frac{m \\odot x}{1 - p}, \\qquad m_i \\sim \\mathrm{Bernoulli}(1 - p),$$
+$$y = \frac{m \odot x}{1 - p}, \qquad m_i \sim \mathrm{Bernoulli}(1 - p),$$
 
-so that $\\mathbb{E}[y] = x$ and evaluation needs no change at all: in eval mode dropout is the
+so that $\mathbb{E}[y] = x$ and evaluation needs no change at all: in eval mode dropout is the
 identity. (The original paper scaled the weights by $1-p$ at test time instead; the inverted form
 is what every framework uses.)
 

@@ -1,25 +1,25 @@
-"""# Weight initialization
+r"""# Weight initialization
 
 Before training, the weights decide whether a signal survives the trip through a deep network.
-For a linear layer $y = Wx$ with i.i.d. zero-mean weights of variance $\\sigma_w^2$ and $n_{in}$
-inputs of variance $\\mathrm{Var}[x]$,
+For a linear layer $y = Wx$ with i.i.d. zero-mean weights of variance $\sigma_w^2$ and $n_{in}$
+inputs of variance $\mathrm{Var}[x]$,
 
-$$\\mathrm{Var}[y_i] = n_{in}\\, \\sigma_w^2\\, \\mathrm{Var}[x].$$
+$$\mathrm{Var}[y_i] = n_{in}\, \sigma_w^2\, \mathrm{Var}[x].$$
 
-If $n_{in}\\sigma_w^2 \\neq 1$, activations grow or shrink geometrically with depth, and so do the
-gradients on the way back. The classic schemes choose $\\sigma_w$ to make the factor one:
+If $n_{in}\sigma_w^2 \neq 1$, activations grow or shrink geometrically with depth, and so do the
+gradients on the way back. The classic schemes choose $\sigma_w$ to make the factor one:
 
 - **Xavier/Glorot** (Glorot & Bengio, 2010), for activations linear around 0 (tanh):
-  $\\sigma_w^2 = 2 / (n_{in} + n_{out})$, a compromise between the forward ($n_{in}$) and backward
-  ($n_{out}$) conditions. Uniform version: $U(-a, a)$ with $a = \\sqrt{6/(n_{in} + n_{out})}$.
+  $\sigma_w^2 = 2 / (n_{in} + n_{out})$, a compromise between the forward ($n_{in}$) and backward
+  ($n_{out}$) conditions. Uniform version: $U(-a, a)$ with $a = \sqrt{6/(n_{in} + n_{out})}$.
 - **Kaiming/He** (He et al., 2015), for ReLU, which zeroes half of its inputs and so halves the
-  second moment: $\\sigma_w^2 = 2 / n$, with $n = n_{in}$ (`fan_in`, preserves the forward pass)
+  second moment: $\sigma_w^2 = 2 / n$, with $n = n_{in}$ (`fan_in`, preserves the forward pass)
   or $n_{out}$ (`fan_out`, preserves the backward pass).
 - **Orthogonal** (Saxe et al., 2014): $W$ with orthonormal rows or columns preserves the norm of
   every vector exactly, not just on average.
 
-A *gain* $g$ adapts the variance to the nonlinearity ($\\sigma_w^2 \\propto g^2$):
-$g = 1$ for linear/sigmoid, $5/3$ for tanh, $\\sqrt 2$ for ReLU, $\\sqrt{2/(1+\\alpha^2)}$ for
+A *gain* $g$ adapts the variance to the nonlinearity ($\sigma_w^2 \propto g^2$):
+$g = 1$ for linear/sigmoid, $5/3$ for tanh, $\sqrt 2$ for ReLU, $\sqrt{2/(1+\alpha^2)}$ for
 LeakyReLU. For a convolution weight $(C_{out}, C_{in}, k_h, k_w)$,
 $n_{in} = C_{in} k_h k_w$ and $n_{out} = C_{out} k_h k_w$.
 
@@ -71,7 +71,7 @@ def fans(tensor: Tensor) -> tuple[int, int]:
 def xavier_uniform_(
     tensor: Tensor, gain: float = 1.0, generator: torch.Generator | None = None
 ) -> Tensor:
-    """Fill with $U(-a, a)$, $a = g\\sqrt{6/(n_{in} + n_{out})}$ (variance $2g^2/(n_{in}+n_{out})$)."""
+    r"""Fill with $U(-a, a)$, $a = g\sqrt{6/(n_{in} + n_{out})}$ (variance $2g^2/(n_{in}+n_{out})$)."""
     fan_in, fan_out = fans(tensor)
     a = gain * math.sqrt(6.0 / (fan_in + fan_out))
     return tensor.uniform_(-a, a, generator=generator)
@@ -81,7 +81,7 @@ def xavier_uniform_(
 def xavier_normal_(
     tensor: Tensor, gain: float = 1.0, generator: torch.Generator | None = None
 ) -> Tensor:
-    """Fill with $\\mathcal{N}(0, 2g^2/(n_{in} + n_{out}))$."""
+    r"""Fill with $\mathcal{N}(0, 2g^2/(n_{in} + n_{out}))$."""
     fan_in, fan_out = fans(tensor)
     std = gain * math.sqrt(2.0 / (fan_in + fan_out))
     return tensor.normal_(0.0, std, generator=generator)
@@ -103,7 +103,7 @@ def kaiming_uniform_(
     nonlinearity: str = "leaky_relu",
     generator: torch.Generator | None = None,
 ) -> Tensor:
-    """Fill with $U(-b, b)$, $b = \\sqrt3\\, g/\\sqrt{n}$ (a uniform of std $g/\\sqrt n$)."""
+    r"""Fill with $U(-b, b)$, $b = \sqrt3\, g/\sqrt{n}$ (a uniform of std $g/\sqrt n$)."""
     bound = math.sqrt(3.0) * _kaiming_std(tensor, a, mode, nonlinearity)
     return tensor.uniform_(-bound, bound, generator=generator)
 
@@ -116,7 +116,7 @@ def kaiming_normal_(
     nonlinearity: str = "leaky_relu",
     generator: torch.Generator | None = None,
 ) -> Tensor:
-    """Fill with $\\mathcal{N}(0, g^2/n)$, $n$ = fan-in or fan-out."""
+    r"""Fill with $\mathcal{N}(0, g^2/n)$, $n$ = fan-in or fan-out."""
     return tensor.normal_(0.0, _kaiming_std(tensor, a, mode, nonlinearity), generator=generator)
 
 
@@ -132,7 +132,7 @@ def kaiming_normal_(
 
 
 def gram_schmidt_qr(a: Tensor) -> tuple[Tensor, Tensor]:
-    """Thin QR of a tall matrix `a` `(m, n)`, $m \\ge n$, by Gram-Schmidt with reorthogonalization; $R_{ii} > 0$."""
+    r"""Thin QR of a tall matrix `a` `(m, n)`, $m \ge n$, by Gram-Schmidt with reorthogonalization; $R_{ii} > 0$."""
     m, n = a.shape
     if m < n:
         raise ValueError(f"gram_schmidt_qr: need a tall matrix (m >= n), got {m}x{n}")

@@ -1,33 +1,33 @@
-"""# Loss functions
+r"""# Loss functions
 
 A loss turns a prediction and a target into one number to minimize. Its gradient is the first
-$\\delta$ of backpropagation, so its shape (how it punishes large vs small errors, how it
+$\delta$ of backpropagation, so its shape (how it punishes large vs small errors, how it
 saturates) decides what the network learns.
 
-**Regression.** MSE $\\frac1n\\sum (\\hat y - y)^2$ is the Gaussian negative log-likelihood up to
-constants: it is dominated by outliers. MAE $\\frac1n\\sum|\\hat y - y|$ (Laplace likelihood)
-is robust but has a constant-magnitude gradient. Huber is quadratic within $\\delta$ and linear
+**Regression.** MSE $\frac1n\sum (\hat y - y)^2$ is the Gaussian negative log-likelihood up to
+constants: it is dominated by outliers. MAE $\frac1n\sum|\hat y - y|$ (Laplace likelihood)
+is robust but has a constant-magnitude gradient. Huber is quadratic within $\delta$ and linear
 outside, the best of both.
 
-**Classification.** For logits $z \\in \\mathbb{R}^V$ and class $y$, cross-entropy is
-$-\\log \\mathrm{softmax}(z)_y = \\log\\sum_j e^{z_j} - z_y$, computed through log-sum-exp so that
+**Classification.** For logits $z \in \mathbb{R}^V$ and class $y$, cross-entropy is
+$-\log \mathrm{softmax}(z)_y = \log\sum_j e^{z_j} - z_y$, computed through log-sum-exp so that
 large logits never overflow. Label smoothing (Szegedy et al., 2016) trains towards
-$(1-\\varepsilon)\\,\\mathbb{1}_y + \\varepsilon/V$ instead of a one-hot target; `ignore_index`
+$(1-\varepsilon)\,\mathbb{1}_y + \varepsilon/V$ instead of a one-hot target; `ignore_index`
 masks padding positions out of the mean. Binary cross-entropy with logits uses the stable form
-$\\max(z, 0) - z y + \\log(1 + e^{-|z|})$. Focal loss (Lin et al., *Focal Loss for Dense Object
-Detection*, 2017) multiplies the cross-entropy by $(1 - p_t)^\\gamma$ to down-weight easy examples.
+$\max(z, 0) - z y + \log(1 + e^{-|z|})$. Focal loss (Lin et al., *Focal Loss for Dense Object
+Detection*, 2017) multiplies the cross-entropy by $(1 - p_t)^\gamma$ to down-weight easy examples.
 The multi-class hinge (Crammer-Singer / Weston-Watkins) loss asks the correct score to beat every
 other by a margin.
 
 **Metric learning.** Contrastive loss (Hadsell, Chopra & LeCun, 2006) pulls similar pairs together
 and pushes dissimilar pairs at least a margin $m$ apart:
-$y\\,d^2 + (1-y)\\max(0, m - d)^2$. Triplet loss (Schroff et al., *FaceNet*, 2015) asks the
+$y\,d^2 + (1-y)\max(0, m - d)^2$. Triplet loss (Schroff et al., *FaceNet*, 2015) asks the
 anchor–positive distance to beat the anchor–negative distance by $m$.
 
 Every loss takes `reduction` in `{"mean", "sum", "none"}` like torch. The tests compare each with
 `torch.nn.functional` in float64 in value and gradient; focal and contrastive, which torch does not
 ship, are checked against their defining formulas written independently in the tests, and against
-the torch losses they reduce to ($\\gamma = 0$ gives cross-entropy).
+the torch losses they reduce to ($\gamma = 0$ gives cross-entropy).
 
 Left out: CTC, KL-divergence-based distillation losses (Module 10) and sequence-level losses.
 """
@@ -59,20 +59,20 @@ def _same_shape(name: str, a: Tensor, b: Tensor) -> None:
 
 
 def mse_loss(pred: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
-    """Squared error $(\\hat y - y)^2$; shapes must match."""
+    r"""Squared error $(\hat y - y)^2$; shapes must match."""
     _same_shape("mse_loss", pred, target)
     d = pred - target
     return _reduce(d * d, reduction)
 
 
 def mae_loss(pred: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
-    """Absolute error $|\\hat y - y|$ (torch's `l1_loss`)."""
+    r"""Absolute error $|\hat y - y|$ (torch's `l1_loss`)."""
     _same_shape("mae_loss", pred, target)
     return _reduce((pred - target).abs(), reduction)
 
 
 def huber_loss(pred: Tensor, target: Tensor, delta: float = 1.0, reduction: str = "mean") -> Tensor:
-    """$\\tfrac12 r^2$ for $|r| \\le \\delta$, else $\\delta(|r| - \\tfrac12\\delta)$, with $r = \\hat y - y$."""
+    r"""$\tfrac12 r^2$ for $|r| \le \delta$, else $\delta(|r| - \tfrac12\delta)$, with $r = \hat y - y$."""
     _same_shape("huber_loss", pred, target)
     if delta <= 0:
         raise ValueError(f"huber_loss: delta must be positive, got {delta}")
@@ -116,7 +116,7 @@ def _flatten_classes(name: str, scores: Tensor, target: Tensor) -> tuple[Tensor,
 
 
 def log_softmax(z: Tensor, dim: int = -1) -> Tensor:
-    """$z - \\log\\sum e^{z}$ with the maximum subtracted first (the log-sum-exp trick)."""
+    r"""$z - \log\sum e^{z}$ with the maximum subtracted first (the log-sum-exp trick)."""
     m = z.amax(dim=dim, keepdim=True).detach()
     return z - m - torch.log(torch.exp(z - m).sum(dim=dim, keepdim=True))
 
@@ -124,7 +124,7 @@ def log_softmax(z: Tensor, dim: int = -1) -> Tensor:
 def nll_loss(
     log_probs: Tensor, target: Tensor, ignore_index: int = -100, reduction: str = "mean"
 ) -> Tensor:
-    """Negative log-likelihood $-\\log p_y$ of log-probabilities `(N, V, ...)` at `target`.
+    r"""Negative log-likelihood $-\log p_y$ of log-probabilities `(N, V, ...)` at `target`.
 
     Positions whose target equals `ignore_index` contribute 0 and are left out of the mean.
     """
@@ -144,11 +144,11 @@ def cross_entropy(
     ignore_index: int = -100,
     reduction: str = "mean",
 ) -> Tensor:
-    """Softmax cross-entropy of `logits` `(N, V, ...)` with class indices `target` `(N, ...)`.
+    r"""Softmax cross-entropy of `logits` `(N, V, ...)` with class indices `target` `(N, ...)`.
 
-    With smoothing $\\varepsilon$ the target distribution is $(1-\\varepsilon)$ on $y$ plus
-    $\\varepsilon/V$ everywhere, so the loss is
-    $(1-\\varepsilon)(-\\log p_y) + \\varepsilon \\cdot \\frac1V\\sum_j(-\\log p_j)$.
+    With smoothing $\varepsilon$ the target distribution is $(1-\varepsilon)$ on $y$ plus
+    $\varepsilon/V$ everywhere, so the loss is
+    $(1-\varepsilon)(-\log p_y) + \varepsilon \cdot \frac1V\sum_j(-\log p_j)$.
     """
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
@@ -232,9 +232,9 @@ def _pairwise_distance(a: Tensor, b: Tensor, eps: float = 1e-6) -> Tensor:
 def contrastive_loss(
     x1: Tensor, x2: Tensor, similar: Tensor, margin: float = 1.0, reduction: str = "mean"
 ) -> Tensor:
-    """Hadsell-Chopra-LeCun contrastive loss for embedding pairs `(N, D)`; `similar` `(N,)` in {0,1}.
+    r"""Hadsell-Chopra-LeCun contrastive loss for embedding pairs `(N, D)`; `similar` `(N,)` in {0,1}.
 
-    $\\ell = y\\,d^2 + (1-y)\\max(0, m - d)^2$ (the common form without the factor $\\tfrac12$).
+    $\ell = y\,d^2 + (1-y)\max(0, m - d)^2$ (the common form without the factor $\tfrac12$).
     """
     _same_shape("contrastive_loss", x1, x2)
     d = _pairwise_distance(x1, x2)  # (N,)
@@ -248,7 +248,7 @@ def contrastive_loss(
 def triplet_loss(
     anchor: Tensor, positive: Tensor, negative: Tensor, margin: float = 1.0, reduction: str = "mean"
 ) -> Tensor:
-    """$\\max(0, d(a, p) - d(a, n) + m)$ for embeddings `(N, D)`, as `nn.TripletMarginLoss`."""
+    r"""$\max(0, d(a, p) - d(a, n) + m)$ for embeddings `(N, D)`, as `nn.TripletMarginLoss`."""
     _same_shape("triplet_loss", anchor, positive)
     _same_shape("triplet_loss", anchor, negative)
     loss = torch.clamp_min(

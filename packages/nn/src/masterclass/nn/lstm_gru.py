@@ -1,30 +1,30 @@
-"""# LSTM and GRU cells
+r"""# LSTM and GRU cells
 
 The vanilla RNN's gradient through time is a product of Jacobians that vanishes or explodes. The
 **LSTM** (Hochreiter & Schmidhuber, 1997) adds a *cell state* $c_t$ updated additively, so
 gradients can flow along it unchanged, and three sigmoid *gates* that decide what to forget,
 what to write and what to expose:
 
-$$\\begin{aligned}
-i_t &= \\sigma(W_{ii} x_t + b_{ii} + W_{hi} h_{t-1} + b_{hi}) &&\\text{input gate}\\\\
-f_t &= \\sigma(W_{if} x_t + b_{if} + W_{hf} h_{t-1} + b_{hf}) &&\\text{forget gate}\\\\
-g_t &= \\tanh(W_{ig} x_t + b_{ig} + W_{hg} h_{t-1} + b_{hg}) &&\\text{candidate}\\\\
-o_t &= \\sigma(W_{io} x_t + b_{io} + W_{ho} h_{t-1} + b_{ho}) &&\\text{output gate}\\\\
-c_t &= f_t \\odot c_{t-1} + i_t \\odot g_t, \\qquad h_t = o_t \\odot \\tanh(c_t).
-\\end{aligned}$$
+$$\begin{aligned}
+i_t &= \sigma(W_{ii} x_t + b_{ii} + W_{hi} h_{t-1} + b_{hi}) &&\text{input gate}\\
+f_t &= \sigma(W_{if} x_t + b_{if} + W_{hf} h_{t-1} + b_{hf}) &&\text{forget gate}\\
+g_t &= \tanh(W_{ig} x_t + b_{ig} + W_{hg} h_{t-1} + b_{hg}) &&\text{candidate}\\
+o_t &= \sigma(W_{io} x_t + b_{io} + W_{ho} h_{t-1} + b_{ho}) &&\text{output gate}\\
+c_t &= f_t \odot c_{t-1} + i_t \odot g_t, \qquad h_t = o_t \odot \tanh(c_t).
+\end{aligned}$$
 
-When $f_t \\approx 1$ and $i_t \\approx 0$, $\\partial c_t / \\partial c_{t-1} \\approx I$: the
+When $f_t \approx 1$ and $i_t \approx 0$, $\partial c_t / \partial c_{t-1} \approx I$: the
 "constant error carousel".
 
 The **GRU** (Cho et al., 2014) merges cell and hidden state and uses two gates, a reset $r_t$ and
 an update $z_t$:
 
-$$\\begin{aligned}
-r_t &= \\sigma(W_{ir} x_t + b_{ir} + W_{hr} h_{t-1} + b_{hr}), \\qquad
-z_t = \\sigma(W_{iz} x_t + b_{iz} + W_{hz} h_{t-1} + b_{hz}),\\\\
-n_t &= \\tanh\\bigl(W_{in} x_t + b_{in} + r_t \\odot (W_{hn} h_{t-1} + b_{hn})\\bigr), \\qquad
-h_t = (1 - z_t) \\odot n_t + z_t \\odot h_{t-1}.
-\\end{aligned}$$
+$$\begin{aligned}
+r_t &= \sigma(W_{ir} x_t + b_{ir} + W_{hr} h_{t-1} + b_{hr}), \qquad
+z_t = \sigma(W_{iz} x_t + b_{iz} + W_{hz} h_{t-1} + b_{hz}),\\
+n_t &= \tanh\bigl(W_{in} x_t + b_{in} + r_t \odot (W_{hn} h_{t-1} + b_{hn})\bigr), \qquad
+h_t = (1 - z_t) \odot n_t + z_t \odot h_{t-1}.
+\end{aligned}$$
 
 Note where the reset gate sits: it multiplies $W_{hn} h_{t-1} + b_{hn}$ *including* its bias,
 which is the cuDNN/torch convention (the paper puts $r_t$ on $h_{t-1}$ before the product).

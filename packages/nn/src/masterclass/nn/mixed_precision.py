@@ -1,13 +1,13 @@
-"""# Mixed-precision training
+r"""# Mixed-precision training
 
 Half-precision formats halve memory traffic and run matrix multiplies several times faster on
 modern hardware, but they are narrow:
 
 | format | exponent bits | mantissa bits | largest finite | smallest normal |
 |---|---|---|---|---|
-| float32 | 8 | 23 | $3.4 \\times 10^{38}$ | $1.2 \\times 10^{-38}$ |
-| bfloat16 | 8 | 7 | $3.4 \\times 10^{38}$ | $1.2 \\times 10^{-38}$ |
-| float16 | 5 | 10 | $65504$ | $6.1 \\times 10^{-5}$ |
+| float32 | 8 | 23 | $3.4 \times 10^{38}$ | $1.2 \times 10^{-38}$ |
+| bfloat16 | 8 | 7 | $3.4 \times 10^{38}$ | $1.2 \times 10^{-38}$ |
+| float16 | 5 | 10 | $65504$ | $6.1 \times 10^{-5}$ |
 
 *Mixed* precision (Micikevicius et al., *Mixed Precision Training*, ICLR 2018) keeps the master
 weights, the optimizer state and precision-sensitive ops (reductions, softmax, losses) in float32,
@@ -24,7 +24,7 @@ representable), then divides the float32 gradients by $S$ before the step. A fix
 overflow, so the *dynamic* scaler adapts it:
 
 - if any gradient is `inf`/`nan` after unscaling, **skip the step** and multiply $S$ by the
-  backoff factor ($\\tfrac12$);
+  backoff factor ($\tfrac12$);
 - after `growth_interval` consecutive good steps, multiply $S$ by the growth factor ($2$).
 
 `DynamicLossScaler` implements this rule with the interface of `torch.amp.GradScaler` (`scale`,
@@ -96,7 +96,7 @@ class DynamicLossScaler:
         return self.scale_value
 
     def scale(self, loss: Tensor) -> Tensor:
-        """$S \\cdot$ `loss` (backward of this gives $S$ times the true gradients)."""
+        r"""$S \cdot$ `loss` (backward of this gives $S$ times the true gradients)."""
         return loss * self.scale_value
 
     @torch.no_grad()
@@ -193,5 +193,5 @@ def train_precision_comparison(
 
 
 def curve_gap(a: list[float], b: list[float]) -> float:
-    """Largest gap $\\max_t |a_t - b_t|$ between two loss curves, relative to the initial loss $a_0$."""
+    r"""Largest gap $\max_t |a_t - b_t|$ between two loss curves, relative to the initial loss $a_0$."""
     return max(abs(u - v) for u, v in zip(a, b, strict=True)) / max(abs(a[0]), math.ulp(1.0))

@@ -1,25 +1,25 @@
-"""# Forward and backward propagation: an MLP by hand
+r"""# Forward and backward propagation: an MLP by hand
 
-A multilayer perceptron alternates affine maps and activations. For layers $\\ell = 1..L$,
+A multilayer perceptron alternates affine maps and activations. For layers $\ell = 1..L$,
 
-$$z^{(\\ell)} = a^{(\\ell-1)} W^{(\\ell)\\top} + b^{(\\ell)}, \\qquad a^{(\\ell)} = \\phi(z^{(\\ell)}),$$
+$$z^{(\ell)} = a^{(\ell-1)} W^{(\ell)\top} + b^{(\ell)}, \qquad a^{(\ell)} = \phi(z^{(\ell)}),$$
 
 with $a^{(0)} = x$ and no activation on the last layer (its output $z^{(L)}$ feeds a loss).
-Rows are examples: $a^{(\\ell)}$ has shape $(B, d_\\ell)$ and $W^{(\\ell)}$ has shape
-$(d_\\ell, d_{\\ell-1})$, the layout of `torch.nn.Linear`.
+Rows are examples: $a^{(\ell)}$ has shape $(B, d_\ell)$ and $W^{(\ell)}$ has shape
+$(d_\ell, d_{\ell-1})$, the layout of `torch.nn.Linear`.
 
 **Backpropagation** is the chain rule applied from the loss backwards, reusing each layer's
-upstream gradient. Writing $\\delta^{(\\ell)} = \\partial L / \\partial z^{(\\ell)}$:
+upstream gradient. Writing $\delta^{(\ell)} = \partial L / \partial z^{(\ell)}$:
 
-$$\\frac{\\partial L}{\\partial W^{(\\ell)}} = \\delta^{(\\ell)\\top} a^{(\\ell-1)}, \\qquad
-\\frac{\\partial L}{\\partial b^{(\\ell)}} = \\textstyle\\sum_{\\text{rows}} \\delta^{(\\ell)}, \\qquad
-\\delta^{(\\ell-1)} = \\bigl(\\delta^{(\\ell)} W^{(\\ell)}\\bigr) \\odot \\phi'(z^{(\\ell-1)}).$$
+$$\frac{\partial L}{\partial W^{(\ell)}} = \delta^{(\ell)\top} a^{(\ell-1)}, \qquad
+\frac{\partial L}{\partial b^{(\ell)}} = \textstyle\sum_{\text{rows}} \delta^{(\ell)}, \qquad
+\delta^{(\ell-1)} = \bigl(\delta^{(\ell)} W^{(\ell)}\bigr) \odot \phi'(z^{(\ell-1)}).$$
 
 One backward pass costs about twice a forward pass, for *all* parameters at once; that is why
 gradient descent on millions of weights is practical (Rumelhart, Hinton & Williams, *Learning
 representations by back-propagating errors*, Nature 1986).
 
-The forward pass caches every $a^{(\\ell-1)}$ and $z^{(\\ell)}$; the backward pass walks the
+The forward pass caches every $a^{(\ell-1)}$ and $z^{(\ell)}$; the backward pass walks the
 cache in reverse. The tests compare the gradients with torch autograd on an `nn.Sequential` with
 copied weights, and the learning example trains the network on XOR, which the perceptron could
 not learn.
@@ -92,7 +92,7 @@ class MLP:
     def backward(
         self, grad_out: Tensor, cache: list[tuple[Tensor, Tensor]]
     ) -> tuple[list[Tensor], list[Tensor], Tensor]:
-        """Backpropagate `grad_out` $= \\partial L/\\partial z^{(L)}$ `(B, d_L)`.
+        r"""Backpropagate `grad_out` $= \partial L/\partial z^{(L)}$ `(B, d_L)`.
 
         Returns `(grad_weights, grad_biases, grad_x)`, aligned with `weights` and `biases`.
         """
@@ -113,14 +113,14 @@ class MLP:
         return grad_w, grad_b, delta
 
     def sgd_step(self, grad_w: list[Tensor], grad_b: list[Tensor], lr: float) -> None:
-        """Plain gradient descent on every parameter: $\\theta \\leftarrow \\theta - \\eta g$."""
+        r"""Plain gradient descent on every parameter: $\theta \leftarrow \theta - \eta g$."""
         for i in range(len(self.weights)):
             self.weights[i] = self.weights[i] - lr * grad_w[i]
             self.biases[i] = self.biases[i] - lr * grad_b[i]
 
 
 def mse_loss_and_grad(pred: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
-    """Mean squared error over all elements and its gradient $2(\\hat y - y)/n$ w.r.t. `pred`."""
+    r"""Mean squared error over all elements and its gradient $2(\hat y - y)/n$ w.r.t. `pred`."""
     if pred.shape != target.shape:
         raise ValueError(
             f"shape mismatch: pred {tuple(pred.shape)} vs target {tuple(target.shape)}"

@@ -1,25 +1,25 @@
-"""# Normalization layers: LayerNorm, RMSNorm, GroupNorm, InstanceNorm
+r"""# Normalization layers: LayerNorm, RMSNorm, GroupNorm, InstanceNorm
 
 Deep networks train faster when the inputs to each layer keep a stable scale. A normalization layer
 standardizes activations over some set of axes and then lets the network re-scale them with learned
 parameters:
 
-$$y = \\frac{x - \\mu}{\\sqrt{\\sigma^2 + \\epsilon}} \\odot \\gamma + \\beta,$$
+$$y = \frac{x - \mu}{\sqrt{\sigma^2 + \epsilon}} \odot \gamma + \beta,$$
 
-where $\\mu$ and $\\sigma^2$ are the mean and the *biased* variance (divide by $n$, not $n-1$) over
+where $\mu$ and $\sigma^2$ are the mean and the *biased* variance (divide by $n$, not $n-1$) over
 the normalized axes. The layers differ only in *which* axes:
 
 | layer | input | statistics over | per-sample? |
 |---|---|---|---|
-| BatchNorm (see `batchnorm.py`) | $(B, C, \\dots)$ | batch and space, per channel | no |
-| LayerNorm | $(\\dots, d)$ | the last $d$ features | yes |
-| RMSNorm | $(\\dots, d)$ | the last $d$ features, no centring | yes |
-| GroupNorm | $(B, C, \\dots)$ | $C/G$ channels and space, per group | yes |
-| InstanceNorm | $(B, C, \\dots)$ | space, per channel | yes |
+| BatchNorm (see `batchnorm.py`) | $(B, C, \dots)$ | batch and space, per channel | no |
+| LayerNorm | $(\dots, d)$ | the last $d$ features | yes |
+| RMSNorm | $(\dots, d)$ | the last $d$ features, no centring | yes |
+| GroupNorm | $(B, C, \dots)$ | $C/G$ channels and space, per group | yes |
+| InstanceNorm | $(B, C, \dots)$ | space, per channel | yes |
 
 Per-sample statistics make LayerNorm and RMSNorm independent of the batch, which is why
-transformers use them. RMSNorm drops the mean and the bias, $y = x / \\sqrt{\\overline{x^2} +
-\\epsilon} \\odot \\gamma$, saving work with no loss in quality at scale.
+transformers use them. RMSNorm drops the mean and the bias, $y = x / \sqrt{\overline{x^2} +
+\epsilon} \odot \gamma$, saving work with no loss in quality at scale.
 
 References: Ba et al., *Layer Normalization* (2016); Zhang & Sennrich, *Root Mean Square Layer
 Normalization* (2019); Wu & He, *Group Normalization* (2018); Ulyanov et al., *Instance
@@ -63,10 +63,10 @@ def _check_channels(name: str, x: Tensor, c: int) -> None:
 
 
 class LayerNorm(nn.Module):
-    """Layer normalization over the last dimension, equal to `torch.nn.LayerNorm(d)`.
+    r"""Layer normalization over the last dimension, equal to `torch.nn.LayerNorm(d)`.
 
-    Input `(..., d)`, output the same shape. Parameters `weight` $\\gamma$ (ones) and `bias`
-    $\\beta$ (zeros, only if `bias=True`).
+    Input `(..., d)`, output the same shape. Parameters `weight` $\gamma$ (ones) and `bias`
+    $\beta$ (zeros, only if `bias=True`).
     """
 
     def __init__(self, d: int, eps: float = 1e-5, bias: bool = True) -> None:
@@ -101,9 +101,9 @@ class LayerNorm(nn.Module):
 
 
 class RMSNorm(nn.Module):
-    """Root-mean-square normalization over the last dimension, equal to `torch.nn.RMSNorm(d, eps)`.
+    r"""Root-mean-square normalization over the last dimension, equal to `torch.nn.RMSNorm(d, eps)`.
 
-    Input `(..., d)`, output the same shape and dtype. Parameter `weight` $\\gamma$ (ones).
+    Input `(..., d)`, output the same shape and dtype. Parameter `weight` $\gamma$ (ones).
     """
 
     def __init__(self, d: int, eps: float = 1e-6) -> None:

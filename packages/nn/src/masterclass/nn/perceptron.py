@@ -1,23 +1,23 @@
-"""# The perceptron
+r"""# The perceptron
 
 Rosenblatt's perceptron (1958) is the first learning machine of the course: a single linear
 threshold unit
 
-$$\\hat y = \\operatorname{sign}(w^\\top x + b) \\in \\{-1, +1\\}$$
+$$\hat y = \operatorname{sign}(w^\top x + b) \in \{-1, +1\}$$
 
 trained by the *perceptron learning rule*: visit the examples in turn, and whenever one is
-misclassified, $y_i (w^\\top x_i + b) \\le 0$, move the boundary towards it,
+misclassified, $y_i (w^\top x_i + b) \le 0$, move the boundary towards it,
 
-$$w \\leftarrow w + \\eta\\, y_i x_i, \\qquad b \\leftarrow b + \\eta\\, y_i.$$
+$$w \leftarrow w + \eta\, y_i x_i, \qquad b \leftarrow b + \eta\, y_i.$$
 
-**Convergence theorem** (Novikoff, 1962). If the data are linearly separable with margin $\\gamma$
-by a unit vector $w^*$ ($y_i\\, w^{*\\top} x_i \\ge \\gamma$) and $\\|x_i\\| \\le R$, the rule makes at
-most $(R/\\gamma)^2$ mistakes, whatever the order of the examples. Each mistake grows
-$w^\\top w^*$ by at least $\\gamma$ while $\\|w\\|^2$ grows by at most $R^2$, and the two cannot
+**Convergence theorem** (Novikoff, 1962). If the data are linearly separable with margin $\gamma$
+by a unit vector $w^*$ ($y_i\, w^{*\top} x_i \ge \gamma$) and $\|x_i\| \le R$, the rule makes at
+most $(R/\gamma)^2$ mistakes, whatever the order of the examples. Each mistake grows
+$w^\top w^*$ by at least $\gamma$ while $\|w\|^2$ grows by at most $R^2$, and the two cannot
 both continue forever.
 
-**Failure on XOR** (Minsky & Papert, 1969). No line separates $\\{(0,0),(1,1)\\}$ from
-$\\{(0,1),(1,0)\\}$, so the rule never stops making mistakes; a hidden layer with a nonlinear
+**Failure on XOR** (Minsky & Papert, 1969). No line separates $\{(0,0),(1,1)\}$ from
+$\{(0,1),(1,0)\}$, so the rule never stops making mistakes; a hidden layer with a nonlinear
 activation (the next chapter, `mlp.py`) is what fixes it. The activations themselves are in
 `activations.py`.
 
@@ -50,12 +50,12 @@ class PerceptronResult:
 
     @property
     def total_mistakes(self) -> int:
-        """All updates made, the quantity bounded by $(R/\\gamma)^2$."""
+        r"""All updates made, the quantity bounded by $(R/\gamma)^2$."""
         return sum(self.mistakes_per_epoch)
 
 
 def perceptron_predict(x: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
-    """Predicted labels in $\\{-1, +1\\}$ for `x` `(N, d)`; a score of exactly 0 maps to $+1$."""
+    r"""Predicted labels in $\{-1, +1\}$ for `x` `(N, d)`; a score of exactly 0 maps to $+1$."""
     scores = x @ weight + bias  # (N,)
     return torch.where(scores >= 0, 1.0, -1.0).to(x.dtype)
 
@@ -63,7 +63,7 @@ def perceptron_predict(x: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
 def train_perceptron(
     x: Tensor, y: Tensor, lr: float = 1.0, max_epochs: int = 100
 ) -> PerceptronResult:
-    """Run the perceptron learning rule on `x` `(N, d)` with labels `y` `(N,)` in $\\{-1, +1\\}$.
+    r"""Run the perceptron learning rule on `x` `(N, d)` with labels `y` `(N,)` in $\{-1, +1\}$.
 
     Epochs sweep the examples in order and stop early after an epoch without mistakes.
     """

@@ -1,20 +1,20 @@
-"""# Regularization: weight penalties, decoupled weight decay, early stopping, augmentation
+r"""# Regularization: weight penalties, decoupled weight decay, early stopping, augmentation
 
 A network with more parameters than examples can memorize its training set. Regularization trades a
 little training fit for better generalization. This chapter covers four tools; dropout, the fifth,
 has its own chapter (`dropout.py`).
 
-**Weight penalties.** Adding $\\lambda \\|\\theta\\|_2^2 / 2$ (L2, "ridge") to the loss adds
-$\\lambda\\theta$ to the gradient, pulling weights towards zero; $\\lambda\\|\\theta\\|_1$ (L1,
-"lasso") adds $\\lambda\\operatorname{sign}(\\theta)$ and drives small weights exactly to zero.
+**Weight penalties.** Adding $\lambda \|\theta\|_2^2 / 2$ (L2, "ridge") to the loss adds
+$\lambda\theta$ to the gradient, pulling weights towards zero; $\lambda\|\theta\|_1$ (L1,
+"lasso") adds $\lambda\operatorname{sign}(\theta)$ and drives small weights exactly to zero.
 
 **Decoupled weight decay** (Loshchilov & Hutter, *Decoupled Weight Decay Regularization*, ICLR
-2019). For plain SGD, shrinking the weights $\\theta \\leftarrow (1 - \\eta\\lambda)\\theta$ is the
+2019). For plain SGD, shrinking the weights $\theta \leftarrow (1 - \eta\lambda)\theta$ is the
 same as the L2 gradient. For adaptive methods it is not: Adam divides the L2 gradient by
-$\\sqrt{\\hat v}$, so weights with large gradients are barely regularized. AdamW applies the
+$\sqrt{\hat v}$, so weights with large gradients are barely regularized. AdamW applies the
 shrink directly to the weights, outside the adaptive update:
 
-$$\\theta \\leftarrow \\theta - \\eta\\lambda\\theta - \\eta\\,\\frac{\\hat m}{\\sqrt{\\hat v} + \\epsilon}.$$
+$$\theta \leftarrow \theta - \eta\lambda\theta - \eta\,\frac{\hat m}{\sqrt{\hat v} + \epsilon}.$$
 
 The tests show both identities with torch's optimizers: `l2_penalty` + `torch.optim.Adam` equals
 `Adam(weight_decay=λ)`, and `decoupled_weight_decay_` + `Adam` equals `AdamW`, and that the two
@@ -43,12 +43,12 @@ from torch import Tensor, nn
 
 
 def l2_penalty(params: Iterable[Tensor], weight_decay: float) -> Tensor:
-    """$\\tfrac{\\lambda}{2}\\sum \\|\\theta\\|_2^2$: its gradient is $\\lambda\\theta$."""
+    r"""$\tfrac{\lambda}{2}\sum \|\theta\|_2^2$: its gradient is $\lambda\theta$."""
     return 0.5 * weight_decay * sum((p * p).sum() for p in params)
 
 
 def l1_penalty(params: Iterable[Tensor], strength: float) -> Tensor:
-    """$\\lambda\\sum|\\theta|$: its (sub)gradient is $\\lambda\\operatorname{sign}(\\theta)$."""
+    r"""$\lambda\sum|\theta|$: its (sub)gradient is $\lambda\operatorname{sign}(\theta)$."""
     return strength * sum(p.abs().sum() for p in params)
 
 
@@ -60,7 +60,7 @@ def l1_penalty(params: Iterable[Tensor], strength: float) -> Tensor:
 
 @torch.no_grad()
 def decoupled_weight_decay_(params: Iterable[Tensor], lr: float, weight_decay: float) -> None:
-    """Shrink every parameter in place: $\\theta \\leftarrow (1 - \\eta\\lambda)\\theta$."""
+    r"""Shrink every parameter in place: $\theta \leftarrow (1 - \eta\lambda)\theta$."""
     if weight_decay < 0 or lr < 0:
         raise ValueError(
             f"lr and weight_decay must be >= 0, got lr={lr}, weight_decay={weight_decay}"
@@ -158,7 +158,7 @@ def random_crop(size: int, padding: int = 0) -> Transform:
 
 
 def gaussian_noise(std: float) -> Transform:
-    """Add $\\mathcal{N}(0, \\text{std}^2)$ noise to every element."""
+    r"""Add $\mathcal{N}(0, \text{std}^2)$ noise to every element."""
 
     def noise(x: Tensor, g: torch.Generator) -> Tensor:
         return x + std * torch.randn(x.shape, generator=g, dtype=x.dtype)

@@ -1,27 +1,27 @@
-"""# Residual connections
+r"""# Residual connections
 
 A residual block learns a *correction* to its input instead of a whole new representation
 (He et al., *Deep Residual Learning for Image Recognition*, CVPR 2016):
 
-$$x_{\\ell+1} = x_\\ell + F(x_\\ell).$$
+$$x_{\ell+1} = x_\ell + F(x_\ell).$$
 
 The identity path changes what backpropagation sees. Differentiating,
 
-$$\\frac{\\partial x_{\\ell+1}}{\\partial x_\\ell} = I + \\frac{\\partial F}{\\partial x_\\ell}
-\\quad\\Longrightarrow\\quad
-\\frac{\\partial L}{\\partial x_\\ell} = \\frac{\\partial L}{\\partial x_L}
-\\prod_{k=\\ell}^{L-1}\\Bigl(I + \\frac{\\partial F_k}{\\partial x_k}\\Bigr),$$
+$$\frac{\partial x_{\ell+1}}{\partial x_\ell} = I + \frac{\partial F}{\partial x_\ell}
+\quad\Longrightarrow\quad
+\frac{\partial L}{\partial x_\ell} = \frac{\partial L}{\partial x_L}
+\prod_{k=\ell}^{L-1}\Bigl(I + \frac{\partial F_k}{\partial x_k}\Bigr),$$
 
 so the gradient reaching an early layer contains the upstream gradient *itself*, plus correction
-terms, instead of a product of $L - \\ell$ Jacobians that can shrink geometrically. In a plain
-stack $x_{\\ell+1} = F(x_\\ell)$ the gradient of the first layer of a deep, badly conditioned
+terms, instead of a product of $L - \ell$ Jacobians that can shrink geometrically. In a plain
+stack $x_{\ell+1} = F(x_\ell)$ the gradient of the first layer of a deep, badly conditioned
 network can be many orders of magnitude smaller than that of the last; with skips it stays of the
 same order of magnitude. `gradient_norms_by_depth` measures exactly that, and the figure plots it:
 
 ![gradient norm per layer, plain vs residual](figures/residual_gradient_norms.png)
 
 Two block designs are here. `ResidualMLPBlock` is the *pre-norm* block of transformers,
-$x + W_2\\,\\phi(W_1 \\mathrm{LN}(x))$ (He et al., *Identity Mappings in Deep Residual Networks*,
+$x + W_2\,\phi(W_1 \mathrm{LN}(x))$ (He et al., *Identity Mappings in Deep Residual Networks*,
 2016, showed that keeping the skip path free of normalization and nonlinearity is what matters).
 `BasicBlock` is the ResNet-18/34 convolutional block, conv-BN-ReLU-conv-BN, added to the
 input (through a 1x1 convolution when the shape changes) and followed by a ReLU.
@@ -42,7 +42,7 @@ from masterclass.nn.normalization import LayerNorm
 
 
 class ResidualMLPBlock(nn.Module):
-    """Pre-norm residual MLP block $x + W_2\\,\\mathrm{GELU}(W_1\\,\\mathrm{LN}(x))$ on `(..., d)`."""
+    r"""Pre-norm residual MLP block $x + W_2\,\mathrm{GELU}(W_1\,\mathrm{LN}(x))$ on `(..., d)`."""
 
     def __init__(self, d: int, hidden: int | None = None) -> None:
         super().__init__()
@@ -74,7 +74,7 @@ class BasicBlock(nn.Module):
             )
 
     def forward(self, x: Tensor) -> Tensor:
-        """$\\mathrm{ReLU}(\\mathrm{BN}(\\mathrm{conv}(\\mathrm{ReLU}(\\mathrm{BN}(\\mathrm{conv}(x))))) + \\mathrm{skip}(x))$."""
+        r"""$\mathrm{ReLU}(\mathrm{BN}(\mathrm{conv}(\mathrm{ReLU}(\mathrm{BN}(\mathrm{conv}(x))))) + \mathrm{skip}(x))$."""
         out = relu(self.bn1(self.conv1(x)))  # (B, C_out, H', W')
         out = self.bn2(self.conv2(out))
         skip = x if self.shortcut is None else self.shortcut(x)
@@ -92,7 +92,7 @@ class BasicBlock(nn.Module):
 
 
 class DeepStack(nn.Module):
-    """`depth` layers $x \\mapsto \\tanh(W x)$, composed plainly or with identity skips."""
+    r"""`depth` layers $x \mapsto \tanh(W x)$, composed plainly or with identity skips."""
 
     def __init__(
         self, d: int, depth: int, residual: bool, weight_std: float, seed: int = 0
@@ -119,9 +119,9 @@ class DeepStack(nn.Module):
 def gradient_norms_by_depth(
     residual: bool, depth: int = 50, d: int = 64, weight_gain: float = 0.5, seed: int = 0
 ) -> list[float]:
-    """$\\|\\partial L/\\partial x_\\ell\\|$ for each layer's input $x_\\ell$, first layer first.
+    r"""$\|\partial L/\partial x_\ell\|$ for each layer's input $x_\ell$, first layer first.
 
-    Weights are $\\mathcal{N}(0, (g/\\sqrt d)^2)$ with gain $g$ = `weight_gain`.
+    Weights are $\mathcal{N}(0, (g/\sqrt d)^2)$ with gain $g$ = `weight_gain`.
     """
     if depth < 1 or d < 1:
         raise ValueError(f"depth and d must be positive, got depth={depth}, d={d}")

@@ -1,19 +1,19 @@
-"""# Recurrent neural networks and sequence modelling
+r"""# Recurrent neural networks and sequence modelling
 
 A recurrent network reads a sequence one step at a time and carries a hidden state $h_t$ that
 summarizes everything seen so far. The Elman RNN updates it with one affine map and a
 nonlinearity,
 
-$$h_t = \\tanh\\bigl(W_{ih} x_t + b_{ih} + W_{hh} h_{t-1} + b_{hh}\\bigr),$$
+$$h_t = \tanh\bigl(W_{ih} x_t + b_{ih} + W_{hh} h_{t-1} + b_{hh}\bigr),$$
 
 with the *same* weights at every step, so a sequence of any length is processed by a fixed number
 of parameters. Training unrolls the loop and backpropagates through time (BPTT); the gradient
-reaching step $t-k$ is a product of $k$ Jacobians $\\operatorname{diag}(\\tanh')W_{hh}$, which
+reaching step $t-k$ is a product of $k$ Jacobians $\operatorname{diag}(\tanh')W_{hh}$, which
 shrinks or explodes geometrically. This *vanishing gradient* is why LSTMs and GRUs
 (`lstm_gru.py`) add gates.
 
-**Stacks.** A multi-layer RNN feeds the output sequence of layer $\\ell$ as the input sequence of
-layer $\\ell+1$. A *bidirectional* layer runs a second RNN from the end of the sequence to the
+**Stacks.** A multi-layer RNN feeds the output sequence of layer $\ell$ as the input sequence of
+layer $\ell+1$. A *bidirectional* layer runs a second RNN from the end of the sequence to the
 start and concatenates the two outputs, so every position sees both its past and its future.
 
 The `RNN` class here reproduces `torch.nn.RNN`: same parameter names (`weight_ih_l0`,
@@ -52,7 +52,7 @@ def rnn_cell(
     b_hh: Tensor,
     nonlinearity: str = "tanh",
 ) -> Tensor:
-    """One Elman step $h' = \\phi(x W_{ih}^\\top + b_{ih} + h W_{hh}^\\top + b_{hh})$, shape `(B, H)`."""
+    r"""One Elman step $h' = \phi(x W_{ih}^\top + b_{ih} + h W_{hh}^\top + b_{hh})$, shape `(B, H)`."""
     pre = x @ w_ih.T + b_ih + h @ w_hh.T + b_hh  # (B, H)
     return torch.tanh(pre) if nonlinearity == "tanh" else torch.relu(pre)
 

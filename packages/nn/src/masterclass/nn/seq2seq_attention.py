@@ -1,27 +1,27 @@
-"""# Attention in sequence-to-sequence models: Bahdanau and Luong
+r"""# Attention in sequence-to-sequence models: Bahdanau and Luong
 
 An encoder-decoder RNN first compressed the whole source sentence into one vector, the encoder's
 final state, a bottleneck that hurt long inputs. *Attention* lets the decoder look back at all
-encoder states $h_1, \\dots, h_S$ at every output step: it scores each one against its current
+encoder states $h_1, \dots, h_S$ at every output step: it scores each one against its current
 state $s$, turns the scores into weights with a softmax, and reads the weighted average, the
 *context* $c$:
 
-$$e_j = \\mathrm{score}(s, h_j), \\qquad \\alpha_j = \\frac{e^{e_j}}{\\sum_k e^{e_k}}, \\qquad
-c = \\sum_j \\alpha_j h_j.$$
+$$e_j = \mathrm{score}(s, h_j), \qquad \alpha_j = \frac{e^{e_j}}{\sum_k e^{e_k}}, \qquad
+c = \sum_j \alpha_j h_j.$$
 
 Two score functions defined the field before the transformer:
 
 - **additive** (Bahdanau, Cho & Bengio, *Neural Machine Translation by Jointly Learning to Align
   and Translate*, ICLR 2015): a one-hidden-layer network
-  $e_j = v^\\top \\tanh(W_s s + W_h h_j)$; the query is the *previous* decoder state, and the
+  $e_j = v^\top \tanh(W_s s + W_h h_j)$; the query is the *previous* decoder state, and the
   context is fed into the RNN step;
 - **multiplicative** (Luong, Pham & Manning, *Effective Approaches to Attention-based Neural
-  Machine Translation*, EMNLP 2015): $e_j = s^\\top h_j$ ("dot") or $s^\\top W h_j$ ("general");
+  Machine Translation*, EMNLP 2015): $e_j = s^\top h_j$ ("dot") or $s^\top W h_j$ ("general");
   the query is the *current* decoder state, and the context is combined with it afterwards,
-  $\\tilde s = \\tanh(W_c [c; s])$, to predict the output.
+  $\tilde s = \tanh(W_c [c; s])$, to predict the output.
 
 The transformer's scaled dot-product attention (Module 6) is Luong's dot score divided by
-$\\sqrt{d}$, computed for all positions in parallel; the tests check our dot attention against
+$\sqrt{d}$, computed for all positions in parallel; the tests check our dot attention against
 `torch.nn.functional.scaled_dot_product_attention` with `scale=1`.
 
 The seq2seq model here uses the GRU of `lstm_gru.py` for both encoder and decoder and learns to
@@ -73,7 +73,7 @@ class AdditiveAttention(nn.Module):
 
 
 class LuongAttention(nn.Module):
-    """Luong attention, `mode` "dot" ($s^\\top h$) or "general" ($s^\\top W h$); same shapes as additive."""
+    r"""Luong attention, `mode` "dot" ($s^\top h$) or "general" ($s^\top W h$); same shapes as additive."""
 
     def __init__(self, dim: int, mode: str = "general") -> None:
         super().__init__()

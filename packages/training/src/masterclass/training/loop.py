@@ -1,20 +1,22 @@
-"""# The pretraining loop
+r"""# The pretraining loop
 
 Pretraining a language model is one loop: draw a batch of token windows, predict every next
 token, minimise the mean cross-entropy
-$$\\mathcal L(\\theta) = -\\frac{1}{BT}\\sum_{b,t} \\log p_\\theta(x_{b,t+1} \\mid x_{b,\\le t}),$$
+$$\mathcal L(\theta) = -\frac{1}{BT}\sum_{b,t} \log p_\theta(x_{b,t+1} \mid x_{b,\le t}),$$
 update, repeat. Everything else in this file is what makes that loop *production grade*:
 
 1. **Gradient accumulation.** A step may need a larger batch than fits in memory. Summing the
    gradients of $k$ micro-batches, each loss divided by $k$, gives exactly the gradient of the
    mean loss over the $k$ micro-batches together.
-2. **Gradient clipping.** If $\\lVert g\\rVert_2 > c$, $g \\leftarrow g\\,c/\\lVert g\\rVert_2$: a
+2. **Gradient clipping.** If $\lVert g\rVert_2 > c$, $g \leftarrow g\,c/\lVert g\rVert_2$: a
    rare huge gradient (a loss spike) cannot throw the weights far away. The norm is logged; its
    trend is the first symptom of instability.
 3. **Mixed precision.** Under `torch.autocast(dtype=bfloat16)` matrix products run in bfloat16
    (8 exponent bits like float32, so no loss scaling is needed) while weights, optimizer state and
    the loss stay in float32.
-4. **Schedule.** The learning rate of step $t$ is set from $t$ alone (`schedule.py`).
+4. **Schedule.** The learning rate of step $t$ is set from $t$ alone (`schedule.py`): linear
+   warmup then cosine decay, or warmup-stable-decay (`schedule="wsd"`), whose rate before the
+   decay does not depend on the total number of steps, so a run may decide late how long it is.
 5. **Evaluation.** Every `eval_every` steps, the loss on held-out data, with the model in eval
    mode and the training RNG untouched.
 6. **Metrics.** One JSON object per line in `metrics.jsonl`: loss, learning rate, gradient norm,
@@ -30,6 +32,20 @@ update, repeat. Everything else in this file is what makes that loop *production
 The optimizer is `masterclass.training.optim.AdamW` (Module 1's AdamW step) with weight decay on
 matrices only.
 
+**Reading the code.** `train` is a short list of named steps, each a function below with its own
+explanation, in the order one optimizer step runs them:
+
+| step | function | what it guarantees |
+|---|---|---|
+| restore or start | `_restore_or_start` | a resumed run continues bitwise where the checkpoint was |
+| accumulate | `_accumulate` | the gradient of the mean loss over `grad_accum` micro-batches |
+| all-reduce | `_all_reduce` | every rank holds the mean gradient and the mean loss |
+| finite check | `_check_finite` | nothing is updated from a NaN |
+| clip | `clip_grad_norm` | the global norm is at most `clip_norm` |
+| update | `_update` | the learning rate of this step, then AdamW |
+| log | `_Metrics`, `_log` | one JSON line per `log_every` steps, equal after a resume |
+| checkpoint | `_checkpoint` | everything above, atomically, including the log window |
+
 Left out: ZeRO/FSDP sharding, activation checkpointing, `torch.compile`, and float16 loss scaling.
 """
 
@@ -43,7 +59,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import torch
 import torch.nn.functional as F
@@ -61,9 +77,11 @@ from masterclass.training.optim import AdamW, param_groups_for_weight_decay
 from masterclass.training.schedule import LRSchedule, make_schedule
 
 __all__ = [
+    "Batcher",
     "NonFiniteLossError",
     "TrainConfig",
     "TrainResult",
+    "clip_grad_norm",
     "evaluate_loss",
     "train",
 ]
@@ -83,8 +101,13 @@ class TrainConfig:
     lr: float = 3e-3
     # Linear warmup steps.
     warmup: int = 100
-    # Learning rate at the end of the cosine decay.
+    # Learning rate at the end of the decay.
     min_lr: float = 3e-4
+    # "cosine" (warmup, then cosine decay over the rest) or "wsd" (warmup, constant, then a
+    # linear decay over the last `decay_steps`).
+    schedule: str = "cosine"
+    # Length of the final decay of the "wsd" schedule (ignored by "cosine").
+    decay_steps: int = 0
     # AdamW's decoupled weight decay (matrices only).
     weight_decay: float = 0.1
     # AdamW's moment decays; beta2 = 0.95 is the usual choice for language models.
@@ -112,25 +135,39 @@ class TrainConfig:
         for name in ("steps", "batch_size", "grad_accum", "log_every", "keep_checkpoints"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("warmup", "eval_every", "checkpoint_every", "eval_batches"):
+        for name in ("warmup", "eval_every", "checkpoint_every", "eval_batches", "decay_steps"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.warmup >= self.steps:
             raise ValueError(f"warmup ({self.warmup}) must be smaller than steps ({self.steps})")
+        if self.schedule not in ("cosine", "wsd"):
+            raise ValueError(f"schedule must be 'cosine' or 'wsd', got {self.schedule!r}")
+        if self.schedule == "wsd" and not 1 <= self.decay_steps <= self.steps - self.warmup:
+            raise ValueError(
+                f"decay_steps ({self.decay_steps}) must be in [1, steps - warmup] "
+                f"({self.steps - self.warmup}) for the wsd schedule"
+            )
         if self.autocast not in ("bf16", "none"):
             raise ValueError(f"autocast must be 'bf16' or 'none', got {self.autocast!r}")
         if self.clip_norm is not None and self.clip_norm <= 0:
             raise ValueError(f"clip_norm must be > 0 or None, got {self.clip_norm}")
         self.betas = tuple(self.betas)
 
+    def lr_schedule(self) -> Callable[[int], float]:
+        """The function `step -> learning rate` of this config (Module 1's schedules)."""
+        common = dict(base_lr=self.lr, warmup_steps=self.warmup, total_steps=self.steps)
+        if self.schedule == "wsd":
+            return make_schedule("wsd", **common, decay_steps=self.decay_steps, min_lr=self.min_lr)
+        return make_schedule("cosine", **common, min_lr=self.min_lr)
+
 
 @dataclass
 class TrainResult:
     """What a finished `train` call reports."""
 
-    # Optimizer steps completed (equals config.steps).
+    # Optimizer steps completed (config.steps, or `stop_at` when the call stopped early).
     steps: int
-    # Mean training loss of the last step.
+    # Mean training loss of the last step (restored from the checkpoint after a resume).
     final_loss: float
     # The last held-out evaluation (empty without eval_fn/eval_data).
     last_eval: dict[str, float]
@@ -156,6 +193,24 @@ class NonFiniteLossError(RuntimeError):
             f"{what} became {value} at step {step}; the update was not applied and {where}. "
             "Resume from it with a lower learning rate or stronger clipping."
         )
+
+
+# ## What the loop needs from its data
+#
+# Any object with these three methods can feed the loop: `masterclass.infra.ShardBatcher` is
+# one, a list-backed toy batcher in a test is another. The state must be JSON-serialisable (it
+# goes into the checkpoint's `meta.json`), and `load_state_dict(state_dict())` must make the next
+# batch the one that would have come next. A batcher may also say its `batch_size`, `rank` and
+# `world_size`; the loop checks them against its config and process when it does.
+@runtime_checkable
+class Batcher(Protocol):
+    """A resumable source of training batches `(x, y)`, each (B, T) token ids."""
+
+    def next_batch(self) -> tuple[torch.Tensor, torch.Tensor]: ...
+
+    def state_dict(self) -> dict[str, Any]: ...
+
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...
 
 
 def _autocast(mode: str, device: torch.device) -> contextlib.AbstractContextManager:
@@ -202,15 +257,27 @@ def evaluate_loss(
     return total / count
 
 
-def _eval_batches(eval_data: Any, n: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+def _eval_batches(eval_data: Batcher, n: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
     state = eval_data.state_dict()
     batches = [eval_data.next_batch() for _ in range(n)]
     eval_data.load_state_dict(state)
     return batches
 
 
+# JSON has no NaN: a non-finite number (a diverged held-out loss) is written as null.
+def _json_line(record: dict[str, Any]) -> str:
+    clean = {
+        k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in record.items()
+    }
+    return json.dumps(clean, allow_nan=False) + "\n"
+
+
 class _Metrics:
-    """Append-only JSON-lines file written by rank 0; on resume, lines past the checkpoint go."""
+    """Append-only JSON-lines file written by rank 0; on resume, lines past the checkpoint go.
+
+    A line cut short by a kill in the middle of a write is dropped too, so the file stays one
+    JSON object per line.
+    """
 
     def __init__(self, path: Path, active: bool, resume_step: int | None) -> None:
         self.path, self.active = path, active
@@ -219,11 +286,13 @@ class _Metrics:
         if resume_step is None:
             self.path.write_text("")
         elif self.path.exists():
-            kept = [
-                line
-                for line in self.path.read_text().splitlines()
-                if line.strip() and json.loads(line)["step"] <= resume_step
-            ]
+            kept = []
+            for line in self.path.read_text().splitlines():
+                try:
+                    if json.loads(line)["step"] <= resume_step:
+                        kept.append(line)
+                except (ValueError, KeyError, TypeError):
+                    continue
             tmp = self.path.with_name(self.path.name + ".tmp")
             tmp.write_text("".join(line + "\n" for line in kept))
             os.replace(tmp, self.path)
@@ -231,11 +300,11 @@ class _Metrics:
     def write(self, record: dict[str, Any]) -> None:
         if self.active:
             with open(self.path, "a") as f:
-                f.write(json.dumps(record) + "\n")
+                f.write(_json_line(record))
 
 
 def _check_batcher(batcher: Any, config: TrainConfig, ctx: DistributedContext) -> None:
-    if not hasattr(batcher, "next_batch") or not hasattr(batcher, "state_dict"):
+    if not isinstance(batcher, Batcher):
         raise TypeError("batcher needs next_batch(), state_dict() and load_state_dict()")
     size = getattr(batcher, "batch_size", config.batch_size)
     if size != config.batch_size:
@@ -248,30 +317,242 @@ def _check_batcher(batcher: Any, config: TrainConfig, ctx: DistributedContext) -
         )
 
 
+# ## The state of one run
+#
+# Everything the named steps below share: the objects being trained, where the run stands, and
+# the *log window*, the losses and tokens of the steps since the last metrics line. The window is
+# saved in every checkpoint, so that the first line a resumed run writes averages the same steps
+# an uninterrupted run would have averaged.
+@dataclass
+class _Run:
+    model: nn.Module
+    batcher: Batcher
+    config: TrainConfig
+    ctx: DistributedContext
+    device: torch.device
+    ckpt_dir: Path
+    optimizer: AdamW
+    schedule: LRSchedule
+    step: int = 0
+    resumed_from: int | None = None
+    last_good: Path | None = None
+    last_loss: float = float("nan")
+    last_eval: dict[str, float] = field(default_factory=dict)
+    window_losses: list[float] = field(default_factory=list)
+    window_tokens: int = 0
+    # Training tokens of this call (all ranks), for the result.
+    tokens: int = 0
+
+    def loop_state(self) -> dict[str, Any]:
+        """What a checkpoint stores besides weights, optimizer, RNG and data position."""
+        return {
+            "last_loss": self.last_loss,
+            "last_eval": self.last_eval,
+            "window_losses": self.window_losses,
+            "window_tokens": self.window_tokens,
+        }
+
+
+# ## Step 1: restore or start
+#
+# A fresh run seeds each rank's RNG (its own dropout masks) and copies rank 0's initial weights
+# to every rank. A resumed run restores weights, optimizer moments, RNG states and the data
+# position from the latest checkpoint, and refuses a checkpoint made with a different batch or
+# seed, which would silently train a different run. The learning rate needs no restoring: it is a
+# function of the step alone.
+def _restore_or_start(run: _Run, resume: bool) -> None:
+    found = latest_checkpoint(run.ckpt_dir) if resume else None
+    if found is None:
+        torch.manual_seed(run.config.seed + run.ctx.rank)
+        broadcast_parameters(run.model, run.ctx)
+        return
+    state = load_checkpoint(
+        found, model=run.model, optimizer=run.optimizer, map_location=run.device
+    )
+    saved = state["extra"].get("train_config", {})
+    for key in ("batch_size", "grad_accum", "seed"):
+        if key in saved and saved[key] != getattr(run.config, key):
+            raise ValueError(
+                f"cannot resume from {found}: it was trained with {key}={saved[key]}, "
+                f"this config has {key}={getattr(run.config, key)}"
+            )
+    run.batcher.load_state_dict(state["data_state"])
+    run.step = run.resumed_from = state["step"]
+    run.last_good = found
+    loop = state["extra"].get("loop", {})
+    last_loss = loop.get("last_loss")
+    run.last_loss = float("nan") if last_loss is None else float(last_loss)
+    run.last_eval = dict(loop.get("last_eval", {}))
+    run.window_losses = list(loop.get("window_losses", []))
+    run.window_tokens = int(loop.get("window_tokens", 0))
+
+
+# ## Step 2: accumulate
+#
+# With $k$ micro-batches of losses $\ell_1, \ldots, \ell_k$ (each a mean over its $BT$ tokens),
+# the loss of the step is their mean $\bar\ell = \frac1k \sum_i \ell_i$, and by linearity of the
+# gradient $\nabla \bar\ell = \sum_i \nabla(\ell_i / k)$: backpropagating each $\ell_i / k$ and
+# letting autograd *sum* into `.grad` gives exactly the gradient of the big batch, while only
+# one micro-batch's activations are in memory at a time.
+def _accumulate(run: _Run) -> torch.Tensor:
+    c, device = run.config, run.device
+    run.optimizer.zero_grad(set_to_none=True)
+    loss_sum = torch.zeros((), device=device, dtype=torch.float64)
+    for _ in range(c.grad_accum):
+        x, y = run.batcher.next_batch()  # (B, T), (B, T)
+        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+        with _autocast(c.autocast, device):
+            loss = _loss(run.model, x, y)
+        (loss / c.grad_accum).backward()
+        loss_sum += loss.detach()
+        run.window_tokens += y.numel() * run.ctx.world_size
+        run.tokens += y.numel() * run.ctx.world_size
+    return loss_sum / c.grad_accum
+
+
+# ## Step 3: all-reduce
+#
+# Each of the $W$ ranks computed the gradient of its own batch; the mean over ranks is the
+# gradient of the combined batch of $W B$ sequences. The loss is averaged the same way, so that
+# every rank logs and checks the same number.
+def _all_reduce(run: _Run, loss: torch.Tensor) -> float:
+    all_reduce_gradients(run.model, run.ctx)
+    return float(all_reduce_mean(loss, run.ctx))
+
+
+# ## Step 4: the finite check
+#
+# A NaN anywhere in the loss spreads to every weight in one update, and Adam's moments keep it
+# forever. The check runs on the *reduced* loss and norm, which are equal on all ranks, so all
+# ranks stop together (one rank stopping alone would leave the others waiting in an all-reduce).
+def _check_finite(run: _Run, what: str, value: float) -> None:
+    if not math.isfinite(value):
+        raise NonFiniteLossError(run.step, what, value, run.last_good)
+
+
+# ## Step 5: clipping by the global norm
+#
+# Treat all gradients as one vector $g = (g_1, \ldots, g_P)$ over the $P$ parameter tensors. Its
+# norm is
+# $$ \lVert g \rVert_2 = \sqrt{\textstyle\sum_p \lVert g_p \rVert_2^2}
+#    = \bigl\lVert (\lVert g_1 \rVert_2, \ldots, \lVert g_P \rVert_2) \bigr\rVert_2 , $$
+# the norm of the per-tensor norms, which is how it is computed (one small reduction per tensor).
+# Clipping multiplies *every* tensor by the same factor
+# $$ s = \min\Bigl(1, \frac{c}{\lVert g \rVert_2 + \epsilon}\Bigr), $$
+# so the update keeps the direction of the full gradient and only its length is capped at $c$
+# (clipping each tensor on its own would change the direction). $\epsilon = 10^{-6}$ keeps the
+# division finite for a zero gradient. A non-finite norm is returned as it is, for the finite
+# check to refuse. This is the rule of Pascanu et al. (2013), *On the difficulty of training
+# recurrent neural networks*, and what `torch.nn.utils.clip_grad_norm_` computes (the test
+# compares the two).
+def clip_grad_norm(parameters: Iterable[torch.Tensor], max_norm: float | None) -> torch.Tensor:
+    """Scale the gradients of `parameters` so their global L2 norm is at most `max_norm`.
+
+    Returns the norm before clipping (a 0-d tensor). `max_norm=None` only measures it.
+
+    >>> w = torch.zeros(2, requires_grad=True); w.grad = torch.tensor([3.0, 4.0])
+    >>> float(clip_grad_norm([w], 1.0)), [round(v, 4) for v in w.grad.tolist()]
+    (5.0, [0.6, 0.8])
+    """
+    if max_norm is not None and not max_norm > 0:
+        raise ValueError(f"max_norm must be > 0 or None, got {max_norm}")
+    grads = [p.grad for p in parameters if p.grad is not None]
+    if not grads:
+        return torch.zeros(())
+    norms = torch.stack([torch.linalg.vector_norm(g.detach()) for g in grads])  # (P,)
+    total = torch.linalg.vector_norm(norms)
+    if max_norm is not None:
+        scale = torch.clamp(max_norm / (total + 1e-6), max=1.0)
+        for g in grads:
+            g.detach().mul_(scale.to(g.dtype))
+    return total
+
+
+# ## Step 6: the update
+#
+# The learning rate of step $t$ is set from $t$ alone, then AdamW takes its step.
+def _update(run: _Run) -> float:
+    lr = run.schedule.apply(run.step)
+    run.optimizer.step()
+    return lr
+
+
+# ## Step 7: the metrics line
+#
+# Every `log_every` steps (and at the last), one line with the mean loss of the window, the
+# learning rate, the gradient norm and the throughput.
+def _log(run: _Run, metrics: _Metrics, record: dict[str, Any], t_log: float, t_start: float):
+    now = time.perf_counter()
+    record["tokens_per_s"] = run.window_tokens / max(now - t_log, 1e-9)
+    metrics.write(
+        {
+            "kind": "train",
+            "step": record["step"],
+            "loss": sum(run.window_losses) / len(run.window_losses),
+            "lr": record["lr"],
+            "grad_norm": record["grad_norm"],
+            "tokens_per_s": record["tokens_per_s"],
+            "elapsed_s": now - t_start,
+        }
+    )
+    run.window_losses, run.window_tokens = [], 0
+    return now
+
+
+# ## Step 8: the checkpoint
+#
+# Rank 0 writes weights, optimizer, RNG, data position and the loop state atomically; the other
+# ranks wait at a barrier, so no rank races ahead of a checkpoint that might be needed.
+def _checkpoint(run: _Run) -> None:
+    path = None
+    if run.ctx.is_main:
+        extra = {
+            "train_config": asdict(run.config),
+            **run.config.meta,
+            "loop": run.loop_state(),
+        }
+        path = save_checkpoint(
+            run.ckpt_dir,
+            model=run.model,
+            optimizer=run.optimizer,
+            step=run.step,
+            data_state=run.batcher.state_dict(),
+            extra=extra,
+            keep=run.config.keep_checkpoints,
+        )
+    if run.ctx.world_size > 1:
+        torch.distributed.barrier()
+    run.last_good = path
+
+
+def _every(step: int, period: int) -> bool:
+    return bool(period) and step % period == 0
+
+
 # ## The loop
 #
-# One iteration = one optimizer step = `grad_accum` micro-batches on each of `W` ranks. The order
-# inside the step matters: accumulate, all-reduce, check finiteness (on the *reduced* loss, so all
-# ranks agree and stop together), clip, step. The step counter in a checkpoint counts completed
-# optimizer steps, and the schedule, the data position and the RNG are all restored from it.
+# One iteration = one optimizer step = `grad_accum` micro-batches on each of `W` ranks, through
+# the steps above in their order. The step counter in a checkpoint counts completed optimizer
+# steps, and the schedule, the data position and the RNG are all restored from it.
 def train(
     model: nn.Module,
-    batcher: Any,
+    batcher: Batcher,
     config: TrainConfig,
     run_dir: str | os.PathLike,
     *,
     eval_fn: Callable[[nn.Module], float | dict[str, float]] | None = None,
-    eval_data: Any = None,
+    eval_data: Batcher | None = None,
     progress: Callable[[dict[str, Any]], None] | None = None,
     resume: bool = True,
     ctx: DistributedContext | None = None,
+    stop_at: int | None = None,
 ) -> TrainResult:
     """Train `model` on batches from `batcher` for `config.steps` optimizer steps.
 
     Args:
         model: maps token ids (B, T) to logits (B, T, V); already on its device.
         batcher: yields `(x, y)` (B, T) via `next_batch()`, resumable through
-            `state_dict()`/`load_state_dict()` (e.g. `masterclass.infra.ShardBatcher`).
+            `state_dict()`/`load_state_dict()` (a `Batcher`, e.g. `masterclass.infra.ShardBatcher`).
         config: the hyper-parameters.
         run_dir: gets `metrics.jsonl` and `checkpoints/`.
         eval_fn: `model -> loss` or `model -> {name: value}` (must contain `loss` to be
@@ -283,72 +564,30 @@ def train(
         resume: continue from the latest checkpoint in `run_dir/checkpoints` if there is one.
         ctx: the distributed context; by default read from torchrun's environment. On GPUs,
             call `init_distributed("cuda")` first, move the model to `ctx.device` and pass `ctx`.
+        stop_at: stop after this many steps (< `config.steps`) with a checkpoint; a later call
+            (with a config whose schedule agrees up to here) continues the same run.
 
     Raises:
         NonFiniteLossError: the loss or gradient norm was not finite (nothing was updated).
     """
     ctx = ctx or init_distributed(next(model.parameters()).device)
     _check_batcher(batcher, config, ctx)
+    end = config.steps if stop_at is None else stop_at
+    if not 0 <= end <= config.steps:
+        raise ValueError(f"stop_at must be in [0, steps={config.steps}], got {stop_at}")
     run_dir = Path(run_dir)
-    ckpt_dir = run_dir / "checkpoints"
     if ctx.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
-    device = next(model.parameters()).device
-
     optimizer = AdamW(
-        param_groups_for_weight_decay(model, config.weight_decay),
-        lr=config.lr,
-        betas=config.betas,
+        param_groups_for_weight_decay(model, config.weight_decay), lr=config.lr, betas=config.betas
     )
-    schedule = LRSchedule(
-        optimizer,
-        make_schedule(
-            "cosine",
-            base_lr=config.lr,
-            warmup_steps=config.warmup,
-            total_steps=config.steps,
-            min_lr=config.min_lr,
-        ),
-    )
+    device = next(model.parameters()).device
+    schedule = LRSchedule(optimizer, config.lr_schedule())
+    run = _Run(model, batcher, config, ctx, device, run_dir / "checkpoints", optimizer, schedule)
+    _restore_or_start(run, resume)
+    metrics = _Metrics(run_dir / "metrics.jsonl", ctx.is_main, run.resumed_from)
 
-    # Start fresh (seeded) or restore everything from the latest checkpoint.
-    start, resumed_from, last_good = 0, None, None
-    found = latest_checkpoint(ckpt_dir) if resume else None
-    if found is not None:
-        state = load_checkpoint(found, model=model, optimizer=optimizer, map_location=device)
-        saved = state["extra"].get("train_config", {})
-        for key in ("batch_size", "grad_accum", "seed"):
-            if key in saved and saved[key] != getattr(config, key):
-                raise ValueError(
-                    f"cannot resume from {found}: it was trained with {key}={saved[key]}, "
-                    f"this config has {key}={getattr(config, key)}"
-                )
-        batcher.load_state_dict(state["data_state"])
-        start = resumed_from = state["step"]
-        last_good = found
-    else:
-        torch.manual_seed(config.seed + ctx.rank)  # each rank its own dropout masks
-        broadcast_parameters(model, ctx)
-    metrics = _Metrics(run_dir / "metrics.jsonl", ctx.is_main, resumed_from)
-
-    def checkpoint(step: int) -> Path | None:
-        path = None
-        if ctx.is_main:
-            extra = {"train_config": asdict(config), **config.meta}
-            path = save_checkpoint(
-                ckpt_dir,
-                model=model,
-                optimizer=optimizer,
-                step=step,
-                data_state=batcher.state_dict(),
-                extra=extra,
-                keep=config.keep_checkpoints,
-            )
-        if ctx.world_size > 1:
-            torch.distributed.barrier()
-        return path
-
-    def evaluate(step: int) -> dict[str, float]:
+    def evaluate() -> dict[str, float]:
         if eval_fn is not None:
             out = eval_fn(model)
             result = dict(out) if isinstance(out, dict) else {"loss": float(out)}
@@ -357,82 +596,46 @@ def train(
             result = {"loss": evaluate_loss(model, batches, autocast=config.autocast)}
         else:
             return {}
-        record = {"kind": "eval", "step": step, **{f"eval_{k}": v for k, v in result.items()}}
+        record = {"kind": "eval", "step": run.step, **{f"eval_{k}": v for k, v in result.items()}}
         metrics.write(record)
         if progress is not None:
             progress(record)
         return result
 
     model.train()
-    t_start = t_log = time.perf_counter()
-    tokens = tokens_since_log = 0
-    losses_since_log: list[float] = []
-    loss_value, last_eval = float("nan"), {}
-    for step in range(start, config.steps):
-        lr = schedule.apply(step)
-        optimizer.zero_grad(set_to_none=True)
-        loss_sum = torch.zeros((), device=device, dtype=torch.float64)
-        for _ in range(config.grad_accum):
-            x, y = batcher.next_batch()  # (B, T), (B, T)
-            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-            with _autocast(config.autocast, device):
-                loss = _loss(model, x, y)
-            (loss / config.grad_accum).backward()
-            loss_sum += loss.detach()
-            tokens_since_log += y.numel() * ctx.world_size
-        all_reduce_gradients(model, ctx)
-        loss_value = float(all_reduce_mean(loss_sum / config.grad_accum, ctx))
-        if not math.isfinite(loss_value):
-            raise NonFiniteLossError(step, "the training loss", loss_value, last_good)
-        clip = config.clip_norm if config.clip_norm is not None else float("inf")
-        grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), clip))
-        if not math.isfinite(grad_norm):
-            raise NonFiniteLossError(step, "the gradient norm", grad_norm, last_good)
-        optimizer.step()
-        done = step + 1
-        losses_since_log.append(loss_value)
-
-        record = {
-            "kind": "step",
-            "step": done,
-            "loss": loss_value,
-            "lr": lr,
-            "grad_norm": grad_norm,
-        }
-        if done % config.log_every == 0 or done == config.steps:
-            now = time.perf_counter()
-            record["tokens_per_s"] = tokens_since_log / max(now - t_log, 1e-9)
-            metrics.write(
-                {
-                    "kind": "train",
-                    "step": done,
-                    "loss": sum(losses_since_log) / len(losses_since_log),
-                    "lr": lr,
-                    "grad_norm": grad_norm,
-                    "tokens_per_s": record["tokens_per_s"],
-                    "elapsed_s": now - t_start,
-                }
-            )
-            tokens += tokens_since_log
-            tokens_since_log, losses_since_log, t_log = 0, [], now
+    start, t_start = run.step, time.perf_counter()
+    t_log = t_start
+    while run.step < end:
+        loss = _all_reduce(run, _accumulate(run))
+        _check_finite(run, "the training loss", loss)
+        grad_norm = float(clip_grad_norm(model.parameters(), config.clip_norm))
+        _check_finite(run, "the gradient norm", grad_norm)
+        lr = _update(run)
+        run.step += 1
+        run.last_loss = loss
+        run.window_losses.append(loss)
+        last = run.step == config.steps
+        record = {"kind": "step", "step": run.step, "loss": loss, "lr": lr, "grad_norm": grad_norm}
+        if _every(run.step, config.log_every) or last:
+            t_log = _log(run, metrics, record, t_log, t_start)
         if progress is not None:
             progress(record)
-        if (config.eval_every and done % config.eval_every == 0) or done == config.steps:
-            last_eval = evaluate(done)
-        if (config.checkpoint_every and done % config.checkpoint_every == 0) or (
-            done == config.steps
-        ):
-            last_good = checkpoint(done)
-    tokens += tokens_since_log
-    if start == config.steps:
-        last_eval = evaluate(start)
+        if _every(run.step, config.eval_every) or last:
+            run.last_eval = evaluate()
+        if _every(run.step, config.checkpoint_every) or last or run.step == end:
+            _checkpoint(run)
+    # A run resumed from its final checkpoint has nothing left to do; its last evaluation comes
+    # from the checkpoint (evaluating again would write a second line for the same step), except
+    # for checkpoints of older versions that did not store it.
+    if start == config.steps and not run.last_eval:
+        run.last_eval = evaluate()
     return TrainResult(
-        steps=config.steps,
-        final_loss=loss_value,
-        last_eval=last_eval,
+        steps=run.step,
+        final_loss=run.last_loss,
+        last_eval=run.last_eval,
         metrics_path=run_dir / "metrics.jsonl",
-        checkpoint=last_good if ctx.is_main else None,
-        resumed_from=resumed_from,
-        tokens=tokens,
+        checkpoint=run.last_good if ctx.is_main else None,
+        resumed_from=run.resumed_from,
+        tokens=run.tokens,
         elapsed_s=time.perf_counter() - t_start,
     )

@@ -1,4 +1,4 @@
-"""# Scaled dot-product attention
+r"""# Scaled dot-product attention
 
 Attention lets every position of a sequence read from every other position, with weights that the
 sequence computes from itself. Each query vector $q_i$ is compared with every key vector $k_j$; the
@@ -6,16 +6,16 @@ scores become a probability distribution over positions with a softmax, and the 
 weighted average of the value vectors $v_j$:
 
 $$
-\\operatorname{Attention}(Q, K, V) = \\operatorname{softmax}\\!\\left(\\frac{Q K^\\top}{\\sqrt{D}} + M\\right) V,
+\operatorname{Attention}(Q, K, V) = \operatorname{softmax}\!\left(\frac{Q K^\top}{\sqrt{D}} + M\right) V,
 $$
 
-with $Q \\in \\mathbb{R}^{T \\times D}$ (one row per query position), $K, V \\in \\mathbb{R}^{S \\times D}$
-(one row per key position) and a mask $M$ that is $0$ where a query may look and $-\\infty$ where it
+with $Q \in \mathbb{R}^{T \times D}$ (one row per query position), $K, V \in \mathbb{R}^{S \times D}$
+(one row per key position) and a mask $M$ that is $0$ where a query may look and $-\infty$ where it
 may not. In *self*-attention $Q$, $K$ and $V$ are three linear projections of the same sequence
 ($S = T$); in *cross*-attention the keys and values come from another sequence.
 
-Why divide by $\\sqrt{D}$? If the entries of $q$ and $k$ are independent with mean 0 and variance
-1, then $q \\cdot k = \\sum_{d=1}^{D} q_d k_d$ has variance $D$. Without the scale, the scores of a
+Why divide by $\sqrt{D}$? If the entries of $q$ and $k$ are independent with mean 0 and variance
+1, then $q \cdot k = \sum_{d=1}^{D} q_d k_d$ has variance $D$. Without the scale, the scores of a
 wide head are large, the softmax saturates to a one-hot vector and its gradient vanishes
 (Vaswani et al., 2017, §3.2.1).
 
@@ -26,8 +26,8 @@ one of `torch.nn.functional.scaled_dot_product_attention`, in value and gradient
   dimensions works; the head axis is the third from the end);
 - a boolean `attn_mask` is `True` where a query may attend; a floating `attn_mask` is added to the
   scores; either broadcasts to `(B, H, T, S)`;
-- `is_causal=True` lets query $i$ see keys $j \\le i$, aligned at the top-left corner as torch does
-  (when $T \\ne S$ the first query sees the first key only);
+- `is_causal=True` lets query $i$ see keys $j \le i$, aligned at the top-left corner as torch does
+  (when $T \ne S$ the first query sees the first key only);
 - `enable_gqa=True` shares each key/value head among $H / H_{kv}$ query heads (grouped-query
   attention, Ainslie et al., 2023).
 
@@ -40,7 +40,7 @@ References: Vaswani et al., *Attention Is All You Need* (2017); Bahdanau et al. 
 first attention; the PyTorch documentation of `scaled_dot_product_attention`.
 
 Left out: memory-efficient tiled kernels (flash attention, Module 7), which compute the same function
-without storing the $T \\times S$ score matrix.
+without storing the $T \times S$ score matrix.
 
 ```python
 >>> import torch
@@ -182,7 +182,7 @@ def scaled_dot_product_attention(
     scale: float | None = None,
     enable_gqa: bool = False,
 ) -> Tensor:
-    """Attention $\\operatorname{softmax}(QK^\\top \\cdot \\text{scale} + M)\\,V$, from scratch.
+    r"""Attention $\operatorname{softmax}(QK^\top \cdot \text{scale} + M)\,V$, from scratch.
 
     Same signature and semantics as `torch.nn.functional.scaled_dot_product_attention`, except that
     fully-masked query rows output zeros instead of NaN.
@@ -195,7 +195,7 @@ def scaled_dot_product_attention(
             `(B, H, T, S)`.
         is_causal: apply the top-left-aligned causal mask; cannot be combined with `attn_mask`.
         dropout_p: dropout probability on the attention weights.
-        scale: score scale, default $1/\\sqrt{D}$.
+        scale: score scale, default $1/\sqrt{D}$.
         enable_gqa: let `H` be a multiple of `H_kv` (grouped-query attention).
 
     Returns:

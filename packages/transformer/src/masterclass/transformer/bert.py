@@ -1,4 +1,4 @@
-"""# Encoder-only transformers: BERT
+r"""# Encoder-only transformers: BERT
 
 BERT (Devlin et al., 2019, *BERT: Pre-training of Deep Bidirectional Transformers for Language
 Understanding*) is a stack of **post-norm** transformer blocks with **bidirectional**
@@ -13,9 +13,9 @@ The pieces, in the order data flows through them:
 2. **Encoder**: $L$ post-norm blocks, GELU feed-forward networks, padding masks only
    (`transformer_block.py`).
 3. **MLM head**: dense → GELU → LayerNorm, then a projection to the vocabulary whose matrix is the
-   token embedding matrix itself (**weight tying**: $\\text{logits} = h E^\\top + b$, which saves
-   $V \\times C$ parameters and ties input and output meaning).
-4. **Pooler**: $\\tanh(W h_{\\texttt{[CLS]}} + b)$, the sentence representation that classification
+   token embedding matrix itself (**weight tying**: $\text{logits} = h E^\top + b$, which saves
+   $V \times C$ parameters and ties input and output meaning).
+4. **Pooler**: $\tanh(W h_{\texttt{[CLS]}} + b)$, the sentence representation that classification
    heads (and the original next-sentence prediction task) read.
 
 **The 80/10/10 masking procedure.** Pick 15% of the (non-special) positions as prediction targets.

@@ -1,9 +1,9 @@
-"""# Input embeddings and positional embeddings
+r"""# Input embeddings and positional embeddings
 
 A transformer reads vectors, not token ids: the first layer looks each id up in a table of
 $V$ learned vectors of width $C$. Then comes the one thing attention cannot do by itself: know
 *where* a token is. Attention without positions is **permutation-equivariant**: permute the input
-tokens and the outputs of an encoder are permuted the same way, since every score $q_i \\cdot k_j$
+tokens and the outputs of an encoder are permuted the same way, since every score $q_i \cdot k_j$
 depends only on the two tokens, not on $i$ and $j$. "dog bites man" and "man bites dog" would get
 the same representations. `test_positions_break_permutation_equivariance` checks both halves of
 that statement.
@@ -12,9 +12,9 @@ The remedy is to add a position-dependent vector to each token's embedding,
 $h_t = E[x_t] + P[t]$, with $P$ either
 
 - **learned**, one trainable vector per position (BERT, GPT-2): as expressive as possible up to the
-  table's length $T_{\\max}$, and undefined beyond it;
-- **sinusoidal** (Vaswani et al., 2017): $P[t, 2i] = \\sin(t\\,\\omega_i)$,
-  $P[t, 2i+1] = \\cos(t\\,\\omega_i)$ with $\\omega_i = 10000^{-2i/C}$, fixed, defined for every
+  table's length $T_{\max}$, and undefined beyond it;
+- **sinusoidal** (Vaswani et al., 2017): $P[t, 2i] = \sin(t\,\omega_i)$,
+  $P[t, 2i+1] = \cos(t\,\omega_i)$ with $\omega_i = 10000^{-2i/C}$, fixed, defined for every
   position, and such that $P[t+k]$ is a rotation of $P[t]$ that depends only on $k$.
 
 Both tables are Module 5's (`masterclass.nlp.positional`). The *relative* schemes, which bias the
@@ -42,7 +42,7 @@ __all__ = ["Embeddings"]
 
 
 class Embeddings(nn.Module):
-    """Token + position (+ segment) embeddings, optionally normalized.
+    r"""Token + position (+ segment) embeddings, optionally normalized.
 
     Args:
         vocab_size: number of token ids `V`.
@@ -52,7 +52,7 @@ class Embeddings(nn.Module):
         n_segments: number of segment (token-type) ids; 0 for none.
         norm_eps: if not `None`, apply a `LayerNorm` with this epsilon to the sum (BERT: 1e-12).
         dropout: dropout on the output.
-        scale_tokens: multiply token embeddings by $\\sqrt{C}$, as the original Transformer does.
+        scale_tokens: multiply token embeddings by $\sqrt{C}$, as the original Transformer does.
         padding_idx: a token id (the padding token) whose embedding receives no gradient from the
             input lookup, as in `nn.Embedding(padding_idx=...)` (BERT: 0).
 

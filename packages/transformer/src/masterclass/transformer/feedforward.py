@@ -1,29 +1,29 @@
-"""# Position-wise feed-forward networks
+r"""# Position-wise feed-forward networks
 
 Attention mixes information *across* positions; the feed-forward network (FFN) then transforms each
 position on its own, with the same two-layer MLP at every position:
 
 $$
-\\operatorname{FFN}(x) = \\phi(x W_1 + b_1)\\, W_2 + b_2,
-\\qquad W_1 \\in \\mathbb{R}^{C \\times d_{ff}},\\ W_2 \\in \\mathbb{R}^{d_{ff} \\times C}.
+\operatorname{FFN}(x) = \phi(x W_1 + b_1)\, W_2 + b_2,
+\qquad W_1 \in \mathbb{R}^{C \times d_{ff}},\ W_2 \in \mathbb{R}^{d_{ff} \times C}.
 $$
 
 The hidden width $d_{ff}$ is usually $4C$, so the FFN holds two thirds of a transformer block's
 parameters. A useful reading (Geva et al., 2021) is a key-value memory: the rows of $W_1$ are keys
-matched against the input, $\\phi$ turns the matches into weights, and the rows of $W_2$ are the
+matched against the input, $\phi$ turns the matches into weights, and the rows of $W_2$ are the
 values they retrieve.
 
-The activation $\\phi$ was ReLU in the original Transformer and GELU in BERT and GPT-2. The
+The activation $\phi$ was ReLU in the original Transformer and GELU in BERT and GPT-2. The
 **gated linear unit** family (Dauphin et al., 2017; Shazeer, 2020, *GLU Variants Improve
 Transformer*) multiplies an activated projection by a second, linear one:
 
 $$
-\\operatorname{FFN}_{\\text{GLU}}(x) = \\bigl(\\phi(x W_g) \\odot x W_u\\bigr) W_d,
+\operatorname{FFN}_{\text{GLU}}(x) = \bigl(\phi(x W_g) \odot x W_u\bigr) W_d,
 $$
 
-named after $\\phi$: **SwiGLU** with SiLU (LLaMA, PaLM), **GeGLU** with GELU (T5 v1.1, Gemma). The
-gate costs a third weight matrix, so gated FFNs shrink $d_{ff}$ to about $\\tfrac{8}{3} C$ to keep
-the parameter count of a $4C$ MLP. **ReLU²** ($\\operatorname{relu}(x)^2$, So et al., 2021, *Primer*)
+named after $\phi$: **SwiGLU** with SiLU (LLaMA, PaLM), **GeGLU** with GELU (T5 v1.1, Gemma). The
+gate costs a third weight matrix, so gated FFNs shrink $d_{ff}$ to about $\tfrac{8}{3} C$ to keep
+the parameter count of a $4C$ MLP. **ReLU²** ($\operatorname{relu}(x)^2$, So et al., 2021, *Primer*)
 is a cheap ungated alternative that also beats GELU at small scale.
 
 The activation functions themselves are Module 3's (`masterclass.nn.activations`); this file only
@@ -44,7 +44,7 @@ __all__ = ["ACTIVATIONS", "FeedForward", "relu2"]
 
 
 def relu2(x: Tensor) -> Tensor:
-    """ReLU squared, $\\max(x, 0)^2$ (So et al., 2021)."""
+    r"""ReLU squared, $\max(x, 0)^2$ (So et al., 2021)."""
     r = relu(x)
     return r * r
 

@@ -1,4 +1,4 @@
-"""# Decoder-only transformers: GPT
+r"""# Decoder-only transformers: GPT
 
 GPT (Radford et al., 2018; GPT-2: Radford et al., 2019, *Language Models are Unsupervised Multitask
 Learners*) is the other half of the original Transformer: a stack of blocks with **causal**
@@ -6,7 +6,7 @@ self-attention and no encoder. Position $t$ sees positions $0..t$ only, so the o
 be trained to predict token $t+1$, at every position of every sequence at once:
 
 $$
-\\mathcal{L} = -\\frac{1}{T} \\sum_{t=0}^{T-1} \\log p_\\theta(x_{t+1} \\mid x_{\\le t}).
+\mathcal{L} = -\frac{1}{T} \sum_{t=0}^{T-1} \log p_\theta(x_{t+1} \mid x_{\le t}).
 $$
 
 One objective, next-token prediction, needs no labels and no special tokens, and a model trained
@@ -21,7 +21,7 @@ GPT-2's layout, which every later decoder kept in spirit:
 4. the output projection **tied** to the token embeddings, without bias.
 
 GPT-2 also scales the initial weights of each residual branch's output projection by
-$1/\\sqrt{2L}$: each of the $2L$ branches adds to the same residual stream, whose variance would
+$1/\sqrt{2L}$: each of the $2L$ branches adds to the same residual stream, whose variance would
 otherwise grow linearly with depth.
 
 The model loads the weights of Hugging Face's `GPT2LMHeadModel` and gives the same logits

@@ -1,28 +1,28 @@
-"""# Linear attention: kernel feature maps and causal prefix sums
+r"""# Linear attention: kernel feature maps and causal prefix sums
 
-Softmax attention writes output $i$ as $\\sum_j \\operatorname{sim}(q_i, k_j) v_j / \\sum_j
-\\operatorname{sim}(q_i, k_j)$ with $\\operatorname{sim}(q, k) = \\exp(q \\cdot k / \\sqrt{D})$. Nothing
+Softmax attention writes output $i$ as $\sum_j \operatorname{sim}(q_i, k_j) v_j / \sum_j
+\operatorname{sim}(q_i, k_j)$ with $\operatorname{sim}(q, k) = \exp(q \cdot k / \sqrt{D})$. Nothing
 in that formula needs the exponential: any non-negative similarity gives a weighted average.
 Katharopoulos et al. (2020, *Transformers are RNNs*) pick one that factorises,
-$\\operatorname{sim}(q, k) = \\phi(q) \\cdot \\phi(k)$ for a **feature map** $\\phi: \\mathbb{R}^D \\to
-\\mathbb{R}_{\\ge 0}^M$, and then the associativity of matrix products does the rest:
+$\operatorname{sim}(q, k) = \phi(q) \cdot \phi(k)$ for a **feature map** $\phi: \mathbb{R}^D \to
+\mathbb{R}_{\ge 0}^M$, and then the associativity of matrix products does the rest:
 
 $$
-y_i = \\frac{\\phi(q_i)^\\top \\sum_j \\phi(k_j) v_j^\\top}{\\phi(q_i)^\\top \\sum_j \\phi(k_j)}
-\\qquad\\Longrightarrow\\qquad
-Y = \\frac{\\phi(Q)\\,\\bigl(\\phi(K)^\\top V\\bigr)}{\\phi(Q)\\,\\bigl(\\phi(K)^\\top \\mathbf{1}\\bigr)}.
+y_i = \frac{\phi(q_i)^\top \sum_j \phi(k_j) v_j^\top}{\phi(q_i)^\top \sum_j \phi(k_j)}
+\qquad\Longrightarrow\qquad
+Y = \frac{\phi(Q)\,\bigl(\phi(K)^\top V\bigr)}{\phi(Q)\,\bigl(\phi(K)^\top \mathbf{1}\bigr)}.
 $$
 
-Computing $\\phi(K)^\\top V$ first costs $O(S M D)$ and the product with $\\phi(Q)$ costs $O(T M D)$:
-**linear** in the sequence length, where $(\\phi(Q)\\phi(K)^\\top) V$ costs $O(T S M)$. The
-$T \\times S$ matrix is never formed.
+Computing $\phi(K)^\top V$ first costs $O(S M D)$ and the product with $\phi(Q)$ costs $O(T M D)$:
+**linear** in the sequence length, where $(\phi(Q)\phi(K)^\top) V$ costs $O(T S M)$. The
+$T \times S$ matrix is never formed.
 
-**Causal** attention sums over $j \\le i$ only, so the two sums become **prefix sums**:
-$S_i = \\sum_{j \\le i} \\phi(k_j) v_j^\\top$ and $z_i = \\sum_{j \\le i} \\phi(k_j)$, updated by one
-rank-one term per step. That is a recurrent network with a $M \\times D$ matrix state, which is why
+**Causal** attention sums over $j \le i$ only, so the two sums become **prefix sums**:
+$S_i = \sum_{j \le i} \phi(k_j) v_j^\top$ and $z_i = \sum_{j \le i} \phi(k_j)$, updated by one
+rank-one term per step. That is a recurrent network with a $M \times D$ matrix state, which is why
 such a model decodes in constant time per token (the link to state-space models of Module 11).
 
-The feature map of the paper is $\\phi(x) = \\operatorname{elu}(x) + 1$ ($M = D$). It is a different
+The feature map of the paper is $\phi(x) = \operatorname{elu}(x) + 1$ ($M = D$). It is a different
 similarity from the softmax's, not an approximation of it: a model must be trained with it. The
 figure on the efficient-attention trade-off shows how far its output is from softmax attention on
 the same inputs (the price a model pays to use it, which training partly recovers), next to the
@@ -44,7 +44,7 @@ __all__ = ["elu_feature_map", "linear_attention", "linear_attention_flops"]
 
 
 def elu_feature_map(x: Tensor) -> Tensor:
-    """$\\phi(x) = \\operatorname{elu}(x) + 1$, positive everywhere (Katharopoulos et al., 2020)."""
+    r"""$\phi(x) = \operatorname{elu}(x) + 1$, positive everywhere (Katharopoulos et al., 2020)."""
     return F.elu(x) + 1
 
 
@@ -56,13 +56,13 @@ def linear_attention(
     causal: bool = False,
     eps: float = 1e-6,
 ) -> Tensor:
-    """Attention with similarity $\\phi(q) \\cdot \\phi(k)$, in time linear in the sequence length.
+    r"""Attention with similarity $\phi(q) \cdot \phi(k)$, in time linear in the sequence length.
 
     Args:
         q: `(B, H, T, D)` queries.
         k: `(B, H, S, D)` keys (`S == T` when causal).
         v: `(B, H, S, D_v)` values.
-        feature_map: $\\phi$, applied to `q` and `k`; `None` if they are already features
+        feature_map: $\phi$, applied to `q` and `k`; `None` if they are already features
             (`performer.py` passes its random features this way).
         causal: query `i` sees keys `j <= i` (prefix sums).
         eps: added to the normaliser, which is positive for positive features.
@@ -91,5 +91,5 @@ def linear_attention(
 
 
 def linear_attention_flops(T: int, S: int, D: int, M: int) -> int:
-    """Multiply-adds of non-causal linear attention: $\\phi(K)^\\top V$, then two products with $\\phi(Q)$."""
+    r"""Multiply-adds of non-causal linear attention: $\phi(K)^\top V$, then two products with $\phi(Q)$."""
     return S * M * D + T * M * D + T * M

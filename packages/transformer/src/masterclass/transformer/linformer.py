@@ -1,16 +1,16 @@
-"""# Linformer: low-rank projection of keys and values
+r"""# Linformer: low-rank projection of keys and values
 
 Wang et al. (2020, *Linformer: Self-Attention with Linear Complexity*) observed that the
-$T \\times S$ attention matrix $P = \\operatorname{softmax}(QK^\\top/\\sqrt{D})$ of trained models has a
-rapidly decaying spectrum: it is close to a matrix of low rank $r \\ll S$. They exploit it by
+$T \times S$ attention matrix $P = \operatorname{softmax}(QK^\top/\sqrt{D})$ of trained models has a
+rapidly decaying spectrum: it is close to a matrix of low rank $r \ll S$. They exploit it by
 projecting the **sequence axis** of the keys and values down to $r$ rows before attending:
 
 $$
-\\operatorname{Attention}(Q, EK, FV) = \\operatorname{softmax}\\!\\left(\\frac{Q (EK)^\\top}{\\sqrt D}\\right) FV,
-\\qquad E, F \\in \\mathbb{R}^{r \\times S}.
+\operatorname{Attention}(Q, EK, FV) = \operatorname{softmax}\!\left(\frac{Q (EK)^\top}{\sqrt D}\right) FV,
+\qquad E, F \in \mathbb{R}^{r \times S}.
 $$
 
-Now the score matrix is $T \\times r$: cost $O(T r D)$ plus $O(r S D)$ for the projections, linear in
+Now the score matrix is $T \times r$: cost $O(T r D)$ plus $O(r S D)$ for the projections, linear in
 length for a fixed $r$. In the paper $E$ and $F$ are learned (and may be shared across heads and
 layers). Two consequences to keep in mind: the projection mixes positions, so **causal masking is
 impossible** (a projected key summarises future tokens too), and $E, F$ have a fixed input length

@@ -1,15 +1,15 @@
-"""# Sliding-window and global attention (Longformer)
+r"""# Sliding-window and global attention (Longformer)
 
 Most of what a token needs is nearby. The Longformer (Beltagy et al., 2020, *Longformer: The
 Long-Document Transformer*) lets each token attend to a **sliding window** of $w$ neighbours on
-each side, $|i - j| \\le w$, which costs $O(T w)$ instead of $O(T^2)$, and adds a few **global**
+each side, $|i - j| \le w$, which costs $O(T w)$ instead of $O(T^2)$, and adds a few **global**
 tokens (the `[CLS]` token, the question in question answering) that attend to everything and that
 everything attends to. Stacking $L$ windowed layers grows the receptive field to $L w$ tokens, as
 stacked convolutions do; the global tokens carry information across the whole sequence in one
 step.
 
 The mask is easy (`sliding_window_mask`); the saving needs a computation that never forms the
-$T \\times T$ matrix. `sliding_window_attention` uses the Longformer's "sliding chunks": cut the
+$T \times T$ matrix. `sliding_window_attention` uses the Longformer's "sliding chunks": cut the
 sequence into chunks of $w$ queries; every key within distance $w$ of a chunk lies in the chunk or
 one of its two neighbours, so each chunk multiplies its queries by those $3w$ keys (a dense
 matmul), then masks the scores outside the band. That computes $3w$ scores per query for the

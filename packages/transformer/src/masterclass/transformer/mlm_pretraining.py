@@ -1,4 +1,4 @@
-"""# Pretraining BERT with masked language modelling
+r"""# Pretraining BERT with masked language modelling
 
 A short, complete MLM pretraining run on this project's default corpus, the Python standard
 library's own source code, read from the running interpreter (no download). It exercises every
@@ -10,7 +10,7 @@ the UTF-8 text, and four special tokens follow (`[PAD]`, `[CLS]`, `[SEP]`, `[MAS
 would use a WordPiece or BPE vocabulary (Module 5); the objective and the model are the same.
 
 What to expect. Before training, the model predicts close to uniformly over 260 ids:
-$\\ln 260 \\approx 5.56$ nats. The bytes of the training text have a unigram entropy of 3.13 nats
+$\ln 260 \approx 5.56$ nats. The bytes of the training text have a unigram entropy of 3.13 nats
 (lots of spaces and lowercase letters), which the model learns within tens of steps: the default
 60-step run ends at about 3.3 nats held out. Going below the unigram level needs the context
 (indentation, keywords, identifiers that repeat) and a longer run. The held-out loss is measured on

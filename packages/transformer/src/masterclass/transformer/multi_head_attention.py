@@ -1,4 +1,4 @@
-"""# Multi-head attention
+r"""# Multi-head attention
 
 One attention computes one weighted average per query: one "question" per position. Multi-head
 attention (Vaswani et al., 2017, §3.2.2) asks $H$ questions at once. The width $C$ is split into $H$
@@ -6,12 +6,12 @@ heads of $D = C / H$ channels; each head has its own projections and attends on 
 heads' outputs are concatenated and mixed by an output projection:
 
 $$
-\\operatorname{MHA}(X_q, X_{kv}) = \\operatorname{Concat}(\\text{head}_1, \\dots, \\text{head}_H)\\, W^O,
-\\qquad
-\\text{head}_h = \\operatorname{Attention}(X_q W^Q_h,\\ X_{kv} W^K_h,\\ X_{kv} W^V_h).
+\operatorname{MHA}(X_q, X_{kv}) = \operatorname{Concat}(\text{head}_1, \dots, \text{head}_H)\, W^O,
+\qquad
+\text{head}_h = \operatorname{Attention}(X_q W^Q_h,\ X_{kv} W^K_h,\ X_{kv} W^V_h).
 $$
 
-The $H$ projections $W^Q_h \\in \\mathbb{R}^{C \\times D}$ side by side are one $C \\times C$ matrix,
+The $H$ projections $W^Q_h \in \mathbb{R}^{C \times D}$ side by side are one $C \times C$ matrix,
 so all heads are computed by one matrix product and a reshape: the cost is that of a single
 full-width attention, but each head can specialise (one follows syntax, another the previous token,
 another a coreferent).
@@ -72,7 +72,7 @@ def combine_masks(*masks: Tensor | None) -> Tensor | None:
 
 
 class MultiHeadAttention(nn.Module):
-    """Multi-head self- or cross-attention on batch-first tensors.
+    r"""Multi-head self- or cross-attention on batch-first tensors.
 
     Args:
         d_model: width `C` of the queries and of the output.
@@ -82,7 +82,7 @@ class MultiHeadAttention(nn.Module):
         dropout: dropout probability on the attention weights (training only).
         kdim, vdim: widths of the key and value inputs in cross-attention (default `d_model`).
         d_head: per-head width `D` (default `d_model // n_heads`); T5 sets it independently.
-        scale: score scale (default $1/\\sqrt{D}$; T5 uses `1.0`).
+        scale: score scale (default $1/\sqrt{D}$; T5 uses `1.0`).
 
     Shapes: `query (B, T, C)`, `key (B, S, kdim)`, `value (B, S, vdim)` → `(B, T, C)`.
 

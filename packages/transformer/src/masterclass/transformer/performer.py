@@ -1,38 +1,38 @@
-"""# Performer: softmax attention from random features (FAVOR+)
+r"""# Performer: softmax attention from random features (FAVOR+)
 
 Linear attention (`linear_attention.py`) is linear in length but changes the similarity. The
 Performer (Choromanski et al., 2021, *Rethinking Attention with Performers*) keeps the softmax's
-$\\exp(q \\cdot k)$ and *approximates* it by a feature map, so that the linear-time computation
+$\exp(q \cdot k)$ and *approximates* it by a feature map, so that the linear-time computation
 estimates the very attention a model was trained with. The identity behind it: for
-$\\omega \\sim \\mathcal{N}(0, I_D)$,
+$\omega \sim \mathcal{N}(0, I_D)$,
 
 $$
-\\exp(q \\cdot k) = \\mathbb{E}_\\omega\\!\\left[ e^{\\omega \\cdot q - \\|q\\|^2/2}\\; e^{\\omega \\cdot k - \\|k\\|^2/2} \\right],
+\exp(q \cdot k) = \mathbb{E}_\omega\!\left[ e^{\omega \cdot q - \|q\|^2/2}\; e^{\omega \cdot k - \|k\|^2/2} \right],
 $$
 
-(complete the square: $\\mathbb{E}[e^{\\omega \\cdot (q + k)}] = e^{\\|q+k\\|^2/2}$). With $m$ samples
-$\\omega_1..\\omega_m$, the **positive random features**
-$\\phi(x) = m^{-1/2}\\bigl(e^{\\omega_r \\cdot x - \\|x\\|^2/2}\\bigr)_{r=1..m}$ give an unbiased
-estimate $\\phi(q) \\cdot \\phi(k) \\approx \\exp(q \\cdot k)$ that is always positive, so the
-normaliser never goes negative or near zero (the failure of the older $\\sin/\\cos$ features). That
+(complete the square: $\mathbb{E}[e^{\omega \cdot (q + k)}] = e^{\|q+k\|^2/2}$). With $m$ samples
+$\omega_1..\omega_m$, the **positive random features**
+$\phi(x) = m^{-1/2}\bigl(e^{\omega_r \cdot x - \|x\|^2/2}\bigr)_{r=1..m}$ give an unbiased
+estimate $\phi(q) \cdot \phi(k) \approx \exp(q \cdot k)$ that is always positive, so the
+normaliser never goes negative or near zero (the failure of the older $\sin/\cos$ features). That
 is the "+" of FAVOR+: Fast Attention Via positive Orthogonal Random features. The "orthogonal":
-drawing the $\\omega_r$ as orthogonal directions (blocks of $D$ from a QR decomposition, rescaled to
+drawing the $\omega_r$ as orthogonal directions (blocks of $D$ from a QR decomposition, rescaled to
 Gaussian lengths) keeps the estimate unbiased and lowers its variance.
 
-The softmax's $1/\\sqrt{D}$ is absorbed by scaling both $q$ and $k$ by $D^{-1/4}$. For numerical
+The softmax's $1/\sqrt{D}$ is absorbed by scaling both $q$ and $k$ by $D^{-1/4}$. For numerical
 safety, each query's features are divided by their largest entry (a constant per query, which
 cancels between numerator and normaliser), and the keys' by the largest over all keys.
 
-The error falls like $1/\\sqrt{m}$; `test_efficient_attention.py` checks the estimator is unbiased and that
+The error falls like $1/\sqrt{m}$; `test_efficient_attention.py` checks the estimator is unbiased and that
 the output error shrinks as $m$ grows, and the figure (page `linear_attention`) plots the error
-against the cost. Cost: $O((T + S)\\,m D)$, against $O(T S D)$ for exact attention, so the
-Performer wins when $m \\ll S$.
+against the cost. Cost: $O((T + S)\,m D)$, against $O(T S D)$ for exact attention, so the
+Performer wins when $m \ll S$.
 
-The variance of each estimate grows like $e^{\\|q\\|^2 + \\|k\\|^2}$ (scaled norms), so the
+The variance of each estimate grows like $e^{\|q\|^2 + \|k\|^2}$ (scaled norms), so the
 approximation is good for small-norm queries and keys and poor for peaked attention. On the
 figure's inputs (queries and keys of scaled squared norm about 4, attention
 sharply peaked) the error falls slowly with $m$, while on the small-norm inputs of the test it falls
-like $1/\\sqrt{m}$ (0.33 at $m = 16$, 0.07 at $m = 1024$).
+like $1/\sqrt{m}$ (0.33 at $m = 16$, 0.07 at $m = 1024$).
 
 ![Error against exact softmax attention vs cost, for each efficient attention](figures/efficient_attention.png)
 
@@ -52,8 +52,8 @@ __all__ = ["favor_features", "orthogonal_gaussian", "performer_attention", "perf
 def orthogonal_gaussian(
     m: int, D: int, generator: torch.Generator | None = None, orthogonal: bool = True
 ) -> Tensor:
-    """`(m, D)` random projection rows $\\omega_r$: i.i.d. Gaussian, or orthogonal in blocks of `D`
-    with Gaussian-distributed lengths (which keeps each row marginally $\\mathcal{N}(0, I)$)."""
+    r"""`(m, D)` random projection rows $\omega_r$: i.i.d. Gaussian, or orthogonal in blocks of `D`
+    with Gaussian-distributed lengths (which keeps each row marginally $\mathcal{N}(0, I)$)."""
     if not orthogonal:
         return torch.randn(m, D, generator=generator, dtype=torch.float64)
     n_blocks = math.ceil(m / D)
@@ -68,7 +68,7 @@ def orthogonal_gaussian(
 
 
 def favor_features(x: Tensor, w: Tensor, is_query: bool) -> Tensor:
-    """Positive random features $\\phi(x)$ `(..., m)` of `x` `(..., D)` for projections `w` `(m, D)`.
+    r"""Positive random features $\phi(x)$ `(..., m)` of `x` `(..., D)` for projections `w` `(m, D)`.
 
     Stabilised by the largest exponent: per row for queries, over all rows for keys.
     """

@@ -1,13 +1,13 @@
-"""# Decoding: greedy, temperature, top-k and top-p sampling
+r"""# Decoding: greedy, temperature, top-k and top-p sampling
 
-A language model gives, at each step, a distribution $p(x_{t+1} \\mid x_{\\le t})$ over the
+A language model gives, at each step, a distribution $p(x_{t+1} \mid x_{\le t})$ over the
 vocabulary. Generating text is choosing a token from it, appending it, and running the model again.
 How the token is chosen changes the text more than one would think:
 
-- **Greedy**: $\\arg\\max$. Deterministic and locally optimal; in practice it falls into loops
+- **Greedy**: $\arg\max$. Deterministic and locally optimal; in practice it falls into loops
   ("the the the"), since the most likely continuation of a repetition is more repetition.
-- **Temperature** $\\tau$: sample from $\\operatorname{softmax}(z / \\tau)$. $\\tau < 1$ sharpens the
-  distribution towards greedy, $\\tau > 1$ flattens it towards uniform.
+- **Temperature** $\tau$: sample from $\operatorname{softmax}(z / \tau)$. $\tau < 1$ sharpens the
+  distribution towards greedy, $\tau > 1$ flattens it towards uniform.
 - **Top-k** (Fan et al., 2018): keep the $k$ most likely tokens, renormalise, sample. It cuts the
   long tail of individually unlikely but collectively likely junk tokens; but a fixed $k$ is too
   many when the model is sure and too few when it is not.
@@ -16,7 +16,7 @@ How the token is chosen changes the text more than one would think:
   The set adapts: one token when the model is sure, hundreds when it is not.
 
 Filters are applied to the logits, in the order temperature → top-k → top-p (that of Hugging Face's
-`generate`), by setting removed logits to $-\\infty$; sampling then draws from the softmax. Each
+`generate`), by setting removed logits to $-\infty$; sampling then draws from the softmax. Each
 filter is equal to Hugging Face's corresponding logits warper (`test_sampling.py`).
 
 `generate` runs the whole prefix through the model at every step, which costs $O(T^2)$ per token;

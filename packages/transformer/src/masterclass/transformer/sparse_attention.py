@@ -1,27 +1,27 @@
-"""# Sparse transformers: factorised attention patterns
+r"""# Sparse transformers: factorised attention patterns
 
-Full attention computes $T^2$ scores; at $T = 16\\,384$ that is 268 million per head per layer.
+Full attention computes $T^2$ scores; at $T = 16\,384$ that is 268 million per head per layer.
 Child et al. (2019, *Generating Long Sequences with Sparse Transformers*) observed that trained
 attention maps are mostly sparse and regular, and replaced the full causal pattern by two sparse
-ones, each of about $T\\sqrt{T}$ entries, whose **composition** still connects every position to
-every earlier one in two steps. With stride (or block) $l \\approx \\sqrt{T}$:
+ones, each of about $T\sqrt{T}$ entries, whose **composition** still connects every position to
+every earlier one in two steps. With stride (or block) $l \approx \sqrt{T}$:
 
 - **strided** (for data with a period, like images): head A attends to the previous $l$ positions
-  ($i - l < j \\le i$), head B to every $l$-th position before ($(i - j) \\bmod l = 0$). Any $j \\le i$
+  ($i - l < j \le i$), head B to every $l$-th position before ($(i - j) \bmod l = 0$). Any $j \le i$
   is reached by a B-step to the right column, then an A-step.
 - **fixed** (for text): head A attends within its own block of $l$ positions
-  ($\\lfloor j / l \\rfloor = \\lfloor i / l \\rfloor$), head B to the last $c$ positions of every block
-  ($j \\bmod l \\ge l - c$), "summary" positions that carry each block's content forward.
+  ($\lfloor j / l \rfloor = \lfloor i / l \rfloor$), head B to the last $c$ positions of every block
+  ($j \bmod l \ge l - c$), "summary" positions that carry each block's content forward.
 
 The patterns are plain boolean masks (`True` = attend) usable with any attention in this course.
 A mask alone saves nothing, though: the dense computation still makes all $T^2$ scores and then
-throws most away. The saving comes from **block-sparse computation**: cut the $T \\times T$ score
-matrix into $b \\times b$ tiles, find which tiles contain any allowed entry (the *layout*), and
+throws most away. The saving comes from **block-sparse computation**: cut the $T \times T$ score
+matrix into $b \times b$ tiles, find which tiles contain any allowed entry (the *layout*), and
 compute only those; the fine mask is then applied inside each tile. `block_sparse_attention` does
 that and equals dense masked attention (`test_sparse_attention.py`); `score_entries` counts the
 entries each computes. Tiles must be smaller than the stride: a strided column or a fixed summary
 column touches one tile per tile-row, so with tiles of $b$ and stride $l$ the cost is about
-$T^2 b / l$; with $l = \\sqrt{T}$ and a fixed hardware tile ($b = 8$ here) that is $b\\,T^{1.5}$.
+$T^2 b / l$; with $l = \sqrt{T}$ and a fixed hardware tile ($b = 8$ here) that is $b\,T^{1.5}$.
 The figure shows the patterns and the measured count against $T$: dense causal attention grows as
 $T^2/2$, the block-sparse factorised patterns as $T^{1.5}$ (the fraction computed halves each time
 $T$ quadruples: 59%, 30%, 15% of the dense count at $T$ = 256, 1024, 4096 for the strided pattern).

@@ -1,4 +1,4 @@
-"""# Encoder-decoder transformers: T5
+r"""# Encoder-decoder transformers: T5
 
 T5 (Raffel et al., 2020, *Exploring the Limits of Transfer Learning with a Unified Text-to-Text
 Transformer*) keeps the original Transformer's two stacks: an **encoder** reads the input with
@@ -9,17 +9,17 @@ encoder). Every task becomes text to text: "translate English to German: ..." â†
 What T5 changed, each visible in the code below:
 
 - **Relative position buckets** instead of absolute positions. Each head adds a learned scalar
-  $b_h(\\text{bucket}(j - i))$ to the score of query $i$ and key $j$. Offsets are bucketed: the
+  $b_h(\text{bucket}(j - i))$ to the score of query $i$ and key $j$. Offsets are bucketed: the
   first half of the buckets are exact offsets $0..7$ (for 32 buckets, bidirectional), the second
-  half cover $8..\\text{max\\_distance}$ logarithmically, and farther keys share the last bucket. Near
+  half cover $8..\text{max\_distance}$ logarithmically, and farther keys share the last bucket. Near
   positions are told apart precisely, far ones coarsely; the bias is computed once, by the first
   block, and shared by all blocks of the stack. The encoder's buckets are bidirectional (separate
   buckets for left and right), the decoder's only look left.
-- **No score scaling**: scores are $q \\cdot k$ without $1/\\sqrt{D}$ (the initialization of $W^Q$
+- **No score scaling**: scores are $q \cdot k$ without $1/\sqrt{D}$ (the initialization of $W^Q$
   absorbs it).
-- **T5 LayerNorm** is RMSNorm: $x / \\sqrt{\\overline{x^2} + \\epsilon} \\cdot \\gamma$, no mean, no bias,
+- **T5 LayerNorm** is RMSNorm: $x / \sqrt{\overline{x^2} + \epsilon} \cdot \gamma$, no mean, no bias,
   and no biases anywhere in the model. Pre-norm, with a final norm on each stack.
-- **Shared embeddings**: one $V \\times C$ table for the encoder input, the decoder input and the
+- **Shared embeddings**: one $V \times C$ table for the encoder input, the decoder input and the
   output projection, which multiplies the decoder output by $C^{-1/2}$ first (the original T5).
 
 **Span corruption**, T5's pretraining objective: replace random spans of the input (15% of the

@@ -1,4 +1,4 @@
-"""# The transformer block and where its layer norms go
+r"""# The transformer block and where its layer norms go
 
 A transformer is a stack of identical blocks. Each block has two (or, in a decoder that reads an
 encoder, three) sub-layers, each wrapped in a residual connection and a normalization:
@@ -8,22 +8,22 @@ encoder, three) sub-layers, each wrapped in a residual connection and a normaliz
 3. the position-wise feed-forward network, which transforms each position.
 
 **Layer normalization** (Ba et al., 2016) rescales each position's vector to zero mean and unit
-variance over its $C$ channels, then applies a learned gain $\\gamma$ and bias $\\beta$:
-$\\operatorname{LN}(x) = \\gamma \\odot (x - \\mu) / \\sqrt{\\sigma^2 + \\epsilon} + \\beta$. Unlike batch
+variance over its $C$ channels, then applies a learned gain $\gamma$ and bias $\beta$:
+$\operatorname{LN}(x) = \gamma \odot (x - \mu) / \sqrt{\sigma^2 + \epsilon} + \beta$. Unlike batch
 normalization it needs no statistics across the batch, so it behaves the same at training and at
 inference and with a batch of one token. RMSNorm (Zhang & Sennrich, 2019) drops the mean and
-$\\beta$; T5 and LLaMA use it. Both are Module 3's (`masterclass.nn.normalization`).
+$\beta$; T5 and LLaMA use it. Both are Module 3's (`masterclass.nn.normalization`).
 
 Where the normalization sits matters more than which one it is:
 
 $$
-\\text{post-norm:}\\quad x \\leftarrow \\operatorname{LN}\\bigl(x + F(x)\\bigr)
-\\qquad\\qquad
-\\text{pre-norm:}\\quad x \\leftarrow x + F\\bigl(\\operatorname{LN}(x)\\bigr).
+\text{post-norm:}\quad x \leftarrow \operatorname{LN}\bigl(x + F(x)\bigr)
+\qquad\qquad
+\text{pre-norm:}\quad x \leftarrow x + F\bigl(\operatorname{LN}(x)\bigr).
 $$
 
 The original Transformer and BERT are post-norm; GPT-2, T5 and every recent LLM are pre-norm. In
-pre-norm the residual stream $x$ is a plain sum $x_L = x_0 + \\sum_\\ell F_\\ell(\\cdot)$, so the
+pre-norm the residual stream $x$ is a plain sum $x_L = x_0 + \sum_\ell F_\ell(\cdot)$, so the
 gradient reaches every layer through an identity path. In post-norm every layer's output passes
 through a normalization, whose Jacobian rescales the gradient at each of the $L$ layers; Xiong et
 al. (2020, *On Layer Normalization in the Transformer Architecture*) show that at initialization the
@@ -32,7 +32,7 @@ and pre-norm trains without one. A pre-norm stack needs a final normalization af
 block, since its residual stream is never normalized otherwise.
 
 **The measured note.** Xiong et al.'s analysis predicts that at initialization the gradient of the
-*last* block is independent of the depth $L$ in post-norm, and shrinks like $1/\\sqrt{L}$ in
+*last* block is independent of the depth $L$ in post-norm, and shrinks like $1/\sqrt{L}$ in
 pre-norm, so that a post-norm model takes relatively larger steps on its top layers the deeper it
 is, which is what the warm-up compensates. `layer_gradient_norms` measures it on small random-init
 language models, and the figure plots it: pre-norm's gradient norms fall gently with depth and are

@@ -1,0 +1,129 @@
+"""# Data tools on the command line
+
+Every data tool of this module (`python -m masterclass.infra.dedup`, `... .filtering`,
+`... .quality`, `... .augmentation`) reads a corpus, transforms it document by document and writes
+the result. They share three habits, written once here:
+
+- **One input format**: JSON Lines, one object per line with a `"text"` field (other fields are
+  carried through untouched), or a plain `.txt` file, one document per line.
+- **A progress bar** on standard error, so a long run shows that it is alive and how far it is,
+  while standard output stays clean for the summary.
+- **Bad input gets one clear line**: a missing file, a line that is not JSON, an object without a
+  text: the tool prints `error: <what> (<where>)` and exits with status 2, never a traceback; and
+  the output is written to a temporary name and renamed into place, so a failed run leaves no
+  half-written file.
+
+Left out: compressed inputs (`.jsonl.gz`, `.zst`) and parallel workers; both are a few lines with
+`gzip.open` and `multiprocessing.Pool` once the single-process tool is right.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+__all__ = ["DataError", "progress", "read_documents", "run_tool", "write_documents"]
+
+
+class DataError(ValueError):
+    """Bad input to a data tool: reported as one line and exit status 2."""
+
+
+# ## Reading a corpus
+#
+# A document is a dict with at least `"text"`. Every malformed line raises `DataError` naming the
+# file and the line number, which is what a user needs to fix it.
+def read_documents(path: str | os.PathLike) -> list[dict[str, Any]]:
+    """Read a `.jsonl` file (objects with a `"text"` string) or a `.txt` file (one per line)."""
+    p = Path(path)
+    if not p.is_file():
+        raise DataError(f"input file {str(p)!r} does not exist or is not a file")
+    docs: list[dict[str, Any]] = []
+    with p.open(encoding="utf-8", errors="strict") as f:
+        try:
+            lines = f.read().splitlines()
+        except UnicodeDecodeError as e:
+            raise DataError(f"{p} is not UTF-8 text ({e.reason} at byte {e.start})") from None
+    for n, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        if p.suffix != ".jsonl":
+            docs.append({"text": line})
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise DataError(f"{p}:{n}: not valid JSON ({e.msg})") from None
+        if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
+            raise DataError(f'{p}:{n}: expected an object with a "text" string')
+        docs.append(obj)
+    return docs
+
+
+# ## Writing it back, atomically
+#
+# The output goes to `<name>.tmp-<pid>` and is renamed over the target only when complete: a
+# reader (or a crash) never sees half a file.
+def write_documents(path: str | os.PathLike, docs: Iterable[dict[str, Any]]) -> int:
+    """Write documents as JSON Lines via a temporary file and a rename; return how many."""
+    p = Path(path)
+    tmp = p.with_name(f"{p.name}.tmp-{os.getpid()}")
+    count = 0
+    try:
+        with tmp.open("w", encoding="utf-8") as f:
+            for doc in docs:
+                f.write(json.dumps(doc, ensure_ascii=False) + "\n")
+                count += 1
+        os.replace(tmp, p)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return count
+
+
+# ## A progress bar
+#
+# A bar redrawn in place with `\r` at most ten times a second (redrawing on every item would
+# cost more than the work for fast tools), with the rate and the items done.
+def progress(
+    items: Sequence[Any], desc: str, stream: TextIO | None = None, width: int = 30
+) -> Iterator[Any]:
+    """Yield `items` while drawing `desc [#####.....] k/n  r it/s` on `stream` (stderr)."""
+    out = sys.stderr if stream is None else stream
+    n = len(items)
+    start = last = time.monotonic()
+
+    def draw(k: int) -> None:
+        filled = width * k // max(n, 1)
+        rate = k / max(time.monotonic() - start, 1e-9)
+        bar = "#" * filled + "." * (width - filled)
+        out.write(f"\r{desc} [{bar}] {k}/{n} {rate:.0f} it/s")
+        out.flush()
+
+    for k, item in enumerate(items):
+        yield item
+        now = time.monotonic()
+        if now - last > 0.1:
+            draw(k + 1)
+            last = now
+    draw(n)
+    out.write("\n")
+
+
+# ## Running a tool
+#
+# Each tool's `main` does the work and raises `DataError` (or `ValueError` from the library,
+# whose messages already name the argument) on bad input; `run_tool` turns that into one line
+# and exit status 2.
+def run_tool(main: Any, argv: Sequence[str] | None = None) -> int:
+    """Call `main(argv)`; on `ValueError` print `error: ...` to stderr and return 2."""
+    try:
+        main(argv)
+    except (ValueError, OSError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0

@@ -1,0 +1,46 @@
+"""# Fixtures: the small data sets this module ships
+
+Every chapter of this module runs on data that ships inside the wheel, in
+`masterclass/safety/data/`, so that nothing is downloaded and every number can be reproduced:
+
+- `safety_prompts.jsonl`: 54 short prompts, `{"text", "label": "harmful" | "benign", "category"}`,
+  including six *borderline* benign prompts that share words with harmful ones ("kill a python
+  process"), the probes of over-refusal;
+- `jailbreaks.jsonl`: 18 attacks, `{"text", "kind", "category"}`, of four kinds: role-play,
+  obfuscation (leetspeak, spaced letters), hypothetical framing and prompt injection;
+- `bias_templates.json`: sentence templates and word lists for the templated bias probe;
+- `tasks/*.jsonl`: the evaluation harness's benchmark tasks.
+
+The harmful prompts are *requests* only, written to train and test filters; none contains an answer.
+This file is the one owner of that folder's layout: chapters ask for a fixture by name.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from typing import Any
+
+
+def fixture_path(name: str):
+    """The shipped file `name` (e.g. `"jailbreaks.jsonl"`), as an importlib resource."""
+    path = resources.files("masterclass.safety") / "data" / name
+    if not path.is_file():
+        raise ValueError(f"no fixture named {name!r}; see masterclass/safety/data/ for the list")
+    return path
+
+
+def load_jsonl(name: str) -> list[dict[str, Any]]:
+    """The records of the shipped JSONL file `name`, one dict per non-empty line.
+
+    >>> rows = load_jsonl("jailbreaks.jsonl")
+    >>> len(rows), sorted(rows[0])
+    (18, ['category', 'kind', 'text'])
+    """
+    text = fixture_path(name).read_text(encoding="utf-8")
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def load_json(name: str) -> Any:
+    """The shipped JSON file `name`."""
+    return json.loads(fixture_path(name).read_text(encoding="utf-8"))
