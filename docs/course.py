@@ -267,7 +267,8 @@ def reading_order_problems(package: Package) -> list[str]:
     modules = [m for m in package.modules() if m.name != "__init__.py" and m.stem != "__main__"]
     names = {m.relative_to(package.src).as_posix() for m in modules}
     listed = readme_order(package)
-    readme = f"{package.root.relative_to(ROOT).as_posix()}/README.md"
+    root = package.root
+    readme = f"{root.relative_to(ROOT).as_posix() if root.is_relative_to(ROOT) else root}/README.md"
     problems = [
         f"{readme}: reading order names {n}, which is not a chapter"
         for n in listed

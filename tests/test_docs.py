@@ -83,3 +83,75 @@ def test_literate_page_keeps_real_line_numbers(generator):
 def test_page_without_title_gets_one(generator):
     page = generator["literate"]("x = 1\n", "Tests: test_x.py")
     assert page.startswith("# Tests: test_x.py")
+
+
+def test_every_readme_lists_its_chapters_in_a_reading_order(course):
+    # The site's order is the README's `## Reading order` list ("1. `kv_cache.py`: ..."); a
+    # chapter it leaves out would be appended at the end of its module, out of place.
+    problems = [p for package in course.packages() for p in course.reading_order_problems(package)]
+    assert not problems, "\n".join(problems)
+
+
+def test_reading_order_is_parsed_from_the_readme(course, tmp_path):
+    src = tmp_path / "src" / "masterclass" / "demo"
+    src.mkdir(parents=True)
+    for name in ("a.py", "b.py", "c.py", "__init__.py"):
+        (src / name).write_text('"""# T"""\n')
+    (tmp_path / "README.md").write_text(
+        "# demo\n\n## Reading order\n\n1. `b.py`: first.\n2. `a.py`: then,\n   on two lines.\n\n"
+        "## Tests\n\n1. `c.py` is not in the reading order.\n"
+    )
+    package = course.Package("demo", tmp_path)
+    assert [m.name for m in course.chapters(package)] == ["b.py", "a.py", "c.py"]
+    assert any("does not list `c.py`" in p for p in course.reading_order_problems(package))
+
+
+def test_neighbours_link_previous_and_next(generator):
+    sequence = [("A", "x/index.md"), ("B", "x/b.md"), ("C", "y/index.md")]
+    nav = generator["neighbours"]("x/b.md", sequence)
+    assert "[← A](index.md)" in nav and "[C →](../y/index.md)" in nav
+    assert "prev" not in generator["neighbours"]("x/index.md", sequence)
+
+
+def test_test_functions_get_anchors(generator):
+    code = "def test_a():\n    pass\nclass TestB:\n    def test_c(self):\n        pass\n"
+    assert generator["anchors_for"](code) == ["test_a", "TestB", "TestB.test_c"]
+
+
+def test_readme_states_an_honest_scope(course):
+    # The README must not call the course complete while bullets are planned, and the count it
+    # states is a lower bound of the measured one ("at least N of the curriculum's 134").
+    import re
+
+    text = (ROOT / "README.md").read_text()
+    entries = course.load_curriculum()
+    done = sum(e["status"] == "done" for e in entries)
+    if done < len(entries):
+        assert "complete" not in text.split("##")[0].lower(), "the README says 'complete'"
+    match = re.search(r"at least (\d+)\s+of the curriculum's (\d+) bullets", text)
+    assert match, "the README must state how many bullets are done"
+    assert int(match.group(1)) <= done and int(match.group(2)) == len(entries)
+
+
+def _python_blocks(text: str) -> list[str]:
+    import re
+
+    return re.findall(r"^```python\n(.*?)^```", text, flags=re.M | re.S)
+
+
+def test_readme_python_snippets_run(course, tmp_path, monkeypatch):
+    # A README's ```python block is a promise that it runs as shown: no undefined names. (Blocks
+    # that are not meant to run are fenced as plain ``` or ```text.)
+    monkeypatch.chdir(tmp_path)
+    for package in course.packages():
+        readme = package.root / "README.md"
+        if not readme.exists():
+            continue
+        for i, block in enumerate(_python_blocks(readme.read_text())):
+            namespace = {"__name__": f"readme_{package.name}_{i}"}
+            try:
+                exec(compile(block, f"{readme.relative_to(ROOT)} block {i + 1}", "exec"), namespace)
+            except Exception as error:
+                raise AssertionError(
+                    f"{readme.relative_to(ROOT)}: python block {i + 1} fails: {error!r}"
+                ) from error

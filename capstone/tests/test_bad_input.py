@@ -577,7 +577,7 @@ def test_kill_after_the_final_checkpoint_resumes_with_finite_metrics(tmp_path, c
         (["--temperature", "-1"], "--temperature must be >= 0"),
         (["--tokens", "0"], "--tokens must be in [1, 63]"),
         (["--seed", "-3"], "--seed must be >= 0"),
-        ([], "has no trained model yet"),
+        (["--tokens", "8"], "has no trained model yet"),
     ],
 )
 def test_generate_refuses_bad_options(interrupted, capsys, flags, message):

@@ -45,12 +45,12 @@ def test_ragged_step_logits_match_a_full_forward(make_lm):
 
 
 def test_continuous_batching_is_token_identical_to_sequential_greedy(make_lm):
-    # Eight requests, at most three in the batch: requests join as others finish (different
+    # Six requests, at most three in the batch: requests join as others finish (different
     # max_tokens), prefill and decode rows share steps. Reference: llm.generate on each prompt.
     model = make_lm(0, vocab=97)
-    prompts = _prompts(8, 97, 2)
+    prompts = _prompts(6, 97, 2, max_len=12)
     engine = Engine(model, num_blocks=64, block_size=4, max_batch=3)
-    reqs = [engine.submit(Request(p, max_tokens=6 + i)) for i, p in enumerate(prompts)]
+    reqs = [engine.submit(Request(p, max_tokens=3 + i)) for i, p in enumerate(prompts)]
     engine.run_until_idle()
     for p, r in zip(prompts, reqs):
         assert r.generated == _sequential(model, p, r.max_tokens)
@@ -62,13 +62,13 @@ def test_preemption_under_memory_pressure_keeps_outputs_identical(make_lm):
     # A pool too small for all sequences at once: the engine preempts and recomputes, and the
     # tokens are still those of sequential greedy decoding.
     model = make_lm(0, vocab=97)
-    prompts = _prompts(4, 97, 3, max_len=10)
-    engine = Engine(model, num_blocks=9, block_size=4, max_batch=4, prefix_caching=False)
-    reqs = [engine.submit(Request(p, max_tokens=12)) for p in prompts]
+    prompts = _prompts(3, 97, 3, max_len=10)
+    engine = Engine(model, num_blocks=6, block_size=4, max_batch=4, prefix_caching=False)
+    reqs = [engine.submit(Request(p, max_tokens=8)) for p in prompts]
     engine.run_until_idle()
     assert engine.preemptions > 0
     for p, r in zip(prompts, reqs):
-        assert r.generated == _sequential(model, p, 12)
+        assert r.generated == _sequential(model, p, 8)
 
 
 def test_prefix_caching_skips_the_shared_prompt_and_keeps_the_tokens(make_lm):

@@ -160,7 +160,9 @@ def test_substring_dedup_removes_boilerplate_across_documents():
 
 def test_command_line(tmp_path, capsys):
     src = tmp_path / "in.jsonl"
-    src.write_text("\n".join(json.dumps({"text": t, "id": i}) for i, t in enumerate(["a b", "A  b", "c"])))
+    src.write_text(
+        "\n".join(json.dumps({"text": t, "id": i}) for i, t in enumerate(["a b", "A  b", "c"]))
+    )
     main([str(src), str(tmp_path / "out.jsonl"), "--method", "exact"])
     out = [json.loads(x) for x in (tmp_path / "out.jsonl").read_text().splitlines()]
     assert [d["id"] for d in out] == [0, 2]
@@ -171,5 +173,8 @@ def test_command_line(tmp_path, capsys):
     (tmp_path / "bad.jsonl").write_text('{"text": "ok"}\n{"nope": 1}\n')
     assert run_tool(main, [str(tmp_path / "bad.jsonl"), str(tmp_path / "o2.jsonl")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err[-1] == 'error: ' + str(tmp_path / "bad.jsonl") + ':2: expected an object with a "text" string'
+    assert (
+        err[-1]
+        == "error: " + str(tmp_path / "bad.jsonl") + ':2: expected an object with a "text" string'
+    )
     assert not (tmp_path / "o2.jsonl").exists()

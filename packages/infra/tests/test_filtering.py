@@ -45,13 +45,20 @@ def test_a_clean_document_passes_every_rule():
         (GOOD.replace("e", "eeeeeeeeeeeee"), "mean_word_length="),
         (GOOD + " #tag" * 12, "symbol_ratio[#]="),
         (GOOD + " so... then" * 15, "symbol_ratio[...]="),
-        ("\n".join("• the item number %d of the list with more words" % i for i in range(10)),
-         "bullet_lines=1.00 > 0.9"),
-        (GOOD + "\nAnd then the story went on in the same way for a while...\nNobody knew "
-         "what would happen next in the town...", "ellipsis_lines=0.50 > 0.3"),
+        (
+            "\n".join(f"• the item number {i} of the list with more words" for i in range(10)),
+            "bullet_lines=1.00 > 0.9",
+        ),
+        (
+            GOOD + "\nAnd then the story went on in the same way for a while...\nNobody knew "
+            "what would happen next in the town...",
+            "ellipsis_lines=0.50 > 0.3",
+        ),
         (GOOD + " 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25", "alphabetic"),
-        ("Quarterly revenue grew strongly across every region while operating costs fell. " * 6,
-         "stop_words=0 < 2"),
+        (
+            "Quarterly revenue grew strongly across every region while operating costs fell. " * 6,
+            "stop_words=0 < 2",
+        ),
     ],
 )
 def test_each_gopher_quality_rule_fires_alone(text, reason):
@@ -126,6 +133,7 @@ def _sklearn_ngrams(text):
     return [t[i : i + n] for n in (1, 2, 3) for i in range(len(t) - n + 1)]
 
 
+@pytest.mark.slow  # importing scikit-learn takes seconds
 def test_naive_bayes_probabilities_equal_scikit_learn():
     from sklearn.feature_extraction.text import CountVectorizer
     from sklearn.naive_bayes import MultinomialNB

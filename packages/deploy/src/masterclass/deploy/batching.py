@@ -38,7 +38,8 @@ sequence is preempted: its blocks are released and it goes back to the front of 
 its tokens so far, to be recomputed (its generated tokens become part of its "prompt"). The
 oldest requests always make progress, so the engine never deadlocks while one sequence fits.
 
-![tokens per second against batch size for one tiny model on CPU](figures/batching_throughput.png)
+`bench/inference.py` measures it: tokens per second of the engine against `llm.generate` run
+request by request, on the same requests in the same run.
 
 References: Yu et al., 2022, *Orca: A Distributed Serving System for Transformer-Based
 Generative Models* (OSDI); Kwon et al., 2023, *PagedAttention*
@@ -55,8 +56,7 @@ blocks in place (we gather), CUDA graphs, and sliding-window or ALiBi models (re
    `uv run pytest --exercise deploy.batching`
 2. Write `static_batch_steps(lengths, batch)`: the number of decode steps static batching needs
    for requests generating `lengths[i]` tokens, taken in order in batches of `batch` (each batch
-   runs as long as its longest). Compare with `continuous_batch_steps`, in the solutions file.
-   Check it: `uv run pytest --exercise deploy.batching`
+   runs as long as its longest); continuous batching needs about `sum(lengths) / batch`. Check it: `uv run pytest --exercise deploy.batching`
 """
 
 from __future__ import annotations

@@ -64,6 +64,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import signal
 import socket
 import threading
 import time
@@ -626,6 +627,10 @@ def serve(
         {name: (model, tok)}, num_blocks=num_blocks, block_size=block_size, max_batch=max_batch
     )
     app = create_app(slots)
+    # uvicorn shuts down gracefully on SIGTERM and then re-raises the signal through the handler
+    # that was installed before it: a no-op one makes that graceful stop exit with status 0.
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda *_: None)
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
 
 

@@ -40,7 +40,7 @@ is fixed within the sequence; whenever a key comes again, the next token is its 
 `train_associative_recall` trains a two-layer Hyena on the paper's setting (vocabulary 20, length
 64) and scores the value of the final query key.
 
-![Implicit filters of one Hyena operator, at initialisation and after training on recall](figures/hyena_filters.png)
+![Implicit filters of one Hyena operator and their decay windows](figures/hyena_filters.png)
 
 References: Poli, Massaroli, Nguyen et al., *Hyena hierarchy: towards larger convolutional
 language models*, 2023, https://arxiv.org/abs/2302.10866; Sitzmann et al., *Implicit neural

@@ -49,8 +49,9 @@ sum; $P(\ell \mid x)$ is a softmax over those sums. The model is trained on the 
 Regular expressions find candidates and validators reject look-alikes: an e-mail is
 `local@domain.tld`; an IP address must parse (`ipaddress`), so `999.1.1.1` is not one; a phone
 number has 7 to 15 digits (the E.164 limit) in groups separated by spaces, dots or dashes, the
-last of 3 or 4 digits (which keeps dates like 2024-01-15 out), with an optional `+country` code or `(area)` code. Matches are replaced by `<EMAIL>`, `<PHONE>` and
-`<IP_ADDRESS>`, the tags BigCode's StarCoder data used.
+last of 3 or 4 digits (which keeps dates like 2024-01-15 out), with an optional `+country` or
+`(area)` code. Matches are replaced by `<EMAIL>`, `<PHONE>` and `<IP_ADDRESS>`, the tags
+BigCode's StarCoder data used.
 
 References: J. Rae et al., *Scaling Language Models: Methods, Analysis & Insights from Training
 Gopher*, 2021, <https://arxiv.org/abs/2112.11446>; C. Raffel et al., *Exploring the Limits of
@@ -410,7 +411,9 @@ def mask_pii(text: str) -> str:
 def filter_document(text: str, languages: Sequence[str] = ("en",)) -> tuple[bool, list[str]]:
     """Language identification, then Gopher quality and repetition: `(keep, reasons)`."""
     lang, prob = default_language_identifier().predict(text)
-    reasons = [] if lang in languages else [f"language={lang} ({prob:.2f}) not in {list(languages)}"]
+    reasons = (
+        [] if lang in languages else [f"language={lang} ({prob:.2f}) not in {list(languages)}"]
+    )
     for rule in (gopher_quality, gopher_repetition):
         reasons += rule(text)[1]
     return not reasons, reasons
@@ -426,7 +429,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("input", help=".jsonl (objects with 'text') or .txt (one document per line)")
     ap.add_argument("output", help="where to write the kept documents (.jsonl)")
     ap.add_argument("--lang", action="append", help="language(s) to keep (default: en)")
-    ap.add_argument("--c4", action="store_true", help="also apply C4's line cleaning and page rules")
+    ap.add_argument(
+        "--c4", action="store_true", help="also apply C4's line cleaning and page rules"
+    )
     ap.add_argument("--no-pii", action="store_true", help="do not mask e-mails, phones and IPs")
     args = ap.parse_args(argv)
     docs = read_documents(args.input)

@@ -86,7 +86,7 @@ def dynamic_int8(model: nn.Module, *, per_channel: bool = True) -> nn.Module:
 # The kernel takes `x` `(M, K)`, the int8 weight `(N, K)` and one scale per output row `(N,)`,
 # all on the CPU, and returns `(M, N)` in `x`'s dtype. Leading dimensions are flattened into `M`.
 class Int8PackLinear(nn.Module):
-    """`y = x (s \odot Q)^\top + b` with int8 `q` `(C_out, C_in)` and per-row `scale` `(C_out,)`."""
+    r"""`y = x (s \odot Q)^\top + b` with int8 `q` `(C_out, C_in)` and per-row `scale` `(C_out,)`."""
 
     def __init__(self, q: Tensor, scale: Tensor, bias: Tensor | None = None) -> None:
         super().__init__()

@@ -32,7 +32,7 @@ fuzzy/translation induction in larger models.
 >>> model = AttentionOnlyTransformer(AttentionOnlyConfig(vocab_size=10, seq_len=8))
 >>> logits, patterns = model(repeated_random_tokens(2, 4, 10, torch.Generator().manual_seed(0)))
 >>> logits.shape, patterns.shape
-(torch.Size([2, 8, 10]), torch.Size([2, 2, 2, 8, 8]))
+(torch.Size([2, 8, 10]), torch.Size([2, 2, 1, 8, 8]))
 
 ## Exercises
 
@@ -57,19 +57,24 @@ from torch.nn import functional as F
 class AttentionOnlyConfig:
     """A tiny attention-only transformer."""
 
-    # Number of token ids.
-    vocab_size: int = 32
+    # Number of token ids (more than seq_len, so that a sequence can hold distinct tokens).
+    vocab_size: int = 64
     # Longest sequence (learned positions).
     seq_len: int = 24
     # Residual width.
     d_model: int = 64
-    # Attention heads per layer.
-    n_heads: int = 2
+    # Attention heads per layer (one forces the two roles onto the two layers).
+    n_heads: int = 1
     # Number of attention layers (2 is the smallest that can hold an induction head).
     n_layers: int = 2
 
     def __post_init__(self) -> None:
-        """Reject widths the heads cannot split."""
+        """Reject widths the heads cannot split and vocabularies too small for distinct tokens."""
+        if self.vocab_size <= self.seq_len:
+            raise ValueError(
+                f"vocab_size ({self.vocab_size}) must exceed seq_len ({self.seq_len}): training "
+                "sequences hold seq_len + 1 distinct tokens"
+            )
         if self.d_model % self.n_heads:
             raise ValueError(
                 f"d_model ({self.d_model}) must be divisible by n_heads ({self.n_heads})"
@@ -152,7 +157,8 @@ def _shifted_repeats(
 ) -> tuple[Tensor, Tensor]:
     # Ids (B, T) whose last n tokens repeat the n before them, n random in [T/4, T/2], and the
     # (B, T) mask of the repeated positions, the only ones worth a loss.
-    ids = torch.randint(0, vocab_size, (batch, seq_len), generator=generator)  # (B, T)
+    # Distinct tokens (a random permutation's prefix) leave no ambiguity about the earlier copy.
+    ids = torch.rand(batch, vocab_size, generator=generator).argsort(1)[:, :seq_len]  # (B, T)
     repeated = torch.zeros(batch, seq_len, dtype=torch.bool)  # (B, T)
     periods = torch.randint(seq_len // 4, seq_len // 2 + 1, (batch,), generator=generator)  # (B,)
     for row, n in enumerate(periods.tolist()):
@@ -171,7 +177,7 @@ def induction_scores(patterns: Tensor, n: int) -> Tensor:
 
 
 def train_induction_model(
-    cfg: AttentionOnlyConfig, *, steps: int = 400, batch: int = 64, lr: float = 3e-3, seed: int = 0
+    cfg: AttentionOnlyConfig, *, steps: int = 500, batch: int = 64, lr: float = 1e-2, seed: int = 0
 ) -> tuple[AttentionOnlyTransformer, list[float]]:
     """Train on repeated random tokens of random period; return the model and the losses."""
     torch.manual_seed(seed)
@@ -183,7 +189,8 @@ def train_induction_model(
     for step in range(steps):
         for group in opt.param_groups:
             group["lr"] = lr * (1 - step / steps)
-        ids, repeated = _shifted_repeats(batch, cfg.seq_len, cfg.vocab_size, g)  # (B, T) each
+        # One token more than seq_len, so that the inputs use every position, the last one too.
+        ids, repeated = _shifted_repeats(batch, cfg.seq_len + 1, cfg.vocab_size, g)  # (B, T + 1) each
         targets = ids[:, 1:].masked_fill(~repeated[:, 1:], -100)  # (B, T - 1) loss on repeats only
         logits, _ = model(ids[:, :-1])
         loss = F.cross_entropy(logits.reshape(-1, cfg.vocab_size), targets.reshape(-1))
