@@ -33,6 +33,7 @@ from course import (
     packages,
     title_of,
 )
+from griffe_doctest import fence_examples
 
 # Lines whose only token is a comment become prose, except tool pragmas, which stay in the code.
 PRAGMAS = ("#!", "# noqa", "# type:", "# fmt:", "# pragma", "# ruff:", "# pyright:")
@@ -131,6 +132,9 @@ def literate(source: str, title: str, extra: str = "", after_docstring: str = ""
     if not docstring.lstrip().startswith("# "):
         docstring = f"# {title}\n\n{docstring}"
     head, _, body = docstring.lstrip().partition("\n")
+    # Worked examples read as console sessions (their output lines, `[0.5, 1.0]`, would otherwise
+    # be Markdown reference links).
+    body = fence_examples(body)
     out = [head, "", extra, "", body, "", after_docstring, ""]
     for prose, code, first in parts:
         ids = "".join(f'<span id="{name}"></span>' for name in anchors_for(code))
@@ -331,10 +335,13 @@ def linked_readme(package: Package, titles: dict[str, tuple[str, str]]) -> str:
 
 
 def package_pages(
-    package: Package, by_page: dict[str, list[dict]], sequence: list[tuple[str, str]]
+    package: Package,
+    modules: list[Path],
+    by_page: dict[str, list[dict]],
+    sequence: list[tuple[str, str]],
 ) -> None:
-    """Write a package's chapters, exercises, tests, API page and figures."""
-    for module in chapters(package):
+    """Write a package's chapters (`modules`, in reading order), exercises, tests, API, figures."""
+    for module in modules:
         page = package.page(module)
         source = module.read_text()
         extra = "\n\n".join(
@@ -535,7 +542,7 @@ def start_page(sequence_by_package: dict[str, list[tuple[str, str]]]) -> str:
     return "\n".join(out) + "\n"
 
 
-def navigation(topics: dict[str, list[tuple[str, str]]]) -> str:
+def navigation(topics: dict[str, list[tuple[str, str]]], modules: dict[str, list[Path]]) -> str:
     """`SUMMARY.md`: Home, start here, the map, then Part → Module → chapters, exercises, tests."""
     nav = [
         "- [Home](index.md)",
@@ -558,7 +565,7 @@ def navigation(topics: dict[str, list[tuple[str, str]]]) -> str:
         package = PACKAGES[package_name]
         exercises = [
             (title, exercises_page(package, m))
-            for m in chapters(package)
+            for m in modules[package_name]
             if exercises_page(package, m)
             for title in [title_of(m.read_text(), m.stem)]
         ]
@@ -599,20 +606,22 @@ for _entry in ENTRIES:
 
 # The reading sequence: each package's overview, then its chapters in its README's order; the
 # packages in the course's order. Every page of it gets previous/next links.
+# (The chapters are listed once: a file that appears while the site builds waits for the next.)
+_chapters = {name: chapters(package) for name, package in PACKAGES.items()}
 _topics: dict[str, list[tuple[str, str]]] = {}
 for _name, _part, _module in MODULES:
     _package = PACKAGES[_name]
     _topics[_name] = [(f"{_module}: overview", f"{_name}/index.md")] + [
-        (title_of(m.read_text(), m.stem), _package.page(m)) for m in chapters(_package)
+        (title_of(m.read_text(), m.stem), _package.page(m)) for m in _chapters[_name]
     ]
 _sequence = [item for items in _topics.values() for item in items]
 _chapter_titles = {page: title for items in _topics.values() for title, page in items[1:]}
 
 for _name, _package in PACKAGES.items():
-    package_pages(_package, _by_page, _sequence)
+    package_pages(_package, _chapters[_name], _by_page, _sequence)
     _titles = {
         m.relative_to(_package.src).as_posix(): (title_of(m.read_text(), m.stem), _package.page(m))
-        for m in chapters(_package)
+        for m in _chapters[_name]
     }
     write(
         f"{_name}/index.md",
@@ -628,4 +637,4 @@ write(
     .read_text()
     .replace("<!-- done-count -->", f"{_done} of the {len(ENTRIES)} bullets"),
 )
-write("SUMMARY.md", navigation(_topics))
+write("SUMMARY.md", navigation(_topics, _chapters))

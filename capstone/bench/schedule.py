@@ -32,13 +32,15 @@ def main() -> None:
     root = Path(tempfile.mkdtemp(prefix="schedule-bench-"))
     common = [
         "--preset", "small", "--device", "cpu", "--quiet",
-        "--set", "corpus.max_bytes=3000000", "--set", "tokenizer.vocab_size=1024",
+        "--set", "corpus.max_bytes=3000000", "--set", "corpus.heldout_fraction=0.1",
+        "--set", "tokenizer.vocab_size=1024",
         "--set", f"model.d_model={args.width}", "--set", f"model.n_layers={args.layers}",
         "--set", "model.n_heads=4", "--set", "model.max_seq_len=128",
         "--set", "train.time_budget_s=0", "--set", f"train.steps={args.steps}",
         "--set", "train.warmup=30", "--set", f"train.eval_every={args.steps}",
         "--set", f"train.checkpoint_every={args.steps}", "--set", "evaluate.max_tokens=60000",
         "--set", "evaluate.kn_order=2", "--set", "evaluate.kn_max_train_bytes=10000",
+        "--set", "benchmark.decode_tokens=64",
     ]  # fmt: skip
     base = root / "data"
     assert cli.main(["run", "--out", str(base), *common, "--until", "data"]) == 0

@@ -285,3 +285,24 @@ def test_tiny_run_on_the_gpu(tmp_path):
     ev = json.loads((out / "evaluate" / "metrics.json").read_text())
     assert math.isfinite(ev["model"]["bits_per_byte"])
     assert json.loads((out / "train" / "metrics.json").read_text())["autocast"] == "bf16"
+
+
+@pytest.mark.slow
+def test_report_explains_a_missed_target(run):
+    # The tiny run's numbers, relabelled as the default preset with a time plan: bits per byte
+    # far above xz's misses the targets, and the report must say why, from the plan's numbers.
+    from masterclass.capstone.report import collect_metrics, render_report
+
+    m = collect_metrics(RunFolder.open(run))
+    m["config"]["preset"] = "small"
+    m["train"]["time_plan"] = {
+        "budget_s": 480.0,
+        "history": [
+            {"at_step": 0, "seconds_per_step": 0.58, "steps": 803, "seconds_spent": 5.0},
+            {"at_step": 320, "seconds_per_step": 0.71, "steps": 690, "seconds_spent": 190.0},
+        ],
+    }
+    text = render_report(m, has_plots=False)
+    assert "**Why targets were missed**" in text and "bits per byte below gzip -9 and xz -9" in text
+    assert "planned 803 steps at 0.580 s/step" in text and "at step 320 it measured 0.710" in text
+    assert "2.1× the 0.34 s/step" in text and "time_budget_s" in text

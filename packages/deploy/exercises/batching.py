@@ -19,7 +19,9 @@ def check_1_ragged_mask(fn) -> None:
     for cached, new in [([0, 3, 5], [4, 1, 1]), ([2], [3]), ([0, 0], [1, 5])]:
         got = fn(cached, new)
         T, K = max(new), max(c + t for c, t in zip(cached, new))
-        assert tuple(got.shape) == (len(new), T, K), f"shape {tuple(got.shape)}, want {(len(new), T, K)}"
+        assert tuple(got.shape) == (len(new), T, K), (
+            f"shape {tuple(got.shape)}, want {(len(new), T, K)}"
+        )
         for b, (c, t) in enumerate(zip(cached, new)):
             for i in range(T):
                 for j in range(K):

@@ -49,8 +49,12 @@ def solution_3_shared_blocks(prompt_a: list[int], prompt_b: list[int], block_siz
 def check_3_shared_blocks(fn) -> None:
     # Against the BlockManager: register prompt_a's blocks, look up prompt_b.
     model = LanguageModel(LMConfig.llama(vocab_size=32, d_model=16, n_layers=1, n_heads=2))
-    cases = [([1, 2, 3, 4, 5], [1, 2, 3, 4, 6], 2), ([1, 2, 3, 4], [1, 2, 3, 4], 2),
-             ([1, 2, 3], [9, 2, 3], 1), ([5] * 9, [5] * 12, 3)]
+    cases = [
+        ([1, 2, 3, 4, 5], [1, 2, 3, 4, 6], 2),
+        ([1, 2, 3, 4], [1, 2, 3, 4], 2),
+        ([1, 2, 3], [9, 2, 3], 1),
+        ([5] * 9, [5] * 12, 3),
+    ]
     for a, b, size in cases:
         bm = BlockManager(model, num_blocks=16, block_size=size)
         table = bm.allocate([], len(a))

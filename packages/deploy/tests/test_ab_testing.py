@@ -23,7 +23,9 @@ from masterclass.deploy.ab_testing import (
 TOL = 1e-10
 
 
-@pytest.mark.parametrize(("x1", "n1", "x2", "n2"), [(60, 500, 40, 500), (13, 90, 31, 120), (1, 7, 5, 9)])
+@pytest.mark.parametrize(
+    ("x1", "n1", "x2", "n2"), [(60, 500, 40, 500), (13, 90, 31, 120), (1, 7, 5, 9)]
+)
 def test_two_proportion_z_matches_statsmodels(x1, n1, x2, n2):
     z, p = two_proportion_ztest(x1, n1, x2, n2)
     z_ref, p_ref = proportions_ztest([x1, x2], [n1, n2])
@@ -58,7 +60,9 @@ def test_msprt_closed_form_equals_the_integral_of_its_definition():
         x = d[:n]
 
         def integrand(theta, x=x):
-            log_lr = (stats.norm.logpdf(x, theta, math.sqrt(s2)) - stats.norm.logpdf(x, 0, math.sqrt(s2))).sum()
+            log_lr = (
+                stats.norm.logpdf(x, theta, math.sqrt(s2)) - stats.norm.logpdf(x, 0, math.sqrt(s2))
+            ).sum()
             return math.exp(log_lr) * stats.norm.pdf(theta, 0, math.sqrt(t2))
 
         ref, _ = integrate.quad(integrand, -10, 10, epsabs=1e-13, epsrel=1e-12)

@@ -74,7 +74,7 @@ def test_preemption_under_memory_pressure_keeps_outputs_identical(make_lm):
 def test_prefix_caching_skips_the_shared_prompt_and_keeps_the_tokens(make_lm):
     model = make_lm(0, vocab=97)
     system = list(range(10, 30))  # a 20-token shared "system prompt"
-    prompts = [system + [40 + i, 50 + i] for i in range(3)]
+    prompts = [[*system, 40 + i, 50 + i] for i in range(3)]
     engine = Engine(model, num_blocks=64, block_size=4, max_batch=1)
     reqs = [engine.submit(Request(p, max_tokens=5)) for p in prompts]
     engine.run_until_idle()

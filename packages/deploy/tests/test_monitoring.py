@@ -18,13 +18,15 @@ def _samples(text: str) -> dict[tuple[str, tuple], float]:
 
 
 def test_metrics_count_requests_tokens_and_kv(server):
-    url, app = server
+    url, _app = server
     before = _samples(httpx.get(url + "/metrics").text)
     key = ("mc_requests_total", (("endpoint", "/v1/completions"), ("status", "200")))
     tokens = ("mc_generated_tokens_total", (("model", "a"),))
     for _ in range(3):
-        r = httpx.post(url + "/v1/completions", json={"model": "a", "prompt": "hi", "max_tokens": 4,
-                                                      "temperature": 0})
+        r = httpx.post(
+            url + "/v1/completions",
+            json={"model": "a", "prompt": "hi", "max_tokens": 4, "temperature": 0},
+        )
         assert r.status_code == 200
     httpx.post(url + "/v1/completions", json={"model": "a", "prompt": "hi", "temperature": -1})
     after = _samples(httpx.get(url + "/metrics").text)
@@ -52,7 +54,9 @@ def test_json_logs_carry_the_request_id(server, caplog):
     records = [rec for rec in caplog.records if getattr(rec, "request_id", None) == "trace-123"]
     assert records and records[0].status == 200
     line = json.loads(JsonFormatter().format(records[0]))
-    assert line["request_id"] == "trace-123" and line["path"] == "/health" and line["level"] == "INFO"
+    assert (
+        line["request_id"] == "trace-123" and line["path"] == "/health" and line["level"] == "INFO"
+    )
     # Without a client id the server makes one and returns it.
     assert len(httpx.get(url + "/health").headers["x-request-id"]) == 32
 

@@ -66,7 +66,11 @@ def test_sse_wire_format_with_httpx(server):
         (b"{not json", 400, None),
         (b"[1, 2]", 400, None),
         (json.dumps({"model": "nope", "prompt": "a"}).encode(), 404, "model"),
-        (json.dumps({"model": "a", "prompt": "a", "temperature": -0.5}).encode(), 400, "temperature"),
+        (
+            json.dumps({"model": "a", "prompt": "a", "temperature": -0.5}).encode(),
+            400,
+            "temperature",
+        ),
         (json.dumps({"model": "a", "prompt": "a", "max_tokens": 5000}).encode(), 400, "max_tokens"),
         # fits the per-request limit but not the 48 x 8 KV pool: refused up front
         (json.dumps({"model": "a", "prompt": "a", "max_tokens": 1000}).encode(), 400, "max_tokens"),
@@ -77,7 +81,9 @@ def test_sse_wire_format_with_httpx(server):
 )
 def test_bad_requests_get_4xx_json_errors(server, body, status, param):
     url, _ = server
-    r = httpx.post(url + "/v1/completions", content=body, headers={"content-type": "application/json"})
+    r = httpx.post(
+        url + "/v1/completions", content=body, headers={"content-type": "application/json"}
+    )
     assert r.status_code == status
     err = r.json()["error"]
     assert err["param"] == param and err["message"] and err["type"] == "invalid_request_error"
@@ -186,7 +192,9 @@ def test_command_line_server_on_a_run_folder_stops_cleanly_on_sigterm(run_folder
         ids = tok.encode("hi", allowed_special="none")
         out = generate(model, torch.tensor([ids]), 4, temperature=0, stop_tokens=[256])[0, 2:]
         new = out.tolist()
-        assert r.json()["choices"][0]["text"] == tok.decode(new[: new.index(256)] if 256 in new else new)
+        assert r.json()["choices"][0]["text"] == tok.decode(
+            new[: new.index(256)] if 256 in new else new
+        )
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
         assert b'"message": "server stopped"' in proc.stderr.read()  # the lifespan shutdown ran

@@ -75,8 +75,9 @@ def test_sampling_runs_end_to_end_with_models(make_lm):
     target = make_lm(0, vocab=64)
     draft = make_lm(5, vocab=64, d_model=16)
     g = torch.Generator().manual_seed(0)
-    out, s = speculative_generate(target, draft, torch.tensor([1, 2]), 10, k=2, temperature=1.0,
-                                  generator=g)
+    out, s = speculative_generate(
+        target, draft, torch.tensor([1, 2]), 10, k=2, temperature=1.0, generator=g
+    )
     assert out.shape == (12,) and 0 <= s["acceptance"] <= 1
 
 

@@ -40,7 +40,7 @@ def _local(step, rank, world):
     return x[rank * B : (rank + 1) * B], y[rank * B : (rank + 1) * B]
 
 
-def sharding(out: Path) -> None:
+def sharding(out: Path, compare: str = "yes") -> None:
     from torch.distributed.optim import ZeroRedundancyOptimizer
 
     from masterclass.infra.sharding import (
@@ -72,6 +72,9 @@ def sharding(out: Path) -> None:
     results["zero3"] = fsdp.full_state_dict()
     results["zero3_state_bytes"] = optimizer_state_bytes(opt)
     results["zero3_param_bytes"] = sum(p.numel() * p.element_size() for p in fsdp.parameters())
+    if compare != "yes":
+        torch.save(results, out / f"rank{rank}.pt")
+        return
     # PyTorch's ZeroRedundancyOptimizer (ZeRO-1), gradients all-reduced by hand.
     model = mlp()
     g = groups(model.parameters())
@@ -120,3 +123,146 @@ if __name__ == "__main__":
         globals()[name](out, *sys.argv[3:])
     finally:
         dist.destroy_process_group()
+
+
+# ## Tensor parallelism: a dense two-layer-norm transformer LM and its Megatron split
+VOCAB, WIDTH, HEADS, SEQ = 13, 8, 4, 5  # 13 is divisible by neither 2 nor 4: padded vocabulary
+
+
+class DenseLM(nn.Module):
+    """One pre-norm block; the number of heads is inferred from the width of q (for DTensor)."""
+
+    def __init__(self, seed: int = 0) -> None:
+        super().__init__()
+        torch.manual_seed(seed)
+        C = WIDTH
+        self.head_dim = C // HEADS
+        self.emb = nn.Embedding(VOCAB, C)
+        self.ln1, self.ln2, self.ln_f = nn.LayerNorm(C), nn.LayerNorm(C), nn.LayerNorm(C)
+        self.q, self.k, self.v, self.proj = (nn.Linear(C, C) for _ in range(4))
+        self.fc, self.out = nn.Linear(C, 4 * C), nn.Linear(4 * C, C)
+        self.head = nn.Linear(C, VOCAB, bias=False)
+        self.double()
+
+    def forward(self, idx):
+        x = self.emb(idx)
+        B, T, _ = x.shape
+        h = self.ln1(x)
+        q, k, v = (m(h).view(B, T, -1, self.head_dim).transpose(1, 2) for m in (self.q, self.k, self.v))
+        y = nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)
+        x = x + self.proj(y.transpose(1, 2).reshape(B, T, -1))
+        x = x + self.out(nn.functional.gelu(self.fc(self.ln2(x))))
+        return self.head(self.ln_f(x))
+
+
+def lm_batch(step: int, n: int):
+    g = torch.Generator().manual_seed(2000 + step)
+    return torch.randint(0, VOCAB, (n, SEQ + 1), generator=g)
+
+
+class TPLM(nn.Module):
+    def __init__(self, dense: DenseLM, group=None) -> None:
+        from masterclass.infra.tensor_parallel import (
+            ColumnParallelLinear,
+            ParallelAttention,
+            ParallelMLP,
+            VocabParallelEmbedding,
+            padded_vocab_size,
+        )
+
+        super().__init__()
+        world = dist.get_world_size(group)
+        self.emb = VocabParallelEmbedding(dense.emb.weight, group)
+        self.ln1, self.ln2, self.ln_f = (
+            nn.LayerNorm(WIDTH).double() for _ in range(3)
+        )
+        for mine, theirs in ((self.ln1, dense.ln1), (self.ln2, dense.ln2), (self.ln_f, dense.ln_f)):
+            mine.load_state_dict(theirs.state_dict())
+        self.attn = ParallelAttention(dense.q, dense.k, dense.v, dense.proj, HEADS, group)
+        self.mlp = ParallelMLP(dense.fc, dense.out, group)
+        w = dense.head.weight.detach()
+        pad = w.new_zeros(padded_vocab_size(VOCAB, world) - VOCAB, WIDTH)
+        self.head = ColumnParallelLinear(torch.cat([w, pad]), None, group)
+
+    def forward(self, idx):
+        x = self.emb(idx)
+        x = x + self.attn(self.ln1(x))
+        x = x + self.mlp(self.ln2(x))
+        return self.head(self.ln_f(x))  # (B, T, V_p / T) local slice
+
+    # Dimension along which each parameter is split (None: replicated).
+    SPLIT = {"emb.weight": 0, "attn.q.weight": 0, "attn.q.bias": 0, "attn.k.weight": 0,
+             "attn.k.bias": 0, "attn.v.weight": 0, "attn.v.bias": 0, "attn.proj.weight": 1,
+             "mlp.fc.weight": 0, "mlp.fc.bias": 0, "mlp.out.weight": 1, "head.weight": 0}
+    DENSE_NAME = {"attn.q": "q", "attn.k": "k", "attn.v": "v", "attn.proj": "proj",
+                  "mlp.fc": "fc", "mlp.out": "out"}
+
+    def dense_state(self, group=None) -> dict:
+        out = {}
+        world = dist.get_world_size(group)
+        for name, p in self.named_parameters():
+            dim = self.SPLIT.get(name)
+            t = p.detach()
+            if dim is not None:
+                parts = [torch.empty_like(t) for _ in range(world)]
+                dist.all_gather(parts, t.contiguous(), group=group)
+                t = torch.cat(parts, dim=dim)
+                if name in ("emb.weight", "head.weight"):
+                    t = t[:VOCAB]
+            prefix, _, leaf = name.rpartition(".")
+            out[f"{self.DENSE_NAME.get(prefix, prefix)}.{leaf}"] = t.clone()
+        return out
+
+
+def tensor_parallel(out: Path, steps: str = "10") -> None:
+    """TP over the whole world (W = 2), or DP x TP with TP = 2 when W = 4."""
+    from masterclass.infra.tensor_parallel import gather_last_dim, vocab_parallel_cross_entropy
+
+    rank, world = dist.get_rank(), dist.get_world_size()
+    tp = 2
+    tp_groups = [dist.new_group(list(range(i, i + tp))) for i in range(0, world, tp)]
+    dp_groups = [dist.new_group(list(range(j, world, tp))) for j in range(tp)]
+    tp_group, dp_group = tp_groups[rank // tp], dp_groups[rank % tp]
+    dp, dp_rank = world // tp, rank // tp
+    model = TPLM(DenseLM(), tp_group)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-2, weight_decay=0.1)
+    results = {"losses": []}
+    per = 2  # sequences per data-parallel replica
+    for step in range(int(steps)):
+        data = lm_batch(step, per * dp)[dp_rank * per : (dp_rank + 1) * per]
+        x, y = data[:, :-1], data[:, 1:]
+        local = model(x)  # (B, T, V_p / T)
+        if step == 0:
+            results["logits"] = gather_last_dim(local, tp_group)[..., :VOCAB].detach().clone()
+        loss = vocab_parallel_cross_entropy(local.reshape(-1, local.shape[-1]), y.reshape(-1), VOCAB, tp_group)
+        opt.zero_grad()
+        loss.backward()
+        if dp > 1:
+            for p in model.parameters():
+                dist.all_reduce(p.grad, group=dp_group)
+                p.grad /= dp
+            loss = loss.detach().clone()
+            dist.all_reduce(loss, group=dp_group)
+            loss /= dp
+        results["losses"].append(float(loss))
+        opt.step()
+    results["weights"] = model.dense_state(tp_group)
+    if world == 2:
+        results["dtensor_logits"] = _dtensor_logits()
+    torch.save(results, out / f"rank{rank}.pt")
+
+
+def _dtensor_logits():
+    from torch.distributed.device_mesh import init_device_mesh
+    from torch.distributed.tensor.parallel import (
+        ColwiseParallel,
+        RowwiseParallel,
+        parallelize_module,
+    )
+
+    dense = DenseLM()
+    plan = {"q": ColwiseParallel(), "k": ColwiseParallel(), "v": ColwiseParallel(),
+            "proj": RowwiseParallel(), "fc": ColwiseParallel(), "out": RowwiseParallel()}
+    parallelize_module(dense, init_device_mesh("cpu", (dist.get_world_size(),)), plan)
+    data = lm_batch(0, 2)
+    return dense(data[:, :-1]).detach().clone()

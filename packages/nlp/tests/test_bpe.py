@@ -149,15 +149,16 @@ def test_special_tokens_are_never_merged(tok):
 
 def test_encode_matches_tiktoken_on_varied_text(tok, tt, varied):
     for text in varied:
-        assert tok.encode(text) == tt.encode(text, allowed_special="all")
+        assert tok.encode(text, allowed_special="all") == tt.encode(text, allowed_special="all")
         assert tok.encode_ordinary(text) == tt.encode_ordinary(text)
 
 
 def test_encode_matches_huggingface_tokenizers(tok, varied):
     hf = tokenizers.Tokenizer.from_str(tok.to_hf_json())
     for text in varied:
-        assert hf.encode(text).ids == tok.encode(text)
-    assert hf.decode(tok.encode(varied[-1]), skip_special_tokens=False) == varied[-1]
+        assert hf.encode(text).ids == tok.encode(text, allowed_special="all")
+    ids = tok.encode(varied[-1], allowed_special="all")
+    assert hf.decode(ids, skip_special_tokens=False) == varied[-1]
 
 
 def test_gpt2_pattern_matches_tiktoken_and_huggingface(train_texts, heldout_texts):
@@ -173,7 +174,7 @@ def test_gpt2_pattern_matches_tiktoken_and_huggingface(train_texts, heldout_text
 )
 @given(text=st.text(max_size=200))
 def test_any_text_matches_tiktoken_and_round_trips(tok, tt, text):
-    ids = tok.encode(text)
+    ids = tok.encode(text, allowed_special="all")
     assert ids == tt.encode(text, allowed_special="all")
     assert tok.decode(ids) == text
 
@@ -207,17 +208,42 @@ def test_invalid_utf8_inside_text(tok):
 def test_special_token_modes(tok, tt):
     text = "a<|endoftext|>b<|fim|>c"
     assert tok.encode(text, allowed_special="none") == tt.encode_ordinary(text)
-    only = tok.encode(text, allowed_special={"<|fim|>"})
+    only = tok.encode(text, allowed_special={"<|fim|>"}, disallowed_special=())
     assert only == tt.encode(text, allowed_special={"<|fim|>"}, disallowed_special=())
     assert tok.special_tokens["<|fim|>"] in only and tok.special_tokens["<|endoftext|>"] not in only
 
 
 def test_longest_special_token_wins():
     base = BPETokenizer.train(["hello world"], 258, special_tokens=["<|a|>", "<|a|>b"])
-    assert base.encode("<|a|>b<|a|>") == [
+    assert base.encode("<|a|>b<|a|>", allowed_special="all") == [
         base.special_tokens["<|a|>b"],
         base.special_tokens["<|a|>"],
     ]
+
+
+def test_special_tokens_in_text_are_refused_by_default_like_tiktoken(tok, tt):
+    # tiktoken's safe default: a special token's string in the text is an error unless the caller
+    # allows it (as a control token) or disallows nothing (encodes it as text). Ours must agree
+    # on every combination, and the message must say what to do.
+    text = "user says <|endoftext|> and <|fim|>"
+    with pytest.raises(ValueError):
+        tt.encode(text)
+    with pytest.raises(ValueError, match=r"special token '<\|endoftext\|>'.*allowed_special"):
+        tok.encode(text)
+    with pytest.raises(ValueError, match="fim"):
+        tok.encode(text, allowed_special={"<|endoftext|>"})
+    with pytest.raises(ValueError, match="endoftext"):
+        list(tok.encode_iterable(iter([text[:12], text[12:]])))
+    assert tok.encode(text, disallowed_special=()) == tt.encode(text, disallowed_special=())
+    assert tok.encode(text, allowed_special="none") == tt.encode_ordinary(text)
+    assert tok.encode(text, allowed_special="all") == tt.encode(text, allowed_special="all")
+    assert tok.encode("no specials here") == tt.encode("no specials here")
+    one = {"<|fim|>"}
+    assert tok.encode(text, allowed_special=one, disallowed_special=()) == tt.encode(
+        text, allowed_special=one, disallowed_special=()
+    )
+    with pytest.raises(ValueError, match=r"unknown special tokens.*disallowed_special"):
+        tok.encode("x", disallowed_special={"<|nope|>"})
 
 
 def test_encode_batch(tok, heldout_texts):
@@ -243,7 +269,8 @@ def test_encode_iterable_equals_encode(tok, monkeypatch, pieces):
     # A tiny buffer forces a cut after nearly every line, at whitespace, digits, contractions and
     # special tokens: the stream must still encode exactly like the joined text.
     monkeypatch.setattr(bpe_module, "_STREAM_CHARS", 3)
-    assert list(tok.encode_iterable(pieces)) == tok.encode("".join(pieces))
+    whole = tok.encode("".join(pieces), allowed_special="all")
+    assert list(tok.encode_iterable(pieces, allowed_special="all")) == whole
 
 
 def test_encode_iterable_on_a_file(tok, heldout_texts, tmp_path):
@@ -251,7 +278,9 @@ def test_encode_iterable_on_a_file(tok, heldout_texts, tmp_path):
     text = "<|endoftext|>".join(heldout_texts[:5])
     path.write_text(text, encoding="utf-8")
     with open(path, encoding="utf-8", newline="") as f:
-        assert list(tok.encode_iterable(f)) == tok.encode(text)
+        assert list(tok.encode_iterable(f, allowed_special="all")) == tok.encode(
+            text, allowed_special="all"
+        )
 
 
 # ## Persistence
@@ -262,7 +291,9 @@ def test_save_load_round_trip(tok, varied, tmp_path):
     tok.save(path)
     loaded = BPETokenizer.load(path)
     assert loaded.special_tokens == tok.special_tokens and loaded.pattern == tok.pattern
-    assert loaded.encode(varied[-2]) == tok.encode(varied[-2])
+    assert loaded.encode(varied[-2], allowed_special="all") == tok.encode(
+        varied[-2], allowed_special="all"
+    )
     assert list(tmp_path.iterdir()) == [path]  # no temporary file left behind
 
 

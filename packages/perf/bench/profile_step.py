@@ -9,6 +9,7 @@ parameters after one step) is checked against the baseline's before its steps ar
 
 import argparse
 import copy
+import os
 import statistics
 
 import torch
@@ -34,6 +35,8 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
+    # Other processes share the cores: the load average says how much, and threads suffer most.
+    print(f"load average (1 min) at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     cfg = capstone_config()
     torch.manual_seed(0)
     base_model = LanguageModel(cfg)

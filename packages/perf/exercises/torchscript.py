@@ -19,9 +19,16 @@ def solution_1_traced_branch_is_wrong(x_example: torch.Tensor, x_new: torch.Tens
 
 def check_1_traced_branch_is_wrong(fn) -> None:
     pos, neg = torch.tensor([1.0, 2.0]), torch.tensor([-1.0, -3.0])
-    for a, b, want in [(pos, neg, True), (neg, pos, True), (pos, pos * 3, False), (neg, neg, False)]:
+    for a, b, want in [
+        (pos, neg, True),
+        (neg, pos, True),
+        (pos, pos * 3, False),
+        (neg, neg, False),
+    ]:
         got = fn(a, b)
-        assert got == want, f"traced_branch_is_wrong({a.tolist()}, {b.tolist()}) = {got}, expected {want}"
+        assert got == want, (
+            f"traced_branch_is_wrong({a.tolist()}, {b.tolist()}) = {got}, expected {want}"
+        )
 
 
 def solution_2_export_with_dynamic_batch(module: nn.Module, example: torch.Tensor):
@@ -33,7 +40,9 @@ def check_2_export_with_dynamic_batch(fn) -> None:
     torch.manual_seed(0)
     module = nn.Sequential(nn.Linear(4, 3), nn.Tanh())
     program = fn(module, torch.randn(2, 4))
-    assert isinstance(program, torch.export.ExportedProgram), "return a torch.export.ExportedProgram"
+    assert isinstance(program, torch.export.ExportedProgram), (
+        "return a torch.export.ExportedProgram"
+    )
     for b in (1, 5, 9):
         x = torch.randn(b, 4)
         assert torch.allclose(program.module()(x), module(x), atol=1e-6), (

@@ -34,7 +34,9 @@ def test_repeated_tokens_are_distinct_then_repeated_and_bad_input():
     with pytest.raises(ValueError, match="must exceed seq_len"):
         AttentionOnlyConfig(vocab_size=8, seq_len=8)
     with pytest.raises(ValueError, match="exceeds seq_len"):
-        AttentionOnlyTransformer(AttentionOnlyConfig(vocab_size=20, seq_len=8))(torch.zeros(1, 9, dtype=torch.long))
+        AttentionOnlyTransformer(AttentionOnlyConfig(vocab_size=20, seq_len=8))(
+            torch.zeros(1, 9, dtype=torch.long)
+        )
 
 
 @pytest.mark.slow

@@ -23,7 +23,9 @@ from masterclass.safety.interpretability import (
 
 def _net(dtype=torch.float64):
     torch.manual_seed(0)
-    return nn.Sequential(nn.Linear(8, 32), nn.Tanh(), nn.Linear(32, 16), nn.GELU(), nn.Linear(16, 3))
+    return nn.Sequential(
+        nn.Linear(8, 32), nn.Tanh(), nn.Linear(32, 16), nn.GELU(), nn.Linear(16, 3)
+    )
 
 
 def _perturbed_lm(**overrides):
@@ -119,10 +121,16 @@ def test_patching_the_whole_clean_stream_restores_clean_logits_exactly(layer):
 def test_patching_bad_input():
     model = _perturbed_lm()
     with pytest.raises(ValueError, match="one shape"):
-        patch_residual(model, torch.zeros(1, 3, dtype=torch.long), torch.zeros(1, 4, dtype=torch.long), 0)
+        patch_residual(
+            model, torch.zeros(1, 3, dtype=torch.long), torch.zeros(1, 4, dtype=torch.long), 0
+        )
     with pytest.raises(ValueError, match="layer must be"):
-        patch_residual(model, torch.zeros(1, 3, dtype=torch.long), torch.zeros(1, 3, dtype=torch.long), 5)
-    post = LanguageModel(LMConfig(vocab_size=10, d_model=16, n_layers=1, n_heads=2, norm_position="post"))
+        patch_residual(
+            model, torch.zeros(1, 3, dtype=torch.long), torch.zeros(1, 3, dtype=torch.long), 5
+        )
+    post = LanguageModel(
+        LMConfig(vocab_size=10, d_model=16, n_layers=1, n_heads=2, norm_position="post")
+    )
     with pytest.raises(ValueError, match="norm_position"):
         logit_lens(post, torch.zeros(1, 3, dtype=torch.long))
 
@@ -130,7 +138,9 @@ def test_patching_bad_input():
 def test_linear_probe_equals_sklearn_logistic_regression():
     g = torch.Generator().manual_seed(0)
     h = torch.randn(120, 6, generator=g, dtype=torch.float64)
-    y = ((h[:, 0] - 0.5 * h[:, 3] + 0.3 * torch.randn(120, generator=g, dtype=torch.float64)) > 0).long()
+    y = (
+        (h[:, 0] - 0.5 * h[:, 3] + 0.3 * torch.randn(120, generator=g, dtype=torch.float64)) > 0
+    ).long()
     l2 = 0.05
     w, b = fit_linear_probe(h, y, l2=l2)
     # sklearn minimises C * sum(log-loss) + ||w||^2 / 2: the same problem with C = 1 / (l2 n).

@@ -18,7 +18,9 @@ def check_1_dpo_margin_grad(fn) -> None:
         z = torch.zeros(1, dtype=torch.float64)
         (want,) = torch.autograd.grad(dpo_loss(x, z, z, z, beta=beta)[0], x)
         got = fn(beta, h)
-        assert abs(got - want.item()) < 1e-9, f"dpo_margin_grad({beta}, {h}) = {got}, want {want.item()}"
+        assert abs(got - want.item()) < 1e-9, (
+            f"dpo_margin_grad({beta}, {h}) = {got}, want {want.item()}"
+        )
 
 
 def solution_2_ipo_optimum(beta: float) -> float:
@@ -29,7 +31,9 @@ def check_2_ipo_optimum(fn) -> None:
     for beta in (0.1, 0.5, 2.0):
         h = fn(beta)
         z = torch.zeros(1, dtype=torch.float64)
-        at = dpo_loss(torch.tensor([h], dtype=torch.float64), z, z, z, beta=beta, loss_type="ipo")[0]
+        at = dpo_loss(torch.tensor([h], dtype=torch.float64), z, z, z, beta=beta, loss_type="ipo")[
+            0
+        ]
         for d in (-1e-3, 1e-3):
             near = torch.tensor([h + d], dtype=torch.float64)
             assert dpo_loss(near, z, z, z, beta=beta, loss_type="ipo")[0] > at, (

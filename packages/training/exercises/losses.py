@@ -6,7 +6,9 @@ import torch
 import torch.nn.functional as F
 
 
-def solution_1_smoothed_nll(logits: torch.Tensor, targets: torch.Tensor, eps: float) -> torch.Tensor:
+def solution_1_smoothed_nll(
+    logits: torch.Tensor, targets: torch.Tensor, eps: float
+) -> torch.Tensor:
     logp = logits.log_softmax(dim=-1)  # (N, V)
     nll = -logp.gather(1, targets[:, None])[:, 0]  # (N,)
     return ((1 - eps) * nll - eps * logp.mean(dim=-1)).mean()

@@ -16,9 +16,9 @@ from masterclass.training.rlhf import (
     RLConfig,
     bradley_terry_loss,
     gae,
+    group_advantages,
     grpo_loss,
     grpo_train,
-    group_advantages,
     kl_estimators,
     ppo_policy_loss,
     ppo_train,
@@ -30,7 +30,9 @@ def _gae_reference(r, v, gamma, lam):
     T = len(r)
     v_next = np.append(v[1:], 0.0)
     delta = r + gamma * v_next - v
-    return np.array([sum((gamma * lam) ** i * delta[t + i] for i in range(T - t)) for t in range(T)])
+    return np.array(
+        [sum((gamma * lam) ** i * delta[t + i] for i in range(T - t)) for t in range(T)]
+    )
 
 
 @pytest.mark.parametrize("gamma,lam", [(1.0, 0.95), (0.9, 0.0), (0.99, 1.0)])
@@ -95,7 +97,9 @@ def test_group_advantages_and_grpo_loss_match_numpy():
     rewards = rng.integers(0, 2, size=(4, 5)).astype(float)
     rewards[0] = 1.0  # a group with one reward everywhere gets zero advantage
     adv = group_advantages(torch.tensor(rewards)).numpy()
-    ref = (rewards - rewards.mean(1, keepdims=True)) / (rewards.std(1, ddof=1, keepdims=True) + 1e-4)
+    ref = (rewards - rewards.mean(1, keepdims=True)) / (
+        rewards.std(1, ddof=1, keepdims=True) + 1e-4
+    )
     np.testing.assert_allclose(adv, ref, atol=1e-12)
     assert np.all(adv[0] == 0)
     # GRPO loss: per token -(min(rho A, clip(rho) A) - beta k3), mean over tokens then responses.
@@ -193,7 +197,7 @@ def test_bad_input_is_refused():
         gae(torch.zeros(1, 2), torch.zeros(1, 2), gamma=1.5, lam=0.9)
     with pytest.raises(ValueError, match="clip must be > 0"):
         ppo_policy_loss(torch.zeros(1), torch.zeros(1), torch.zeros(1), torch.ones(1), clip=0)
-    with pytest.raises(ValueError, match="RLConfig.steps"):
+    with pytest.raises(ValueError, match=r"RLConfig\.steps"):
         RLConfig(steps=0)
     with pytest.raises(TypeError, match="LanguageModel"):
         RewardModel(torch.nn.Linear(2, 2))

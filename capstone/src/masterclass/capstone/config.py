@@ -21,6 +21,15 @@ An unknown section or key, or a value of the wrong type, is refused with a messa
 (a typo in a config file that silently does nothing is the worst kind of bug). The final config is
 stored in the run folder's `run.json`, so a run can always be resumed and reported exactly.
 
+**One translation, one validation.** The `[model]` and `[train]` sections use the field names of
+the library configs they become, `masterclass.llm.LMConfig` and
+`masterclass.training.loop.TrainConfig`, so `max_seq_len` or `clip_norm` mean the same thing in a
+config file, in the code and on the library's page. `model_config` and `loop_config` are the one
+place where the capstone's config turns into them, and `validate` *builds* both before any stage
+starts, so the libraries' own checks (a head count that does not divide the width, a negative
+warmup) refuse a bad setting in one line instead of after minutes of training. The list of
+sections is read from `RunConfig`'s fields, not written out a second time.
+
 **Choosing the default.** The default preset `small` follows a measurement on a 2-core CPU: with
 about eight minutes of training, a LLaMA-style model of width 192, 4 layers and a 4,096-token
 vocabulary reached about 1.40 bits per byte on held-out standard-library code, while width 256 or a

@@ -31,6 +31,25 @@ is per token over those same targets.
 
 A model is anything behind a `LogitsFn`: the PyTorch model, the int8 model and an onnxruntime
 session all map ids (B, T) to logits (B, T, V), so one evaluator measures them all.
+
+**A worked example.** A "model" that gives all $V = 4$ tokens the same probability $1/4$, on the
+stream `[0, 1, 2, 3, 1]` where token 0 is the special token (0 bytes) and token 2 stands for two
+bytes: the 4 targets `1, 2, 3, 1` cost $\ln 4$ nats each, $4 \cdot 2 = 8$ bits in all, for
+$1 + 2 + 1 + 1 = 5$ bytes of text, so 1.6 bits per byte:
+
+>>> import numpy as np, torch
+>>> uniform = lambda ids: torch.zeros(*ids.shape, 4)  # (B, T, V = 4)
+>>> r = heldout_nll(uniform, np.array([0, 1, 2, 3, 1]), 2, token_bytes=np.array([0, 1, 2, 1]))
+>>> r["tokens"], r["bytes"], round(r["bits_per_byte"], 6)
+(4, 5, 1.6)
+
+## Exercises
+
+1. Write `bits_per_byte(nats, n_bytes)`, the rate of step 3 above. Check it:
+   `uv run pytest --exercise capstone.measure`.
+2. Write `windows(n, context)`: the `(start, length)` of consecutive windows over a stream of `n`
+   tokens that predict every token but the first exactly once, none longer than `context`.
+   Check it: `uv run pytest --exercise capstone.measure`.
 """
 
 from __future__ import annotations

@@ -153,7 +153,7 @@ def plan_steps(
     """Steps in all that the budget reaches: `done` plus those that fit in the time left.
 
     >>> plan_steps(100.0, 40.0, 0.5, 2.0, 10, done=50)
-    150
+    135
     """
     per_step = seconds_per_step + seconds_per_eval / max(eval_every, 1)
     return done + max(int((budget_s - spent_s) / per_step), 0)

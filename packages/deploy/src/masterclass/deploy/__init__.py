@@ -7,6 +7,12 @@ Module 10: optimization and deployment: quantization, pruning, distillation, eff
   Face export, and runtime decoders (`export_llm_onnx`, `OnnxLM`, `quantize_onnx_int8`,
   `export_hf`).
 - `decode_benchmark`: per-token latency and throughput at batch 1 (`benchmark_decode`).
+- `speculative`: speculative decoding (`speculative_generate`).
+- `kv_memory`: paged KV blocks with prefix sharing and eviction (`BlockManager`).
+- `batching`: the continuous-batching engine (`Engine`, `Request`).
+- `server`: the OpenAI-compatible HTTP server (`python -m masterclass.deploy.server RUN_DIR`).
+- `monitoring`: Prometheus metrics and JSON logs (`ServerMetrics`).
+- `ab_testing`: traffic splitting and A/B statistics.
 """
 
 from masterclass.deploy.decode_benchmark import benchmark_decode, compare_decoders

@@ -129,7 +129,7 @@ def two_proportion_ztest(x1: int, n1: int, x2: int, n2: int) -> tuple[float, flo
     if se == 0:
         raise ValueError("all outcomes are equal (pooled proportion 0 or 1): the test is undefined")
     z = (x1 / n1 - x2 / n2) / se
-    return z, 2 * stats.norm.sf(abs(z))
+    return z, float(2 * stats.norm.sf(abs(z)))
 
 
 def welch_ttest(a: Sequence[float], b: Sequence[float]) -> tuple[float, float, float]:

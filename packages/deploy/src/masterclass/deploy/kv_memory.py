@@ -137,9 +137,10 @@ class BlockManager:
     >>> bm = BlockManager(LanguageModel(cfg), num_blocks=4, block_size=2)
     >>> table = bm.allocate([], 3)                  # a 3-token sequence needs 2 blocks
     >>> bm.register_full(table, [5, 6, 7])          # block 0 (tokens 5, 6) is full: cache it
-    >>> bm.release(table)
+    >>> first = table[0]
+    >>> bm.release(table)                           # finished: block 0 stays cached
     >>> shared, n = bm.lookup_prefix([5, 6, 9])     # a new prompt with the same first block
-    >>> n, shared == table[:1], bm.report().used_blocks
+    >>> n, shared == [first], bm.report().used_blocks
     (2, True, 1)
     """
 

@@ -53,7 +53,22 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 __all__ = ["JsonFormatter", "ServerMetrics", "json_logger"]
 
 # Bucket bounds in seconds: LLM requests span milliseconds (a tiny model's token) to minutes.
-LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+LATENCY_BUCKETS = (
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    30.0,
+)
 
 
 class ServerMetrics:
@@ -69,7 +84,10 @@ class ServerMetrics:
         self.registry = CollectorRegistry()
         r = self.registry
         self.requests = Counter(
-            "mc_requests", "HTTP requests by endpoint and status", ["endpoint", "status"], registry=r
+            "mc_requests",
+            "HTTP requests by endpoint and status",
+            ["endpoint", "status"],
+            registry=r,
         )
         self.latency = Histogram(
             "mc_request_latency_seconds",
@@ -107,7 +125,9 @@ class ServerMetrics:
         self.running = Gauge("mc_running_requests", "Requests in the batch", ["model"], registry=r)
         self.kv_used = Gauge("mc_kv_blocks_used", "KV blocks held", ["model"], registry=r)
         self.kv_total = Gauge("mc_kv_blocks_total", "KV blocks in the pool", ["model"], registry=r)
-        self.kv_usage = Gauge("mc_kv_usage_ratio", "Fraction of KV blocks held", ["model"], registry=r)
+        self.kv_usage = Gauge(
+            "mc_kv_usage_ratio", "Fraction of KV blocks held", ["model"], registry=r
+        )
         self.window_s = window_s
         self._recent: deque[tuple[float, int]] = deque()
         self._lock = threading.Lock()
@@ -192,7 +212,9 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, default=str)
 
 
-def json_logger(name: str = "masterclass.deploy.server", level: int = logging.INFO) -> logging.Logger:
+def json_logger(
+    name: str = "masterclass.deploy.server", level: int = logging.INFO
+) -> logging.Logger:
     """A logger that writes JSON lines to stderr (one handler, added once)."""
     logger = logging.getLogger(name)
     logger.setLevel(level)

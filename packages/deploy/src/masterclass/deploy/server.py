@@ -216,7 +216,9 @@ def chat_prompt(messages: Any) -> str:
     lines = []
     for i, m in enumerate(messages):
         if not isinstance(m, dict) or not isinstance(m.get("content"), str):
-            raise ApiError(400, f"messages[{i}] must be an object with string 'content'", "messages")
+            raise ApiError(
+                400, f"messages[{i}] must be an object with string 'content'", "messages"
+            )
         role = m.get("role")
         if role not in ("system", "user", "assistant"):
             raise ApiError(400, f"messages[{i}].role must be system/user/assistant", "messages")
@@ -308,13 +310,17 @@ def create_app(
 
     @app.exception_handler(405)
     async def bad_method(request: Request, exc: Exception) -> JSONResponse:
-        return _error_response(405, f"{request.method} not allowed here", None, "method_not_allowed")
+        return _error_response(
+            405, f"{request.method} not allowed here", None, "method_not_allowed"
+        )
 
     async def read_body(request: Request) -> dict[str, Any]:
         try:
             body = json.loads(await request.body())
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise ApiError(400, f"request body is not valid JSON: {exc}", None, "invalid_json")
+            raise ApiError(
+                400, f"request body is not valid JSON: {exc}", None, "invalid_json"
+            ) from None
         if not isinstance(body, dict):
             raise ApiError(400, "request body must be a JSON object", None, "invalid_json")
         return body
@@ -325,8 +331,9 @@ def create_app(
             name = splitter.assign(user or rid)
         if name not in slots:
             served = list(slots) + ([experiment] if splitter else [])
-            raise ApiError(404, f"model {name!r} does not exist; served: {served}", "model",
-                           "model_not_found")
+            raise ApiError(
+                404, f"model {name!r} does not exist; served: {served}", "model", "model_not_found"
+            )
         return slots[name]
 
     # ## Generating for one request
@@ -457,8 +464,10 @@ def create_app(
     @app.get("/v1/models")
     async def models() -> dict[str, Any]:
         names = list(slots) + ([experiment] if splitter else [])
-        return {"object": "list", "data": [{"id": n, "object": "model", "owned_by": "masterclass"}
-                                           for n in names]}
+        return {
+            "object": "list",
+            "data": [{"id": n, "object": "model", "owned_by": "masterclass"} for n in names],
+        }
 
     @app.get("/health")
     async def health() -> dict[str, Any]:
@@ -642,7 +651,9 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 @contextlib.contextmanager
-def server_in_thread(app: FastAPI, host: str = "127.0.0.1", port: int | None = None) -> Iterator[str]:
+def server_in_thread(
+    app: FastAPI, host: str = "127.0.0.1", port: int | None = None
+) -> Iterator[str]:
     """Run `app` with uvicorn in a thread; yields its base URL and stops it on exit."""
     port = port or free_port(host)
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)

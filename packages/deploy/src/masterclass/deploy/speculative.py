@@ -183,7 +183,7 @@ def speculative_generate(
             n_ok = 0
             while n_ok < k and d_tokens[n_ok] == choice[n_ok]:
                 n_ok += 1
-            emitted = d_tokens[:n_ok] + [choice[n_ok]]
+            emitted = [*d_tokens[:n_ok], choice[n_ok]]
         else:
             emitted = speculative_accept(
                 _probs(t_logits, temperature),

@@ -1,3 +1,26 @@
-"""# frontiers
+"""# Module 11: research frontiers
 
-Module being written."""
+State space models (S4D), Hyena's implicit long convolutions, Mamba's selective scan, sparse
+mixtures of experts beyond top-k routing (Switch capacity, expert choice, expert parallelism) and
+retrieval-based models (BM25, dense search, kNN-LM, RAG), each checked against a reference
+implementation.
+"""
+
+from masterclass.frontiers.hyena import HyenaOperator
+from masterclass.frontiers.mamba import MambaArgs, MambaLM, parallel_scan
+from masterclass.frontiers.retrieval import BM25, KNNLM, DenseIndex
+from masterclass.frontiers.s4d import S4D
+from masterclass.frontiers.sparse import expert_choice_moe, switch_moe
+
+__all__ = [
+    "BM25",
+    "KNNLM",
+    "S4D",
+    "DenseIndex",
+    "HyenaOperator",
+    "MambaArgs",
+    "MambaLM",
+    "expert_choice_moe",
+    "parallel_scan",
+    "switch_moe",
+]

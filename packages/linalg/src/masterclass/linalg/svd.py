@@ -6,7 +6,35 @@ $$A = U\Sigma V^\top = \sum_{i=1}^{k}\sigma_i\,u_i v_i^\top, \qquad k = \min(m, 
 
 with orthonormal columns $u_i$ (left singular vectors), orthonormal $v_i$ (right singular
 vectors) and singular values $\sigma_1\ge\dots\ge\sigma_k\ge 0$. Geometrically, $A$ rotates
-($V^\top$), stretches each axis by $\sigma_i$, and rotates again ($U$). The SVD reveals the rank
+($V^\top$), stretches each axis by $\sigma_i$, and rotates again ($U$): it maps the unit circle
+to an ellipse whose semi-axes are $\sigma_i u_i$, and $v_i$ is the point of the circle that lands
+on the $i$-th semi-axis ($Av_i = \sigma_i u_i$).
+
+![the unit circle and its image under A](figures/svd_ellipse.png)
+
+**Where the factors come from.** $A^\top A$ is symmetric and positive semi-definite, so it has
+an orthonormal eigenbasis $v_1, \dots, v_n$ with eigenvalues $\lambda_i \ge 0$ (the
+[eigenvalue chapter](eigen.md)). Put $\sigma_i = \sqrt{\lambda_i}$ and, for $\sigma_i > 0$,
+$u_i = Av_i/\sigma_i$. These $u_i$ are orthonormal:
+$u_i^\top u_j = v_i^\top A^\top A v_j / (\sigma_i\sigma_j) = \lambda_j v_i^\top v_j/(\sigma_i\sigma_j) = \delta_{ij}$.
+So $AV = U\Sigma$, and since $V$ is orthogonal, $A = U\Sigma V^\top$. A worked example: for
+$A = \begin{pmatrix}3 & 0\\ 4 & 5\end{pmatrix}$, $A^\top A = \begin{pmatrix}25 & 20\\ 20 & 25\end{pmatrix}$
+has eigenvalues $45$ and $5$ (eigenvectors $(1, 1)/\sqrt2$ and $(1, -1)/\sqrt2$), so
+$\sigma = (3\sqrt5, \sqrt5)$:
+
+>>> import numpy as np
+>>> u, s, vt = svd(np.array([[3.0, 0.0], [4.0, 5.0]]))
+>>> s.round(6).tolist(), (3 * 5**0.5).__round__(6), (5**0.5).__round__(6)
+([6.708204, 2.236068], 6.708204, 2.236068)
+>>> bool(np.allclose((u * s) @ vt, [[3.0, 0.0], [4.0, 5.0]]))
+True
+
+Forming $A^\top A$ squares the condition number, so small $\sigma_i$ lose half their digits that
+way; the algorithm below never forms it.
+
+The SVD reveals the rank
+(the number of nonzero $\sigma_i$), the 2-norm $\lVert A\rVert_2 = \sigma_1$, the condition number
+$\sigma_1/\sigma_k$, and the best low-rank approximations: The SVD reveals the rank
 (the number of nonzero $\sigma_i$), the 2-norm $\lVert A\rVert_2 = \sigma_1$, the condition number
 $\sigma_1/\sigma_k$, and the best low-rank approximations:
 
@@ -26,7 +54,25 @@ plane rotations. For a pair of columns $a_i, a_j$, the rotation by angle $\theta
 $$\zeta = \frac{\lVert a_j\rVert^2 - \lVert a_i\rVert^2}{2\,a_i^\top a_j}, \qquad
   t = \tan\theta = \frac{\operatorname{sign}\zeta}{|\zeta| + \sqrt{1+\zeta^2}}$$
 
-makes them orthogonal. Sweeping over all pairs until every pair is orthogonal gives
+makes them orthogonal. **Derivation.** Write $\alpha = \lVert a_i\rVert^2$, $\beta = \lVert a_j\rVert^2$,
+$\gamma = a_i^\top a_j$, $c = \cos\theta$, $s = \sin\theta$, and rotate the pair:
+
+$$a_i' = c\,a_i - s\,a_j, \qquad a_j' = s\,a_i + c\,a_j.$$
+
+1. Their inner product is $a_i'^\top a_j' = cs\,\alpha + c^2\gamma - s^2\gamma - cs\,\beta
+   = cs(\alpha - \beta) + (c^2 - s^2)\gamma$.
+2. Setting it to zero: $\dfrac{c^2 - s^2}{2cs} = \dfrac{\beta - \alpha}{2\gamma} = \zeta$
+   (the left side is $\cot 2\theta$).
+3. Divide numerator and denominator by $c^2$, with $t = s/c = \tan\theta$:
+   $\dfrac{1 - t^2}{2t} = \zeta$, i.e. $t^2 + 2\zeta t - 1 = 0$, so $t = -\zeta \pm \sqrt{1 + \zeta^2}$.
+4. Take the root of smaller magnitude ($|\theta| \le \pi/4$: the smallest rotation that does
+   the job, which is what makes the sweeps converge) and write it without cancellation:
+   $-\zeta + \operatorname{sign}(\zeta)\sqrt{1+\zeta^2} = \operatorname{sign}(\zeta)\,/\,(|\zeta| + \sqrt{1+\zeta^2})$.
+5. Then $c = 1/\sqrt{1 + t^2}$ and $s = ct$.
+
+Why sweeps terminate: a rotation keeps $\lVert A\rVert_F$ and changes only the $(i, j)$ entry of
+$A^\top A$ among the off-diagonal ones, setting it to zero, so the off-diagonal mass
+$\sum_{p \ne q}(a_p^\top a_q)^2$ falls by exactly $2\gamma^2$ at each step. Sweeping over all pairs until every pair is orthogonal gives
 $AV = U\Sigma$ with $V$ the product of the rotations; the column norms are the singular values.
 It converges quadratically, is simple, and computes small singular values to high *relative*
 accuracy (Demmel & Veselić, 1992). Production libraries use Golub–Kahan bidiagonalisation
@@ -36,6 +82,18 @@ References: Golub & Van Loan, *Matrix Computations*, §8.6; Eckart & Young (1936
 Veselić (1992), *Jacobi's method is more accurate than QR*.
 
 Left out: Golub–Kahan bidiagonalisation, randomised SVD, and complex matrices.
+
+## Exercises
+
+1. Write `jacobi_rotation(alpha, beta, gamma)` returning `(c, s)`, the cosine and sine of the
+   smallest rotation that makes two columns with squared norms `alpha`, `beta` and inner product
+   `gamma` orthogonal (steps 1-5 above). Check it: `uv run pytest --exercise linalg.svd`.
+2. Write `frobenius_error(a, rank)`: $\lVert A - A_r\rVert_F$ for the best rank-`rank`
+   approximation, from the singular values alone (no reconstruction). Check it:
+   `uv run pytest --exercise linalg.svd`.
+3. Write `singular_values_2x2(a)`: the two singular values of a 2×2 matrix, descending, from the
+   eigenvalues of $A^\top A$ in closed form (trace and determinant). Check it:
+   `uv run pytest --exercise linalg.svd`.
 """
 
 from __future__ import annotations

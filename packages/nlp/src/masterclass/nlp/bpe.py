@@ -8,11 +8,40 @@ the split pattern) repeats one rule, the one `tiktoken` implements:
 > start from the piece's bytes; while some adjacent pair $(x, y)$ has $xy$ in the vocabulary, merge
 > the pair whose concatenation has the lowest rank (the leftmost one on a tie).
 
-and, as a shortcut, a piece that is itself a token is that token. The encoder then has three layers,
+and, as a shortcut, a piece that is itself a token is that token.
+
+**Why the lowest rank first.** Training defined the tokenization of its corpus *procedurally*:
+apply merge 0 everywhere, then merge 1, and so on. Encoding a new piece must reproduce that
+procedure, and the rank rule does, without looping over all $M$ merges:
+
+1. A token created by merge $r$ did not exist before step $r$, so every pair that contains it was
+   counted, and merged, later: its rank is greater than $r$.
+2. So merging the lowest-rank pair present, say rank $r$, can only create pairs of rank $> r$.
+   The ranks merged by the rule never decrease, and no pair of rank $< r$ can appear later.
+3. Hence the rule applies the merges in exactly the training order, each at every place it
+   applies (leftmost first, as training's left-to-right replacement does for overlaps like
+   `aaa`). Merges whose pair never occurs are skipped at no cost.
+
+**A hand trace** (the example of Wikipedia's BPE article). Train on `aaabdaaabac` up to 259 ids:
+the pair counts are `aa` 4, `ab` 2, `bd` 1, ...; so merge 0 (id 256) is `aa`. Now the word is
+`aa a b d aa a b a c`; `(aa, a)` and `(a, b)` both occur twice, and the tie goes to the smaller
+ids, `(97, 98)`: merge 1 (id 257) is `ab`. The word is `aa ab d aa ab a c`, and merge 2 (id 258)
+is `(aa, ab)` = `aaab`. Encoding the same string with the rank rule retraces the three steps:
+
+>>> tok = BPETokenizer.train(["aaabdaaabac"], 259)
+>>> [tok.token_bytes(i) for i in (256, 257, 258)]
+[b'aa', b'ab', b'aaab']
+>>> [tok.token_bytes(i) for i in tok.encode("aaabdaaabac")]
+[b'aaab', b'd', b'aaab', b'a', b'c']
+
+The encoder then has three layers,
 from outside in:
 
 1. **special tokens** (`<|endoftext|>`...) are found first, longest match first, and map straight to
-   their ids; they never take part in merges;
+   their ids; they never take part in merges. Only the ones the caller allows count: by default
+   `encode` refuses text that contains a special token, as `tiktoken` does, because a tokenizer
+   that obeys control tokens typed by a user lets the user forge them (see "Special tokens in
+   untrusted text" below);
 2. the text between them is cut into pre-tokens by the split regex;
 3. each pre-token goes through the rank rule, memoised in a cache, since the same pieces
    (`" the"`, `"self"`, `"    "`) recur constantly: on real text more than 95% of lookups hit.
@@ -26,8 +55,23 @@ The vocabulary is saved as JSON (`save`/`load`, format below) and exported to a 
 and to a Hugging Face `tokenizers` JSON, both of which encode to identical ids (the tests check it
 on code, prose, Unicode and emoji).
 
-References: Sennrich et al. (2016); Radford et al. (2019, GPT-2, byte-level); `tiktoken`'s
-`_byte_pair_merge`. Left out: BPE-dropout, and offsets (character spans) of tokens.
+References: [Sennrich et al. (2016)](https://arxiv.org/abs/1508.07909); [Radford et al. (2019,
+GPT-2, byte-level)](https://cdn.openai.com/better-language-models/language_models_are_unsupervised_multitask_learners.pdf);
+`tiktoken`'s `_byte_pair_merge`; Karpathy's [minbpe](https://github.com/karpathy/minbpe).
+Training is the [previous chapter](bpe_training.md). Left out: BPE-dropout, and offsets
+(character spans) of tokens.
+
+## Exercises
+
+1. Write `most_frequent_pair(word_counts)`: given `{word_bytes: count}`, return the pair of
+   adjacent byte values `(a, b)` that training merges first (highest weighted count; on a tie
+   the smallest `(a, b)`). Check it: `uv run pytest --exercise nlp.bpe`.
+2. Write `merge(ids, pair, new_id)`: replace every occurrence of `pair` in the list `ids`, left to
+   right, by `new_id` (so `merge([1, 1, 1], (1, 1), 9) == [9, 1]`). Check it:
+   `uv run pytest --exercise nlp.bpe`.
+3. Write `encode_piece(piece, ranks)`: the rank rule on one pre-token, where `ranks` maps each
+   token's bytes to its id (the 256 single bytes included); return the ids. Check it (against
+   tiktoken): `uv run pytest --exercise nlp.bpe`.
 """
 
 from __future__ import annotations
@@ -92,7 +136,7 @@ class BPETokenizer:
     >>> tok = BPETokenizer.train(["low lower lowest"] * 10, 260, special_tokens=["<|eot|>"])
     >>> tok.vocab_size, tok.special_tokens
     (260, {'<|eot|>': 259})
-    >>> ids = tok.encode("lower<|eot|>")
+    >>> ids = tok.encode("lower<|eot|>", allowed_special={"<|eot|>"})
     >>> ids[-1], tok.decode(ids)
     (259, 'lower<|eot|>')
     """
@@ -265,18 +309,8 @@ class BPETokenizer:
             allowed = frozenset(self.special_tokens)
         elif allowed_special == "none":
             allowed = frozenset()
-        elif isinstance(allowed_special, Collection) and not isinstance(allowed_special, str):
-            unknown = set(allowed_special) - set(self.special_tokens)
-            if unknown:
-                raise ValueError(
-                    f"unknown special tokens {sorted(unknown)!r}; this tokenizer has "
-                    f"{sorted(self.special_tokens)!r}"
-                )
-            allowed = frozenset(allowed_special)
         else:
-            raise ValueError(
-                f"allowed_special must be 'all', 'none' or a set, got {allowed_special!r}"
-            )
+            allowed = self._known_specials(allowed_special, "allowed_special")
         if allowed not in self._special_regex:
             longest_first = sorted(allowed, key=len, reverse=True)
             self._special_regex[allowed] = (
@@ -284,13 +318,73 @@ class BPETokenizer:
             )
         return self._special_regex[allowed]
 
-    def encode(self, text: str, allowed_special: AllowedSpecial = "all") -> list[int]:
+    # ## Special tokens in untrusted text
+    #
+    # A special token is a control signal: `<|endoftext|>` ends a document, a chat template's
+    # `<|im_start|>` opens a turn. If `encode` turned every occurrence of those strings in *any*
+    # text into their ids, a user could type `<|im_start|>system` into a chat box and forge a turn
+    # of the template: a prompt injection done by the tokenizer. So, like `tiktoken`, `encode`
+    # allows no special token by default and refuses text that contains one (`disallowed_special`
+    # = `"all"`, every special not allowed): the caller decides. Code that assembles its own
+    # control tokens passes `allowed_special={"<|endoftext|>"}` (or `"all"`) for text it trusts;
+    # code that encodes user text passes `allowed_special="none"`, which encodes the strings as
+    # ordinary bytes, the ids `encode_ordinary` gives.
+    def _check_disallowed(
+        self, text: str, allowed: regex.Pattern | None, disallowed_special: AllowedSpecial
+    ) -> None:
+        if disallowed_special == "all":
+            banned = [s for s in self.special_tokens if allowed is None or not allowed.fullmatch(s)]
+        elif disallowed_special == "none":
+            banned = []
+        else:
+            banned = list(self._known_specials(disallowed_special, "disallowed_special"))
+        for token in banned:
+            if token in text:
+                raise ValueError(
+                    f"text contains the special token {token!r}, which encode does not allow by "
+                    f"default (a user could inject it). Pass allowed_special={{{token!r}}} (or "
+                    f"'all') if the text is trusted and the token is meant as a control token, or "
+                    f"allowed_special='none' to encode it as ordinary text"
+                )
+
+    def _known_specials(self, tokens: Collection[str], argument: str) -> frozenset[str]:
+        if not isinstance(tokens, Collection) or isinstance(tokens, str):
+            raise ValueError(f"{argument} must be 'all', 'none' or a set, got {tokens!r}")
+        unknown = set(tokens) - set(self.special_tokens)
+        if unknown:
+            raise ValueError(
+                f"unknown special tokens {sorted(unknown)!r} in {argument}; this tokenizer has "
+                f"{sorted(self.special_tokens)!r}"
+            )
+        return frozenset(tokens)
+
+    def encode(
+        self,
+        text: str,
+        allowed_special: AllowedSpecial = frozenset(),
+        disallowed_special: AllowedSpecial = "all",
+    ) -> list[int]:
         """Encode `text`; occurrences of allowed special tokens become their ids.
 
-        `allowed_special` is `"all"` (default), `"none"` (specials are ordinary text) or a set of
-        special-token strings; naming a token this tokenizer does not have is a `ValueError`.
+        `allowed_special` is a set of special-token strings (default: none), `"all"`, or `"none"`
+        (special-token strings are ordinary text, and nothing is refused). `disallowed_special`
+        (default `"all"`: every special token not allowed) names the tokens whose presence in
+        `text` is a `ValueError`, as in `tiktoken`; pass `"none"` or `()` to encode them as text.
+        Naming a token this tokenizer does not have is a `ValueError`.
+
+        >>> tok = BPETokenizer.train(["a b c"] * 4, 260, special_tokens=["<|eot|>"])
+        >>> tok.encode("a<|eot|>", allowed_special={"<|eot|>"})[-1] == tok.special_tokens["<|eot|>"]
+        True
+        >>> len(tok.encode("a<|eot|>", allowed_special="none"))  # as text: 8 bytes' pieces
+        8
+        >>> tok.encode("a<|eot|>")
+        Traceback (most recent call last):
+        ...
+        ValueError: text contains the special token '<|eot|>', which encode does not allow by default ...
         """
         matcher = self._specials_matcher(allowed_special)
+        if allowed_special != "none":
+            self._check_disallowed(text, matcher, disallowed_special)
         if matcher is None:
             return self.encode_ordinary(text)
         ids: list[int] = []
@@ -303,10 +397,13 @@ class BPETokenizer:
         return ids
 
     def encode_batch(
-        self, texts: Iterable[str], allowed_special: AllowedSpecial = "all"
+        self,
+        texts: Iterable[str],
+        allowed_special: AllowedSpecial = frozenset(),
+        disallowed_special: AllowedSpecial = "all",
     ) -> list[list[int]]:
-        """Encode each text of `texts`."""
-        return [self.encode(t, allowed_special) for t in texts]
+        """Encode each text of `texts` (the arguments mean what they mean for `encode`)."""
+        return [self.encode(t, allowed_special, disallowed_special) for t in texts]
 
     def encode_bytes(self, data: bytes) -> list[int]:
         """Encode arbitrary bytes (no special tokens); `decode_bytes` gives back exactly `data`.
@@ -330,15 +427,20 @@ class BPETokenizer:
     # pieces just before it (`\s*[\r\n]` can absorb them into a longer newline run), and a tail that
     # could be the beginning of a special token.
     def encode_iterable(
-        self, lines: Iterable[str], allowed_special: AllowedSpecial = "all"
+        self,
+        lines: Iterable[str],
+        allowed_special: AllowedSpecial = frozenset(),
+        disallowed_special: AllowedSpecial = "all",
     ) -> Iterator[int]:
         """Lazily encode a stream of strings (e.g. an open file) in bounded memory.
 
-        Yields the same ids as `encode("".join(lines))`.
+        Yields the same ids as `encode("".join(lines), allowed_special, disallowed_special)`
+        (and raises the same `ValueError` for a disallowed special token, once it is reached).
         """
         matcher = self._specials_matcher(allowed_special)
-        allowed = [s for s in self.special_tokens if matcher is not None and matcher.fullmatch(s)]
-        prefixes = {s[:k] for s in allowed for k in range(1, len(s))}
+        # A buffer's tail that could begin a special token, allowed or refused, waits for more text.
+        watched = self.special_tokens if allowed_special != "none" else {}
+        prefixes = {s[:k] for s in watched for k in range(1, len(s))}
         parts: list[str] = []
         size = 0
         for line in lines:
@@ -348,9 +450,9 @@ class BPETokenizer:
                 continue
             buf = "".join(parts)
             cut = self._stable_prefix(buf, matcher, prefixes)
-            yield from self.encode(buf[:cut], allowed_special)
+            yield from self.encode(buf[:cut], allowed_special, disallowed_special)
             parts, size = [buf[cut:]], len(buf) - cut
-        yield from self.encode("".join(parts), allowed_special)
+        yield from self.encode("".join(parts), allowed_special, disallowed_special)
 
     def _stable_prefix(self, buf: str, matcher: regex.Pattern | None, prefixes: set[str]) -> int:
         # Where to cut `buf` so that the head encodes as it would inside the whole stream.

@@ -71,7 +71,7 @@ __all__ = [
 # The loop is the definition; the vectorised form expands the square. The expansion can go
 # slightly negative through cancellation when two points nearly coincide, so it is clamped at 0.
 def pairwise_sq_distances_loop(x: Tensor, y: Tensor) -> Tensor:
-    """$D_{ij} = \\sum_c (x_{ic} - y_{jc})^2$ by two Python loops; `x` `(N, C)`, `y` `(M, C)`."""
+    r"""$D_{ij} = \sum_c (x_{ic} - y_{jc})^2$ by two Python loops; `x` `(N, C)`, `y` `(M, C)`."""
     _check_pair(x, y)
     out = torch.empty(x.shape[0], y.shape[0], dtype=x.dtype)
     for i in range(x.shape[0]):

@@ -39,8 +39,8 @@ fuzzy/translation induction in larger models.
 1. Write `solution_1_previous_token_score(patterns)`: given attention patterns `(B, T, T)` of one
    head, the mean attention from position $i \ge 1$ to $i - 1$. Check it:
    `uv run pytest --exercise safety.induction_heads`.
-2. Write `solution_2_repeated_tokens(batch, n, vocab, seed)`: random sequences repeated twice,
-   each half drawn without replacement (so every token has one earlier occurrence).
+2. Write `solution_2_induction_score(patterns, n)`: the induction score `(L, H)` by an explicit
+   loop over the query positions, and compare it with `induction_scores`.
 """
 
 from __future__ import annotations
@@ -97,7 +97,9 @@ class _Attention(nn.Module):
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         b, t, c = x.shape
-        q, k, v = self.qkv(x).view(b, t, 3, self.h, self.d).permute(2, 0, 3, 1, 4)  # (B, H, T, D) each
+        q, k, v = (
+            self.qkv(x).view(b, t, 3, self.h, self.d).permute(2, 0, 3, 1, 4)
+        )  # (B, H, T, D) each
         scores = q @ k.transpose(-1, -2) / math.sqrt(self.d)  # (B, H, T, T)
         causal = torch.ones(t, t, dtype=torch.bool, device=x.device).tril()
         pattern = scores.masked_fill(~causal, float("-inf")).softmax(-1)  # (B, H, T, T)
@@ -139,7 +141,9 @@ class AttentionOnlyTransformer(nn.Module):
 # content ("where did my token occur before?") locates the answer.
 
 
-def repeated_random_tokens(batch: int, n: int, vocab_size: int, generator: torch.Generator) -> Tensor:
+def repeated_random_tokens(
+    batch: int, n: int, vocab_size: int, generator: torch.Generator
+) -> Tensor:
     """`(batch, 2n)` ids: `n` distinct random tokens, then the same `n` again.
 
     Distinct tokens give every token of the second half exactly one earlier occurrence, so a
@@ -190,7 +194,9 @@ def train_induction_model(
         for group in opt.param_groups:
             group["lr"] = lr * (1 - step / steps)
         # One token more than seq_len, so that the inputs use every position, the last one too.
-        ids, repeated = _shifted_repeats(batch, cfg.seq_len + 1, cfg.vocab_size, g)  # (B, T + 1) each
+        ids, repeated = _shifted_repeats(
+            batch, cfg.seq_len + 1, cfg.vocab_size, g
+        )  # (B, T + 1) each
         targets = ids[:, 1:].masked_fill(~repeated[:, 1:], -100)  # (B, T - 1) loss on repeats only
         logits, _ = model(ids[:, :-1])
         loss = F.cross_entropy(logits.reshape(-1, cfg.vocab_size), targets.reshape(-1))

@@ -224,9 +224,7 @@ def logit_lens(model: LanguageModel, idx: Tensor) -> Tensor:
 # Each part then passes through the same linear map, and its image is its share of the logits.
 
 
-def direct_logit_attribution(
-    model: LanguageModel, idx: Tensor
-) -> tuple[list[str], Tensor, Tensor]:
+def direct_logit_attribution(model: LanguageModel, idx: Tensor) -> tuple[list[str], Tensor, Tensor]:
     """Names, per-part logit contributions `(N, B, T, V)` and logits `(B, T, V)`; the parts sum to
     the logits (LayerNorm's bias is one more part, `norm.bias`)."""
     logits, parts = residual_components(model, idx)
@@ -311,7 +309,11 @@ def fit_linear_probe(
     w = torch.zeros(h.shape[1], dtype=torch.float64, requires_grad=True)
     b = torch.zeros((), dtype=torch.float64, requires_grad=True)
     opt = torch.optim.LBFGS(
-        [w, b], max_iter=max_iter, tolerance_grad=1e-12, tolerance_change=1e-14, line_search_fn="strong_wolfe"
+        [w, b],
+        max_iter=max_iter,
+        tolerance_grad=1e-12,
+        tolerance_change=1e-14,
+        line_search_fn="strong_wolfe",
     )
 
     def closure() -> Tensor:

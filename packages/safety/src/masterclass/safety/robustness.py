@@ -77,20 +77,23 @@ def reliability_bins(
 ) -> tuple[Tensor, Tensor, Tensor]:
     """Per-bin accuracy, mean confidence and count, each `(n_bins + 1,)`.
 
-    `probs` `(N, K)` class probabilities (or `(N,)` probabilities of class 1 for a binary task),
-    `labels` `(N,)` integer classes.
+    `probs` `(N, K)` class probabilities and `labels` `(N,)` integer classes: bins of the top-class
+    confidence against its accuracy. For a binary task `probs` may be `(N,)`, the probability of
+    class 1: then the bins hold that probability against the frequency of class 1 (torchmetrics'
+    binary convention, the classic reliability diagram of a probability forecast).
     """
     if n_bins < 1:
         raise ValueError(f"n_bins must be >= 1, got {n_bins}")
     probs = probs.double()
-    if probs.dim() == 1:
-        probs = torch.stack([1 - probs, probs], dim=1)  # (N, 2)
-    if probs.dim() != 2 or labels.shape != probs.shape[:1]:
+    if probs.dim() not in (1, 2) or labels.shape != probs.shape[:1]:
         raise ValueError(
-            f"probs must be (N, K) and labels (N,), got {tuple(probs.shape)} and {tuple(labels.shape)}"
+            f"probs must be (N, K) or (N,) and labels (N,), got {tuple(probs.shape)} and {tuple(labels.shape)}"
         )
-    conf, pred = probs.max(dim=1)  # (N,), (N,)
-    correct = (pred == labels).double()  # (N,)
+    if probs.dim() == 1:
+        conf, correct = probs, labels.double()  # (N,), (N,)
+    else:
+        conf, pred = probs.max(dim=1)  # (N,), (N,)
+        correct = (pred == labels).double()  # (N,)
     edges = torch.linspace(0, 1, n_bins + 1, dtype=torch.float64)
     idx = torch.bucketize(conf, edges, right=True) - 1  # (N,) bin of each prediction
     count = torch.zeros(n_bins + 1, dtype=torch.float64).scatter_add_(0, idx, torch.ones_like(conf))
@@ -167,15 +170,15 @@ def word_noise(text: str, p: float, *, seed: int) -> str:
 
 TOPICS = {
     "sport": (
-        "match goal team player coach score league stadium".split(),
-        "fixture striker squad athlete trainer tally tournament arena".split(),
+        ["match", "goal", "team", "player", "coach", "score", "league", "stadium"],
+        ["fixture", "striker", "squad", "athlete", "trainer", "tally", "tournament", "arena"],
     ),
     "food": (
-        "recipe oven flour butter sauce dinner spice kitchen".split(),
-        "dish stove dough cream gravy supper herb pantry".split(),
+        ["recipe", "oven", "flour", "butter", "sauce", "dinner", "spice", "kitchen"],
+        ["dish", "stove", "dough", "cream", "gravy", "supper", "herb", "pantry"],
     ),
 }
-FILLER = "the a of and to in was with".split()
+FILLER = ["the", "a", "of", "and", "to", "in", "was", "with"]
 
 
 def topic_dataset(n: int, *, seed: int, shifted: bool = False) -> tuple[list[str], list[str]]:
@@ -220,7 +223,9 @@ def accuracy_under_noise(
     curve = []
     for p in levels:
         runs = [
-            accuracy(classify, [noise(t, p, seed=1000 * s + j) for j, t in enumerate(texts)], labels)
+            accuracy(
+                classify, [noise(t, p, seed=1000 * s + j) for j, t in enumerate(texts)], labels
+            )
             for s in range(seeds)
         ]
         curve.append(sum(runs) / seeds)

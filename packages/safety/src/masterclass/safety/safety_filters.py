@@ -66,7 +66,9 @@ REFUSAL = "I can't help with that."
 # Attackers write "b0mb" and "l a u n d e r". Undo the common tricks before matching: map
 # leetspeak digits and symbols back to letters, and join runs of single letters separated by spaces.
 
-_LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"})
+_LEET = str.maketrans(
+    {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"}
+)
 _SPACED = re.compile(r"\b(?:[a-z] ){2,}[a-z]\b")
 
 
@@ -150,7 +152,9 @@ def char_ngrams(text: str, n_min: int = 2, n_max: int = 4) -> Counter:
 class NaiveBayesFilter:
     """A multinomial naive Bayes text classifier on character n-grams."""
 
-    def __init__(self, *, alpha: float = 1.0, n_min: int = 2, n_max: int = 4, threshold: float = 0.5):
+    def __init__(
+        self, *, alpha: float = 1.0, n_min: int = 2, n_max: int = 4, threshold: float = 0.5
+    ):
         if alpha <= 0:
             raise ValueError(f"alpha (Laplace smoothing) must be > 0, got {alpha}")
         self.alpha, self.n_min, self.n_max, self.threshold = alpha, n_min, n_max, threshold
@@ -172,7 +176,9 @@ class NaiveBayesFilter:
         for c in self.classes:
             self.log_prior[c] = math.log(labels.count(c) / len(labels))
             total = sum(counts[c].values()) + self.alpha * len(vocab)
-            self.log_likelihood[c] = {g: math.log((counts[c][g] + self.alpha) / total) for g in vocab}
+            self.log_likelihood[c] = {
+                g: math.log((counts[c][g] + self.alpha) / total) for g in vocab
+            }
         return self
 
     def log_proba(self, text: str) -> dict[str, float]:
@@ -182,7 +188,11 @@ class NaiveBayesFilter:
         grams = char_ngrams(text, self.n_min, self.n_max)
         joint = {
             c: self.log_prior[c]
-            + sum(k * self.log_likelihood[c][g] for g, k in grams.items() if g in self.log_likelihood[c])
+            + sum(
+                k * self.log_likelihood[c][g]
+                for g, k in grams.items()
+                if g in self.log_likelihood[c]
+            )
             for c in self.classes
         }
         top = max(joint.values())

@@ -139,7 +139,9 @@ def resize_embeddings(model: LanguageModel, vocab_size: int) -> LanguageModel:
     if vocab_size < old:
         raise ValueError(f"vocab_size {vocab_size} is smaller than the model's {old}; only growing")
     if model.config.tie_embeddings:
-        raise ValueError("tied embeddings are not supported here; untie them or resize both by hand")
+        raise ValueError(
+            "tied embeddings are not supported here; untie them or resize both by hand"
+        )
     with torch.no_grad():
         for name in ("tok_emb", "lm_head"):
             module = getattr(model, name)
@@ -180,9 +182,9 @@ def tokenize_chat(
         if not isinstance(m, dict) or "role" not in m or "content" not in m:
             raise ValueError(f"messages[{i}] must be a dict with 'role' and 'content', got {m!r}")
         head = tokenizer.special_tokens[template.header(m["role"])]
-        body = tokenizer.encode_ordinary(m["content"]) + [end]
+        body = [*tokenizer.encode_ordinary(m["content"]), end]
         learn = m["role"] == "assistant"
-        ids += [head] + body
+        ids += [head, *body]
         labels += [IGNORE_INDEX] + (body if learn else [IGNORE_INDEX] * len(body))
     return ids, labels
 

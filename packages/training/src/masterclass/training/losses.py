@@ -210,4 +210,3 @@ def multi_token_prediction_loss(
     for k, (logits, w) in enumerate(zip(logits_per_head, weights, strict=True), start=1):
         total = total + w * cross_entropy(logits[:, :-k], idx[:, k:])
     return total
-

@@ -88,9 +88,9 @@ __all__ = [
     "RewardModel",
     "bradley_terry_loss",
     "gae",
+    "group_advantages",
     "grpo_loss",
     "grpo_train",
-    "group_advantages",
     "kl_estimators",
     "ppo_policy_loss",
     "ppo_train",
@@ -302,7 +302,9 @@ class RLConfig:
             if getattr(self, name) < 1:
                 raise ValueError(f"RLConfig.{name} must be >= 1, got {getattr(self, name)}")
         if self.group_size < 2:
-            raise ValueError(f"RLConfig.group_size must be >= 2 for group baselines, got {self.group_size}")
+            raise ValueError(
+                f"RLConfig.group_size must be >= 2 for group baselines, got {self.group_size}"
+            )
 
 
 def _frozen(model: nn.Module) -> nn.Module:

@@ -1,0 +1,70 @@
+r"""# Fused softmax
+
+Row-wise softmax, stabilised by the row maximum:
+
+$$ y_i = \frac{e^{x_i - m}}{\sum_j e^{x_j - m}}, \qquad m = \max_j x_j . $$
+
+Written as separate PyTorch operations it is five passes over memory: read $x$ for the max,
+read $x$ and write $x - m$, read that for `exp` and write it, read it for the sum, read and write
+for the division. Each pass moves the whole matrix between DRAM and the chip, while the
+arithmetic is trivial, so the cost is the traffic. The **fused** kernel loads a row once into
+on-chip memory (registers / SRAM), does all three steps there, and writes the result once: one
+read and one write, up to several times faster for a memory-bound operation
+(`kernels/bench/softmax.py`).
+
+One program per row; the row must fit in one tile (`BLOCK` = the next power of two above the
+row length; padded lanes load $-\infty$, which contributes $e^{-\infty} = 0$). Arithmetic is in
+float32 whatever the storage dtype.
+
+References: Triton's [fused softmax tutorial](https://triton-lang.org/main/getting-started/tutorials/02-fused-softmax.html);
+Milakov and Gimelshein, 2018, [Online normalizer calculation for
+softmax](https://arxiv.org/abs/1805.02867) (the one-pass version FlashAttention uses).
+
+Left out: rows longer than one tile (the online softmax of `flash_attention.py` handles them),
+and the backward pass ($\mathrm{d}x = y \odot (\mathrm{d}y - \langle \mathrm{d}y, y \rangle)$).
+
+## Exercises
+
+1. Write `log_softmax(x)`: a Triton kernel for the row-wise log-softmax
+   $x_i - m - \log \sum_j e^{x_j - m}$.
+   Check it: `uv run pytest --exercise kernels.softmax`
+"""
+
+from __future__ import annotations
+
+import torch
+import triton
+import triton.language as tl
+from torch import Tensor
+
+__all__ = ["softmax", "softmax_reference"]
+
+
+def softmax_reference(x: Tensor) -> Tensor:
+    """The ground truth: `torch.softmax` over the last axis, computed in float32."""
+    return torch.softmax(x.float(), dim=-1).to(x.dtype)
+
+
+@triton.jit
+def _softmax_kernel(X, Y, stride_x, stride_y, n_cols, BLOCK: tl.constexpr):
+    row = tl.program_id(0)
+    offs = tl.arange(0, BLOCK)  # (BLOCK,)
+    mask = offs < n_cols
+    x = tl.load(X + row * stride_x + offs, mask=mask, other=-float("inf")).to(tl.float32)
+    z = x - tl.max(x, axis=0)
+    e = tl.exp(z)
+    y = e / tl.sum(e, axis=0)
+    tl.store(Y + row * stride_y + offs, y.to(Y.dtype.element_ty), mask=mask)
+
+
+def softmax(x: Tensor) -> Tensor:
+    """Softmax over the last axis of `x` `(..., N)`; one program per row."""
+    if x.dim() == 0 or x.shape[-1] == 0:
+        raise ValueError(f"x must have a non-empty last axis, got shape {tuple(x.shape)}")
+    n = x.shape[-1]
+    x2 = x.reshape(-1, n).contiguous()  # (rows, N)
+    y = torch.empty_like(x2)
+    _softmax_kernel[(x2.shape[0],)](
+        x2, y, x2.stride(0), y.stride(0), n, BLOCK=triton.next_power_of_2(n)
+    )
+    return y.reshape(x.shape)

@@ -1,0 +1,130 @@
+r"""# Fused SwiGLU, and a `torch.library` custom operator
+
+The gated feed-forward of LLaMA-style models multiplies an activated projection by a linear one
+(Shazeer, 2020):
+
+$$ h = \mathrm{silu}(g) \odot u, \qquad \mathrm{silu}(g) = g\,\sigma(g) . $$
+
+In PyTorch this is three element-wise kernels (sigmoid, two products) and two intermediate
+tensors saved for backward. The fused forward reads $g$ and $u$ once and writes $h$ once. The
+backward, from $\sigma' = \sigma(1-\sigma)$,
+
+$$ \frac{\partial h}{\partial g} = u\,\sigma(g)\big(1 + g\,(1 - \sigma(g))\big), \qquad
+   \frac{\partial h}{\partial u} = \mathrm{silu}(g), $$
+
+recomputes $\sigma(g)$ from the saved inputs instead of storing it: the same trade as
+checkpointing, at the scale of one kernel.
+
+**A custom operator.** `torch.library.custom_op` registers `masterclass::swiglu` as a real
+PyTorch operator: with a *fake* implementation (`register_fake`, shapes only) it works under
+`torch.compile` and `torch.export` (which cannot trace into a Triton launch from Python), and
+with `register_autograd` it is differentiable. `torch.library.opcheck` tests exactly these
+registrations (schema, fake tensor, autograd, and `torch.compile`'s AOT dispatch) against the
+real kernel; the tests run it.
+
+References: Shazeer, 2020, [GLU Variants Improve Transformer](https://arxiv.org/abs/2002.05202);
+PyTorch, [Custom Python operators](https://pytorch.org/tutorials/advanced/python_custom_ops.html).
+
+Left out: fusing the two projections into the same kernel (a matmul epilogue).
+
+## Exercises
+
+1. Write `swiglu_backward_reference(g, u, dh)`: the closed-form gradients above in PyTorch.
+   Check it: `uv run pytest --exercise kernels.swiglu`
+"""
+
+from __future__ import annotations
+
+import torch
+import triton
+import triton.language as tl
+from torch import Tensor
+
+__all__ = ["swiglu", "swiglu_reference"]
+
+
+def swiglu_reference(g: Tensor, u: Tensor) -> Tensor:
+    """The ground truth: `F.silu(g) * u`."""
+    return torch.nn.functional.silu(g) * u
+
+
+@triton.jit
+def _swiglu_fwd(G, U, H, n, BLOCK: tl.constexpr):
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    mask = offs < n
+    g = tl.load(G + offs, mask=mask).to(tl.float32)
+    u = tl.load(U + offs, mask=mask).to(tl.float32)
+    h = g * tl.sigmoid(g) * u
+    tl.store(H + offs, h.to(H.dtype.element_ty), mask=mask)
+
+
+@triton.jit
+def _swiglu_bwd(G, U, DH, DG, DU, n, BLOCK: tl.constexpr):
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    mask = offs < n
+    g = tl.load(G + offs, mask=mask).to(tl.float32)
+    u = tl.load(U + offs, mask=mask).to(tl.float32)
+    dh = tl.load(DH + offs, mask=mask).to(tl.float32)
+    sig = tl.sigmoid(g)
+    dg = dh * u * sig * (1.0 + g * (1.0 - sig))
+    du = dh * g * sig
+    tl.store(DG + offs, dg.to(DG.dtype.element_ty), mask=mask)
+    tl.store(DU + offs, du.to(DU.dtype.element_ty), mask=mask)
+
+
+_BLOCK = 1024
+
+
+# ## The operator and its registrations
+#
+# `mutates_args=()` declares the op functional (it returns new tensors), which is what lets
+# `torch.compile` reorder and cache it. The fake implementation says only what the output looks
+# like. The backward is itself a call to another custom op, so that it too is opaque to tracing.
+@torch.library.custom_op("masterclass::swiglu", mutates_args=())
+def _swiglu_op(g: Tensor, u: Tensor) -> Tensor:
+    g, u = g.contiguous(), u.contiguous()
+    h = torch.empty_like(g)
+    n = g.numel()
+    _swiglu_fwd[(triton.cdiv(n, _BLOCK),)](g, u, h, n, BLOCK=_BLOCK)
+    return h
+
+
+@_swiglu_op.register_fake
+def _(g: Tensor, u: Tensor) -> Tensor:
+    return torch.empty_like(g)
+
+
+@torch.library.custom_op("masterclass::swiglu_backward", mutates_args=())
+def _swiglu_backward_op(g: Tensor, u: Tensor, dh: Tensor) -> tuple[Tensor, Tensor]:
+    g, u, dh = g.contiguous(), u.contiguous(), dh.contiguous()
+    dg, du = torch.empty_like(g), torch.empty_like(u)
+    n = g.numel()
+    _swiglu_bwd[(triton.cdiv(n, _BLOCK),)](g, u, dh, dg, du, n, BLOCK=_BLOCK)
+    return dg, du
+
+
+@_swiglu_backward_op.register_fake
+def _(g: Tensor, u: Tensor, dh: Tensor) -> tuple[Tensor, Tensor]:
+    return torch.empty_like(g), torch.empty_like(u)
+
+
+def _setup_context(ctx, inputs, output) -> None:
+    ctx.save_for_backward(*inputs)
+
+
+def _backward(ctx, dh: Tensor) -> tuple[Tensor, Tensor]:
+    g, u = ctx.saved_tensors
+    return _swiglu_backward_op(g, u, dh)
+
+
+_swiglu_op.register_autograd(_backward, setup_context=_setup_context)
+
+
+def swiglu(g: Tensor, u: Tensor) -> Tensor:
+    """`silu(g) * u` by the fused kernel (`torch.ops.masterclass.swiglu`); differentiable."""
+    if g.shape != u.shape or g.dtype != u.dtype or g.device != u.device:
+        raise ValueError(
+            f"g and u need the same shape, dtype and device, got {tuple(g.shape)} {g.dtype} and "
+            f"{tuple(u.shape)} {u.dtype}"
+        )
+    return _swiglu_op(g, u)

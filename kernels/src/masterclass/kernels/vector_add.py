@@ -1,0 +1,77 @@
+r"""# Vector add: the first Triton kernel
+
+The smallest kernel that shows the whole GPU programming model. A kernel is launched over a
+**grid** of **programs** (CUDA calls them thread *blocks*); each program gets its index from
+`tl.program_id(0)` and handles one tile of `BLOCK` consecutive elements:
+
+$$ \text{program } p \text{ owns elements } pB, pB+1, \dots, pB + B - 1, \qquad
+   \text{grid} = \lceil n / B \rceil . $$
+
+Inside a program Triton spreads the tile over the block's threads (groups of 32, *warps*, that
+execute in lock step), so the code is written per tile: `tl.arange(0, BLOCK)` is a vector of
+offsets, `tl.load` of a vector of pointers reads them all. The last tile may run past the end:
+the **mask** `offs < n` turns those loads and stores off. Neighbouring threads read neighbouring
+addresses, so each warp's loads merge into a few wide memory transactions (**coalescing**).
+
+A vector add reads two numbers and writes one per element and does one addition: it is
+*memory-bound*, and its speed is measured in GB/s against the GPU's bandwidth
+(`kernels/bench/vector_add.py`), not in FLOP/s.
+
+References: Tillet, Kung and Cox, 2019, [Triton](https://doi.org/10.1145/3315508.3329973);
+Triton's [vector addition tutorial](https://triton-lang.org/main/getting-started/tutorials/01-vector-add.html).
+
+Left out: grid-stride loops (one program handling many tiles) and autotuning `BLOCK`.
+
+## Exercises
+
+1. Write `axpy(a, x, y)`: `a * x + y` for a float `a` and 1-D tensors, as a Triton kernel.
+   Check it: `uv run pytest --exercise kernels.vector_add`
+2. Write `num_programs(n, block)`: the grid size a launch over `n` elements with tiles of
+   `block` needs.
+   Check it: `uv run pytest --exercise kernels.vector_add`
+"""
+
+from __future__ import annotations
+
+import torch
+import triton
+import triton.language as tl
+from torch import Tensor
+
+__all__ = ["vector_add", "vector_add_reference"]
+
+
+def vector_add_reference(x: Tensor, y: Tensor) -> Tensor:
+    """The ground truth: `x + y`."""
+    return x + y
+
+
+# ## The kernel
+#
+# `X`, `Y`, `OUT` are pointers to the first element; pointer arithmetic with a vector of
+# offsets gives a vector of pointers. `BLOCK` is a compile-time constant (`tl.constexpr`): Triton
+# compiles one kernel per value, and tile sizes must be powers of two.
+@triton.jit
+def _add_kernel(X, Y, OUT, n, BLOCK: tl.constexpr):
+    pid = tl.program_id(0)
+    offs = pid * BLOCK + tl.arange(0, BLOCK)  # (BLOCK,)
+    mask = offs < n
+    x = tl.load(X + offs, mask=mask)
+    y = tl.load(Y + offs, mask=mask)
+    tl.store(OUT + offs, x + y, mask=mask)
+
+
+def vector_add(x: Tensor, y: Tensor, *, block: int = 1024) -> Tensor:
+    """`x + y` for contiguous tensors of the same shape, dtype and device."""
+    if x.shape != y.shape or x.dtype != y.dtype or x.device != y.device:
+        raise ValueError(
+            f"x and y need the same shape, dtype and device, got {tuple(x.shape)} {x.dtype} "
+            f"{x.device} and {tuple(y.shape)} {y.dtype} {y.device}"
+        )
+    if block & (block - 1):
+        raise ValueError(f"block must be a power of two, got {block}")
+    x, y = x.contiguous(), y.contiguous()
+    out = torch.empty_like(x)
+    n = x.numel()
+    _add_kernel[(triton.cdiv(n, block),)](x, y, out, n, BLOCK=block)
+    return out

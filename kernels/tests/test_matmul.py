@@ -1,0 +1,37 @@
+"""The tiled matmul kernel against torch over shapes, strides and dtypes (interpreter on CPU)."""
+
+import pytest
+import torch
+
+from masterclass.kernels.matmul import matmul, matmul_reference
+
+DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
+BLOCKS = dict(block_m=16, block_n=16, block_k=16, group_m=2)
+
+
+# Shapes below, at and above a tile, and K not a multiple of BLOCK_K.
+@pytest.mark.parametrize("mnk", [(16, 16, 16), (37, 29, 50), (5, 70, 3)])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16])
+def test_matches_torch(mnk, dtype):
+    M, N, K = mnk
+    g = torch.Generator().manual_seed(0)
+    a = torch.randn(M, K, generator=g).to(DEVICE, dtype)
+    b = torch.randn(K, N, generator=g).to(DEVICE, dtype)
+    want = a.double() @ b.double()
+    # float32 accumulation over K <= 50 unit products: ~1e-5; float16 output rounding of values
+    # up to ~20: 2^-11 relative, 1e-2 absolute.
+    tol = dict(rtol=1e-5, atol=1e-4) if dtype == torch.float32 else dict(rtol=2e-3, atol=2e-2)
+    torch.testing.assert_close(matmul(a, b, **BLOCKS).double(), want, **tol)
+    torch.testing.assert_close(matmul_reference(a, b).double(), want, **tol)
+
+
+def test_transposed_operands():
+    g = torch.Generator().manual_seed(1)
+    a = torch.randn(20, 33, generator=g).to(DEVICE).T  # (33, 20), column-major strides
+    b = torch.randn(18, 20, generator=g).to(DEVICE).T  # (20, 18)
+    torch.testing.assert_close(matmul(a, b, **BLOCKS), a @ b, rtol=1e-5, atol=1e-4)
+
+
+def test_bad_input():
+    with pytest.raises(ValueError, match=r"need a \(M, K\) and b \(K, N\)"):
+        matmul(torch.ones(2, 3), torch.ones(4, 2))

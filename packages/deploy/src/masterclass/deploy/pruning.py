@@ -1,0 +1,292 @@
+r"""# Pruning: magnitude, Wanda, SparseGPT, 2:4 and structured neurons
+
+Pruning sets weights to zero. Unstructured zeros shrink a model only when stored sparsely and
+speed it up only with sparse kernels; *semi-structured* 2:4 sparsity (two non-zeros in every
+group of four consecutive inputs) has hardware support on NVIDIA GPUs since Ampere (about
+$1.5$–$2\times$ for the matrix products); *structured* pruning removes whole neurons or heads, so
+the remaining matrices are simply smaller and every runtime is faster. Which weights to drop is
+the question, and the methods differ in what they look at.
+
+**Magnitude** (Han et al., 2015): drop the weights of smallest $|W_{ij}|$, either per tensor
+(one threshold for the matrix, *global*) or per output row (each row keeps the same number).
+
+**Wanda** (Sun et al., 2024): a weight's effect on the output is $W_{ij} x_j$, so its score is
+$$ S_{ij} = |W_{ij}| \cdot \lVert X_{:,j}\rVert_2 ,$$
+with $X$ the layer's inputs on a few calibration tokens, and the comparison is *per output row*.
+Derivation: removing $W_{ij}$ changes output $i$ by $-W_{ij} x_j$, whose mean square over the
+calibration tokens is $W_{ij}^2 \lVert X_{:,j}\rVert_2^2 / n$; Wanda drops the smallest. Inputs
+with large activations (LLMs have a few "outlier" features) protect their weights even when the
+weights are small. No weight update, one forward pass.
+
+**SparseGPT** (Frantar & Alistarh, 2023) also *updates* the remaining weights to compensate.
+For one row $w$ and inputs $X$, the layer-wise loss is $\lVert w X^\top - \hat w X^\top\rVert^2 =
+(w - \hat w) H (w - \hat w)^\top$ with $H = X^\top X$. The Optimal Brain Surgeon result (LeCun
+et al., 1990; Hassibi & Stork, 1993): removing weight $q$ and re-optimizing the others costs
+$$ \frac{w_q^2}{[H^{-1}]_{qq}}, \qquad \text{with the update } \delta = -\frac{w_q}{[H^{-1}]_{qq}}\, H^{-1}_{:,q} .$$
+SparseGPT walks the columns left to right (as GPTQ does for quantization): each column's pruned
+entries are zeroed and their error $e = w_q / [H^{-1}]_{qq}$ is spread over the columns to the
+right through the row $q$ of the upper Cholesky factor of $H^{-1}$ (which equals the inverse
+Hessian of the columns still free, restricted as the walk proceeds). The mask is chosen from
+$w^2 / [\operatorname{chol}(H^{-1})]_{qq}^2$, per row here. A damping term $\lambda I$,
+$\lambda = 1\%$ of the mean diagonal, keeps $H$ invertible (dead inputs make it singular);
+**with $H = I$ every diagonal is equal and the off-diagonals vanish, so there is no update and
+SparseGPT is exactly magnitude pruning** (the tests check this bitwise).
+
+**2:4.** In each group of four consecutive inputs of a row keep the two of highest score (any
+score above: magnitude, Wanda's, SparseGPT's).
+
+**Structured neuron pruning.** FFN neuron $j$ contributes $\text{down}_{:,j}\, h_j$; its
+importance is $\lVert \text{down}_{:,j}\rVert_2 \cdot \lVert h_j\rVert_2$ over calibration tokens
+(Wanda's score for a whole column of `down`). `prune_ffn_neurons` keeps the top fraction and
+rebuilds `up`, `gate` and `down` as smaller `nn.Linear`s: a real, dense, faster model
+(`bench/pruning.py` times it).
+
+References: Han et al., 2015, *Learning both Weights and Connections*
+([arXiv:1506.02626](https://arxiv.org/abs/1506.02626)); Sun et al., 2024, *A Simple and Effective
+Pruning Approach for Large Language Models* (Wanda, [arXiv:2306.11695](https://arxiv.org/abs/2306.11695));
+Frantar & Alistarh, 2023, *SparseGPT* ([arXiv:2301.00774](https://arxiv.org/abs/2301.00774));
+Mishra et al., 2021, *Accelerating Sparse Deep Neural Networks* (2:4,
+[arXiv:2104.08378](https://arxiv.org/abs/2104.08378)).
+
+Left out: calibration on *pruned* inputs layer by layer (we take every layer's inputs from one
+pass of the dense model), attention-head pruning, sparse storage formats and kernels, and
+fine-tuning after pruning.
+
+## Exercises
+
+1. Write `row_prune_mask(scores, sparsity)`: a bool mask that keeps, in each row, the
+   `cols - int(cols * sparsity)` highest scores. Check it: `uv run pytest --exercise deploy.pruning`
+2. Write `obs_cost(w, hinv_diag)`: the Optimal Brain Surgeon cost $w_q^2/[H^{-1}]_{qq}$ of removing
+   each weight. Check it: `uv run pytest --exercise deploy.pruning`
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import torch
+from torch import Tensor, nn
+
+__all__ = [
+    "calibration_stats",
+    "magnitude_prune",
+    "prune_ffn_neurons",
+    "prune_model",
+    "semi_structured_mask",
+    "sparsegpt_prune",
+    "wanda_prune",
+]
+
+
+def _check_sparsity(sparsity: float) -> None:
+    if not 0 <= sparsity < 1:
+        raise ValueError(f"sparsity must be in [0, 1), got {sparsity}")
+
+
+# ## Masks from scores
+#
+# A mask is True where a weight is kept. Per row: each row drops its `int(cols * sparsity)`
+# smallest scores. 2:4: each group of four consecutive inputs keeps its two largest.
+def row_mask(scores: Tensor, sparsity: float) -> Tensor:
+    """Keep the highest scores of each row of `scores` `(rows, cols)`."""
+    _check_sparsity(sparsity)
+    k = int(scores.shape[1] * sparsity)
+    mask = torch.ones_like(scores, dtype=torch.bool)
+    if k:
+        drop = scores.argsort(dim=1, stable=True)[:, :k]  # (rows, k)
+        mask.scatter_(1, drop, False)
+    return mask
+
+
+def semi_structured_mask(scores: Tensor, n: int = 2, m: int = 4) -> Tensor:
+    """Keep the `n` highest scores in every group of `m` consecutive inputs (2:4 by default).
+
+    >>> semi_structured_mask(torch.tensor([[4.0, 1.0, 3.0, 2.0, 0.0, 5.0, 6.0, 1.0]])).int()
+    tensor([[1, 0, 1, 0, 0, 1, 1, 0]], dtype=torch.int32)
+    """
+    rows, cols = scores.shape
+    if cols % m or not 0 < n <= m:
+        raise ValueError(f"need 0 < n <= m and cols divisible by m, got n={n}, m={m}, cols={cols}")
+    groups = scores.reshape(rows, cols // m, m)
+    keep = groups.argsort(dim=-1, descending=True, stable=True)[..., :n]  # (rows, G, n)
+    mask = torch.zeros_like(groups, dtype=torch.bool).scatter_(-1, keep, True)
+    return mask.reshape(rows, cols)
+
+
+def magnitude_prune(
+    weights: Tensor | Iterable[Tensor], sparsity: float, *, scope: str = "row"
+) -> list[Tensor]:
+    """Masks for magnitude pruning: `scope="row"` (per output row), `"tensor"` (one threshold per
+    tensor) or `"global"` (one threshold across all the given tensors)."""
+    _check_sparsity(sparsity)
+    ws = [weights] if isinstance(weights, Tensor) else list(weights)
+    if scope == "row":
+        return [row_mask(w.abs(), sparsity) for w in ws]
+    if scope not in ("tensor", "global"):
+        raise ValueError(f"scope must be 'row', 'tensor' or 'global', got {scope!r}")
+    groups = [[w] for w in ws] if scope == "tensor" else [ws]
+    masks = []
+    for group in groups:
+        flat = torch.cat([w.abs().flatten() for w in group])
+        k = int(flat.numel() * sparsity)
+        keep = torch.ones_like(flat, dtype=torch.bool)
+        if k:
+            keep[flat.argsort(stable=True)[:k]] = False
+        start = 0
+        for w in group:
+            masks.append(keep[start : start + w.numel()].view_as(w))
+            start += w.numel()
+    return masks
+
+
+def wanda_prune(w: Tensor, input_norm: Tensor, sparsity: float, *, n_m: tuple | None = None) -> Tensor:
+    """Wanda mask for `w` `(out, in)` from the inputs' column norms `input_norm` `(in,)`."""
+    if input_norm.shape != (w.shape[1],):
+        raise ValueError(f"input_norm must have shape ({w.shape[1]},), got {tuple(input_norm.shape)}")
+    scores = w.abs() * input_norm[None, :]
+    return semi_structured_mask(scores, *n_m) if n_m else row_mask(scores, sparsity)
+
+
+# ## SparseGPT for one layer
+#
+# In float64 for the Cholesky factorizations. Inputs that were always zero ("dead") have a zero
+# row and column in $H$; their diagonal is set to 1 (their weights never mattered) before
+# damping, so the factorization never fails.
+@torch.no_grad()
+def sparsegpt_prune(
+    w: Tensor,
+    H: Tensor,
+    sparsity: float,
+    *,
+    damp: float = 0.01,
+    n_m: tuple[int, int] | None = None,
+) -> Tensor:
+    r"""The pruned and compensated weight (same shape and dtype as `w` `(out, in)`) for the
+    input Hessian `H` $= X^\top X$ `(in, in)`."""
+    _check_sparsity(sparsity)
+    rows, cols = w.shape
+    if H.shape != (cols, cols):
+        raise ValueError(f"H must be ({cols}, {cols}) for w of shape {tuple(w.shape)}, got {tuple(H.shape)}")
+    W = w.detach().double().clone()
+    H = H.detach().double().clone()
+    dead = torch.diag(H) == 0
+    H[dead, dead] = 1.0
+    W[:, dead] = 0.0
+    H += damp * torch.diag(H).mean() * torch.eye(cols, dtype=H.dtype)
+    Hinv = torch.linalg.cholesky(torch.cholesky_inverse(torch.linalg.cholesky(H)), upper=True)
+    d = torch.diag(Hinv)  # (cols,)
+    # Unstructured: the mask is chosen once from the OBS scores. 2:4: each group of four columns
+    # is chosen when the walk reaches it, from weights already updated by the columns before.
+    if n_m is None:
+        mask = row_mask(W**2 / d[None, :] ** 2, sparsity)
+    else:
+        n, m = n_m
+        if cols % m:
+            raise ValueError(f"cols ({cols}) must be divisible by m={m} for n:m sparsity")
+        mask = torch.zeros_like(W, dtype=torch.bool)
+    # The column walk: zero the pruned entries of column i, spread their error to the right.
+    for i in range(cols):
+        if n_m is not None and i % m == 0:
+            group = W[:, i : i + m] ** 2 / d[None, i : i + m] ** 2
+            mask[:, i : i + m] = semi_structured_mask(group, n, m)
+        col = W[:, i]
+        q = torch.where(mask[:, i], col, torch.zeros_like(col))
+        err = (col - q) / d[i]  # (rows,)
+        W[:, i:] -= err[:, None] * Hinv[i, i:][None, :]
+        W[:, i] = q
+    return W.to(w.dtype)
+
+
+# ## Calibration statistics of a model
+#
+# Forward hooks on every linear layer of the blocks collect, from one pass over calibration
+# tokens, each layer's input column norms (Wanda) and $H = X^\top X$ (SparseGPT).
+def _block_linears(model: nn.Module) -> dict[str, nn.Linear]:
+    return {n: m for n, m in model.named_modules() if n.startswith("blocks.") and isinstance(m, nn.Linear)}
+
+
+@torch.no_grad()
+def calibration_stats(model: nn.Module, tokens: Tensor) -> dict[str, dict[str, Tensor]]:
+    """`{layer name: {"norm": (in,), "H": (in, in)}}` from running `model` on `tokens` `(B, T)`."""
+    stats: dict[str, dict[str, Tensor]] = {}
+    hooks = []
+    for name, lin in _block_linears(model).items():
+
+        def hook(mod, args, out, name=name):
+            x = args[0].reshape(-1, args[0].shape[-1]).double()  # (B T, in)
+            s = stats.setdefault(name, {"H": 0.0, "sq": 0.0})
+            s["H"] = s["H"] + x.T @ x
+            s["sq"] = s["sq"] + (x**2).sum(0)
+
+        hooks.append(lin.register_forward_hook(hook))
+    try:
+        model.eval()
+        model(tokens)
+    finally:
+        for h in hooks:
+            h.remove()
+    return {n: {"norm": s["sq"].sqrt(), "H": s["H"]} for n, s in stats.items()}
+
+
+@torch.no_grad()
+def prune_model(
+    model: nn.Module,
+    method: str,
+    sparsity: float = 0.5,
+    *,
+    calibration: Tensor | None = None,
+    n_m: tuple[int, int] | None = None,
+) -> nn.Module:
+    """Prune every linear layer of `model`'s blocks in place with `method` in
+    `"magnitude"`, `"wanda"`, `"sparsegpt"`; returns `model` (embeddings and LM head untouched)."""
+    if method not in ("magnitude", "wanda", "sparsegpt"):
+        raise ValueError(f"method must be 'magnitude', 'wanda' or 'sparsegpt', got {method!r}")
+    if method != "magnitude" and calibration is None:
+        raise ValueError(f"{method} needs calibration tokens (B, T)")
+    stats = calibration_stats(model, calibration) if method != "magnitude" else {}
+    for name, lin in _block_linears(model).items():
+        w = lin.weight
+        if method == "magnitude":
+            mask = semi_structured_mask(w.abs(), *n_m) if n_m else row_mask(w.abs(), sparsity)
+            w.mul_(mask)
+        elif method == "wanda":
+            w.mul_(wanda_prune(w, stats[name]["norm"].to(w.dtype), sparsity, n_m=n_m))
+        else:
+            w.copy_(sparsegpt_prune(w, stats[name]["H"], sparsity, n_m=n_m))
+    return model
+
+
+# ## Structured: removing FFN neurons
+#
+# Neuron $j$ of block $\ell$ is row $j$ of `up` (and `gate`) and column $j$ of `down`. Its score
+# is $\lVert \text{down}_{:,j}\rVert \cdot \lVert h_j\rVert$ with $h$ the input of `down` on the
+# calibration tokens; the kept neurons are copied into smaller layers.
+@torch.no_grad()
+def prune_ffn_neurons(model: nn.Module, keep: float, calibration: Tensor) -> nn.Module:
+    """Keep the `keep` fraction of FFN neurons in every block (physically smaller layers)."""
+    if not 0 < keep <= 1:
+        raise ValueError(f"keep must be in (0, 1], got {keep}")
+    stats = calibration_stats(model, calibration)
+    for i, block in enumerate(model.blocks):
+        ffn = block.ffn
+        d_ff = ffn.down.weight.shape[1]
+        n_keep = max(1, round(d_ff * keep))
+        score = ffn.down.weight.norm(dim=0).double() * stats[f"blocks.{i}.ffn.down"]["norm"]
+        idx = score.argsort(descending=True, stable=True)[:n_keep].sort().values  # (n_keep,)
+
+        def rows(lin: nn.Linear) -> nn.Linear:
+            new = nn.Linear(lin.in_features, n_keep, bias=lin.bias is not None)
+            new.weight.copy_(lin.weight[idx])
+            if lin.bias is not None:
+                new.bias.copy_(lin.bias[idx])
+            return new
+
+        down = nn.Linear(n_keep, ffn.down.out_features, bias=ffn.down.bias is not None)
+        down.weight.copy_(ffn.down.weight[:, idx])
+        if ffn.down.bias is not None:
+            down.bias.copy_(ffn.down.bias)
+        ffn.up = rows(ffn.up)
+        if ffn.gate is not None:
+            ffn.gate = rows(ffn.gate)
+        ffn.down = down
+    return model

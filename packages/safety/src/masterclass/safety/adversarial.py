@@ -1,0 +1,252 @@
+r"""# Adversarial testing: FGSM and PGD on images, HotFlip and GCG on tokens
+
+Robustness metrics average over random corruptions; an adversary picks the *worst* one. Testing a
+model adversarially means solving, within a budget $\mathcal S$ of allowed changes,
+
+$$ \max_{\delta \in \mathcal S} \; \mathcal L\big(f(x + \delta), y\big). $$
+
+**Images (continuous inputs).** With $\mathcal S = \{\lVert\delta\rVert_\infty \le \varepsilon\}$
+the first-order Taylor expansion $\mathcal L(x + \delta) \approx \mathcal L(x) + \delta^\top \nabla_x
+\mathcal L$ is maximised over the box by $\delta = \varepsilon\,\mathrm{sign}(\nabla_x \mathcal L)$:
+that is **FGSM** (Goodfellow et al., 2015), one gradient step. **PGD** (Madry et al., 2018) iterates
+it with a smaller step $\alpha$ and projects back onto the box (and the valid pixel range) after
+each step,
+
+$$ x_{t+1} = \Pi_{x + \mathcal S}\big(x_t + \alpha\,\mathrm{sign}(\nabla_x \mathcal L(x_t))\big), $$
+
+the strongest first-order attack in practice. Accuracy against $\varepsilon$ is the ε–accuracy
+curve: it starts at clean accuracy and falls, faster for PGD than FGSM.
+
+**Tokens (discrete inputs).** Text cannot move by $\varepsilon$, but the gradient still ranks
+substitutions. Write token $i$ as a one-hot $e_{x_i}$ times the embedding matrix; swapping it for
+token $v$ changes the loss by about $(e_v - e_{x_i})^\top \nabla_{e_i}\mathcal L$. **HotFlip**
+(Ebrahimi et al., 2018) makes the single best flip by this estimate. **GCG** (Zou et al., 2023,
+the attack behind universal jailbreak suffixes) keeps the gradient only as a filter: take the
+top-$k$ tokens by $-\nabla_{e_i}\mathcal L$ at each position of an adversarial suffix, try a batch
+of random single swaps drawn from them, evaluate each *exactly*, and keep the best. The attack
+here minimises the loss of a chosen target next-token after `prompt + suffix`; it succeeds when
+the target becomes the model's greedy prediction.
+
+## References
+
+- I. Goodfellow, J. Shlens, C. Szegedy, *Explaining and Harnessing Adversarial Examples*, ICLR 2015, [arXiv:1412.6572](https://arxiv.org/abs/1412.6572).
+- A. Madry et al., *Towards Deep Learning Models Resistant to Adversarial Attacks*, ICLR 2018, [arXiv:1706.06083](https://arxiv.org/abs/1706.06083).
+- J. Ebrahimi et al., *HotFlip: White-Box Adversarial Examples for Text Classification*, ACL 2018, [arXiv:1712.06751](https://arxiv.org/abs/1712.06751).
+- A. Zou et al., *Universal and Transferable Adversarial Attacks on Aligned Language Models*, 2023, [arXiv:2307.15043](https://arxiv.org/abs/2307.15043).
+
+Left out: adversarial training (the defence), $L^2$ attacks (C&W), black-box attacks, and
+multi-token target strings (GCG's loss is then the sum over the target's tokens; the code is the
+same with a longer target).
+
+![Accuracy against epsilon for FGSM and PGD](figures/eps_accuracy.png)
+
+>>> import torch
+>>> net = torch.nn.Linear(2, 2)
+>>> x = torch.tensor([[0.5, 0.5]])
+>>> bool((fgsm(net, x, torch.tensor([0]), 0.1) - x).abs().max() <= 0.1 + 1e-7)
+True
+
+## Exercises
+
+1. Write `solution_1_targeted_fgsm(model, x, target, eps)`: a step that *lowers* the loss of a
+   chosen target class, $x - \varepsilon\,\mathrm{sign}(\nabla_x \mathcal L(x, t))$, clamped to
+   $[0, 1]$. Check it: `uv run pytest --exercise safety.adversarial`.
+2. Write `solution_2_hotflip_gain(model, ids, position, token)`: the first-order estimate of the
+   loss change when `ids[position]` becomes `token`, and compare with `hotflip_scores`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+# ## FGSM and PGD
+#
+# Both take a classifier `(B, ...) -> (B, K)`, inputs in `[lo, hi]` and integer labels. The loss is
+# the summed cross-entropy: its sign-gradient equals that of the mean.
+
+
+def _input_grad(model: nn.Module, x: Tensor, y: Tensor) -> Tensor:
+    x = x.detach().requires_grad_(True)
+    (g,) = torch.autograd.grad(F.cross_entropy(model(x), y, reduction="sum"), x)
+    return g
+
+
+def fgsm(
+    model: nn.Module, x: Tensor, y: Tensor, eps: float, *, lo: float = 0.0, hi: float = 1.0
+) -> Tensor:
+    """One signed-gradient step of size `eps` that raises the loss, clamped to `[lo, hi]`."""
+    if eps < 0:
+        raise ValueError(f"eps must be >= 0, got {eps}")
+    return torch.clamp(x + eps * torch.sign(_input_grad(model, x, y)), lo, hi).detach()
+
+
+def pgd(
+    model: nn.Module,
+    x: Tensor,
+    y: Tensor,
+    eps: float,
+    *,
+    step_size: float,
+    steps: int,
+    lo: float = 0.0,
+    hi: float = 1.0,
+) -> Tensor:
+    """`steps` signed-gradient steps of `step_size`, each projected onto the L-inf ball of `eps`."""
+    if eps < 0 or step_size <= 0 or steps < 1:
+        raise ValueError(f"need eps >= 0, step_size > 0, steps >= 1; got {eps}, {step_size}, {steps}")
+    adv = x.detach().clone()
+    for _ in range(steps):
+        adv = adv + step_size * torch.sign(_input_grad(model, adv, y))
+        # Project: first onto the box around x, then onto the valid pixel range.
+        adv = torch.clamp(x + torch.clamp(adv - x, -eps, eps), lo, hi).detach()
+    return adv
+
+
+def accuracy_under_attack(
+    model: nn.Module, x: Tensor, y: Tensor, epsilons: list[float], attack: Callable[..., Tensor]
+) -> list[float]:
+    """Accuracy on `attack(model, x, y, eps)` for each `eps`: the ε–accuracy curve."""
+    curve = []
+    for eps in epsilons:
+        adv = attack(model, x, y, eps)
+        with torch.no_grad():
+            curve.append(float((model(adv).argmax(1) == y).double().mean()))
+    return curve
+
+
+# ## A small image task
+#
+# Ten-by-ten grey images of three classes, a horizontal bar, a vertical bar and a diagonal, at a
+# random place, plus noise. A two-layer convolutional net learns it to 100% in a few seconds,
+# which is the point: a perfect clean score still falls apart under small perturbations.
+
+
+def bar_images(n: int, *, seed: int, size: int = 10, noise: float = 0.15) -> tuple[Tensor, Tensor]:
+    """`n` images `(n, 1, size, size)` in [0, 1] and labels `(n,)` in {0, 1, 2}."""
+    g = torch.Generator().manual_seed(seed)
+    labels = torch.arange(n) % 3
+    x = torch.zeros(n, 1, size, size)
+    offsets = torch.randint(1, size - 1, (n,), generator=g)
+    for i in range(n):
+        o = int(offsets[i])
+        if labels[i] == 0:
+            x[i, 0, o, :] = 1
+        elif labels[i] == 1:
+            x[i, 0, :, o] = 1
+        else:
+            x[i, 0] = torch.eye(size).roll(o - size // 2, dims=1)
+    x = (x * 0.8 + noise * torch.rand(x.shape, generator=g)).clamp(0, 1)
+    return x, labels
+
+
+def small_cnn() -> nn.Module:
+    """A two-convolution classifier for `bar_images`."""
+    return nn.Sequential(
+        nn.Conv2d(1, 8, 3, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(8, 8, 3, padding=1),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(2),
+        nn.Flatten(),
+        nn.Linear(32, 3),
+    )
+
+
+def train_image_classifier(steps: int = 150, *, seed: int = 0) -> tuple[nn.Module, Tensor, Tensor]:
+    """A trained `small_cnn` and a held-out test set `(x, y)`."""
+    torch.manual_seed(seed)
+    model = small_cnn()
+    x, y = bar_images(300, seed=seed)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for _ in range(steps):
+        opt.zero_grad()
+        F.cross_entropy(model(x), y).backward()
+        opt.step()
+    return model.eval(), *bar_images(150, seed=seed + 1)
+
+
+# ## Token attacks on a language model
+#
+# The model is any `(B, T) ids -> (B, T, V)` logits module with a `tok_emb` embedding (the
+# `LanguageModel` of `llm`). The gradient with respect to a one-hot input is $W_E \nabla_{e_i}
+# \mathcal L$, computed by feeding `one_hot @ W_E` through the rest of the model: the embedding
+# module is bypassed with a forward hook that returns our differentiable embeddings.
+
+
+def _target_loss(logits: Tensor, target: int) -> Tensor:
+    return F.cross_entropy(logits[:, -1], torch.full((logits.shape[0],), target), reduction="none")
+
+
+def token_gradients(model: nn.Module, ids: Tensor, target: int) -> Tensor:
+    """$\\partial \\mathcal L / \\partial (\\text{one-hot})$ `(T, V)` for ids `(T,)`, the loss of `target` next."""
+    w = model.tok_emb.weight  # (V, C)
+    one_hot = F.one_hot(ids, w.shape[0]).to(w.dtype).requires_grad_(True)  # (T, V)
+    embeds = (one_hot @ w)[None]  # (1, T, C)
+    handle = model.tok_emb.register_forward_hook(lambda _m, _i, _o: embeds)
+    try:
+        loss = _target_loss(model(ids[None]), target).sum()
+    finally:
+        handle.remove()
+    (g,) = torch.autograd.grad(loss, one_hot)
+    return g
+
+
+def hotflip_scores(model: nn.Module, ids: Tensor, target: int) -> Tensor:
+    """First-order loss change `(T, V)` of setting position $i$ to token $v$:
+    $g_{i,v} - g_{i, x_i}$ with $g$ the one-hot gradient."""
+    g = token_gradients(model, ids, target)  # (T, V)
+    return g - g.gather(1, ids[:, None])
+
+
+def gcg_attack(
+    model: nn.Module,
+    prompt: Tensor,
+    target: int,
+    *,
+    suffix_len: int = 4,
+    steps: int = 20,
+    top_k: int = 16,
+    batch: int = 32,
+    seed: int = 0,
+) -> tuple[Tensor, bool, int]:
+    """Greedy coordinate gradient: a suffix `(suffix_len,)` after `prompt` `(T,)` that makes
+    `target` the greedy next token. Returns the suffix, success, and the steps used."""
+    if suffix_len < 1 or steps < 1 or top_k < 1 or batch < 1:
+        raise ValueError("suffix_len, steps, top_k and batch must all be >= 1")
+    g = torch.Generator().manual_seed(seed)
+    vocab = model.tok_emb.weight.shape[0]
+    suffix = torch.randint(0, vocab, (suffix_len,), generator=g)
+    n = len(prompt)
+    for step in range(1, steps + 1):
+        ids = torch.cat([prompt, suffix])
+        # Candidates: the top-k tokens by the most negative gradient at each suffix position.
+        grad = token_gradients(model, ids, target)[n:]  # (S, V)
+        top = (-grad).topk(min(top_k, vocab), dim=1).indices  # (S, k)
+        # A batch of single swaps, each at a random position with a random candidate.
+        pos = torch.randint(0, suffix_len, (batch,), generator=g)
+        pick = torch.randint(0, top.shape[1], (batch,), generator=g)
+        trials = suffix.repeat(batch, 1)  # (batch, S)
+        trials[torch.arange(batch), pos] = top[pos, pick]
+        trials = torch.cat([suffix[None], trials])  # keep the current suffix as a candidate
+        with torch.no_grad():
+            logits = model(torch.cat([prompt.expand(len(trials), -1), trials], dim=1))
+            losses = _target_loss(logits, target)  # (batch + 1,)
+        best = int(losses.argmin())
+        suffix = trials[best]
+        if int(logits[best, -1].argmax()) == target:
+            return suffix, True, step
+    return suffix, False, steps
+
+
+def attack_success_rate(
+    model: nn.Module, prompt: Tensor, targets: list[int], **gcg_options
+) -> tuple[float, float]:
+    """Fraction of `targets` GCG reaches, and the mean steps of the successful attacks."""
+    results = [gcg_attack(model, prompt, t, seed=i, **gcg_options) for i, t in enumerate(targets)]
+    wins = [steps for _, ok, steps in results if ok]
+    return len(wins) / len(targets), (sum(wins) / len(wins) if wins else math.nan)
