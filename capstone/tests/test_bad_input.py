@@ -248,6 +248,12 @@ CASES: dict[str, Case] = {
         _case_out_inside_data, 2, "lies inside the data path", _after_notes
     ),
     "out is the data folder": Case(_case_out_is_the_data, 2, "is not empty", _after_notes),
+    "out inside the standard library (the default data)": Case(
+        lambda tmp: ["run", *TINY, "--out", str(Path(corpus_stage.stdlib_root()) / "capstone-run")],
+        2,
+        "lies inside the data path",
+        lambda tmp: _assert(not (corpus_stage.stdlib_root() / "capstone-run").exists()),
+    ),
     "out holds one user file": Case(_case_out_has_one_file, 2, "is not empty", _after_one_file),
     "empty out, failing run": Case(
         _case_empty_out_failing_run, 2, "corpus too small", _after_empty_out

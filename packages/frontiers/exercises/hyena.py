@@ -17,10 +17,15 @@ def solution_1_direct_causal_conv(z, h):
 
 def check_1_direct_causal_conv(fn) -> None:
     g = torch.Generator().manual_seed(0)
-    z, h = torch.randn(2, 20, 3, generator=g, dtype=torch.float64), torch.randn(3, 20, generator=g, dtype=torch.float64)
+    z, h = (
+        torch.randn(2, 20, 3, generator=g, dtype=torch.float64),
+        torch.randn(3, 20, generator=g, dtype=torch.float64),
+    )
     got = fn(z, h)
     assert got.shape == (2, 20, 3), f"expected shape (2, 20, 3), got {tuple(got.shape)}"
-    assert torch.allclose(got, causal_fft_conv(z, h), atol=1e-10), "differs from the FFT convolution"
+    assert torch.allclose(got, causal_fft_conv(z, h), atol=1e-10), (
+        "differs from the FFT convolution"
+    )
 
 
 def solution_2_decay_window(T, rates):
@@ -56,4 +61,6 @@ def check_3_recall_batch(fn) -> None:
         pairs = {}
         for k, v in zip(keys, values, strict=False):
             assert pairs.setdefault(k, v) == v, f"key {k} has two values in sequence {i}"
-        assert keys[-1] in pairs and pairs[keys[-1]] == int(answer[i]), f"bad answer in sequence {i}"
+        assert keys[-1] in pairs and pairs[keys[-1]] == int(answer[i]), (
+            f"bad answer in sequence {i}"
+        )

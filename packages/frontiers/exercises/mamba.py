@@ -14,7 +14,10 @@ def solution_1_blelloch_combine(left, right):
 
 def check_1_blelloch_combine(fn) -> None:
     g = torch.Generator().manual_seed(0)
-    a, b = torch.rand(2, 5, generator=g, dtype=torch.float64), torch.randn(2, 5, generator=g, dtype=torch.float64)
+    a, b = (
+        torch.rand(2, 5, generator=g, dtype=torch.float64),
+        torch.randn(2, 5, generator=g, dtype=torch.float64),
+    )
     # Folding the combine over the sequence must give the last state of the recurrence.
     acc = (a[:, 0], b[:, 0])
     for t in range(1, 5):
@@ -23,7 +26,9 @@ def check_1_blelloch_combine(fn) -> None:
     assert torch.allclose(acc[1], want), "folding combine over the steps does not give h_T"
     p, q, r = [(torch.rand(3, generator=g), torch.randn(3, generator=g)) for _ in range(3)]
     lhs, rhs = fn(fn(p, q), r), fn(p, fn(q, r))
-    assert all(torch.allclose(x, y) for x, y in zip(lhs, rhs, strict=True)), "combine is not associative"
+    assert all(torch.allclose(x, y) for x, y in zip(lhs, rhs, strict=True)), (
+        "combine is not associative"
+    )
 
 
 def solution_2_scan_with_initial_state(a, b, h0):
@@ -41,7 +46,9 @@ def check_2_scan_with_initial_state(fn) -> None:
         h = a[:, t] * h + b[:, t]
         want.append(h)
     got = fn(a, b, h0)
-    assert torch.allclose(got, torch.stack(want, 1), atol=1e-6), "states differ from the loop from h0"
+    assert torch.allclose(got, torch.stack(want, 1), atol=1e-6), (
+        "states differ from the loop from h0"
+    )
 
 
 def solution_3_cache_bytes(d_model, n_layers, d_state, d_conv, expand):

@@ -29,7 +29,9 @@ def check_1_bm25_idf(fn) -> None:
     # "z" is in every document: its idf is negative and must be floored.
     corpus = [["z"] + [rng.choice("abcdefgh") for _ in range(rng.randint(1, 6))] for _ in range(12)]
     got, want = fn(corpus), BM25Okapi(corpus).idf
-    assert set(got) == set(want), f"idf must have one entry per term {sorted(want)}, got {sorted(got)}"
+    assert set(got) == set(want), (
+        f"idf must have one entry per term {sorted(want)}, got {sorted(got)}"
+    )
     for t in want:
         assert abs(got[t] - want[t]) < 1e-9, f"idf[{t!r}] = {got[t]}, rank_bm25 says {want[t]}"
 

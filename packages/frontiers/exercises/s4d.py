@@ -26,7 +26,9 @@ def check_1_zoh(fn) -> None:
     for seed in range(3):
         A, B, _, dt = _system(seed)
         got_A, got_B = fn(A, B, dt)
-        want_A, want_B = zoh(torch.from_numpy(A), torch.from_numpy(B), torch.tensor(dt, dtype=torch.float64))
+        want_A, want_B = zoh(
+            torch.from_numpy(A), torch.from_numpy(B), torch.tensor(dt, dtype=torch.float64)
+        )
         assert np.allclose(got_A, want_A.numpy(), atol=1e-12), f"Abar wrong for dt={dt}"
         assert np.allclose(got_B, want_B.numpy(), atol=1e-12), f"Bbar wrong for dt={dt}"
 

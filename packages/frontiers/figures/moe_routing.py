@@ -28,8 +28,11 @@ def figure():
     axes[0].bar(range(E), wanted, color="lightgray", label="routed")
     axes[0].bar(range(E), stats.tokens_per_expert, label="processed")
     axes[0].axhline(capacity, ls="--", color="k", lw=1, label=f"capacity {capacity}")
-    axes[0].set(title=f"Switch, c = 1.25: {stats.dropped_fraction:.0%} of tokens dropped",
-                xlabel="expert", ylabel="tokens")
+    axes[0].set(
+        title=f"Switch, c = 1.25: {stats.dropped_fraction:.0%} of tokens dropped",
+        xlabel="expert",
+        ylabel="tokens",
+    )
     axes[0].legend()
     axes[1].bar(range(E), counts, color="C2")
     axes[1].set(title="Expert choice, c = 1: every expert takes N/E", xlabel="expert")

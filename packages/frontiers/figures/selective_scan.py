@@ -22,7 +22,9 @@ def figure():
     for r in range(rounds):
         for t in range(T):
             ax1.text(t, r, int(spans[r, t]), ha="center", va="center", fontsize=7, color="w")
-    ax1.set(xlabel="position t", ylabel="after round", title="steps folded into position t (T = 16)")
+    ax1.set(
+        xlabel="position t", ylabel="after round", title="steps folded into position t (T = 16)"
+    )
     g = torch.Generator().manual_seed(0)
     a, b = 0.9 + 0.1 * torch.rand(1, 64, 1, generator=g), torch.randn(1, 64, 1, generator=g)
     ax2.plot(sequential_scan(a, b)[0, :, 0], label="sequential loop", lw=3, alpha=0.4)

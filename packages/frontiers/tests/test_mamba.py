@@ -18,7 +18,7 @@ def _perturbed(model, seed=0):
     # A_log stays in a sensible range (A = -exp(A_log)) and D near 1.
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
-        for name, p in model.named_parameters():
+        for p in model.parameters():
             p.add_(0.1 * torch.randn(p.shape, generator=g))
     return model
 

@@ -8,7 +8,13 @@ import pytest
 import torch
 from rank_bm25 import BM25Okapi
 
-from masterclass.frontiers.retrieval import BM25, KNNLM, DenseIndex, lm_hidden_and_logits, rag_answer
+from masterclass.frontiers.retrieval import (
+    BM25,
+    KNNLM,
+    DenseIndex,
+    lm_hidden_and_logits,
+    rag_answer,
+)
 from masterclass.llm import LanguageModel, LMConfig
 from masterclass.nlp.bpe import BPETokenizer
 
@@ -54,7 +60,10 @@ def _lm(vocab=50, seed=0):
 def test_knn_lambda_zero_is_the_base_lm_exactly_and_neighbours_match_faiss():
     model = _lm()
     g = torch.Generator().manual_seed(0)
-    store, text = torch.randint(0, 50, (2, 40), generator=g), torch.randint(0, 50, (1, 30), generator=g)
+    store, text = (
+        torch.randint(0, 50, (2, 40), generator=g),
+        torch.randint(0, 50, (1, 30), generator=g),
+    )
     knn = KNNLM(model, store, k=4)
     _, logits = lm_hidden_and_logits(model, text)
     assert torch.equal(knn.log_probs(text, 0.0), logits.float().log_softmax(-1))
@@ -88,7 +97,9 @@ def test_rag_retrieves_the_relevant_document_and_generates_greedily():
     ]
     tok = BPETokenizer.train(docs * 5, 300)
     model = _lm(vocab=tok.vocab_size)
-    hits, answer = rag_answer("Which river flows through Basel?", docs, tok, model, max_new_tokens=4)
+    hits, answer = rag_answer(
+        "Which river flows through Basel?", docs, tok, model, max_new_tokens=4
+    )
     assert hits == [2]
     # Reference: greedy decoding by re-running the full model each step, no cache.
     idx = torch.tensor([tok.encode(docs[2] + "\nWhich river flows through Basel?")])
@@ -104,4 +115,6 @@ def test_bad_input():
     with pytest.raises(ValueError, match=r"k must be in \[1, 3\]"):
         DenseIndex(torch.randn(3, 4)).search(torch.randn(1, 4), 4)
     with pytest.raises(ValueError, match=r"lam must be in \[0, 1\]"):
-        KNNLM(_lm(), torch.zeros(1, 4, dtype=torch.long)).log_probs(torch.zeros(1, 2, dtype=torch.long), 2.0)
+        KNNLM(_lm(), torch.zeros(1, 4, dtype=torch.long)).log_probs(
+            torch.zeros(1, 2, dtype=torch.long), 2.0
+        )

@@ -23,7 +23,9 @@ def test_zoh_matches_scipy_cont2discrete():
         a = np.diag(A[h].detach().numpy())
         b = B[h].detach().numpy()[:, None]
         c = C[h].detach().numpy()[None, :]
-        Ad, Bd, *_ = scipy.signal.cont2discrete((a, b, c, np.zeros((1, 1))), float(dt[h].detach()), "zoh")
+        Ad, Bd, *_ = scipy.signal.cont2discrete(
+            (a, b, c, np.zeros((1, 1))), float(dt[h].detach()), "zoh"
+        )
         np.testing.assert_allclose(np.diag(Ad), Abar[h].detach().numpy(), atol=1e-12)
         np.testing.assert_allclose(Bd[:, 0], Bbar[h].detach().numpy(), atol=1e-12)
 
@@ -38,7 +40,9 @@ def test_kernel_equals_matrix_powers_and_fft_route():
     for h in range(A.shape[0]):
         a = np.diag(A[h].detach().numpy())
         b = B[h].detach().numpy()[:, None]
-        Ad, Bd, *_ = scipy.signal.cont2discrete((a, b, a[:1], np.zeros((1, 1))), float(dt[h].detach()))
+        Ad, Bd, *_ = scipy.signal.cont2discrete(
+            (a, b, a[:1], np.zeros((1, 1))), float(dt[h].detach())
+        )
         c = C[h].detach().numpy()
         ref = [2 * (c @ np.linalg.matrix_power(Ad, l) @ Bd).real.item() for l in range(L)]
         np.testing.assert_allclose(K[h].detach().numpy(), ref, atol=1e-10)

@@ -32,7 +32,9 @@ def check_1_zero_bytes_per_rank(fn) -> None:
         want = {0: full, 1: 8 * n + moments / w, 2: 4 * n + (4 * n + moments) / w, 3: full / w}
         for stage, value in want.items():
             got = fn(n, w, stage)
-            assert abs(got - value) < 1e-6, f"zero_bytes_per_rank({n}, {w}, {stage}) = {got}, want {value}"
+            assert abs(got - value) < 1e-6, (
+                f"zero_bytes_per_rank({n}, {w}, {stage}) = {got}, want {value}"
+            )
 
 
 def solution_2_ring_sum(grads: list[torch.Tensor], chunk: int) -> torch.Tensor:
@@ -48,7 +50,9 @@ def check_2_ring_sum(fn) -> None:
     # A simulation of the ring itself: W "ranks" pass running sums around, step by step.
     torch.manual_seed(0)
     for world in (2, 3, 4):
-        grads = [torch.randn(7, 3) * 10 ** torch.randint(-6, 6, (7, 3)).float() for _ in range(world)]
+        grads = [
+            torch.randn(7, 3) * 10 ** torch.randint(-6, 6, (7, 3)).float() for _ in range(world)
+        ]
         chunks = [pad_rows(g, world) for g in grads]
         acc = [chunks[r][(r - 1) % world].clone() for r in range(world)]
         for s in range(world - 1):
@@ -56,4 +60,6 @@ def check_2_ring_sum(fn) -> None:
             acc = [received[r] + chunks[r][(r - s - 2) % world] for r in range(world)]
         for c in range(world):
             got = fn(grads, c)
-            assert torch.equal(got, acc[c]), f"ring_sum chunk {c} of {world} ranks differs from the ring"
+            assert torch.equal(got, acc[c]), (
+                f"ring_sum chunk {c} of {world} ranks differs from the ring"
+            )

@@ -9,9 +9,9 @@ import torch
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).parent))
-import workers  # noqa: E402
+import workers
 
-from masterclass.infra.tensor_parallel import (  # noqa: E402
+from masterclass.infra.tensor_parallel import (
     ColumnParallelLinear,
     VocabParallelEmbedding,
     padded_vocab_size,

@@ -115,16 +115,6 @@ def broadcast(out: Path) -> None:
     torch.save({"before": before, "after": model.state_dict()}, out / f"rank{ctx.rank}.pt")
 
 
-if __name__ == "__main__":
-    torch.set_num_threads(1)
-    name, out = sys.argv[1], Path(sys.argv[2])
-    dist.init_process_group("gloo")
-    try:
-        globals()[name](out, *sys.argv[3:])
-    finally:
-        dist.destroy_process_group()
-
-
 # ## Tensor parallelism: a dense two-layer-norm transformer LM and its Megatron split
 VOCAB, WIDTH, HEADS, SEQ = 13, 8, 4, 5  # 13 is divisible by neither 2 nor 4: padded vocabulary
 
@@ -148,7 +138,9 @@ class DenseLM(nn.Module):
         x = self.emb(idx)
         B, T, _ = x.shape
         h = self.ln1(x)
-        q, k, v = (m(h).view(B, T, -1, self.head_dim).transpose(1, 2) for m in (self.q, self.k, self.v))
+        q, k, v = (
+            m(h).view(B, T, -1, self.head_dim).transpose(1, 2) for m in (self.q, self.k, self.v)
+        )
         y = nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)
         x = x + self.proj(y.transpose(1, 2).reshape(B, T, -1))
         x = x + self.out(nn.functional.gelu(self.fc(self.ln2(x))))
@@ -158,6 +150,31 @@ class DenseLM(nn.Module):
 def lm_batch(step: int, n: int):
     g = torch.Generator().manual_seed(2000 + step)
     return torch.randint(0, VOCAB, (n, SEQ + 1), generator=g)
+
+
+# Dimension along which each parameter is split (None: replicated).
+_SPLIT = {
+    "emb.weight": 0,
+    "attn.q.weight": 0,
+    "attn.q.bias": 0,
+    "attn.k.weight": 0,
+    "attn.k.bias": 0,
+    "attn.v.weight": 0,
+    "attn.v.bias": 0,
+    "attn.proj.weight": 1,
+    "mlp.fc.weight": 0,
+    "mlp.fc.bias": 0,
+    "mlp.out.weight": 1,
+    "head.weight": 0,
+}
+_DENSE_NAME = {
+    "attn.q": "q",
+    "attn.k": "k",
+    "attn.v": "v",
+    "attn.proj": "proj",
+    "mlp.fc": "fc",
+    "mlp.out": "out",
+}
 
 
 class TPLM(nn.Module):
@@ -173,9 +190,7 @@ class TPLM(nn.Module):
         super().__init__()
         world = dist.get_world_size(group)
         self.emb = VocabParallelEmbedding(dense.emb.weight, group)
-        self.ln1, self.ln2, self.ln_f = (
-            nn.LayerNorm(WIDTH).double() for _ in range(3)
-        )
+        self.ln1, self.ln2, self.ln_f = (nn.LayerNorm(WIDTH).double() for _ in range(3))
         for mine, theirs in ((self.ln1, dense.ln1), (self.ln2, dense.ln2), (self.ln_f, dense.ln_f)):
             mine.load_state_dict(theirs.state_dict())
         self.attn = ParallelAttention(dense.q, dense.k, dense.v, dense.proj, HEADS, group)
@@ -190,18 +205,11 @@ class TPLM(nn.Module):
         x = x + self.mlp(self.ln2(x))
         return self.head(self.ln_f(x))  # (B, T, V_p / T) local slice
 
-    # Dimension along which each parameter is split (None: replicated).
-    SPLIT = {"emb.weight": 0, "attn.q.weight": 0, "attn.q.bias": 0, "attn.k.weight": 0,
-             "attn.k.bias": 0, "attn.v.weight": 0, "attn.v.bias": 0, "attn.proj.weight": 1,
-             "mlp.fc.weight": 0, "mlp.fc.bias": 0, "mlp.out.weight": 1, "head.weight": 0}
-    DENSE_NAME = {"attn.q": "q", "attn.k": "k", "attn.v": "v", "attn.proj": "proj",
-                  "mlp.fc": "fc", "mlp.out": "out"}
-
     def dense_state(self, group=None) -> dict:
         out = {}
         world = dist.get_world_size(group)
         for name, p in self.named_parameters():
-            dim = self.SPLIT.get(name)
+            dim = _SPLIT.get(name)
             t = p.detach()
             if dim is not None:
                 parts = [torch.empty_like(t) for _ in range(world)]
@@ -210,7 +218,7 @@ class TPLM(nn.Module):
                 if name in ("emb.weight", "head.weight"):
                     t = t[:VOCAB]
             prefix, _, leaf = name.rpartition(".")
-            out[f"{self.DENSE_NAME.get(prefix, prefix)}.{leaf}"] = t.clone()
+            out[f"{_DENSE_NAME.get(prefix, prefix)}.{leaf}"] = t.clone()
         return out
 
 
@@ -234,7 +242,9 @@ def tensor_parallel(out: Path, steps: str = "10") -> None:
         local = model(x)  # (B, T, V_p / T)
         if step == 0:
             results["logits"] = gather_last_dim(local, tp_group)[..., :VOCAB].detach().clone()
-        loss = vocab_parallel_cross_entropy(local.reshape(-1, local.shape[-1]), y.reshape(-1), VOCAB, tp_group)
+        loss = vocab_parallel_cross_entropy(
+            local.reshape(-1, local.shape[-1]), y.reshape(-1), VOCAB, tp_group
+        )
         opt.zero_grad()
         loss.backward()
         if dp > 1:
@@ -261,8 +271,86 @@ def _dtensor_logits():
     )
 
     dense = DenseLM()
-    plan = {"q": ColwiseParallel(), "k": ColwiseParallel(), "v": ColwiseParallel(),
-            "proj": RowwiseParallel(), "fc": ColwiseParallel(), "out": RowwiseParallel()}
+    plan = {
+        "q": ColwiseParallel(),
+        "k": ColwiseParallel(),
+        "v": ColwiseParallel(),
+        "proj": RowwiseParallel(),
+        "fc": ColwiseParallel(),
+        "out": RowwiseParallel(),
+    }
     parallelize_module(dense, init_device_mesh("cpu", (dist.get_world_size(),)), plan)
     data = lm_batch(0, 2)
     return dense(data[:, :-1]).detach().clone()
+
+
+# ## Pipeline parallelism: two stages of a small MLP, float64
+MICRO, MICRO_ROWS = 4, 2
+
+
+def pipeline_stages(seed: int = 0) -> list[nn.Module]:
+    torch.manual_seed(seed)
+    return [
+        nn.Sequential(nn.Linear(6, 8), nn.Tanh()).double(),
+        nn.Sequential(nn.Linear(8, 8), nn.Tanh(), nn.Linear(8, 3)).double(),
+    ]
+
+
+def pipeline_batch():
+    g = torch.Generator().manual_seed(3000)
+    x = torch.randn(MICRO * MICRO_ROWS, 6, generator=g, dtype=torch.float64)
+    return x, torch.randint(0, 3, (MICRO * MICRO_ROWS,), generator=g)
+
+
+def pipeline(out: Path) -> None:
+    from torch.distributed.pipelining import PipelineStage, Schedule1F1B, ScheduleGPipe
+
+    from masterclass.infra.pipeline import gpipe_schedule, one_f_one_b_schedule, run_pipeline_step
+
+    rank, world = dist.get_rank(), dist.get_world_size()
+    x, y = pipeline_batch()
+    xs, ys = list(x.chunk(MICRO)), list(y.chunk(MICRO))
+    loss_fn = nn.functional.cross_entropy
+    results = {}
+    for name, make in (("gpipe", gpipe_schedule), ("1f1b", one_f_one_b_schedule)):
+        stage = pipeline_stages()[rank]
+        loss = run_pipeline_step(
+            stage,
+            make(world, MICRO)[rank],
+            rank,
+            world,
+            xs,
+            ys,
+            loss_fn,
+            lambda s: (MICRO_ROWS, 8),
+            dtype=torch.float64,
+        )
+        results[name] = {
+            "loss": loss,
+            "grads": {k: p.grad.clone() for k, p in stage.named_parameters()},
+        }
+    # torch.distributed.pipelining: each micro-batch's loss scaled by 1/m, as ours.
+    for name, cls in (("torch_gpipe", ScheduleGPipe), ("torch_1f1b", Schedule1F1B)):
+        stage = pipeline_stages()[rank]
+        pipe = PipelineStage(stage, rank, world, torch.device("cpu"))
+        sched = cls(pipe, n_microbatches=MICRO, loss_fn=lambda o, t: loss_fn(o, t) / MICRO)
+        losses = []
+        if rank == 0:
+            sched.step(x)
+        else:
+            sched.step(target=y, losses=losses)
+        results[name] = {
+            "loss": sum(float(v) for v in losses) if losses else None,
+            "grads": {k: p.grad.clone() for k, p in stage.named_parameters()},
+        }
+    torch.save(results, out / f"rank{rank}.pt")
+
+
+if __name__ == "__main__":
+    torch.set_num_threads(1)
+    name, out = sys.argv[1], Path(sys.argv[2])
+    dist.init_process_group("gloo")
+    try:
+        globals()[name](out, *sys.argv[3:])
+    finally:
+        dist.destroy_process_group()

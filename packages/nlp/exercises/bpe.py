@@ -4,6 +4,7 @@ One training step, one merge, and the rank rule that encodes a pre-token, checke
 
 import random
 from collections import Counter
+from itertools import pairwise
 
 from masterclass.nlp.bpe import BPETokenizer
 from masterclass.nlp.bpe_training import learn_merges
@@ -13,7 +14,7 @@ def solution_1_most_frequent_pair(word_counts: dict[bytes, int]) -> tuple[int, i
     """The first pair BPE training merges: highest weighted count, then smallest `(a, b)`."""
     counts: Counter = Counter()
     for word, count in word_counts.items():
-        for pair in zip(word, word[1:]):
+        for pair in pairwise(word):
             counts[pair] += count
     return min(counts, key=lambda pair: (-counts[pair], pair))
 

@@ -41,7 +41,7 @@ def run_quantize(cfg: RunConfig, run: RunFolder, out: Path, *, device: str) -> d
     """The quantize stage: int8 model, its file, and its held-out loss next to fp32's."""
     fp32 = run.load_model(device)
     int8 = quantize_int8(copy.deepcopy(fp32).cpu()).to(device).eval()
-    cmp = compare_losses(fp32, fp32, cfg, run, device=device)
+    cmp = compare_losses(fp32, int8, cfg, run, device=device)
     window = run.heldout_stream(cfg.model.max_seq_len)[None].astype("int64")
     x = torch.from_numpy(window).to(device)  # (1, T)
     with torch.no_grad():

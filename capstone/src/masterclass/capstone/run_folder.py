@@ -55,6 +55,7 @@ import json
 import math
 import os
 import shutil
+import sysconfig
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -302,7 +303,9 @@ class RunFolder:
     def create(cls, path: Path, config: dict[str, Any]) -> RunFolder:
         """Start a new run at `path` (absent or empty) with `config`."""
         path = Path(path)
-        check_new_run_folder(path, config.get("corpus", {}).get("data", ()))
+        # With no --data the corpus is the standard library, which must not receive a run either.
+        data = config.get("corpus", {}).get("data") or [sysconfig.get_paths()["stdlib"]]
+        check_new_run_folder(path, data)
         made = not path.exists()
         check_writable(path)
         record = {

@@ -81,7 +81,7 @@ def _norm_bwd(X, W, DY, DX, DW, MEAN, RSTD, stride, N, HAS_MEAN: tl.constexpr, B
     xhat = x * rstd
     g = dy * w
     c = tl.sum(g * xhat, axis=0) / N
-    if HAS_MEAN:
+    if HAS_MEAN:  # noqa: SIM108 (a compile-time branch of the kernel)
         dx = rstd * (g - tl.sum(g, axis=0) / N - xhat * c)
     else:
         dx = rstd * (g - xhat * c)

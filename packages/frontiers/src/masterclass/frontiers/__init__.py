@@ -2,10 +2,11 @@
 
 State space models (S4D), Hyena's implicit long convolutions, Mamba's selective scan, sparse
 mixtures of experts beyond top-k routing (Switch capacity, expert choice, expert parallelism) and
-retrieval-based models (BM25, dense search, kNN-LM, RAG), each checked against a reference
+retrieval-based models (BM25, dense search, kNN-LM, RAG), and CLIP's multimodal embeddings, each checked against a reference
 implementation.
 """
 
+from masterclass.frontiers.clip import CLIPModel, clip_loss
 from masterclass.frontiers.hyena import HyenaOperator
 from masterclass.frontiers.mamba import MambaArgs, MambaLM, parallel_scan
 from masterclass.frontiers.retrieval import BM25, KNNLM, DenseIndex
@@ -16,10 +17,12 @@ __all__ = [
     "BM25",
     "KNNLM",
     "S4D",
+    "CLIPModel",
     "DenseIndex",
     "HyenaOperator",
     "MambaArgs",
     "MambaLM",
+    "clip_loss",
     "expert_choice_moe",
     "parallel_scan",
     "switch_moe",

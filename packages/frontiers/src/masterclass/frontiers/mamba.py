@@ -146,7 +146,9 @@ def sequential_scan(a: Tensor, b: Tensor) -> Tensor:
 def parallel_scan(a: Tensor, b: Tensor) -> Tensor:
     """The same states by a Hillis–Steele prefix scan of the operator $(a_1 a_2, a_2 b_1 + b_2)$."""
     if a.shape != b.shape:
-        raise ValueError(f"a and b must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}")
+        raise ValueError(
+            f"a and b must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}"
+        )
     T = a.shape[1]
     offset = 1
     while offset < T:
@@ -172,8 +174,14 @@ class MambaCache:
     def empty(cls, args: MambaArgs, batch: int, dtype: torch.dtype = torch.float32) -> MambaCache:
         """Zero states for `batch` sequences."""
         return cls(
-            [torch.zeros(batch, args.d_inner, args.d_conv, dtype=dtype) for _ in range(args.n_layers)],
-            [torch.zeros(batch, args.d_inner, args.d_state, dtype=dtype) for _ in range(args.n_layers)],
+            [
+                torch.zeros(batch, args.d_inner, args.d_conv, dtype=dtype)
+                for _ in range(args.n_layers)
+            ],
+            [
+                torch.zeros(batch, args.d_inner, args.d_state, dtype=dtype)
+                for _ in range(args.n_layers)
+            ],
         )
 
 
@@ -229,7 +237,9 @@ class MambaMixer(nn.Module):
     # the dot product with the kernel. The SSM needs only $h$. The arithmetic is the same as in
     # `forward`, so the outputs agree to rounding.
 
-    def step(self, u: Tensor, conv_state: Tensor, ssm_state: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    def step(
+        self, u: Tensor, conv_state: Tensor, ssm_state: Tensor
+    ) -> tuple[Tensor, Tensor, Tensor]:
         """One token `u` `(B, d_model)`; returns the output `(B, d_model)` and the new states."""
         x, z = self.in_proj(u).chunk(2, dim=-1)  # (B, d_inner) each
         conv_state = torch.cat([conv_state[..., 1:], x[..., None]], dim=-1)  # (B, d_inner, d_conv)
@@ -273,7 +283,9 @@ class MambaLM(nn.Module):
     def hidden_states(self, idx: Tensor, parallel: bool = True) -> Tensor:
         """Final normalised hidden states `(B, T, d_model)` (HF `MambaModel`'s last_hidden_state)."""
         if idx.dim() != 2 or idx.dtype not in (torch.int32, torch.int64):
-            raise ValueError(f"idx must be integer token ids (B, T), got {idx.dtype} {tuple(idx.shape)}")
+            raise ValueError(
+                f"idx must be integer token ids (B, T), got {idx.dtype} {tuple(idx.shape)}"
+            )
         h = self.embeddings(idx)  # (B, T, d_model)
         for layer in self.layers:
             h = layer(h, parallel)
@@ -287,6 +299,8 @@ class MambaLM(nn.Module):
         """Logits `(B, V)` for one new token per sequence `idx` `(B,)`; updates `cache` in place."""
         h = self.embeddings(idx)  # (B, d_model)
         for i, layer in enumerate(self.layers):
-            y, cache.conv[i], cache.ssm[i] = layer.mixer.step(layer.norm(h), cache.conv[i], cache.ssm[i])
+            y, cache.conv[i], cache.ssm[i] = layer.mixer.step(
+                layer.norm(h), cache.conv[i], cache.ssm[i]
+            )
             h = h + y
         return self.norm_f(h) @ self.embeddings.weight.T

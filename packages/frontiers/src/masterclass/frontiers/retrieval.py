@@ -53,8 +53,8 @@ Left out: approximate nearest-neighbour indexes, trained dual encoders, RETRO's 
 cross-attention, and re-ranking.
 
 >>> bm25 = BM25([["a", "b"], ["b", "c", "c"], ["d"]])
->>> [round(s, 3) for s in bm25.scores(["c"])]
-[0.0, 0.73, 0.0]
+>>> [round(float(s), 3) for s in bm25.scores(["c"])]
+[0.0, 0.629, 0.0]
 
 ## Exercises
 
@@ -179,7 +179,7 @@ class KNNLM:
         self.values = ids[:, 1:].reshape(-1)  # (M,) the token that followed each key
 
     def knn_log_probs(self, hidden: Tensor) -> Tensor:
-        """$\\log p_{kNN}$ `(N, V)` for query keys `(N, d)`."""
+        r"""$\log p_{kNN}$ `(N, V)` for query keys `(N, d)`."""
         d2 = torch.cdist(hidden, self.keys).square()  # (N, M)
         dist, nn_idx = d2.topk(min(self.k, self.keys.shape[0]), dim=-1, largest=False)  # (N, K)
         weights = torch.softmax(-dist / self.tau, dim=-1)  # (N, K)
@@ -201,7 +201,7 @@ class KNNLM:
         )
 
     def perplexity(self, ids: Tensor, lam: float) -> float:
-        """$\\exp$ of the mean negative log-likelihood of `ids[:, 1:]` given its prefixes."""
+        r"""$\exp$ of the mean negative log-likelihood of `ids[:, 1:]` given its prefixes."""
         lp = self.log_probs(ids[:, :-1], lam)  # (B, T-1, V)
         nll = -lp.gather(-1, ids[:, 1:, None]).mean()
         return math.exp(float(nll))

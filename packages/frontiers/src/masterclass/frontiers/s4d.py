@@ -104,7 +104,9 @@ def zoh(A: Tensor, B: Tensor, dt: Tensor) -> tuple[Tensor, Tensor]:
     `A`, `B` complex of any shape; `dt` real, broadcastable to them (one step size per channel).
     """
     if not torch.is_complex(A):
-        raise TypeError(f"A must be a complex tensor (the diagonal of the state matrix), got {A.dtype}")
+        raise TypeError(
+            f"A must be a complex tensor (the diagonal of the state matrix), got {A.dtype}"
+        )
     if bool((A == 0).any()):
         raise ValueError("A has a zero eigenvalue: ZOH divides by A; keep Re(A) < 0")
     dtA = dt * A
@@ -123,7 +125,7 @@ def zoh(A: Tensor, B: Tensor, dt: Tensor) -> tuple[Tensor, Tensor]:
 def kernel_vandermonde(A: Tensor, B: Tensor, C: Tensor, dt: Tensor, L: int) -> Tensor:
     r"""$K_l = 2\,\mathrm{Re} \sum_n C_n \bar B_n \bar A_n^l$, `(H, N)` complex inputs, `dt` `(H, 1)`
     -> `(H, L)` real."""
-    Abar, Bbar = zoh(A, B, dt)  # (H, N) each
+    _, Bbar = zoh(A, B, dt)  # (H, N)
     powers = torch.exp(dt[..., None] * A[..., None] * torch.arange(L, device=A.device))  # (H, N, L)
     return 2 * torch.einsum("hn,hnl->hl", C * Bbar, powers).real  # (H, L)
 
@@ -198,9 +200,7 @@ class S4D(nn.Module):
 
     def _check(self, u: Tensor) -> None:
         if u.dim() != 3 or u.shape[-1] != self.D.shape[0]:
-            raise ValueError(
-                f"u must have shape (B, T, H={self.D.shape[0]}), got {tuple(u.shape)}"
-            )
+            raise ValueError(f"u must have shape (B, T, H={self.D.shape[0]}), got {tuple(u.shape)}")
 
     def forward(self, u: Tensor) -> Tensor:
         """Convolution view: `(B, T, H) -> (B, T, H)`."""

@@ -82,9 +82,11 @@ from masterclass.llm.moe import MoE
 
 
 def switch_moe(d_model: int, d_ff: int, n_experts: int, capacity_factor: float | None) -> MoE:
-    """A Switch layer: `llm`'s `MoE` with top-1 routing, the raw probability as gate, and capacity
-    $\\lceil c N / E \\rceil$ (`None` = dropless)."""
-    return MoE(d_model, d_ff, n_experts, top_k=1, capacity_factor=capacity_factor, normalize_top_k=False)
+    r"""A Switch layer: `llm`'s `MoE` with top-1 routing, the raw probability as gate, and capacity
+    $\lceil c N / E \rceil$ (`None` = dropless)."""
+    return MoE(
+        d_model, d_ff, n_experts, top_k=1, capacity_factor=capacity_factor, normalize_top_k=False
+    )
 
 
 class ExpertChoiceMoE(MoE):
@@ -94,7 +96,7 @@ class ExpertChoiceMoE(MoE):
     """
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:  # type: ignore[override]
-        """Every expert takes its top-`C` tokens by router probability, $C = \\lceil cN/E \\rceil$."""
+        r"""Every expert takes its top-`C` tokens by router probability, $C = \lceil cN/E \rceil$."""
         B, T, C = x.shape
         flat = x.reshape(B * T, C)  # (N, C)
         N = flat.shape[0]
@@ -131,10 +133,14 @@ def expert_parallel_forward(moe: MoE, x: Tensor) -> Tensor:
     """Dropless top-k `MoE` forward of this rank's tokens `x` `(B, T, C)` with experts sharded
     over the default process group; equals `moe(x)[0]` run on all ranks' tokens at once."""
     if moe.capacity_factor is not None:
-        raise ValueError("expert_parallel_forward is dropless: build the MoE with capacity_factor=None")
+        raise ValueError(
+            "expert_parallel_forward is dropless: build the MoE with capacity_factor=None"
+        )
     world, rank = dist.get_world_size(), dist.get_rank()
     if moe.n_experts % world:
-        raise ValueError(f"n_experts ({moe.n_experts}) must be divisible by the world size ({world})")
+        raise ValueError(
+            f"n_experts ({moe.n_experts}) must be divisible by the world size ({world})"
+        )
     per_rank = moe.n_experts // world
     B, T, C = x.shape
     flat = x.reshape(B * T, C)  # (N, C)
@@ -179,7 +185,9 @@ def _make_moe(seed: int, d_model: int, n_experts: int) -> MoE:
     return MoE(d_model, 2 * d_model, n_experts, top_k=2)
 
 
-def _ep_worker(rank: int, world: int, port: int, seed: int, d_model: int, n_experts: int, queue) -> None:
+def _ep_worker(
+    rank: int, world: int, port: int, seed: int, d_model: int, n_experts: int, queue
+) -> None:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     torch.set_num_threads(1)
     dist.init_process_group(
@@ -220,7 +228,9 @@ def run_expert_parallel(
             if p.is_alive():
                 p.terminate()
     if any(p.exitcode != 0 for p in procs):
-        raise RuntimeError(f"an expert-parallel worker failed: exit codes {[p.exitcode for p in procs]}")
+        raise RuntimeError(
+            f"an expert-parallel worker failed: exit codes {[p.exitcode for p in procs]}"
+        )
     xs = [torch.from_numpy(results[r][0]) for r in range(world)]
     ys = [torch.from_numpy(results[r][1]) for r in range(world)]
     return xs, ys, _make_moe(seed, d_model, n_experts)

@@ -161,7 +161,9 @@ class ColumnParallelLinear(nn.Module):
             )
         n = out // world
         self.weight = nn.Parameter(weight.detach()[rank * n : (rank + 1) * n].clone())
-        self.bias = None if bias is None else nn.Parameter(bias.detach()[rank * n : (rank + 1) * n].clone())
+        self.bias = (
+            None if bias is None else nn.Parameter(bias.detach()[rank * n : (rank + 1) * n].clone())
+        )
 
     def forward(self, x: Tensor) -> Tensor:
         """`x` `(..., d_in)` replicated -> `(..., d_out / T)` local slice."""
@@ -200,7 +202,9 @@ class VocabParallelEmbedding(nn.Module):
         rank, world = _group_info(group)
         self.vocab_size = weight.shape[0]
         padded = padded_vocab_size(self.vocab_size, world)
-        full = torch.cat([weight.detach(), weight.new_zeros(padded - self.vocab_size, weight.shape[1])])
+        full = torch.cat(
+            [weight.detach(), weight.new_zeros(padded - self.vocab_size, weight.shape[1])]
+        )
         n = padded // world
         self.start, self.end = rank * n, (rank + 1) * n
         self.weight = nn.Parameter(full[self.start : self.end].clone())
@@ -208,7 +212,9 @@ class VocabParallelEmbedding(nn.Module):
     def forward(self, idx: Tensor) -> Tensor:
         """Token ids `(B, T)` -> embeddings `(B, T, C)`, replicated."""
         if idx.numel() and (int(idx.min()) < 0 or int(idx.max()) >= self.vocab_size):
-            raise ValueError(f"token ids must lie in [0, {self.vocab_size}), got {idx.min()}..{idx.max()}")
+            raise ValueError(
+                f"token ids must lie in [0, {self.vocab_size}), got {idx.min()}..{idx.max()}"
+            )
         mine = (idx >= self.start) & (idx < self.end)
         local = torch.where(mine, idx - self.start, torch.zeros_like(idx))
         out = F.embedding(local, self.weight) * mine.unsqueeze(-1)  # (B, T, C)
@@ -279,12 +285,20 @@ class ParallelAttention(nn.Module):
     """Causal self-attention with `n_heads / T` heads per rank and a row-parallel projection."""
 
     def __init__(
-        self, q: nn.Linear, k: nn.Linear, v: nn.Linear, proj: nn.Linear, n_heads: int, group: Any = None
+        self,
+        q: nn.Linear,
+        k: nn.Linear,
+        v: nn.Linear,
+        proj: nn.Linear,
+        n_heads: int,
+        group: Any = None,
     ) -> None:
         super().__init__()
         world = _group_info(group)[1]
         if n_heads % world:
-            raise ValueError(f"n_heads={n_heads} is not divisible by the tensor-parallel size {world}")
+            raise ValueError(
+                f"n_heads={n_heads} is not divisible by the tensor-parallel size {world}"
+            )
         self.local_heads = n_heads // world
         self.head_dim = q.weight.shape[0] // n_heads
         self.q, self.k, self.v = (ColumnParallelLinear(m.weight, m.bias, group) for m in (q, k, v))
@@ -294,6 +308,8 @@ class ParallelAttention(nn.Module):
         """`(B, T, C)` -> `(B, T, C)`, replicated."""
         B, T, _ = x.shape
         shape = (B, T, self.local_heads, self.head_dim)
-        q, k, v = (m(x).view(shape).transpose(1, 2) for m in (self.q, self.k, self.v))  # (B, H/T, T, D)
+        q, k, v = (
+            m(x).view(shape).transpose(1, 2) for m in (self.q, self.k, self.v)
+        )  # (B, H/T, T, D)
         y = F.scaled_dot_product_attention(q, k, v, is_causal=True)  # (B, H/T, T, D)
         return self.proj(y.transpose(1, 2).reshape(B, T, -1))  # (B, T, C)

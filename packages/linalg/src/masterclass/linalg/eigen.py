@@ -38,6 +38,18 @@ References: Trefethen & Bau, *Numerical Linear Algebra*, lectures 24–30; Golub
 
 Left out: Schur vectors and eigenvectors of non-symmetric matrices from the QR algorithm,
 balancing, aggressive early deflation, and Lanczos/Arnoldi for large sparse matrices.
+
+## Exercises
+
+1. Write `power_iteration(a, steps)`: the dominant eigenvalue and a unit eigenvector of a
+   symmetric matrix with a clear spectral gap, from $v \leftarrow Av/\lVert Av\rVert$ and the
+   Rayleigh quotient. Check it: `uv run pytest --exercise linalg.eigen`.
+2. Write `jacobi_rotation(app, aqq, apq)`: the `(c, s)` of Jacobi's rotation for the pair
+   $(p, q)$ (the derivation beside `jacobi_eigh`). Check it:
+   `uv run pytest --exercise linalg.eigen`.
+3. Write `off_diagonal_drop(a, p, q)`: by how much one Jacobi rotation in the plane $(p, q)$
+   reduces $\sum_{i \ne j} a_{ij}^2$ (predict it without rotating). Check it:
+   `uv run pytest --exercise linalg.eigen`.
 """
 
 from __future__ import annotations
@@ -242,10 +254,24 @@ def eigvals_qr(a, *, max_iter: int = 10_000) -> np.ndarray:
 
 # ## Jacobi's method for symmetric matrices
 #
-# For the pair $(p, q)$, with $\tau = (a_{qq} - a_{pp})/(2a_{pq})$ and
-# $t = \operatorname{sign}(\tau)/(|\tau| + \sqrt{1+\tau^2})$ (the smaller root, so the rotation
-# angle is at most $\pi/4$), $c = 1/\sqrt{1+t^2}$, $s = tc$, the rotation $J$ makes
-# $(J^\top AJ)_{pq} = 0$. We accumulate $V \leftarrow VJ$.
+# **The rotation angle, derived.** Let $J$ be the identity except for the $(p, q)$ block
+# $\begin{pmatrix} c & s \\ -s & c\end{pmatrix}$, $c = \cos\theta$, $s = \sin\theta$, and
+# $B = J^\top A J$. Only rows and columns $p, q$ change, and on the $2\times2$ block
+#
+# $$b_{pq} = (c^2 - s^2)\,a_{pq} + cs\,(a_{pp} - a_{qq}).$$
+#
+# Setting $b_{pq} = 0$ gives $\frac{c^2 - s^2}{2cs} = \frac{a_{qq} - a_{pp}}{2a_{pq}} = \tau$;
+# dividing by $c^2$, with $t = \tan\theta$: $t^2 + 2\tau t - 1 = 0$. Its root of smaller size,
+# written without cancellation, is $t = \operatorname{sign}(\tau)/(|\tau| + \sqrt{1+\tau^2})$:
+# the angle is at most $\pi/4$, so the rotation disturbs the rest of the matrix least (a large
+# angle would also zero $b_{pq}$ but swap the diagonal entries). Then $c = 1/\sqrt{1+t^2}$ and
+# $s = tc$ (the same algebra as the [one-sided Jacobi SVD](svd.md), there on column inner products).
+#
+# **Why it converges.** A rotation keeps the Frobenius norm, and on the $2\times 2$ block it keeps
+# $a_{pp}^2 + a_{qq}^2 + 2a_{pq}^2$, now all on the diagonal; the other entries of rows $p, q$ rotate
+# in pairs and keep their sums of squares. So the off-diagonal mass drops by exactly $2a_{pq}^2$
+# per rotation, and a cyclic sweep over all pairs converges, eventually quadratically.
+# We accumulate $V \leftarrow VJ$.
 
 
 def jacobi_eigh(a, *, tol: float = 1e-14, max_sweeps: int = 100) -> tuple[np.ndarray, np.ndarray]:
@@ -253,6 +279,13 @@ def jacobi_eigh(a, *, tol: float = 1e-14, max_sweeps: int = 100) -> tuple[np.nda
 
     Returns `(w, v)`: eigenvalues `(n,)` ascending and orthonormal eigenvectors as the columns of
     `v` `(n, n)`, so that $A = V\,\mathrm{diag}(w)\,V^\top$.
+
+    For $A = \begin{pmatrix}2 & 1\\ 1 & 2\end{pmatrix}$, $\tau = 0$, so $t = 1$: one rotation by
+    $\pi/4$ diagonalises it, with eigenvalues $1$ and $3$:
+
+    >>> w, v = jacobi_eigh(np.array([[2.0, 1.0], [1.0, 2.0]]))
+    >>> w.round(12).tolist(), bool(np.allclose(np.abs(v), 2**-0.5))
+    ([1.0, 3.0], True)
     """
     a = _as_symmetric(a, "a").copy()
     n = a.shape[0]

@@ -5,7 +5,39 @@ $P$, both $T_q \times T_k$ per head: at $T = 4096$ with 8 heads that is 512 MiB 
 alone, and autograd keeps $P$ for the backward pass. FlashAttention (Dao et al., 2022; Dao, 2023,
 *FlashAttention-2*) computes the same result without ever holding $S$: it walks over blocks of
 keys and keeps, for each query row, a running maximum $m$, a running denominator $\ell$ and a
-running unnormalized output $\tilde o$ (the **online softmax**, Milakov & Gimelshein, 2018):
+running unnormalized output $\tilde o$ (the **online softmax**, Milakov & Gimelshein, 2018).
+
+**From the naive softmax to the blocked one**, for one query row with scores $s_1, \dots, s_T$
+and values $v_j$; the output is $o = \sum_j p_j v_j$ with $p = \operatorname{softmax}(s)$.
+
+1. *Naive:* $p_j = e^{s_j} / \sum_k e^{s_k}$. In float32, $e^{s}$ overflows once $s > 88.7$, and
+   scores of that size are ordinary for unnormalized queries and keys.
+2. *Stable:* for any constant $c$, $e^{s_j - c}/\sum_k e^{s_k - c} = e^{s_j}/\sum_k e^{s_k}$
+   (multiply top and bottom by $e^{-c}$). With $c = m = \max_k s_k$ every exponent is $\le 0$:
+   no overflow, and the largest term is exactly 1. But it takes *three* passes over the row
+   (find $m$, sum $\ell = \sum_k e^{s_k - m}$, then normalize), so the row must be kept.
+3. *Online:* suppose the first part of the row gave $m$, $\ell = \sum_{k \le t} e^{s_k - m}$ and
+   $\tilde o = \sum_{k \le t} e^{s_k - m} v_k$, and a new block $J$ of scores arrives. Its maximum
+   may be larger, so the new reference is $m' = \max(m, \max_{j \in J} s_j)$. Each old term needs
+   $e^{s_k - m'} = e^{s_k - m}\,e^{m - m'}$: the old sums are simply multiplied by $e^{m - m'} \le 1$.
+   This gives the update below; after the last block, $\tilde o / \ell = \sum_k e^{s_k - m}v_k /
+   \sum_k e^{s_k - m} = o$ exactly (up to rounding), by step 2.
+4. *Blocked:* step 3 applied to a tile of $B_q$ rows at once is matrix arithmetic: the scores of a
+   tile are $Q_{\text{tile}} K_{\text{tile}}^\top$ and the update of $\tilde o$ is a
+   $(B_q \times B_k)(B_k \times D)$ product, which is what a GPU's matrix units are for.
+
+>>> s = torch.tensor([1.0, 300.0, 2.0, 299.0])  # e^300 overflows float32
+>>> bool(torch.isinf(torch.exp(s)).any())
+True
+>>> m, l = torch.tensor(float("-inf")), torch.tensor(0.0)
+>>> for block in s.split(2):  # two blocks of two scores
+...     m_new = torch.maximum(m, block.max())
+...     l = torch.exp(m - m_new) * l + torch.exp(block - m_new).sum()
+...     m = m_new
+>>> torch.allclose(torch.exp(s - m) / l, torch.softmax(s, 0))
+True
+
+The update, for a block $J$ of keys:
 
 $$
 m' = \max(m, \max_j s_j), \quad
@@ -18,9 +50,20 @@ $B_q \times B_k$ tile, and the result is exact, not an approximation: rescaling 
 how the softmax of a concatenation is assembled from the softmaxes of its parts.
 
 **Backward without $P$.** The forward saves only the log-sum-exp $L_i = m_i + \log \ell_i$ per
-row, enough to rebuild any tile of $P$ as $P_{ij} = e^{s_{ij} - L_i}$. With
-$\Delta_i = \sum_d \mathrm{d}O_{id} O_{id}$ (equal to $\sum_j P_{ij}\,\mathrm{d}P_{ij}$), the
-gradients of a tile are
+row, enough to rebuild any tile of $P$ as $P_{ij} = e^{s_{ij} - L_i}$. The softmax's backward
+needs one more number per row, $\Delta_i$, derived in three steps:
+
+1. The Jacobian of a softmax row is $\partial P_{ij}/\partial S_{ik} = P_{ij}(\delta_{jk} - P_{ik})$,
+   so $\mathrm{d}S_{ik} = \sum_j \mathrm{d}P_{ij}\,P_{ij}(\delta_{jk} - P_{ik})
+   = P_{ik}\big(\mathrm{d}P_{ik} - \sum_j P_{ij}\,\mathrm{d}P_{ij}\big)$.
+2. The sum $\Delta_i = \sum_j P_{ij}\,\mathrm{d}P_{ij}$ runs over the whole row, which a tile does
+   not see. But $\mathrm{d}P = \mathrm{d}O\,V^\top$, so
+   $\Delta_i = \sum_j P_{ij} \sum_d \mathrm{d}O_{id} V_{jd} = \sum_d \mathrm{d}O_{id} \sum_j P_{ij}V_{jd}
+   = \sum_d \mathrm{d}O_{id}\,O_{id}$.
+3. So $\Delta$ is a row-wise dot product of two $(T, D)$ tensors the backward already has, computed
+   once before the tile loops.
+
+With it, the gradients of a tile are
 
 $$
 \mathrm{d}V \mathrel{+}= P^\top \mathrm{d}O, \quad
@@ -39,6 +82,24 @@ algorithm written in Triton in `masterclass.kernels.flash_attention`. Tests comp
 gradients with `F.scaled_dot_product_attention`; `bench/flash_memory.py` measures the peak memory
 against naive attention at $T = 4096$. Left out: dropout inside the kernel, and arbitrary masks
 (only causal, top-left aligned like SDPA's `is_causal`).
+
+References: [Dao et al. (2022), FlashAttention](https://arxiv.org/abs/2205.14135);
+[Dao (2023), FlashAttention-2](https://arxiv.org/abs/2307.08691);
+[Milakov & Gimelshein (2018), Online normalizer calculation for softmax](https://arxiv.org/abs/1805.02867).
+The textbook attention it replaces is Module 6's
+[scaled dot-product attention](../transformer/attention.md).
+
+## Exercises
+
+1. Write `online_softmax(s, block)`: the softmax of a 1-D tensor `s` computed in one pass over
+   blocks of `block` scores, keeping only a running maximum and denominator (steps 1-3 above);
+   it must survive scores like 1000. Check it: `uv run pytest --exercise llm.flash_attention`.
+2. Write `combine(m1, l1, o1, m2, l2, o2)`: the running state `(m, l, o)` (max, denominator,
+   unnormalized output) of two halves of a key sequence, merged into the state of the whole.
+   Check it: `uv run pytest --exercise llm.flash_attention`.
+3. Write `softmax_backward(p, dp)`: $\mathrm{d}S = P \odot (\mathrm{d}P - \Delta)$ for softmax rows
+   `p` `(T, T_k)` and upstream gradient `dp`, with $\Delta$ from step 1 of the backward. Check it:
+   `uv run pytest --exercise llm.flash_attention`.
 """
 
 from __future__ import annotations

@@ -22,8 +22,28 @@ Two layouts are here, both driven by `LanguageModel.decode` through the same sma
   $j$ of sequence $b$ to a physical block. Nothing is reserved for tokens that are never generated,
   and freed blocks return to the pool for other sequences.
 
+How the two layouts spend memory as a batch of sequences of different final lengths is decoded
+(the static cache reserves `max_len` positions for every sequence; the paged one holds
+$\lceil t / S\rceil$ blocks of $S$ positions per sequence at step $t$, until the sequence ends):
+
+![KV cache memory during decoding, static vs paged](figures/kv_cache_growth.png)
+
 The test checks that decoding token by token through either cache gives exactly the logits of one
 full forward pass. Left out: prefix sharing with copy-on-write, and swapping blocks to host memory.
+The PagedAttention paper: [Kwon et al. (2023)](https://arxiv.org/abs/2309.06180). The cache is
+driven by [the model's `decode`](model.md) and by [generation](generate.md).
+
+## Exercises
+
+1. Write `kv_cache_bytes(n_layers, batch, n_kv_heads, seq_len, head_dim, bytes_per_value)`: the
+   bytes a static cache holds for keys and values. Then evaluate it for a LLaMA-2-7B-sized model
+   (32 layers, 32 KV heads, head dim 128, fp16) at 4096 tokens: why does GQA with 8 KV heads
+   matter? Check it: `uv run pytest --exercise llm.kv_cache`.
+2. Write `paged_blocks(length, batch, block_size)`: how many blocks a paged cache holds after
+   `length` positions of `batch` sequences. Check it: `uv run pytest --exercise llm.kv_cache`.
+3. Write `append(cache_k, k_new)`: the concatenating cache (the simplest one), returning the
+   keys `(B, H, T + T_new, D)` that attention sees after the step. Check it:
+   `uv run pytest --exercise llm.kv_cache`.
 """
 
 from __future__ import annotations

@@ -98,7 +98,9 @@ def pgd(
 ) -> Tensor:
     """`steps` signed-gradient steps of `step_size`, each projected onto the L-inf ball of `eps`."""
     if eps < 0 or step_size <= 0 or steps < 1:
-        raise ValueError(f"need eps >= 0, step_size > 0, steps >= 1; got {eps}, {step_size}, {steps}")
+        raise ValueError(
+            f"need eps >= 0, step_size > 0, steps >= 1; got {eps}, {step_size}, {steps}"
+        )
     adv = x.detach().clone()
     for _ in range(steps):
         adv = adv + step_size * torch.sign(_input_grad(model, adv, y))
@@ -122,7 +124,7 @@ def accuracy_under_attack(
 # ## A small image task
 #
 # Ten-by-ten grey images of three classes, a horizontal bar, a vertical bar and a diagonal, at a
-# random place, plus noise. A two-layer convolutional net learns it to 100% in a few seconds,
+# random place, plus noise. A small perceptron learns it to 100% in a second,
 # which is the point: a perfect clean score still falls apart under small perturbations.
 
 
@@ -144,23 +146,15 @@ def bar_images(n: int, *, seed: int, size: int = 10, noise: float = 0.15) -> tup
     return x, labels
 
 
-def small_cnn() -> nn.Module:
-    """A two-convolution classifier for `bar_images`."""
-    return nn.Sequential(
-        nn.Conv2d(1, 8, 3, padding=1),
-        nn.ReLU(),
-        nn.Conv2d(8, 8, 3, padding=1),
-        nn.ReLU(),
-        nn.AdaptiveAvgPool2d(2),
-        nn.Flatten(),
-        nn.Linear(32, 3),
-    )
+def small_classifier() -> nn.Module:
+    """A two-layer perceptron for `bar_images` (a convolution would do too, at ten times the cost)."""
+    return nn.Sequential(nn.Flatten(), nn.Linear(100, 32), nn.ReLU(), nn.Linear(32, 3))
 
 
-def train_image_classifier(steps: int = 150, *, seed: int = 0) -> tuple[nn.Module, Tensor, Tensor]:
-    """A trained `small_cnn` and a held-out test set `(x, y)`."""
+def train_image_classifier(steps: int = 100, *, seed: int = 0) -> tuple[nn.Module, Tensor, Tensor]:
+    """A trained `small_classifier` and a held-out test set `(x, y)`."""
     torch.manual_seed(seed)
-    model = small_cnn()
+    model = small_classifier()
     x, y = bar_images(300, seed=seed)
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
     for _ in range(steps):

@@ -1,0 +1,56 @@
+"""TFLOP/s of the tiled Triton matmul against `torch.matmul` (cuBLAS) on a GPU.
+
+.venv/bin/python kernels/bench/matmul.py [--dtype fp16]
+"""
+
+# The timed lambdas are called inside the loop iteration that defines them.
+# ruff: noqa: B023
+
+import argparse
+
+import torch
+
+from masterclass.kernels.matmul import matmul
+
+DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+
+
+def time_ms(fn, repeats: int = 50) -> float:
+    """Median milliseconds of `fn()` (CUDA events) over `repeats` runs after 3 warm-up runs."""
+    for _ in range(3):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        fn()
+        end.record()
+        torch.cuda.synchronize()
+        times.append(start.elapsed_time(end))
+    return sorted(times)[len(times) // 2]
+
+
+def need_cuda() -> None:
+    if not torch.cuda.is_available():
+        raise SystemExit("this benchmark needs a CUDA device (the kernels compile for the GPU)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dtype", choices=list(DTYPES), default="fp16")
+    args = parser.parse_args()
+    need_cuda()
+    dtype = DTYPES[args.dtype]
+    for size in (1024, 2048, 4096, 8192):
+        a, b = (torch.randn(size, size, device="cuda", dtype=dtype) for _ in range(2))
+        blocks = dict(block_m=128, block_n=128, block_k=32, group_m=8)
+        torch.testing.assert_close(matmul(a, b, **blocks), a @ b, rtol=2e-2, atol=size**0.5 * 1e-2)
+        tflop = 2 * size**3 / 1e12
+        ours, ref = time_ms(lambda: matmul(a, b, **blocks)), time_ms(lambda: a @ b)
+        print(
+            f"{size:5d}^3: triton {tflop / ours * 1e3:7.1f} TFLOP/s  cuBLAS {tflop / ref * 1e3:7.1f} TFLOP/s  ratio {ref / ours:.2f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
