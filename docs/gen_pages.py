@@ -235,7 +235,7 @@ def source_note(package: Package, path: Path, page: str) -> str:
     """Where the page's code lives, the test file named after it, and its exercises."""
     note = f"*Source: `{path.relative_to(ROOT).as_posix()}`*"
     test_file = package.root / "tests" / f"test_{path.stem}.py"
-    if path.parent.name != "tests" and test_file.exists():
+    if path.parent.name != "tests" and test_file in TESTS.get(package.name, ()):
         target = relative(package.test_page(test_file), page)
         note += f" · *Tests: [`{test_file.name}`]({target})*"
     exercises = exercises_page(package, path) if path.is_relative_to(package.src) else None
@@ -370,7 +370,7 @@ def package_pages(
                 CHAPTER_FRONT_MATTER
                 + literate(path.read_text(), f"Exercises: {module.stem}", note),
             )
-    for test_file in package.tests():
+    for test_file in TESTS[package.name]:
         page = package.test_page(test_file)
         write(
             page,
@@ -572,9 +572,11 @@ def navigation(topics: dict[str, list[tuple[str, str]]], modules: dict[str, list
         if exercises:
             nav.append("        - Exercises")
             nav.extend(f"            - [{title}]({page})" for title, page in exercises)
-        if package.tests():
+        if TESTS[package_name]:
             nav.append("        - Tests")
-            nav.extend(f"            - [{t.name}]({package.test_page(t)})" for t in package.tests())
+            nav.extend(
+                f"            - [{t.name}]({package.test_page(t)})" for t in TESTS[package_name]
+            )
         nav.append(f"        - [API reference]({package_name}/api.md)")
     return "\n".join(nav) + "\n"
 
@@ -608,6 +610,7 @@ for _entry in ENTRIES:
 # packages in the course's order. Every page of it gets previous/next links.
 # (The chapters are listed once: a file that appears while the site builds waits for the next.)
 _chapters = {name: chapters(package) for name, package in PACKAGES.items()}
+TESTS = {name: package.tests() for name, package in PACKAGES.items()}
 _topics: dict[str, list[tuple[str, str]]] = {}
 for _name, _part, _module in MODULES:
     _package = PACKAGES[_name]

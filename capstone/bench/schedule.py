@@ -8,6 +8,7 @@ the same seed, batches and step count; only `train.schedule` differs. Prints the
 byte of each and their ratio.
 
     uv run python capstone/bench/schedule.py [--steps 300] [--width 96] [--layers 3]
+        [--fractions 0.2 0.35] [--corpus-bytes 3000000] [--vocab 1024]
 """
 
 from __future__ import annotations
@@ -28,12 +29,14 @@ def main() -> None:
     p.add_argument("--width", type=int, default=96)
     p.add_argument("--layers", type=int, default=3)
     p.add_argument("--fractions", type=float, nargs="+", default=[0.2])
+    p.add_argument("--corpus-bytes", type=int, default=3_000_000)
+    p.add_argument("--vocab", type=int, default=1024)
     args = p.parse_args()
     root = Path(tempfile.mkdtemp(prefix="schedule-bench-"))
     common = [
         "--preset", "small", "--device", "cpu", "--quiet",
-        "--set", "corpus.max_bytes=3000000", "--set", "corpus.heldout_fraction=0.1",
-        "--set", "tokenizer.vocab_size=1024",
+        "--set", f"corpus.max_bytes={args.corpus_bytes}", "--set", "corpus.heldout_fraction=0.1",
+        "--set", f"tokenizer.vocab_size={args.vocab}",
         "--set", f"model.d_model={args.width}", "--set", f"model.n_layers={args.layers}",
         "--set", "model.n_heads=4", "--set", "model.max_seq_len=128",
         "--set", "train.time_budget_s=0", "--set", f"train.steps={args.steps}",

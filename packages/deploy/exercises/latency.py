@@ -2,6 +2,8 @@ r"""# Exercises: Latency: time to first token and inter-token latency
 
 TTFT and ITL from timestamps, and the TTFT of first-come-first-served serving, checked against the engine."""
 
+import itertools
+
 import torch
 
 from masterclass.deploy.batching import Engine
@@ -9,8 +11,10 @@ from masterclass.deploy.latency import measure_latency
 from masterclass.llm import LanguageModel, LMConfig
 
 
-def solution_1_ttft_and_itl(submit_time: float, token_times: list[float]) -> tuple[float, list[float]]:
-    gaps = [b - a for a, b in zip(token_times, token_times[1:])]
+def solution_1_ttft_and_itl(
+    submit_time: float, token_times: list[float]
+) -> tuple[float, list[float]]:
+    gaps = [b - a for a, b in itertools.pairwise(token_times)]
     return token_times[0] - submit_time, gaps
 
 
@@ -35,7 +39,9 @@ def check_2_fifo_ttft_steps(fn) -> None:
     torch.manual_seed(0)
     model = LanguageModel(LMConfig.llama(vocab_size=32, d_model=16, n_layers=1, n_heads=2))
     for lengths in ([2, 3, 1], [4], [1, 1, 5, 2]):
-        rep = measure_latency(Engine(model, max_batch=1), [[1]] * len(lengths), lengths, clock="steps")
+        rep = measure_latency(
+            Engine(model, max_batch=1), [[1]] * len(lengths), lengths, clock="steps"
+        )
         want = [int(t) for t in rep.ttft()]
         got = fn(lengths)
         assert list(got) == want, f"fifo_ttft_steps({lengths}) = {got}, the engine says {want}"

@@ -44,4 +44,6 @@ def check_2_obs_cost(fn) -> None:
         keep = [j for j in range(5) if j != q]
         coef, *_ = np.linalg.lstsq(x[:, keep], y, rcond=None)
         want = ((y - x[:, keep] @ coef) ** 2).sum()
-        assert abs(got[q] - want) < 1e-8 * max(1, want), f"cost of weight {q}: {got[q]}, want {want}"
+        assert abs(got[q] - want) < 1e-8 * max(1, want), (
+            f"cost of weight {q}: {got[q]}, want {want}"
+        )

@@ -22,7 +22,10 @@ def test_batching_policy_moves_ttft_exactly_as_derived(make_lm):
 def test_summary_matches_numpy(make_lm):
     ticks = iter(np.arange(0, 1000, 0.25))
     rep = measure_latency(
-        Engine(make_lm(0, vocab=64), max_batch=2), [[1], [2], [3]], [3, 5, 2], clock=lambda: next(ticks)
+        Engine(make_lm(0, vocab=64), max_batch=2),
+        [[1], [2], [3]],
+        [3, 5, 2],
+        clock=lambda: next(ticks),
     )
     s = rep.summary()
     assert [len(t.tokens) for t in rep.timings] == [3, 5, 2]

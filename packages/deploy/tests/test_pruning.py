@@ -51,7 +51,9 @@ def test_wanda_matches_its_formula_in_numpy():
     assert (mask == want).all()
     # With equal input norms Wanda is per-row magnitude pruning.
     ones = torch.ones(10, dtype=torch.float64)
-    assert torch.equal(wanda_prune(torch.tensor(w), ones, 0.5), magnitude_prune(torch.tensor(w), 0.5)[0])
+    assert torch.equal(
+        wanda_prune(torch.tensor(w), ones, 0.5), magnitude_prune(torch.tensor(w), 0.5)[0]
+    )
 
 
 def test_sparsegpt_with_identity_hessian_is_magnitude_pruning_bitwise():

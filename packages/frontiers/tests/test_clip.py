@@ -53,10 +53,10 @@ def test_generated_images_show_their_caption():
 
 @pytest.mark.slow
 def test_zero_shot_classification_by_prompts():
-    model, _, _, accuracy = train_clip(150, seed=0)
+    model, _, _, accuracy = train_clip(100, batch=32, seed=0)
     # 12 classes: chance is 1/12; prompts use a template never seen in training.
     assert accuracy >= 0.9, f"zero-shot accuracy {accuracy:.3f}"
-    assert float(model.log_scale.exp()) != pytest.approx(1 / 0.07)  # the temperature moved
+    assert float(model.log_scale.detach().exp()) != pytest.approx(1 / 0.07)  # the temperature moved
 
 
 def test_bad_input():

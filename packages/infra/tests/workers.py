@@ -329,21 +329,71 @@ def pipeline(out: Path) -> None:
             "loss": loss,
             "grads": {k: p.grad.clone() for k, p in stage.named_parameters()},
         }
-    # torch.distributed.pipelining: each micro-batch's loss scaled by 1/m, as ours.
+    # torch.distributed.pipelining: it divides the summed gradients by m itself (scale_grads).
     for name, cls in (("torch_gpipe", ScheduleGPipe), ("torch_1f1b", Schedule1F1B)):
         stage = pipeline_stages()[rank]
         pipe = PipelineStage(stage, rank, world, torch.device("cpu"))
-        sched = cls(pipe, n_microbatches=MICRO, loss_fn=lambda o, t: loss_fn(o, t) / MICRO)
+        sched = cls(pipe, n_microbatches=MICRO, loss_fn=loss_fn)
         losses = []
         if rank == 0:
             sched.step(x)
         else:
             sched.step(target=y, losses=losses)
         results[name] = {
-            "loss": sum(float(v) for v in losses) if losses else None,
+            "loss": sum(float(v) for v in losses) / MICRO if losses else None,
             "grads": {k: p.grad.clone() for k, p in stage.named_parameters()},
         }
     torch.save(results, out / f"rank{rank}.pt")
+
+
+def ring_sum(grads: list[torch.Tensor], world: int) -> torch.Tensor:
+    """The ring reduce-scatter's order, written independently of the chapter: chunk c is
+    (((g_{c+1} + g_{c+2}) + ...) + g_c), rows of chunk c = [c * rows, (c + 1) * rows)."""
+    d0 = grads[0].shape[0] if grads[0].dim() else 1
+    flat = [g.reshape(d0, -1) for g in grads]
+    rows = -(-d0 // world)
+    out = torch.empty_like(flat[0])
+    for c in range(world):
+        sl = slice(c * rows, min((c + 1) * rows, d0))
+        acc = flat[(c + 1) % world][sl].clone()
+        for k in range(2, world + 1):
+            acc = acc + flat[(c + k) % world][sl]
+        out[sl] = acc
+    return out.view_as(grads[0])
+
+
+def ring_reference_step(model, opt, step: int, world: int) -> None:
+    """One process, one step: the W micro-batch gradients summed in ring order, then `opt`."""
+    x, y = batch(step, world)
+    per_rank = []
+    for r in range(world):
+        model.zero_grad()
+        sl = slice(r * B, (r + 1) * B)
+        nn.functional.cross_entropy(model(x[sl]), y[sl]).backward()
+        per_rank.append([p.grad.clone() for p in model.parameters()])
+    for i, p in enumerate(model.parameters()):
+        p.grad = ring_sum([g[i] for g in per_rank], world) / world
+    opt.step()
+
+
+def reshard(out: Path) -> None:
+    """ZeRO-3 on W ranks for 5 steps, then a sharded checkpoint (ours) and a DCP one."""
+    import torch.distributed.checkpoint as dcp
+
+    from masterclass.infra.sharded_checkpoint import save_sharded_checkpoint
+    from masterclass.infra.sharding import FullyShardedModule
+
+    rank, world = dist.get_rank(), dist.get_world_size()
+    fsdp = FullyShardedModule(mlp())
+    opt = torch.optim.AdamW(groups(fsdp.parameters()), lr=1e-2)
+    for step in range(5):
+        x, y = _local(step, rank, world)
+        opt.zero_grad()
+        nn.functional.cross_entropy(fsdp(x), y).backward()
+        opt.step()
+    save_sharded_checkpoint(out / "ckpt", fsdp, opt, step=5)
+    dcp.save({"model": fsdp.full_state_dict()}, checkpoint_id=str(out / "dcp"))
+    torch.save({"dir": str(out)}, out / f"rank{rank}.pt")
 
 
 if __name__ == "__main__":

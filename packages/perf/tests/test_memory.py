@@ -54,6 +54,7 @@ def test_counter_counts_a_shared_storage_once():
     assert counter.bytes == 2 * 4 * 6
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("wrap", [checkpoint_module, Recompute], ids=["torch", "scratch"])
 def test_checkpointing_cuts_saved_bytes_with_equal_gradients(wrap):
     cfg = CONFIGS["gqa"]()

@@ -98,7 +98,7 @@ def test_gcg_reaches_the_stated_success_rate_within_its_budget():
     model = _lm()
     prompt = torch.randint(0, 64, (6,), generator=torch.Generator().manual_seed(1))
     rate, mean_steps = attack_success_rate(model, prompt, list(range(0, 64, 8)), steps=20)
-    # Measured on this model: 5 of 8 targets within 20 steps of 32 candidates.
-    assert rate >= 0.5 and mean_steps <= 20
+    # Measured on this model: 8 of 8 targets, in 2.9 steps on average (budget 20 steps of 32 swaps).
+    assert rate >= 0.75 and mean_steps <= 20
     suffix, ok, _ = gcg_attack(model, prompt, 3, steps=1)
     assert suffix.shape == (4,) and isinstance(ok, bool)

@@ -31,7 +31,7 @@ def make_examples(n: int, seed: int) -> list[tuple[list[int], int]]:
     for _ in range(n):
         k = rng.randint(1, 4)
         a, b = rng.randrange(10 ** (k - 1), 10**k), rng.randrange(10 ** (k - 1), 10**k)
-        prompt = _digits(a) + [PLUS] + _digits(b) + [EQUALS]
+        prompt = [*_digits(a), PLUS, *_digits(b), EQUALS]
         out.append((prompt + _digits(a + b) + [EOS], len(prompt)))
     return out
 
@@ -45,7 +45,9 @@ def _batch(examples):
 
 def run(curriculum: bool, seed: int, train, test) -> dict[int, float]:
     torch.manual_seed(seed)
-    model = LanguageModel(LMConfig(vocab_size=13, d_model=64, n_layers=2, n_heads=4, max_seq_len=16))
+    model = LanguageModel(
+        LMConfig(vocab_size=13, d_model=64, n_layers=2, n_heads=4, max_seq_len=16)
+    )
     opt = torch.optim.Adam(model.parameters(), lr=LR)
     sampler = CurriculumSampler(
         length_difficulty([e for e, _ in train]), STEPS // 2, curriculum=curriculum, seed=seed
@@ -72,8 +74,13 @@ def main() -> None:
     torch.set_num_threads(1)
     train, test = make_examples(4000, seed=0), make_examples(800, seed=1)
     seeds = [0, 1, 2]
-    rows = {name: [run(name == "curriculum", s, train, test) for s in seeds] for name in ("random", "curriculum")}
-    print(f"# {STEPS} steps x {BATCH} examples, competence pacing over {STEPS // 2} steps, seeds {seeds}")
+    rows = {
+        name: [run(name == "curriculum", s, train, test) for s in seeds]
+        for name in ("random", "curriculum")
+    }
+    print(
+        f"# {STEPS} steps x {BATCH} examples, competence pacing over {STEPS // 2} steps, seeds {seeds}"
+    )
     print(f"{'order':<12}" + "".join(f"{f'{k} digits':>10}" for k in (1, 2, 3, 4)) + f"{'all':>10}")
     for name, results in rows.items():
         mean = {k: np.mean([r[k] for r in results]) for k in (1, 2, 3, 4, 0)}

@@ -21,6 +21,11 @@ def solution_2_warmup_len(step: int, start: int, end: int, steps: int) -> int:
 
 
 def check_2_warmup_len(fn) -> None:
-    for step, start, end, steps in [(0, 16, 128, 10), (5, 16, 128, 10), (3, 8, 100, 7), (50, 16, 64, 10)]:
+    for step, start, end, steps in [
+        (0, 16, 128, 10),
+        (5, 16, 128, 10),
+        (3, 8, 100, 7),
+        (50, 16, 64, 10),
+    ]:
         got, want = fn(step, start, end, steps), seq_len_warmup(step, start, end, steps)
         assert got == want, f"warmup_len({step}, {start}, {end}, {steps}) = {got}, want {want}"

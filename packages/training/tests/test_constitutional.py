@@ -82,13 +82,15 @@ def test_constitutional_dpo_lowers_the_heldout_violation_rate():
     tok = BPETokenizer.train(corpus * 2, 320, special_tokens=[EOT])
     eot = tok.special_tokens[EOT]
     torch.manual_seed(0)
-    model = LanguageModel(LMConfig(vocab_size=tok.vocab_size, d_model=48, n_layers=2, n_heads=4, max_seq_len=32))
+    model = LanguageModel(
+        LMConfig(vocab_size=tok.vocab_size, d_model=48, n_layers=2, n_heads=4, max_seq_len=32)
+    )
     # SFT on answers of which half are rude, for every topic (the model learns the format).
     examples = []
     for t in topics:
         for w in POLITE + RUDE:
             p = tok.encode_ordinary(_prompt(t))
-            r = tok.encode_ordinary(f" {t} are {w}.") + [eot]
+            r = [*tok.encode_ordinary(f" {t} are {w}."), eot]
             examples.append((p + r, len(p)))
     T = max(len(e) for e, _ in examples)
     ids = torch.zeros(len(examples), T, dtype=torch.long)
@@ -104,18 +106,22 @@ def test_constitutional_dpo_lowers_the_heldout_violation_rate():
         opt.step()
     critic, reviser = RuleCritic(), RuleReviser()
     heldout = [_prompt(t) for t in HELDOUT_TOPICS for _ in range(16)]
-    before = violation_rate(heldout, _sample(model, tok, heldout, torch.Generator().manual_seed(1)), critic)
+    before = violation_rate(
+        heldout, _sample(model, tok, heldout, torch.Generator().manual_seed(1)), critic
+    )
     # One round of the loop on the model's own samples for the training prompts.
     train_prompts = [_prompt(rng.choice(TRAIN_TOPICS)) for _ in range(64)]
     samples = _sample(model, tok, train_prompts, torch.Generator().manual_seed(2))
     pairs = critique_and_revise(train_prompts, samples, critic, reviser)
     assert len(pairs) >= 10
     id_pairs = [
-        (tok.encode_ordinary(x), tok.encode_ordinary(w) + [eot], tok.encode_ordinary(lo) + [eot])
+        (tok.encode_ordinary(x), [*tok.encode_ordinary(w), eot], [*tok.encode_ordinary(lo), eot])
         for x, w, lo in pairs
     ]
     dpo_train(model, id_pairs, DPOConfig(steps=30, lr=3e-3, beta=0.1))
-    after = violation_rate(heldout, _sample(model, tok, heldout, torch.Generator().manual_seed(1)), critic)
+    after = violation_rate(
+        heldout, _sample(model, tok, heldout, torch.Generator().manual_seed(1)), critic
+    )
     # Measured: about 0.5 before and under 0.1 after; the stated target is a drop by 3x or more.
     assert before >= 0.3, before
     print(f"violation rate before {before:.3f}, after {after:.3f}")

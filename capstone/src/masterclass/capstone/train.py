@@ -124,9 +124,11 @@ def heldout_batches(
 # different speed train for different numbers of steps, which is the point. With
 # `schedule = "cosine"`, whose rate at every step depends on $N$, the first plan is final.
 #
-# Why warmup-stable-decay: at the same number of steps it matched the cosine schedule on the
-# capstone's model in our measurement (`bench/schedule.py`), and it is the only one of the two
-# that lets the run decide its length late.
+# Why warmup-stable-decay: it is the only one of the two that lets the run decide its length
+# late, and at a fixed length it is reported to match cosine when the decay takes 20% or more
+# of the steps (Hägele et al., 2024, *Scaling Laws and Compute-Optimal Training Beyond Fixed
+# Training Durations*, https://arxiv.org/abs/2405.18392). `bench/schedule.py` measures the two
+# on the capstone's own model at the same number of steps (`bench/results/schedule.txt`).
 _TIMING_STEPS = 8
 # The first few steps are slow (allocations, and oneDNN choosing and compiling its bf16 kernels
 # for each shape), so only the steps after `_TIMING_SKIP` are counted.

@@ -139,10 +139,14 @@ def magnitude_prune(
     return masks
 
 
-def wanda_prune(w: Tensor, input_norm: Tensor, sparsity: float, *, n_m: tuple | None = None) -> Tensor:
+def wanda_prune(
+    w: Tensor, input_norm: Tensor, sparsity: float, *, n_m: tuple | None = None
+) -> Tensor:
     """Wanda mask for `w` `(out, in)` from the inputs' column norms `input_norm` `(in,)`."""
     if input_norm.shape != (w.shape[1],):
-        raise ValueError(f"input_norm must have shape ({w.shape[1]},), got {tuple(input_norm.shape)}")
+        raise ValueError(
+            f"input_norm must have shape ({w.shape[1]},), got {tuple(input_norm.shape)}"
+        )
     scores = w.abs() * input_norm[None, :]
     return semi_structured_mask(scores, *n_m) if n_m else row_mask(scores, sparsity)
 
@@ -164,9 +168,11 @@ def sparsegpt_prune(
     r"""The pruned and compensated weight (same shape and dtype as `w` `(out, in)`) for the
     input Hessian `H` $= X^\top X$ `(in, in)`."""
     _check_sparsity(sparsity)
-    rows, cols = w.shape
+    _, cols = w.shape
     if H.shape != (cols, cols):
-        raise ValueError(f"H must be ({cols}, {cols}) for w of shape {tuple(w.shape)}, got {tuple(H.shape)}")
+        raise ValueError(
+            f"H must be ({cols}, {cols}) for w of shape {tuple(w.shape)}, got {tuple(H.shape)}"
+        )
     W = w.detach().double().clone()
     H = H.detach().double().clone()
     dead = torch.diag(H) == 0
@@ -202,7 +208,11 @@ def sparsegpt_prune(
 # Forward hooks on every linear layer of the blocks collect, from one pass over calibration
 # tokens, each layer's input column norms (Wanda) and $H = X^\top X$ (SparseGPT).
 def _block_linears(model: nn.Module) -> dict[str, nn.Linear]:
-    return {n: m for n, m in model.named_modules() if n.startswith("blocks.") and isinstance(m, nn.Linear)}
+    return {
+        n: m
+        for n, m in model.named_modules()
+        if n.startswith("blocks.") and isinstance(m, nn.Linear)
+    }
 
 
 @torch.no_grad()
@@ -274,7 +284,7 @@ def prune_ffn_neurons(model: nn.Module, keep: float, calibration: Tensor) -> nn.
         score = ffn.down.weight.norm(dim=0).double() * stats[f"blocks.{i}.ffn.down"]["norm"]
         idx = score.argsort(descending=True, stable=True)[:n_keep].sort().values  # (n_keep,)
 
-        def rows(lin: nn.Linear) -> nn.Linear:
+        def rows(lin: nn.Linear, idx: Tensor = idx, n_keep: int = n_keep) -> nn.Linear:
             new = nn.Linear(lin.in_features, n_keep, bias=lin.bias is not None)
             new.weight.copy_(lin.weight[idx])
             if lin.bias is not None:

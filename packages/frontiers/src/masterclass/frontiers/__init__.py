@@ -2,11 +2,12 @@
 
 State space models (S4D), Hyena's implicit long convolutions, Mamba's selective scan, sparse
 mixtures of experts beyond top-k routing (Switch capacity, expert choice, expert parallelism) and
-retrieval-based models (BM25, dense search, kNN-LM, RAG), and CLIP's multimodal embeddings, each checked against a reference
+retrieval-based models (BM25, dense search, kNN-LM, RAG), Flamingo-style cross-modal attention and CLIP's multimodal embeddings, each checked against a reference
 implementation.
 """
 
 from masterclass.frontiers.clip import CLIPModel, clip_loss
+from masterclass.frontiers.crossmodal import CrossAttention, GatedLM
 from masterclass.frontiers.hyena import HyenaOperator
 from masterclass.frontiers.mamba import MambaArgs, MambaLM, parallel_scan
 from masterclass.frontiers.retrieval import BM25, KNNLM, DenseIndex
@@ -18,7 +19,9 @@ __all__ = [
     "KNNLM",
     "S4D",
     "CLIPModel",
+    "CrossAttention",
     "DenseIndex",
+    "GatedLM",
     "HyenaOperator",
     "MambaArgs",
     "MambaLM",

@@ -106,7 +106,9 @@ def load_full_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     """`{"params": {name: tensor}, "exp_avg": {...}, "exp_avg_sq": {...}, "meta": {...}}`."""
     root = Path(path)
     if not (root / "meta.json").is_file():
-        raise ValueError(f"{root} is not a sharded checkpoint (no meta.json): was the save finished?")
+        raise ValueError(
+            f"{root} is not a sharded checkpoint (no meta.json): was the save finished?"
+        )
     meta = json.loads((root / "meta.json").read_text())
     files = [load_file(str(root / f"rank{r}.safetensors")) for r in range(meta["world_size"])]
     out: dict[str, Any] = {"params": {}, "exp_avg": {}, "exp_avg_sq": {}, "meta": meta}
@@ -160,4 +162,3 @@ def load_resharded(
                 **{k: mine(full[k][name]).view_as(p) for k in _MOMENTS},
             }
     return int(full["meta"]["step"])
-

@@ -37,6 +37,17 @@ the log-sum-exp and softmax functions*.
 
 Left out: the fused cross-entropy kernels that avoid materialising $B\times V$ logits (module 7),
 and divergences other than KL (Jensen–Shannon, Rényi).
+
+## Exercises
+
+1. Write `logsumexp(x)` for a 1-D array that neither overflows (`x = [1000, 1000]`) nor
+   underflows (`x = [-1000, -1000]`), by factoring out the maximum. Check it:
+   `uv run pytest --exercise linalg.cross_entropy`.
+2. Write `cross_entropy_grad(logits, target)`: the gradient of $-\log\operatorname{softmax}(z)_y$
+   with respect to the logits $z$ of one example; show first that it is $\operatorname{softmax}(z)
+   - e_y$. Check it: `uv run pytest --exercise linalg.cross_entropy`.
+3. Write `kl(p, q)`: $D_{\mathrm{KL}}(p\,\Vert\,q)$ for two discrete distributions, with the
+   convention $0 \log 0 = 0$. Check it: `uv run pytest --exercise linalg.cross_entropy`.
 """
 
 from __future__ import annotations

@@ -193,7 +193,11 @@ def standard_normal(rng: np.random.Generator, size) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Normal:
-    r"""The Gaussian $\mathcal N(\mu, \sigma^2)$ (parametrised by the standard deviation)."""
+    r"""The Gaussian $\mathcal N(\mu, \sigma^2)$ (parametrised by the standard deviation).
+
+    >>> round(float(Normal(0.0, 1.0).log_prob(0.0)), 6)  # -log(sqrt(2 pi))
+    -0.918939
+    """
 
     mu: float
     sigma: float

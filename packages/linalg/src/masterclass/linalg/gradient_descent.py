@@ -53,7 +53,11 @@ from masterclass.linalg.optimizers import sgd_init, sgd_step
 
 
 def least_squares_loss(w, x, y) -> float:
-    r"""$\frac{1}{2B}\lVert Xw - y\rVert^2$ for `w` `(D,)`, `x` `(B, D)`, `y` `(B,)`."""
+    r"""$\frac{1}{2B}\lVert Xw - y\rVert^2$ for `w` `(D,)`, `x` `(B, D)`, `y` `(B,)`.
+
+    >>> least_squares_loss(np.array([1.0]), np.array([[1.0], [2.0]]), np.array([1.0, 0.0]))
+    1.0
+    """
     r = x @ w - y  # (B,)
     return float(r @ r / (2 * len(y)))
 

@@ -60,7 +60,12 @@ class Estimate:
 
 
 def bernoulli_mle(x) -> Estimate:
-    r"""$\hat p = \bar x$ from 0/1 data `x` `(N,)`; standard error $\sqrt{\hat p(1-\hat p)/N}$."""
+    r"""$\hat p = \bar x$ from 0/1 data `x` `(N,)`; standard error $\sqrt{\hat p(1-\hat p)/N}$.
+
+    >>> est = bernoulli_mle(np.array([1, 0, 1, 1]))
+    >>> print(est)
+    Estimate(value=array(0.75), stderr=array(0.21650635))
+    """
     x = _as_vector(x, "x")
     if not np.all((x == 0) | (x == 1)):
         raise ValueError("x must contain only 0 and 1 for a Bernoulli model")

@@ -63,7 +63,15 @@ class PCA:
 
     @classmethod
     def fit(cls, x, n_components: int | None = None, *, whiten: bool = False) -> PCA:
-        r"""Fit to data `x` `(N, D)`, keeping `n_components` (default all, $\min(N, D)$)."""
+        r"""Fit to data `x` `(N, D)`, keeping `n_components` (default all, $\min(N, D)$).
+
+        >>> x = np.array([[2.0, 0.0], [0.0, 1.0], [-2.0, 0.0], [0.0, -1.0]])
+        >>> pca = PCA.fit(x)
+        >>> pca.explained_variance_ratio.round(3).tolist()
+        [0.8, 0.2]
+        >>> np.abs(pca.components).round(3).tolist()
+        [[1.0, 0.0], [0.0, 1.0]]
+        """
         x = _as_matrix(x, "x")
         n, d = x.shape
         if n < 2:

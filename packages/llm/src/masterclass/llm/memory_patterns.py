@@ -93,7 +93,11 @@ class RollingKVCache(KVCache):
 
 def visible_mask(t: int, window: int | None, n_sink: int = 0) -> Tensor:
     """The `(T, T)` boolean mask equivalent to a rolling cache: causal, and within the window or
-    among the first `n_sink` positions."""
+    among the first `n_sink` positions.
+
+    >>> visible_mask(5, window=2, n_sink=1).int().tolist()
+    [[1, 0, 0, 0, 0], [1, 1, 0, 0, 0], [1, 1, 1, 0, 0], [1, 0, 1, 1, 0], [1, 0, 0, 1, 1]]
+    """
     i = torch.arange(t)[:, None]
     j = torch.arange(t)[None, :]
     allowed = j <= i

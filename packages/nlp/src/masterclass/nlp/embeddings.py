@@ -102,7 +102,12 @@ def relational_corpus(
 
 
 class Vocabulary:
-    """Word ↔ id maps and counts, in decreasing frequency (ties alphabetical)."""
+    """Word ↔ id maps and counts, in decreasing frequency (ties alphabetical).
+
+    >>> vocab = Vocabulary([['the', 'cat'], ['the', 'dog']])
+    >>> vocab.words, vocab.encode([['the', 'dog']])
+    (['the', 'cat', 'dog'], [[0, 2]])
+    """
 
     def __init__(self, sentences: Sequence[Sequence[str]], min_count: int = 1) -> None:
         counts = Counter(w for s in sentences for w in s)

@@ -27,6 +27,17 @@ References: Hendrycks & Gimpel, *Gaussian Error Linear Units* (2016); Ramachandr
 
 Left out: parametric activations with learned slopes (PReLU), and the derivative at the kinks
 (ReLU at 0 uses the subgradient 0, as torch does).
+
+## Exercises
+
+1. Write `sigmoid_derivative(x)`: $\sigma'(x)$ written with $\sigma$ itself,
+   $\sigma(x)(1 - \sigma(x))$ (derive it from $\sigma = 1/(1 + e^{-x})$ first). Check it:
+   `uv run pytest --exercise nn.activations`.
+2. Write `silu_derivative(x)` for $\mathrm{SiLU}(x) = x\,\sigma(x)$, by the product rule. Check
+   it: `uv run pytest --exercise nn.activations`.
+3. Write `gelu_tanh(x)`: GELU with the tanh approximation
+   $\tfrac12 x\,(1 + \tanh(\sqrt{2/\pi}\,(x + 0.044715\,x^3)))$. Check it:
+   `uv run pytest --exercise nn.activations`.
 """
 
 from __future__ import annotations
@@ -45,7 +56,11 @@ from torch import Tensor
 
 
 def sigmoid(x: Tensor) -> Tensor:
-    r"""Logistic sigmoid $\sigma(x) = 1/(1+e^{-x})$, element-wise. Any shape."""
+    r"""Logistic sigmoid $\sigma(x) = 1/(1+e^{-x})$, element-wise. Any shape.
+
+    >>> sigmoid(torch.tensor([-2.0, 0.0, 2.0])).round(decimals=4).tolist()
+    [0.11919999867677689, 0.5, 0.8808000087738037]
+    """
     return torch.sigmoid(x)
 
 

@@ -56,6 +56,11 @@ def batch_norm_forward(
     """Training-mode batch norm of `x` `(B, C, *S)`; returns `y` and the cache for backward.
 
     The cache is `(x_hat, rstd, gamma)`; `rstd` has shape `(C,)`.
+
+    >>> x = torch.tensor([[1.0], [3.0]])  # (B=2, C=1)
+    >>> y, _ = batch_norm_forward(x, torch.ones(1), torch.zeros(1))
+    >>> y.round(decimals=4).tolist()  # mean 2, variance 1 (biased): (x - 2) / sqrt(1 + eps)
+    [[-1.0], [1.0]]
     """
     dims = _reduce_dims(x)
     mu = x.mean(dim=dims)  # (C,)

@@ -47,7 +47,11 @@ def _pair(v: int | tuple[int, int]) -> tuple[int, int]:
 
 
 def conv_output_size(n: int, k: int, stride: int, padding: int, dilation: int) -> int:
-    r"""$\lfloor (n + 2p - d(k-1) - 1)/s \rfloor + 1$ along one axis."""
+    r"""$\lfloor (n + 2p - d(k-1) - 1)/s \rfloor + 1$ along one axis.
+
+    >>> conv_output_size(32, k=3, stride=1, padding=1, dilation=1), conv_output_size(32, k=3, stride=2, padding=1, dilation=1)
+    (32, 16)
+    """
     return (n + 2 * padding - dilation * (k - 1) - 1) // stride + 1
 
 

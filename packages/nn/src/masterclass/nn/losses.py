@@ -72,7 +72,11 @@ def mae_loss(pred: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
 
 
 def huber_loss(pred: Tensor, target: Tensor, delta: float = 1.0, reduction: str = "mean") -> Tensor:
-    r"""$\tfrac12 r^2$ for $|r| \le \delta$, else $\delta(|r| - \tfrac12\delta)$, with $r = \hat y - y$."""
+    r"""$\tfrac12 r^2$ for $|r| \le \delta$, else $\delta(|r| - \tfrac12\delta)$, with $r = \hat y - y$.
+
+    >>> huber_loss(torch.tensor([0.5, 3.0]), torch.tensor([0.0, 0.0]), reduction='none').tolist()
+    [0.125, 2.5]
+    """
     _same_shape("huber_loss", pred, target)
     if delta <= 0:
         raise ValueError(f"huber_loss: delta must be positive, got {delta}")
@@ -89,7 +93,11 @@ def huber_loss(pred: Tensor, target: Tensor, delta: float = 1.0, reduction: str 
 
 
 def bce_with_logits(logits: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
-    """Binary cross-entropy on raw scores, stable for any logit; targets in $[0, 1]$."""
+    """Binary cross-entropy on raw scores, stable for any logit; targets in $[0, 1]$.
+
+    >>> bce_with_logits(torch.tensor([1000.0, -1000.0]), torch.tensor([1.0, 0.0])).item()  # stable: no inf
+    0.0
+    """
     _same_shape("bce_with_logits", logits, target)
     loss = torch.clamp_min(logits, 0) - logits * target + torch.log1p(torch.exp(-logits.abs()))
     return _reduce(loss, reduction)

@@ -48,7 +48,15 @@ from masterclass.nn.rnn import RecurrentStack
 def lstm_cell(
     x: Tensor, h: Tensor, c: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, b_hh: Tensor
 ) -> tuple[Tensor, Tensor]:
-    """One LSTM step: `x` `(B, I)`, `h`, `c` `(B, H)`, weights `(4H, I)`, `(4H, H)`; returns `(h', c')`."""
+    """One LSTM step: `x` `(B, I)`, `h`, `c` `(B, H)`, weights `(4H, I)`, `(4H, H)`; returns `(h', c')`.
+
+    >>> H = 2
+    >>> x, h, c = torch.ones(1, 1), torch.zeros(1, H), torch.ones(1, H)
+    >>> zero_w = (torch.zeros(4 * H, 1), torch.zeros(4 * H, H), torch.zeros(4 * H), torch.zeros(4 * H))
+    >>> h2, c2 = lstm_cell(x, h, c, *zero_w)  # all gates sigmoid(0) = 0.5, candidate tanh(0) = 0
+    >>> c2.tolist(), h2.round(decimals=4).tolist()  # c' = 0.5 c, h' = 0.5 tanh(c')
+    ([[0.5, 0.5]], [[0.23109999299049377, 0.23109999299049377]])
+    """
     gates = x @ w_ih.T + b_ih + h @ w_hh.T + b_hh  # (B, 4H)
     i, f, g, o = gates.chunk(4, dim=1)  # each (B, H)
     i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)

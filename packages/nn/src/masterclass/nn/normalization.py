@@ -104,6 +104,10 @@ class RMSNorm(nn.Module):
     r"""Root-mean-square normalization over the last dimension, equal to `torch.nn.RMSNorm(d, eps)`.
 
     Input `(..., d)`, output the same shape and dtype. Parameter `weight` $\gamma$ (ones).
+
+    >>> norm = RMSNorm(2, eps=0.0)
+    >>> norm(torch.tensor([[3.0, 4.0]])).round(decimals=4).tolist()  # rms = sqrt(12.5)
+    [[0.8485000133514404, 1.1313999891281128]]
     """
 
     def __init__(self, d: int, eps: float = 1e-6) -> None:

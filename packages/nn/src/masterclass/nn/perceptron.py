@@ -55,7 +55,11 @@ class PerceptronResult:
 
 
 def perceptron_predict(x: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
-    r"""Predicted labels in $\{-1, +1\}$ for `x` `(N, d)`; a score of exactly 0 maps to $+1$."""
+    r"""Predicted labels in $\{-1, +1\}$ for `x` `(N, d)`; a score of exactly 0 maps to $+1$.
+
+    >>> perceptron_predict(torch.tensor([[1.0, 2.0], [-3.0, 0.0]]), torch.tensor([1.0, 0.0]), torch.tensor(0.0)).tolist()
+    [1.0, -1.0]
+    """
     scores = x @ weight + bias  # (N,)
     return torch.where(scores >= 0, 1.0, -1.0).to(x.dtype)
 

@@ -43,7 +43,11 @@ from torch import Tensor, nn
 
 
 def l2_penalty(params: Iterable[Tensor], weight_decay: float) -> Tensor:
-    r"""$\tfrac{\lambda}{2}\sum \|\theta\|_2^2$: its gradient is $\lambda\theta$."""
+    r"""$\tfrac{\lambda}{2}\sum \|\theta\|_2^2$: its gradient is $\lambda\theta$.
+
+    >>> l2_penalty([torch.tensor([3.0, 4.0])], weight_decay=0.1).item()  # 0.1/2 * 25
+    1.25
+    """
     return 0.5 * weight_decay * sum((p * p).sum() for p in params)
 
 

@@ -52,7 +52,13 @@ def rnn_cell(
     b_hh: Tensor,
     nonlinearity: str = "tanh",
 ) -> Tensor:
-    r"""One Elman step $h' = \phi(x W_{ih}^\top + b_{ih} + h W_{hh}^\top + b_{hh})$, shape `(B, H)`."""
+    r"""One Elman step $h' = \phi(x W_{ih}^\top + b_{ih} + h W_{hh}^\top + b_{hh})$, shape `(B, H)`.
+
+    >>> x, h = torch.ones(1, 2), torch.zeros(1, 3)
+    >>> w_ih, w_hh, b = torch.full((3, 2), 0.5), torch.zeros(3, 3), torch.zeros(3)
+    >>> rnn_cell(x, h, w_ih, w_hh, b, b).round(decimals=4).tolist()  # tanh(0.5 + 0.5)
+    [[0.7616000175476074, 0.7616000175476074, 0.7616000175476074]]
+    """
     pre = x @ w_ih.T + b_ih + h @ w_hh.T + b_hh  # (B, H)
     return torch.tanh(pre) if nonlinearity == "tanh" else torch.relu(pre)
 

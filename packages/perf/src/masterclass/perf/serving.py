@@ -66,6 +66,8 @@ import time
 from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
 
+from fastapi import Body, FastAPI, HTTPException
+
 __all__ = ["BatchingQueue", "make_app", "serve"]
 
 
@@ -165,8 +167,6 @@ def make_app(
     max_wait_s: float = 0.005,
 ):
     """A FastAPI app serving `predict_batch` at `POST /predict`; `app.state.queue` is its queue."""
-    from fastapi import Body, FastAPI, HTTPException
-
     queue = BatchingQueue(predict_batch, max_batch=max_batch, max_wait_s=max_wait_s)
 
     @contextlib.asynccontextmanager

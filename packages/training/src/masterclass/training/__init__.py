@@ -5,6 +5,12 @@ Module 8: training methodology: the pretraining loop, schedules, losses, fine-tu
 - `optim`: AdamW as a `torch.optim.Optimizer` over Module 1's step function (`AdamW`).
 - `schedule`: learning-rate schedules applied per step (`LRSchedule`, `make_schedule`).
 - `loop`: the pretraining loop (`TrainConfig`, `train`, `evaluate_loss`).
+- `data_cleaning`, `token_distribution`, `curriculum`, `losses`: the data and the objective.
+- `instruction_tuning`, `lora`, `rlhf`, `dpo`, `constitutional`, `finetune`: post-training.
+- `few_shot`: in-context evaluation (`multiple_choice_eval`, `exact_match_eval`).
+
+The post-training chapters are imported from their modules
+(`from masterclass.training.dpo import dpo_loss`), so that `import masterclass.training` stays light.
 """
 
 from masterclass.training.loop import (

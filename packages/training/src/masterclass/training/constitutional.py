@@ -165,7 +165,9 @@ class ModelCritic:
     """A critic backed by a text generator `generate(prompt) -> str`."""
 
     def __init__(
-        self, generate: Callable[[str], str], constitution: Sequence[Principle] = DEFAULT_CONSTITUTION
+        self,
+        generate: Callable[[str], str],
+        constitution: Sequence[Principle] = DEFAULT_CONSTITUTION,
     ) -> None:
         self.generate, self.constitution = generate, tuple(constitution)
 
@@ -183,7 +185,9 @@ class ModelReviser:
     """A reviser backed by a text generator `generate(prompt) -> str`."""
 
     def __init__(
-        self, generate: Callable[[str], str], constitution: Sequence[Principle] = DEFAULT_CONSTITUTION
+        self,
+        generate: Callable[[str], str],
+        constitution: Sequence[Principle] = DEFAULT_CONSTITUTION,
     ) -> None:
         self.generate = generate
         self.by_name = {p.name: p for p in constitution}

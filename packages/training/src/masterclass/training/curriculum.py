@@ -97,7 +97,7 @@ def competence(t: int, total: int, c0: float = 0.1) -> float:
     """Square-root competence $c(t)$: the easiest fraction of the data available at step `t`.
 
     >>> [round(competence(t, 100, 0.1), 3) for t in (0, 25, 100, 200)]
-    [0.1, 0.51, 1.0, 1.0]
+    [0.1, 0.507, 1.0, 1.0]
     """
     if total < 1 or not 0 < c0 <= 1:
         raise ValueError(f"need total >= 1 and c0 in (0, 1], got total={total}, c0={c0}")
@@ -111,7 +111,9 @@ def seq_len_warmup(step: int, start: int, end: int, warmup_steps: int, multiple:
     [16, 72, 128, 128]
     """
     if not 0 < start <= end or warmup_steps < 1:
-        raise ValueError(f"need 0 < start <= end and warmup_steps >= 1, got {start}, {end}, {warmup_steps}")
+        raise ValueError(
+            f"need 0 < start <= end and warmup_steps >= 1, got {start}, {end}, {warmup_steps}"
+        )
     frac = min(1.0, step / warmup_steps)
     length = start + frac * (end - start)
     return max(multiple, int(length) // multiple * multiple) if length >= multiple else int(length)

@@ -49,6 +49,17 @@ without storing the $T \times S$ score matrix.
 tensor([1., 0.])
 
 ```
+
+## Exercises
+
+1. Write `attention(q, k, v)`: $\operatorname{softmax}(QK^\top/\sqrt{D})V$ for `(T, D)` tensors,
+   with no mask. Check it: `uv run pytest --exercise transformer.attention`.
+2. Write `causal_attention(q, k, v)`: the same with position $i$ attending only to $j \le i$
+   (a mask of $-\infty$ above the diagonal, before the softmax). Check it:
+   `uv run pytest --exercise transformer.attention`.
+3. Why $\sqrt{D}$? Write `score_std(D, n)`: the standard deviation of $q^\top k$ measured over
+   `n` pairs of vectors with independent standard normal entries (seed 0); the checker compares it
+   with $\sqrt{D}$. Check it: `uv run pytest --exercise transformer.attention`.
 """
 
 import math

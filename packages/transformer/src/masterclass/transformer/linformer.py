@@ -64,7 +64,11 @@ def segment_mean_projection(r: int, S: int) -> Tensor:
 
 
 def linformer_flops(T: int, S: int, D: int, r: int) -> int:
-    """Multiply-adds: two projections $r S D$, then attention over $r$ keys, $2 T r D$."""
+    """Multiply-adds: two projections $r S D$, then attention over $r$ keys, $2 T r D$.
+
+    >>> linformer_flops(T=4096, S=4096, D=64, r=256) / (2 * 4096 * 4096 * 64)  # vs exact attention's 2 T S D
+    0.125
+    """
     return 2 * r * S * D + 2 * T * r * D
 
 

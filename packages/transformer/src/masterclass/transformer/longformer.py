@@ -42,7 +42,11 @@ __all__ = ["sliding_window_attention", "sliding_window_flops", "sliding_window_m
 def sliding_window_mask(
     T: int, window: int, global_tokens: list[int] | Tensor | None = None, device=None
 ) -> Tensor:
-    """`(T, T)` mask: `|i - j| <= window`, plus full rows and columns for the global tokens."""
+    """`(T, T)` mask: `|i - j| <= window`, plus full rows and columns for the global tokens.
+
+    >>> sliding_window_mask(5, window=1).int().tolist()
+    [[1, 1, 0, 0, 0], [1, 1, 1, 0, 0], [0, 1, 1, 1, 0], [0, 0, 1, 1, 1], [0, 0, 0, 1, 1]]
+    """
     if window < 0:
         raise ValueError(f"window must be >= 0, got {window}")
     i = torch.arange(T, device=device)[:, None]
@@ -117,5 +121,9 @@ def sliding_window_attention(
 
 def sliding_window_flops(T: int, D: int, window: int, n_global: int = 0) -> int:
     """Multiply-adds: $2 D$ per score; $3w + G$ scores per query (three chunks and the global
-    keys), and $T$ per global query."""
+    keys), and $T$ per global query.
+
+    >>> sliding_window_flops(T=4096, D=64, window=256) / (2 * 4096 * 4096 * 64)
+    0.1875
+    """
     return 2 * D * (T * (3 * max(window, 1) + n_global) + n_global * T)

@@ -105,5 +105,9 @@ def performer_attention(
 
 
 def performer_flops(T: int, S: int, D: int, m: int) -> int:
-    """Multiply-adds: the two feature projections, then linear attention with $M = m$."""
+    """Multiply-adds: the two feature projections, then linear attention with $M = m$.
+
+    >>> performer_flops(T=4096, S=4096, D=64, m=256) < 2 * 4096 * 4096 * 64  # vs exact attention
+    True
+    """
     return (T + S) * m * D + S * m * D + T * m * D + T * m

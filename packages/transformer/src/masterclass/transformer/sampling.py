@@ -34,6 +34,9 @@ def top_k_filter(logits: Tensor, k: int) -> Tensor:
     """Keep the `k` largest logits of each row (and any tied with the k-th), set the rest to -inf.
 
     Shapes: `(..., V) -> (..., V)`.
+
+    >>> top_k_filter(torch.tensor([[1.0, 3.0, 2.0, 0.0]]), k=2).tolist()
+    [[-inf, 3.0, 2.0, -inf]]
     """
     if k <= 0:
         raise ValueError(f"top_k must be a positive integer, got {k}")
@@ -49,6 +52,10 @@ def top_p_filter(logits: Tensor, p: float) -> Tensor:
     """Keep the smallest set of most likely tokens whose probability sums to at least `p`.
 
     Shapes: `(..., V) -> (..., V)`, removed entries set to -inf.
+
+    >>> logits = torch.log(torch.tensor([[0.5, 0.3, 0.15, 0.05]]))
+    >>> torch.isfinite(top_p_filter(logits, p=0.7)).tolist()  # 0.5 + 0.3 >= 0.7
+    [[True, True, False, False]]
     """
     if not 0.0 < p <= 1.0:
         raise ValueError(f"top_p must be in (0, 1], got {p}")

@@ -55,7 +55,12 @@ def _positions(T: int, device=None) -> tuple[Tensor, Tensor]:
 
 
 def strided_pattern(T: int, stride: int, device=None) -> tuple[Tensor, Tensor]:
-    """The two causal masks `(T, T)` of strided attention: (local window, every `stride`-th)."""
+    """The two causal masks `(T, T)` of strided attention: (local window, every `stride`-th).
+
+    >>> local, strided = strided_pattern(4, stride=2)
+    >>> local.int().tolist(), strided.int().tolist()
+    ([[1, 0, 0, 0], [1, 1, 0, 0], [0, 1, 1, 0], [0, 0, 1, 1]], [[1, 0, 0, 0], [0, 1, 0, 0], [1, 0, 1, 0], [0, 1, 0, 1]])
+    """
     if stride <= 0:
         raise ValueError(f"stride must be positive, got {stride}")
     i, j = _positions(T, device)

@@ -95,7 +95,11 @@ def relative_position_bucket(
     n_buckets: int = 32,
     max_distance: int = 128,
 ) -> Tensor:
-    """Bucket index of each offset `j - i`; same shape as the input, values in `[0, n_buckets)`."""
+    """Bucket index of each offset `j - i`; same shape as the input, values in `[0, n_buckets)`.
+
+    >>> relative_position_bucket(torch.tensor([-100, -3, 0, 3, 100]), n_buckets=32, max_distance=128).tolist()
+    [15, 3, 0, 19, 31]
+    """
     buckets = torch.zeros_like(relative_position)
     if bidirectional:
         n_buckets //= 2
@@ -273,7 +277,11 @@ class T5ForConditionalGeneration(nn.Module):
 
 
 def shift_right(labels: Tensor, decoder_start_token_id: int, pad_token_id: int) -> Tensor:
-    """Decoder inputs for teacher forcing: `[start] + labels[:-1]`, with `-100` replaced by padding."""
+    """Decoder inputs for teacher forcing: `[start] + labels[:-1]`, with `-100` replaced by padding.
+
+    >>> shift_right(torch.tensor([[5, 6, -100]]), decoder_start_token_id=0, pad_token_id=0).tolist()
+    [[0, 5, 6]]
+    """
     shifted = torch.full_like(labels, decoder_start_token_id)
     shifted[:, 1:] = labels[:, :-1]
     return shifted.masked_fill(shifted == -100, pad_token_id)
