@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from masterclass.capstone import cli, pipeline
 from masterclass.capstone.run_folder import RunFolder
 
@@ -39,3 +41,19 @@ def test_flags_reach_the_config(tmp_path, monkeypatch):
     assert (cfg.preset, cfg.device, cfg.seed, cfg.train.lr) == ("base", "cpu", 7, 0.001)
     assert cfg.corpus.data == [str(data)] and cfg.model.d_model == 384
     assert seen["kwargs"]["until"] == "data"
+
+
+def test_top_level_help_shows_presets_and_data(capsys):
+    # `capstone --help` must show what a new user needs without a second --help.
+    with pytest.raises(SystemExit) as info:
+        cli.main(["--help"])
+    assert info.value.code == 0
+    text = capsys.readouterr().out
+    for name in ("tiny", "small", "base", "gpu", "--data", "--out", "(default)"):
+        assert name in text, name
+
+
+def test_options_without_a_command_mean_run(tmp_path, monkeypatch):
+    seen = _capture(monkeypatch)
+    assert cli.main(["--preset", "tiny", "--out", str(tmp_path / "o"), "--until", "corpus"]) == 0
+    assert seen["cfg"].preset == "tiny" and seen["kwargs"]["until"] == "corpus"

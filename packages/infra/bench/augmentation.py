@@ -18,7 +18,24 @@ from masterclass.infra.augmentation import eda, load_lexicon
 
 POS = ["good", "happy", "love", "beautiful", "smart", "funny", "strong"]
 NEG = ["bad", "sad", "hate", "ugly", "boring", "weak"]
-FILLER = "the a this that it was is movie book story very really quite and but so".split()
+FILLER = [
+    "the",
+    "a",
+    "this",
+    "that",
+    "it",
+    "was",
+    "is",
+    "movie",
+    "book",
+    "story",
+    "very",
+    "really",
+    "quite",
+    "and",
+    "but",
+    "so",
+]
 
 
 def sentences(words_pos, words_neg, n, rng):

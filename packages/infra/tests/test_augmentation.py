@@ -20,7 +20,23 @@ from masterclass.infra.augmentation import (
     token_noise,
 )
 
-WORDS = ["the", "good", "movie", "had", "a", "big", "cast", "and", "a", "slow", "start", "but", "a", "happy", "end"]
+WORDS = [
+    "the",
+    "good",
+    "movie",
+    "had",
+    "a",
+    "big",
+    "cast",
+    "and",
+    "a",
+    "slow",
+    "start",
+    "but",
+    "a",
+    "happy",
+    "end",
+]
 
 
 def test_lexicon_is_symmetric():

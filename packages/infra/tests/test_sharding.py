@@ -14,22 +14,6 @@ import workers
 from masterclass.infra.sharding import optimizer_state_bytes, pad_rows
 
 
-def _ring_sum(grads: list[torch.Tensor], world: int) -> torch.Tensor:
-    # The ring's order, written independently of the chapter: chunk c is
-    # (((g_{c+1} + g_{c+2}) + ...) + g_c), rows of chunk c = [c * rows, (c + 1) * rows).
-    d0 = grads[0].shape[0] if grads[0].dim() else 1
-    flat = [g.reshape(d0, -1) for g in grads]
-    rows = -(-d0 // world)
-    out = torch.empty_like(flat[0])
-    for c in range(world):
-        sl = slice(c * rows, min((c + 1) * rows, d0))
-        acc = flat[(c + 1) % world][sl].clone()
-        for k in range(2, world + 1):
-            acc = acc + flat[(c + k) % world][sl]
-        out[sl] = acc
-    return out.view_as(grads[0])
-
-
 def _single_process(world: int):
     """One process: the W micro-batch gradients, summed in ring order, then plain AdamW."""
     threads = torch.get_num_threads()
@@ -38,18 +22,8 @@ def _single_process(world: int):
         model = workers.mlp()
         opt = torch.optim.AdamW(workers.groups(model.parameters()), lr=1e-2)
         for step in range(workers.STEPS):
-            x, y = workers.batch(step, world)
-            per_rank = []
-            for r in range(world):
-                model.zero_grad()
-                sl = slice(r * workers.B, (r + 1) * workers.B)
-                nn.functional.cross_entropy(model(x[sl]), y[sl]).backward()
-                per_rank.append([p.grad.clone() for p in model.parameters()])
-            for i, p in enumerate(model.parameters()):
-                p.grad = _ring_sum([g[i] for g in per_rank], world) / world
-            opt.step()
-        full_state = optimizer_state_bytes(opt)
-        return model.state_dict(), full_state
+            workers.ring_reference_step(model, opt, step, world)
+        return model.state_dict(), optimizer_state_bytes(opt)
     finally:
         torch.set_num_threads(threads)
 

@@ -27,7 +27,7 @@ def check_1_kv_cache_bytes(fn) -> None:
 
 
 def solution_2_paged_blocks(length: int, batch: int, block_size: int) -> int:
-    """Each sequence holds $\\lceil t / S \\rceil$ blocks."""
+    r"""Each sequence holds $\lceil t / S \rceil$ blocks."""
     return batch * math.ceil(length / block_size)
 
 

@@ -32,7 +32,9 @@ def check_2_mutation(fn) -> None:
     """The new operator must keep the request and get past the rules at least once."""
     rows = load_jsonl("safety_prompts.jsonl")
     harmful = [r["text"] for r in rows if r["label"] == "harmful"]
-    judge = judge_response(NaiveBayesFilter().fit([r["text"] for r in rows], [r["label"] for r in rows]).flags)
+    judge = judge_response(
+        NaiveBayesFilter().fit([r["text"] for r in rows], [r["label"] for r in rows]).flags
+    )
     target = GuardedModel(lambda p: f"Sure: {p}", input_filters=[RuleFilter().flags])
     wins = sum(judge(target(fn(p))) for p in harmful)
     assert wins >= 1, "the mutated prompts never got past the rules with a harmful response"

@@ -146,6 +146,7 @@ def test_reward_model_learns_a_known_preference_rule():
     chosen, rejected = _preference_pairs(1000, torch.Generator().manual_seed(99))
     with torch.no_grad():
         accuracy = (rm(chosen) > rm(rejected)).float().mean().item()
+    print(f"reward model held-out preference accuracy {accuracy:.3f}")
     assert accuracy >= 0.9, f"held-out preference accuracy {accuracy:.3f} < 0.9"
     # lengths pick the position the score is read at.
     x = chosen[:2]
@@ -187,6 +188,7 @@ def test_rl_raises_the_reward_of_the_sft_baseline(algorithm):
         config = RLConfig(steps=40, batch_prompts=128, lr=2e-3, epochs=2)
         history = ppo_train(policy, task.prompts, task.reward, config)
     start, end = np.mean(history[:5]), np.mean(history[-5:])
+    print(f"{algorithm}: mean sampled reward {start:.3f} (first 5 steps) -> {end:.3f} (last 5)")
     assert end >= max(start + 0.1, 0.45), f"{algorithm}: reward {start:.3f} -> {end:.3f}"
 
 

@@ -1,4 +1,4 @@
-"""# Flash attention in Triton
+r"""# Flash attention in Triton
 
 The same algorithm as the PyTorch version in `masterclass.llm.flash_attention` (read that page
 first for the math), now as GPU kernels. The file climbs the ladder that every kernel here climbs:
@@ -9,10 +9,10 @@ first for the math), now as GPU kernels. The file climbs the ladder that every k
    softmax works. Simple and correct, but the tile grows with the sequence, so it only fits short
    sequences (here up to 1,024 keys), and each program reads every key.
 3. `flash_attention`: the tiled kernel with the online softmax. Each program walks over key
-   blocks of fixed size keeping the running max $m$, denominator $\\ell$ and accumulator, and writes
-   the output and the log-sum-exp $L = m + \\log \\ell$. Three more kernels compute the backward
-   from $L$ (FlashAttention-2's split: one pass for $\\mathrm{d}K, \\mathrm{d}V$ with an outer loop
-   over keys, one for $\\mathrm{d}Q$ with an outer loop over queries, so no atomics are needed).
+   blocks of fixed size keeping the running max $m$, denominator $\ell$ and accumulator, and writes
+   the output and the log-sum-exp $L = m + \log \ell$. Three more kernels compute the backward
+   from $L$ (FlashAttention-2's split: one pass for $\mathrm{d}K, \mathrm{d}V$ with an outer loop
+   over keys, one for $\mathrm{d}Q$ with an outer loop over queries, so no atomics are needed).
 
 A Triton program is one instance of the kernel; `tl.program_id` says which tile it owns. Triton
 handles the layout of a tile across the threads of a GPU block; we write tile-level code:
@@ -40,7 +40,7 @@ from torch import Tensor
 def attention_reference(
     q: Tensor, k: Tensor, v: Tensor, causal: bool = False, scale: float | None = None
 ) -> Tensor:
-    """$\\operatorname{softmax}(QK^\\top s)V$ with the `(B, H, T_q, T_k)` score matrix in memory."""
+    r"""$\operatorname{softmax}(QK^\top s)V$ with the `(B, H, T_q, T_k)` score matrix in memory."""
     scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
     acc = torch.float64 if q.dtype == torch.float64 else torch.float32  # float32 or better inside
     s = (q.to(acc) @ k.to(acc).transpose(-1, -2)) * scale  # (B, H, T_q, T_k)

@@ -25,8 +25,9 @@ and the backward pass ($\mathrm{d}x = y \odot (\mathrm{d}y - \langle \mathrm{d}y
 
 ## Exercises
 
-1. Write `log_softmax(x)`: a Triton kernel for the row-wise log-softmax
-   $x_i - m - \log \sum_j e^{x_j - m}$.
+1. Write `online_softmax(x, block)`: the softmax of the rows of `x`, with the max and the
+   denominator computed in one pass over chunks of `block` columns: when the running max moves
+   from $m$ to $m'$, the running sum is rescaled by $e^{m - m'}$.
    Check it: `uv run pytest --exercise kernels.softmax`
 """
 

@@ -24,7 +24,8 @@ Left out: grid-stride loops (one program handling many tiles) and autotuning `BL
 
 ## Exercises
 
-1. Write `axpy(a, x, y)`: `a * x + y` for a float `a` and 1-D tensors, as a Triton kernel.
+1. Write `tile_offsets(pid, block, n)`: the offsets and the mask that program `pid` of a launch
+   over `n` elements with tiles of `block` computes (as torch tensors).
    Check it: `uv run pytest --exercise kernels.vector_add`
 2. Write `num_programs(n, block)`: the grid size a launch over `n` elements with tiles of
    `block` needs.

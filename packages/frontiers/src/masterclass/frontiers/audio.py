@@ -74,7 +74,9 @@ def hann_window(n: int, dtype: torch.dtype = torch.float64) -> Tensor:
     return 0.5 - 0.5 * torch.cos(2 * math.pi * j / n)
 
 
-def stft(x: Tensor, n_fft: int, hop: int, *, center: bool = True, pad_mode: str = "reflect") -> Tensor:
+def stft(
+    x: Tensor, n_fft: int, hop: int, *, center: bool = True, pad_mode: str = "reflect"
+) -> Tensor:
     """Complex STFT `(..., n_fft // 2 + 1, frames)` of signals `x` `(..., n)` with a Hann window."""
     if n_fft <= 0 or hop <= 0:
         raise ValueError(f"n_fft and hop must be positive, got n_fft={n_fft}, hop={hop}")
@@ -102,7 +104,9 @@ def hz_to_mel(f: Tensor) -> Tensor:
     """Slaney's mel scale: linear below 1 kHz, logarithmic above."""
     log_step = math.log(6.4) / 27.0
     linear = 3.0 * f / 200.0
-    return torch.where(f >= 1000.0, 15.0 + torch.log(f.clamp_min(1e-10) / 1000.0) / log_step, linear)
+    return torch.where(
+        f >= 1000.0, 15.0 + torch.log(f.clamp_min(1e-10) / 1000.0) / log_step, linear
+    )
 
 
 def mel_to_hz(m: Tensor) -> Tensor:
@@ -119,8 +123,13 @@ def mel_filterbank(
     if not 0 <= fmin < fmax <= sr / 2:
         raise ValueError(f"need 0 <= fmin < fmax <= sr/2 = {sr / 2}, got fmin={fmin}, fmax={fmax}")
     freqs = torch.arange(n_fft // 2 + 1, dtype=torch.float64) * sr / n_fft  # (K,)
-    lo, hi = hz_to_mel(torch.tensor(fmin, dtype=torch.float64)), hz_to_mel(torch.tensor(fmax, dtype=torch.float64))
-    corners = mel_to_hz(torch.linspace(float(lo), float(hi), n_mels + 2, dtype=torch.float64))  # (M+2,)
+    lo, hi = (
+        hz_to_mel(torch.tensor(fmin, dtype=torch.float64)),
+        hz_to_mel(torch.tensor(fmax, dtype=torch.float64)),
+    )
+    corners = mel_to_hz(
+        torch.linspace(float(lo), float(hi), n_mels + 2, dtype=torch.float64)
+    )  # (M+2,)
     widths = corners.diff()  # (M+1,)
     offsets = corners[:, None] - freqs[None, :]  # (M+2, K)
     rising = -offsets[:-2] / widths[:-1, None]  # (M, K)
@@ -130,7 +139,14 @@ def mel_filterbank(
 
 
 def log_mel(
-    x: Tensor, sr: float, n_fft: int, hop: int, n_mels: int, *, top_db: float = 80.0, pad_mode: str = "constant"
+    x: Tensor,
+    sr: float,
+    n_fft: int,
+    hop: int,
+    n_mels: int,
+    *,
+    top_db: float = 80.0,
+    pad_mode: str = "constant",
 ) -> Tensor:
     """Log-mel spectrogram in dB `(..., n_mels, frames)`, as `librosa.power_to_db(melspectrogram)`.
 
@@ -155,7 +171,9 @@ def dct_ii(x: Tensor) -> Tensor:
 
 def mfcc(x: Tensor, sr: float, n_fft: int, hop: int, n_mels: int, n_mfcc: int) -> Tensor:
     """The first `n_mfcc` DCT coefficients of the log-mel bands, `(..., n_mfcc, frames)`."""
-    return dct_ii(log_mel(x, sr, n_fft, hop, n_mels).transpose(-1, -2))[..., :n_mfcc].transpose(-1, -2)
+    return dct_ii(log_mel(x, sr, n_fft, hop, n_mels).transpose(-1, -2))[..., :n_mfcc].transpose(
+        -1, -2
+    )
 
 
 # ## Synthetic keywords
@@ -166,7 +184,9 @@ def mfcc(x: Tensor, sr: float, n_fft: int, hop: int, n_mels: int, n_mfcc: int) -
 KEYWORDS = ("low tone", "high tone", "rising chirp", "falling chirp", "two-tone")
 
 
-def synth_keywords(n: int, *, sr: int = 8000, seconds: float = 0.25, seed: int = 0) -> tuple[Tensor, Tensor]:
+def synth_keywords(
+    n: int, *, sr: int = 8000, seconds: float = 0.25, seed: int = 0
+) -> tuple[Tensor, Tensor]:
     """`n` waveforms `(n, sr * seconds)` and their keyword ids `(n,)` into `KEYWORDS`."""
     rng = np.random.default_rng(seed)
     L = int(sr * seconds)
@@ -200,12 +220,14 @@ def train_keyword_classifier(steps: int = 150, *, seed: int = 0) -> tuple[nn.Mod
     sr, n_fft, hop, n_mels = 8000, 256, 128, 32
 
     def features(w: Tensor) -> Tensor:
-        f = log_mel(w.double(), sr, n_fft, hop, n_mels).float()  # (n, M, frames)
-        return ((f - f.mean()) / f.std()).flatten(1)
+        return log_mel(w.double(), sr, n_fft, hop, n_mels).float().flatten(1)  # (n, M * frames)
 
     x_train, y_train = synth_keywords(400, seed=seed)
     x_test, y_test = synth_keywords(200, seed=seed + 1)
     f_train, f_test = features(x_train), features(x_test)
+    # Standardise with the training set's statistics only.
+    mean, std = f_train.mean(), f_train.std()
+    f_train, f_test = (f_train - mean) / std, (f_test - mean) / std
     model = nn.Linear(f_train.shape[1], len(KEYWORDS))
     opt = torch.optim.Adam(model.parameters(), lr=1e-2, weight_decay=1e-4)
     for _ in range(steps):

@@ -28,7 +28,9 @@ $\lambda\, \mathrm{CE}(z, y_i) + (1 - \lambda)\, \mathrm{CE}(z, y_{\pi(i)})$ for
 $z$: the form most implementations use, checked in the test.
 
 The measured effect on a small bag-of-words classifier is in `bench/augmentation.py` (its output
-in `bench/results/augmentation.txt`).
+in `bench/results/augmentation.txt`): trained on sentences with the lexicon's head words only and
+tested on sentences with their synonyms only, the classifier is at chance without augmentation
+and well above it with EDA; the script prints both accuracies and their ratio.
 
 References: J. Wei and K. Zou, *EDA: Easy Data Augmentation Techniques for Boosting Performance on
 Text Classification Tasks*, EMNLP 2019, <https://arxiv.org/abs/1901.11196>; H. Zhang et al.,

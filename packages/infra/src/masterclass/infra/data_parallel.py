@@ -1,17 +1,17 @@
-"""# Data parallelism: the same model on every process, different data
+r"""# Data parallelism: the same model on every process, different data
 
 The simplest way to train on $W$ devices is to give each a full copy of the model and a different
 slice of every batch. Rank $r$ computes the gradient $g^{(r)}$ of its mean loss over its $B$
 examples; averaging over ranks,
-$$\\bar g = \\frac{1}{W}\\sum_{r=0}^{W-1} g^{(r)}
-         = \\nabla_\\theta \\frac{1}{WB}\\sum_{i=1}^{WB} \\ell_i ,$$
+$$\bar g = \frac{1}{W}\sum_{r=0}^{W-1} g^{(r)}
+         = \nabla_\theta \frac{1}{WB}\sum_{i=1}^{WB} \ell_i ,$$
 is exactly the gradient of the mean loss over the combined batch of $WB$ examples. If every rank
-starts from the same weights and applies the same optimizer step to the same $\\bar g$, the
+starts from the same weights and applies the same optimizer step to the same $\bar g$, the
 copies stay identical forever, and the run is equivalent to one process with a $W$ times larger
 batch (up to the order of floating-point sums).
 
 The average is an **all-reduce**: a collective after which every rank holds the sum of every
-rank's tensor. Ring all-reduce moves $2\\frac{W-1}{W}N$ numbers per rank for $N$ parameters,
+rank's tensor. Ring all-reduce moves $2\frac{W-1}{W}N$ numbers per rank for $N$ parameters,
 independent of $W$, which is why data parallelism scales. `torch.distributed` provides it over
 *gloo* (CPUs, TCP) and *NCCL* (GPUs, NVLink/InfiniBand); the code is the same.
 

@@ -240,9 +240,9 @@ def c4_clean(text: str) -> str:
 
 
 def c4_filter(text: str, bad_words: frozenset[str] = frozenset()) -> tuple[bool, list[str]]:
-    """C4's page rules on the cleaned text: `(keep, reasons)`.
+    r"""C4's page rules on the cleaned text: `(keep, reasons)`.
 
-    >>> c4_filter("Menu\\nHome | About\\nWe sell the best shoes in the whole town.")
+    >>> c4_filter("Menu\nHome | About\nWe sell the best shoes in the whole town.")
     (False, ['sentences=1 < 3'])
     """
     clean = c4_clean(text)

@@ -1,4 +1,4 @@
-"""# Token shards: a corpus on disk, streamed into batches
+r"""# Token shards: a corpus on disk, streamed into batches
 
 A language model is trained on a stream of token ids. Tokenizing is slow and the corpus may be
 larger than memory, so the standard practice (GPT-2's `OpenWebText` `.bin` files, nanoGPT,
@@ -19,7 +19,7 @@ laptop.
 | 32–63 | zero padding |
 | 64– | the ids |
 
-`uint16` suffices for vocabularies up to $2^{16} = 65\\,536$ (GPT-2's 50 257 fits), halving the
+`uint16` suffices for vocabularies up to $2^{16} = 65\,536$ (GPT-2's 50 257 fits), halving the
 disk and page-cache footprint compared to `uint32`. An `index.json` beside the shards lists them.
 
 **Sampling.** Training sees the corpus as $N$ non-overlapping windows of $T + 1$ tokens (input
@@ -27,9 +27,9 @@ $x = w_{0..T-1}$, target $y = w_{1..T}$), windows never crossing a shard boundar
 visits the windows in a fresh pseudo-random order that depends only on `(seed, epoch)`, so the
 whole stream of batches is a pure function of the seed, and the *position* in it — two integers,
 epoch and windows consumed — is all a checkpoint needs to resume exactly. With $W$ data-parallel
-ranks, each step consumes $B \\cdot W$ consecutive windows of the order, rank $r$ taking the
+ranks, each step consumes $B \cdot W$ consecutive windows of the order, rank $r$ taking the
 $r$-th block of $B$: the ranks together see exactly the batch a single process with batch
-$B \\cdot W$ would see.
+$B \cdot W$ would see.
 
 Left out: document-aware packing (attention masks that stop at document boundaries), mixing
 several corpora with weights, and remote object storage.

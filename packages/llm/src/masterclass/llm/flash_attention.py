@@ -37,6 +37,10 @@ True
 >>> torch.allclose(torch.exp(s - m) / l, torch.softmax(s, 0))
 True
 
+The tiles of a causal forward pass, and the work the causal mask lets it skip:
+
+![flash attention tiles](figures/flash_tiles.png)
+
 The update, for a block $J$ of keys:
 
 $$

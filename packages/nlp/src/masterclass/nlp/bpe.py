@@ -28,6 +28,8 @@ the pair counts are `aa` 4, `ab` 2, `bd` 1, ...; so merge 0 (id 256) is `aa`. No
 ids, `(97, 98)`: merge 1 (id 257) is `ab`. The word is `aa ab d aa ab a c`, and merge 2 (id 258)
 is `(aa, ab)` = `aaab`. Encoding the same string with the rank rule retraces the three steps:
 
+![BPE merge trace on aaabdaaabac](figures/bpe_merges.png)
+
 >>> tok = BPETokenizer.train(["aaabdaaabac"], 259)
 >>> [tok.token_bytes(i) for i in (256, 257, 258)]
 [b'aa', b'ab', b'aaab']

@@ -273,6 +273,7 @@ class Recompute(nn.Module):
         self.module = module
 
     def forward(self, *args: Any) -> Tensor:
+        """Run the wrapped module, saving only the leading tensor arguments for backward."""
         n_tensors = 0
         while n_tensors < len(args) and isinstance(args[n_tensors], Tensor):
             n_tensors += 1

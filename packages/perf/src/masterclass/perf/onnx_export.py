@@ -1,4 +1,4 @@
-"""# ONNX export with a parity check
+r"""# ONNX export with a parity check
 
 [ONNX](https://onnx.ai) is a file format for computation graphs: a list of operators
 (`MatMul`, `Softmax`, ...) from a versioned *opset*, their weights as initializers, and typed,
@@ -25,10 +25,10 @@ parity check below catches what an exporter can get wrong.
 
 **Trust, but verify.** An export is correct only if the runtime computes what the module
 computes. `onnx_parity` runs both on the same inputs and returns
-$$\\max_{k,i} \\lvert y^{\\text{torch}}_{k,i} - y^{\\text{ort}}_{k,i} \\rvert$$
+$$\max_{k,i} \lvert y^{\text{torch}}_{k,i} - y^{\text{ort}}_{k,i} \rvert$$
 over every output $k$ and element $i$. In float32 the two differ only by the order of floating
 point operations (fused kernels, different matmul blocking), so for unit-scale activations
-the difference is $\\sim 10^{-6}$; a wrong graph gives differences of order one.
+the difference is $\sim 10^{-6}$; a wrong graph gives differences of order one.
 
 Left out: custom operators and symbolic functions, external data for models over 2 GB, and
 graph surgery (adding or removing nodes by hand).

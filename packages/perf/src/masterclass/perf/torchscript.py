@@ -85,6 +85,7 @@ class SignGate(nn.Module):
     """`2x` where `x.sum() > 0`, else `-x` (a Python `if` on a tensor value)."""
 
     def forward(self, x: Tensor) -> Tensor:
+        """`x` of any shape -> the same shape."""
         if x.sum() > 0:
             return x * 2
         return -x
@@ -96,6 +97,7 @@ class CondSignGate(nn.Module):
     """`SignGate` with its branch written as `torch.cond`, so `torch.export` can capture it."""
 
     def forward(self, x: Tensor) -> Tensor:
+        """`x` of any shape -> the same shape."""
         return torch.cond(x.sum() > 0, lambda x: x * 2, lambda x: -x, (x,))
 
 

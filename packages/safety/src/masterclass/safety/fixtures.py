@@ -23,9 +23,9 @@ from typing import Any
 
 
 def fixture_path(name: str):
-    """The shipped file `name` (e.g. `"jailbreaks.jsonl"`), as an importlib resource."""
+    """The shipped file or folder `name` (e.g. `"jailbreaks.jsonl"`, `"tasks"`), as an importlib resource."""
     path = resources.files("masterclass.safety") / "data" / name
-    if not path.is_file():
+    if not (path.is_file() or path.is_dir()):
         raise ValueError(f"no fixture named {name!r}; see masterclass/safety/data/ for the list")
     return path
 
