@@ -123,7 +123,7 @@ def test_hugging_face_export_loads_with_equal_logits(tmp_path, tie):
     hf = transformers.LlamaForCausalLM.from_pretrained(str(out)).eval()
     assert json.loads((out / "config.json").read_text())["tie_word_embeddings"] == tie
     sample = "def mul(a, b):\n    return a * b<|eot|>"
-    ids = tok.encode(sample)
+    ids = tok.encode(sample, allowed_special="all")  # the special token is meant as a control token
     assert tokenizers.Tokenizer.from_file(str(out / "tokenizer.json")).encode(sample).ids == ids
     x = torch.tensor([ids])
     with torch.no_grad():

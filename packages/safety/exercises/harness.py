@@ -19,7 +19,9 @@ def check_1_pass_at_k(fn) -> None:
             for k in range(1, n + 1):
                 expected = pass_at_k(n, c, k)
                 got = fn(n, c, k)
-                assert abs(got - expected) < 1e-9, f"n={n}, c={c}, k={k}: expected {expected}, got {got}"
+                assert abs(got - expected) < 1e-9, (
+                    f"n={n}, c={c}, k={k}: expected {expected}, got {got}"
+                )
 
 
 def solution_2_naive_bias(n: int, c: int, k: int) -> float:
@@ -35,4 +37,6 @@ def check_2_naive_bias(fn) -> None:
             for k in range(2, n + 1):
                 gap = fn(n, c, k)
                 expected = (1 - (1 - c / n) ** k) - pass_at_k(n, c, k)
-                assert abs(gap - expected) < 1e-12 and gap <= 1e-12, f"n={n}, c={c}, k={k}: gap {gap}"
+                assert abs(gap - expected) < 1e-12 and gap <= 1e-12, (
+                    f"n={n}, c={c}, k={k}: gap {gap}"
+                )

@@ -56,7 +56,15 @@ class Optimizer:
 
 
 class SGD(Optimizer):
-    """Stochastic gradient descent with optional (Nesterov) momentum and L2 weight decay."""
+    """Stochastic gradient descent with optional (Nesterov) momentum and L2 weight decay.
+
+    >>> from masterclass.autograd.module import Parameter
+    >>> w = Parameter([1.0, -2.0])
+    >>> (w * w).sum().backward()  # gradient 2w
+    >>> SGD([w], lr=0.25).step()
+    >>> w.data.tolist()  # w - 0.25 * 2w
+    [0.5, -1.0]
+    """
 
     def __init__(
         self,

@@ -68,7 +68,12 @@ class KVCache:
 
 
 class StaticKVCache(KVCache):
-    """Preallocated cache of shape `(L, B, H_kv, max_len, D)` for keys and for values."""
+    """Preallocated cache of shape `(L, B, H_kv, max_len, D)` for keys and for values.
+
+    >>> cache = StaticKVCache(n_layers=2, batch_size=1, n_kv_heads=4, max_len=128, head_dim=16)
+    >>> cache.memory_bytes()  # 2 (k, v) * 2 * 1 * 4 * 128 * 16 values * 4 bytes
+    131072
+    """
 
     def __init__(
         self,

@@ -43,6 +43,12 @@ class HMM:
         log_pi: initial log-probabilities `(K,)`.
         log_A: transition log-probabilities `(K, K)`, rows sum to one in probability space.
         log_B: emission log-probabilities `(K, V)`.
+
+    >>> hmm = HMM(np.log([0.6, 0.4]), np.log([[0.7, 0.3], [0.4, 0.6]]), np.log([[0.9, 0.1], [0.2, 0.8]]))
+    >>> round(float(np.exp(hmm.log_likelihood([0, 1]))), 6)  # sum over the 4 state paths
+    0.209
+    >>> hmm.viterbi([0, 1, 1])[0]
+    [0, 1, 1]
     """
 
     def __init__(self, log_pi: np.ndarray, log_A: np.ndarray, log_B: np.ndarray) -> None:
