@@ -72,3 +72,49 @@ def test_mod_lm_trains_and_counts_flops():
     assert 0.5 * (1 + 1 / 16) < frac < 0.5 * (1 + 1 / 4) + 1e-9
     full = MixtureOfDepthsLM(LanguageModel(LMConfig.llama(**TINY)), capacity=1.0)
     assert full.block_flops_fraction(16) == pytest.approx(1.0)
+
+
+def test_intermediate_threshold_matches_token_by_token_hand_computation(perturb):
+    # A threshold at the median of the first layer's confidences: about half the tokens exit at
+    # layer 1, the rest run on while attending to the frozen states. The reference walks the tokens
+    # one by one with plain Python conditions (float32, same block calls: 1e-6).
+    model = perturb(LanguageModel(LMConfig.llama(**TINY))).eval()
+    B, T, L = 2, 10, 4
+    idx = torch.randint(0, 97, (B, T), generator=torch.Generator().manual_seed(3))
+    rope = model._rope(0, T, idx.device)
+    with torch.no_grad():
+        first = model.blocks[0](model.tok_emb(idx), rope, None, None, 0)
+        conf1 = model.lm_head(model.norm(first)).softmax(-1).amax(-1)
+    threshold = conf1.flatten().median().item()
+    ref_logits = torch.zeros(B, T, 97)
+    ref_exit = torch.zeros(B, T, dtype=torch.long)
+    frozen = [[False] * T for _ in range(B)]
+    with torch.no_grad():
+        x = model.tok_emb(idx)
+        for layer in range(L):
+            new = model.blocks[layer](x, rope, None, None, layer)
+            x = torch.stack(
+                [
+                    torch.stack([x[b, t] if frozen[b][t] else new[b, t] for t in range(T)])
+                    for b in range(B)
+                ]
+            )
+            layer_logits = model.lm_head(model.norm(x))
+            for b in range(B):
+                for t in range(T):
+                    if frozen[b][t]:
+                        continue
+                    p_max = layer_logits[b, t].softmax(-1).max().item()
+                    if layer == L - 1 or p_max >= threshold:
+                        ref_logits[b, t] = layer_logits[b, t]
+                        ref_exit[b, t] = layer + 1
+                        frozen[b][t] = True
+    logits, exit_layer = early_exit_forward(model, idx, threshold)
+    assert 0 < (exit_layer == 1).sum() < B * T  # a genuine mix, not a trivial threshold
+    assert torch.equal(exit_layer, ref_exit)
+    torch.testing.assert_close(logits, ref_logits, atol=1e-6, rtol=1e-6)
+    stats = early_exit_savings(model, idx, threshold)
+    assert stats["layers_fraction"] == pytest.approx(ref_exit.float().mean().item() / L)
+    with torch.no_grad():
+        full = model(idx).argmax(-1)
+    assert stats["agreement"] == pytest.approx((ref_logits.argmax(-1) == full).float().mean().item())

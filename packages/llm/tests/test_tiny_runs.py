@@ -79,3 +79,35 @@ def test_study_tables_have_one_row_per_variant(data):
     model = LanguageModel(LMConfig.llama(**BYTES)).eval()
     table = context_extension_table(model, data[1], 2.0, n_windows=2)
     assert [r["scheme"] for r in table] == ["none", "linear", "ntk", "yarn"]
+
+
+def test_random_batch_draws_every_valid_start_including_the_last():
+    # data = 0..9, seq_len 3: a window is 4 bytes, so the valid starts are 0..6 (7 of them). Each
+    # input row starts at its start value; over 64 seeds x 16 rows every start appears (the
+    # chance a given one is missed is (6/7)^1024, about 1e-69).
+    data = torch.arange(10)
+    seen = set()
+    for seed in range(64):
+        x, y = random_batch(data, 16, 3, torch.Generator().manual_seed(seed))
+        assert torch.equal(y, x + 1)  # targets are the next bytes
+        seen.update(x[:, 0].tolist())
+    assert seen == set(range(7))
+    with pytest.raises(ValueError, match="seq_len"):
+        random_batch(torch.arange(3), 2, 3, torch.Generator())
+
+
+def test_activation_study_runs_each_ffn_on_the_same_budget(data):
+    # Run the study itself on a 2-step budget: one row per FFN in order, a finite loss near the
+    # uniform ln 256 (2 steps move little), distinct losses (the FFN override is really applied),
+    # and the parameter counts by hand: per layer an ungated FFN has 2 * d * 4d weights, a gated
+    # one 3 * d * h with h = 8d/3 rounded up to a multiple of 64 (d = 64: h = 192).
+    rows = compare_activations(data, steps=2)
+    assert [r["variant"] for r in rows] == list(FFN_VARIANTS)
+    losses = [r["val_loss"] for r in rows]
+    assert all(math.isfinite(v) and abs(v - math.log(256)) < 1.0 for v in losses)
+    assert len(set(losses)) == len(losses)
+    params = {r["variant"]: r["params"] for r in rows}
+    assert params["GELU MLP"] == params["SiLU MLP"] == params["ReLU² MLP"]
+    assert params["SwiGLU"] == params["GeGLU"]
+    d, layers = 64, 2
+    assert params["SwiGLU"] - params["GELU MLP"] == layers * (3 * d * 192 - 2 * d * 4 * d)

@@ -5,7 +5,9 @@ The closed-form optimum of the KL-regularised objective, and its distance from t
 import torch
 
 
-def solution_1_optimal_policy(ref_probs: torch.Tensor, rewards: torch.Tensor, beta: float) -> torch.Tensor:
+def solution_1_optimal_policy(
+    ref_probs: torch.Tensor, rewards: torch.Tensor, beta: float
+) -> torch.Tensor:
     """pi* proportional to pi_ref * exp(r / beta)."""
     logits = ref_probs.log() + rewards / beta
     return logits.softmax(-1)
@@ -20,7 +22,7 @@ def check_1_optimal_policy(fn) -> None:
         pi = fn(ref, r, beta)
         assert abs(float(pi.sum()) - 1) < 1e-9, "the policy must be a distribution"
 
-        def objective(p):
+        def objective(p, beta=beta):
             return float((p * r).sum() - beta * (p * (p / ref).log()).sum())
 
         best = objective(pi)

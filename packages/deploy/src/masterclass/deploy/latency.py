@@ -71,7 +71,7 @@ class RequestTiming:
     @property
     def itl(self) -> list[float]:
         """Gaps between consecutive tokens."""
-        return list(np.diff(self.tokens))
+        return [b - a for a, b in zip(self.tokens, self.tokens[1:], strict=False)]
 
 
 def percentiles(values: Sequence[float], qs: Sequence[float] = (50, 99)) -> list[float]:

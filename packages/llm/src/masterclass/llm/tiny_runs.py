@@ -41,7 +41,14 @@ def random_batch(
     data: Tensor, batch_size: int, seq_len: int, generator: torch.Generator
 ) -> tuple[Tensor, Tensor]:
     """`batch_size` random windows of `seq_len + 1` bytes, as inputs and next-byte targets `(B, T)`."""
-    starts = torch.randint(0, data.numel() - seq_len - 1, (batch_size,), generator=generator)
+    # A window needs `seq_len + 1` bytes, so the last valid start is `numel - seq_len - 1`;
+    # `randint`'s upper bound is exclusive, hence `numel - seq_len`.
+    if data.numel() < seq_len + 1:
+        raise ValueError(
+            f"data has {data.numel()} bytes, fewer than seq_len + 1 = {seq_len + 1}: "
+            "pass more data or a shorter seq_len"
+        )
+    starts = torch.randint(0, data.numel() - seq_len, (batch_size,), generator=generator)
     windows = torch.stack([data[s : s + seq_len + 1] for s in starts.tolist()])  # (B, T + 1)
     return windows[:, :-1], windows[:, 1:]
 

@@ -177,7 +177,7 @@ def _target_loss(logits: Tensor, target: int) -> Tensor:
 
 
 def token_gradients(model: nn.Module, ids: Tensor, target: int) -> Tensor:
-    """$\\partial \\mathcal L / \\partial (\\text{one-hot})$ `(T, V)` for ids `(T,)`, the loss of `target` next."""
+    r"""$\partial \mathcal L / \partial (\text{one-hot})$ `(T, V)` for ids `(T,)`, the loss of `target` next."""
     w = model.tok_emb.weight  # (V, C)
     one_hot = F.one_hot(ids, w.shape[0]).to(w.dtype).requires_grad_(True)  # (T, V)
     embeds = (one_hot @ w)[None]  # (1, T, C)

@@ -54,7 +54,7 @@ Left out: intersectional groups, calibration-based fairness criteria, and in-pro
 mitigations (constrained training, adversarial debiasing).
 
 >>> import numpy as np
->>> y_true, y_pred = np.array([1, 0, 1, 0]), np.array([1, 1, 0, 0])
+>>> y_pred = np.array([1, 0, 1, 1])   # group a: 1 of 2 positive, group b: 2 of 2
 >>> float(demographic_parity_difference(y_pred, np.array(["a", "a", "b", "b"])))
 0.5
 

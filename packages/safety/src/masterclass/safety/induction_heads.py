@@ -172,7 +172,7 @@ def _shifted_repeats(
 
 
 def induction_scores(patterns: Tensor, n: int) -> Tensor:
-    """Mean attention from position $i \\in [n, 2n)$ to $i - n + 1$ for each layer and head, `(L, H)`.
+    r"""Mean attention from position $i \in [n, 2n)$ to $i - n + 1$ for each layer and head, `(L, H)`.
 
     `patterns` `(B, L, H, 2n, 2n)` of a repeated sequence with period `n`.
     """

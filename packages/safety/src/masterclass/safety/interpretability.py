@@ -52,8 +52,8 @@ circuit these tools find first, has its own chapter (`induction_heads.py`).
 
 >>> import torch
 >>> f = lambda x: (x**2).sum(1, keepdim=True)   # f(x) = sum x_i^2: IG_i = x_i^2 exactly
->>> integrated_gradients(f, torch.tensor([[1.0, 2.0]]), target=0)
-tensor([[1.0000, 4.0000]])
+>>> [round(v, 4) for v in integrated_gradients(f, torch.tensor([[1.0, 2.0]]), target=0)[0].tolist()]
+[1.0, 4.0]
 
 ## Exercises
 
@@ -135,7 +135,7 @@ def integrated_gradients(
 def completeness_error(
     f: Forward, x: Tensor, attributions: Tensor, baseline: Tensor | None = None, *, target: int
 ) -> Tensor:
-    """$|\\sum_i \\mathrm{IG}_i - (f(x) - f(x'))|$ per example, `(B,)`."""
+    r"""$|\sum_i \mathrm{IG}_i - (f(x) - f(x'))|$ per example, `(B,)`."""
     baseline = torch.zeros_like(x) if baseline is None else baseline.expand_as(x)
     with torch.no_grad():
         delta = f(x)[:, target] - f(baseline)[:, target]  # (B,)

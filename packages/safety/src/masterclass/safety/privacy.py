@@ -291,7 +291,7 @@ def rdp_to_epsilon(
 
 
 class RDPAccountant:
-    """Tracks the RDP of a sequence of sampled Gaussian steps and reports $(\\varepsilon, \\delta)$."""
+    r"""Tracks the RDP of a sequence of sampled Gaussian steps and reports $(\varepsilon, \delta)$."""
 
     def __init__(self, orders: Sequence[float] = DEFAULT_ORDERS) -> None:
         self.orders = tuple(orders)
@@ -303,7 +303,7 @@ class RDPAccountant:
         self.rdp = self.rdp + steps * np.asarray(per_step)
 
     def epsilon(self, delta: float) -> tuple[float, float]:
-        """The smallest $\\varepsilon$ over the orders at this `delta`, and the order achieving it."""
+        r"""The smallest $\varepsilon$ over the orders at this `delta`, and the order achieving it."""
         return rdp_to_epsilon(self.orders, self.rdp, delta)
 
 
@@ -380,7 +380,7 @@ def exposure(canary_log_perplexity: float, candidate_log_perplexities: Sequence[
 
 
 def sequence_log_perplexity(model: nn.Module, prefix: Tensor, suffixes: Tensor) -> Tensor:
-    """$-\\sum_t \\log p(s_t \\mid \\text{prefix}, s_{<t})$ for each suffix, `(N,)`.
+    r"""$-\sum_t \log p(s_t \mid \text{prefix}, s_{<t})$ for each suffix, `(N,)`.
 
     `prefix` `(T_p,)`, `suffixes` `(N, T_s)` token ids; `model` maps `(B, T)` ids to `(B, T, V)` logits.
     """

@@ -41,9 +41,9 @@ attacks (the adversarial chapter searches for worst cases; this one measures ave
 ![Reliability diagram and accuracy under noise](figures/calibration.png)
 
 >>> import torch
->>> probs = torch.tensor([[0.9, 0.1], [0.8, 0.2], [0.3, 0.7]])
->>> round(float(expected_calibration_error(probs, torch.tensor([0, 1, 1]), n_bins=10)), 4)
-0.4
+>>> probs = torch.tensor([[0.95, 0.05], [0.85, 0.15], [0.25, 0.75]])  # one per bin, away from edges
+>>> round(float(expected_calibration_error(probs, torch.tensor([0, 1, 1]), n_bins=10)), 4)  # (0.05 + 0.85 + 0.25) / 3
+0.3833
 >>> char_noise("hello world", 0.0, seed=1), char_noise("hello world", 1.0, seed=1) != "hello world"
 ('hello world', True)
 

@@ -182,7 +182,7 @@ class NaiveBayesFilter:
         return self
 
     def log_proba(self, text: str) -> dict[str, float]:
-        """$\\log p(c \\mid \\text{text})$ for every class."""
+        r"""$\log p(c \mid \text{text})$ for every class."""
         if not self.classes:
             raise ValueError("NaiveBayesFilter is not fitted; call fit(texts, labels) first")
         grams = char_ngrams(text, self.n_min, self.n_max)
@@ -205,7 +205,7 @@ class NaiveBayesFilter:
         return max(lp, key=lp.get)
 
     def flags(self, text: str, positive: str = "harmful") -> bool:
-        """True when $p(\\text{positive} \\mid \\text{text})$ exceeds the threshold."""
+        r"""True when $p(\text{positive} \mid \text{text})$ exceeds the threshold."""
         return math.exp(self.log_proba(text)[positive]) > self.threshold
 
 
