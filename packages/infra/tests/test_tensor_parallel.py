@@ -31,7 +31,7 @@ def _single_process(steps: int, n: int):
         loss = nn.functional.cross_entropy(out.reshape(-1, workers.VOCAB), data[:, 1:].reshape(-1))
         opt.zero_grad()
         loss.backward()
-        losses.append(loss.item())
+        losses.append(loss.detach().item())
         opt.step()
     return logits, losses, model.state_dict()
 

@@ -117,4 +117,6 @@ def test_intermediate_threshold_matches_token_by_token_hand_computation(perturb)
     assert stats["layers_fraction"] == pytest.approx(ref_exit.float().mean().item() / L)
     with torch.no_grad():
         full = model(idx).argmax(-1)
-    assert stats["agreement"] == pytest.approx((ref_logits.argmax(-1) == full).float().mean().item())
+    assert stats["agreement"] == pytest.approx(
+        (ref_logits.argmax(-1) == full).float().mean().item()
+    )

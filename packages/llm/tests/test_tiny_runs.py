@@ -96,6 +96,7 @@ def test_random_batch_draws_every_valid_start_including_the_last():
         random_batch(torch.arange(3), 2, 3, torch.Generator())
 
 
+@pytest.mark.slow  # five tiny trainings: about 10 s on an idle core
 def test_activation_study_runs_each_ffn_on_the_same_budget(data):
     # Run the study itself on a 2-step budget: one row per FFN in order, a finite loss near the
     # uniform ln 256 (2 steps move little), distinct losses (the FFN override is really applied),

@@ -45,12 +45,28 @@ def _tiktoken_pieces(text: str, pattern: str) -> list[bytes]:
     return enc.decode_tokens_bytes(enc.encode_ordinary(text))
 
 
-@pytest.mark.parametrize("pattern", [GPT2_PATTERN, GPT4_PATTERN])
-def test_patterns_cut_like_tiktoken(pattern):
-    for text in SAMPLES:
-        pieces = regex_pretokenize(text, pattern)
+def _shipped_pattern(name: str, monkeypatch) -> str:
+    # The split pattern as tiktoken itself ships it, read from tiktoken_ext's encoding constructor.
+    # The constructor would download the rank file first (offline here), so its loader is replaced
+    # by one that returns no ranks; the pattern string is tiktoken's, not ours.
+    import tiktoken_ext.openai_public as openai_public
+
+    monkeypatch.setattr(openai_public, "load_tiktoken_bpe", lambda *a, **k: {})
+    return getattr(openai_public, name)()["pat_str"]
+
+
+@pytest.mark.parametrize(
+    ("ours", "name"), [(GPT2_PATTERN, "r50k_base"), (GPT4_PATTERN, "cl100k_base")]
+)
+def test_patterns_cut_like_the_patterns_tiktoken_ships(ours, name, monkeypatch):
+    # Our regex engine with our pattern against tiktoken's Rust engine with tiktoken's pattern.
+    # (r50k_base is GPT-2's pattern; its constructor is the one that reads a rank file.)
+    shipped = _shipped_pattern(name, monkeypatch)
+    extra = ["don't  stop\n\n\n  123456789 abc\u00e9DEF!!?", "a\r\nb\u3000c  \t d's'S'LL"]
+    for text in SAMPLES + extra:
+        pieces = regex_pretokenize(text, ours)
         assert "".join(pieces) == text
-        assert [p.encode("utf-8") for p in pieces] == _tiktoken_pieces(text, pattern)
+        assert [p.encode("utf-8") for p in pieces] == _tiktoken_pieces(text, shipped)
 
 
 @settings(max_examples=200, deadline=None)

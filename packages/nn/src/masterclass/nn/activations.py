@@ -51,8 +51,11 @@ from torch import Tensor
 # ## Squashing functions
 #
 # The logistic sigmoid maps $\mathbb{R}$ onto $(0, 1)$. Written naively, $1/(1+e^{-x})$ overflows
-# $e^{-x}$ for very negative $x$ in low precision; `torch.sigmoid` is the numerically careful
-# kernel, so the forward uses it and the chapter's formula lives in the derivative.
+# $e^{-x}$ for very negative $x$. The stable form only ever exponentiates $-|x| \le 0$: with
+# $z = e^{-|x|} \in (0, 1]$, $\sigma(x) = 1/(1+z)$ for $x \ge 0$ and $z/(1+z)$ for $x < 0$.
+# Likewise $\tanh x = \operatorname{sign}(x)\,(1-e^{-2|x|})/(1+e^{-2|x|})$, with
+# $1 - e^{-2|x|}$ computed as `-expm1(-2|x|)` so that small $|x|$ keeps its relative precision.
+# $|x|$ is taken with `where(x >= 0, x, -x)` so that autograd's slope at 0 is the true one.
 
 
 def sigmoid(x: Tensor) -> Tensor:
@@ -61,23 +64,28 @@ def sigmoid(x: Tensor) -> Tensor:
     >>> sigmoid(torch.tensor([-2.0, 0.0, 2.0])).round(decimals=4).tolist()
     [0.11919999867677689, 0.5, 0.8808000087738037]
     """
-    return torch.sigmoid(x)
+    a = torch.where(x >= 0, x, -x)  # |x|, slope 1 at 0
+    z = torch.exp(-a)  # in (0, 1]: never overflows
+    return torch.where(x >= 0, 1 / (1 + z), z / (1 + z))
 
 
 def sigmoid_grad(x: Tensor) -> Tensor:
     r"""$\sigma'(x) = \sigma(x)(1-\sigma(x))$, element-wise."""
-    s = torch.sigmoid(x)
+    s = sigmoid(x)
     return s * (1 - s)
 
 
 def tanh(x: Tensor) -> Tensor:
     r"""Hyperbolic tangent $\tanh x = 2\sigma(2x) - 1$, element-wise."""
-    return torch.tanh(x)
+    a = torch.where(x >= 0, x, -x)  # |x|, slope 1 at 0
+    e = torch.expm1(-2 * a)  # e^{-2|x|} - 1, in (-1, 0]
+    t = -e / (2 + e)  # (1 - e^{-2|x|}) / (1 + e^{-2|x|})
+    return torch.where(x >= 0, t, -t)
 
 
 def tanh_grad(x: Tensor) -> Tensor:
     r"""$\tanh'(x) = 1 - \tanh^2 x$."""
-    t = torch.tanh(x)
+    t = tanh(x)
     return 1 - t * t
 
 
@@ -147,7 +155,7 @@ def gelu(x: Tensor, approximate: str = "none") -> Tensor:
     _check_approximate(approximate)
     if approximate == "tanh":
         inner = _SQRT_2_OVER_PI * (x + _GELU_C * x * x * x)
-        return 0.5 * x * (1 + torch.tanh(inner))
+        return 0.5 * x * (1 + tanh(inner))
     return 0.5 * x * (1 + torch.erf(x / math.sqrt(2.0)))
 
 
@@ -156,7 +164,7 @@ def gelu_grad(x: Tensor, approximate: str = "none") -> Tensor:
     _check_approximate(approximate)
     if approximate == "tanh":
         inner = _SQRT_2_OVER_PI * (x + _GELU_C * x * x * x)
-        t = torch.tanh(inner)
+        t = tanh(inner)
         d_inner = _SQRT_2_OVER_PI * (1 + 3 * _GELU_C * x * x)
         return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * d_inner
     cdf = 0.5 * (1 + torch.erf(x / math.sqrt(2.0)))
@@ -170,12 +178,12 @@ def gelu_grad(x: Tensor, approximate: str = "none") -> Tensor:
 
 def silu(x: Tensor) -> Tensor:
     r"""SiLU / Swish $x\,\sigma(x)$."""
-    return x * torch.sigmoid(x)
+    return x * sigmoid(x)
 
 
 def silu_grad(x: Tensor) -> Tensor:
     r"""$\sigma(x)(1 + x(1 - \sigma(x)))$."""
-    s = torch.sigmoid(x)
+    s = sigmoid(x)
     return s * (1 + x * (1 - s))
 
 
@@ -193,7 +201,7 @@ def softplus(x: Tensor) -> Tensor:
 
 def softplus_grad(x: Tensor) -> Tensor:
     r"""$\mathrm{softplus}'(x) = \sigma(x)$."""
-    return torch.sigmoid(x)
+    return sigmoid(x)
 
 
 # Mish, $x \tanh(\mathrm{softplus}(x))$, differentiates by the product and chain rules:
@@ -202,13 +210,13 @@ def softplus_grad(x: Tensor) -> Tensor:
 
 def mish(x: Tensor) -> Tensor:
     r"""Mish $x\tanh(\mathrm{softplus}(x))$."""
-    return x * torch.tanh(softplus(x))
+    return x * tanh(softplus(x))
 
 
 def mish_grad(x: Tensor) -> Tensor:
     r"""$\tanh(s) + x(1-\tanh^2 s)\sigma(x)$ with $s = \mathrm{softplus}(x)$."""
-    t = torch.tanh(softplus(x))
-    return t + x * (1 - t * t) * torch.sigmoid(x)
+    t = tanh(softplus(x))
+    return t + x * (1 - t * t) * sigmoid(x)
 
 
 # ## Lookup by name
