@@ -306,3 +306,88 @@ def test_report_explains_a_missed_target(run):
     assert "**Why targets were missed**" in text and "bits per byte below gzip -9 and xz -9" in text
     assert "planned 803 steps at 0.580 s/step" in text and "at step 320 it measured 0.710" in text
     assert "2.1× the 0.34 s/step" in text and "time_budget_s" in text
+
+
+# ## The subcommands that hand a finished run to Modules 8, 10 and 12
+#
+# `finetune`, `eval` and `serve` load the run through `RunFolder` and call the library. The tests
+# check what a user sees: the fine-tuned response loss falls on the training pairs, a bad JSONL
+# line gives one line and exit 2, an evaluation prints its table, and the server answers an
+# OpenAI-style request with the same greedy tokens as `llm.generate` on the run's own model.
+
+
+@pytest.mark.slow
+def test_finetune_lowers_the_response_loss_and_refuses_bad_jsonl(run, tmp_path, capsys):
+    data = tmp_path / "sft.jsonl"
+    rows = [{"prompt": f"def f{i}(", "response": "x):\n    return x\n"} for i in range(4)]
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    args = ["finetune", str(run), "--data", str(data), "--steps", "10", "--lr", "3e-3"]
+    assert cli.main(args) == 0
+    saved = json.loads((run / "finetune" / "sft.json").read_text())
+    assert saved["after"]["response_loss"] < saved["before"]["response_loss"]
+    capsys.readouterr()
+
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"prompt": "a", "response": "b"}\nnot json\n{"prompt": "c"}\n')
+    assert cli.main(["finetune", str(run), "--data", str(bad)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "bad.jsonl:2" in err[0] and "1 more" in err[0], err
+
+
+@pytest.mark.slow
+def test_eval_prints_the_task_table_and_refuses_an_unknown_task(run, capsys):
+    from masterclass.safety.harness import task_names
+
+    name = sorted(task_names())[0]
+    assert cli.main(["eval", str(run), "--task", name]) == 0
+    assert name in capsys.readouterr().out
+    assert cli.main(["eval", str(run), "--task", "no_such_task"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no_such_task" in err[0]
+
+
+@pytest.mark.slow
+def test_serve_answers_with_the_runs_greedy_tokens_and_stops_on_sigterm(run):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    from masterclass.deploy.server import free_port
+    from masterclass.llm.generate import generate
+
+    port = free_port()
+    cmd = [sys.executable, "-m", "masterclass.capstone", "serve", str(run), "--port", str(port)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert proc.poll() is None, proc.stderr.read().decode()
+            try:
+                if httpx.get(url + "/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "the server did not start in 120 s"
+            time.sleep(0.3)
+        body = {"model": "capstone", "prompt": "def ", "max_tokens": 6, "temperature": 0}
+        answer = httpx.post(url + "/v1/completions", json=body, timeout=60).json()
+        text = answer["choices"][0]["text"]
+        # The reference: the run's own model and tokenizer, greedy through llm.generate.
+        folder = RunFolder.open(run)
+        model, tok = folder.load_model("cpu"), folder.load_tokenizer()
+        ids = tok.encode("def ", allowed_special="none")
+        eot = tok.special_tokens[END_OF_TEXT]
+        out = generate(model, torch.tensor([ids]), 6, temperature=0, stop_tokens=[eot])
+        new = out[0, len(ids) :].tolist()
+        if eot in new:
+            new = new[: new.index(eot)]
+        assert text == tok.decode(new)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=60)
+    assert code == 0, os.strerror(code) if code > 0 else code

@@ -245,3 +245,43 @@ def test_fused_attention_equals_the_transformer_chapters(variant, perturb, monke
         monkeypatch.setattr(F, "scaled_dot_product_attention", scaled_dot_product_attention)
         ours = model(idx)
     torch.testing.assert_close(ours, fused, atol=1e-5, rtol=1e-5)
+
+
+def test_gpt2_recipe_equals_hf_gpt2(perturb):
+    # Learned positions, LayerNorm with bias, a GELU MLP, biased projections and tied embeddings,
+    # against transformers' GPT-2 with the weights copied (its Conv1D stores W transposed).
+    # float32, same ops in another order: 1e-5.
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    cfg = LMConfig.gpt2(vocab_size=97, d_model=64, n_layers=2, n_heads=4, max_seq_len=32)
+    model = perturb(LanguageModel(cfg)).eval()
+    hf_cfg = GPT2Config(
+        vocab_size=97, n_positions=32, n_embd=64, n_layer=2, n_head=4, n_inner=256,
+        activation_function="gelu", layer_norm_epsilon=cfg.norm_eps, resid_pdrop=0.0,
+        embd_pdrop=0.0, attn_pdrop=0.0, tie_word_embeddings=True,
+    )  # fmt: skip
+    hf = GPT2LMHeadModel(hf_cfg).eval()
+    ours = dict(model.named_parameters())
+    with torch.no_grad():
+        t = hf.transformer
+        t.wte.weight.copy_(ours["tok_emb.weight"])
+        t.wpe.weight.copy_(ours["pos_emb.weight"])
+        t.ln_f.weight.copy_(ours["norm.weight"])
+        t.ln_f.bias.copy_(ours["norm.bias"])
+        for k, h in enumerate(t.h):
+            p = f"blocks.{k}."
+            for hf_ln, our_ln in [(h.ln_1, "attn_norm"), (h.ln_2, "ffn_norm")]:
+                hf_ln.weight.copy_(ours[p + our_ln + ".weight"])
+                hf_ln.bias.copy_(ours[p + our_ln + ".bias"])
+            for conv, lin in [
+                (h.attn.c_attn, "attn.qkv"),
+                (h.attn.c_proj, "attn.o_proj"),
+                (h.mlp.c_fc, "ffn.up"),
+                (h.mlp.c_proj, "ffn.down"),
+            ]:
+                conv.weight.copy_(ours[p + lin + ".weight"].T)
+                conv.bias.copy_(ours[p + lin + ".bias"])
+    assert hf.lm_head.weight.data_ptr() == t.wte.weight.data_ptr()  # HF ties too
+    idx = torch.randint(0, 97, (2, 20), generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        torch.testing.assert_close(model(idx), hf(idx).logits, atol=1e-5, rtol=1e-5)

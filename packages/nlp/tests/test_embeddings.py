@@ -55,14 +55,28 @@ def test_sgns_loss_and_gradient_match_formula():
 
 
 def test_glove_loss_matches_formula():
+    # The full formula with both bias terms (set to random values: at their zero init a dropped
+    # or swapped bias would go unnoticed), value and bias gradients in numpy (float64: 1e-12).
     model = GloVe(5, 3, seed=1).double()
-    i, j = np.array([0, 1, 4]), np.array([2, 2, 3])
-    x = np.array([3.0, 250.0, 0.5])
+    rng = np.random.default_rng(0)
+    with torch.no_grad():
+        model.b.copy_(torch.from_numpy(rng.normal(size=5)))
+        model.b_ctx.copy_(torch.from_numpy(rng.normal(size=5)))
+    i, j = np.array([0, 1, 4, 1]), np.array([2, 2, 3, 0])
+    x = np.array([3.0, 250.0, 0.5, 40.0])
     w, wc = model.w.detach().numpy(), model.w_ctx.detach().numpy()
+    b, bc = model.b.detach().numpy(), model.b_ctx.detach().numpy()
     f = np.minimum(1, (x / 100) ** 0.75)
-    ref = (f * ((w[i] * wc[j]).sum(-1) - np.log(x)) ** 2).sum()  # biases start at zero
+    err = (w[i] * wc[j]).sum(-1) + b[i] + bc[j] - np.log(x)
+    ref = (f * err**2).sum()
     got = model.loss(torch.tensor(i), torch.tensor(j), torch.tensor(x))
     assert got.item() == pytest.approx(ref, rel=1e-12)
+    got.backward()
+    grad_b, grad_bc = np.zeros(5), np.zeros(5)
+    np.add.at(grad_b, i, 2 * f * err)
+    np.add.at(grad_bc, j, 2 * f * err)
+    np.testing.assert_allclose(model.b.grad.numpy(), grad_b, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(model.b_ctx.grad.numpy(), grad_bc, rtol=1e-12, atol=1e-12)
 
 
 def test_cooccurrence_matches_dictionary_count():

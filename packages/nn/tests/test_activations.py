@@ -61,3 +61,14 @@ def test_bad_names_raise():
         A.gelu(X, approximate="fast")
     with pytest.raises(ValueError, match="unknown activation"):
         A.get_activation("swishy")
+
+
+def test_sigmoid_and_tanh_are_stable_in_float32_tails():
+    # Written from their formulas, they must not overflow where e^{-x} does (float32 inf at
+    # x < -89): exact 0/1/+-1 in the tails, torch's kernel within float32 ulps (1e-6) elsewhere.
+    x = torch.tensor([-1000.0, -100.0, -1e-7, 0.0, 1e-7, 3.0, 100.0, 1000.0])
+    for ours, ref in [(A.sigmoid, torch.sigmoid), (A.tanh, torch.tanh)]:
+        y = ours(x)
+        assert torch.isfinite(y).all()
+        torch.testing.assert_close(y, ref(x), rtol=1e-6, atol=1e-7)
+    assert A.sigmoid(x)[0] == 0.0 and A.sigmoid(x)[-1] == 1.0 and A.tanh(x)[0] == -1.0

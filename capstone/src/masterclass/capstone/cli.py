@@ -10,7 +10,14 @@ capstone stage NAME RUN                    # run one stage again (and forget the
 capstone generate RUN --prompt "def " [--tokens 100] [--temperature 0.8] [--top-k 40] [--seed 0]
 capstone benchmark RUN                     # measure decode speed again, rewrite the report
 capstone report RUN                        # rewrite report.md and metrics.json
+capstone finetune RUN --data pairs.jsonl [--method sft|dpo] [--steps 50] [--lora-rank R]
+capstone eval RUN --task arith_mc [--shots 0]   # a shipped task name or a JSONL task file
+capstone serve RUN [--host 127.0.0.1] [--port 8000]   # an OpenAI-compatible server and chat page
 ```
+
+`finetune` (Module 8), `eval` (Module 12) and `serve` (Module 10) are thin: each loads the run's
+model and tokenizer through `RunFolder` and hands them to the library function that teaches the
+technique, so the command line adds no algorithm of its own.
 
 Exit status: 0 on success; 2 with a one-line `capstone: error: ...` on stderr for any problem with
 the input (data, config, folder), the same status `argparse` uses for a bad command line; 3 when
@@ -37,7 +44,7 @@ from masterclass.capstone.config import (
     validate,
 )
 from masterclass.capstone.pipeline import STAGES
-from masterclass.capstone.run_folder import CapstoneError, is_disk_full
+from masterclass.capstone.run_folder import CapstoneError, atomic_write_json, is_disk_full
 from masterclass.training.loop import NonFiniteLossError
 
 EXIT_BAD_INPUT = 2
@@ -125,6 +132,31 @@ def _parser() -> argparse.ArgumentParser:
 
     report = sub.add_parser("report", help="write the report of a run again")
     report.add_argument("run_dir", type=Path)
+
+    tune = sub.add_parser("finetune", help="fine-tune a finished run's model (SFT or DPO)")
+    tune.add_argument("run_dir", type=Path)
+    tune.add_argument(
+        "--data",
+        type=Path,
+        required=True,
+        help='JSONL: {"prompt","response"} lines for sft, {"prompt","chosen","rejected"} for dpo',
+    )
+    tune.add_argument("--method", choices=("sft", "dpo"), default="sft")
+    tune.add_argument("--steps", type=int, default=50)
+    tune.add_argument("--lr", type=float, default=1e-3)
+    tune.add_argument("--beta", type=float, default=0.1, help="DPO's beta")
+    tune.add_argument("--lora-rank", type=int, default=None, help="train LoRA adapters only")
+    tune.add_argument("--seed", type=int, default=0)
+
+    ev = sub.add_parser("eval", help="evaluate a finished run's model on a benchmark task")
+    ev.add_argument("run_dir", type=Path)
+    ev.add_argument("--task", required=True, help="a shipped task name or a JSONL task file")
+    ev.add_argument("--shots", type=int, default=0, help="in-context examples per question")
+
+    srv = sub.add_parser("serve", help="serve a finished run's model over HTTP (OpenAI API)")
+    srv.add_argument("run_dir", type=Path)
+    srv.add_argument("--host", default="127.0.0.1")
+    srv.add_argument("--port", type=int, default=8000)
     return parser
 
 
@@ -223,7 +255,87 @@ def _cmd_report(args: argparse.Namespace) -> None:
     print(f"capstone: wrote {paths['report']} and {paths['metrics']}")
 
 
+def _trained(run_dir: Path):
+    """The opened run, refusing one whose training has not finished."""
+    ctx = pipeline.open_run(run_dir, quiet=True)
+    if not ctx.run.is_done("train"):
+        raise CapstoneError(f"run {run_dir} has no trained model yet; run `capstone resume` first")
+    return ctx
+
+
+def _one_line(error: ValueError) -> str:
+    """A library error that lists several problems, as one line: the first and how many more."""
+    lines = str(error).splitlines() or [""]
+    more = f" (and {len(lines) - 1} more problems)" if len(lines) > 1 else ""
+    return lines[0] + more
+
+
+def _cmd_finetune(args: argparse.Namespace) -> None:
+    from masterclass.training.finetune import finetune, load_examples
+
+    if args.steps < 1:
+        raise CapstoneError(f"--steps must be >= 1, got {args.steps}")
+    if args.lora_rank is not None and args.lora_rank < 1:
+        raise CapstoneError(f"--lora-rank must be >= 1, got {args.lora_rank}")
+    if not args.lr > 0:
+        raise CapstoneError(f"--lr must be > 0, got {args.lr}")
+    ctx = _trained(args.run_dir)
+    try:
+        examples = load_examples(args.data, args.method)
+    except ValueError as e:
+        raise CapstoneError(_one_line(e)) from None
+    result = finetune(
+        ctx.run.load_model("cpu"),
+        ctx.run.load_tokenizer(),
+        examples,
+        args.method,
+        steps=args.steps,
+        lr=args.lr,
+        beta=args.beta,
+        lora_rank=args.lora_rank,
+        seed=args.seed,
+    )
+    result.pop("model", None)
+    out = ctx.run.path / "finetune" / f"{args.method}.json"
+    out.parent.mkdir(exist_ok=True)
+    atomic_write_json(out, result)
+    for when in ("before", "after"):
+        values = ", ".join(f"{k} {v:.4f}" for k, v in result[when].items())
+        print(f"  {when:<6} {values}")
+    print(f"capstone: {args.method} on {len(examples)} examples; metrics in {out}")
+
+
+def _cmd_eval(args: argparse.Namespace) -> None:
+    from masterclass.safety.harness import evaluate, load_task, report
+
+    if args.shots < 0:
+        raise CapstoneError(f"--shots must be >= 0, got {args.shots}")
+    ctx = _trained(args.run_dir)
+    try:
+        task = load_task(args.task)
+    except (ValueError, FileNotFoundError) as e:
+        raise CapstoneError(_one_line(ValueError(str(e)))) from None
+    result = evaluate(
+        ctx.run.load_model("cpu"), ctx.run.load_tokenizer(), task, num_fewshot=args.shots
+    )
+    print(report([result]))
+
+
+def _cmd_serve(args: argparse.Namespace) -> None:
+    from masterclass.deploy.server import serve
+
+    if not 0 < args.port < 65536:
+        raise CapstoneError(f"--port must be in [1, 65535], got {args.port}")
+    ctx = _trained(args.run_dir)
+    model, tokenizer = ctx.run.load_model("cpu"), ctx.run.load_tokenizer()
+    print(f"capstone: serving {args.run_dir} on http://{args.host}:{args.port} (Ctrl-C stops)")
+    serve((model, tokenizer), host=args.host, port=args.port)
+
+
 _COMMANDS = {
+    "finetune": _cmd_finetune,
+    "eval": _cmd_eval,
+    "serve": _cmd_serve,
     "run": _cmd_run,
     "resume": _cmd_resume,
     "stage": _cmd_stage,

@@ -43,7 +43,7 @@ between teacher and student.
 
 >>> s, t = torch.zeros(1, 3), torch.tensor([[1.0, 0.0, 0.0]])
 >>> round(kd_loss(s, t, temperature=1.0).item(), 4)  # KL(softmax(t) || uniform)
-0.1328
+0.1233
 
 ## Exercises
 
@@ -86,7 +86,7 @@ def kd_loss(
     temperature: float = 2.0,
     mask: Tensor | None = None,
 ) -> Tensor:
-    """$T^2 \\mathrm{KL}(p_{teacher} \\Vert q_{student})$ at temperature `T`, mean over positions."""
+    r"""$T^2 \mathrm{KL}(p_{teacher} \Vert q_{student})$ at temperature `T`, mean over positions."""
     if student_logits.shape != teacher_logits.shape:
         raise ValueError(
             f"student_logits {tuple(student_logits.shape)} and teacher_logits "
@@ -114,7 +114,7 @@ def distillation_loss(
     alpha: float = 0.5,
     temperature: float = 2.0,
 ) -> Tensor:
-    """$\\alpha\\, T^2 \\mathrm{KL} + (1 - \\alpha)\\, \\mathrm{CE}(\\text{targets})$."""
+    r"""$\alpha\, T^2 \mathrm{KL} + (1 - \alpha)\, \mathrm{CE}(\text{targets})$."""
     if not 0 <= alpha <= 1:
         raise ValueError(f"alpha must be in [0, 1], got {alpha}")
     V = student_logits.shape[-1]
@@ -157,7 +157,7 @@ class HiddenProjector(nn.Module):
 def hidden_state_loss(
     student_hidden: list[Tensor], teacher_hidden: list[Tensor], projector: HiddenProjector
 ) -> Tensor:
-    """Mean over matched layers of $\\lVert P h_s - h_t\\rVert^2$ (mean over positions, features)."""
+    r"""Mean over matched layers of $\lVert P h_s - h_t\rVert^2$ (mean over positions, features)."""
     n_s, n_t = len(student_hidden), len(teacher_hidden)
     if not 0 < n_s <= n_t or len(projector.proj) != n_s:
         raise ValueError(

@@ -134,8 +134,8 @@ def unpack_int4(packed: Tensor) -> Tensor:
 
 def layer_error(w: Tensor, w_hat: Tensor, H: Tensor) -> float:
     r"""$\operatorname{tr}((W - \hat W) H (W - \hat W)^\top)$: the calibration output error."""
-    d = (w.double() - w_hat.double()).reshape(w.shape[0], -1)
-    return float(((d @ H.double()) * d).sum())
+    d = (w.detach().double() - w_hat.detach().double()).reshape(w.shape[0], -1)
+    return float(((d @ H.detach().double()) * d).sum())
 
 
 def _check(w: Tensor, H: Tensor) -> None:
@@ -143,7 +143,9 @@ def _check(w: Tensor, H: Tensor) -> None:
         raise ValueError(f"w must be a (C_out, C_in) matrix, got shape {tuple(w.shape)}")
     c = w.shape[1]
     if H.shape != (c, c):
-        raise ValueError(f"H must be ({c}, {c}) for w of shape {tuple(w.shape)}, got {tuple(H.shape)}")
+        raise ValueError(
+            f"H must be ({c}, {c}) for w of shape {tuple(w.shape)}, got {tuple(H.shape)}"
+        )
 
 
 # ## GPTQ
