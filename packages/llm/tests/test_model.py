@@ -257,7 +257,7 @@ def test_gpt2_recipe_equals_hf_gpt2(perturb):
     model = perturb(LanguageModel(cfg)).eval()
     hf_cfg = GPT2Config(
         vocab_size=97, n_positions=32, n_embd=64, n_layer=2, n_head=4, n_inner=256,
-        activation_function="gelu", layer_norm_epsilon=cfg.norm_eps, resid_pdrop=0.0,
+        activation_function="gelu_new", layer_norm_epsilon=cfg.norm_eps, resid_pdrop=0.0,
         embd_pdrop=0.0, attn_pdrop=0.0, tie_word_embeddings=True,
     )  # fmt: skip
     hf = GPT2LMHeadModel(hf_cfg).eval()
