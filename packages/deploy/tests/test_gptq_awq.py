@@ -111,7 +111,9 @@ def test_awq_alpha_zero_is_rtn_and_search_never_loses():
     lin.weight.data.copy_(w)
     layer = ScaledLinear(Int8Linear(q, scale, None, 4), s)
     xf = x[:4].float()
-    torch.testing.assert_close(layer(xf), xf @ w_awq.float().T, rtol=1e-5, atol=1e-4)
+    # The module computes the same effective weight (float32 rounding: 1e-4 relative).
+    want = xf @ w_awq.float().T
+    assert (layer(xf) - want).abs().max() <= 1e-4 * want.abs().max()
 
 
 def test_smoothquant_w8a8_against_numpy_and_outliers():

@@ -1,4 +1,4 @@
-"""# Stage 1 · The corpus: documents, duplicates, and a held-out split
+r"""# Stage 1 · The corpus: documents, duplicates, and a held-out split
 
 A language model is only as good as the text it sees, and its evaluation only as honest as the
 text it does *not* see. This stage turns whatever the user points at into two lists of documents,
@@ -33,7 +33,7 @@ left out here.) Without it, a file copied in two places could sit in both splits
 held-out loss look better than it is.
 
 **A split by hash.** Document $d$ goes to the held-out split when
-$$ \\frac{\\operatorname{int}(\\mathrm{SHA256}(d)_{0..63})}{2^{64}} < f, $$
+$$ \frac{\operatorname{int}(\mathrm{SHA256}(d)_{0..63})}{2^{64}} < f, $$
 the first 64 bits of its digest read as a fraction of $2^{64}$, with $f$ = `heldout_fraction`.
 The assignment depends only on the document's bytes: not on file order, not on a random seed, not
 on which other documents exist, so adding files never moves an old document from train to
@@ -183,10 +183,10 @@ def read_documents(paths: list[str], stats: CorpusStats) -> Iterator[Document]:
 
 
 def chunk(doc: Document, chunk_bytes: int) -> list[Document]:
-    """Cut `doc` at line ends into pieces of at most `chunk_bytes` (a line longer than that is cut).
+    r"""Cut `doc` at line ends into pieces of at most `chunk_bytes` (a line longer than that is cut).
 
-    >>> [d.data for d in chunk(Document("x", b"ab\\ncd\\nef\\n"), 6)]
-    [b'ab\\ncd\\n', b'ef\\n']
+    >>> [d.data for d in chunk(Document("x", b"ab\ncd\nef\n"), 6)]
+    [b'ab\ncd\n', b'ef\n']
     """
     data, pieces, start = doc.data, [], 0
     while start < len(data):

@@ -1,10 +1,10 @@
-"""# Stage 3 · The data: tokens on disk, once
+r"""# Stage 3 · The data: tokens on disk, once
 
 Tokenizing is slow compared to a training step's data needs, and the corpus may not fit in memory,
 so the corpus is encoded **once** and written as token shards (`infra`'s format: a small header
 and a flat array of `uint16` ids, `uint32` for vocabularies over 65,536) that training reads through
 a memory map (`masterclass.infra.shards`). Each split becomes one token stream
-$$ [\\text{EOT}, d_1, \\text{EOT}, d_2, \\ldots, \\text{EOT}, d_n], $$
+$$ [\text{EOT}, d_1, \text{EOT}, d_2, \ldots, \text{EOT}, d_n], $$
 every document preceded by the end-of-text token, so that the model learns where documents start
 and the first token of each document is predicted from "a new document begins" rather than from
 the end of an unrelated one.

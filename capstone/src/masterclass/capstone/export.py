@@ -1,11 +1,11 @@
-"""# Stage 7 · Export: ONNX with a KV cache, int8 ONNX, Hugging Face, each checked
+r"""# Stage 7 · Export: ONNX with a KV cache, int8 ONNX, Hugging Face, each checked
 
 A model is only shipped once it runs outside the code that trained it. This stage writes three
 artifacts with `deploy`'s exporters (Module 10) and checks every one of them against the PyTorch
 model, numerically, before the run is called done:
 
 1. **`model.onnx`**: the model's cached step function
-   $(\\text{ids}, K_{past}, V_{past}) \\mapsto (\\text{logits}, K, V)$, opset ≥ 18, with dynamic batch,
+   $(\text{ids}, K_{past}, V_{past}) \mapsto (\text{logits}, K, V)$, opset ≥ 18, with dynamic batch,
    sequence and cache length, validated by `onnx.checker`. Parity, in float32:
    - *full forward*: onnxruntime's logits for a batch of two held-out windows with an empty cache
      against PyTorch's `model(ids)`;

@@ -1,17 +1,17 @@
-"""# The model: a small LLaMA, sized for a laptop
+r"""# The model: a small LLaMA, sized for a laptop
 
 The capstone trains `llm`'s decoder-only transformer (`masterclass.llm.LanguageModel`) with the
 LLaMA recipe (Touvron et al., 2023): pre-norm RMSNorm, SwiGLU feed-forward with
-$d_{ff} \\approx \\tfrac{8}{3} d_{model}$, rotary positions, no biases, untied input and output
+$d_{ff} \approx \tfrac{8}{3} d_{model}$, rotary positions, no biases, untied input and output
 embeddings. Every choice is the one that has survived at scale, and none costs anything at small
 scale, so the model the capstone ships is a scaled-down version of the real thing and loads
 unchanged into Hugging Face's `LlamaForCausalLM` (the export stage proves it).
 
 **Sizing.** With $L$ layers of width $d$ and vocabulary $V$, the weights are about
-$$ N \\approx \\underbrace{2Vd}_{\\text{embedding + head}} + L\\,(\\underbrace{4d^2}_{\\text{attention}}
-   + \\underbrace{3 d\\, d_{ff}}_{\\text{SwiGLU}}) \\approx 2Vd + 12 L d^2 , $$
+$$ N \approx \underbrace{2Vd}_{\text{embedding + head}} + L\,(\underbrace{4d^2}_{\text{attention}}
+   + \underbrace{3 d\, d_{ff}}_{\text{SwiGLU}}) \approx 2Vd + 12 L d^2 , $$
 and training costs about $6N$ FLOPs per token (forward $2N$, backward $4N$; Kaplan et al., 2020).
-For the default $d = 192$, $L = 4$, $V = 4096$: $N \\approx 3.3$ M weights, of which the two
+For the default $d = 192$, $L = 4$, $V = 4096$: $N \approx 3.3$ M weights, of which the two
 vocabulary matrices are 1.6 M, so training costs about 20 MFLOP per token. On the 2-core machine
 the capstone was developed on, bf16 training runs at about 12,000 tokens per second: some six
 million tokens in the default eight-minute budget, two thirds of one pass over the standard

@@ -1,11 +1,11 @@
-"""# Stage 6 · Quantization: int8 weights, and what they cost in loss
+r"""# Stage 6 · Quantization: int8 weights, and what they cost in loss
 
 At batch 1, generating a token reads every weight of the model once, so decoding speed is bound
 by memory bandwidth, and the model's size on disk and in memory is its weights' size. Storing the
 weights as 8-bit integers with one float scale per output channel (`deploy`'s
 `quantize_int8`, Module 10, from scratch) divides both by about four:
-$$ \\hat W_{j,:} = s_j\\, Q_{j,:},\\qquad s_j = \\frac{\\max_i |W_{ji}|}{127},\\qquad
-   Q_{ji} = \\operatorname{round}(W_{ji}/s_j) \\in [-127, 127]. $$
+$$ \hat W_{j,:} = s_j\, Q_{j,:},\qquad s_j = \frac{\max_i |W_{ji}|}{127},\qquad
+   Q_{ji} = \operatorname{round}(W_{ji}/s_j) \in [-127, 127]. $$
 Activations stay in floating point (weight-only quantization), so the only error is the rounding
 of the weights, at most $s_j/2$ per weight.
 

@@ -1,4 +1,4 @@
-"""# Stage 2 · The tokenizer: byte-level BPE on the train split
+r"""# Stage 2 · The tokenizer: byte-level BPE on the train split
 
 The model reads token ids, so the first thing learned from the corpus is the vocabulary:
 `nlp`'s byte-level BPE (`masterclass.nlp.BPETokenizer`, see Module 5 for the algorithm), trained
@@ -8,7 +8,7 @@ make the held-out text look more regular than unseen text is). The vocabulary ha
 `<|endoftext|>`, which separates documents in the token stream.
 
 **Why a small vocabulary.** A larger vocabulary makes sequences shorter (more bytes per token) but
-costs $V \\cdot d_{model}$ parameters in both the embedding and the output layer, and spreads the
+costs $V \cdot d_{model}$ parameters in both the embedding and the output layer, and spreads the
 training signal over more rare tokens. At width 192 a 4,096-token vocabulary already makes the
 embedding and the output head almost half of the model's weights; on a fixed CPU budget 8,192
 did worse (see the config chapter).

@@ -152,7 +152,7 @@ class PatchEmbedding(nn.Module):
                 f"image height and width must be multiples of patch_size={self.patch_size}, "
                 f"got {H}x{W}; crop or pad the image"
             )
-        return self.proj(images).transpose(2, 3).flatten(2).transpose(1, 2)  # (B, N, d)
+        return self.proj(images).flatten(2).transpose(1, 2)  # (B, N, d)
 
 
 # Position vectors are a `(G, G)` grid of `d`-vectors flattened row by row; resampling them to

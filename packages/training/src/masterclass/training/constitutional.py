@@ -112,13 +112,17 @@ DEFAULT_CONSTITUTION: tuple[Principle, ...] = (
 class Critic(Protocol):
     """Finds the principles a response violates."""
 
-    def critique(self, prompt: str, response: str) -> list[str]: ...
+    def critique(self, prompt: str, response: str) -> list[str]:
+        """The names of the principles `response` (to `prompt`) violates; empty if none."""
+        ...
 
 
 class Reviser(Protocol):
     """Rewrites a response so that it respects the named principles."""
 
-    def revise(self, prompt: str, response: str, violated: Sequence[str]) -> str: ...
+    def revise(self, prompt: str, response: str, violated: Sequence[str]) -> str:
+        """`response` rewritten so that it no longer violates the `violated` principles."""
+        ...
 
 
 class RuleCritic:

@@ -73,9 +73,9 @@ __all__ = [
 
 
 def normalize_unicode(text: str) -> str:
-    """NFC, with control characters other than `\\n` and `\\t` removed.
+    r"""NFC, with control characters other than `\n` and `\t` removed.
 
-    >>> normalize_unicode("cafe\\u0301\\x00!")
+    >>> normalize_unicode("cafe\u0301\x00!")
     'café!'
     """
     text = unicodedata.normalize("NFC", text)

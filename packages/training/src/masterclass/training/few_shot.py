@@ -85,9 +85,13 @@ __all__ = [
 class Tokenizer(Protocol):
     """What the evaluation needs of a tokenizer: `encode` adds no special tokens."""
 
-    def encode(self, text: str) -> list[int]: ...
+    def encode(self, text: str) -> list[int]:
+        """The token ids of `text`, with no special tokens added."""
+        ...
 
-    def decode(self, ids: list[int]) -> str: ...
+    def decode(self, ids: list[int]) -> str:
+        """The text of the token ids `ids`."""
+        ...
 
 
 def _default_text(doc: dict[str, Any]) -> str:

@@ -206,11 +206,17 @@ class NonFiniteLossError(RuntimeError):
 class Batcher(Protocol):
     """A resumable source of training batches `(x, y)`, each (B, T) token ids."""
 
-    def next_batch(self) -> tuple[torch.Tensor, torch.Tensor]: ...
+    def next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The next `(x, y)` pair, each (B, T) token ids, `y` shifted one to the left."""
+        ...
 
-    def state_dict(self) -> dict[str, Any]: ...
+    def state_dict(self) -> dict[str, Any]:
+        """A JSON-serialisable position from which `load_state_dict` resumes."""
+        ...
 
-    def load_state_dict(self, state: dict[str, Any]) -> None: ...
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue from `state`, so that the next batch is the one that would have come next."""
+        ...
 
 
 def _autocast(mode: str, device: torch.device) -> contextlib.AbstractContextManager:

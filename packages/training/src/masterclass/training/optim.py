@@ -1,12 +1,12 @@
-"""# AdamW as a `torch.optim.Optimizer`
+r"""# AdamW as a `torch.optim.Optimizer`
 
 Module 1 wrote AdamW once, as a pure step function over any array type
-(`masterclass.linalg.optimizers.adamw_step`): given $\\theta_{t-1}$, $g_t$ and the state
+(`masterclass.linalg.optimizers.adamw_step`): given $\theta_{t-1}$, $g_t$ and the state
 $(m_{t-1}, v_{t-1}, t-1)$ it returns
 
-$$\\theta_t = (1 - \\eta\\lambda)\\,\\theta_{t-1}
-   - \\frac{\\eta}{1-\\beta_1^t}\\,\\frac{m_t}{\\sqrt{v_t}/\\sqrt{1-\\beta_2^t} + \\epsilon},\\quad
-   m_t = \\beta_1 m_{t-1} + (1-\\beta_1) g_t,\\quad v_t = \\beta_2 v_{t-1} + (1-\\beta_2) g_t^2 .$$
+$$\theta_t = (1 - \eta\lambda)\,\theta_{t-1}
+   - \frac{\eta}{1-\beta_1^t}\,\frac{m_t}{\sqrt{v_t}/\sqrt{1-\beta_2^t} + \epsilon},\quad
+   m_t = \beta_1 m_{t-1} + (1-\beta_1) g_t,\quad v_t = \beta_2 v_{t-1} + (1-\beta_2) g_t^2 .$$
 
 PyTorch's training machinery (learning-rate setters, gradient clipping, `state_dict()` for
 checkpoints, data-parallel wrappers) expects a `torch.optim.Optimizer`: an object that holds

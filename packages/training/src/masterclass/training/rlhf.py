@@ -162,7 +162,7 @@ def sample_responses(
 
 
 def response_logprobs(model: nn.Module, ids: Tensor, n_prompt: int) -> Tensor:
-    """$\\log \\pi(a_t \\mid s_t)$ of the tokens after the first `n_prompt`, `(B, T - n_prompt)`."""
+    r"""$\log \pi(a_t \mid s_t)$ of the tokens after the first `n_prompt`, `(B, T - n_prompt)`."""
     logits = model(ids)[:, n_prompt - 1 : -1].float()  # (B, T_r, V)
     return logits.log_softmax(-1).gather(-1, ids[:, n_prompt:, None])[..., 0]  # (B, T_r)
 

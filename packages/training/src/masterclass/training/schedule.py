@@ -1,15 +1,15 @@
-"""# Learning-rate scheduling in the training loop
+r"""# Learning-rate scheduling in the training loop
 
-The learning rate $\\eta_t$ is the most sensitive hyper-parameter of pretraining, and it is not
+The learning rate $\eta_t$ is the most sensitive hyper-parameter of pretraining, and it is not
 a constant. Language models are trained with a **warmup** followed by a **decay**:
 
-- *Warmup* ($\\eta_t$ rising linearly from about 0 to $\\eta$ over the first $W$ steps): at
+- *Warmup* ($\eta_t$ rising linearly from about 0 to $\eta$ over the first $W$ steps): at
   initialisation Adam's second-moment estimate $v_t$ rests on a handful of gradients and is
   noisy, and the network sits in a sharp region where large steps diverge; a short ramp lets
   both settle (Goyal et al., 2017; Liu et al., 2020, *On the Variance of the Adaptive Learning
   Rate*).
-- *Decay* to a small $\\eta_{\\min}$ at the end: with a constant rate the loss plateaus at a
-  level set by gradient noise, $\\propto \\eta$; annealing the rate removes that noise floor,
+- *Decay* to a small $\eta_{\min}$ at the end: with a constant rate the loss plateaus at a
+  level set by gradient noise, $\propto \eta$; annealing the rate removes that noise floor,
   which is where most of the final gain of a cosine schedule comes from (Loshchilov & Hutter,
   2017, *SGDR*).
 
@@ -18,12 +18,12 @@ The schedules themselves are pure functions of the step written once in Module 1
 (MiniCPM; lets a run be extended without restarting the decay), one-cycle, step and exponential
 decay. This file connects them to an optimizer:
 
-$$\\text{group}.\\text{lr} \\leftarrow \\eta_t \\cdot s_{\\text{group}},$$
+$$\text{group}.\text{lr} \leftarrow \eta_t \cdot s_{\text{group}},$$
 
-set *before* each optimizer step from the step counter alone. Because $\\eta_t$ depends only on
+set *before* each optimizer step from the step counter alone. Because $\eta_t$ depends only on
 $t$, resuming from a checkpoint needs no scheduler state: the counter restored from the
 checkpoint gives the same rate (unlike `torch.optim.lr_scheduler`, whose objects carry state
-that must be saved too). $s_{\\text{group}}$ is an optional per-group `lr_scale` (for
+that must be saved too). $s_{\text{group}}$ is an optional per-group `lr_scale` (for
 layer-wise rates); it defaults to 1.
 
 ![the four schedules over a short run](figures/lr_schedules.png)

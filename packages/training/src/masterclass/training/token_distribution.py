@@ -91,7 +91,7 @@ def _sorted_counts(counts: Sequence[int] | np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class ZipfFit:
-    """$\\log n_{(k)} \\approx$ `intercept` $-$ `exponent` $\\log k$ (natural logs)."""
+    r"""$\log n_{(k)} \approx$ `intercept` $-$ `exponent` $\log k$ (natural logs)."""
 
     # The Zipf exponent s (minus the slope).
     exponent: float
@@ -102,7 +102,7 @@ class ZipfFit:
 
 
 def zipf_fit(counts: Sequence[int] | np.ndarray, min_count: int = 5) -> ZipfFit:
-    """Fit $n_{(k)} \\propto k^{-s}$ to the sorted counts with count >= `min_count`.
+    r"""Fit $n_{(k)} \propto k^{-s}$ to the sorted counts with count >= `min_count`.
 
     >>> round(zipf_fit([1000 / k for k in range(1, 101)], min_count=1).exponent, 6)
     1.0
@@ -117,7 +117,7 @@ def zipf_fit(counts: Sequence[int] | np.ndarray, min_count: int = 5) -> ZipfFit:
 
 
 def entropy_bits(counts: Sequence[int] | np.ndarray) -> float:
-    """Unigram entropy $-\\sum p \\log_2 p$ in bits per token (zero counts contribute 0)."""
+    r"""Unigram entropy $-\sum p \log_2 p$ in bits per token (zero counts contribute 0)."""
     c = _sorted_counts(counts)
     p = c[c > 0] / c.sum()
     return float(-(p * np.log2(p)).sum())
@@ -144,7 +144,7 @@ def types_for_coverage(counts: Sequence[int] | np.ndarray, fraction: float) -> i
 
 
 def mixture_weights(sizes: Sequence[float], temperature: float = 1.0) -> np.ndarray:
-    """$p_i \\propto n_i^{1/T}$ for domain sizes `sizes`.
+    r"""$p_i \propto n_i^{1/T}$ for domain sizes `sizes`.
 
     >>> mixture_weights([900, 100], temperature=1.0).round(3).tolist()
     [0.9, 0.1]
