@@ -1,4 +1,4 @@
-"""# Measuring decode speed
+r"""# Measuring decode speed
 
 Serving a language model to one user at a time is *latency*-bound: what matters is the time to
 produce each next token at batch 1, after the prompt has been processed (the *prefill*). Each
@@ -6,8 +6,8 @@ decode step multiplies a single vector by every weight matrix, so it reads all t
 and does only 2 FLOPs per weight read: the arithmetic intensity is about $2 / b$ FLOPs per byte
 for $b$ bytes per weight, far below what any CPU or GPU needs to be compute-bound. The step time
 is then roughly
-$$t_{\\text{token}} \\approx \\frac{\\text{bytes of weights}}{\\text{memory bandwidth}}
-   + \\text{fixed overhead per operator},$$
+$$t_{\text{token}} \approx \frac{\text{bytes of weights}}{\text{memory bandwidth}}
+   + \text{fixed overhead per operator},$$
 which is why int8 weights (a quarter of the bytes) help, and why for *small* models, whose
 weights fit in cache, the per-operator overhead (Python dispatch in eager PyTorch, kernel launches)
 dominates and a graph runtime such as onnxruntime wins even in float32.

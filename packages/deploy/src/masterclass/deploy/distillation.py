@@ -151,6 +151,7 @@ class HiddenProjector(nn.Module):
         self.proj = nn.ModuleList(nn.Linear(d_student, d_teacher) for _ in range(n_layers))
 
     def forward(self, student_hidden: list[Tensor]) -> list[Tensor]:
+        """Each student layer's hidden states `(B, T, d_student)` mapped to `(B, T, d_teacher)`."""
         return [p(h) for p, h in zip(self.proj, student_hidden, strict=True)]
 
 

@@ -230,6 +230,7 @@ class ScaledLinear(nn.Module):
         self.register_buffer("s", s)  # (C_in,)
 
     def forward(self, x: Tensor) -> Tensor:
+        """`inner(x / s)` for `x` (..., C_in)."""
         return self.inner(x / self.s.to(x.dtype))
 
 
@@ -252,6 +253,7 @@ class W8A8Linear(nn.Module):
         self.register_buffer("bias", None if b is None else b.detach().clone())
 
     def forward(self, x: Tensor) -> Tensor:
+        """The int8 x int8 product rescaled to float, for `x` (..., C_in) -> (..., C_out)."""
         xs = x.float() / self.s  # (..., C_in)
         x_scale = (xs.abs().amax(-1, keepdim=True) / 127).clamp_min(1e-12)  # (..., 1)
         qx = torch.clamp(torch.round(xs / x_scale), -127, 127).to(torch.int32)

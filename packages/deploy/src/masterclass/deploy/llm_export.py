@@ -1,4 +1,4 @@
-"""# Exporting a language model: ONNX with a KV cache, int8 ONNX, Hugging Face
+r"""# Exporting a language model: ONNX with a KV cache, int8 ONNX, Hugging Face
 
 Generating $n$ tokens with a decoder costs $O(n^2)$ attention work if every step recomputes
 the keys and values of the whole prefix; the **KV cache** keeps them, so each step only
@@ -20,10 +20,10 @@ both prefill ($T$ = prompt length, $P = 0$) and decoding ($T = 1$). A runtime-si
 Three artifacts leave PyTorch here:
 
 1. **fp32 ONNX**, checked by `onnx.checker` and by parity with PyTorch, both for a full forward
-   pass and for cached decoding: max abs difference of the logits $\\le 10^{-4}$.
+   pass and for cached decoding: max abs difference of the logits $\le 10^{-4}$.
 2. **int8 ONNX** by onnxruntime's *dynamic* quantization: weights of every `MatMul` (and the
    embedding `Gather`) are stored as int8 with per-channel scales; activations are quantized on
-   the fly per tensor, $s_x = (\\max x - \\min x)/255$ with a zero point, computed at run time
+   the fly per tensor, $s_x = (\max x - \min x)/255$ with a zero point, computed at run time
    from each input (hence "dynamic", no calibration data), and the product runs in int8 with
    int32 accumulation (`MatMulInteger`, or the fused `DynamicQuantizeMatMul`).
 3. **Hugging Face**: `config.json` + `model.safetensors` + `tokenizer.json`, which

@@ -1,4 +1,4 @@
-"""# Weight-only integer quantization, from scratch
+r"""# Weight-only integer quantization, from scratch
 
 A trained model's weights are float32: 4 bytes each. Stored as 8-bit integers with one float
 scale per row they take a quarter of the memory and of the memory *bandwidth*, and at batch 1
@@ -7,17 +7,17 @@ builds **weight-only** quantization: weights are stored as integers, activations
 floating point, and the weight is expanded back on the fly.
 
 **Symmetric quantization.** For a group of weights $w_1..w_n$ and $b$ bits, let
-$q_{\\max} = 2^{b-1} - 1$ (127 for int8, 7 for int4) and
-$$s = \\frac{\\max_i |w_i|}{q_{\\max}},\\qquad q_i = \\operatorname{clamp}\\big(\\operatorname{round}(w_i / s), -q_{\\max}, q_{\\max}\\big),
-\\qquad \\hat w_i = s\\,q_i .$$
+$q_{\max} = 2^{b-1} - 1$ (127 for int8, 7 for int4) and
+$$s = \frac{\max_i |w_i|}{q_{\max}},\qquad q_i = \operatorname{clamp}\big(\operatorname{round}(w_i / s), -q_{\max}, q_{\max}\big),
+\qquad \hat w_i = s\,q_i .$$
 Zero maps to zero exactly (no zero-point, unlike *asymmetric* quantization
-$\\hat w = s(q - z)$, which suits one-sided ranges such as post-ReLU activations), and the
-rounding error is bounded: $|w_i - \\hat w_i| \\le s/2$.
+$\hat w = s(q - z)$, which suits one-sided ranges such as post-ReLU activations), and the
+rounding error is bounded: $|w_i - \hat w_i| \le s/2$.
 
 **Granularity** is the choice of groups sharing one scale:
 
 - *per tensor*: one $s$ for the whole matrix; a single outlier row inflates $s$ for all rows;
-- *per output channel*: one $s_j$ per row $j$ of $W \\in \\mathbb R^{C_{out} \\times C_{in}}$, the
+- *per output channel*: one $s_j$ per row $j$ of $W \in \mathbb R^{C_{out} \times C_{in}}$, the
   standard for int8 weights (and what onnxruntime's per-channel mode does);
 - *per group*: rows split into blocks of $g$ inputs (e.g. 32 or 128) each with its own scale
   (llama.cpp's `Q8_0`/`Q4_0`, GPTQ/AWQ's `g128`); needed for 4 bits, where 15 levels per row
@@ -30,13 +30,13 @@ rows do), per-channel scales are worth almost two bits over one scale per tensor
 ![relative output error of a quantized layer against bits, per tensor, per channel and per group](figures/quantization_error.png)
 
 **Error bound of a linear layer.** With per-row scales $s_j$, output $j$ of
-$y = \\hat W x$ differs from the float one by
-$$|y_j - \\hat y_j| = \\Big|\\sum_i (w_{ji} - \\hat w_{ji}) x_i\\Big| \\le \\frac{s_j}{2}\\,\\lVert x\\rVert_1 ,$$
+$y = \hat W x$ differs from the float one by
+$$|y_j - \hat y_j| = \Big|\sum_i (w_{ji} - \hat w_{ji}) x_i\Big| \le \frac{s_j}{2}\,\lVert x\rVert_1 ,$$
 a worst case the tests check; in practice errors cancel and the typical error is
-$\\approx s_j \\lVert x\\rVert_2 / \\sqrt{12}$ (uniform rounding noise of variance $s^2/12$).
+$\approx s_j \lVert x\rVert_2 / \sqrt{12}$ (uniform rounding noise of variance $s^2/12$).
 
-**Computing with per-row scales.** Since $\\hat W = \\operatorname{diag}(s) Q$,
-$\\hat W x = s \\odot (Q x)$: the product runs on the integer matrix and one multiply per output
+**Computing with per-row scales.** Since $\hat W = \operatorname{diag}(s) Q$,
+$\hat W x = s \odot (Q x)$: the product runs on the integer matrix and one multiply per output
 applies the scales. With groups the scales vary along a row, and the weight is dequantized
 block by block instead. In eager PyTorch on a CPU there is no int8 matrix kernel for this, so
 `Int8Linear` converts $Q$ to float at every call: it saves memory but is *slower* than the

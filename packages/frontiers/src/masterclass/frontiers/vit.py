@@ -142,6 +142,7 @@ class PatchEmbedding(nn.Module):
         self.proj = nn.Conv2d(args.channels, args.d_model, args.patch_size, stride=args.patch_size)
 
     def forward(self, images: Tensor) -> Tensor:
+        """Patch tokens `(B, N, d_model)` of `images` `(B, C, H, W)`, row by row."""
         if images.dim() != 4 or images.shape[1] != self.proj.in_channels:
             raise ValueError(
                 f"images must be (B, {self.proj.in_channels}, H, W), got {tuple(images.shape)}"
@@ -246,6 +247,7 @@ class Captioner(nn.Module):
 
     @property
     def n_prefix(self) -> int:
+        """How many image positions (class token and patches) precede the caption."""
         return 1 + self.vit.args.grid**2
 
     def forward(self, images: Tensor, ids: Tensor) -> Tensor:

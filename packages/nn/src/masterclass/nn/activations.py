@@ -176,9 +176,31 @@ def gelu_grad(x: Tensor, approximate: str = "none") -> Tensor:
 # activation inside SwiGLU feed-forward blocks.
 
 
+# Written as `x * sigmoid(x)`, autograd would keep three tensors of the input's size for the
+# backward (the input, $e^{-|x|}$ and $\sigma(x)$): inside a SwiGLU block that is most of the
+# activation memory. `_SiLU` keeps $x$ and $\sigma(x)$, two tensors, exactly what
+# `x * torch.sigmoid(x)` keeps, and applies the derivative $\sigma(1 + x(1-\sigma))$ (below)
+# directly, so the model's saved bytes stay those of Module 4's formula.
+class _SiLU(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x: Tensor) -> Tensor:
+        s = sigmoid(x)
+        ctx.save_for_backward(x, s)
+        return x * s
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> Tensor:
+        x, s = ctx.saved_tensors
+        return grad * (s * (1 + x * (1 - s)))
+
+
 def silu(x: Tensor) -> Tensor:
-    r"""SiLU / Swish $x\,\sigma(x)$."""
-    return x * sigmoid(x)
+    r"""SiLU / Swish $x\,\sigma(x)$; the backward keeps `x` and $\sigma(x)$ (see `_SiLU`).
+
+    >>> silu(torch.tensor([-1.0, 0.0, 1.0])).round(decimals=4).tolist()
+    [-0.2689000070095062, 0.0, 0.7311000227928162]
+    """
+    return _SiLU.apply(x)
 
 
 def silu_grad(x: Tensor) -> Tensor:
