@@ -9,23 +9,9 @@ Each transpose reads and writes the matrix once (2 x its bytes), after a check a
 # ruff: noqa: B023
 
 import torch
+from _timing import time_ms
 
 from masterclass.kernels.execution_model import transpose, transpose_naive
-
-
-def time_ms(fn, repeats: int = 50) -> float:
-    """Median milliseconds of `fn()` (CUDA events) over `repeats` runs after 3 warm-up runs."""
-    for _ in range(3):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        fn()
-        end.record()
-        torch.cuda.synchronize()
-        times.append(start.elapsed_time(end))
-    return sorted(times)[len(times) // 2]
 
 
 def main() -> None:

@@ -9,30 +9,9 @@
 import argparse
 
 import torch
+from _timing import DTYPES, need_cuda, time_ms
 
 from masterclass.kernels.softmax import softmax
-
-DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
-
-
-def time_ms(fn, repeats: int = 50) -> float:
-    """Median milliseconds of `fn()` (CUDA events) over `repeats` runs after 3 warm-up runs."""
-    for _ in range(3):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        fn()
-        end.record()
-        torch.cuda.synchronize()
-        times.append(start.elapsed_time(end))
-    return sorted(times)[len(times) // 2]
-
-
-def need_cuda() -> None:
-    if not torch.cuda.is_available():
-        raise SystemExit("this benchmark needs a CUDA device (the kernels compile for the GPU)")
 
 
 def main() -> None:

@@ -200,6 +200,10 @@ def silu(x: Tensor) -> Tensor:
     >>> silu(torch.tensor([-1.0, 0.0, 1.0])).round(decimals=4).tolist()
     [-0.2689000070095062, 0.0, 0.7311000227928162]
     """
+    # Tracers (TorchScript, the ONNX exporter) cannot record a Python autograd.Function, and
+    # without a backward to come there is nothing to save: then the plain formula.
+    if torch.jit.is_tracing() or not (torch.is_grad_enabled() and x.requires_grad):
+        return x * sigmoid(x)
     return _SiLU.apply(x)
 
 
