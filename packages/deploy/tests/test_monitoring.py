@@ -2,6 +2,7 @@
 
 import json
 import logging
+import time
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
@@ -50,8 +51,16 @@ def test_json_logs_carry_the_request_id(server, caplog):
     url, _ = server
     with caplog.at_level(logging.INFO, logger="masterclass.deploy.server"):
         r = httpx.get(url + "/health", headers={"x-request-id": "trace-123"})
+        # The server thread may write its log line just after the response has left: wait for it.
+        deadline = time.monotonic() + 10
+        while True:
+            records = [
+                rec for rec in caplog.records if getattr(rec, "request_id", None) == "trace-123"
+            ]
+            if records or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
     assert r.headers["x-request-id"] == "trace-123"
-    records = [rec for rec in caplog.records if getattr(rec, "request_id", None) == "trace-123"]
     assert records and records[0].status == 200
     line = json.loads(JsonFormatter().format(records[0]))
     assert (
