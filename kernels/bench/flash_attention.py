@@ -13,23 +13,9 @@ import argparse
 
 import torch
 import torch.nn.functional as F
+from _timing import time_ms
 
 from masterclass.kernels.flash_attention import flash_attention
-
-
-def time_ms(fn, repeats: int) -> float:
-    """Median milliseconds of `fn()` over `repeats` runs after 3 warm-up runs."""
-    for _ in range(3):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        fn()
-        end.record()
-        torch.cuda.synchronize()
-        times.append(start.elapsed_time(end))
-    return sorted(times)[len(times) // 2]
 
 
 def main() -> None:
