@@ -94,6 +94,8 @@ def test_toml_file_can_set_every_field(tmp_path):
             "checkpoint_every": 4,
             "precision": "bf16",
             "time_budget_s": 12.5,
+            "parallel": "fsdp",
+            "optimizer": "adamw",
         },
         "evaluate": {
             "max_tokens": 99,
@@ -106,6 +108,14 @@ def test_toml_file_can_set_every_field(tmp_path):
             "compare_tokens": 55,
         },
         "benchmark": {"prompt_tokens": 4, "decode_tokens": 5, "repeats": 2, "threads": 2},
+        "energy": {
+            "cpu_watts": 65.0,
+            "cpu_tdp_fraction": 0.5,
+            "ram_watts": 6.0,
+            "gpu_watts": 300.0,
+            "pue": 1.2,
+            "intensity_g_per_kwh": 56.0,
+        },
     }
     base = preset("tiny").to_dict()
     for key, value in changes.items():

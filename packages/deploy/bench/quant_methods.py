@@ -19,7 +19,7 @@ import torch
 from masterclass.deploy.gptq_awq import quantize_model
 from masterclass.deploy.pruning import _block_linears
 from masterclass.deploy.server import load_run
-from masterclass.llm.tiny_runs import stdlib_corpus
+from masterclass.nlp.stdlib_corpus import stdlib_corpus
 
 
 def _windows(ids: torch.Tensor, n: int, t: int) -> torch.Tensor:

@@ -1,4 +1,4 @@
-r"""# Exercises: Pruning: magnitude, Wanda, SparseGPT, 2:4 and structured neurons
+r"""# Exercises: Pruning: magnitude, Wanda, SparseGPT, 2:4, structured neurons and heads
 
 Per-row masks and the Optimal Brain Surgeon cost, checked against numpy and a brute-force re-fit."""
 

@@ -160,29 +160,44 @@ def test_on_a_trained_model_gptq_loses_no_more_than_rtn():
     data = byte_data(40_000, 6_000)
     cfg = LMConfig.llama(vocab_size=256, d_model=32, n_layers=2, n_heads=4, max_seq_len=64)
     trained = train_tiny(cfg, data, steps=60, batch_size=8, seq_len=32, lr=3e-3).model
-    calib = torch.stack([data[0][i * 32 : (i + 1) * 32] for i in range(16)])
-    # int4 with groups of 16 (a g128 group would be wider than this tiny model's rows).
-    loss = {
-        m: evaluate(
-            quantize_model(copy.deepcopy(trained), m, calibration=calib, bits=4, group_size=16),
-            data[1],
-            32,
-        )
-        for m in ("rtn", "gptq", "smoothquant")
-    }
-    fp32 = evaluate(trained, data[1], 32)
-    # GPTQ minimizes each layer's output error, and here that carries to the held-out loss.
-    # (AWQ's guarantee is per layer, checked below; its end loss is within noise of RTN's.)
-    assert loss["gptq"] <= loss["rtn"], loss
-    assert loss["smoothquant"] < fp32 * 1.05, (loss, fp32)
-    # AWQ's searched scales lower the calibration error on every layer.
+    # 64 calibration windows (2,048 tokens, 32 per input channel of the widest layer) so that
+    # H describes the held-out inputs too, and 64 evaluation windows against evaluation noise.
+    calib = torch.stack([data[0][i * 32 : (i + 1) * 32] for i in range(64)])
     stats = calibration_stats(trained, calib)
+    # The mechanism, deterministic: on every layer GPTQ's calibration output error is below
+    # RTN's, at int4 with groups of 16 (a g128 group would be wider than this tiny model's rows)
+    # and at 3 bits per channel.
+    for bits, g in ((4, 16), (3, None)):
+        for name, st in stats.items():
+            w = trained.get_submodule(name).weight
+            rtn = dequantize_weight(*quantize_weight(w, bits=bits, group_size=g))
+            gq = dequantize_weight(*gptq_quantize(w, st["H"], bits=bits, group_size=g))
+            assert layer_error(w, gq, st["H"]) < layer_error(w, rtn, st["H"]), (bits, g, name)
+
+    def loss_of(method: str, bits: int, g: int | None) -> float:
+        q = quantize_model(
+            copy.deepcopy(trained), method, calibration=calib, bits=bits, group_size=g
+        )
+        return evaluate(q, data[1], 32, n_windows=64)
+
+    fp32 = evaluate(trained, data[1], 32, n_windows=64)
+    # The end loss. At int4 g16 this tiny model's loss moves by ~1e-4 relative under either
+    # method, inside the noise of the comparison, so the held-out check uses 3 bits per channel,
+    # where quantization costs RTN ~1e-3 nats: over training seeds 0, 1, 2 GPTQ's increase over
+    # fp32 stayed below RTN's on each (a margin of 3e-4 relative, against a seed-to-seed spread
+    # of the difference of ~1e-4), so the ordering is not a coin flip.
+    rtn, gptq = loss_of("rtn", 3, None), loss_of("gptq", 3, None)
+    assert gptq - fp32 <= rtn - fp32, (gptq, rtn, fp32)
+    smooth = loss_of("smoothquant", 8, None)
+    assert smooth < fp32 * 1.05, (smooth, fp32)
+    # AWQ's searched scales lower the calibration error on every layer (its end loss is within
+    # noise of RTN's, so only the per-layer guarantee is checked).
     for name, st in stats.items():
         w = trained.get_submodule(name).weight
         q, scale, s, _ = awq_quantize(w, st["H"], bits=4, group_size=16)
-        rtn = dequantize_weight(*quantize_weight(w, bits=4, group_size=16))
+        rtn_w = dequantize_weight(*quantize_weight(w, bits=4, group_size=16))
         awq = dequantize_weight(q, scale).double() / s.double()
-        assert layer_error(w, awq, st["H"]) <= layer_error(w, rtn, st["H"]), name
+        assert layer_error(w, awq, st["H"]) <= layer_error(w, rtn_w, st["H"]), name
 
 
 def test_bad_arguments():

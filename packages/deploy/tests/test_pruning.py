@@ -9,7 +9,9 @@ from torch.nn.utils import prune
 
 from masterclass.deploy.pruning import (
     calibration_stats,
+    head_scores,
     magnitude_prune,
+    prune_attention_heads,
     prune_ffn_neurons,
     prune_model,
     semi_structured_mask,
@@ -125,6 +127,83 @@ def test_ffn_neuron_pruning_equals_masking_the_neurons(make_lm):
     torch.testing.assert_close(small(x), masked(x), rtol=1e-5, atol=1e-5)
 
 
+def _o_proj_inputs(model, x):
+    # The attention outputs Z (B T, H D) that each block's o_proj reads, captured by hooks.
+    seen = {}
+    hooks = [
+        b.attn.o_proj.register_forward_hook(
+            lambda m, a, o, i=i: seen.__setitem__(i, a[0].reshape(-1, a[0].shape[-1]))
+        )
+        for i, b in enumerate(model.blocks)
+    ]
+    model(x)
+    for h in hooks:
+        h.remove()
+    return seen
+
+
+@pytest.mark.parametrize("n_kv_heads", [2, 4])
+def test_head_pruning_equals_the_masked_dense_model(make_lm, n_kv_heads):
+    # GQA (4 query heads over 2 KV heads: query heads pruned inside each group) and MHA (whole
+    # heads with their keys and values). Reference: the dense model with the dropped heads'
+    # o_proj columns zeroed. float64; the pruned product sums fewer terms, so agreement is to
+    # rounding (1e-12), not bitwise.
+    from masterclass.llm import LanguageModel, LMConfig
+
+    torch.manual_seed(0)
+    cfg = LMConfig.llama(
+        vocab_size=64, d_model=32, n_layers=2, n_heads=4, n_kv_heads=n_kv_heads, max_seq_len=64
+    )
+    cfg.init_std = 0.3
+    model = LanguageModel(cfg).double().eval()
+    calib = torch.randint(0, 64, (2, 16), generator=torch.Generator().manual_seed(1))
+    x = torch.randint(0, 64, (2, 12), generator=torch.Generator().manual_seed(2))
+    scores = head_scores(model, calib)
+    # The score is the norm of each head's contribution ||Z_h W_h^T||_F, here from Z in numpy.
+    z = _o_proj_inputs(model, calib)
+    for i, block in enumerate(model.blocks):
+        w = block.attn.o_proj.weight.detach().numpy()
+        zi = z[i].detach().numpy()
+        want = [
+            np.linalg.norm(zi[:, h * 8 : h * 8 + 8] @ w[:, h * 8 : h * 8 + 8].T) for h in range(4)
+        ]
+        np.testing.assert_allclose(scores[i].numpy(), want, rtol=1e-10)
+    small = prune_attention_heads(copy.deepcopy(model), 0.5, calib)
+    masked = copy.deepcopy(model)
+    for block, small_block, score in zip(masked.blocks, small.blocks, scores):
+        rep = 4 // n_kv_heads
+        if rep > 1:
+            kept = [
+                g * rep + int(score[g * rep : g * rep + rep].argmax()) for g in range(n_kv_heads)
+            ]
+        else:
+            kept = score.argsort(descending=True)[:2].tolist()
+        for h in set(range(4)) - set(kept):
+            block.attn.o_proj.weight.data[:, h * 8 : h * 8 + 8] = 0
+        assert small_block.attn.n_heads == 2 and small_block.attn.o_proj.in_features == 16
+        assert small_block.attn.n_kv_heads == (n_kv_heads if rep > 1 else 2)
+    torch.testing.assert_close(small(x), masked(x), rtol=0, atol=1e-12)
+    assert small.num_parameters() < model.num_parameters()
+    # keep = 1 changes nothing.
+    same = prune_attention_heads(copy.deepcopy(model), 1.0, calib)
+    torch.testing.assert_close(same(x), model(x), rtol=0, atol=1e-12)
+
+
+def test_gqa_head_pruning_keeps_cached_decoding(make_lm):
+    # Under GQA the KV heads stay, so the model's own KV-cache decoding still works and agrees
+    # with its full forward (float32 reordering: 1e-5).
+    model = make_lm(0, vocab=64)
+    calib = torch.randint(0, 64, (2, 16), generator=torch.Generator().manual_seed(0))
+    small = prune_attention_heads(copy.deepcopy(model), 0.5, calib)
+    x = torch.randint(0, 64, (1, 10), generator=torch.Generator().manual_seed(3))
+    full = small(x)
+    cfg = small.config
+    empty = torch.zeros(cfg.n_layers, 1, cfg.n_kv_heads, 0, cfg.head_dim)
+    _, k, v = small.forward_with_past(x[:, :6], empty, empty)
+    logits, _, _ = small.forward_with_past(x[:, 6:], k, v)
+    torch.testing.assert_close(logits, full[:, 6:], rtol=1e-5, atol=1e-5)
+
+
 @pytest.mark.slow
 def test_on_a_trained_model_wanda_and_sparsegpt_lose_less_than_magnitude():
     from masterclass.llm import LMConfig
@@ -154,3 +233,10 @@ def test_bad_arguments(make_lm):
         prune_model(make_lm(0, vocab=64), "wanda")
     with pytest.raises(ValueError, match="method must be"):
         prune_model(make_lm(0, vocab=64), "random")
+    calib = torch.zeros(1, 4, dtype=torch.long)
+    with pytest.raises(ValueError, match="keep must be in"):
+        prune_attention_heads(make_lm(0, vocab=64), 0.0, calib)
+    alibi = make_lm(0, vocab=64)
+    alibi.config.pos = "alibi"
+    with pytest.raises(ValueError, match="alibi"):
+        prune_attention_heads(alibi, 0.5, calib)

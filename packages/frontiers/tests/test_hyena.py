@@ -8,6 +8,7 @@ from masterclass.frontiers.hyena import (
     HyenaOperator,
     direct_causal_conv,
     recall_batch,
+    train_associative_recall,
 )
 from masterclass.frontiers.s4d import causal_fft_conv
 
@@ -29,13 +30,48 @@ def test_fft_conv_equals_torch_conv1d_value_and_gradient():
             torch.testing.assert_close(a, b, atol=1e-10, rtol=0)
 
 
-def test_operator_fft_equals_direct_float32():
-    op = HyenaOperator(16, 64, seed=1)
+@pytest.mark.parametrize("order", [2, 3])
+def test_operator_fft_equals_direct_float32(order):
+    op = HyenaOperator(16, 64, order, seed=1)
     u = torch.randn(2, 64, 16, generator=torch.Generator().manual_seed(1))
     y_fft = op(u)
     op.conv = "direct"
     # float32: FFT of length 128 against a direct sum of 64 terms: ~1e-6 relative.
     torch.testing.assert_close(y_fft, op(u), atol=1e-5, rtol=1e-5)
+
+
+def test_short_conv_equals_depthwise_conv1d_value_and_gradient():
+    op = HyenaOperator(8, 32, seed=0).double()
+    p = torch.randn(2, 32, 24, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+    p.requires_grad_(True)
+    # Reference: torch's depthwise Conv1d (the module's own weights), left-padded by k - 1 = 2 and
+    # cut to T, on the channels-first layout. float64: both are sums of 3 products, ~1e-16.
+    ref = op.short(p.transpose(1, 2))[..., :32].transpose(1, 2)
+    ours = op.short_conv(p)
+    torch.testing.assert_close(ours, ref, atol=1e-12, rtol=0)
+    w = torch.randn_like(ref)
+    params = (p, op.short.weight, op.short.bias)
+    g1 = torch.autograd.grad((ours * w).sum(), params)
+    g2 = torch.autograd.grad((ref * w).sum(), params)
+    for a, b in zip(g1, g2, strict=True):
+        torch.testing.assert_close(a, b, atol=1e-12, rtol=0)
+
+
+def test_order_two_is_h3s_gated_long_convolution():
+    # Order 2 written out by hand: y = W_out (x2 * (h * (x1 * v) + D (x1 * v))), with h the one
+    # long filter and the causal convolution done as an explicit double loop over t and s.
+    op = HyenaOperator(4, 10, seed=3).double()
+    u = torch.randn(1, 10, 4, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    with torch.no_grad():
+        v, x1, x2 = op.short_conv(op.in_proj(u)).split(4, dim=-1)
+        h = op.filter(10)  # (C, T)
+        z = x1 * v
+        conv = torch.zeros_like(z)
+        for t in range(10):
+            for s in range(t + 1):
+                conv[:, t] += h[:, t - s] * z[:, s]
+        want = op.out_proj(x2 * (conv + op.skip[0] * z))
+        torch.testing.assert_close(op(u), want, atol=1e-12, rtol=0)
 
 
 def test_causality():
@@ -64,7 +100,21 @@ def test_recall_batch_is_well_posed():
     assert targets[:, -1].tolist() == answer.tolist()
 
 
+@pytest.mark.slow
+def test_associative_recall_is_learned():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # small matrices: one thread is fastest on a shared machine
+    try:
+        _, accuracy = train_associative_recall(400, seed=0)
+    finally:
+        torch.set_num_threads(threads)
+    # Seeded, so reproducible; 1000 fresh final queries, 10 possible values (chance 0.1).
+    assert accuracy >= 0.9, f"recall accuracy {accuracy:.3f}"
+
+
 def test_bad_input():
+    with pytest.raises(ValueError, match=r"order must be >= 2 \(order 1 has no long"):
+        HyenaOperator(8, 16, order=1)
     with pytest.raises(ValueError, match="conv must be 'fft' or 'direct'"):
         HyenaOperator(8, 16, conv="fast")
     with pytest.raises(ValueError, match=r"filter length T must be in \[1, max_len=16\]"):

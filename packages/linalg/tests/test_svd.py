@@ -97,3 +97,15 @@ def test_bad_input_raises_clear_errors():
         low_rank_approximation(np.eye(3), 4)
     with pytest.raises(ValueError, match="descending"):
         eckart_young_error(np.array([1.0, 2.0]), 1)
+
+
+def test_rank_deficient_matrix_with_equal_rows_converges():
+    # Found by hypothesis: four equal rows leave three zero singular values whose rounding-noise
+    # columns the Jacobi sweeps once rotated against each other forever. numpy is the reference.
+    a = np.array(
+        [[-6.5, -6, -6, 2.3125, 7.8125e-3, 2.8369718418716943], [8.4375, 0.5, 2, -5, 7.5, -1]]
+        + [[-6.0] * 6] * 4
+    )
+    u, s, vt = svd(a)
+    np.testing.assert_allclose(s, np.linalg.svd(a, compute_uv=False), atol=1e-12)
+    np.testing.assert_allclose(u @ np.diag(s) @ vt, a, atol=1e-12)

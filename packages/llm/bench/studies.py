@@ -1,15 +1,24 @@
 """Run the study chapters' experiments and print their tables (Markdown).
 
-Every number tabled in `scaling_laws.py`, `architecture_choices.py`, `activations.py`,
-`context_window.py`, `conditional_compute.py` and `memory_patterns.py` comes from this script:
-byte-level models trained on the standard-library corpus (`tiny_runs.py`), seeded, on one CPU
-thread. Takes a few minutes on a laptop.
+Every measured number of `scaling_laws.py`, `architecture_choices.py`, `activations.py`,
+`context_window.py` and `conditional_compute.py` comes from this script: byte-level models trained
+on the standard-library corpus (`tiny_runs.py`), seeded, on one CPU thread. Takes a few minutes on
+a laptop. Its output is committed, one file per part, with the command on the first line:
 
-    .venv/bin/python packages/llm/bench/studies.py [--only scaling,arch,act,context,exit,memory]
+    .venv/bin/python packages/llm/bench/studies.py --only memory        > results/studies_memory.txt
+    .venv/bin/python packages/llm/bench/studies.py --only context,exit  > results/studies_context_exit.txt
+    .venv/bin/python packages/llm/bench/studies.py --only act           > results/studies_act.txt
+    .venv/bin/python packages/llm/bench/studies.py --only arch          > results/studies_arch.txt
+    .venv/bin/python packages/llm/bench/studies.py --only scaling       > results/studies_scaling.txt
+
+and the chapters' figures (`figures/study_*.py`) draw those files when the site is built, so no
+result is typed into a page by hand. Rerun a part and commit its file when the code it measures
+changes. `read_results` parses a file back.
 """
 
 import argparse
 import time
+from pathlib import Path
 
 import torch
 
@@ -21,6 +30,26 @@ from masterclass.llm.context_window import context_extension_table
 from masterclass.llm.memory_patterns import measure_cache_memory
 from masterclass.llm.scaling_laws import CHINCHILLA, fit_scaling_law, run_grid
 from masterclass.llm.tiny_runs import BYTE_VOCAB, byte_data, train_tiny
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def read_results(name: str) -> dict:
+    """`results/<name>.txt` as {"command": first line, "lines": all lines, "tables": [rows]},
+    each table a list of {column: cell} dicts in the order printed."""
+    lines = (RESULTS / f"{name}.txt").read_text().splitlines()
+    tables, header = [], None
+    for line in lines:
+        if not line.startswith("|"):
+            header = None
+            continue
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if header is None:
+            header = cells
+            tables.append([])
+        elif not set("".join(cells)) <= set("-:"):
+            tables[-1].append(dict(zip(header, cells)))
+    return {"command": lines[0], "lines": lines, "tables": tables}
 
 
 def scaling(data) -> None:

@@ -11,6 +11,7 @@ from masterclass.safety.adversarial import (
     attack_success_rate,
     fgsm,
     gcg_attack,
+    hotflip_attack,
     hotflip_scores,
     pgd,
     token_gradients,
@@ -102,3 +103,42 @@ def test_gcg_reaches_the_stated_success_rate_within_its_budget():
     assert rate >= 0.75 and mean_steps <= 20
     suffix, ok, _ = gcg_attack(model, prompt, 3, steps=1)
     assert suffix.shape == (4,) and isinstance(ok, bool)
+
+
+def test_hotflip_with_every_candidate_is_the_exhaustive_best_swap():
+    # Reference: try every single (position, token) swap of the suffix exactly and keep the
+    # lowest target loss. HotFlip evaluating all S x V candidates must pick the same suffix
+    # (its first-order ranking then only orders them); same forward passes, float32 ties aside.
+    model = _lm()
+    prompt = torch.randint(0, 64, (5,), generator=torch.Generator().manual_seed(2))
+    start = torch.randint(0, 64, (3,), generator=torch.Generator().manual_seed(0))  # seed 0's
+    target = 9
+    with torch.no_grad():
+        trials = start.repeat(3 * 64 + 1, 1)
+        for i in range(3):
+            trials[1 + i * 64 : 1 + (i + 1) * 64, i] = torch.arange(64)
+        logits = model(torch.cat([prompt.expand(len(trials), -1), trials], dim=1))[:, -1]
+        losses = nn.functional.cross_entropy(
+            logits, torch.full((len(trials),), target), reduction="none"
+        )
+    suffix, ok, used = hotflip_attack(
+        model, prompt, target, suffix_len=3, flips=1, candidates=3 * 64
+    )
+    assert used == 1
+    assert torch.equal(suffix, trials[int(losses.argmin())])
+    assert ok == (int(logits[int(losses.argmin())].argmax()) == target)
+
+
+@pytest.mark.slow
+def test_hotflip_reaches_the_stated_success_rate_within_its_budget():
+    model = _lm()
+    prompt = torch.randint(0, 64, (6,), generator=torch.Generator().manual_seed(1))
+    rate, mean_flips = attack_success_rate(
+        model, prompt, list(range(0, 64, 8)), attack=hotflip_attack, flips=10, candidates=32
+    )
+    # Measured on this model: 8 of 8 targets in 2.6 flips on average (budget 10 flips of 32
+    # exact candidates). With 8 or 16 candidates it stalls at 5 of 8: the first-order estimate
+    # often misranks the best swap, which is why GCG keeps the gradient only as a filter.
+    assert rate >= 0.75 and mean_flips <= 10, (rate, mean_flips)
+    with pytest.raises(ValueError, match="flips and candidates must all be >= 1, got 4, 0, 8"):
+        hotflip_attack(model, prompt, 3, flips=0)

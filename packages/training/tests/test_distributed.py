@@ -1,4 +1,4 @@
-"""Data-parallel training under torchrun (2 gloo processes) equals one process on the combined batch."""
+"""Under torchrun (2 gloo processes), DDP and FSDP training equal one process on the combined batch."""
 
 import os
 import subprocess
@@ -29,18 +29,27 @@ CONFIG = TrainConfig(steps=6, batch_size={batch}, grad_accum=2, lr=1e-2, warmup=
 """
 
 _WORKER = """
-import os, sys
+import dataclasses, os, sys
+from masterclass.llm import LanguageModel
 from masterclass.training.loop import train
 torch.set_num_threads(1)
 rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
-batcher = ShardBatcher(TokenShards(sys.argv[1]), 2, 16, seed=5, rank=rank, world_size=world)
-train(tiny_model(), batcher, CONFIG, sys.argv[2])
+def batcher():
+    return ShardBatcher(TokenShards(sys.argv[1]), 2, 16, seed=5, rank=rank, world_size=world)
+train(tiny_model(), batcher(), CONFIG, sys.argv[2] + "/ddp")
+# FSDP, interrupted at step 3 and resumed by a fresh model from the whole-weight checkpoint.
+fsdp = dataclasses.replace(CONFIG, parallel="fsdp", checkpoint_every=3)
+train(tiny_model(), batcher(), fsdp, sys.argv[2] + "/fsdp", stop_at=3)
+config = tiny_model().config
+torch.manual_seed(rank + 100)  # a fresh process, differently initialised on each rank
+train(LanguageModel(config).double(), batcher(), fsdp, sys.argv[2] + "/fsdp")
 """
 
 
 @pytest.mark.distributed
 @pytest.mark.slow
 def test_two_gloo_processes_equal_one_process_on_the_combined_batch(tmp_path):
+    # One torchrun launch trains with DDP, then with FSDP (stopped at step 3 and resumed).
     rng = np.random.default_rng(0)
     write_token_shards([rng.integers(0, 64, 3000)], tmp_path / "shards", vocab_size=64)
     script = tmp_path / "worker.py"
@@ -54,7 +63,7 @@ def test_two_gloo_processes_equal_one_process_on_the_combined_batch(tmp_path):
         "--nproc_per_node=2",
         str(script),
         str(tmp_path / "shards"),
-        str(tmp_path / "ddp"),
+        str(tmp_path),
     ]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=420)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
@@ -66,12 +75,15 @@ def test_two_gloo_processes_equal_one_process_on_the_combined_batch(tmp_path):
     batcher = ShardBatcher(TokenShards(tmp_path / "shards"), 4, 16, seed=5)
     train(single, batcher, scope["CONFIG"], tmp_path / "single")
 
-    ddp = scope["tiny_model"]()
-    meta = load_checkpoint(tmp_path / "ddp" / "checkpoints", model=ddp, rng=False)
-    assert meta["step"] == 6 and meta["data_state"]["world_size"] == 2
-    # float64, and only the order of the gradient sums differs (all-reduce of two halves vs one
-    # mean over four rows): 1e-9 relative after 6 AdamW steps.
-    for (name, p), q in zip(single.state_dict().items(), ddp.state_dict().values()):
-        torch.testing.assert_close(q, p, rtol=1e-9, atol=1e-11, msg=name)
-    # Rank 0 alone wrote the metrics, one line per step.
-    assert len((tmp_path / "ddp" / "metrics.jsonl").read_text().splitlines()) == 6
+    for parallel in ("ddp", "fsdp"):
+        weights = scope["tiny_model"]()
+        meta = load_checkpoint(tmp_path / parallel / "checkpoints", model=weights, rng=False)
+        assert meta["step"] == 6 and meta["data_state"]["world_size"] == 2
+        assert meta["extra"]["train_config"]["parallel"] == parallel
+        # float64, and only the order of the sums differs (all-reduce or ring reduce-scatter of
+        # two halves vs one mean over four rows; FSDP's norm summed from rows in float64): 1e-9
+        # relative after 6 AdamW steps.
+        for (name, p), q in zip(single.state_dict().items(), weights.state_dict().values()):
+            torch.testing.assert_close(q, p, rtol=1e-9, atol=1e-11, msg=f"{parallel} {name}")
+        # Rank 0 alone wrote the metrics, one line per step (the resumed run dropped none).
+        assert len((tmp_path / parallel / "metrics.jsonl").read_text().splitlines()) == 6

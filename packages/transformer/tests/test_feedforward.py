@@ -95,3 +95,20 @@ def test_bad_config_is_clear():
         FeedForward(8, 32, activation="swish2")
     with pytest.raises(ValueError, match="positive"):
         FeedForward(0, 32)
+
+
+@pytest.mark.parametrize("activation", ["relu", "gelu", "gelu_tanh", "silu"])
+@pytest.mark.parametrize("gated", [False, True])
+def test_fused_kernels_equal_module_3s_formulas(activation, gated):
+    # The default FFN runs torch's fused kernel; `fused=False` runs Module 3's formula. Same
+    # weights, float64: the two must agree to rounding, in value and in gradient.
+    torch.manual_seed(0)
+    fused = FeedForward(8, 32, activation=activation, gated=gated).double()
+    torch.manual_seed(0)
+    formula = FeedForward(8, 32, activation=activation, gated=gated, fused=False).double()
+    assert fused.act is not formula.act
+    x = _x(1)
+    y, gx = _value_and_grad(fused, x)
+    y_ref, gx_ref = _value_and_grad(formula, x)
+    torch.testing.assert_close(y, y_ref, **TOL)
+    torch.testing.assert_close(gx, gx_ref, **TOL)

@@ -128,6 +128,13 @@ class TrainingConfig:
     schedule: str = "wsd"
     # With "wsd": the fraction of the steps spent decaying to min_lr at the end.
     decay_fraction: float = 0.2
+    # Under torchrun: "ddp" (whole model on every rank, gradients all-reduced) or "fsdp" (each
+    # rank keeps 1/W of weights, gradients and optimizer state); checkpoints are whole either way.
+    parallel: str = "ddp"
+    # "muon" (Muon for the hidden matrices, AdamW for embeddings, head and gains) or "adamw".
+    # Muon: 0.24 nats/token lower held-out loss than AdamW after 300 steps of the default model
+    # (capstone/bench/results/optimizer.txt). FSDP needs "adamw" (Muon wants whole matrices).
+    optimizer: str = "muon"
     # Capstone only: wall-clock budget of the training stage in seconds (0: exactly `steps`).
     time_budget_s: float = 480.0
     # Capstone only: "auto" (bf16 autocast where it helps), "bf16" or "fp32".
@@ -172,6 +179,28 @@ class BenchmarkConfig:
     threads: int = 1
 
 
+# The report states the run's energy as E = P * t per stage (`masterclass.safety.energy`). The
+# default power is a laptop's: a U-class CPU package at its sustained 15 W (taken as drawn, not as
+# a TDP to halve) and 8 GB of RAM at codecarbon's 0.375 W per GB. The default grid is the world
+# average of 2023, 480 gCO2e per kWh (Ember, *Global Electricity Review 2024*).
+@dataclass
+class EnergyConfig:
+    """The power model and grid intensity behind the report's kWh and gCO2e."""
+
+    # CPU package power while the run computes, watts.
+    cpu_watts: float = 15.0
+    # Fraction of cpu_watts drawn: 1.0 takes it literally, 0.5 is codecarbon's TDP convention.
+    cpu_tdp_fraction: float = 1.0
+    # RAM power, watts.
+    ram_watts: float = 3.0
+    # GPU power, watts (set it for a run on a GPU: 0 leaves the GPU out).
+    gpu_watts: float = 0.0
+    # Power usage effectiveness (1.0: the machine alone, no data-centre overhead).
+    pue: float = 1.0
+    # Carbon intensity of the electricity, gCO2e per kWh (480: the 2023 world average).
+    intensity_g_per_kwh: float = 480.0
+
+
 @dataclass
 class RunConfig:
     """The whole run: a preset, where the output goes, the device, the seed, and each stage."""
@@ -190,6 +219,7 @@ class RunConfig:
     train: TrainingConfig = field(default_factory=TrainingConfig)
     evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
     benchmark: BenchmarkConfig = field(default_factory=BenchmarkConfig)
+    energy: EnergyConfig = field(default_factory=EnergyConfig)
 
     def to_dict(self) -> dict[str, Any]:
         """The config as plain nested dicts (for TOML/JSON)."""
@@ -400,6 +430,19 @@ def loop_config(cfg: RunConfig, device: str = "cpu"):
     )
 
 
+def power_model(energy: EnergyConfig):
+    """The run's `safety.energy.PowerModel` (it checks the powers and the PUE).
+
+    >>> power_model(EnergyConfig()).watts  # 15 W package + 3 W RAM
+    18.0
+    """
+    from masterclass.safety.energy import PowerModel
+
+    fields = dataclasses.asdict(energy)
+    fields.pop("intensity_g_per_kwh")
+    return PowerModel(**fields)
+
+
 def decay_steps(steps: int, warmup: int, fraction: float) -> int:
     """Steps of the final decay of a warmup-stable-decay schedule of `steps` steps.
 
@@ -477,8 +520,16 @@ def validate(cfg: RunConfig) -> RunConfig:
         raise CapstoneError(
             f"evaluate.max_tokens must be at least 2, got {cfg.evaluate.max_tokens}"
         )
-    # What the libraries check themselves: the model's shape, the loop's settings.
-    for section, build in (("model", model_config), ("train", loop_config)):
+    if cfg.energy.intensity_g_per_kwh < 0:
+        raise CapstoneError(
+            f"energy.intensity_g_per_kwh must be >= 0, got {cfg.energy.intensity_g_per_kwh}"
+        )
+    # What the libraries check themselves: the model's shape, the loop's settings, the power.
+    for section, build in (
+        ("model", model_config),
+        ("train", loop_config),
+        ("energy", lambda c, _: power_model(c.energy)),
+    ):
         try:
             build(cfg, cfg.tokenizer.vocab_size if section == "model" else "cpu")
         except (ValueError, TypeError) as e:

@@ -51,7 +51,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sysconfig
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,6 +62,7 @@ from masterclass.capstone.run_folder import (
     CorpusSplit,
     write_split,
 )
+from masterclass.nlp.stdlib_corpus import stdlib_root, walk_files
 
 # File types read as one document per file.
 TEXT_SUFFIXES = (".txt", ".md", ".py")
@@ -98,27 +98,21 @@ class CorpusStats:
     split_bytes: dict[str, int] = field(default_factory=dict)
 
 
-def stdlib_root() -> Path:
-    """The folder of the running interpreter's standard library."""
-    return Path(sysconfig.get_paths()["stdlib"])
-
-
 def _is_binary(data: bytes) -> bool:
     # Text files never contain NUL; binary formats (images, archives, pickles) nearly always do
     # within the first few kilobytes. This is the heuristic of `git` and `grep`.
     return b"\0" in data[:8192]
 
 
-# `os.walk` reports a folder it cannot list through `onerror` and otherwise skips it silently;
-# the callback counts it.
+# The files of a folder come in Module 5's walk order (`masterclass.nlp.stdlib_corpus.walk_files`:
+# a folder's files by name, then its sub-folders by name; `__pycache__`, `site-packages` and `.git`
+# skipped), the order the default corpus is defined in. A folder that cannot be listed is reported
+# through `onerror` and otherwise skipped silently; the callback counts it.
 def _walk(folder: Path, stats: CorpusStats) -> Iterator[Path]:
     def unreadable(error: OSError) -> None:
         stats.unreadable += 1
 
-    for root, dirs, files in os.walk(folder, onerror=unreadable):
-        dirs[:] = sorted(d for d in dirs if d not in ("__pycache__", "site-packages", ".git"))
-        for name in sorted(files):
-            yield Path(root) / name
+    yield from walk_files(folder, onerror=unreadable)
 
 
 def _read_jsonl(path: Path, data: bytes) -> Iterator[Document]:

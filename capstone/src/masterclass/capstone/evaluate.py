@@ -16,6 +16,33 @@ compressor can be compared on the very same bytes. The baselines:
 
 **Samples.** A few fixed prompts are continued by the model (top-k sampling with a fixed seed), so
 successive runs can be compared by eye.
+
+**Adversarial testing (Module 12).** A held-out loss says how well the model predicts text it is
+given; an adversary asks what text makes it say what *they* want. Module 12's token attacks
+(`masterclass.safety.adversarial`: HotFlip, one gradient-ranked flip at a time, and GCG, random
+swaps among the gradient's top candidates, each evaluated exactly) search for a suffix after a
+prompt that makes a chosen token the model's greedy next token. Against the trained tiny model,
+whose next token depends mostly on the last one, the targets are the tokens that *some* one-token
+suffix forces (an exhaustive search over the vocabulary finds them, and is the reference); the
+attacks must find such a suffix with a fraction of its forward passes. `tests/test_safety.py`
+asserts the rates at a budget of 8 gradient evaluations and 64 forward passes per target, and
+`bench/token_attacks.py` measures them against the budget (`bench/results/token_attacks.txt`):
+
+![fraction of forceable next tokens that HotFlip, GCG and random search force, against the budget](figures/token_attacks.png)
+
+Try one on your own run:
+
+```python
+import torch
+from masterclass.capstone.run_folder import RunFolder
+from masterclass.safety.adversarial import gcg_attack
+
+run = RunFolder.open("runs/try")
+model, tok = run.load_model(), run.load_tokenizer()
+prompt = torch.tensor(tok.encode("def "))
+suffix, ok, steps = gcg_attack(model, prompt, tok.encode("(")[0], suffix_len=4, steps=20)
+print(ok, steps, repr(tok.decode(suffix.tolist())))
+```
 """
 
 from __future__ import annotations

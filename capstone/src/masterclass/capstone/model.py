@@ -12,13 +12,13 @@ $$ N \approx \underbrace{2Vd}_{\text{embedding + head}} + L\,(\underbrace{4d^2}_
    + \underbrace{3 d\, d_{ff}}_{\text{SwiGLU}}) \approx 2Vd + 12 L d^2 , $$
 and training costs about $6N$ FLOPs per token (forward $2N$, backward $4N$; Kaplan et al., 2020).
 For the default $d = 192$, $L = 4$, $V = 4096$: $N \approx 3.3$ M weights, of which the two
-vocabulary matrices are 1.6 M, so training costs about 20 MFLOP per token. On the 2-core machine
-the capstone was developed on, bf16 training runs at about 12,000 tokens per second: some six
-million tokens in the default eight-minute budget, two thirds of one pass over the standard
-library's nine million. Hoffmann et al. (2022) put the compute-optimal ratio near 20 tokens per
-weight; we are near two, so every extra second of training still buys loss, and a *smaller*
-model, which sees more tokens in the same time, is the better trade on a laptop (the config
-chapter's measurement: 1200 steps of this model reached 1.42 bits per byte).
+vocabulary matrices are 1.6 M, so training costs about 20 MFLOP per token. On a 2-core laptop-class CPU, bf16 training runs at
+several thousand tokens per second (`bench/throughput.py` measures a step; `bench/headline.py`
+the whole default run, `bench/results/headline.txt`): a few million tokens in the default
+eight-minute budget, less than one pass over the standard library's nine million. Hoffmann
+et al. (2022) put the compute-optimal ratio near 20 tokens per weight; we are near one or two,
+so every extra second of training still buys loss, and a *smaller* model, which sees more
+tokens in the same time, is the better trade on a laptop.
 
 This chapter builds the model from the run's config (through `config.model_config`, the one
 translation into `llm.LMConfig`) and saves the trained weights; loading them back is the run

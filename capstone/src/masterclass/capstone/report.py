@@ -1,14 +1,28 @@
-"""# Stage 9 · The report: what was built, how well it works, what it is for
+r"""# Stage 9 · The report: what was built, how well it works, what it is for
 
 The last stage reads every stage's `metrics.json` and writes two files into the run folder:
 
 - `metrics.json`: every number of the run in one machine-readable document (the config, stage
-  timings, and each stage's metrics), for comparing runs with a script;
+  timings, the energy, and each stage's metrics), for comparing runs with a script;
 - `report.md`: the same for a reader, with the **loss curve** and the **learning-rate curve**
   (`report/loss.png`, `report/lr.png`, drawn from the training loop's `metrics.jsonl`), the
   evaluation table with its baselines, the quantization, export and benchmark tables, the samples,
   and a **model card** (Mitchell et al., 2019): what the model is, what it was trained on, how it
   was evaluated, and what it must not be used for.
+
+**Energy and emissions.** The report states what the run cost in electricity and CO₂e, per stage
+and in all, with Module 12's accounting (`masterclass.safety.energy.run_footprint`): each stage's
+wall time $t_s$ from `run.json`, a constant power $P$ from the run's `[energy]` config, and the
+grid's carbon intensity $I$,
+$$ E_s = \frac{P\, t_s}{3.6 \times 10^6\ \text{J/kWh}}, \qquad
+   \text{CO}_2\text{e}_s = E_s \cdot I, \qquad E = \sum_s E_s . $$
+The defaults are a laptop (15 W CPU package, 3 W RAM) on the 2023 world-average grid
+(480 gCO₂e/kWh, Ember's *Global Electricity Review 2024*); both are printed beside the numbers,
+since the numbers mean nothing without them. A run on a GPU or in a data centre should say so
+(`--set energy.gpu_watts=300 --set energy.pue=1.2`), and a run in France would use about 56
+g/kWh. The report itself is not counted (it takes a second), nor is the energy that made the
+machine. For a measured rather than modelled number, `masterclass.safety.energy.EnergyMeter`
+reads the CPU's RAPL counters where the machine exposes them.
 
 A stage that has not run is reported as such rather than omitted, so a partial run still gets a
 truthful report. Plots use `matplotlib.figure.Figure` directly (no global `pyplot` state) with the
@@ -17,6 +31,7 @@ non-interactive Agg canvas, so the report can be written on a machine without a 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -25,6 +40,7 @@ from typing import Any
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from masterclass.capstone.config import EnergyConfig, power_model
 from masterclass.capstone.run_folder import (
     RunFolder,
     atomic_write,
@@ -32,11 +48,13 @@ from masterclass.capstone.run_folder import (
     atomic_write_text,
     staged_folder,
 )
+from masterclass.safety.energy import run_footprint
 
 REPORT_SECTIONS = (
     "## Summary",
     "## Configuration",
     "## Stage timings",
+    "## Energy and emissions",
     "## Corpus and tokenizer",
     "## Training",
     "## Evaluation",
@@ -112,13 +130,33 @@ def _not_run(stage: str) -> str:
     return f"_The {stage} stage has not run._"
 
 
+# Where the default grid intensity comes from (printed in the report beside the numbers).
+INTENSITY_SOURCE = "2023 world average, Ember, Global Electricity Review 2024"
+
+
+def energy_footprint(run: RunFolder) -> dict[str, Any]:
+    """kWh and gCO₂e per finished stage and in all, with the power model and intensity used."""
+    # A run folder of an older version has no [energy] section: the defaults apply.
+    energy = EnergyConfig(**run.config.get("energy", {}))
+    model = power_model(energy)
+    footprint = run_footprint(run.path, model, intensity_g_per_kwh=energy.intensity_g_per_kwh)
+    default = energy.intensity_g_per_kwh == EnergyConfig().intensity_g_per_kwh
+    return {
+        **footprint,
+        "power_model": {**dataclasses.asdict(model), "watts": model.watts},
+        "intensity_source": INTENSITY_SOURCE if default else "the run's config",
+        "method": "power model: E = P * t per stage (wall time from run.json)",
+    }
+
+
 def collect_metrics(run: RunFolder) -> dict[str, Any]:
-    """Every number of the run: config, stage timings and each finished stage's metrics."""
+    """Every number of the run: config, stage timings, energy and each finished stage's metrics."""
     return {
         "format_version": run.record["format_version"],
         "config": run.config,
         "stage_seconds": {k: v["seconds"] for k, v in run.record["stages"].items()},
         "total_seconds": round(sum(v["seconds"] for v in run.record["stages"].values()), 3),
+        "energy": energy_footprint(run),
         **{stage: run.stage_metrics(stage) for stage in run.record["stages"] if run.is_done(stage)},
     }
 
@@ -365,6 +403,21 @@ def _samples_section(m: dict[str, Any]) -> str:
     return "\n\n".join(parts)
 
 
+def _energy_section(m: dict[str, Any]) -> str:
+    e = m["energy"]
+    rows = [[k, v["seconds"], v["kwh"], v["g_co2e"]] for k, v in e["stages"].items()]
+    rows.append(["total", sum(v["seconds"] for v in e["stages"].values()), e["kwh"], e["g_co2e"]])
+    pm = e["power_model"]
+    return _table(["stage", "seconds", "kWh", "gCO₂e"], rows) + (
+        f"\n\nThe run used about **{e['kwh']:.3g} kWh** and emitted about **{e['g_co2e']:.3g} "
+        f"gCO₂e**, from a power model (no counters were read): CPU package "
+        f"{pm['cpu_watts']:g} W × {pm['cpu_tdp_fraction']:g} + RAM {pm['ram_watts']:g} W + GPU "
+        f"{pm['gpu_watts']:g} W, × PUE {pm['pue']:g} = {pm['watts']:g} W for each stage's wall "
+        f"time, on a grid of {e['intensity_g_per_kwh']:g} gCO₂e/kWh ({e['intensity_source']}). "
+        "Change them with `--set energy.cpu_watts=...` or `energy.intensity_g_per_kwh=...`."
+    )
+
+
 def _model_card(m: dict[str, Any]) -> str:
     cfg = m["config"]
     source = (
@@ -385,6 +438,9 @@ def _model_card(m: dict[str, Any]) -> str:
             f"{cfg['corpus']['heldout_fraction']:.0%} held out.",
             f"- **Evaluation**: {bpb} on the held-out split, with gzip/bz2/xz and a Kneser–Ney "
             "n-gram model on the same bytes as baselines.",
+            f"- **Energy**: about {m['energy']['kwh']:.3g} kWh and "
+            f"{m['energy']['g_co2e']:.3g} gCO₂e for the whole run (power model and grid in "
+            "the report's energy section).",
             "- **Intended use**: teaching and experiments: how a language model is trained, "
             "evaluated, quantized and exported end to end.",
             "- **Not for**: anything that relies on what the model writes. It is tiny, it has seen "
@@ -409,6 +465,7 @@ def render_report(m: dict[str, Any], *, has_plots: bool) -> str:
         "## Summary": _summary(m) + "\n\n" + _targets(m),
         "## Configuration": f"Preset `{cfg['preset']}`.\n\n```json\n{config_json}\n```",
         "## Stage timings": timings,
+        "## Energy and emissions": _energy_section(m),
         "## Corpus and tokenizer": _corpus_section(m),
         "## Training": _training_section(m, has_plots),
         "## Evaluation": _evaluation_section(m),

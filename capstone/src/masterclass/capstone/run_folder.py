@@ -32,7 +32,7 @@ wrote.
 
 **Nothing half-written.** A stage writes into a hidden temporary folder and renames it into place
 only when it has finished; a single file is written to a temporary name, flushed to the disk with
-`fsync`, and renamed (`atomic_write`, the capstone's one implementation). A rename within one file
+`fsync`, and renamed (`atomic_write`, Module 9's one implementation). A rename within one file
 system is atomic (POSIX `rename(2)`), so a reader, or a resumed run, sees either the old complete
 artifact or the new complete one, never a torn file. The training stage is the one exception: its
 checkpoints are written atomically, one by one, by `infra`, so that a killed run can resume from
@@ -52,10 +52,8 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
-import math
 import os
 import shutil
-import sysconfig
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -63,6 +61,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from masterclass.infra.atomic import (  # noqa: F401 (re-exported for the stages)
+    atomic_write,
+    atomic_write_bytes,
+    atomic_write_json,
+    atomic_write_text,
+)
+from masterclass.nlp.stdlib_corpus import stdlib_root
 
 # Bump when the layout of a run folder changes in a way an older reader would misread.
 # Version 2: the model and train sections use the library configs' field names.
@@ -97,57 +103,15 @@ class DiskFullError(CapstoneError):
 
 # ## Writing a file atomically
 #
-# The one implementation every capstone file goes through. `write(tmp)` fills a temporary file
-# next to the target (same folder, so the same file system, so the rename is atomic); the bytes
-# are `fsync`ed before the rename, so that after a power cut the new name never points at an
+# Every capstone file goes through one implementation, Module 9's
+# [`masterclass.infra.atomic`](../infra/atomic.md), whose `atomic_write`, `atomic_write_bytes`,
+# `atomic_write_text` and `atomic_write_json` this module re-exports, so that stages import
+# their helpers from here only. `write(tmp)` fills a temporary file next to the target (same
+# folder, so the same file system, so the rename is atomic); the bytes are `fsync`ed before the
+# rename and the folder after it, so that after a power cut the new name never points at an
 # empty file. On any failure (a full disk included) the temporary file is removed and the old
-# file, if any, is untouched.
-def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Create or replace `path` with what `write(tmp_path)` writes, atomically."""
-    path = Path(path)
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    tmp = Path(name)
-    try:
-        write(tmp)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        # mkstemp creates the file readable by its owner only; give it the usual permissions.
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        raise
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write `data` to `path` atomically."""
-    atomic_write(path, lambda tmp: tmp.write_bytes(data))
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """`atomic_write_bytes` for UTF-8 text."""
-    atomic_write_bytes(path, text.encode("utf-8"))
-
-
-# JSON has no NaN or infinity (Python writes them as the invalid tokens `NaN`, `Infinity`, which
-# other readers refuse); a number that is not finite is written as `null`, "no value".
-def _finite(obj: Any) -> Any:
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_finite(v) for v in obj]
-    return obj
-
-
-def atomic_write_json(path: Path, obj: Any) -> None:
-    """Write `obj` as indented, strict JSON (non-finite numbers as `null`), atomically."""
-    atomic_write_text(path, json.dumps(_finite(obj), indent=2, allow_nan=False) + "\n")
-
-
+# file, if any, is untouched. JSON is written strictly: a number that is not finite (a diverged
+# loss) becomes `null`, and `read_json` reads it back.
 def read_json(path: Path) -> Any:
     """Read a JSON file written by `atomic_write_json`."""
     return json.loads(Path(path).read_text(encoding="utf-8"))
@@ -304,7 +268,7 @@ class RunFolder:
         """Start a new run at `path` (absent or empty) with `config`."""
         path = Path(path)
         # With no --data the corpus is the standard library, which must not receive a run either.
-        data = config.get("corpus", {}).get("data") or [sysconfig.get_paths()["stdlib"]]
+        data = config.get("corpus", {}).get("data") or [stdlib_root()]
         check_new_run_folder(path, data)
         made = not path.exists()
         check_writable(path)

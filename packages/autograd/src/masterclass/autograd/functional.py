@@ -18,8 +18,23 @@ zero and need not flow. Then `log_softmax(x) = x - logsumexp(x)`, `softmax = exp
 cross-entropy is the mean negative log-probability of the target class,
 $\mathcal{L} = -\frac{1}{B}\sum_b \log p_{b, y_b}$, exactly `torch.nn.functional.cross_entropy`.
 
+Why the composition's gradient is the famous one, derived through the pieces the engine
+records: $\ell_b = -(z_{b,y_b} - \mathrm{lse}(z_b))$, and $\partial\,\mathrm{lse}(z)/\partial z_j
+= e^{z_j - m}/\sum_k e^{z_k - m} = p_j$ (the detached $m$ cancels), so
+$\partial\ell_b/\partial z_{b,j} = p_{b,j} - \mathbb 1[j = y_b]$, and the mean divides by $B$.
+The engine never forms this formula; it falls out of the backward rules of subtraction, exp, sum,
+log and indexing, applied in reverse order.
+
 Left out: fused softmax–cross-entropy kernels (the composition is slower but transparent),
 label smoothing (written with a hand-made backward in `custom_functions.py`), class weights.
+
+## Exercises
+
+1. Write `sigmoid_backward(out, grad)`: the input gradient of the sigmoid from its output and the
+   upstream gradient (numpy arrays). Check it: `uv run pytest --exercise autograd.functional`.
+2. Write `cross_entropy_grad(logits, targets)`: the gradient of the mean cross-entropy with
+   respect to the logits `(B, V)`, in closed form. Check it:
+   `uv run pytest --exercise autograd.functional`.
 """
 
 from __future__ import annotations

@@ -79,6 +79,7 @@ def save_state_dict(model: nn.Module, path: str | os.PathLike) -> None:
     os.close(fd)
     try:
         torch.save(model.state_dict(), tmp)
+        # Module 9 and later use the shared version, `masterclass.infra.atomic.atomic_write`.
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

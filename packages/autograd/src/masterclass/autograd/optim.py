@@ -21,8 +21,23 @@ What this file adds is the *object* PyTorch users know: it holds the parameter l
 per parameter, reads `.grad` after `backward()`, and writes the new arrays back. Updates act on the
 raw numpy arrays: an optimizer step is never part of a graph.
 
+What momentum does, derived. Unrolling $b_t = \mu b_{t-1} + g_t$ gives
+$b_t = \sum_{s=1}^t \mu^{t-s} g_s$: a sum of past gradients with geometrically decaying weights.
+For a gradient that stays constant, $g_s = g$, it tends to $g/(1-\mu)$, so along a consistent
+direction the step is $\eta/(1-\mu)$ (ten times $\eta$ at $\mu = 0.9$), while gradients that flip
+sign from step to step mostly cancel in the sum. Weight decay enters $g_t$ before the buffer, so
+with momentum it, too, is amplified by $1/(1-\mu)$.
+
 Left out: parameter groups and learning-rate schedules (the step functions take `lr` per call, so a
 schedule from `masterclass.linalg.schedules` can set `opt.lr` before each step).
+
+## Exercises
+
+1. Write `sgd_momentum_step(theta, grad, buf, lr, momentum, weight_decay)`: one step of PyTorch's
+   SGD (`buf` is None at the first step), returning `(theta, buf)`. Check it:
+   `uv run pytest --exercise autograd.optim`.
+2. Write `adam_step(theta, grad, m, v, t, lr)`: one Adam step at step `t` (1-based), returning
+   `(theta, m, v)`. Check it: `uv run pytest --exercise autograd.optim`.
 """
 
 from __future__ import annotations

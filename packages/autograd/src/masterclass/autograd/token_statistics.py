@@ -46,6 +46,8 @@ LAYOUT_TOKENS = ("NEWLINE", "NL", "INDENT", "DEDENT", "ENDMARKER")
 
 # Walking the whole standard library takes a second or two; the listing never changes while the
 # interpreter runs, so it is computed once per `max_bytes`.
+# (Module 5 owns the shared reader, `masterclass.nlp.stdlib_corpus`; Module 2 comes before it in
+# the layering and so keeps this small listing of its own.)
 @functools.cache
 def _stdlib_candidates(max_bytes: int) -> tuple[Path, ...]:
     root = Path(sysconfig.get_paths()["stdlib"])

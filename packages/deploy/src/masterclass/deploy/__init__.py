@@ -7,6 +7,7 @@ Module 10: optimization and deployment: quantization, pruning, distillation, eff
   Face export, and runtime decoders (`export_llm_onnx`, `OnnxLM`, `quantize_onnx_int8`,
   `export_hf`).
 - `decode_benchmark`: per-token latency and throughput at batch 1 (`benchmark_decode`).
+- `merging`: linear, SLERP, task arithmetic, TIES and DARE merges of HF folders (`merge_folders`).
 - `speculative`: speculative decoding (`speculative_generate`).
 - `kv_memory`: paged KV blocks with prefix sharing and eviction (`BlockManager`).
 - `batching`: the continuous-batching engine (`Engine`, `Request`).

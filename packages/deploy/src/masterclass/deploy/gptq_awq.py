@@ -63,6 +63,11 @@ Generative Pre-trained Transformers* (2022), https://arxiv.org/abs/2210.17323; L
 al., *SmoothQuant* (2022), https://arxiv.org/abs/2211.10438; Frantar & Alistarh, *Optimal Brain
 Compression* (2022), https://arxiv.org/abs/2208.11580.
 
+On a trained capstone model (the default preset's run), `bench/quant_methods.py` tables every
+method's bits per weight, size, perplexity against fp32 and forward time, per row and with groups
+of 64; its outputs are `bench/results/quant_methods.txt` and `bench/results/quant_methods_g64.txt`,
+each with the command that made it on its first line.
+
 Left out: GPTQ's lazy block updates and act-order (a speed and accuracy refinement), sequential
 calibration (every layer here is calibrated on the float model's inputs, not on the already
 quantized model's), AWQ's weight clipping search, asymmetric (zero-point) grids, and real int4
@@ -273,28 +278,8 @@ def smoothquant_linear(linear: nn.Linear, act_max: Tensor, alpha: float = 0.5) -
 
 # ## Quantizing a model
 #
-# One calibration pass gives every block layer's H (the pruning chapter's hooks) and, for
-# SmoothQuant, each layer's per-channel input maximum.
-@torch.no_grad()
-def _act_max(model: nn.Module, tokens: Tensor) -> dict[str, Tensor]:
-    out: dict[str, Tensor] = {}
-    hooks = []
-    for name, lin in _block_linears(model).items():
-
-        def hook(mod, args, res, name=name):
-            m = args[0].detach().abs().reshape(-1, args[0].shape[-1]).amax(0)
-            out[name] = torch.maximum(out[name], m) if name in out else m
-
-        hooks.append(lin.register_forward_hook(hook))
-    try:
-        model.eval()
-        model(tokens)
-    finally:
-        for h in hooks:
-            h.remove()
-    return out
-
-
+# One calibration pass (the pruning chapter's `calibration_stats`, shared by every calibration
+# method) gives every block layer's H and, for SmoothQuant, its per-channel input maximum.
 @torch.no_grad()
 def quantize_model(
     model: nn.Module,
@@ -310,8 +295,7 @@ def quantize_model(
         raise ValueError(f"method must be 'rtn', 'gptq', 'awq' or 'smoothquant', got {method!r}")
     if method != "rtn" and calibration is None:
         raise ValueError(f"{method} needs calibration tokens (B, T)")
-    stats = calibration_stats(model, calibration) if method in ("gptq", "awq") else {}
-    amax = _act_max(model, calibration) if method == "smoothquant" else {}
+    stats = calibration_stats(model, calibration) if method != "rtn" else {}
     for name, lin in _block_linears(model).items():
         parent_name, _, attr = name.rpartition(".")
         parent = model.get_submodule(parent_name)
@@ -325,6 +309,6 @@ def quantize_model(
             q, scale, s, _ = awq_quantize(w, stats[name]["H"], bits=bits, group_size=group_size)
             new = ScaledLinear(Int8Linear(q, scale, lin.bias, bits), s)
         else:
-            new = smoothquant_linear(lin, amax[name])
+            new = smoothquant_linear(lin, stats[name]["max"])
         setattr(parent, attr, new)
     return model

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +44,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from masterclass.infra.atomic import atomic_directory, atomic_write
 from masterclass.llm import LanguageModel
 from masterclass.llm.hf_interop import to_hf_llama
 from masterclass.perf.onnx_export import export_onnx, ort_session
@@ -250,8 +250,8 @@ def quantize_onnx_int8(
 
     dst = Path(dst)
     dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_name(f".{dst.name}.tmp-{os.getpid()}")
-    try:
+
+    def write(tmp: Path) -> None:
         quantize_dynamic(
             str(src),
             str(tmp),
@@ -259,11 +259,8 @@ def quantize_onnx_int8(
             per_channel=per_channel,
             op_types_to_quantize=["MatMul", "Gather"],
         )
-        os.replace(tmp, dst)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return dst
+
+    return atomic_write(dst, write)
 
 
 # ## Hugging Face
@@ -278,9 +275,8 @@ def export_hf(model: LanguageModel, tokenizer: Any, out_dir: str | os.PathLike) 
     """
     out = Path(out_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
+    # The folder is built under a temporary name and renamed in (`atomic_directory`).
+    with atomic_directory(out) as tmp:
         hf = to_hf_llama(model)
         hf.save_pretrained(str(tmp), safe_serialization=True)
         if tokenizer is not None:
@@ -292,9 +288,4 @@ def export_hf(model: LanguageModel, tokenizer: Any, out_dir: str | os.PathLike) 
                 "additional_special_tokens": specials,
             }
             (tmp / "tokenizer_config.json").write_text(json.dumps(config, indent=2))
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return out

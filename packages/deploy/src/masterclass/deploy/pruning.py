@@ -1,4 +1,4 @@
-r"""# Pruning: magnitude, Wanda, SparseGPT, 2:4 and structured neurons
+r"""# Pruning: magnitude, Wanda, SparseGPT, 2:4, structured neurons and heads
 
 Pruning sets weights to zero. Unstructured zeros shrink a model only when stored sparsely and
 speed it up only with sparse kernels; *semi-structured* 2:4 sparsity (two non-zeros in every
@@ -41,6 +41,17 @@ importance is $\lVert \text{down}_{:,j}\rVert_2 \cdot \lVert h_j\rVert_2$ over c
 rebuilds `up`, `gate` and `down` as smaller `nn.Linear`s: a real, dense, faster model
 (`bench/pruning.py` times it).
 
+**Structured head pruning.** Head $h$ adds $Z_h W_h^\top$ to the residual stream ($Z_h$ its
+attention output, $W_h$ its columns of `o_proj`); its score is the norm of that contribution on
+calibration tokens, $\lVert Z_h W_h^\top\rVert_F = \sqrt{\operatorname{tr}(W_h H_{hh} W_h^\top)}$,
+read from the diagonal block of `o_proj`'s input Hessian. Derivation of the equality: $\lVert A
+\rVert_F^2 = \operatorname{tr}(A^\top A)$ and $(Z_h W_h^\top)^\top Z_h W_h^\top = W_h Z_h^\top Z_h
+W_h^\top$ with $Z_h^\top Z_h = H_{hh}$. Removing head $h$ changes the block's output by exactly
+$-Z_h W_h^\top$, so the score is the size of the damage (of this layer; later layers see a
+changed input). `prune_attention_heads` removes the lowest-scoring heads' rows of the fused
+`qkv` projection and columns of `o_proj`; under grouped-query attention it removes the same
+number of query heads from every key/value group, so the key/value heads and the KV cache stay.
+
 References: Han et al., 2015, *Learning both Weights and Connections*
 ([arXiv:1506.02626](https://arxiv.org/abs/1506.02626)); Sun et al., 2024, *A Simple and Effective
 Pruning Approach for Large Language Models* (Wanda, [arXiv:2306.11695](https://arxiv.org/abs/2306.11695));
@@ -49,8 +60,9 @@ Mishra et al., 2021, *Accelerating Sparse Deep Neural Networks* (2:4,
 [arXiv:2104.08378](https://arxiv.org/abs/2104.08378)).
 
 Left out: calibration on *pruned* inputs layer by layer (we take every layer's inputs from one
-pass of the dense model), attention-head pruning, sparse storage formats and kernels, and
-fine-tuning after pruning.
+pass of the dense model), gradient-based (Taylor) head scores, removing whole key/value groups
+under GQA (and so per-layer cache shapes), sparse storage formats and kernels, and fine-tuning
+after pruning.
 
 ## Exercises
 
@@ -69,7 +81,9 @@ from torch import Tensor, nn
 
 __all__ = [
     "calibration_stats",
+    "head_scores",
     "magnitude_prune",
+    "prune_attention_heads",
     "prune_ffn_neurons",
     "prune_model",
     "semi_structured_mask",
@@ -206,7 +220,9 @@ def sparsegpt_prune(
 # ## Calibration statistics of a model
 #
 # Forward hooks on every linear layer of the blocks collect, from one pass over calibration
-# tokens, each layer's input column norms (Wanda) and $H = X^\top X$ (SparseGPT).
+# tokens, each layer's input column norms (Wanda, neuron and head scores), $H = X^\top X$
+# (SparseGPT, and GPTQ/AWQ in `gptq_awq.py`) and the per-channel maximum $\max |X_{:,k}|$
+# (SmoothQuant): one pass, one set of hooks, for every calibration-based method of the module.
 def _block_linears(model: nn.Module) -> dict[str, nn.Linear]:
     return {
         n: m
@@ -217,16 +233,20 @@ def _block_linears(model: nn.Module) -> dict[str, nn.Linear]:
 
 @torch.no_grad()
 def calibration_stats(model: nn.Module, tokens: Tensor) -> dict[str, dict[str, Tensor]]:
-    """`{layer name: {"norm": (in,), "H": (in, in)}}` from running `model` on `tokens` `(B, T)`."""
+    r"""`{layer name: {"norm": (in,), "H": (in, in), "max": (in,)}}` (float64) from running
+    `model` on `tokens` `(B, T)`: input column norms, $X^\top X$ and per-channel $\max|X|$."""
     stats: dict[str, dict[str, Tensor]] = {}
     hooks = []
     for name, lin in _block_linears(model).items():
 
         def hook(mod, args, out, name=name):
             x = args[0].reshape(-1, args[0].shape[-1]).double()  # (B T, in)
-            s = stats.setdefault(name, {"H": 0.0, "sq": 0.0})
+            s = stats.setdefault(
+                name, {"H": 0.0, "sq": 0.0, "max": torch.zeros(x.shape[1], dtype=x.dtype)}
+            )
             s["H"] = s["H"] + x.T @ x
             s["sq"] = s["sq"] + (x**2).sum(0)
+            s["max"] = torch.maximum(s["max"], x.abs().amax(0))
 
         hooks.append(lin.register_forward_hook(hook))
     try:
@@ -235,7 +255,7 @@ def calibration_stats(model: nn.Module, tokens: Tensor) -> dict[str, dict[str, T
     finally:
         for h in hooks:
             h.remove()
-    return {n: {"norm": s["sq"].sqrt(), "H": s["H"]} for n, s in stats.items()}
+    return {n: {"norm": s["sq"].sqrt(), "H": s["H"], "max": s["max"]} for n, s in stats.items()}
 
 
 @torch.no_grad()
@@ -299,4 +319,81 @@ def prune_ffn_neurons(model: nn.Module, keep: float, calibration: Tensor) -> nn.
         if ffn.gate is not None:
             ffn.gate = rows(ffn.gate)
         ffn.down = down
+    return model
+
+
+# ## Structured: removing attention heads
+#
+# Head $h$ writes $Z_h W_h^\top$ into the residual stream, with $Z_h$ `(N, D)` its attention
+# outputs on the calibration tokens and $W_h$ the `D` columns of `o_proj` that read it. Its
+# importance is the norm of that contribution,
+# $$ s_h = \lVert Z_h W_h^\top\rVert_F = \sqrt{\operatorname{tr}(W_h H_{hh} W_h^\top)} ,$$
+# computed from the `(D, D)` diagonal block $H_{hh}$ of `o_proj`'s input Hessian, which the
+# calibration pass already holds (no second pass over the data, no per-token storage).
+@torch.no_grad()
+def head_scores(model: nn.Module, calibration: Tensor) -> list[Tensor]:
+    """Per block, the `(H,)` norms of each attention head's output contribution on `calibration`."""
+    stats = calibration_stats(model, calibration)
+    scores = []
+    for i, block in enumerate(model.blocks):
+        attn = block.attn
+        H, D = attn.n_heads, attn.head_dim
+        w = attn.o_proj.weight.double().view(-1, H, D)  # (d_model, H, D)
+        Hm = stats[f"blocks.{i}.attn.o_proj"]["H"].view(H, D, H, D)
+        blocks = Hm.diagonal(dim1=0, dim2=2).permute(2, 0, 1)  # (H, D, D): the blocks H_hh
+        scores.append(torch.einsum("ohd,hde,ohe->h", w, blocks, w).clamp_min(0).sqrt())
+    return scores
+
+
+# Which heads can go depends on the grouping. With grouped-query attention ($H_{kv} < H$) every
+# key/value head serves $H / H_{kv}$ query heads, heads $g\,r, \dots, g\,r + r - 1$ for group
+# $g$; keeping the same number of query heads in every group (the best-scoring ones, in order)
+# keeps that layout, so the keys, values and KV cache are untouched. With plain multi-head
+# attention ($H_{kv} = H$) a head is removed with its key and value rows.
+def _kept_heads(score: Tensor, n_kv: int, keep: float) -> tuple[Tensor, Tensor]:
+    H = score.numel()
+    rep = H // n_kv
+    if rep > 1:
+        n = max(1, round(rep * keep))
+        top = score.view(n_kv, rep).argsort(dim=1, descending=True, stable=True)[:, :n]
+        q = (torch.arange(n_kv)[:, None] * rep + top.sort(dim=1).values).flatten()  # (n_kv n,)
+        return q, torch.arange(n_kv)
+    n = max(1, round(H * keep))
+    q = score.argsort(descending=True, stable=True)[:n].sort().values  # (n,)
+    return q, q
+
+
+@torch.no_grad()
+def prune_attention_heads(model: nn.Module, keep: float, calibration: Tensor) -> nn.Module:
+    """Keep the `keep` fraction of attention heads in every block of `model` (an
+    `masterclass.llm.LanguageModel`), by `head_scores`; the layers become physically smaller."""
+    if not 0 < keep <= 1:
+        raise ValueError(f"keep must be in (0, 1], got {keep}")
+    if getattr(getattr(model, "config", None), "pos", None) == "alibi":
+        raise ValueError(
+            "prune_attention_heads does not support pos='alibi' (one fixed slope per head); "
+            "prune a rope/learned model, or use prune_ffn_neurons"
+        )
+    scores = head_scores(model, calibration)
+    for block, score in zip(model.blocks, scores):
+        attn = block.attn
+        H, H_kv, D = attn.n_heads, attn.n_kv_heads, attn.head_dim
+        q, kv = _kept_heads(score, H_kv, keep)
+        # The fused projection's rows are [q heads; k heads; v heads], D rows per head.
+        heads = torch.cat([q, H + kv, H + H_kv + kv])
+        rows = (heads[:, None] * D + torch.arange(D)).flatten()  # (rows kept,)
+        cols = (q[:, None] * D + torch.arange(D)).flatten()  # (n_q D,)
+        like = {"dtype": attn.qkv.weight.dtype, "device": attn.qkv.weight.device}
+        qkv = nn.Linear(attn.qkv.in_features, rows.numel(), bias=attn.qkv.bias is not None, **like)
+        qkv.weight.copy_(attn.qkv.weight[rows])
+        if attn.qkv.bias is not None:
+            qkv.bias.copy_(attn.qkv.bias[rows])
+        o = nn.Linear(
+            cols.numel(), attn.o_proj.out_features, bias=attn.o_proj.bias is not None, **like
+        )
+        o.weight.copy_(attn.o_proj.weight[:, cols])
+        if attn.o_proj.bias is not None:
+            o.bias.copy_(attn.o_proj.bias)
+        attn.qkv, attn.o_proj = qkv, o
+        attn.n_heads, attn.n_kv_heads = q.numel(), kv.numel()
     return model

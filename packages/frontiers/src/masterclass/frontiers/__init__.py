@@ -2,7 +2,7 @@
 
 State space models (S4D), Hyena's implicit long convolutions, Mamba's selective scan, sparse
 mixtures of experts beyond top-k routing (Switch capacity, expert choice, expert parallelism) and
-retrieval-based models (BM25, dense search, kNN-LM, RAG), Flamingo-style cross-modal attention, audio features (STFT, log-mel, MFCC), CLIP's multimodal embeddings and a ViT with a tiny captioner, each checked against a reference
+retrieval-based models (BM25, dense search, kNN-LM, RAG), Flamingo-style cross-modal attention, audio features (STFT, log-mel, MFCC), CLIP's multimodal embeddings, a ViT with a tiny captioner and their joint training, each checked against a reference
 implementation.
 """
 

@@ -54,7 +54,8 @@ a mean over pixels, which one patch embedding and any attention pattern reads of
 relation between patches that a ViT, with no convolutional prior of locality or translation
 equivariance, must learn from data. `clip.py`'s small CNN tells the shapes apart in the same
 number of steps; Dosovitskiy et al. report the same trade-off at scale (ViTs overtake CNNs only
-with large pretraining sets).
+with large pretraining sets). The joint-training chapter comes back to this: a convolutional
+stem alone is not enough for the captioner, a contrastive loss on the same tower is.
 
 References: Dosovitskiy et al., *An image is worth 16x16 words: transformers for image
 recognition at scale* (ViT), 2021, https://arxiv.org/abs/2010.11929; Liu et al., *Visual
@@ -252,8 +253,12 @@ class Captioner(nn.Module):
 
     def forward(self, images: Tensor, ids: Tensor) -> Tensor:
         """Logits `(B, T, V)` at the caption positions for `ids` `(B, T)` after `images`."""
+        return self.decode(self.projector(self.vit(images)), ids)
+
+    def decode(self, prefix: Tensor, ids: Tensor) -> Tensor:
+        """Logits `(B, T, V)` at the caption positions for `ids` `(B, T)` after the projected
+        image tokens `prefix` `(B, P, d)` (the joint-training chapter edits the prefix)."""
         lm = self.lm
-        prefix = self.projector(self.vit(images))  # (B, P, d)
         P, T = prefix.shape[1], ids.shape[1]
         if lm.pos_emb is not None:
             pos = lm.pos_emb(torch.arange(P + T, device=ids.device))  # (P + T, d)

@@ -6,6 +6,9 @@ Module 9: data and infrastructure: data pipelines, parallelism, sharding, checkp
   resumable batches (`write_token_shards`, `TokenShards`, `ShardBatcher`).
 - `data_parallel`: joining a torchrun process group (gloo/NCCL), averaging gradients by
   all-reduce (`init_distributed`, `all_reduce_gradients`, `broadcast_parameters`).
+- `crawler`, `robots`, `text_extraction`: a polite crawler writing WARC files, robots.txt
+  decisions, HTML to main text.
+- `quality`: perplexity under reference models, a fastText-style classifier, readability.
 - `filtering`, `dedup`, `suffix_array`: cleaning a corpus (Gopher/C4 rules, language id, PII
   masking; exact, MinHash-LSH and repeated-substring dedup), each with a command line.
 - `sharding`: ZeRO-1/2 (`ZeroOptimizer`) and ZeRO-3/FSDP (`FullyShardedModule`).

@@ -46,6 +46,8 @@ import numpy as np
 import torch
 from safetensors.torch import load_model, save_model
 
+from masterclass.infra.atomic import atomic_write_text, fsync_directory, fsync_file
+
 __all__ = [
     "CHECKPOINT_FORMAT",
     "latest_checkpoint",
@@ -65,18 +67,10 @@ _LATEST = "latest"
 #
 # `write` only hands bytes to the operating system's page cache; `fsync` asks it to put them on
 # the disk. We fsync every file and then the directory that holds it (so that the *name* is
-# durable too) before the rename that publishes the checkpoint.
-def _fsync_file(path: Path) -> None:
-    with open(path, "rb") as f:
-        os.fsync(f.fileno())
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+# durable too) before the rename that publishes the checkpoint. The two calls, and the single-file
+# write used for the `latest` pointer, are [the atomic-write chapter's](atomic.md).
+_fsync_file = fsync_file
+_fsync_dir = fsync_directory
 
 
 def _sha256(path: Path) -> str:
@@ -225,12 +219,9 @@ def save_checkpoint(
         raise
     _fsync_dir(root)
 
-    # The pointer is one line naming the directory, replaced with `os.replace` (atomic).
-    pointer_tmp = root / f".{_LATEST}.tmp-{os.getpid()}"
-    pointer_tmp.write_text(final.name + "\n")
-    _fsync_file(pointer_tmp)
-    os.replace(pointer_tmp, root / _LATEST)
-    _fsync_dir(root)
+    # The pointer is one line naming the directory, replaced atomically (`atomic_write_text`:
+    # a temporary file, fsync, `os.replace`, fsync of the folder).
+    atomic_write_text(root / _LATEST, final.name + "\n")
 
     if keep is not None:
         for old in list_checkpoints(root)[:-keep]:

@@ -27,6 +27,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from masterclass.infra.atomic import atomic_write
+
 __all__ = ["DataError", "progress", "read_documents", "run_tool", "write_documents"]
 
 
@@ -67,21 +69,21 @@ def read_documents(path: str | os.PathLike) -> list[dict[str, Any]]:
 
 # ## Writing it back, atomically
 #
-# The output goes to `<name>.tmp-<pid>` and is renamed over the target only when complete: a
-# reader (or a crash) never sees half a file.
+# The output is written through [`atomic_write`](atomic.md): a temporary file in the target's
+# folder, renamed over the target only when complete, so a reader (or a crash) never sees half a
+# file. The documents are streamed into it; they are never all held as one string.
 def write_documents(path: str | os.PathLike, docs: Iterable[dict[str, Any]]) -> int:
     """Write documents as JSON Lines via a temporary file and a rename; return how many."""
-    p = Path(path)
-    tmp = p.with_name(f"{p.name}.tmp-{os.getpid()}")
     count = 0
-    try:
+
+    def write(tmp: Path) -> None:
+        nonlocal count
         with tmp.open("w", encoding="utf-8") as f:
             for doc in docs:
                 f.write(json.dumps(doc, ensure_ascii=False) + "\n")
                 count += 1
-        os.replace(tmp, p)
-    finally:
-        tmp.unlink(missing_ok=True)
+
+    atomic_write(path, write)
     return count
 
 

@@ -47,6 +47,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from masterclass.infra.atomic import atomic_write, atomic_write_text
+
 __all__ = ["ShardBatcher", "TokenShards", "write_token_shards"]
 
 _MAGIC = b"MCTOKENS"
@@ -61,15 +63,16 @@ def _dtype_for(vocab_size: int) -> np.dtype:
 
 
 def _write_shard(path: Path, tokens: np.ndarray, vocab_size: int) -> None:
-    # Written to a temporary name and renamed, so a reader never sees a half-written shard.
+    # Written through `atomic_write` (a temporary name, fsync, rename), so a reader never sees a
+    # half-written shard.
     header = struct.pack("<8sIIQQ", _MAGIC, _VERSION, tokens.itemsize, len(tokens), vocab_size)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        f.write(header.ljust(_HEADER, b"\0"))
-        f.write(tokens.astype(tokens.dtype.newbyteorder("<"), copy=False).tobytes())
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
+            f.write(header.ljust(_HEADER, b"\0"))
+            f.write(tokens.astype(tokens.dtype.newbyteorder("<"), copy=False).tobytes())
+
+    atomic_write(path, write)
 
 
 # ## Writing
@@ -147,9 +150,7 @@ def write_token_shards(
         "dtype": dtype.name,
         "shards": [{"file": p.name, "tokens": _read_header(p)[1]} for p in paths],
     }
-    tmp = out / (_INDEX + ".tmp")
-    tmp.write_text(json.dumps(index, indent=2))
-    os.replace(tmp, out / _INDEX)
+    atomic_write_text(out / _INDEX, json.dumps(index, indent=2))
     return paths
 
 

@@ -22,6 +22,24 @@ This chapter does it *by hand* twice, writing out every local derivative:
    batch gets the batch sum of the adjoints; $\tanh' = 1 - \tanh^2$ is element-wise; the loss
    gives $\bar Z = (\operatorname{softmax}(Z) - \text{onehot}(y))/B$ (`cross_entropy.py`).
 
+Two of those rules, derived. *The matrix product.* $Z_{ij} = \sum_k h_{ik}W_{kj}$, so
+$\partial Z_{ij}/\partial W_{kj} = h_{ik}$ and $\bar W_{kj} = \sum_i \bar Z_{ij}h_{ik}$, which is
+$(h^\top\bar Z)_{kj}$; likewise $\bar h_{ik} = \sum_j \bar Z_{ij}W_{kj} = (\bar Z W^\top)_{ik}$.
+Each adjoint has the shape of its variable, which is a free check. *The softmax.* For
+$p = \mathrm{softmax}(z)$, $\partial p_j/\partial z_i = p_j(\mathbb 1[i=j] - p_i)$, so
+$\bar z_i = \sum_j \bar p_j\,p_j(\mathbb 1[i=j] - p_i) = p_i(\bar p_i - \sum_j\bar p_j p_j)$: the
+Jacobian $\operatorname{diag}(p) - pp^\top$ is never formed, one inner product per row suffices.
+Feeding it $\bar p = -\text{onehot}(y)/p_y$ (the adjoint of $-\log p_y$) gives
+$\bar z = p - \text{onehot}(y)$, the cross-entropy rule above.
+
+A worked example: $a$ feeds both the product and the tanh, so its gradient adds two paths,
+$\partial f/\partial a = b\tanh a + (ab + c)(1 - \tanh^2 a)$.
+
+>>> f, grads = scalar_graph(0.5, 2.0, -1.0)
+>>> path_product, path_tanh = 2.0 * np.tanh(0.5), (0.5 * 2.0 - 1.0) * (1 - np.tanh(0.5) ** 2)
+>>> round(grads["a"], 12) == round(float(path_product + path_tanh), 12), round(grads["c"], 6)
+(True, 0.462117)
+
 Module 2 (`autograd`) turns exactly these rules into an engine that records the graph as it runs
 and walks it backwards automatically; the tests here check the hand-derived gradients against
 PyTorch's autograd and against finite differences.
@@ -30,6 +48,15 @@ References: Rumelhart, Hinton & Williams (1986), *Learning representations by ba
 errors*; Goodfellow, Bengio & Courville, *Deep Learning*, §6.5; Karpathy, *micrograd*.
 
 Left out: the automatic engine (module 2), convolutions and recurrent graphs (module 3).
+
+## Exercises
+
+1. Write `scalar_graph_grads(x, y)`: the gradient `(dg/dx, dg/dy)` of
+   $g = \sigma(xy) + x^2$ by a hand-written reverse pass. Check it:
+   `uv run pytest --exercise linalg.backprop`.
+2. Write `softmax_backward(z, grad_p)`: the adjoint of the logits given the adjoint of the
+   probabilities, row by row, without forming the Jacobian. Check it:
+   `uv run pytest --exercise linalg.backprop`.
 """
 
 from __future__ import annotations
@@ -37,6 +64,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from masterclass.linalg._validation import _as_matrix
 from masterclass.linalg.cross_entropy import cross_entropy, cross_entropy_grad
@@ -103,7 +131,7 @@ class MLPParams:
         )
 
 
-def mlp_loss_and_grads(params: MLPParams, x, y) -> tuple[float, MLPParams]:
+def mlp_loss_and_grads(params: MLPParams, x: ArrayLike, y: ArrayLike) -> tuple[float, MLPParams]:
     """Mean cross-entropy of the two-layer net on `x` `(B, D)`, labels `y` `(B,)`, and its
     gradient with respect to every parameter (an `MLPParams` of the same shapes), by hand."""
     x = _as_matrix(x, "x")

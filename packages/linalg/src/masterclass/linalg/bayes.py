@@ -27,7 +27,11 @@ but **Metropolis–Hastings** samples the posterior knowing it only up to a cons
 current $\theta$, propose $\theta' = \theta + \epsilon$ with symmetric noise
 $\epsilon\sim\mathcal N(0, s^2I)$, and accept with probability
 $\min\big(1, \tilde p(\theta')/\tilde p(\theta)\big)$, otherwise stay. The chain's stationary
-distribution is the posterior (detailed balance). Two diagnostics matter: the **acceptance rate**
+distribution is the posterior (detailed balance): for $\theta \ne \theta'$ the probability flow
+from $\theta$ to $\theta'$ is $\tilde p(\theta)\,q(\theta'\mid\theta)\min(1, \tilde p(\theta')/\tilde
+p(\theta)) = q(\theta'\mid\theta)\min(\tilde p(\theta), \tilde p(\theta'))$, which is symmetric in
+the two points when $q$ is, so the flows balance pairwise and $\tilde p$ (normalised or not) is
+left unchanged by a step. Two diagnostics matter: the **acceptance rate**
 (too high: tiny steps; too low: stuck; about 0.44 is optimal in 1-D, 0.23 in high dimensions),
 and the **effective sample size** $\text{ESS} = N/(1 + 2\sum_{t\ge1}\rho_t)$, which discounts the
 $N$ correlated draws by their autocorrelations $\rho_t$. We sum the autocorrelations in pairs and
@@ -40,8 +44,28 @@ References: Gelman et al., *Bayesian Data Analysis* (3rd ed.), ch. 2–3 and 11;
 Recognition and Machine Learning*, §2.1–2.3; Metropolis et al. (1953); Hastings (1970); Geyer
 (1992), *Practical Markov chain Monte Carlo*.
 
+The Normal–Normal update, derived by completing the square. As a function of $\mu$,
+$\log p(\mu\mid x) = -\frac{(\mu - \mu_0)^2}{2\tau_0^2} - \sum_i\frac{(x_i - \mu)^2}{2\sigma^2} +
+\text{const} = -\frac12\Big(\frac1{\tau_0^2} + \frac n{\sigma^2}\Big)\mu^2 +
+\Big(\frac{\mu_0}{\tau_0^2} + \frac{n\bar x}{\sigma^2}\Big)\mu + \text{const}$, a quadratic,
+so the posterior is Gaussian; matching it with $-\frac{\mu^2}{2\tau_n^2} + \frac{\mu_n\mu}{\tau_n^2}$
+reads off the two formulas above.
+
+>>> mu_n, tau_n2 = normal_normal_update(0.0, 1.0, np.array([2.0, 2.0, 2.0]), 1.0)
+>>> round(float(mu_n), 12), round(float(tau_n2), 12)  # precision 1 + 3 = 4; mean (0 + 6) / 4
+(1.5, 0.25)
+
 Left out: Gibbs sampling, Hamiltonian Monte Carlo, variational inference, and multi-chain
 diagnostics ($\hat R$).
+
+## Exercises
+
+1. Write `normal_posterior(mu0, tau0, sigma, x)`: the posterior mean and standard deviation of a
+   normal mean with known $\sigma$ and prior $\mathcal N(\mu_0, \tau_0^2)$. Check it:
+   `uv run pytest --exercise linalg.bayes`.
+2. Write `acceptance_probability(log_p_current, log_p_proposal)`: the Metropolis acceptance
+   probability for a symmetric proposal, from unnormalised log densities. Check it:
+   `uv run pytest --exercise linalg.bayes`.
 """
 
 from __future__ import annotations
@@ -50,6 +74,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from masterclass.linalg._validation import _as_vector, _check_positive
 
@@ -71,7 +96,7 @@ def beta_binomial_update(a: float, b: float, successes: int, trials: int) -> tup
 
 
 def normal_normal_update(
-    prior_mean: float, prior_var: float, data, noise_var: float
+    prior_mean: float, prior_var: float, data: ArrayLike, noise_var: float
 ) -> tuple[float, float]:
     r"""Posterior (mean, variance) of a Gaussian mean with prior $\mathcal N(\mu_0, \tau_0^2)$,
     given `data` `(n,)` from $\mathcal N(\mu, \sigma^2)$ with known `noise_var` $\sigma^2$."""
@@ -108,7 +133,7 @@ class MCMCResult:
 
 def metropolis_hastings(
     log_density: Callable[[np.ndarray], float],
-    x0,
+    x0: ArrayLike,
     n_samples: int,
     *,
     step: float,
@@ -146,7 +171,7 @@ def metropolis_hastings(
     return MCMCResult(samples, accepted / n_samples)
 
 
-def autocorrelation(chain) -> np.ndarray:
+def autocorrelation(chain: ArrayLike) -> np.ndarray:
     r"""Autocorrelations $\rho_0..\rho_{N-1}$ of a 1-D chain `(N,)`, via the FFT in $O(N\log N)$."""
     x = _as_vector(chain, "chain")
     x = x - x.mean()
@@ -159,7 +184,7 @@ def autocorrelation(chain) -> np.ndarray:
     return acov / acov[0]
 
 
-def effective_sample_size(chain) -> float:
+def effective_sample_size(chain: ArrayLike) -> float:
     r"""ESS $= N/(1 + 2\sum_t\rho_t)$ of a 1-D chain `(N,)`, summing autocorrelation pairs
     $\rho_{2m} + \rho_{2m+1}$ while they stay positive (Geyer's initial positive sequence)."""
     rho = autocorrelation(chain)

@@ -19,6 +19,14 @@ We compute derivatives two ways, and each checks the other (and torch checks bot
 have truncation error $O(h^2)$ and rounding error $O(\epsilon/h)$; the total is smallest at
 $h \approx \epsilon^{1/3} \approx 6\cdot10^{-6}$ (times the scale of $x$), giving about 10
 correct digits. For second derivatives the best step is $h\approx\epsilon^{1/4}$, about 8 digits.
+Where $\epsilon^{1/3}$ comes from: Taylor-expanding both evaluations, the odd terms survive,
+$\frac{f(x+h) - f(x-h)}{2h} = f'(x) + \frac{h^2}{6}f'''(x) + O(h^4)$, while each evaluation is
+off by about $\epsilon|f|$ in rounding, which the division by $2h$ turns into $\epsilon|f|/h$.
+The total $E(h) \approx \frac{h^2}{6}|f'''| + \frac{\epsilon|f|}{h}$ is smallest where
+$E'(h) = \frac{h}{3}|f'''| - \frac{\epsilon|f|}{h^2} = 0$, at $h = (3\epsilon|f|/|f'''|)^{1/3}$,
+which is of order $\epsilon^{1/3}$ when $f$ and $f'''$ are of order one, and the error there is of
+order $\epsilon^{2/3} \approx 10^{-11}$ relative. A one-sided difference has error $O(h)$, best at
+$h\approx\epsilon^{1/2}$, with only 8 digits.
 Finite differences are the universal gradient *check*, never the gradient used for training: they
 cost $2n$ evaluations and lose half the digits.
 
@@ -35,7 +43,24 @@ References: Nocedal & Wright, *Numerical Optimization*, §8.1 (finite difference
 (automatic differentiation); Griewank & Walther, *Evaluating Derivatives*, ch. 3; Baydin et al.
 (2018), *Automatic differentiation in machine learning: a survey*.
 
+A worked example: the gradient of $f(x) = x_0^2 x_1 + \sin x_1$ at $(1, 2)$ is
+$(2x_0x_1,\ x_0^2 + \cos x_1) = (4, 1 + \cos 2)$, by dual numbers exactly and by central
+differences to about 10 digits.
+
+>>> f = lambda x: x[0] ** 2 * x[1] + sin(x[1])
+>>> dual_gradient(f, [1.0, 2.0]).round(12).tolist(), round(1 + math.cos(2.0), 12)
+([4.0, 0.583853163453], 0.583853163453)
+>>> bool(np.abs(numerical_gradient(f, [1.0, 2.0]) - dual_gradient(f, [1.0, 2.0])).max() < 1e-9)
+True
+
 Left out: complex-step differentiation, Richardson extrapolation and higher-order Taylor terms.
+
+## Exercises
+
+1. Write `central_gradient(f, x, h)`: the gradient of a scalar function of a numpy vector by
+   central differences. Check it: `uv run pytest --exercise linalg.calculus`.
+2. Write `dual_divide(a, b)` for dual numbers given as pairs `(value, derivative)`: the quotient
+   rule is what $\varepsilon^2 = 0$ gives. Check it: `uv run pytest --exercise linalg.calculus`.
 """
 
 from __future__ import annotations
@@ -44,6 +69,7 @@ import math
 from collections.abc import Callable
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from masterclass.linalg._validation import _as_vector
 
@@ -53,7 +79,7 @@ from masterclass.linalg._validation import _as_vector
 # works for parameters of any scale.
 
 
-def numerical_gradient(f: Callable, x, *, h: float = 6e-6) -> np.ndarray:
+def numerical_gradient(f: Callable, x: ArrayLike, *, h: float = 6e-6) -> np.ndarray:
     """Central-difference gradient of scalar `f` at `x` `(n,)`; returns `(n,)`."""
     x = _as_vector(x, "x")
     grad = np.zeros_like(x)
@@ -65,7 +91,7 @@ def numerical_gradient(f: Callable, x, *, h: float = 6e-6) -> np.ndarray:
     return grad
 
 
-def numerical_jacobian(f: Callable, x, *, h: float = 6e-6) -> np.ndarray:
+def numerical_jacobian(f: Callable, x: ArrayLike, *, h: float = 6e-6) -> np.ndarray:
     """Central-difference Jacobian of vector-valued `f` at `x` `(n,)`; returns `(m, n)`."""
     x = _as_vector(x, "x")
     columns = []
@@ -77,7 +103,7 @@ def numerical_jacobian(f: Callable, x, *, h: float = 6e-6) -> np.ndarray:
     return np.stack(columns, axis=-1).reshape(-1, x.size)
 
 
-def numerical_hessian(f: Callable, x, *, h: float = 1e-4) -> np.ndarray:
+def numerical_hessian(f: Callable, x: ArrayLike, *, h: float = 1e-4) -> np.ndarray:
     r"""Central-difference Hessian of scalar `f` at `x` `(n,)`; returns symmetric `(n, n)`.
 
     $H_{ij} \approx [f(x{+}h_ie_i{+}h_je_j) - f(x{+}h_ie_i{-}h_je_j) - f(x{-}h_ie_i{+}h_je_j)
@@ -121,7 +147,7 @@ class Dual:
 
     __slots__ = ("eps", "val")
 
-    def __init__(self, val, eps=0.0):
+    def __init__(self, val: float | Dual, eps: float | Dual = 0.0) -> None:
         self.val = val
         self.eps = eps
 
@@ -186,34 +212,34 @@ def _elementwise(x, on_dual: Callable, on_number: Callable):
     return on_number(x)
 
 
-def exp(x):
+def exp(x: Dual | float | np.ndarray) -> Dual | float | np.ndarray:
     """$e^x$; derivative $e^x$."""
     return _elementwise(x, lambda d: Dual(exp(d.val), exp(d.val) * d.eps), np.exp)
 
 
-def log(x):
+def log(x: Dual | float | np.ndarray) -> Dual | float | np.ndarray:
     r"""$\ln x$; derivative $1/x$."""
     return _elementwise(x, lambda d: Dual(log(d.val), d.eps / d.val), np.log)
 
 
-def sin(x):
+def sin(x: Dual | float | np.ndarray) -> Dual | float | np.ndarray:
     r"""$\sin x$; derivative $\cos x$."""
     return _elementwise(x, lambda d: Dual(sin(d.val), cos(d.val) * d.eps), np.sin)
 
 
-def cos(x):
+def cos(x: Dual | float | np.ndarray) -> Dual | float | np.ndarray:
     r"""$\cos x$; derivative $-\sin x$."""
     return _elementwise(x, lambda d: Dual(cos(d.val), -sin(d.val) * d.eps), np.cos)
 
 
-def tanh(x):
+def tanh(x: Dual | float | np.ndarray) -> Dual | float | np.ndarray:
     r"""$\tanh x$; derivative $1 - \tanh^2 x$."""
     return _elementwise(
         x, lambda d: Dual(tanh(d.val), (1 - tanh(d.val) * tanh(d.val)) * d.eps), np.tanh
     )
 
 
-def sqrt(x):
+def sqrt(x: Dual | float | np.ndarray) -> Dual | float | np.ndarray:
     r"""$\sqrt x$; derivative $1/(2\sqrt x)$."""
     return _elementwise(x, lambda d: Dual(sqrt(d.val), d.eps / (2 * sqrt(d.val))), np.sqrt)
 
@@ -228,7 +254,7 @@ def _eps(y) -> np.ndarray:
     return np.array([v.eps if isinstance(v, Dual) else 0.0 for v in y], dtype=float)
 
 
-def directional_derivative(f: Callable, x, v) -> float:
+def directional_derivative(f: Callable, x: ArrayLike, v: ArrayLike) -> float:
     r"""$D_vf(x) = \nabla f(x)^\top v$ of scalar `f` at `x` `(n,)` along `v` `(n,)`: one dual pass."""
     x, v = _as_vector(x, "x"), _as_vector(v, "v")
     if x.shape != v.shape:
@@ -236,14 +262,14 @@ def directional_derivative(f: Callable, x, v) -> float:
     return float(_eps(f(_seed(x, v)))[0])
 
 
-def dual_jacobian(f: Callable, x) -> np.ndarray:
+def dual_jacobian(f: Callable, x: ArrayLike) -> np.ndarray:
     """Jacobian `(m, n)` of `f` at `x` `(n,)` by forward mode: column $j$ from the seed $e_j$."""
     x = _as_vector(x, "x")
     eye = np.eye(x.size)
     return np.stack([_eps(f(_seed(x, eye[j]))) for j in range(x.size)], axis=-1)
 
 
-def dual_gradient(f: Callable, x) -> np.ndarray:
+def dual_gradient(f: Callable, x: ArrayLike) -> np.ndarray:
     """Gradient `(n,)` of scalar `f` at `x` `(n,)`: the one-row Jacobian."""
     jac = dual_jacobian(f, x)
     if jac.shape[0] != 1:
@@ -251,7 +277,7 @@ def dual_gradient(f: Callable, x) -> np.ndarray:
     return jac[0]
 
 
-def dual_hessian(f: Callable, x) -> np.ndarray:
+def dual_hessian(f: Callable, x: ArrayLike) -> np.ndarray:
     r"""Hessian `(n, n)` of scalar `f` at `x` `(n,)` with nested duals (forward over forward).
 
     Seeding $x_k = (x_k + \delta_{ki}\varepsilon_1) + \delta_{kj}\varepsilon_2$ makes the
@@ -277,7 +303,9 @@ def dual_hessian(f: Callable, x) -> np.ndarray:
 # ## Taylor approximation
 
 
-def taylor_approximation(f_x: float, grad, delta, hess=None) -> float:
+def taylor_approximation(
+    f_x: float, grad: ArrayLike, delta: ArrayLike, hess: ArrayLike | None = None
+) -> float:
     r"""First-order $f(x) + \nabla f^\top\delta$, or second-order with `hess` $+\frac12\delta^\top H\delta$.
 
     `grad` and `delta` are `(n,)`, `hess` is `(n, n)`.
@@ -296,7 +324,7 @@ def taylor_approximation(f_x: float, grad, delta, hess=None) -> float:
     return value
 
 
-def convergence_order(errors, steps) -> float:
+def convergence_order(errors: ArrayLike, steps: ArrayLike) -> float:
     r"""The slope of $\log(\text{error})$ against $\log(\text{step})$, fitted by least squares:
     $p$ in error $\approx C\,h^p$ (2 for first-order Taylor, 3 for second-order)."""
     e, h = _as_vector(errors, "errors"), _as_vector(steps, "steps")

@@ -53,6 +53,7 @@ and divergences other than KL (Jensen–Shannon, Rényi).
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from masterclass.linalg._validation import (
     _as_distribution,
@@ -66,7 +67,7 @@ from masterclass.linalg.matrices import cholesky, forward_substitution
 # ## Log-sum-exp, log-softmax and softmax
 
 
-def logsumexp(x, axis: int = -1) -> np.ndarray:
+def logsumexp(x: ArrayLike, axis: int = -1) -> np.ndarray:
     r"""$\log\sum_j e^{x_j}$ along `axis`, without overflow or underflow.
 
     Shapes: `x` is `(..., V, ...)`; the result drops `axis`. Entries may be $-\infty$, the log of
@@ -87,13 +88,13 @@ def logsumexp(x, axis: int = -1) -> np.ndarray:
     return np.squeeze(out, axis=axis)
 
 
-def log_softmax(x, axis: int = -1) -> np.ndarray:
+def log_softmax(x: ArrayLike, axis: int = -1) -> np.ndarray:
     r"""$\log \operatorname{softmax}(x) = x - \operatorname{logsumexp}(x)$ along `axis`; same shape as `x`."""
     x = _as_float_array(x, "x")
     return x - np.expand_dims(logsumexp(x, axis=axis), axis)
 
 
-def softmax(x, axis: int = -1) -> np.ndarray:
+def softmax(x: ArrayLike, axis: int = -1) -> np.ndarray:
     r"""$e^{x_i}/\sum_j e^{x_j}$ along `axis`, computed as `exp(log_softmax(x))`; same shape as `x`."""
     return np.exp(log_softmax(x, axis=axis))
 
@@ -119,7 +120,7 @@ def _check_logits_targets(logits, targets) -> tuple[np.ndarray, np.ndarray]:
     return z, y
 
 
-def cross_entropy(logits, targets, *, label_smoothing: float = 0.0) -> float:
+def cross_entropy(logits: ArrayLike, targets: ArrayLike, *, label_smoothing: float = 0.0) -> float:
     """Mean cross-entropy of `logits` `(B, V)` against integer `targets` `(B,)`, in nats.
 
     Matches `torch.nn.functional.cross_entropy(logits, targets, label_smoothing=...)`.
@@ -135,7 +136,9 @@ def cross_entropy(logits, targets, *, label_smoothing: float = 0.0) -> float:
     return float(np.mean((1.0 - eps) * nll + eps * smooth))
 
 
-def cross_entropy_grad(logits, targets, *, label_smoothing: float = 0.0) -> np.ndarray:
+def cross_entropy_grad(
+    logits: ArrayLike, targets: ArrayLike, *, label_smoothing: float = 0.0
+) -> np.ndarray:
     r"""Gradient of `cross_entropy` with respect to `logits`: $(\mathrm{softmax}(z) - q)/B$, `(B, V)`."""
     z, y = _check_logits_targets(logits, targets)
     eps = _check_unit_interval(label_smoothing, "label_smoothing", closed_right=True)
@@ -158,7 +161,7 @@ def _plogq(p: np.ndarray, q: np.ndarray) -> np.ndarray:
         return np.where(p > 0, p * np.log(np.where(p > 0, q, 1.0)), 0.0)
 
 
-def cross_entropy_dist(p, q, axis: int = -1) -> np.ndarray:
+def cross_entropy_dist(p: ArrayLike, q: ArrayLike, axis: int = -1) -> np.ndarray:
     r"""$H(p, q) = -\sum_i p_i \log q_i$ along `axis`, in nats; `p`, `q` same shape."""
     p = _as_distribution(p, "p", axis=axis)
     q = _as_distribution(q, "q", axis=axis)
@@ -167,7 +170,7 @@ def cross_entropy_dist(p, q, axis: int = -1) -> np.ndarray:
     return -np.sum(_plogq(p, q), axis=axis)
 
 
-def kl_divergence(p, q, axis: int = -1) -> np.ndarray:
+def kl_divergence(p: ArrayLike, q: ArrayLike, axis: int = -1) -> np.ndarray:
     r"""$D_{\mathrm{KL}}(p\|q) = \sum_i p_i\log(p_i/q_i)$ along `axis`, in nats (may be `inf`).
 
     >>> float(kl_divergence([0.5, 0.5], [0.5, 0.5]))
@@ -180,7 +183,7 @@ def kl_divergence(p, q, axis: int = -1) -> np.ndarray:
     return np.sum(_plogq(p, p) - _plogq(p, q), axis=axis)
 
 
-def kl_normal(mu1, sigma1, mu2, sigma2) -> np.ndarray:
+def kl_normal(mu1: ArrayLike, sigma1: ArrayLike, mu2: ArrayLike, sigma2: ArrayLike) -> np.ndarray:
     r"""KL between univariate Gaussians $\mathcal N(\mu_1,\sigma_1^2)\|\mathcal N(\mu_2,\sigma_2^2)$.
 
     Arguments broadcast against each other; standard deviations must be > 0.
@@ -194,7 +197,7 @@ def kl_normal(mu1, sigma1, mu2, sigma2) -> np.ndarray:
     return np.log(s2 / s1) + (s1**2 + (mu1 - mu2) ** 2) / (2 * s2**2) - 0.5
 
 
-def kl_mvn(mean0, cov0, mean1, cov1) -> float:
+def kl_mvn(mean0: ArrayLike, cov0: ArrayLike, mean1: ArrayLike, cov1: ArrayLike) -> float:
     r"""KL between multivariate Gaussians $\mathcal N(\mu_0,\Sigma_0)\|\mathcal N(\mu_1,\Sigma_1)$.
 
     Shapes: means `(k,)`, covariances `(k, k)` symmetric positive definite.

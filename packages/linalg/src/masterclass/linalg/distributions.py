@@ -31,12 +31,37 @@ All samplers are built from one primitive, uniform numbers $U\sim\mathcal U(0,1)
 - **transformation**: $X/(X+Y)$ with independent Gammas is Beta, and normalised Gammas are
   Dirichlet.
 
+**Why inverse transform works**, in one line: $U$ is uniform, so $P(F^{-1}(U) \le x) =
+P(U \le F(x)) = F(x)$. **Why Box–Muller works**: take two independent standard normals as a
+point in the plane. Their joint density $\frac1{2\pi}e^{-(x^2+y^2)/2}$ depends only on the radius,
+so the angle $\Theta$ is uniform on $[0, 2\pi)$, and $R^2 = X^2 + Y^2$ has
+$P(R^2 > s) = \int_{\sqrt s}^\infty e^{-r^2/2}r\,dr = e^{-s/2}$, an exponential with mean 2.
+Inverse-transforming both, $R = \sqrt{-2\log U_1}$ (using $1 - U_1 \sim U_1$) and
+$\Theta = 2\pi U_2$, and going back to Cartesian coordinates gives $X = R\cos\Theta$,
+$Y = R\sin\Theta$.
+
+>>> rng = np.random.default_rng(0)
+>>> z = standard_normal(rng, 100_000)
+>>> abs(float(z.mean())) < 0.01, round(float(z.std()), 2)
+(True, 1.0)
+>>> round(float(MultivariateNormal(np.zeros(2), np.eye(2)).log_prob(np.zeros(2))), 6)  # -log(2 pi)
+-1.837877
+
 References: Bishop, *Pattern Recognition and Machine Learning*, ch. 2 and app. B; Devroye,
 *Non-Uniform Random Variate Generation* (1986); Box & Muller (1958); Marsaglia & Tsang (2000),
 *A simple method for generating gamma variables*.
 
 Left out: CDFs and quantiles, and fast samplers for very large Poisson rates (ours walks the CDF,
 $O(\lambda)$ per draw, and accepts rates up to 500).
+
+## Exercises
+
+1. Write `exponential_from_uniform(u, rate)`: exponential samples by inverse transform. Check it:
+   `uv run pytest --exercise linalg.distributions`.
+2. Write `mvn_log_prob(x, mu, sigma)`: the multivariate normal log-density through a Cholesky
+   factor, never inverting $\Sigma$. Check it: `uv run pytest --exercise linalg.distributions`.
+3. Write `box_muller(u1, u2)`: standard normals from pairs of uniforms. Check it:
+   `uv run pytest --exercise linalg.distributions`.
 """
 
 from __future__ import annotations
@@ -44,6 +69,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy.special import gammaln
 
 from masterclass.linalg._validation import _as_distribution, _as_float_array, _as_vector
@@ -85,14 +111,14 @@ class Bernoulli:
         if not 0.0 <= float(self.p) <= 1.0:
             raise ValueError(f"p must be a probability in [0, 1], got {self.p!r}")
 
-    def log_prob(self, x) -> np.ndarray:
+    def log_prob(self, x: ArrayLike) -> np.ndarray:
         r"""$\log P(X = x)$ for `x` in {0, 1} (any shape); $-\infty$ elsewhere."""
         x = np.asarray(x, dtype=float)
         with np.errstate(divide="ignore"):
             out = np.where(x == 1, np.log(self.p), np.log1p(-self.p))
         return np.where((x == 0) | (x == 1), out, -np.inf)
 
-    def sample(self, rng: np.random.Generator, size=1) -> np.ndarray:
+    def sample(self, rng: np.random.Generator, size: int | tuple[int, ...] = 1) -> np.ndarray:
         """`size` draws as int64: inverse transform $[U < p]$."""
         return (_check_rng(rng).random(_size(size)) < self.p).astype(np.int64)
 
@@ -118,7 +144,7 @@ class Categorical:
             self, "probs", _as_distribution(_as_vector(self.probs, "probs"), "probs")
         )
 
-    def log_prob(self, x) -> np.ndarray:
+    def log_prob(self, x: ArrayLike) -> np.ndarray:
         r"""$\log\pi_x$ for integer `x` (any shape); $-\infty$ outside the support."""
         x = np.asarray(x)
         inside = (x >= 0) & (x < len(self.probs)) & (x == np.floor(x))
@@ -126,7 +152,7 @@ class Categorical:
         with np.errstate(divide="ignore"):
             return np.where(inside, np.log(self.probs[idx]), -np.inf)
 
-    def sample(self, rng: np.random.Generator, size=1) -> np.ndarray:
+    def sample(self, rng: np.random.Generator, size: int | tuple[int, ...] = 1) -> np.ndarray:
         """`size` draws: binary search of $U$ in the cumulative probabilities."""
         cdf = np.cumsum(self.probs)
         u = _check_rng(rng).random(_size(size)) * cdf[-1]  # scale out rounding in the last sum
@@ -142,14 +168,14 @@ class Poisson:
     def __post_init__(self):
         _check_param(self.rate, "rate", high=500.0)
 
-    def log_prob(self, x) -> np.ndarray:
+    def log_prob(self, x: ArrayLike) -> np.ndarray:
         r"""$x\log\lambda - \lambda - \log x!$ for integers $x\ge0$; $-\infty$ elsewhere."""
         x = np.asarray(x, dtype=float)
         inside = (x >= 0) & (x == np.floor(x))
         k = np.where(inside, x, 0.0)
         return np.where(inside, k * np.log(self.rate) - self.rate - gammaln(k + 1), -np.inf)
 
-    def sample(self, rng: np.random.Generator, size=1) -> np.ndarray:
+    def sample(self, rng: np.random.Generator, size: int | tuple[int, ...] = 1) -> np.ndarray:
         r"""`size` draws by walking the CDF: $k$ is the first count with $F(k) \ge U$."""
         u = _check_rng(rng).random(_size(size))
         k = np.zeros(u.shape, dtype=np.int64)
@@ -179,7 +205,7 @@ class Poisson:
 # ## Continuous distributions
 
 
-def standard_normal(rng: np.random.Generator, size) -> np.ndarray:
+def standard_normal(rng: np.random.Generator, size: int | tuple[int, ...]) -> np.ndarray:
     """`size` standard normal draws by the Box–Muller transform of pairs of uniforms."""
     shape = _size(size)
     n = int(np.prod(shape))
@@ -206,12 +232,12 @@ class Normal:
         _as_float_array(self.mu, "mu")
         _check_param(self.sigma, "sigma")
 
-    def log_prob(self, x) -> np.ndarray:
+    def log_prob(self, x: ArrayLike) -> np.ndarray:
         r"""$-\frac{(x-\mu)^2}{2\sigma^2} - \log\sigma - \frac12\log2\pi$ (any shape)."""
         z = (np.asarray(x, dtype=float) - self.mu) / self.sigma
         return -0.5 * z * z - np.log(self.sigma) - 0.5 * LOG_2PI
 
-    def sample(self, rng: np.random.Generator, size=1) -> np.ndarray:
+    def sample(self, rng: np.random.Generator, size: int | tuple[int, ...] = 1) -> np.ndarray:
         r"""`size` draws $\mu + \sigma Z$."""
         return self.mu + self.sigma * standard_normal(rng, size)
 
@@ -233,7 +259,7 @@ class MultivariateNormal:
         # The Cholesky factor also validates that cov is symmetric positive definite.
         object.__setattr__(self, "_chol", cholesky(cov))
 
-    def log_prob(self, x) -> np.ndarray:
+    def log_prob(self, x: ArrayLike) -> np.ndarray:
         r"""Log-density of `x` `(k,)` or `(N, k)`; returns `()` or `(N,)`.
 
         With $\Sigma = LL^\top$: the Mahalanobis term is $\lVert L^{-1}(x-\mu)\rVert^2$ and
@@ -266,7 +292,7 @@ class Gamma:
         _check_param(self.shape, "shape")
         _check_param(self.rate, "rate")
 
-    def log_prob(self, x) -> np.ndarray:
+    def log_prob(self, x: ArrayLike) -> np.ndarray:
         r"""$\alpha\log\beta + (\alpha-1)\log x - \beta x - \log\Gamma(\alpha)$ for $x > 0$."""
         x = np.asarray(x, dtype=float)
         safe = np.where(x > 0, x, 1.0)
@@ -274,7 +300,7 @@ class Gamma:
         out = a * np.log(b) + (a - 1) * np.log(safe) - b * safe - gammaln(a)
         return np.where(x > 0, out, -np.inf)
 
-    def sample(self, rng: np.random.Generator, size=1) -> np.ndarray:
+    def sample(self, rng: np.random.Generator, size: int | tuple[int, ...] = 1) -> np.ndarray:
         r"""`size` draws by Marsaglia–Tsang rejection (boosted by $U^{1/\alpha}$ when $\alpha<1$)."""
         shape = _size(size)
         n = int(np.prod(shape))
@@ -310,7 +336,7 @@ class Beta:
         _check_param(self.a, "a")
         _check_param(self.b, "b")
 
-    def log_prob(self, x) -> np.ndarray:
+    def log_prob(self, x: ArrayLike) -> np.ndarray:
         r"""$(a-1)\log x + (b-1)\log(1-x) - \log B(a,b)$ for $0 < x < 1$."""
         x = np.asarray(x, dtype=float)
         inside = (x > 0) & (x < 1)
@@ -319,7 +345,7 @@ class Beta:
         out = (self.a - 1) * np.log(s) + (self.b - 1) * np.log1p(-s) - log_beta
         return np.where(inside, out, -np.inf)
 
-    def sample(self, rng: np.random.Generator, size=1) -> np.ndarray:
+    def sample(self, rng: np.random.Generator, size: int | tuple[int, ...] = 1) -> np.ndarray:
         r"""`size` draws $X/(X+Y)$ with $X\sim$ Gamma$(a)$, $Y\sim$ Gamma$(b)$."""
         x = Gamma(self.a).sample(rng, size)
         y = Gamma(self.b).sample(rng, size)
@@ -349,7 +375,7 @@ class Dirichlet:
             raise ValueError(f"alpha must hold at least 2 entries, all > 0; got {alpha}")
         object.__setattr__(self, "alpha", alpha)
 
-    def log_prob(self, x) -> np.ndarray:
+    def log_prob(self, x: ArrayLike) -> np.ndarray:
         """Log-density of points `x` `(K,)` or `(N, K)` on the simplex (each row sums to 1)."""
         x = np.asarray(x, dtype=float)
         if x.shape[-1:] != self.alpha.shape or x.ndim > 2:

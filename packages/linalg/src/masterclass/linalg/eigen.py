@@ -55,6 +55,7 @@ balancing, aggressive early deflation, and Lanczos/Arnoldi for large sparse matr
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from masterclass.linalg._validation import _as_square, _as_symmetric, _as_vector
 from masterclass.linalg.matrices import back_substitution, forward_substitution, lu
@@ -74,7 +75,7 @@ def _start_vector(n: int, v0) -> np.ndarray:
 
 
 def power_iteration(
-    a, *, v0=None, tol: float = 1e-12, max_iter: int = 10_000
+    a: ArrayLike, *, v0: ArrayLike | None = None, tol: float = 1e-12, max_iter: int = 10_000
 ) -> tuple[float, np.ndarray]:
     r"""The dominant eigenpair (largest $|\lambda|$, assumed real and unique) of `a` `(n, n)`.
 
@@ -103,7 +104,12 @@ def power_iteration(
 
 
 def inverse_iteration(
-    a, shift: float, *, v0=None, tol: float = 1e-12, max_iter: int = 1_000
+    a: ArrayLike,
+    shift: float,
+    *,
+    v0: ArrayLike | None = None,
+    tol: float = 1e-12,
+    max_iter: int = 1_000,
 ) -> tuple[float, np.ndarray]:
     """The eigenpair of `a` `(n, n)` whose (real) eigenvalue is closest to `shift`.
 
@@ -136,7 +142,7 @@ def inverse_iteration(
 # the right; leaving the subdiagonal is what lets a similarity transform keep the zeros.)
 
 
-def hessenberg(a) -> tuple[np.ndarray, np.ndarray]:
+def hessenberg(a: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     r"""Reduce `a` `(n, n)` to upper-Hessenberg `h` with orthogonal `q`: $A = QHQ^\top$."""
     h = _as_square(a, "a").copy()
     n = h.shape[0]
@@ -214,7 +220,7 @@ def _francis_step(h: np.ndarray, exceptional: bool) -> None:
     h[:, n - 2 :] -= beta * np.outer(h[:, n - 2 :] @ v, v)
 
 
-def eigvals_qr(a, *, max_iter: int = 10_000) -> np.ndarray:
+def eigvals_qr(a: ArrayLike, *, max_iter: int = 10_000) -> np.ndarray:
     """All eigenvalues of a real square `a` `(n, n)` by the shifted QR algorithm.
 
     Returns a complex array `(n,)`, in the order deflation found them (use `np.sort` to compare).
@@ -274,7 +280,9 @@ def eigvals_qr(a, *, max_iter: int = 10_000) -> np.ndarray:
 # We accumulate $V \leftarrow VJ$.
 
 
-def jacobi_eigh(a, *, tol: float = 1e-14, max_sweeps: int = 100) -> tuple[np.ndarray, np.ndarray]:
+def jacobi_eigh(
+    a: ArrayLike, *, tol: float = 1e-14, max_sweeps: int = 100
+) -> tuple[np.ndarray, np.ndarray]:
     r"""Eigen-decomposition of symmetric `a` `(n, n)` by cyclic Jacobi rotations.
 
     Returns `(w, v)`: eigenvalues `(n,)` ascending and orthonormal eigenvectors as the columns of

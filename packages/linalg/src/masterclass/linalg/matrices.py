@@ -21,10 +21,44 @@ substitution in $O(n^2)$) and orthogonal (inverted by transposing).
   relative error in $b$ can be amplified in $x$; for the 2-norm it is $\sigma_{\max}/\sigma_{\min}$.
   Expect to lose about $\log_{10}\kappa$ digits when solving.
 
+**Two derivations the code relies on.** *The Householder vector.* We want a reflection
+$H = I - 2vv^\top/v^\top v$ with $Hx = \alpha e_1$. Reflections preserve length, so
+$|\alpha| = \lVert x\rVert$, and $Hx = x - 2v\,(v^\top x)/(v^\top v)$ is $x$ minus a multiple of
+$v$, so $v$ must be parallel to $x - \alpha e_1$. Both signs of $\alpha$ work in exact
+arithmetic; choosing $\alpha = -\operatorname{sign}(x_1)\lVert x\rVert$ makes
+$v_1 = x_1 + \operatorname{sign}(x_1)\lVert x\rVert$ a sum of two numbers of the same sign, so it
+never cancels catastrophically when $x$ is nearly a multiple of $e_1$.
+*Cholesky, entry by entry.* Equate $A = LL^\top$ column by column: $a_{jj} = \sum_{k\le j}
+l_{jk}^2$ gives $l_{jj} = \sqrt{a_{jj} - \sum_{k<j}l_{jk}^2}$, and for $i > j$,
+$a_{ij} = \sum_{k\le j} l_{ik}l_{jk}$ gives $l_{ij} = (a_{ij} - \sum_{k<j}l_{ik}l_{jk})/l_{jj}$.
+The square root's argument is positive for every $j$ exactly when $A$ is positive definite (it is
+the $j$-th pivot of elimination), which is why Cholesky doubles as the test.
+
+A worked example: partial pivoting swaps the rows of $\begin{pmatrix}1&2\\3&4\end{pmatrix}$
+to put the 3 on top, and the multiplier is $1/3$.
+
+>>> f = lu([[1.0, 2.0], [3.0, 4.0]])
+>>> f.perm.tolist(), f.l.round(4).tolist(), f.u.round(4).tolist()
+([1, 0], [[1.0, 0.0], [0.3333, 1.0]], [[3.0, 4.0], [0.0, 0.6667]])
+>>> det([[1.0, 2.0], [3.0, 4.0]]), solve([[1.0, 2.0], [3.0, 4.0]], [5.0, 6.0]).round(10).tolist()
+(-2.0, [-4.0, 4.5])
+>>> cholesky([[4.0, 2.0], [2.0, 5.0]]).tolist()
+[[2.0, 0.0], [1.0, 2.0]]
+
 References: Trefethen & Bau, *Numerical Linear Algebra*, lectures 10, 20–23; Golub & Van Loan,
 *Matrix Computations*, ch. 3–5.
 
 Left out: blocked and pivoted-QR variants, sparse factorizations, and complete pivoting.
+
+## Exercises
+
+1. Write `back_substitution(u, y)`: solve $Ux = y$ for upper triangular $U$. Check it:
+   `uv run pytest --exercise linalg.matrices`.
+2. Write `householder_vector(x)`: the $v$ whose reflection maps $x$ to
+   $-\operatorname{sign}(x_1)\lVert x\rVert e_1$. Check it:
+   `uv run pytest --exercise linalg.matrices`.
+3. Write `cholesky(a)`: the lower triangular $L$ with $LL^\top = A$, from the entry-by-entry
+   equations above. Check it: `uv run pytest --exercise linalg.matrices`.
 """
 
 from __future__ import annotations
@@ -32,6 +66,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from masterclass.linalg._validation import _as_matrix, _as_square, _as_vector
 
@@ -55,7 +90,7 @@ class LU(NamedTuple):
         return np.eye(len(self.perm))[self.perm]
 
 
-def lu(a) -> LU:
+def lu(a: ArrayLike) -> LU:
     """LU factorization with partial pivoting of a square matrix `a` `(n, n)`.
 
     Singular matrices factor too (with a zero on the diagonal of `u`); `solve` rejects them.
@@ -109,7 +144,7 @@ def _check_nonsingular(f: LU, name: str) -> None:
         )
 
 
-def solve(a, b) -> np.ndarray:
+def solve(a: ArrayLike, b: ArrayLike) -> np.ndarray:
     """Solve $Ax = b$ for square nonsingular `a` `(n, n)` and `b` `(n,)` or `(n, k)`."""
     f = lu(a)
     b = _as_float_array_rows(b, f.u.shape[0])
@@ -126,7 +161,7 @@ def _as_float_array_rows(b, n: int) -> np.ndarray:
     return b
 
 
-def det(a) -> float:
+def det(a: ArrayLike) -> float:
     r"""$\det A = (-1)^{\#\text{swaps}}\prod_i u_{ii}$ from the LU factorization of `a` `(n, n)`.
 
     >>> det([[2.0, 0.0], [1.0, 3.0]])
@@ -144,7 +179,7 @@ def det(a) -> float:
     return float(sign * np.prod(np.diag(f.u)))
 
 
-def inv(a) -> np.ndarray:
+def inv(a: ArrayLike) -> np.ndarray:
     """The inverse of square nonsingular `a` `(n, n)`, by solving $AX = I$."""
     a = _as_square(a, "a")
     return solve(a, np.eye(a.shape[0]))
@@ -158,7 +193,7 @@ def inv(a) -> np.ndarray:
 # the remaining columns ($R$) and accumulate them into $Q$.
 
 
-def qr(a, *, mode: str = "reduced") -> tuple[np.ndarray, np.ndarray]:
+def qr(a: ArrayLike, *, mode: str = "reduced") -> tuple[np.ndarray, np.ndarray]:
     r"""Householder QR of `a` `(m, n)`: `q` `(m, k)`, `r` `(k, n)`, $k = \min(m,n)$ for `"reduced"`,
     or `q` `(m, m)`, `r` `(m, n)` for `"complete"`. Columns of `q` are orthonormal to rounding."""
     a = _as_matrix(a, "a")
@@ -191,7 +226,7 @@ def qr(a, *, mode: str = "reduced") -> tuple[np.ndarray, np.ndarray]:
 # a non-positive number under the root means $A$ is not positive definite.
 
 
-def cholesky(a) -> np.ndarray:
+def cholesky(a: ArrayLike) -> np.ndarray:
     """The Cholesky factor `l` `(n, n)`, lower triangular, of symmetric positive-definite `a`."""
     a = _as_square(a, "a")
     if not is_symmetric(a):
@@ -207,19 +242,19 @@ def cholesky(a) -> np.ndarray:
     return l
 
 
-def is_symmetric(a, tol: float = 1e-10) -> bool:
+def is_symmetric(a: ArrayLike, tol: float = 1e-10) -> bool:
     """Whether square `a` equals its transpose up to `tol` times its largest entry."""
     a = _as_square(a, "a")
     return bool(np.max(np.abs(a - a.T)) <= tol * max(1.0, np.max(np.abs(a))))
 
 
-def is_orthogonal(a, tol: float = 1e-10) -> bool:
+def is_orthogonal(a: ArrayLike, tol: float = 1e-10) -> bool:
     r"""Whether square `a` satisfies $A^\top A = I$ up to `tol` (columns orthonormal)."""
     a = _as_square(a, "a")
     return bool(np.max(np.abs(a.T @ a - np.eye(a.shape[0]))) <= tol)
 
 
-def is_positive_definite(a) -> bool:
+def is_positive_definite(a: ArrayLike) -> bool:
     r"""Whether `a` is symmetric with $x^\top A x > 0$ for all $x\ne 0$ (its Cholesky exists)."""
     a = _as_square(a, "a")
     if not is_symmetric(a):
@@ -231,7 +266,7 @@ def is_positive_definite(a) -> bool:
     return True
 
 
-def cond(a, p: str | float = 2) -> float:
+def cond(a: ArrayLike, p: str | float = 2) -> float:
     r"""Condition number $\lVert A\rVert_p\lVert A^{-1}\rVert_p$ of square `a` for
     `p` in {1, 2, inf, "fro"}; `inf` (the float) for a singular matrix.
 
@@ -254,7 +289,7 @@ def cond(a, p: str | float = 2) -> float:
     return matrix_norm(a, p) * matrix_norm(a_inv, p)
 
 
-def matrix_norm(a, p: str | float = "fro") -> float:
+def matrix_norm(a: ArrayLike, p: str | float = "fro") -> float:
     r"""Matrix norm: `1` max column sum, `inf` max row sum, `"fro"` $\sqrt{\sum a_{ij}^2}$."""
     a = _as_matrix(a, "a")
     if p == 1:
@@ -266,7 +301,7 @@ def matrix_norm(a, p: str | float = "fro") -> float:
     raise ValueError(f"p must be 1, inf or 'fro', got {p!r}")
 
 
-def lstsq(a, b) -> np.ndarray:
+def lstsq(a: ArrayLike, b: ArrayLike) -> np.ndarray:
     r"""Least-squares solution of $\min_x\lVert Ax - b\rVert$ for full-column-rank `a` `(m, n)`,
     $m\ge n$, by QR: $Rx = Q^\top b$. `b` is `(m,)`; returns `(n,)`."""
     a, b = _as_matrix(a, "a"), _as_vector(b, "b")

@@ -33,8 +33,26 @@ giving the familiar $\sigma/\sqrt N$.
 References: Casella & Berger, *Statistical Inference*, §7.2 and §10.1; Bishop, *Pattern
 Recognition and Machine Learning*, §2.3.4 and §4.3.2; Wasserman, *All of Statistics*, ch. 9.
 
+A derivation of one standard error from start to end, the Poisson rate. $\ell(\lambda) =
+\sum_i(\lambda - x_i\log\lambda + \log x_i!)$, so $\ell'(\lambda) = N - \sum_i x_i/\lambda$, zero at
+$\hat\lambda = \bar x$; $\ell''(\lambda) = \sum_i x_i/\lambda^2$, which at $\hat\lambda$ is
+$N\bar x/\bar x^2 = N/\hat\lambda$. The standard error is $\sqrt{\hat\lambda/N}$: it shrinks like
+$1/\sqrt N$, and the same count is less certain for a larger rate, as the Poisson variance
+$\lambda$ says it should be.
+
+>>> est = poisson_mle(np.array([2, 4, 3, 3]))
+>>> float(est.value), round(float(est.stderr), 6), round((3.0 / 4) ** 0.5, 6)
+(3.0, 0.866025, 0.866025)
+
 Left out: regularised (penalised) likelihood, which is MAP estimation (`bayes.py`), and
 sandwich (robust) standard errors.
+
+## Exercises
+
+1. Write `logistic_fisher(w, x)`: the observed Fisher information of logistic regression at `w`.
+   Check it: `uv run pytest --exercise linalg.mle`.
+2. Write `poisson_standard_error(x)`: the standard error of the Poisson rate's MLE from counts
+   `x`. Check it: `uv run pytest --exercise linalg.mle`.
 """
 
 from __future__ import annotations
@@ -42,6 +60,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from masterclass.linalg._validation import _as_matrix, _as_vector
 from masterclass.linalg.matrices import inv
@@ -59,7 +78,7 @@ class Estimate:
     stderr: np.ndarray
 
 
-def bernoulli_mle(x) -> Estimate:
+def bernoulli_mle(x: ArrayLike) -> Estimate:
     r"""$\hat p = \bar x$ from 0/1 data `x` `(N,)`; standard error $\sqrt{\hat p(1-\hat p)/N}$.
 
     >>> est = bernoulli_mle(np.array([1, 0, 1, 1]))
@@ -73,7 +92,7 @@ def bernoulli_mle(x) -> Estimate:
     return Estimate(np.array(p), np.array(np.sqrt(p * (1 - p) / x.size)))
 
 
-def categorical_mle(x, num_classes: int) -> Estimate:
+def categorical_mle(x: ArrayLike, num_classes: int) -> Estimate:
     r"""$\hat\pi_k = n_k/N$ from labels `x` `(N,)` in `range(num_classes)`; standard errors
     $\sqrt{\hat\pi_k(1-\hat\pi_k)/N}$."""
     x = np.asarray(x)
@@ -85,7 +104,7 @@ def categorical_mle(x, num_classes: int) -> Estimate:
     return Estimate(pi, np.sqrt(pi * (1 - pi) / x.size))
 
 
-def poisson_mle(x) -> Estimate:
+def poisson_mle(x: ArrayLike) -> Estimate:
     r"""$\hat\lambda = \bar x$ from counts `x` `(N,)`; standard error $\sqrt{\hat\lambda/N}$."""
     x = _as_vector(x, "x")
     if np.any(x < 0) or np.any(x != np.floor(x)):
@@ -94,7 +113,7 @@ def poisson_mle(x) -> Estimate:
     return Estimate(np.array(lam), np.array(np.sqrt(lam / x.size)))
 
 
-def normal_mle(x) -> Estimate:
+def normal_mle(x: ArrayLike) -> Estimate:
     r"""$(\hat\mu, \hat\sigma)$ from `x` `(N,)`, $N \ge 2$, with $\hat\sigma^2$ the biased
     ($1/N$) variance; standard errors $\hat\sigma/\sqrt N$ and $\hat\sigma/\sqrt{2N}$."""
     x = _as_vector(x, "x")
@@ -106,7 +125,7 @@ def normal_mle(x) -> Estimate:
     return Estimate(np.array([mu, sigma]), np.array([sigma / np.sqrt(n), sigma / np.sqrt(2 * n)]))
 
 
-def multivariate_normal_mle(x) -> tuple[np.ndarray, np.ndarray]:
+def multivariate_normal_mle(x: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     r"""$(\hat\mu, \hat\Sigma)$ from rows `x` `(N, k)`: the mean `(k,)` and the biased
     covariance $\frac1N\sum(x_i-\hat\mu)(x_i-\hat\mu)^\top$ `(k, k)`."""
     x = _as_matrix(x, "x")
@@ -127,25 +146,30 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
     return np.exp(-np.logaddexp(0.0, -z))
 
 
-def logistic_nll(w, x, y) -> float:
+def logistic_nll(w: ArrayLike, x: ArrayLike, y: ArrayLike) -> float:
     """Total negative log-likelihood of weights `w` `(D,)` on `x` `(N, D)`, labels `y` `(N,)`."""
     z = x @ w  # (N,)
     return float(np.sum(np.logaddexp(0.0, z) - y * z))
 
 
-def logistic_nll_grad(w, x, y) -> np.ndarray:
+def logistic_nll_grad(w: ArrayLike, x: ArrayLike, y: ArrayLike) -> np.ndarray:
     r"""Gradient $X^\top(\sigma(Xw) - y)$ of `logistic_nll`, `(D,)`."""
     return x.T @ (_sigmoid(x @ w) - y)
 
 
-def logistic_fisher_information(w, x) -> np.ndarray:
+def logistic_fisher_information(w: ArrayLike, x: ArrayLike) -> np.ndarray:
     r"""Observed Fisher information $X^\top\mathrm{diag}(p(1-p))X$ at `w`, `(D, D)`."""
     p = _sigmoid(x @ w)  # (N,)
     return x.T @ (x * (p * (1 - p))[:, None])
 
 
 def fit_logistic_regression(
-    x, y, *, tol: float = 1e-9, max_steps: int = 100_000, momentum: float = 0.9
+    x: ArrayLike,
+    y: ArrayLike,
+    *,
+    tol: float = 1e-9,
+    max_steps: int = 100_000,
+    momentum: float = 0.9,
 ) -> Estimate:
     """Maximum-likelihood logistic regression weights `(D,)` and their standard errors.
 

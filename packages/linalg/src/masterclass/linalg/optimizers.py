@@ -32,6 +32,22 @@ bias-correcting the second moment, and AdamW decays the weights before the Adam 
 
 ![Trajectories of SGD, momentum, Nesterov, AdaGrad, RMSprop and Adam on the Rosenbrock function, and their loss per step](figures/rosenbrock.png)
 
+**Adam's bias correction**, derived. Unroll $m_t = \beta_1 m_{t-1} + (1-\beta_1)g_t$ from
+$m_0 = 0$: $m_t = (1-\beta_1)\sum_{s=1}^t \beta_1^{t-s}g_s$. If the gradients have a stationary
+mean, $E[m_t] = (1-\beta_1)\sum_{s=1}^t\beta_1^{t-s}E[g] = (1 - \beta_1^t)E[g]$ (a geometric
+sum), so $\hat m_t = m_t/(1-\beta_1^t)$ is unbiased; the same holds for $v_t$ and $E[g^2]$. At
+$t = 1$ the corrections are exact: $\hat m_1 = g_1$ and $\hat v_1 = g_1^2$, so the first step is
+$\eta\,g_1/(|g_1| + \epsilon) \approx \eta\operatorname{sign}(g_1)$ whatever the gradient's
+scale: Adam's steps are measured in units of $\eta$. Without the correction the first step would
+be $\eta(1-\beta_1)/\sqrt{1-\beta_2} \approx 3.2\eta$ at the defaults, a jump at the start.
+AdaGrad's accumulator $G_t = \sum_s g_s^2$ only grows, so its effective step $\eta/\sqrt{G_t}$
+decays like $1/\sqrt t$ for gradients of constant size; RMSprop replaces the sum by an
+exponential average, which forgets, so the step does not decay.
+
+>>> p, s = adam_step(1.0, 1e-2, adam_init(1.0), lr=0.1)
+>>> round(1.0 - p, 6)  # a tiny gradient, and still a step of lr
+0.1
+
 References: Polyak (1964) on momentum; Nesterov (1983); Duchi, Hazan & Singer (2011), *Adaptive
 subgradient methods* (AdaGrad); Tieleman & Hinton (2012), lecture 6.5 (RMSprop); Kingma & Ba
 (2015), *Adam*; Loshchilov & Hutter (2019), *Decoupled weight decay regularization* (AdamW);
@@ -40,6 +56,13 @@ Goodfellow, Bengio & Courville, *Deep Learning*, §8.3–8.5.
 Left out: AMSGrad and `maximize` (both need an element-wise maximum or sign flip that torch handles
 with flags; they add nothing to the lesson), Adam's `foreach`/`fused` kernels (same arithmetic,
 different speed), and second-order methods (L-BFGS).
+
+## Exercises
+
+1. Write `adagrad_step(param, grad, sum_sq, lr)`: one AdaGrad step, returning the new parameter
+   and accumulator. Check it: `uv run pytest --exercise linalg.optimizers`.
+2. Write `rmsprop_step(param, grad, sq_avg, lr)`: one RMSprop step ($\alpha = 0.99$), returning
+   the new parameter and running average. Check it: `uv run pytest --exercise linalg.optimizers`.
 """
 
 from __future__ import annotations

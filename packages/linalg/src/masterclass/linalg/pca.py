@@ -7,6 +7,15 @@ $w$ maximising the projected variance $w^\top Sw$: by the Rayleigh quotient, the
 of $S$. The next components are the following eigenvectors, each orthogonal to the previous
 ones, and the variance each explains is its eigenvalue.
 
+Why the top eigenvector, derived. The projected values $\tilde x_i^\top w$ have mean 0 and
+variance $\frac1{N-1}\sum_i (\tilde x_i^\top w)^2 = w^\top S w$. Maximise it subject to
+$w^\top w = 1$ with a Lagrange multiplier: $\nabla_w[w^\top Sw - \lambda(w^\top w - 1)] =
+2Sw - 2\lambda w = 0$, so every stationary $w$ is an eigenvector, $Sw = \lambda w$, and its
+variance is $w^\top Sw = \lambda w^\top w = \lambda$. The maximum is the largest eigenvalue. For
+the second component add the constraint $w^\top w_1 = 0$; the same argument, restricted to the
+subspace orthogonal to $w_1$ (which $S$ maps into itself, being symmetric), gives the second
+eigenvector, and so on.
+
 We never form $S$. The SVD of the centred data, $\tilde X = U\Sigma V^\top$, gives
 $S = V\frac{\Sigma^2}{N-1}V^\top$: the **components** are the rows of $V^\top$ and the
 **explained variances** are $\sigma_i^2/(N-1)$. Working on $\tilde X$ rather than $S$ squares
@@ -29,6 +38,17 @@ References: Pearson (1901); Hotelling (1933); Bishop, *Pattern Recognition and M
 Left out: probabilistic PCA, kernel PCA and randomised/incremental PCA for large data.
 
 ![The two principal axes of a 2-D Gaussian cloud, scaled by their standard deviations](figures/pca.png)
+
+## Exercises
+
+1. Write `explained_variance(x, k)`: the top-`k` explained variances from the eigenvalues of the
+   sample covariance (forming $S$, the route the chapter avoids). Check it:
+   `uv run pytest --exercise linalg.pca`.
+2. Write `reconstruction_error(x, k)`: the mean squared distance between each point and its
+   rank-`k` PCA reconstruction, from the singular values alone. Check it:
+   `uv run pytest --exercise linalg.pca`.
+3. Write `whiten(x)`: the PCA-whitened data `(N, D)`, with identity sample covariance. Check it:
+   `uv run pytest --exercise linalg.pca`.
 """
 
 from __future__ import annotations
@@ -36,6 +56,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from masterclass.linalg._validation import _as_matrix
 from masterclass.linalg.svd import svd
@@ -62,7 +83,7 @@ class PCA:
     whiten: bool = False
 
     @classmethod
-    def fit(cls, x, n_components: int | None = None, *, whiten: bool = False) -> PCA:
+    def fit(cls, x: ArrayLike, n_components: int | None = None, *, whiten: bool = False) -> PCA:
         r"""Fit to data `x` `(N, D)`, keeping `n_components` (default all, $\min(N, D)$).
 
         >>> x = np.array([[2.0, 0.0], [0.0, 1.0], [-2.0, 0.0], [0.0, -1.0]])
@@ -92,7 +113,7 @@ class PCA:
         ratio = variance / total if total > 0 else np.zeros_like(variance)
         return cls(mean, vt[:k], variance[:k], ratio[:k], s[:k], whiten)
 
-    def transform(self, x) -> np.ndarray:
+    def transform(self, x: ArrayLike) -> np.ndarray:
         """Project `x` `(N, D)` onto the components: scores `(N, K)` (whitened if requested)."""
         x = self._check(x)
         z = (x - self.mean) @ self.components.T  # (N, K)
@@ -100,7 +121,7 @@ class PCA:
             z = z / np.sqrt(self._safe_variance())
         return z
 
-    def inverse_transform(self, z) -> np.ndarray:
+    def inverse_transform(self, z: ArrayLike) -> np.ndarray:
         """Map scores `z` `(N, K)` back to feature space `(N, D)`: the rank-K reconstruction."""
         z = _as_matrix(z, "z")
         if z.shape[1] != self.components.shape[0]:
@@ -109,7 +130,7 @@ class PCA:
             z = z * np.sqrt(self._safe_variance())
         return self.mean + z @ self.components  # (N, D)
 
-    def reconstruction_error(self, x) -> float:
+    def reconstruction_error(self, x: ArrayLike) -> float:
         """Mean squared distance between the rows of `x` `(N, D)` and their reconstructions."""
         x = self._check(x)
         return float(np.mean(np.sum((x - self.inverse_transform(self.transform(x))) ** 2, axis=1)))

@@ -20,6 +20,21 @@ step. Step $t$'s rate is the one used for the $(t+1)$-th update, the convention 
 
 ![The schedules of this chapter over 1000 steps](figures/schedules.png)
 
+**How much learning a schedule spends.** For SGD on a smooth loss the distance travelled is
+governed by the sum of the rates, $\sum_t\eta_t$, and the noise left at the end by the last rates
+(see `gradient_descent.py`). The cosine schedule spends, on average,
+$\frac1T\int_0^T \bigl[\eta_{\min} + \tfrac12(\eta - \eta_{\min})(1 + \cos\tfrac{\pi t}{T})\bigr]dt
+= \eta_{\min} + \tfrac12(\eta - \eta_{\min}) = \frac{\eta + \eta_{\min}}2$, since the cosine
+integrates to zero over half a period: the same budget as a constant $\eta/2$, but front-loaded
+while the loss is high and tapered to $\eta_{\min}$ where the noise matters. Its slope at both
+ends, $-\frac{\pi}{2T}(\eta - \eta_{\min})\sin\frac{\pi t}{T}$, is zero, so it leaves the peak and
+lands at the floor gently.
+
+>>> T = 1000
+>>> rates = [cosine(t, base_lr=1.0, total_steps=T, min_lr=0.1) for t in range(T)]
+>>> round(sum(rates) / T, 3)  # (1.0 + 0.1) / 2
+0.55
+
 Why warm up? Adam's second-moment estimate is poor over the first steps and the network's
 activations are far from their trained scale, so a full-size step early can diverge; a linear
 ramp over the first few hundred or thousand steps avoids it. Why warmup–stable–decay? The flat
@@ -32,6 +47,13 @@ SGD* (warmup); Smith & Topin (2019), *Super-convergence* (one-cycle); Hu et al. 
 
 Left out: schedules that react to the loss (`ReduceLROnPlateau`) since they are not functions of
 the step, and cyclic restarts (SGDR's warm restarts are a cosine applied to `step % period`).
+
+## Exercises
+
+1. Write `step_decay(step, base_lr, step_size, gamma)`. Check it:
+   `uv run pytest --exercise linalg.schedules`.
+2. Write `cosine(step, base_lr, total_steps, min_lr)`: cosine annealing from `base_lr` at step 0
+   to `min_lr` at step `total_steps`. Check it: `uv run pytest --exercise linalg.schedules`.
 """
 
 from __future__ import annotations

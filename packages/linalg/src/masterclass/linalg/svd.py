@@ -99,6 +99,7 @@ Left out: Golub–Kahan bidiagonalisation, randomised SVD, and complex matrices.
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from masterclass.linalg._validation import _as_matrix
 from masterclass.linalg.matrices import qr
@@ -111,9 +112,15 @@ def _one_sided_jacobi(a: np.ndarray, max_sweeps: int) -> tuple[np.ndarray, np.nd
     n = w.shape[1]
     v = np.eye(n)
     eps = np.finfo(np.float64).eps
-    # A column whose squared norm is below `negligible` is rounding noise of a rank-deficient `a`:
-    # rotating it against others would chase noise forever, so it is left alone (sigma = 0).
-    negligible = (eps * max(np.sqrt(np.sum(a * a)), 1e-300)) ** 2
+    # A column whose norm is below `negligible` is rounding noise of a rank-deficient `a`:
+    # rotating it against others would chase noise forever, so it is set to exactly zero
+    # (sigma = 0) and left alone. Zeroing, not just skipping, matters: a noise column near the
+    # threshold that is only skipped can be pushed back over it by a rotation with another
+    # column, and the sweeps then never end (hypothesis found a 6 x 6 matrix with four equal
+    # rows that did this). Each rotation adds about eps |A| of noise to the columns it touches,
+    # so the threshold is n eps |A|_F; the error of dropping such a column is of that size too.
+    tol = np.sqrt(w.shape[0]) * eps
+    negligible = (n * eps * max(np.sqrt(np.sum(a * a)), 1e-300)) ** 2
     for _ in range(max_sweeps):
         rotated = False
         for i in range(n - 1):
@@ -121,8 +128,13 @@ def _one_sided_jacobi(a: np.ndarray, max_sweeps: int) -> tuple[np.ndarray, np.nd
                 alpha = w[:, i] @ w[:, i]
                 beta = w[:, j] @ w[:, j]
                 gamma = w[:, i] @ w[:, j]
-                # Skip pairs that are already orthogonal to working precision.
-                if min(alpha, beta) <= negligible or abs(gamma) <= eps * np.sqrt(alpha * beta):
+                if min(alpha, beta) <= negligible:
+                    w[:, i if alpha <= negligible else j] = 0.0
+                    continue
+                # Skip pairs that are already orthogonal to working precision. The cosine of
+                # two columns of length m carries about sqrt(m) eps of rounding, so a smaller
+                # threshold would rotate forever on noise (LAPACK's dgesvj uses sqrt(m) eps too).
+                if abs(gamma) <= tol * np.sqrt(alpha * beta):
                     continue
                 rotated = True
                 zeta = (beta - alpha) / (2.0 * gamma)
@@ -144,7 +156,7 @@ def _one_sided_jacobi(a: np.ndarray, max_sweeps: int) -> tuple[np.ndarray, np.nd
     raise ValueError(f"one-sided Jacobi did not converge in {max_sweeps} sweeps")
 
 
-def svd(a, *, max_sweeps: int = 60) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def svd(a: ArrayLike, *, max_sweeps: int = 60) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     r"""Reduced SVD of `a` `(m, n)`: `u` `(m, k)`, `s` `(k,)` descending, `vt` `(k, n)`, $k=\min(m,n)$.
 
     $A = U\,\mathrm{diag}(s)\,V^\top$; `u` and `vt` have orthonormal columns/rows (also for
@@ -180,7 +192,7 @@ def svd(a, *, max_sweeps: int = 60) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     return u, s * c if c > 0 else s, v.T
 
 
-def singular_values(a) -> np.ndarray:
+def singular_values(a: ArrayLike) -> np.ndarray:
     """The singular values of `a` `(m, n)`, descending, shape `(min(m, n),)`."""
     return svd(a)[1]
 
@@ -192,7 +204,7 @@ def singular_values(a) -> np.ndarray:
 # numbers instead of $mn$.
 
 
-def low_rank_approximation(a, rank: int) -> np.ndarray:
+def low_rank_approximation(a: ArrayLike, rank: int) -> np.ndarray:
     """The best rank-`rank` approximation of `a` `(m, n)` (Eckart–Young); returns `(m, n)`."""
     a = _as_matrix(a, "a")
     k = min(a.shape)
@@ -202,7 +214,7 @@ def low_rank_approximation(a, rank: int) -> np.ndarray:
     return (u[:, :rank] * s[:rank]) @ vt[:rank]  # (m, r) * (r,) @ (r, n)
 
 
-def eckart_young_error(s, rank: int, norm: str = "fro") -> float:
+def eckart_young_error(s: ArrayLike, rank: int, norm: str = "fro") -> float:
     r"""The error $\lVert A - A_r\rVert$ predicted by Eckart–Young from the singular values `s`
     `(k,)` (descending): $\sigma_{r+1}$ for `norm=2`, $\sqrt{\sum_{i>r}\sigma_i^2}$ for `"fro"`."""
     s = np.asarray(s, dtype=np.float64)

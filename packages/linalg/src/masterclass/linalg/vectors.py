@@ -18,6 +18,25 @@ later leans on.
   the columns iff appending it does not raise the rank. A **basis** of the column space is any
   maximal independent set of columns.
 
+**The normal equations**, derived. The squared distance from $y$ to a point $Ac$ of the span is
+$f(c) = \lVert y - Ac\rVert^2 = y^\top y - 2c^\top A^\top y + c^\top A^\top A c$. Its gradient is
+$\nabla f = -2A^\top y + 2A^\top A c$; setting it to zero gives $A^\top A\hat c = A^\top y$, and
+$A^\top A$ is positive definite when the columns are independent, so this stationary point is the
+unique minimum. Rearranged, $A^\top(y - A\hat c) = 0$: the residual is orthogonal to every column,
+the geometric picture of "closest point". If $A = Q$ has orthonormal columns, $Q^\top Q = I$ and
+$\hat c = Q^\top y$: the coordinates are just inner products, which is why Gram–Schmidt is worth
+doing.
+
+A worked example: projecting $(1, 2, 3)$ onto the plane spanned by $e_1$ and $e_1 + e_2$ drops
+the third coordinate, and Gram–Schmidt turns that basis into $e_1, e_2$.
+
+>>> a = np.array([[1.0, 1.0], [0.0, 1.0], [0.0, 0.0]])
+>>> project_onto_columns([1.0, 2.0, 3.0], a).round(12).tolist()
+[1.0, 2.0, 0.0]
+>>> q, r = gram_schmidt(a)
+>>> q.round(12).tolist(), r.round(12).tolist()
+([[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]], [[1.0, 1.0], [0.0, 1.0]])
+
 A note on stability. *Classical* Gram–Schmidt (CGS) computes all projections of $a_j$ from the
 original vector; *modified* Gram–Schmidt (MGS) subtracts them one at a time from the running
 remainder. In exact arithmetic they agree; in floating point the loss of orthogonality
@@ -32,11 +51,21 @@ Algebra*, lectures 7–8; Björck (1967), *Solving linear least squares problems
 orthogonalization*.
 
 Left out: complex vector spaces and abstract (function) spaces.
+
+## Exercises
+
+1. Write `project_onto_columns(y, a)`: the projection of `y` onto the column span of `a`
+   (independent columns) through the normal equations. Check it:
+   `uv run pytest --exercise linalg.vectors`.
+2. Write `modified_gram_schmidt(a)`: the orthonormal `Q` of modified Gram–Schmidt. The checker
+   tries a matrix with $\kappa = 10^6$: try classical Gram–Schmidt on it too and see it fail.
+   Check it: `uv run pytest --exercise linalg.vectors`.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from masterclass.linalg._validation import _as_matrix, _as_vector
 from masterclass.linalg.svd import singular_values
@@ -44,7 +73,7 @@ from masterclass.linalg.svd import singular_values
 # ## Norms and inner products
 
 
-def norm(x, p: float = 2) -> float:
+def norm(x: ArrayLike, p: float = 2) -> float:
     r"""The $p$-norm of a vector `x` `(n,)`: $(\sum_i |x_i|^p)^{1/p}$, or $\max_i|x_i|$ for `p=inf`.
 
     >>> norm([3.0, 4.0]), norm([3.0, -4.0], p=1), norm([3.0, -4.0], p=np.inf)
@@ -62,7 +91,7 @@ def norm(x, p: float = 2) -> float:
     return float(scale * np.sum((np.abs(x) / scale) ** p) ** (1.0 / p))
 
 
-def inner(x, y) -> float:
+def inner(x: ArrayLike, y: ArrayLike) -> float:
     r"""The inner product $x^\top y = \sum_i x_i y_i$ of two vectors of the same shape `(n,)`."""
     x, y = _as_vector(x, "x"), _as_vector(y, "y")
     if x.shape != y.shape:
@@ -70,7 +99,7 @@ def inner(x, y) -> float:
     return float(np.sum(x * y))
 
 
-def cosine_similarity(x, y) -> float:
+def cosine_similarity(x: ArrayLike, y: ArrayLike) -> float:
     r"""$\cos\theta = x^\top y / (\lVert x\rVert\lVert y\rVert)$, in $[-1, 1]$; vectors must be nonzero."""
     nx, ny = norm(x), norm(y)
     if nx == 0 or ny == 0:
@@ -86,7 +115,7 @@ def cosine_similarity(x, y) -> float:
 # $P^2 = P$: projecting twice changes nothing.
 
 
-def project(y, a) -> np.ndarray:
+def project(y: ArrayLike, a: ArrayLike) -> np.ndarray:
     """Project `y` `(n,)` onto the line spanned by the nonzero vector `a` `(n,)`; returns `(n,)`."""
     y, a = _as_vector(y, "y"), _as_vector(a, "a")
     aa = inner(a, a)
@@ -95,7 +124,7 @@ def project(y, a) -> np.ndarray:
     return inner(a, y) / aa * a
 
 
-def project_onto_columns(y, a) -> np.ndarray:
+def project_onto_columns(y: ArrayLike, a: ArrayLike) -> np.ndarray:
     """Project `y` `(n,)` onto the column span of `a` `(n, k)`; returns `(n,)`."""
     y, a = _as_vector(y, "y"), _as_matrix(a, "a")
     if a.shape[0] != y.shape[0]:
@@ -111,7 +140,7 @@ def project_onto_columns(y, a) -> np.ndarray:
 # each projection sees the rounding errors of the previous ones and removes them too.
 
 
-def gram_schmidt(a, *, modified: bool = True) -> tuple[np.ndarray, np.ndarray]:
+def gram_schmidt(a: ArrayLike, *, modified: bool = True) -> tuple[np.ndarray, np.ndarray]:
     r"""Orthonormalise the columns of `a` `(m, n)`, $m \ge n$, full column rank: $A = QR$.
 
     Returns `q` `(m, n)` with orthonormal columns and upper-triangular `r` `(n, n)` with positive
@@ -156,7 +185,7 @@ def gram_schmidt(a, *, modified: bool = True) -> tuple[np.ndarray, np.ndarray]:
 # threshold $10^{-10}$) until there are as many as the rank.
 
 
-def rank(a, tol: float | None = None) -> int:
+def rank(a: ArrayLike, tol: float | None = None) -> int:
     r"""The rank of `a` `(m, n)`: the number of singular values above `tol` (default
     $\max(m,n)\,\epsilon\,\sigma_{\max}$, as `numpy.linalg.matrix_rank`)."""
     a = _as_matrix(a, "a")
@@ -186,7 +215,7 @@ def _pivot_columns(a: np.ndarray, r: int) -> list[int]:
     return pivots
 
 
-def column_basis(a, *, orthonormal: bool = False) -> np.ndarray:
+def column_basis(a: ArrayLike, *, orthonormal: bool = False) -> np.ndarray:
     """A basis of the column space of `a` `(m, n)`: its pivot columns `(m, r)`, or, with
     `orthonormal=True`, an orthonormal basis of the same span (modified Gram–Schmidt on them)."""
     a = _as_matrix(a, "a")
@@ -197,7 +226,7 @@ def column_basis(a, *, orthonormal: bool = False) -> np.ndarray:
     return gram_schmidt(basis)[0] if orthonormal else basis
 
 
-def in_span(v, a, tol: float | None = None) -> bool:
+def in_span(v: ArrayLike, a: ArrayLike, tol: float | None = None) -> bool:
     """Whether `v` `(m,)` lies in the column span of `a` `(m, n)`: appending it keeps the rank.
 
     `tol` is the singular-value threshold passed to `rank` (default: numpy's rule for each)."""

@@ -20,21 +20,37 @@ comparison fair. The functions themselves are Module 3's and the FFN is the tran
 
 ![The activations and their derivatives](figures/activation_shapes.png)
 
-`compare_activations` trains the same byte-level model with each FFN on one budget
-(`bench/studies.py` produced the table: 2 layers, width 64, 200 steps, one seed; a few hundredths
-are within seed noise at this size):
+`compare_activations` trains the same byte-level model with each FFN on one budget (2 layers,
+width 64, 200 steps, one seed). The losses below are drawn from the committed output of
+`bench/studies.py --only act` (`bench/results/studies_act.txt`, whose first line is the command
+that made it), not typed in:
 
-| FFN | params | val loss |
-|---|---|---|
-| GELU MLP | 131,392 | 2.396 |
-| SiLU MLP | 131,392 | 2.376 |
-| ReLU² MLP | 131,392 | 2.314 |
-| SwiGLU | 139,584 | 2.221 |
-| GeGLU | 139,584 | 2.250 |
+![Validation loss of each FFN activation, bars labelled with loss and parameter count](figures/study_activations.png)
 
-The ranking matches the literature: gated units first (SwiGLU slightly ahead of GeGLU, as in
-Shazeer's table), ReLU² the best ungated choice (Primer), GELU and SiLU close to each other. The
-gated rows carry 6% more parameters here ($\tfrac83 d$ rounded up to a multiple of 64).
+Read it with the noise in mind: at this size a few hundredths are within seed noise, so only gaps
+of a tenth or more are evidence. The literature's ranking (gated units first, SwiGLU and GeGLU
+close, ReLU² the best ungated choice as in Primer, GELU and SiLU close to each other) needs several
+seeds and longer runs to resolve; what one short run shows reliably is the ungated GELU and SiLU
+MLPs behind the rest. The gated rows carry 6% more parameters here ($\tfrac83 d$ rounded up to a
+multiple of 64): at width 64 the rounding takes the gated FFN from $3 \cdot 64 \cdot 171$ to
+$3 \cdot 64 \cdot 192$ weights, against $2 \cdot 64 \cdot 256$ for the plain one:
+
+>>> from masterclass.llm import LMConfig
+>>> from masterclass.transformer.feedforward import FeedForward
+>>> d_ff = LMConfig.llama(d_model=64, n_heads=4).d_ff
+>>> gated = FeedForward(64, d_ff, "silu", gated=True, bias=False)
+>>> plain = FeedForward(64, 4 * 64, "gelu_tanh", gated=False, bias=False)
+>>> d_ff, [sum(p.numel() for p in ffn.parameters()) for ffn in (plain, gated)]
+(192, [32768, 36864])
+
+## Exercises
+
+1. Write `gelu_tanh(x)`: GPT-2's tanh approximation of GELU. Where does it differ most from the
+   exact $x\,\Phi(x)$? Check it: `uv run pytest --exercise llm.activations`.
+2. Write `swiglu(x, w_gate, w_up, w_down)`: the SwiGLU FFN from its three weight matrices. Check
+   it: `uv run pytest --exercise llm.activations`.
+3. Write `equal_width(d_ff_plain)`: the gated hidden width whose three matrices hold as many
+   parameters as the plain FFN's two. Check it: `uv run pytest --exercise llm.activations`.
 """
 
 from __future__ import annotations

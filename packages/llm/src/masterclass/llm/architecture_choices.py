@@ -17,27 +17,42 @@ adopted because it trained better or served cheaper at equal cost:
 time, with the same data, steps, batch and learning rate (`tiny_runs.py`), and tables validation
 loss (nats per byte) with the parameter count. At this scale differences of a few hundredths are
 within seed noise; the stable effects are the large ones (post-norm's trouble at a high learning
-rate, learned positions' cost). `bench/studies.py` produced the table (2 layers, width 64,
-200 steps of 16 x 64 bytes, one seed):
+rate, learned positions' cost). The losses below (2 layers, width 64, 200 steps of 16 x 64
+bytes, one seed) are drawn from the committed output of `bench/studies.py --only arch`
+(`bench/results/studies_arch.txt`, whose first line is the command that made it), not typed in:
 
-| variant | params | val loss |
-|---|---|---|
-| baseline (pre-RMSNorm, SwiGLU, RoPE, MHA) | 139,584 | 2.221 |
-| post-norm | 139,584 | 2.389 |
-| LayerNorm | 139,584 | 2.229 |
-| GELU MLP (4d) | 131,392 | 2.396 |
-| learned positions | 143,680 | 2.682 |
-| ALiBi | 139,584 | 2.302 |
-| GQA (2 KV heads) | 131,392 | 2.296 |
-| MQA (1 KV head) | 127,296 | 2.349 |
-| tied embeddings | 123,200 | 2.365 |
+![Validation loss of each one-change variant against the LLaMA-style baseline](figures/study_architectures.png)
 
-Each modern choice wins or ties here: pre-norm over post-norm, RMSNorm ties LayerNorm at lower
-cost, SwiGLU beats the GELU MLP (it has 6% more parameters here because $\tfrac83 d$ is rounded
-up to a multiple of 64), RoPE beats ALiBi and, by far, learned positions, which must learn every
-position's vector from data. GQA and MQA cost a little loss for a KV cache 2x and 4x smaller, the
-trade LLaMA 2 70B and Mistral make; tying costs loss at this size because the 256-byte
-vocabulary's embedding is a large share of the parameters that the untied model has on top.
+What one seed at this size can show is the large effects: learned positions cost the most (every
+position's vector must be learned from data, where RoPE and ALiBi are fixed functions of distance),
+then post-norm at this high learning rate and the GELU MLP against SwiGLU (which has 6% more
+parameters here because $\tfrac83 d$ is rounded up to a multiple of 64). RMSNorm against LayerNorm
+and GQA against MHA are within a few hundredths, i.e. ties: RMSNorm is chosen because it is
+cheaper at equal quality, GQA because its KV cache is $H / H_{kv}$ times smaller, the trade LLaMA 2
+70B and Mistral make; with a single KV head (MQA) the loss starts to show. Tying the embeddings
+saves $Vd$ parameters, a large share of a model this small.
+
+The parameter counts need no training, only the configurations: each variant against the
+baseline, e.g. tying removes exactly the $V d = 256 \cdot 64$ weights of the output head, and MQA
+the key and value projections of all but one head:
+
+>>> from masterclass.llm.model import LanguageModel
+>>> def params(overrides):
+...     return LanguageModel(LMConfig.llama(**{**BASELINE, **overrides})).num_parameters()
+>>> base = params({})
+>>> {name: params(v) - base for name, v in VARIANTS.items() if params(v) != base}
+{'GELU MLP (4d)': -8192, 'learned positions': 4096, 'GQA (2 KV heads)': -8192, 'MQA (1 KV head)': -12288, 'tied embeddings': -16384}
+
+## Exercises
+
+1. Write `rms_norm(x, weight, eps)`: RMSNorm over the last dimension. Check it:
+   `uv run pytest --exercise llm.architecture_choices`.
+2. Write `layer_norm(x, weight, bias, eps)`: LayerNorm, to see what RMSNorm leaves out (the mean
+   and the bias: two reductions become one). Check it:
+   `uv run pytest --exercise llm.architecture_choices`.
+3. Write `tying_saves(vocab_size, d_model)`: the parameters tied embeddings save. What share of
+   a LLaMA-7B-sized model ($V = 32000$, $d = 4096$, 6.7B parameters) is that? Check it:
+   `uv run pytest --exercise llm.architecture_choices`.
 """
 
 from __future__ import annotations

@@ -20,23 +20,47 @@ and known in advance (capacity $c$ of the block's FLOPs, and $c^2$ of its attent
 early exit. Routing by top-k over the sequence peeks at future tokens; the paper trains a small
 causal predictor for sampling, left out here, as is early exit with a trained confidence head.
 
-**Measured** (`bench/studies.py`): a 4-layer byte-level model trained for 300 steps, 16 held-out
-windows of 64 bytes. "layers" is the share of block compute spent; "agreement" the share of
-positions whose prediction equals the full model's:
+**Measured**: a 4-layer byte-level model trained for 300 steps, 16 held-out windows of 64 bytes;
+"spent" is the share of block compute (mean exit layer over $L$), "agreement" the share of
+positions whose prediction equals the full model's. The curve is drawn from the committed output
+of `bench/studies.py --only context,exit` (`bench/results/studies_context_exit.txt`, whose first
+line is the command that made it):
 
-| threshold | layers | agreement |
-|---|---|---|
-| 0.2 | 0.364 | 0.641 |
-| 0.4 | 0.642 | 0.847 |
-| 0.6 | 0.796 | 0.963 |
-| 0.8 | 0.880 | 0.982 |
-| 0.9 | 0.918 | 0.983 |
-| > 1 (never exit) | 1.000 | 1.000 |
+![Early exit: agreement with the full model against block compute spent, one point per threshold](figures/study_early_exit.png)
 
-At threshold 0.6 a fifth of the block compute is saved for 96% agreement. (The exit heads are the
-final head reused, never trained for shallow layers; CALM trains them, which moves the curve up.)
-Mixture-of-depths with capacity 1/8 on every second block spends 0.555 of the dense blocks' FLOPs
-at $T = 64$ (`MixtureOfDepthsLM.block_flops_fraction`), by construction, for every input.
+The curve bends: low thresholds save most of the compute and lose a large share of the
+predictions; from the middle thresholds up, agreement is close to 1 while a fifth or less of the
+block compute is saved. (The exit heads are the final head reused, never trained for shallow layers;
+CALM trains them, which moves the curve up.)
+
+**Mixture-of-depths' compute, derived.** Let a dense block cost $m$ FLOPs per token in its matrix
+products and $a = 4 T H D$ in its attention scores and weighted sum. A routed block at capacity
+$c$ runs its matrix products for $cT$ tokens ($c\,m$ per token of the sequence) and attention among
+those $cT$ tokens only ($c^2 a$). With a share $r$ of the blocks routed, the whole stack costs
+
+$$ \frac{(1 - r)(m + a) + r\,(c\,m + c^2 a)}{m + a} $$
+
+of the dense one: static, known before any input arrives, unlike early exit's. With $c = 1/8$ on
+every second block ($r = 1/2$) that is just under $\tfrac12 (1 + c)$, the value for matrix
+products alone: attention, which shrinks by $c^2$ rather than $c$, is a small share at $T = 64$:
+
+>>> from masterclass.llm import LanguageModel, LMConfig
+>>> cfg = LMConfig.llama(vocab_size=256, d_model=64, n_layers=4, n_heads=4, max_seq_len=64)
+>>> mod = MixtureOfDepthsLM(LanguageModel(cfg), capacity=0.125, every=2)
+>>> round(mod.block_flops_fraction(64), 3), 0.5 * (1 + 0.125)
+(0.555, 0.5625)
+
+## Exercises
+
+1. Write `exit_layers(confidence, threshold)`: from each token's confidence after each layer
+   `(L, N)`, the layer at which it exits (1-based; $L$ when it never does). Check it:
+   `uv run pytest --exercise llm.conditional_compute`.
+2. Write `mod_choice(scores, capacity)`: the positions a mixture-of-depths block routes, the top
+   $\lceil cT \rceil$ router scores of each sequence in sequence order. Why must they be sorted?
+   Check it: `uv run pytest --exercise llm.conditional_compute`.
+3. Write `mod_fraction(matmul, attention, capacity, routed_share)`: the stack's FLOPs relative to
+   the dense one, the formula derived above. Show that routing every block gives a fraction
+   between $c^2$ and $c$: which end do long contexts approach, and why? Check it: `uv run pytest --exercise llm.conditional_compute`.
 """
 
 from __future__ import annotations

@@ -18,6 +18,16 @@ $H_{kv} = 1$ is multi-query attention.
 
 The defaults are the capstone's model: 4 layers of width 192 over a 4,096-token vocabulary, small
 enough to train on a laptop CPU.
+
+## Exercises
+
+1. Write `gated_d_ff(d_model)`: the SwiGLU hidden width that keeps the parameters of a $4d$ MLP
+   ($3 d\, d_{ff} = 2 d \cdot 4d$, so $\tfrac83 d$), rounded up to a multiple of 64. Check it:
+   `uv run pytest --exercise llm.config`.
+2. Write `llama_parameters(vocab_size, d_model, n_layers, n_heads, n_kv_heads)`: the parameter
+   count of `LanguageModel(LMConfig.llama(...))` from the configuration alone. What share is the
+   embedding and output head for the default config? Check it:
+   `uv run pytest --exercise llm.config`.
 """
 
 from __future__ import annotations

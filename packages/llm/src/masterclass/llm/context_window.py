@@ -21,25 +21,41 @@ when `LMConfig.rope_scaling` is set, and the test checks the numbers against Hug
 `ROPE_INIT_FUNCTIONS`. `context_extension_table` measures what each scheme does to a trained model
 beyond its training length, with no fine-tuning.
 
-**Measured.** A 4-layer byte-level model trained on sequences of 64 bytes (`bench/studies.py`),
-evaluated on held-out text at 2 and 4 times that length; mean loss in nats per byte over the first
-64 positions and over the rest (later positions have more context, so "beyond" can be lower than
-"within" when a scheme works):
+What the three schemes do to each pair's frequency, for a LLaMA-sized head stretched 4 times
+(PI divides every pair by $s$; NTK-aware divides the fast pairs by little and the slowest by
+exactly $s$; YaRN keeps the fast pairs, interpolates those that never completed a turn in
+training, and ramps in between):
 
-| scheme | 128: within | 128: beyond | 256: within | 256: beyond |
-|---|---|---|---|---|
-| none | 2.171 | 1.889 | 2.311 | 2.447 |
-| linear (PI) | 2.451 | 2.103 | 2.732 | 2.600 |
-| NTK-aware | 2.193 | 1.800 | 2.344 | 2.064 |
-| YaRN | 2.248 | 1.843 | 2.381 | 2.071 |
+![Frequency of each RoPE pair after PI, NTK-aware and YaRN scaling, relative to the original](figures/rope_scaling.png)
+
+**Measured.** A 4-layer byte-level model trained on sequences of 64 bytes, evaluated on held-out
+text at 2 and 4 times that length; mean loss in nats per byte over the first 64 positions and over
+the rest (later positions have more context, so "beyond" can be lower than "within" when a scheme
+works). The bars are drawn from the committed output of `bench/studies.py --only context,exit`
+(`bench/results/studies_context_exit.txt`, whose first line is the command that made it):
+
+![Loss within and beyond the training length for no scaling, PI, NTK-aware and YaRN, at 2x and 4x](figures/study_context.png)
 
 Without scaling the model survives 2x (RoPE's slow pairs have barely moved past their trained
-range) but degrades at 4x. Position interpolation hurts everywhere: it compresses local distances
-the model never saw compressed, which is why PI is always followed by fine-tuning. NTK-aware and
-YaRN leave the fast pairs alone and extend best zero-shot, as their papers report.
+range) but at 4x its loss beyond the training length rises above its loss within it. Position
+interpolation hurts everywhere: it compresses local distances the model never saw compressed,
+which is why PI is always followed by fine-tuning. NTK-aware and YaRN leave the fast pairs alone
+and extend best zero-shot, as their papers report.
 
 Left out: dynamic NTK (the base grows with the current length), LongRoPE's searched per-dimension
 factors, and the fine-tuning that all these methods are normally paired with.
+
+## Exercises
+
+1. Write `ntk_base(base, factor, head_dim)`: the base $b'$ of NTK-aware scaling. Derive it from
+   one condition: the slowest pair is divided by exactly $s$. What happens to the fastest pair?
+   Check it: `uv run pytest --exercise llm.context_window`.
+2. Write `turning_dim(n_rotations, head_dim, base, train_len)`: the fractional pair index $i$ whose
+   pair turns `n_rotations` times over the training length. For $L = 2048$, $D = 128$,
+   $b = 10^4$, which pairs does YaRN keep unchanged? Check it:
+   `uv run pytest --exercise llm.context_window`.
+3. Write `yarn_inv_freq(head_dim, base, factor, train_len)`: YaRN's frequencies (kept, ramped,
+   interpolated) and its attention factor. Check it: `uv run pytest --exercise llm.context_window`.
 """
 
 from __future__ import annotations

@@ -19,6 +19,17 @@ Filters apply in the order temperature, top-k, top-p, as in Hugging Face's `gene
 the same `torch.Generator` seed the two draw from the same distribution. A sequence that emits one
 of `stop_tokens` is finished: later positions repeat that stop token, and generation ends when every
 sequence is finished. Left out: beam search, repetition penalties, speculative decoding.
+
+## Exercises
+
+1. Write `top_k(logits, k)`: keep the $k$ largest logits of each row `(B, V)`, set the rest to
+   $-\infty$. Check it: `uv run pytest --exercise llm.generate`.
+2. Write `top_p(logits, p)`: keep the smallest set of most likely tokens whose probabilities sum to
+   at least $p$. How many tokens survive for a uniform distribution over $V$? For one token of
+   probability $0.95$? Check it: `uv run pytest --exercise llm.generate`.
+3. Write `greedy(model, idx, n)`: greedy decoding *without* a cache, one full forward pass per new
+   token. The checker compares your tokens with `generate(..., temperature=0)`; count the positions
+   your version recomputes. Check it: `uv run pytest --exercise llm.generate`.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """# Interoperability with Hugging Face Llama
 
 A LLaMA-style `LanguageModel` and Hugging Face's `LlamaForCausalLM` are the same function with
-differently named weights. Converting is therefore a table of names plus three layout facts:
+differently named weights. Converting is therefore a table of names (`llama_links`, read and
+checked in both directions by the transformer chapter's `hf_weights.py`) plus three layout facts:
 
 1. our attention has one fused `qkv` matrix, HF has `q_proj`, `k_proj`, `v_proj` (rows stacked in
    that order); the FFN's `gate`, `up`, `down` are HF's `gate_proj`, `up_proj`, `down_proj`;
@@ -14,6 +15,22 @@ differently named weights. Converting is therefore a table of names plus three l
 back. The test checks that the logits agree both ways in float32. HF `transformers` is imported
 inside the functions: it is a reference for tests and an exit door for users, not a dependency of
 the model.
+
+The HF-named state dict of a model with grouped-query attention (4 query heads, 2 key/value heads
+of 4 dims) shows the fused projection cut into its three parts:
+
+>>> from masterclass.llm.model import LanguageModel
+>>> cfg = LMConfig.llama(vocab_size=32, d_model=16, n_layers=1, n_heads=4, n_kv_heads=2)
+>>> sd = llama_state_dict(LanguageModel(cfg))
+>>> {k.split(".")[-2]: tuple(v.shape) for k, v in sd.items() if "self_attn" in k}
+{'q_proj': (16, 16), 'k_proj': (8, 16), 'v_proj': (8, 16), 'o_proj': (16, 16)}
+
+## Exercises
+
+1. Write `split_qkv(qkv, n_heads, n_kv_heads, head_dim)`: HF's `q_proj`, `k_proj`, `v_proj`
+   weights from our fused `qkv`. Check it: `uv run pytest --exercise llm.hf_interop`.
+2. Write `fuse_qkv(q, k, v)`: the inverse. Why is fusing them faster on a GPU? Check it:
+   `uv run pytest --exercise llm.hf_interop`.
 """
 
 from __future__ import annotations
@@ -25,6 +42,7 @@ import torch
 from masterclass.llm.config import LMConfig
 from masterclass.llm.model import LanguageModel
 from masterclass.llm.rope import half_split_to_interleaved, interleaved_to_half_split
+from masterclass.transformer.hf_weights import Link, load_weights, ours_to_theirs
 
 
 def llama_config_kwargs(config: LMConfig) -> dict[str, Any]:
@@ -74,40 +92,58 @@ def llama_config_kwargs(config: LMConfig) -> dict[str, Any]:
     )
 
 
-def _name_map(n_layers: int) -> list[tuple[str, str]]:
-    """Pairs (our name, HF name) for the weights that copy one to one."""
-    pairs = [("tok_emb.weight", "model.embed_tokens.weight"), ("norm.weight", "model.norm.weight")]
-    for i in range(n_layers):
+# ## The table of names
+#
+# One `Link` per tensor (`transformer/hf_weights.py` reads it, checks it and moves the weights, in
+# both directions). Only the fused `qkv` is more than a renaming: Hugging Face's three projections
+# are its row blocks, of $H D$, $H_{kv} D$ and $H_{kv} D$ rows (unequal under grouped-query
+# attention, hence the explicit sizes). A tied model has no `lm_head` parameter of its own.
+def llama_links(config: LMConfig) -> list[Link]:
+    """The rows relating our `LanguageModel` parameters to HF Llama (or Mistral) names."""
+    H, H_kv, D = config.n_heads, config.n_kv_heads, config.head_dim
+    links = [
+        Link("tok_emb.weight", "model.embed_tokens.weight"),
+        Link("norm.weight", "model.norm.weight"),
+    ]
+    if not config.tie_embeddings:
+        links.append(Link("lm_head.weight", "lm_head.weight"))
+    for i in range(config.n_layers):
         ours, theirs = f"blocks.{i}.", f"model.layers.{i}."
-        pairs += [
-            (ours + "attn_norm.weight", theirs + "input_layernorm.weight"),
-            (ours + "ffn_norm.weight", theirs + "post_attention_layernorm.weight"),
-            (ours + "attn.o_proj.weight", theirs + "self_attn.o_proj.weight"),
+        links += [
+            Link(ours + "attn_norm.weight", theirs + "input_layernorm.weight"),
+            Link(ours + "ffn_norm.weight", theirs + "post_attention_layernorm.weight"),
         ]
-        for name in ("gate", "up", "down"):
-            pairs.append((ours + f"ffn.{name}.weight", theirs + f"mlp.{name}_proj.weight"))
-    return pairs
+        for s in ("weight", "bias") if config.bias else ("weight",):
+            qkv = tuple(theirs + f"self_attn.{r}_proj.{s}" for r in "qkv")
+            links += [
+                Link(ours + f"attn.qkv.{s}", qkv, sizes=(H * D, H_kv * D, H_kv * D)),
+                Link(ours + f"attn.o_proj.{s}", theirs + f"self_attn.o_proj.{s}"),
+            ]
+            for name in ("gate", "up", "down"):
+                links.append(Link(ours + f"ffn.{name}.{s}", theirs + f"mlp.{name}_proj.{s}"))
+    return links
+
+
+# HF rotates with the half-split pairing; a model with `rope_interleaved=True` has its query and
+# key rows permuted on the way out and back (the RoPE chapter's permutations), around the copy.
+def _permute_rope_rows(sd: dict[str, torch.Tensor], config: LMConfig, to_hf: bool) -> None:
+    permute = interleaved_to_half_split if to_hf else half_split_to_interleaved
+    for i in range(config.n_layers):
+        a = f"model.layers.{i}.self_attn."
+        for s in ("weight", "bias") if config.bias else ("weight",):
+            sd[a + f"q_proj.{s}"] = permute(sd[a + f"q_proj.{s}"], config.n_heads)
+            sd[a + f"k_proj.{s}"] = permute(sd[a + f"k_proj.{s}"], config.n_kv_heads)
 
 
 def llama_state_dict(model: LanguageModel) -> dict[str, torch.Tensor]:
     """Our weights under HF Llama (or Mistral) names, query/key rows in half-split order."""
     c = model.config
-    ours = model.state_dict()
-    out = {theirs: ours[mine] for mine, theirs in _name_map(c.n_layers)}
-    out["lm_head.weight"] = ours["lm_head.weight"]
-    H, H_kv, D = c.n_heads, c.n_kv_heads, c.head_dim
-    for i in range(c.n_layers):
-        p, a = f"blocks.{i}.", f"model.layers.{i}.self_attn."
-        suffixes = ("weight", "bias") if c.bias else ("weight",)
-        for s in suffixes:
-            q, k, v = ours[p + f"attn.qkv.{s}"].split([H * D, H_kv * D, H_kv * D], dim=0)
-            if c.rope_interleaved:
-                q, k = interleaved_to_half_split(q, H), interleaved_to_half_split(k, H_kv)
-            out[a + f"q_proj.{s}"], out[a + f"k_proj.{s}"], out[a + f"v_proj.{s}"] = q, k, v
-        if c.bias:
-            out[a + "o_proj.bias"] = ours[p + "attn.o_proj.bias"]
-            for name in ("gate", "up", "down"):
-                out[f"model.layers.{i}.mlp.{name}_proj.bias"] = ours[p + f"ffn.{name}.bias"]
+    tied = {"lm_head.weight": "tok_emb.weight"} if c.tie_embeddings else None
+    out = ours_to_theirs(model.state_dict(), llama_links(c), tied)
+    if c.tie_embeddings:  # HF's state dict lists the tied head under its own name too
+        out["lm_head.weight"] = out["model.embed_tokens.weight"]
+    if c.rope_interleaved:
+        _permute_rope_rows(out, c, to_hf=True)
     return out
 
 
@@ -176,24 +212,10 @@ def from_hf_llama(hf_model: Any, *, rope_interleaved: bool = False) -> LanguageM
     permuted to match.
     """
     config = config_from_hf_llama(hf_model.config, rope_interleaved=rope_interleaved)
-    theirs = hf_model.state_dict()
-    ours: dict[str, torch.Tensor] = {mine: theirs[t] for mine, t in _name_map(config.n_layers)}
-    ours["lm_head.weight"] = theirs.get("lm_head.weight", theirs["model.embed_tokens.weight"])
-    H_kv = config.n_kv_heads
-    for i in range(config.n_layers):
-        p, a, m = f"blocks.{i}.", f"model.layers.{i}.self_attn.", f"model.layers.{i}.mlp."
-        for s in ("weight", "bias") if config.bias else ("weight",):
-            q, k = theirs[a + f"q_proj.{s}"], theirs[a + f"k_proj.{s}"]
-            if rope_interleaved:
-                q, k = (
-                    half_split_to_interleaved(q, config.n_heads),
-                    half_split_to_interleaved(k, H_kv),
-                )
-            ours[p + f"attn.qkv.{s}"] = torch.cat((q, k, theirs[a + f"v_proj.{s}"]), dim=0)
-        if config.bias:
-            ours[p + "attn.o_proj.bias"] = theirs[a + "o_proj.bias"]
-            for name in ("gate", "up", "down"):
-                ours[p + f"ffn.{name}.bias"] = theirs[m + f"{name}_proj.bias"]
+    theirs = dict(hf_model.state_dict())
+    if rope_interleaved:
+        _permute_rope_rows(theirs, config, to_hf=False)
+    tied = {"lm_head.weight": "model.embed_tokens.weight"} if config.tie_embeddings else None
     model = LanguageModel(config).to(hf_model.dtype)
-    model.load_state_dict(ours, strict=True)
+    load_weights(model, theirs, llama_links(config), tied)
     return model.eval()

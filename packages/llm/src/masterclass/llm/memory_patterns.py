@@ -5,8 +5,8 @@ $2 L H_{kv} T D$ numbers, and each new token reads all of them. Three patterns b
 remembers:
 
 - **Sliding-window attention** (Longformer, Beltagy et al., 2020; Mistral 7B): query $i$ sees keys
-  $i - w < j \le i$. Information still travels further than $w$ (layer $\ell$ sees $\ell w$ tokens
-  back through the stack), but each layer's cache is a ring of $w$ entries.
+  $i - w < j \le i$. Information still travels further than $w$ (layer $\ell$ sees $\ell (w - 1)$
+  tokens back through the stack: each layer moves information at most $w - 1$ positions), but each layer's cache is a ring of $w$ entries.
   `LMConfig.sliding_window` turns it on.
 - **Attention sinks** (Xiao et al., 2024, *StreamingLLM*): models put a lot of attention mass on
   the first few tokens whatever they say, as a place to park probability the softmax must spend.
@@ -21,25 +21,35 @@ entries), and `kv_cache_bytes` counts what each pattern stores; `measure_cache_m
 stream and reports the bytes the caches actually hold. The test checks that decoding through the
 rolling cache gives exactly the logits of the full forward pass under the equivalent mask.
 
-**Measured** (`bench/studies.py`): the capstone-size model (4 layers, 2 KV heads of 32 dims,
-float32) after decoding 512 tokens, window 64, 4 sink tokens; "model pattern" is
-`sliding_window=64, global_every=2` (layers 1 and 3 local, 2 and 4 global):
+**Measured** when the site is built (`figures/cache_patterns.py`): the capstone-size model
+(4 layers, 2 KV heads of 32 dims, float32), window 64, 4 sink tokens; "local/global, 1:1" is
+`sliding_window=64, global_every=2` (layers 1 and 3 local, 2 and 4 global). The lines are
+`kv_cache_bytes`, the dots the bytes the caches hold after decoding a stream through the model:
 
-| cache | KiB |
-|---|---|
-| full | 1024 |
-| sliding window | 128 |
-| sinks + window | 136 |
-| local/global, 1:1 | 576 |
+![KV-cache KiB against tokens decoded for full, windowed, sink and local/global caches](figures/cache_patterns.png)
 
-The bounded caches stay at that size however long the stream gets; the full one keeps growing by
-2 KiB per token.
+The bounded caches stop growing once the window is full, however long the stream gets; the full
+one keeps growing by $2 L H_{kv} D \times 4$ bytes per token, and the local/global one by half of
+that. (`bench/studies.py --only memory` prints the same measurement at 512 tokens.)
 
 One caveat: here keys keep the rotary angle of their original position. StreamingLLM instead
 re-indexes positions inside the cache so that distances never exceed the training length; with
 absolute positions, a stream longer than the training length still meets unseen distances at the
 sink tokens. Left out: the re-indexing, dilated windows, and block-sparse patterns (the transformer
 chapter's sparse attention).
+
+## Exercises
+
+1. Write `sink_window_mask(t, window, n_sink)`: the `(T, T)` boolean mask under which a rolling
+   cache of $s$ sinks and a window of $w$ decodes. Check it:
+   `uv run pytest --exercise llm.memory_patterns`.
+2. Write `receptive_field(n_layers, window)`: how many positions back the last layer's output can
+   depend on the input through stacked windows. The checker composes the masks layer by layer.
+   Check it: `uv run pytest --exercise llm.memory_patterns`.
+3. Write `cache_bytes(n_layers, n_kv_heads, head_dim, seq_len, window, n_sink, global_every,
+   bytes_per_value)`: the bytes each pattern stores. For Gemma-2-like settings (every second layer
+   global), what share of the full cache is left at $T = 8192$, $w = 4096$? Check it:
+   `uv run pytest --exercise llm.memory_patterns`.
 """
 
 from __future__ import annotations

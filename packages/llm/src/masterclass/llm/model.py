@@ -35,6 +35,19 @@ proven equal to the from-scratch attention of the transformer chapter by that ch
 `flash_attention.py` derives the algorithm inside it. Norms use torch's fused `nn.RMSNorm` /
 `nn.LayerNorm` for the same reason. The feed-forward network is the transformer chapter's
 `FeedForward` (plain or gated, with the activation named by `LMConfig.ffn`).
+
+## Exercises
+
+1. Write `alibi_slopes(n_heads)`: the geometric slopes $2^{-8h/H}$, with the paper's rule for a
+   head count that is not a power of two. Check it: `uv run pytest --exercise llm.model`.
+2. Write `repeat_kv(k, n_heads)`: expand `(B, H_kv, T, D)` keys to `(B, H, T, D)` so that
+   consecutive query heads share a key/value head, as `Attention` does for GQA. The checker
+   compares the attention it gives with PyTorch's `enable_gqa=True`. Check it:
+   `uv run pytest --exercise llm.model`.
+3. Write `forward_flops(config, seq_len)`: the forward FLOPs per token ($2$ per weight of every
+   matrix product, plus $4THD$ per layer for attention). At which context length does attention
+   cost as much as the matrix products for the default config? Check it:
+   `uv run pytest --exercise llm.model`.
 """
 
 from __future__ import annotations

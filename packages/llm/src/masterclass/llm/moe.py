@@ -36,6 +36,16 @@ checks the layer against HF's `MixtralSparseMoeBlock` with copied weights.
 
 Left out: expert parallelism across devices (all-to-all dispatch), shared experts (DeepSeekMoE),
 router z-loss, and expert-choice routing.
+
+## Exercises
+
+1. Write `route(router_logits, k)`: the $k$ chosen experts `(N, k)` of each token and their
+   renormalized gates $g_e$. Check it: `uv run pytest --exercise llm.moe`.
+2. Write `aux_loss(router_logits, k)`: $E \sum_e f_e P_e$. Show that it equals $k$ when routing is
+   uniform, and find a router for which it is larger. Check it: `uv run pytest --exercise llm.moe`.
+3. Write `capacity_keep(experts, n_experts, capacity_factor)`: a bool flag for each of the $N k$
+   assignments, in token order, telling whether it fits in its expert's buffer of
+   $C = \lceil c N k / E \rceil$ slots. Check it: `uv run pytest --exercise llm.moe`.
 """
 
 from __future__ import annotations

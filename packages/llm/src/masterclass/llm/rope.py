@@ -22,6 +22,18 @@ Which dimensions form a pair is a convention, and the two in use are incompatibl
 Both give the same model up to a fixed permutation of each head's query and key rows, which
 `interleaved_to_half_split` applies to weights, the step every converter of Meta checkpoints to HF
 performs. Scaling the frequencies to reach longer contexts is the subject of `context_window.py`.
+
+## Exercises
+
+1. Write `inv_freq(head_dim, base)`: the $D/2$ angles per position $\theta_i = b^{-2i/D}$. Which
+   pair turns fastest, and how many positions does the slowest take for one turn at $b = 10^4$,
+   $D = 64$? Check it: `uv run pytest --exercise llm.rope`.
+2. Write `rotate(x, positions, base)`: RoPE with the half-split pairing on `x` `(B, H, T, D)`, each
+   pair $(x_i, x_{i+D/2})$ rotated by `positions * theta_i`, without the chapter's tables. Check it:
+   `uv run pytest --exercise llm.rope`.
+3. Write `score(q, k, m, n, base)`: $\langle R_m q, R_n k\rangle$ for two vectors `(D,)`. The
+   checker compares it with a complex-number computation and shifts both positions: derive why
+   the score depends on $n - m$ alone. Check it: `uv run pytest --exercise llm.rope`.
 """
 
 from __future__ import annotations

@@ -31,31 +31,38 @@ synthetic losses.
 
 **Our grid.** `bench/studies.py` trains byte-level models of four widths (2 layers; 12k to 68k
 non-embedding parameters) for three budgets each (0.1M to 0.4M bytes) on the standard-library
-corpus (`tiny_runs.py`), and fits the law to the twelve validation losses (nats per byte):
+corpus (`tiny_runs.py`), and fits the law to the twelve validation losses (nats per byte). The
+figure is drawn from the committed output of `bench/studies.py --only scaling`
+(`bench/results/studies_scaling.txt`, whose first line is the command that made it): the points
+are the measured losses, the curves the fitted $L(N, D)$, and the box the fitted constants beside
+Chinchilla's ($E = 1.69$, $A = 406.4$, $\alpha = 0.34$, $B = 410.7$, $\beta = 0.28$, fitted on
+tokens for 70M to 16B parameters) and the allocation the fit would choose at $10^{13}$ FLOPs.
 
-| d_model | N | D = 102,400 | D = 204,800 | D = 409,600 |
-|---|---|---|---|---|
-| 16 | 12,368 | 3.201 | 2.758 | 2.528 |
-| 24 | 20,088 | 2.989 | 2.598 | 2.287 |
-| 32 | 41,120 | 2.805 | 2.526 | 2.188 |
-| 48 | 67,824 | 2.764 | 2.418 | 2.006 |
+![Validation loss of the twelve grid runs against training bytes, with the fitted scaling law](figures/study_scaling.png)
 
-| fit | $E$ | $A$ | $\alpha$ | $B$ | $\beta$ |
-|---|---|---|---|---|---|
-| Chinchilla (tokens, 70M to 16B parameters) | 1.69 | 406.4 | 0.34 | 410.7 | 0.28 |
-| this grid (bytes, 12k to 68k parameters) | 0.13 | 3.3e5 | 1.43 | 31.6 | 0.22 |
+The data exponent $\beta$ lands in Chinchilla's range; the rest does not, and should not be
+expected to. Every run here is far from convergence (at most 400 steps), so the loss is dominated
+by the data term and the parameter term is barely identified: twelve points pin $\alpha$ and $E$
+only loosely, and the fit trades one against the other (its $E$ is far below any plausible
+entropy of Python source). The models are five orders of magnitude smaller, the loss is per byte
+rather than per token (a byte model spends capacity on spelling), the corpus is one narrow
+domain, and the learning rate is not retuned per size; small-scale fits are known to be noisy and
+biased (Besiroglu et al., 2024, refitting Chinchilla's own data). What transfers is the method
+(the $6ND$ accounting, the functional form, the Huber fit, the closed-form allocation), not the
+constants: fitted at this scale, the law would put $10^{13}$ FLOPs into a model of tens of
+thousands of parameters trained on far more bytes per parameter than Chinchilla's twenty tokens
+(the box's last line).
 
-The data exponent $\beta$ lands near Chinchilla's; the rest does not, and should not be expected
-to. Every run here is far from convergence (at most 400 steps), so the loss is dominated by the
-data term and the parameter term is barely identified: twelve points pin $\alpha$ and $E$ only
-loosely, and the fit trades one against the other ($E \approx 0.1$ nats per byte is well below
-any plausible entropy of Python source). The models are five orders of magnitude smaller, the loss
-is per byte rather than per token (a byte model spends capacity on spelling), the corpus is one
-narrow domain, and the learning rate is not retuned per size; small-scale fits are known to be
-noisy and biased (Besiroglu et al., 2024, refitting Chinchilla's own data). What transfers is the
-method (the $6ND$ accounting, the functional form, the Huber fit, the closed-form allocation), not
-the constants: fitted at this scale, the law would put 1e13 FLOPs into a 36k-parameter model
-trained on 47M bytes.
+## Exercises
+
+1. Write `compute_optimal(E, A, alpha, B, beta, flops)`: $(N_{opt}, D_{opt})$ in closed form,
+   derived as above. With Chinchilla's constants at its own budget ($5.76 \times 10^{23}$ FLOPs),
+   how many tokens per parameter does approach 3 give? Check it:
+   `uv run pytest --exercise llm.scaling_laws`.
+2. Write `fit_power_law(x, y)`: fit $y = A x^{-\alpha}$ by least squares on $\log y$ against
+   $\log x$, returning $(A, \alpha)$. Why does adding the constant $E$ make the fit nonlinear,
+   which is what `fit_scaling_law`'s log-sum-exp form handles? Check it:
+   `uv run pytest --exercise llm.scaling_laws`.
 """
 
 from __future__ import annotations

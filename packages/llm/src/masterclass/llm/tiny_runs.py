@@ -11,6 +11,23 @@ Every run is seeded, so a result is reproducible on the same machine; the number
 chapters come from `packages/llm/bench/studies.py`, which calls these functions with a larger
 budget than the tests do. The full training loop of the course (checkpointing, gradient
 accumulation, mixed precision, distributed data) is Module 8's; this one is ten lines on purpose.
+
+A batch is a set of random windows of the byte stream, each target the input shifted by one
+byte (here on the stand-in stream 100, 101, ..., 119):
+
+>>> g = torch.Generator().manual_seed(0)
+>>> x, y = random_batch(torch.arange(100, 120), 2, 5, g)
+>>> x.tolist(), y.tolist()
+([[114, 115, 116, 117, 118], [109, 110, 111, 112, 113]], [[115, 116, 117, 118, 119], [110, 111, 112, 113, 114]])
+
+## Exercises
+
+1. Write `lr_at(step, steps, peak)`: the schedule of every study run, a linear warm-up over the
+   first tenth of the steps, then cosine decay to a tenth of the peak. Check it:
+   `uv run pytest --exercise llm.tiny_runs`.
+2. Write `batch(data, batch_size, seq_len, generator)`: random windows of the data as inputs and
+   next-byte targets `(B, T)` each. What is the largest valid start of a window? Check it:
+   `uv run pytest --exercise llm.tiny_runs`.
 """
 
 from __future__ import annotations

@@ -523,6 +523,7 @@ class BPETokenizer:
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as f:
                 json.dump(doc, f, ensure_ascii=False)
+            # Module 9 and later share one version: `masterclass.infra.atomic.atomic_write`.
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)

@@ -32,6 +32,16 @@ a token, lowest rank first), so training and encoding agree and the vocabulary h
 as tiktoken requires.
 
 Left out: BPE-dropout, and merging across pre-tokens (SuperBPE).
+
+## Exercises
+
+1. Write `pair_counts(word_counts)`: the count of every adjacent byte pair over the distinct
+   words, weighted by their counts; the first merge is its most frequent pair. Check it:
+   `uv run pytest --exercise nlp.bpe_training`.
+2. Write `naive_merges(word_counts, n_merges)`: the trainer that recounts every pair after each
+   merge (ties: lowest token ids), returning the new tokens. How does its cost per merge compare
+   with `learn_merges`'s, which touches only the words containing the merged pair? Check it:
+   `uv run pytest --exercise nlp.bpe_training`.
 """
 
 from __future__ import annotations

@@ -16,6 +16,14 @@ in UD style (`nsubj`, `obj`, `obl`, `nmod`, `det`, `amod`, `case`, `advmod`, `fl
 are deliberately ambiguous between noun and verb (`book`, `watch`, `park`, `saw`), so a tagger must
 use context. The data is artificial and much easier than real text: accuracies on it show that the
 algorithms work, not how they would fare on news or the web. All trees are projective.
+
+## Exercises
+
+1. Write `conllu_line(index, token, upos, head, deprel)`: one token line of CoNLL-U. Check it:
+   `uv run pytest --exercise nlp.corpus`.
+2. Write `dependents(heads)`: the dependents of every word (and of ROOT) from the head column,
+   the form a parser's features and the Eisner algorithm read trees in. Check it:
+   `uv run pytest --exercise nlp.corpus`.
 """
 
 from __future__ import annotations

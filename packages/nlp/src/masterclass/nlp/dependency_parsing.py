@@ -28,6 +28,15 @@ non-projective trees, the Chu–Liu/Edmonds maximum spanning arborescence replac
 
 Scores: **UAS**, the fraction of words with the correct head, and **LAS**, with the correct head and
 label. Both classifiers are the averaged perceptron of the tagging chapter.
+
+## Exercises
+
+1. Write `apply_moves(n_words, moves)`: run arc-standard moves (`S`, `L:label`, `R:label`) from
+   the initial configuration and return each word's head. How many moves does a sentence of $n$
+   words take, whatever its tree? Check it: `uv run pytest --exercise nlp.dependency_parsing`.
+2. Write `is_projective(heads)`: whether a tree has no crossing arcs. The checker compares it
+   with whether the chapter's oracle can build the tree: prove that arc-standard builds exactly
+   the projective trees. Check it: `uv run pytest --exercise nlp.dependency_parsing`.
 """
 
 from __future__ import annotations

@@ -36,6 +36,16 @@ whereas negative sampling explicitly pushes such pairs apart. On large corpora t
 fades; on a tiny one it is a useful reminder of what each objective sees.
 
 Left out: hierarchical softmax, frequent-word subsampling, fastText subword vectors.
+
+## Exercises
+
+1. Write `sgns_loss(v_c, u_o, u_neg)`: skip-gram's negative-sampling loss. Derive its gradient
+   with respect to $v_c$; the checker compares autograd's with that closed form. Check it:
+   `uv run pytest --exercise nlp.embeddings`.
+2. Write `cooccurrence(ids, vocab_size, window)`: GloVe's symmetric counts, each pair at distance
+   $d$ adding $1/d$. Check it: `uv run pytest --exercise nlp.embeddings`.
+3. Write `glove_weight(x, x_max, alpha)`: the weighting $f(x)$ of GloVe's loss. What would go
+   wrong with $f \equiv 1$? Check it: `uv run pytest --exercise nlp.embeddings`.
 """
 
 from __future__ import annotations

@@ -23,6 +23,23 @@ likelihood estimate is just normalised counts (`HMM.from_labelled`), which the p
 uses.
 
 Left out: scaling-based (non-log) implementations, continuous emissions, higher-order HMMs.
+
+The two answers to "which state at time $t$?" differ: $\arg\max_i \gamma_t(i)$ is best for each
+$t$ alone, Viterbi for the whole path, and a sticky chain makes Viterbi smooth over short
+excursions that the posteriors still show:
+
+![State posteriors of a two-state HMM with the Viterbi path and the true states](figures/hmm_posteriors.png)
+
+## Exercises
+
+1. Write `log_likelihood(pi, A, B, obs)`: $\log P(o)$ by the forward recursion, with the
+   parameters as probabilities. For how long a sequence does the product underflow float64, and
+   why does the chapter work in logs? Check it: `uv run pytest --exercise nlp.hmm`.
+2. Write `viterbi(pi, A, B, obs)`: the most probable state path. Check it:
+   `uv run pytest --exercise nlp.hmm`.
+3. Write `posteriors(pi, A, B, obs)`: $\gamma_t(i)$ `(T, K)` from the forward and backward
+   variables. Is the sequence of per-time argmaxes of $\gamma$ always the Viterbi path? Check it:
+   `uv run pytest --exercise nlp.hmm`.
 """
 
 from __future__ import annotations

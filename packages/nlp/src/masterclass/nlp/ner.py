@@ -28,6 +28,16 @@ sparse features (word, suffix, shape, neighbours), i.e. a log-linear CRF; any en
 transformer) can supply `emissions` instead.
 
 Left out: semi-Markov CRFs, nested entities, constrained decoding.
+
+## Exercises
+
+1. Write `entity_spans(tags)`: the sorted `(type, start, end)` spans of a BIO sequence, reading a
+   stray `I-` as the start of an entity. Check it: `uv run pytest --exercise nlp.ner`.
+2. Write `log_partition(emissions, transitions, start, end)`: $\log Z$ of one sequence `(T, K)`
+   by the forward algorithm. Check it: `uv run pytest --exercise nlp.ner`.
+3. Write `viterbi(emissions, transitions, start, end)`: the best tag sequence. Why can a CRF
+   learn that `I-PER` never follows `O`, where a per-token softmax cannot? Check it:
+   `uv run pytest --exercise nlp.ner`.
 """
 
 from __future__ import annotations

@@ -39,6 +39,17 @@ lookups: a 5 MB byte corpus at order 5 takes seconds. The packing needs $A^n < 2
 $n \le 7$; $V = 8192$: $n \le 4$).
 
 Left out: modified Kneser–Ney's three discounts per order, pruning, and back-off (Katz) models.
+
+## Exercises
+
+1. Write `add_k_next(sequences, history, order, k, vocab_size)`: the add-$k$ distribution
+   $P(\cdot \mid h)$ `(V,)` from plain counts, histories padded with the beginning symbol $V$.
+   Check it: `uv run pytest --exercise nlp.ngram`.
+2. Write `ney_discount(counts)`: $D = n_1 / (n_1 + 2 n_2)$ from the counts of the distinct
+   $n$-grams. Check it: `uv run pytest --exercise nlp.ngram`.
+3. Write `kn_bigram(sequences, h, vocab_size)`: the interpolated Kneser–Ney bigram distribution
+   after symbol `h`, with continuation counts at the unigram level. Show that it sums to one for
+   every history, seen or not. Check it: `uv run pytest --exercise nlp.ngram`.
 """
 
 from __future__ import annotations

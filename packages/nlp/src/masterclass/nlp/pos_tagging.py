@@ -22,6 +22,15 @@ to use overlapping features that an HMM could not.
 
 The `AveragedPerceptron` here is generic (features → class); the dependency parser reuses it.
 Left out: beam search, and the CRF tagger (next chapter, for entities).
+
+## Exercises
+
+1. Write `update(weights, truth, guess, features)`: one perceptron step on weights
+   `{(feature, class): value}`. Check it: `uv run pytest --exercise nlp.pos_tagging`.
+2. Write `averaged(examples)`: train on `(features, truth)` examples and return the weights
+   averaged over one snapshot per example, the slow way. Derive the chapter's lazy version: what
+   must be stored per weight so that the sum costs nothing on the steps where it does not change?
+   Check it: `uv run pytest --exercise nlp.pos_tagging`.
 """
 
 from __future__ import annotations

@@ -28,6 +28,16 @@ Rotary embeddings (RoPE) take idea 1 and apply the rotation to queries and keys 
 to the input, so that $q_i \cdot k_j$ depends on $i - j$ only; ALiBi drops embeddings altogether and
 adds a linear penalty $-m\,|i-j|$ to the scores. Both live in `masterclass.llm`, where long context is
 taught. Left out here: T5's bucketed relative bias (taught with T5 in `masterclass.transformer`).
+
+## Exercises
+
+1. Write `sinusoidal(n_positions, d_model, base)`: the table $PE$ `(T, C)`, loops allowed.
+   Check it: `uv run pytest --exercise nlp.positional`.
+2. Write `shift_matrix(k, d_model, base)`: the matrix $M_k$ with $PE_{t+k} = M_k PE_t$ for every
+   $t$, derived from the angle-sum identities. Why does it not depend on $t$, and what does that
+   let attention learn? Check it: `uv run pytest --exercise nlp.positional`.
+3. Write `relative_index(t_q, t_k, max_distance)`: the clipped relative offset $j - i$ as an
+   index into $2k + 1$ embeddings. Check it: `uv run pytest --exercise nlp.positional`.
 """
 
 from __future__ import annotations

@@ -28,6 +28,14 @@ the same corpus (segmentation agreement and likelihood) and check that our Viter
 sentencepiece's pieces and scores, segments exactly as sentencepiece does.
 
 Left out: the Bayesian (digamma) M-step of SentencePiece, normalisation rules, byte fallback.
+
+## Exercises
+
+1. Write `viterbi(log_probs, word)`: the most probable segmentation of `word` under a unigram
+   model given as `{piece: log p}`. Check it: `uv run pytest --exercise nlp.unigram`.
+2. Write `log_likelihood(log_probs, word)`: $\log P(w)$ summed over all segmentations, by the
+   forward algorithm. Why does EM need this sum rather than the Viterbi score? Check it:
+   `uv run pytest --exercise nlp.unigram`.
 """
 
 from __future__ import annotations

@@ -25,6 +25,15 @@ Pre-tokenization follows BERT: split on whitespace (dropped) and isolate every p
 `tokenizers`' `WordPiece` model with `BertPreTokenizer`, which the tests match id for id.
 
 Left out: BERT's normaliser (accent stripping, Chinese character spacing); we offer lowercasing only.
+
+## Exercises
+
+1. Write `word_pieces(word, vocab)`: greedy longest-match-first segmentation of one word with
+   `##` continuation pieces, `["[UNK]"]` when there is none. Find a vocabulary and a word for
+   which greedy matching fails although a segmentation exists. Check it:
+   `uv run pytest --exercise nlp.wordpiece`.
+2. Write `decode(pieces)`: glue the pieces back into words. What spacing is lost? Check it:
+   `uv run pytest --exercise nlp.wordpiece`.
 """
 
 from __future__ import annotations

@@ -28,11 +28,49 @@ $$\frac{\partial L}{\partial \beta} = \sum_i g_i, \quad
 
 The last line is the derivative through $\mu_B$ and $\sigma_B^2$, which both depend on every
 $x_j$: the gradient is the upstream gradient with its mean and its projection onto $\hat x$
-removed. `batch_norm_backward` implements it, and the tests check it against autograd and
+removed. Derived, one channel at a time, with $\hat g_i = \partial L/\partial \hat x_i = \gamma g_i$:
+
+1. $\hat x_i = (x_i - \mu)\,\mathrm{rstd}$ depends on $x_j$ directly ($i = j$), through
+   $\mu$ ($\partial\mu/\partial x_j = 1/m$), and through $\mathrm{rstd} = (\sigma^2 +
+   \epsilon)^{-1/2}$, whose derivative is
+   $\partial\,\mathrm{rstd}/\partial x_j = -\tfrac12\mathrm{rstd}^3\,\partial\sigma^2/\partial x_j
+   = -\mathrm{rstd}^3 (x_j - \mu)/m = -\mathrm{rstd}^2\,\hat x_j/m$
+   (the $\mu$ term of $\partial\sigma^2/\partial x_j$ sums to zero, since $\sum_k(x_k - \mu) = 0$).
+2. So $\partial \hat x_i/\partial x_j = \mathrm{rstd}\,(\mathbb 1[i=j] - \tfrac1m) + (x_i - \mu)
+   (-\mathrm{rstd}^2\hat x_j/m) = \frac{\mathrm{rstd}}{m}(m\,\mathbb 1[i=j] - 1 - \hat x_i\hat x_j)$.
+3. Contract with $\hat g$: $\partial L/\partial x_j = \sum_i \hat g_i\,\partial\hat x_i/\partial x_j
+   = \frac{\mathrm{rstd}}{m}(m\hat g_j - \sum_i \hat g_i - \hat x_j \sum_i \hat g_i \hat x_i)$,
+   which with $\hat g = \gamma g$ is the formula above.
+
+A consequence worth checking: $\sum_j \partial L/\partial x_j = 0$, and (exactly when
+$\epsilon = 0$, since then $\sum_j \hat x_j^2 = m$) $\sum_j \hat x_j\,\partial L/\partial x_j = 0$.
+Shifting or scaling a channel's inputs does not change $\hat x$, so the gradient has no
+component along those directions. `batch_norm_backward` implements it, and the tests check it against autograd and
 `torch.nn.BatchNorm1d/2d`.
 
+A worked example of that consequence: the input gradient of a channel sums to zero.
+
+>>> x = torch.tensor([[1.0], [2.0], [6.0]], dtype=torch.float64)
+>>> one, zero = torch.ones(1, dtype=torch.float64), torch.zeros(1, dtype=torch.float64)
+>>> y, cache = batch_norm_forward(x, one, zero, eps=0.0)
+>>> gx, _, gbeta = batch_norm_backward(torch.tensor([[1.0], [0.0], [0.0]], dtype=torch.float64), cache)
+>>> abs(gx.sum().item()) < 1e-12, abs((gx * cache[0]).sum().item()) < 1e-12, gbeta.tolist()
+(True, True, [1.0])
+
 Left out: synchronized batch norm across devices, and fusing batch norm into the previous
-convolution for inference.
+convolution for inference (exercise 3 derives the fold for a linear layer).
+
+## Exercises
+
+1. Write `batchnorm_grad_x(grad_y, x, gamma, eps)` for `x` `(B, C)`: the input gradient of
+   training-mode batch norm from the derivation above, without autograd. Check it:
+   `uv run pytest --exercise nn.batchnorm`.
+2. Write `running_stats(running_mean, running_var, x, momentum)`: the running statistics after
+   one training batch, as `torch.nn.BatchNorm1d` keeps them. Check it:
+   `uv run pytest --exercise nn.batchnorm`.
+3. Write `fold_batchnorm(weight, bias, running_mean, running_var, gamma, beta, eps)`: the weight
+   and bias of one linear layer equal to `Linear` followed by an eval-mode batch norm (in eval the
+   normalization is a fixed affine map per channel). Check it: `uv run pytest --exercise nn.batchnorm`.
 """
 
 from __future__ import annotations

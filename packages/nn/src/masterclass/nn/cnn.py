@@ -14,8 +14,38 @@ The network is built from this module's own pieces, `Conv2d` (im2col, `conv.py`)
 (`batchnorm.py`) and `max_pool2d`, and trained with Adam. The test trains it for a few seconds
 and checks the held-out accuracy.
 
+**What weight sharing saves.** The second convolution maps $8$ channels of $8\times8$ to $16$
+channels of $8\times8$ with $16 \cdot (8 \cdot 9 + 1) = 1168$ parameters. A dense layer between
+the same two feature maps needs one weight per (input pixel, output pixel) pair,
+$(8 \cdot 64)(16 \cdot 64) + 16 \cdot 64 = 525\,312$, 450 times more, and would have to learn the
+same edge detector separately at every position.
+
+**Translation equivariance**, the property that makes sharing right: write $T$ for a shift of the
+image by one pixel. Each output of a convolution is the same dot product at a different place, so
+$\mathrm{conv}(T x) = T\,\mathrm{conv}(x)$ away from the borders, and elementwise activations
+commute with $T$ too. Max pooling over $2\times2$ windows turns a shift by 2 into a shift by 1
+of its output and absorbs part of a shift by 1, which is how the network becomes *tolerant*
+(approximately invariant) to where the shape is.
+
+A worked example: the data and the network's shapes, and its parameter count.
+
+>>> x, y = render_shapes(4, seed=0)
+>>> tuple(x.shape), [SHAPES[i] for i in y]
+((4, 1, 16, 16), ['triangle', 'disc', 'triangle', 'disc'])
+>>> model = SmallCNN()
+>>> tuple(model(x).shape), sum(p.numel() for p in model.parameters())
+((4, 3), 2067)
+
 Left out: data augmentation (see `regularization.py`), deeper architectures (ResNets use the
 residual blocks of `residual.py`).
+
+## Exercises
+
+1. Write `cnn_parameters(channels, image_size, n_classes)`: the number of trainable parameters
+   of `SmallCNN`. Check it: `uv run pytest --exercise nn.cnn`.
+2. Write `dense_equivalent(c_in, c_out, size)`: the parameters of a dense layer from a
+   `(c_in, size, size)` feature map to a `(c_out, size, size)` one, the count a $3\times3$
+   convolution's $c_{out}(9 c_{in} + 1)$ replaces. Check it: `uv run pytest --exercise nn.cnn`.
 """
 
 from __future__ import annotations

@@ -12,6 +12,26 @@ $G$, the channel sum running only over the $C_{in}/G$ inputs of the output's gro
 
 $$H_{out} = \left\lfloor \frac{H + 2p - d(k - 1) - 1}{s} \right\rfloor + 1.$$
 
+Derived: in padded coordinates output row $i$ reads rows $s i, s i + d, \dots, s i + d(k-1)$.
+The padded input has rows $0, \dots, H + 2p - 1$, so row $i$ exists when its last tap fits,
+$s i + d(k - 1) \le H + 2p - 1$, that is $i \le (H + 2p - d(k-1) - 1)/s$. Rows start at $i = 0$,
+so there are $\lfloor\cdot\rfloor + 1$ of them. With $k = 3$, $d = 1$, $p = 1$, $s = 1$ this is
+$H$ ("same" padding); with $s = 2$ it halves.
+
+**Receptive field.** Stacking layers widens what one output sees. A layer $(k, d)$ on a grid whose
+neighbouring cells are $J$ input pixels apart (the product of the earlier strides) widens it by
+$d(k-1)J$, so $r = 1 + \sum_\ell d_\ell(k_\ell - 1)\prod_{j<\ell} s_j$: two $3\times3$ layers see
+$5\times5$, three see $7\times7$ (VGG's argument for small filters).
+
+A worked example: a $2\times2$ filter of ones with stride 2 sums each $2\times2$ block.
+
+>>> import torch
+>>> x = torch.arange(16.0).view(1, 1, 4, 4)
+>>> conv2d(x, torch.ones(1, 1, 2, 2), stride=2).tolist()
+[[[[10.0, 18.0], [42.0, 50.0]]]]
+>>> max_pool2d(x, 2).flatten().tolist(), avg_pool2d(x, 2).flatten().tolist()
+([5.0, 7.0, 13.0, 15.0], [2.5, 4.5, 10.5, 12.5])
+
 (Like every deep learning library, this is strictly a *cross-correlation*: the filter is not
 flipped. Learned filters do not care.)
 
@@ -31,6 +51,14 @@ Processing* (2006); Dumoulin & Visin, *A guide to convolution arithmetic* (2016)
 
 Left out: FFT and Winograd convolutions, transposed convolution, `ceil_mode` pooling and padding
 modes other than zeros.
+
+## Exercises
+
+1. Write `conv2d_loops(x, weight, bias, stride, padding)`: the convolution of the definition
+   above with explicit loops over output positions (no im2col), for square kernels and no
+   groups or dilation. Check it: `uv run pytest --exercise nn.conv`.
+2. Write `receptive_field(layers)` for a list of layers `(k, s, d)`: the width of input one output
+   pixel sees. Check it: `uv run pytest --exercise nn.conv`.
 """
 
 from __future__ import annotations

@@ -15,6 +15,37 @@ stay identical. Two collective operations make up the whole algorithm:
    have initialized its model from a different random state);
 2. **all-reduce** the gradients after every backward pass.
 
+Why the mean of shard gradients is the full gradient, in one line: with
+$L = \frac1B\sum_{i=1}^B \ell_i$ and shards $S_r$ of $B/P$ rows each,
+$\nabla L = \frac1B\sum_r\sum_{i\in S_r}\nabla\ell_i = \frac1P\sum_r\bigl(\frac{P}{B}\sum_{i\in S_r}
+\nabla\ell_i\bigr) = \frac1P\sum_r g_r$. With unequal shards of $n_r$ rows the weights are
+$n_r/B$ instead of $1/P$ (exercise 2).
+
+**What an all-reduce costs.** The *ring* algorithm (Patarasuk & Yuan, 2009; the one NCCL and
+gloo use for large tensors) cuts each worker's $N$ values into $P$ chunks. In $P-1$ steps of
+*reduce-scatter* every worker sends one chunk to its right neighbour, which adds it to its own;
+afterwards worker $r$ holds the complete sum of one chunk. In $P-1$ steps of *all-gather* the
+finished chunks travel once more around the ring. Each worker sends $2(P-1)$ chunks of $N/P$
+values,
+
+$$2\,\frac{P-1}{P}\,N \;<\; 2N,$$
+
+so the traffic per worker is nearly independent of $P$: doubling the workers does not double the
+communication time of a step, which is why data parallelism scales.
+
+A worked example without processes: the mean of two half-batch gradients is the full-batch
+gradient.
+
+>>> x, y = make_data(batch=8)
+>>> model = make_model(seed=0)
+>>> def grad(xs, ys):
+...     model.zero_grad()
+...     nn.functional.mse_loss(model(xs), ys).backward()
+...     return torch.cat([p.grad.flatten() for p in model.parameters()])
+>>> full, halves = grad(x, y), (grad(x[:4], y[:4]) + grad(x[4:], y[4:])) / 2
+>>> torch.allclose(full, halves, atol=1e-14)
+True
+
 `torch.nn.parallel.DistributedDataParallel` (DDP) does the same, overlapping the all-reduce with
 the backward pass by grouping gradients into buckets. The test launches 2 processes with the
 `gloo` backend (CPU; on GPUs the same code runs with `nccl`) and checks that the from-scratch
@@ -27,6 +58,16 @@ localhost port and bounds the wait with a timeout; the same worker also runs und
 Reference: Li et al., *PyTorch Distributed: Experiences on Accelerating Data Parallel Training*
 (VLDB 2020). Left out: gradient bucketing and overlap, ZeRO/FSDP sharding (Module 9), and
 uneven shards.
+
+## Exercises
+
+1. Write `ring_allreduce(tensors)`: given one 1-D tensor per worker, simulate the ring
+   algorithm above (reduce-scatter, then all-gather, chunk by chunk) and return what each worker
+   holds at the end. Count the chunks each worker sends. Check it:
+   `uv run pytest --exercise nn.data_parallel`.
+2. Write `combine_shard_gradients(grads, sizes)`: the full-batch gradient from per-shard mean
+   gradients when the shards have `sizes` rows. Check it:
+   `uv run pytest --exercise nn.data_parallel`.
 """
 
 from __future__ import annotations

@@ -13,11 +13,38 @@ so that $\mathbb{E}[y] = x$ and evaluation needs no change at all: in eval mode 
 identity. (The original paper scaled the weights by $1-p$ at test time instead; the inverted form
 is what every framework uses.)
 
+**Mean and variance**, derived for one unit. $m_i$ is 1 with probability $1 - p$, so
+$E[y_i] = (1-p)\cdot\frac{x_i}{1-p} + p \cdot 0 = x_i$, and
+$E[y_i^2] = (1-p)\frac{x_i^2}{(1-p)^2} = \frac{x_i^2}{1-p}$, hence
+
+$$\mathrm{Var}[y_i] = \frac{x_i^2}{1-p} - x_i^2 = x_i^2\,\frac{p}{1-p}.$$
+
+At $p = 0.5$ the noise has the same size as the signal ($\mathrm{Var} = x^2$); at $p = 0.1$ it is
+$x^2/9$. The expectation is preserved but the variance is not, which is why a network trained with
+dropout sees slightly different activation statistics in eval mode (the "variance shift" that
+makes dropout and batch norm awkward neighbours, Li et al., 2019).
+
+A worked example: with $p = 0.5$ the survivors double, and over many draws the mean stays $x$.
+
+>>> g = torch.Generator().manual_seed(0)
+>>> dropout(torch.ones(8), 0.5, generator=g).tolist()
+[0.0, 2.0, 0.0, 0.0, 0.0, 2.0, 0.0, 2.0]
+>>> y = dropout(torch.full((100_000,), 3.0, dtype=torch.float64), 0.5, generator=g)
+>>> round(y.mean().item(), 1), round(y.var().item(), 1)  # x, and x^2 p / (1 - p) = 9
+(3.0, 9.0)
+
 Because the mask is sampled once in the forward pass, the backward pass multiplies the upstream
 gradient by the same $m/(1-p)$; autograd does that for us here.
 
 Left out: variants that drop structured blocks (DropBlock, spatial `Dropout2d`), DropConnect,
 and stochastic depth (dropping whole residual branches).
+
+## Exercises
+
+1. Write `inverted_dropout(x, u, p)`: dropout of `x` given the uniforms `u` (same shape) that
+   decide the mask. Check it: `uv run pytest --exercise nn.dropout`.
+2. Write `dropout_variance(x, p)`: the variance of the output of inverted dropout on a constant
+   input `x`. Check it: `uv run pytest --exercise nn.dropout`.
 """
 
 from __future__ import annotations

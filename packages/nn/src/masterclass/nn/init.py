@@ -6,6 +6,17 @@ inputs of variance $\mathrm{Var}[x]$,
 
 $$\mathrm{Var}[y_i] = n_{in}\, \sigma_w^2\, \mathrm{Var}[x].$$
 
+Derived: $y_i = \sum_{k=1}^{n_{in}} W_{ik} x_k$ is a sum of $n_{in}$ independent terms, so
+variances add, $\mathrm{Var}[y_i] = \sum_k \mathrm{Var}[W_{ik}x_k]$. For independent $W_{ik}$ and
+$x_k$ with $E[W_{ik}] = 0$, $\mathrm{Var}[W_{ik}x_k] = E[W_{ik}^2]E[x_k^2] - (E[W_{ik}]E[x_k])^2
+= \sigma_w^2 E[x_k^2]$. With zero-mean inputs $E[x_k^2] = \mathrm{Var}[x]$, which gives the line
+above. After a ReLU the inputs are not zero-mean, and the second moment is what propagates: if
+$z$ is symmetric around 0, $E[\mathrm{relu}(z)^2] = \tfrac12 E[z^2]$ (half the mass is zeroed, the
+other half kept), so layer to layer $\mathrm{Var}[z^{(\ell+1)}] = \tfrac12 n_{in}\sigma_w^2
+\mathrm{Var}[z^{(\ell)}]$, and the factor is one for $\sigma_w^2 = 2/n_{in}$: He's rule. The same
+argument on the backward pass, $\partial L/\partial x = W^\top \partial L/\partial y$, sums over
+$n_{out}$ terms and asks for $n_{out}\sigma_w^2 = 1$.
+
 If $n_{in}\sigma_w^2 \neq 1$, activations grow or shrink geometrically with depth, and so do the
 gradients on the way back. The classic schemes choose $\sigma_w$ to make the factor one:
 
@@ -29,8 +40,30 @@ through 50 layers and plots the activation scale per layer for each scheme:
 
 ![activation std through depth](figures/init_activation_stats.png)
 
+A worked example: a 512-wide Kaiming layer keeps the second moment of a ReLU network's
+pre-activations at about 1, a layer with PyTorch's default $U(\pm 1/\sqrt{n})$ divides it by
+about 6.
+
+>>> g = torch.Generator().manual_seed(0)
+>>> z = torch.randn(1000, 512, generator=g)
+>>> w = kaiming_normal_(torch.empty(512, 512), generator=g)
+>>> round(float((torch.relu(z) @ w.T).pow(2).mean()), 1)
+1.0
+>>> w_default = (torch.rand(512, 512, generator=g) * 2 - 1) / 512**0.5  # variance 1 / (3n)
+>>> round(float((torch.relu(z) @ w_default.T).pow(2).mean()), 2)  # (1/2) n / (3n) = 1/6
+0.17
+
 Left out: LSUV and data-dependent initialization, fixup/zero-init of residual branches (see
 `residual.py` for why residual nets tolerate depth).
+
+## Exercises
+
+1. Write `kaiming_std(fan_in, negative_slope)`: the standard deviation of Kaiming's normal
+   initialization (mode `fan_in`) before a LeakyReLU of that slope (0 is a ReLU). Check it:
+   `uv run pytest --exercise nn.init`.
+2. Write `xavier_bound(fan_in, fan_out, gain)`: the half-width $a$ of Xavier's uniform
+   $U(-a, a)$ (derive it from the variance of a uniform). Check it:
+   `uv run pytest --exercise nn.init`.
 """
 
 from __future__ import annotations

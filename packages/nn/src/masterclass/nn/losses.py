@@ -24,12 +24,54 @@ and pushes dissimilar pairs at least a margin $m$ apart:
 $y\,d^2 + (1-y)\max(0, m - d)^2$. Triplet loss (Schroff et al., *FaceNet*, 2015) asks the
 anchor–positive distance to beat the anchor–negative distance by $m$.
 
+**Why MSE is a likelihood.** If $y = \hat y + \epsilon$ with $\epsilon \sim \mathcal N(0,
+\sigma^2)$, then $-\log p(y \mid \hat y) = \frac{(y - \hat y)^2}{2\sigma^2} + \log(\sigma\sqrt{2\pi})$;
+the second term does not depend on $\hat y$, so minimizing the negative log-likelihood *is*
+minimizing the squared error. With Laplace noise $p \propto e^{-|y - \hat y|/b}$ the same step
+gives MAE.
+
+**The gradient of cross-entropy**, derived. Write $p = \mathrm{softmax}(z)$, so
+$\log p_k = z_k - \log\sum_j e^{z_j}$ and $\partial \log p_k / \partial z_i = \mathbb 1[i = k] - p_i$.
+For any target distribution $q$ (one-hot, or smoothed) the loss is $\ell = -\sum_k q_k \log p_k$,
+hence
+
+$$\frac{\partial \ell}{\partial z_i} = -\sum_k q_k (\mathbb 1[i = k] - p_i)
+= -q_i + p_i \sum_k q_k = p_i - q_i.$$
+
+Prediction minus target: bounded in $[-1, 1]$, never vanishing while the prediction is wrong, the
+reason softmax and cross-entropy are paired. Smoothing changes only $q$:
+$q = (1-\varepsilon)\mathbb 1_y + \varepsilon/V$, so a confident $p_y \to 1$ is pushed back by
+$\varepsilon(1 - 1/V)$ and logits stop growing. The mean over $N$ rows divides by $N$. The same
+steps with $V = 2$ and $p = \sigma(z)$ give binary cross-entropy's $\sigma(z) - y$.
+
+A worked example: two classes, logits $(0, \log 3)$, so $p = (1/4, 3/4)$ and the loss of class 1 is
+$-\log(3/4)$; its gradient is $p - \mathbb 1_1 = (1/4, -1/4)$.
+
+>>> import math, torch
+>>> z = torch.tensor([[0.0, math.log(3.0)]], dtype=torch.float64, requires_grad=True)
+>>> loss = cross_entropy(z, torch.tensor([1]))
+>>> round(loss.item(), 6), round(-math.log(0.75), 6)
+(0.287682, 0.287682)
+>>> loss.backward(); z.grad.tolist()
+[[0.25, -0.25]]
+
 Every loss takes `reduction` in `{"mean", "sum", "none"}` like torch. The tests compare each with
 `torch.nn.functional` in float64 in value and gradient; focal and contrastive, which torch does not
 ship, are checked against their defining formulas written independently in the tests, and against
 the torch losses they reduce to ($\gamma = 0$ gives cross-entropy).
 
 Left out: CTC, KL-divergence-based distillation losses (Module 10) and sequence-level losses.
+
+## Exercises
+
+1. Write `cross_entropy_grad(logits, target, label_smoothing)`: the gradient of the mean
+   cross-entropy over `(N, V)` logits, from the derivation above ($(p - q)/N$), with no autograd.
+   Check it: `uv run pytest --exercise nn.losses`.
+2. Write `bce_with_logits(logits, target)` elementwise, finite for logits of $\pm 1000$ (derive
+   the stable form from $\log(1 + e^{z}) - zy$ by splitting on the sign of $z$). Check it:
+   `uv run pytest --exercise nn.losses`.
+3. Write `huber_grad(pred, target, delta)`: the gradient of the mean Huber loss with respect to
+   `pred`. Check it: `uv run pytest --exercise nn.losses`.
 """
 
 from __future__ import annotations

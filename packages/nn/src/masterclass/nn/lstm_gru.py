@@ -14,7 +14,28 @@ c_t &= f_t \odot c_{t-1} + i_t \odot g_t, \qquad h_t = o_t \odot \tanh(c_t).
 \end{aligned}$$
 
 When $f_t \approx 1$ and $i_t \approx 0$, $\partial c_t / \partial c_{t-1} \approx I$: the
-"constant error carousel".
+"constant error carousel". Derived: $c_t = f_t \odot c_{t-1} + i_t \odot g_t$, and the gates
+depend on $h_{t-1}$, not on $c_{t-1}$, so along the cell path alone
+
+$$\frac{\partial c_t}{\partial c_{t-1}}\Big|_{\text{direct}} = \operatorname{diag}(f_t), \qquad
+\frac{\partial c_t}{\partial c_{t-k}}\Big|_{\text{direct}} = \operatorname{diag}\Bigl(\prod_{j=0}^{k-1} f_{t-j}\Bigr).$$
+
+Compare the RNN's $\prod \operatorname{diag}(\tanh')W_{hh}$ (`rnn.py`): no weight matrix is
+multiplied in, and the factors are gates the network *learns* to hold near 1 for as long as it
+needs the memory. (That is why LSTM forget-gate biases are often initialized to 1: Jozefowicz
+et al., 2015.) The GRU's $h_t = (1 - z_t) n_t + z_t h_{t-1}$ gives the same direct path with
+$\operatorname{diag}(z_t)$.
+
+A worked example: with the forget gate saturated open and the input gate shut, the cell keeps
+its value for 50 steps.
+
+>>> H = 1
+>>> big = torch.zeros(4 * H); big[H:2 * H] = 20.0; big[:H] = -20.0  # f = sigmoid(20), i = sigmoid(-20)
+>>> h, c = torch.zeros(1, H), torch.ones(1, H)
+>>> for _ in range(50):
+...     h, c = lstm_cell(torch.zeros(1, 1), h, c, torch.zeros(4 * H, 1), torch.zeros(4 * H, H), big, torch.zeros(4 * H))
+>>> round(c.item(), 6)
+1.0
 
 The **GRU** (Cho et al., 2014) merges cell and hidden state and uses two gates, a reset $r_t$ and
 an update $z_t$:
@@ -35,6 +56,13 @@ $(r, z, n)$ for the GRU, so `weight_ih_l0` is `(4H, I)` or `(3H, I)`. The multi-
 bidirectional machinery is `RecurrentStack` from `rnn.py`.
 
 Left out: peephole connections, `proj_size` (LSTMP), layer-normalized LSTMs.
+
+## Exercises
+
+1. Write `lstm_step(x, h, c, w_ih, w_hh, b_ih, b_hh)`: one LSTM step with torch's stacked gate
+   weights, returning `(h', c')`. Check it: `uv run pytest --exercise nn.lstm_gru`.
+2. Write `gru_step(x, h, w_ih, w_hh, b_ih, b_hh)`: one GRU step with torch's reset-gate
+   convention. Check it: `uv run pytest --exercise nn.lstm_gru`.
 """
 
 from __future__ import annotations

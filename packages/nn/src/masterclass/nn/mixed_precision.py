@@ -27,6 +27,30 @@ overflow, so the *dynamic* scaler adapts it:
   backoff factor ($\tfrac12$);
 - after `growth_interval` consecutive good steps, multiply $S$ by the growth factor ($2$).
 
+Why scaling changes nothing but the representation, derived. Backpropagation is linear in the
+loss: $\nabla_\theta (S L) = S\,\nabla_\theta L$, exactly, at every intermediate tensor. With $S$
+a power of two, multiplying and later dividing by $S$ only moves exponents, so every gradient
+that stays inside float16's range in between comes back bit-for-bit equal to the unscaled
+float32 gradient. What scaling buys is the range: a gradient of $10^{-6}$ is below float16's
+smallest normal value $6.1\times10^{-5}$ (as a subnormal it keeps few digits: $10^{-6}$ is stored
+as $1.013\times10^{-6}$, below),
+while $2^{16}\cdot10^{-6} \approx 0.066$ is a normal float16. The cost is the top of the range:
+any value above $65504/S$ overflows, which is what the skip-and-back-off rule detects.
+
+**How coarse bfloat16 is.** Seven stored mantissa bits give a relative spacing of $2^{-7}$
+between neighbours, so round-to-nearest makes a relative error of at most $2^{-8} \approx 0.4\%$.
+That is fine for activations and matmul inputs (accumulation runs in float32) and bad for
+weights: an update smaller than $2^{-8}$ of a weight rounds away, which is why the master
+weights stay in float32.
+
+>>> x = torch.tensor([1.0 + 2**-9, 1.0 + 2**-7, 65504.0, 70000.0, 1e-6])
+>>> x.to(torch.bfloat16).float().tolist()[:2]  # 1 + 2^-9 rounds to 1; 1 + 2^-7 is a bf16 value
+[1.0, 1.0078125]
+>>> x.to(torch.float16).float().tolist()[2:4]  # float16 overflows just above 65504
+[65504.0, inf]
+>>> round(x[4].half().item() / 1e-6, 3), round((x[4] * 2**16).half().item() / 2**16 / 1e-6, 3)
+(1.013, 1.0)
+
 `DynamicLossScaler` implements this rule with the interface of `torch.amp.GradScaler` (`scale`,
 `unscale_`, `step`, `update`); the tests run both side by side on the same training, including
 overflowing steps, and check that they skip the same steps and end with the same scale and
@@ -36,6 +60,15 @@ weights. A run in float32 and one under bf16 autocast trace the same loss curve:
 
 Left out: float8 training, per-tensor scaling, and keeping batch-norm statistics in float32
 (autocast already runs it there).
+
+## Exercises
+
+1. Write `scale_schedule(overflows, init_scale, growth_interval)`: the loss scale after each
+   step, given which steps overflowed (growth 2, backoff 1/2). Check it:
+   `uv run pytest --exercise nn.mixed_precision`.
+2. Write `round_to_bf16(x)` for a float32 tensor with integer bit operations (view it as
+   `torch.int32`): keep the top 16 bits, rounding to nearest with ties to even. Check it:
+   `uv run pytest --exercise nn.mixed_precision`.
 """
 
 from __future__ import annotations

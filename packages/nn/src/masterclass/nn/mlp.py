@@ -15,6 +15,20 @@ $$\frac{\partial L}{\partial W^{(\ell)}} = \delta^{(\ell)\top} a^{(\ell-1)}, \qq
 \frac{\partial L}{\partial b^{(\ell)}} = \textstyle\sum_{\text{rows}} \delta^{(\ell)}, \qquad
 \delta^{(\ell-1)} = \bigl(\delta^{(\ell)} W^{(\ell)}\bigr) \odot \phi'(z^{(\ell-1)}).$$
 
+Each of the three follows from one index-level chain rule. Element $(n, i)$ of
+$z^{(\ell)}$ is $z_{ni} = \sum_k a^{(\ell-1)}_{nk} W_{ik} + b_i$, so
+
+1. $\partial z_{ni}/\partial W_{ik} = a^{(\ell-1)}_{nk}$, hence $\partial L/\partial W_{ik} =
+   \sum_n \delta_{ni}\, a^{(\ell-1)}_{nk}$, which is the matrix $\delta^\top a^{(\ell-1)}$;
+2. $\partial z_{ni}/\partial b_i = 1$ for every row $n$: the bias gradient sums $\delta$ over rows;
+3. $\partial z_{ni}/\partial a^{(\ell-1)}_{nk} = W_{ik}$, hence $\partial L/\partial a^{(\ell-1)}
+   = \delta W$; and $a^{(\ell-1)} = \phi(z^{(\ell-1)})$ acts elementwise, so its Jacobian is
+   diagonal and the chain rule becomes the product $\odot\,\phi'(z^{(\ell-1)})$.
+
+A shape check catches most mistakes: $\delta^{(\ell)}$ is $(B, d_\ell)$, $W^{(\ell)}$ is
+$(d_\ell, d_{\ell-1})$, so $\delta W$ is $(B, d_{\ell-1})$, and $\delta^\top a$ is
+$(d_\ell, d_{\ell-1})$, the shape of $W$.
+
 One backward pass costs about twice a forward pass, for *all* parameters at once; that is why
 gradient descent on millions of weights is practical (Rumelhart, Hinton & Williams, *Learning
 representations by back-propagating errors*, Nature 1986).
@@ -24,8 +38,34 @@ cache in reverse. The tests compare the gradients with torch autograd on an `nn.
 copied weights, and the learning example trains the network on XOR, which the perceptron could
 not learn.
 
+A worked example: the hand-written backward equals autograd, and 500 steps of gradient descent
+solve XOR.
+
+>>> import torch
+>>> net = MLP((3, 4, 2), seed=0)
+>>> x = torch.randn(5, 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+>>> out, cache = net.forward(x)
+>>> gw, gb, gx = net.backward(torch.ones_like(out), cache)  # L = sum of the outputs
+>>> params = [w.clone().requires_grad_(True) for w in net.weights]
+>>> auto_out = torch.tanh(x @ params[0].T + net.biases[0]) @ params[1].T + net.biases[1]
+>>> auto = torch.autograd.grad(auto_out.sum(), params)
+>>> all(torch.allclose(a, b) for a, b in zip(gw, auto))
+True
+>>> net, losses = train_xor(steps=500)
+>>> xor = torch.tensor([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]], dtype=torch.float64)
+>>> net.forward(xor)[0].round(decimals=3).flatten().tolist(), losses[-1] < 1e-10
+([0.0, 1.0, 1.0, 0.0], True)
+
 Left out: the loss's own gradient is passed in (`grad_out`); losses are their own chapter
 (`losses.py`). Automatic differentiation in general is Module 2 (`masterclass.autograd`).
+
+## Exercises
+
+1. Write `linear_backward(grad_z, a_prev, weight)`: the gradients `(grad_w, grad_b, grad_a_prev)`
+   of $z = a W^\top + b$ given $\delta = \partial L/\partial z$ (steps 1-3 above). Check it:
+   `uv run pytest --exercise nn.mlp`.
+2. Write `tanh_delta(delta, weight, z_prev)`: one step of the delta recursion back through a
+   tanh layer. Check it: `uv run pytest --exercise nn.mlp`.
 """
 
 from __future__ import annotations

@@ -21,6 +21,25 @@ Per-sample statistics make LayerNorm and RMSNorm independent of the batch, which
 transformers use them. RMSNorm drops the mean and the bias, $y = x / \sqrt{\overline{x^2} +
 \epsilon} \odot \gamma$, saving work with no loss in quality at scale.
 
+**What each one is invariant to**, derived. Replace a sample's features by $a x + b$ (a scalar
+$a > 0$ and shift $b$). Its mean becomes $a\mu + b$ and its biased variance $a^2\sigma^2$, so
+
+$$\frac{(a x + b) - (a\mu + b)}{\sqrt{a^2\sigma^2}} = \frac{x - \mu}{\sigma}:$$
+
+LayerNorm's output ignores both (up to $\epsilon$), so the layer before it cannot blow up the
+next one by growing its weights. RMSNorm divides by $\sqrt{\overline{(ax)^2}} = a\sqrt{\overline{x^2}}$:
+invariant to the scale $a$ but not to the shift $b$, the part LayerNorm's centring paid for.
+The same scale invariance has a price in the backward pass: the gradient with respect to $x$ is
+orthogonal to $x$ (see `batchnorm.py`'s derivation, with the axes swapped).
+
+A worked example: LayerNorm of $(1, 2, 3)$ is $(x - 2)/\sqrt{2/3}$, and of $(10, 20, 30) + 7$ the same.
+
+>>> ln = LayerNorm(3, eps=0.0)
+>>> [round(v, 4) for v in ln(torch.tensor([[1.0, 2.0, 3.0]]))[0].tolist()]
+[-1.2247, 0.0, 1.2247]
+>>> [round(v, 4) for v in ln(torch.tensor([[17.0, 27.0, 37.0]]))[0].tolist()]
+[-1.2247, 0.0, 1.2247]
+
 References: Ba et al., *Layer Normalization* (2016); Zhang & Sennrich, *Root Mean Square Layer
 Normalization* (2019); Wu & He, *Group Normalization* (2018); Ulyanov et al., *Instance
 Normalization* (2016).
@@ -31,6 +50,16 @@ several passes over memory where torch's fused kernel makes one, so in eager mod
 these layers are a few times slower than `nn.LayerNorm` (measured by `bench/layers.py`);
 `torch.compile` fuses them back into one kernel. Left out: running
 statistics for InstanceNorm (`track_running_stats`), which torch disables by default too.
+
+## Exercises
+
+1. Write `layer_norm(x, gamma, beta, eps)` over the last axis. Check it:
+   `uv run pytest --exercise nn.normalization`.
+2. Write `rms_norm(x, gamma, eps)` over the last axis. Check it:
+   `uv run pytest --exercise nn.normalization`.
+3. Write `group_norm(x, groups, gamma, beta, eps)` for `x` `(B, C, *S)`; which values of `groups`
+   give InstanceNorm, and which a LayerNorm over `(C, *S)`? Check it:
+   `uv run pytest --exercise nn.normalization`.
 """
 
 from __future__ import annotations

@@ -12,16 +12,49 @@ $$w \leftarrow w + \eta\, y_i x_i, \qquad b \leftarrow b + \eta\, y_i.$$
 
 **Convergence theorem** (Novikoff, 1962). If the data are linearly separable with margin $\gamma$
 by a unit vector $w^*$ ($y_i\, w^{*\top} x_i \ge \gamma$) and $\|x_i\| \le R$, the rule makes at
-most $(R/\gamma)^2$ mistakes, whatever the order of the examples. Each mistake grows
-$w^\top w^*$ by at least $\gamma$ while $\|w\|^2$ grows by at most $R^2$, and the two cannot
-both continue forever.
+most $(R/\gamma)^2$ mistakes, whatever the order of the examples. The proof, step by step
+(take $\eta = 1$, start from $w_0 = 0$, and fold the bias into $w$ with a constant feature 1):
+
+1. *Alignment grows linearly.* The $k$-th mistake on $(x_i, y_i)$ sets $w_k = w_{k-1} + y_i x_i$,
+   so $w_k^\top w^* = w_{k-1}^\top w^* + y_i\, x_i^\top w^* \ge w_{k-1}^\top w^* + \gamma$, and
+   by induction $w_k^\top w^* \ge k\gamma$.
+2. *Length grows only like a square root.* $\|w_k\|^2 = \|w_{k-1}\|^2 + 2 y_i\, w_{k-1}^\top x_i +
+   \|x_i\|^2 \le \|w_{k-1}\|^2 + R^2$, because the middle term is $\le 0$ on a mistake. So
+   $\|w_k\|^2 \le k R^2$.
+3. *Cauchy-Schwarz joins them.* $k\gamma \le w_k^\top w^* \le \|w_k\|\,\|w^*\| = \|w_k\| \le
+   \sqrt{k}\, R$, hence $\sqrt{k} \le R/\gamma$ and $k \le (R/\gamma)^2$.
+
+The learning rate does not matter: with $w_0 = 0$ every $w_k$ is $\eta$ times the $\eta = 1$
+one, and the sign of $w^\top x$ is unchanged.
 
 **Failure on XOR** (Minsky & Papert, 1969). No line separates $\{(0,0),(1,1)\}$ from
 $\{(0,1),(1,0)\}$, so the rule never stops making mistakes; a hidden layer with a nonlinear
 activation (the next chapter, `mlp.py`) is what fixes it. The activations themselves are in
 `activations.py`.
 
+A worked example: four points on either side of the line $x_1 = x_2$, learned in two epochs.
+
+>>> import torch
+>>> x = torch.tensor([[2.0, 0.0], [0.0, 2.0], [3.0, 1.0], [1.0, 3.0]])
+>>> y = torch.tensor([1.0, -1.0, 1.0, -1.0])
+>>> res = train_perceptron(x, y)
+>>> res.weight.tolist(), res.bias.item(), res.mistakes_per_epoch
+([2.0, -2.0], 0.0, [2, 0])
+
+The first point is on the boundary of $w = 0$ (a mistake): $w = (2, 0)$, $b = 1$. The second
+scores $0 + 1 > 0$ against its label $-1$: $w = (2, -2)$, $b = 0$. The next two are right, and
+the second epoch makes no mistake.
+
 Left out: the pocket algorithm and the averaged/voted perceptron for non-separable data.
+
+## Exercises
+
+1. Write `perceptron_step(w, b, xi, yi, lr)`: one visit of the learning rule to example
+   $(x_i, y_i)$, returning the new `(w, b)` (unchanged unless $y_i(w^\top x_i + b) \le 0$).
+   Check it: `uv run pytest --exercise nn.perceptron`.
+2. Write `mistake_bound(x, y, w_star, b_star)`: Novikoff's $(R/\gamma)^2$ for a separator
+   $w^{*\top} x + b^* = 0$ that is not a unit vector and has a bias (work in the space
+   $\tilde x = (x, 1)$ of step 3 above). Check it: `uv run pytest --exercise nn.perceptron`.
 """
 
 from __future__ import annotations

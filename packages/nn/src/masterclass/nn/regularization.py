@@ -16,6 +16,14 @@ shrink directly to the weights, outside the adaptive update:
 
 $$\theta \leftarrow \theta - \eta\lambda\theta - \eta\,\frac{\hat m}{\sqrt{\hat v} + \epsilon}.$$
 
+Why the two agree for SGD and not for Adam, in two lines. SGD on $L + \frac\lambda2\|\theta\|^2$
+steps $\theta - \eta(g + \lambda\theta) = (1 - \eta\lambda)\theta - \eta g$: a shrink, then the
+plain step. Adam on the same loss feeds $g + \lambda\theta$ into its moments, so the decay term
+is divided by $\sqrt{\hat v}$ per coordinate: a weight whose gradients are large
+($\sqrt{\hat v}$ big) is decayed by $\eta\lambda\theta/\sqrt{\hat v}$, a small fraction of what a
+weight with tiny gradients gets. The shrink is no longer uniform, and it is no longer a prior
+on $\theta$. AdamW removes the penalty from the loss and shrinks by $(1 - \eta\lambda)$ directly.
+
 The tests show both identities with torch's optimizers: `l2_penalty` + `torch.optim.Adam` equals
 `Adam(weight_decay=λ)`, and `decoupled_weight_decay_` + `Adam` equals `AdamW`, and that the two
 differ. (The optimizers themselves are Module 1's subject; here they are torch's.)
@@ -28,7 +36,25 @@ effective number of training steps.
 here is a dataset wrapper that applies a chain of transforms to each example when it is read,
 with an explicit generator so that runs are reproducible.
 
+A worked example: early stopping with patience 2 stops after the second check without an
+improvement and remembers where the best value was.
+
+>>> stopper = EarlyStopping(patience=2)
+>>> [stopper.step(v) for v in [1.0, 0.8, 0.85, 0.9]]
+[False, False, False, True]
+>>> stopper.best, stopper.best_step
+(0.8, 1)
+
 Left out: max-norm constraints, spectral normalization, mixup/cutmix.
+
+## Exercises
+
+1. Write `adamw_step(theta, grad, m, v, t, lr, weight_decay)`: one AdamW step with bias-corrected
+   moments ($\beta = (0.9, 0.999)$, $\epsilon = 10^{-8}$), returning `(theta, m, v)`. Check it:
+   `uv run pytest --exercise nn.regularization`.
+2. Write `stopping_step(values, patience, min_delta)`: the index of the validation check after
+   which early stopping (mode "min") ends training, or -1. Check it:
+   `uv run pytest --exercise nn.regularization`.
 """
 
 from __future__ import annotations

@@ -26,8 +26,28 @@ $x + W_2\,\phi(W_1 \mathrm{LN}(x))$ (He et al., *Identity Mappings in Deep Resid
 `BasicBlock` is the ResNet-18/34 convolutional block, conv-BN-ReLU-conv-BN, added to the
 input (through a 1x1 convolution when the shape changes) and followed by a ReLU.
 
+A worked example: through 20 contractive tanh layers the plain stack's first-layer gradient
+is about $10^{-7}$ of its last layer's, while the residual stack's stays of order one; and a
+block that halves the resolution and doubles the channels projects its skip path.
+
+>>> plain = gradient_norms_by_depth(False, depth=20, d=16)
+>>> res = gradient_norms_by_depth(True, depth=20, d=16)
+>>> plain[0] / plain[-1] < 1e-5, 0.1 < res[0] / res[-1] < 10
+(True, True)
+>>> block = BasicBlock(4, 8, stride=2)
+>>> tuple(block(torch.randn(2, 4, 8, 8)).shape), block.shortcut is not None
+((2, 8, 4, 4), True)
+
 Left out: bottleneck blocks (ResNet-50), stochastic depth, and zero-initializing the last
 normalization of each branch.
+
+## Exercises
+
+1. Write `residual_grad(x, weight, grad_out)`: $\partial L/\partial x$ for the layer
+   $y = x + \tanh(x W^\top)$ on `(B, d)` rows, given $\partial L/\partial y$. Check it:
+   `uv run pytest --exercise nn.residual`.
+2. Write `needs_projection(in_channels, out_channels, stride)`: whether a ResNet basic block
+   needs a 1x1 convolution on its skip path. Check it: `uv run pytest --exercise nn.residual`.
 """
 
 from __future__ import annotations

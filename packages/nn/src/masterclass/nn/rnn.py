@@ -12,6 +12,35 @@ reaching step $t-k$ is a product of $k$ Jacobians $\operatorname{diag}(\tanh')W_
 shrinks or explodes geometrically. This *vanishing gradient* is why LSTMs and GRUs
 (`lstm_gru.py`) add gates.
 
+**Why gradients vanish**, step by step. Write $a_t = W_{ih}x_t + b + W_{hh}h_{t-1}$, so
+$h_t = \tanh(a_t)$.
+
+1. One step: $\partial h_t/\partial h_{t-1} = \operatorname{diag}(1 - h_t^2)\,W_{hh}$ (row $i$ is
+   $\tanh'(a_{t,i})$ times row $i$ of $W_{hh}$).
+2. $k$ steps, by the chain rule: $\partial h_t/\partial h_{t-k} = \prod_{j=0}^{k-1}
+   \operatorname{diag}(1 - h_{t-j}^2)\,W_{hh}$, and the loss at step $t$ sends
+   $\partial L_t/\partial h_{t-k} = (\partial h_t/\partial h_{t-k})^\top\,\partial L_t/\partial h_t$
+   back to step $t - k$.
+3. Norms multiply: $|\tanh'| \le 1$, so $\lVert\partial h_t/\partial h_{t-k}\rVert \le
+   \lVert W_{hh}\rVert_2^k$. If the largest singular value of $W_{hh}$ is below 1 the signal from
+   $k$ steps back shrinks at least geometrically; if it is well above 1 (and the units are not
+   saturated) it can grow geometrically instead, which gradient clipping tames.
+
+So a plain RNN learns dependencies a few steps long quickly and long ones slowly or never.
+
+A worked example: with $W_{hh} = 0.5 I$ and no input, the Jacobian of a step is at most $0.5$
+per coordinate, and ten steps shrink it by $0.5^{10} \approx 10^{-3}$ or more:
+
+>>> h0 = torch.full((1, 1, 2), 0.3, dtype=torch.float64, requires_grad=True)
+>>> rnn = RNN(1, 2).double()
+>>> with torch.no_grad():
+...     for name, p in rnn.named_parameters():
+...         _ = p.copy_(0.5 * torch.eye(2) if name == "weight_hh_l0" else torch.zeros_like(p))
+>>> out, h_T = rnn(torch.zeros(10, 1, 1, dtype=torch.float64), h0)
+>>> (g,) = torch.autograd.grad(h_T.sum(), h0)
+>>> bool((g.abs() <= 0.5**10).all())
+True
+
 **Stacks.** A multi-layer RNN feeds the output sequence of layer $\ell$ as the input sequence of
 layer $\ell+1$. A *bidirectional* layer runs a second RNN from the end of the sequence to the
 start and concatenates the two outputs, so every position sees both its past and its future.
@@ -29,6 +58,15 @@ Reference: Elman, *Finding Structure in Time* (1990); Werbos, *Backpropagation T
 difficult* (1994).
 
 Left out: dropout between layers, packed variable-length sequences, projections (`proj_size`).
+
+## Exercises
+
+1. Write `rnn_unroll(x, h0, w_ih, w_hh, b_ih, b_hh)`: the hidden states `(T, B, H)` of a one-layer
+   tanh RNN over `x` `(T, B, I)` from `h0` `(B, H)`. Check it: `uv run pytest --exercise nn.rnn`.
+2. Write `step_jacobian(x, h, w_ih, w_hh, b)`: the `(H, H)` Jacobian $\partial h_t/\partial
+   h_{t-1}$ of one step for a single example (step 1 above). Then multiply twenty of them for a
+   random $W_{hh}$ scaled to spectral norm 0.9 and 1.5, and watch the norm. Check it:
+   `uv run pytest --exercise nn.rnn`.
 """
 
 from __future__ import annotations

@@ -20,6 +20,26 @@ Two score functions defined the field before the transformer:
   the query is the *current* decoder state, and the context is combined with it afterwards,
   $\tilde s = \tanh(W_c [c; s])$, to predict the output.
 
+**How attention learns to align**, derived. The context is $c = \sum_j \alpha_j h_j$ with
+$\partial\alpha_k/\partial e_j = \alpha_k(\mathbb 1[j = k] - \alpha_j)$ (the softmax Jacobian), so
+
+$$\frac{\partial c}{\partial e_j} = \sum_k h_k\,\alpha_k(\mathbb 1[j = k] - \alpha_j)
+= \alpha_j\Bigl(h_j - \sum_k \alpha_k h_k\Bigr) = \alpha_j\,(h_j - c).$$
+
+Raising the score of position $j$ pulls the context towards $h_j$ and away from the current
+average, in proportion to the weight $j$ already has. If the loss prefers the contents of $h_j$,
+the gradient raises $e_j$; the decoder learns *where* to look from the error of *what* it read.
+A position with $\alpha_j \approx 0$ gets almost no gradient, which is why attention is
+initialized soft (small scores) rather than peaked.
+
+A worked example: a dot-score query equal to key 1, with keys ten times the unit vectors, reads
+almost exactly key 1.
+
+>>> keys = 10 * torch.eye(3).unsqueeze(0)  # (B=1, S=3, D=3)
+>>> context, weights = LuongAttention(3, mode="dot")(torch.tensor([[0.0, 1.0, 0.0]]), keys)
+>>> weights.round(decimals=3).tolist(), context.round(decimals=2).tolist()
+([[0.0, 1.0, 0.0]], [[0.0, 10.0, 0.0]])
+
 The transformer's scaled dot-product attention (Module 6) is Luong's dot score divided by
 $\sqrt{d}$, computed for all positions in parallel; the tests check our dot attention against
 `torch.nn.functional.scaled_dot_product_attention` with `scale=1`.
@@ -29,6 +49,16 @@ The seq2seq model here uses the GRU of `lstm_gru.py` for both encoder and decode
 $t$ must attend to input $S - 1 - t$.
 
 Left out: beam search, coverage penalties, local (windowed) attention.
+
+## Exercises
+
+1. Write `additive_attention(query, keys, w_query, w_key, b_key, v)`: Bahdanau's context
+   `(B, K)` and weights `(B, S)` for a query `(B, Q)` and keys `(B, S, K)`, with
+   `w_query` `(A, Q)`, `w_key` `(A, K)`, `b_key` `(A,)` and `v` `(A,)`. Check it:
+   `uv run pytest --exercise nn.seq2seq_attention`.
+2. Write `dot_attention(query, keys, mask)`: Luong's dot attention context `(B, D)`, where `mask`
+   `(B, S)` is False at padding positions that must get weight 0. Check it:
+   `uv run pytest --exercise nn.seq2seq_attention`.
 """
 
 from __future__ import annotations

@@ -17,14 +17,14 @@ sizes is the activation memory the graph holds.
 `qkv` projection and RoPE, SwiGLU FFN) over $N = BT$ tokens, reading the operations one at a
 time (derivation in the comments of `decoder_saved_bytes`), the fp32 block saves
 
-$$ \text{per layer} = 4 \big( 12\,N d + 5\,N d_{ff} + N (H + 2) \big) \ \text{bytes} \quad (H_{kv} = H), $$
+$$ \text{per layer} = 4 \big( 12\,N d + 4\,N d_{ff} + N (H + 2) \big) \ \text{bytes} \quad (H_{kv} = H), $$
 
-that is $12$ activations of width $d$, five of width $d_{ff}$ and a few per-token scalars
+that is $12$ activations of width $d$, four of width $d_{ff}$ and a few per-token scalars
 (normalization statistics and the attention's log-sum-exp). Nothing of size $T^2$: the fused
 attention recomputes the score matrix in backward instead of saving it.
 
 **Checkpointing.** Activation checkpointing (Chen et al., 2016) saves only a block's *input*
-and recomputes the block's forward during backward: $12Nd + 5Nd_{ff}$ per layer becomes $Nd$,
+and recomputes the block's forward during backward: $12Nd + 4Nd_{ff}$ per layer becomes $Nd$,
 for about one extra forward pass (a third more compute). `checkpoint_module` wraps a block with
 `torch.utils.checkpoint`; `Recompute` does the same from scratch as an autograd function.
 Recomputation runs the same kernels on the same inputs, so on a CPU the gradients are bitwise
@@ -156,11 +156,13 @@ class SavedTensorCounter:
 #   saves instead of the $[q;k;v]$ tensor.
 # - **RMSNorm** again: $3Nd + N$.
 # - **SwiGLU** $h = \mathrm{silu}(g) \odot u$ with $g = W_g y$, $u = W_u y$,
-#   $\mathrm{silu}(g) = g\,\sigma(g)$: the products save $g$, $\sigma(g)$, $\mathrm{silu}(g)$
-#   and $u$, and the down projection saves $h$: $5Nf$ (the input $y$ was counted by the norm).
+#   $\mathrm{silu}(g) = g\,\sigma(g)$: torch's fused SiLU saves only $g$ (its backward
+#   recomputes $\sigma(g)$, cheaper than storing it), the product saves $\mathrm{silu}(g)$ and
+#   $u$, and the down projection saves $h$: $4Nf$ (the input $y$ was counted by the norm). Written
+#   as `g * torch.sigmoid(g)`, SiLU would also keep $\sigma(g)$: $5Nf$.
 # - The **residual additions** save nothing: the gradient of a sum is passed through.
 #
-# With $H_{kv} = H$ and $HD = d$ the block totals $12Nd + 5Nf + (H + 2)N$. Outside the blocks:
+# With $H_{kv} = H$ and $HD = d$ the block totals $12Nd + 4Nf + (H + 2)N$. Outside the blocks:
 # the token ids (int64, saved by the embedding), the RoPE tables, the final norm ($3Nd + N$), the
 # log-softmax of the logits ($NV$, saved once for the loss), the int64 targets and the loss's
 # scalar weight.
@@ -175,7 +177,7 @@ def decoder_saved_bytes(config: Any, batch: int, seq: int) -> dict[str, int]:
     >>> from types import SimpleNamespace
     >>> cfg = SimpleNamespace(d_model=32, n_layers=2, n_heads=4, n_kv_heads=4, d_ff=128, vocab_size=64)
     >>> decoder_saved_bytes(cfg, batch=2, seq=8)["per_layer"]
-    65920
+    57728
     """
     for name, value in (("batch", batch), ("seq", seq)):
         if not isinstance(value, int) or value <= 0:
@@ -193,7 +195,7 @@ def decoder_saved_bytes(config: Any, batch: int, seq: int) -> dict[str, int]:
         attention = N * (H + H_kv) * D + N * (H + 2 * H_kv) * D + N * H * D + N * H
     else:
         attention = N * (H + H_kv) * D + 2 * N * H * D + N * H * D + N * H
-    per_layer = 4 * (2 * norm + attention + 5 * N * f)
+    per_layer = 4 * (2 * norm + attention + 4 * N * f)
     # ids and targets are int64 (8 bytes); the loss's total weight is one fp32 scalar.
     rope_tables = 4 * 2 * seq * D
     outside = 8 * N + rope_tables + 4 * (norm + N * V) + 8 * N + 4

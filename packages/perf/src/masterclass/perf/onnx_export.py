@@ -130,6 +130,7 @@ def export_onnx(
         if dynamo:
             _strip_node_metadata(tmp)
         onnx.checker.check_model(str(tmp), full_check=True)
+        # Module 9 and later share one version: `masterclass.infra.atomic.atomic_write`.
         os.replace(tmp, path)
     finally:
         module.train(was_training)

@@ -20,12 +20,21 @@ curve: it starts at clean accuracy and falls, faster for PGD than FGSM.
 **Tokens (discrete inputs).** Text cannot move by $\varepsilon$, but the gradient still ranks
 substitutions. Write token $i$ as a one-hot $e_{x_i}$ times the embedding matrix; swapping it for
 token $v$ changes the loss by about $(e_v - e_{x_i})^\top \nabla_{e_i}\mathcal L$. **HotFlip**
-(Ebrahimi et al., 2018) makes the single best flip by this estimate. **GCG** (Zou et al., 2023,
+(Ebrahimi et al., 2018) makes the single best flip by this estimate, and repeats: one gradient
+per flip, the flip chosen over every position and every token at once (here the few best
+estimates are also evaluated exactly, a beam of one step, since a first-order estimate over a
+whole vocabulary is often wrong about its very best entry). **GCG** (Zou et al., 2023,
 the attack behind universal jailbreak suffixes) keeps the gradient only as a filter: take the
 top-$k$ tokens by $-\nabla_{e_i}\mathcal L$ at each position of an adversarial suffix, try a batch
 of random single swaps drawn from them, evaluate each *exactly*, and keep the best. The attack
 here minimises the loss of a chosen target next-token after `prompt + suffix`; it succeeds when
 the target becomes the model's greedy prediction.
+
+**The budget.** Both attacks are counted in gradient evaluations and exact forward passes: HotFlip
+spends one gradient and `candidates` forwards per flip, GCG one gradient and `batch` forwards per
+step. The capstone's tests run both against the trained tiny capstone model, forcing chosen next
+tokens, and assert the success rate each reaches in its budget; `capstone/bench/token_attacks.py`
+prints the measured rates (`capstone/bench/results/token_attacks.txt`).
 
 ## References
 
@@ -197,6 +206,57 @@ def hotflip_scores(model: nn.Module, ids: Tensor, target: int) -> Tensor:
     return g - g.gather(1, ids[:, None])
 
 
+def hotflip_attack(
+    model: nn.Module,
+    prompt: Tensor,
+    target: int,
+    *,
+    suffix_len: int = 4,
+    flips: int = 10,
+    candidates: int = 8,
+    seed: int = 0,
+) -> tuple[Tensor, bool, int]:
+    """HotFlip: a suffix `(suffix_len,)` after `prompt` `(T,)` that makes `target` the greedy
+    next token, one flip at a time. Returns the suffix, success, and the flips used.
+
+    Each flip ranks every (position, token) swap of the suffix by `hotflip_scores` and keeps the
+    best of the `candidates` lowest estimates (and the unchanged suffix) by the exact loss.
+
+    >>> import torch
+    >>> from masterclass.llm import LanguageModel, LMConfig
+    >>> _ = torch.manual_seed(0)
+    >>> lm = LanguageModel(LMConfig(vocab_size=32, d_model=16, n_layers=1, n_heads=2)).eval()
+    >>> suffix, ok, used = hotflip_attack(lm, torch.tensor([1, 2, 3]), 7, flips=3)
+    >>> suffix.shape, isinstance(ok, bool), 1 <= used <= 3
+    (torch.Size([4]), True, True)
+    """
+    if suffix_len < 1 or flips < 1 or candidates < 1:
+        raise ValueError(
+            f"suffix_len, flips and candidates must all be >= 1, got {suffix_len}, {flips}, "
+            f"{candidates}"
+        )
+    g = torch.Generator().manual_seed(seed)
+    vocab = model.tok_emb.weight.shape[0]
+    suffix = torch.randint(0, vocab, (suffix_len,), generator=g)
+    n = len(prompt)
+    for flip in range(1, flips + 1):
+        # The first-order loss change of every single swap in the suffix, (S, V); the lowest
+        # `candidates` of them, over all positions together, are tried exactly.
+        scores = hotflip_scores(model, torch.cat([prompt, suffix]), target)[n:]  # (S, V)
+        best_flat = scores.flatten().topk(min(candidates, scores.numel()), largest=False).indices
+        trials = suffix.repeat(len(best_flat), 1)  # (c, S)
+        trials[torch.arange(len(best_flat)), best_flat // vocab] = best_flat % vocab
+        trials = torch.cat([suffix[None], trials])  # keep the current suffix as a candidate
+        with torch.no_grad():
+            logits = model(torch.cat([prompt.expand(len(trials), -1), trials], dim=1))
+            losses = _target_loss(logits, target)  # (c + 1,)
+        best = int(losses.argmin())
+        suffix = trials[best]
+        if int(logits[best, -1].argmax()) == target:
+            return suffix, True, flip
+    return suffix, False, flips
+
+
 def gcg_attack(
     model: nn.Module,
     prompt: Tensor,
@@ -238,9 +298,16 @@ def gcg_attack(
 
 
 def attack_success_rate(
-    model: nn.Module, prompt: Tensor, targets: list[int], **gcg_options
+    model: nn.Module,
+    prompt: Tensor,
+    targets: list[int],
+    *,
+    attack: Callable[..., tuple[Tensor, bool, int]] | None = None,
+    **options,
 ) -> tuple[float, float]:
-    """Fraction of `targets` GCG reaches, and the mean steps of the successful attacks."""
-    results = [gcg_attack(model, prompt, t, seed=i, **gcg_options) for i, t in enumerate(targets)]
+    """Fraction of `targets` an attack (`gcg_attack` unless `attack` says, e.g.
+    `hotflip_attack`) reaches, and the mean steps (flips) of the successful attacks."""
+    attack = gcg_attack if attack is None else attack
+    results = [attack(model, prompt, t, seed=i, **options) for i, t in enumerate(targets)]
     wins = [steps for _, ok, steps in results if ok]
     return len(wins) / len(targets), (sum(wins) / len(wins) if wins else math.nan)

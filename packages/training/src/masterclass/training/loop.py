@@ -28,9 +28,14 @@ update, repeat. Everything else in this file is what makes that loop *production
    `NonFiniteLossError`, naming the step, and leaves the last good checkpoint as `latest`.
 9. **Data parallelism.** Under `torchrun` the same function runs on $W$ processes; gradients are
    averaged by all-reduce (`masterclass.infra.data_parallel`), rank 0 writes the files.
+10. **Fully sharded data parallelism.** With `parallel="fsdp"` each rank keeps only its rows of
+   every weight, gradient and optimizer moment (`masterclass.infra.sharding`, ZeRO-3); the
+   update is the same, and a checkpoint still holds the whole model, so nothing downstream
+   knows how it was trained.
 
 The optimizer is `masterclass.training.optim.AdamW` (Module 1's AdamW step) with weight decay on
-matrices only.
+matrices only, or with `optimizer="muon"` `masterclass.training.optim.Muon`: orthogonalised
+momentum for the hidden matrices, AdamW for embeddings, head and vectors (`make_optimizer`).
 
 **Reading the code.** `train` is a short list of named steps, each a function below with its own
 explanation, in the order one optimizer step runs them:
@@ -39,14 +44,22 @@ explanation, in the order one optimizer step runs them:
 |---|---|---|
 | restore or start | `_restore_or_start` | a resumed run continues bitwise where the checkpoint was |
 | accumulate | `_accumulate` | the gradient of the mean loss over `grad_accum` micro-batches |
-| all-reduce | `_all_reduce` | every rank holds the mean gradient and the mean loss |
+| all-reduce | `_all_reduce` | every rank holds the mean gradient (or its rows of it) and the mean loss |
 | finite check | `_check_finite` | nothing is updated from a NaN |
 | clip | `clip_grad_norm` | the global norm is at most `clip_norm` |
-| update | `_update` | the learning rate of this step, then AdamW |
+| update | `_update` | the learning rate of this step, then the optimizer's step |
 | log | `_Metrics`, `_log` | one JSON line per `log_every` steps, equal after a resume |
 | checkpoint | `_checkpoint` | everything above, atomically, including the log window |
 
-Left out: ZeRO/FSDP sharding, activation checkpointing, `torch.compile`, and float16 loss scaling.
+What differs between data parallelism and FSDP (wrapping the model, reducing the gradients,
+measuring their norm, gathering a whole checkpoint) is one small *strategy* object,
+`DataParallel` or `FullyShardedDataParallel`, chosen by `TrainConfig.parallel`; the loop calls
+it and does not otherwise know which one runs.
+
+Left out: ZeRO-1/2 (optimizer or gradient sharding alone: `masterclass.infra.ZeroOptimizer`),
+one FSDP unit per block with prefetching (here the whole model is one unit), sharded checkpoints
+(`masterclass.infra.sharded_checkpoint`), activation checkpointing, `torch.compile`, and
+float16 loss scaling.
 """
 
 from __future__ import annotations
@@ -65,6 +78,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from masterclass.infra.atomic import atomic_write_text
 from masterclass.infra.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from masterclass.infra.data_parallel import (
     DistributedContext,
@@ -73,11 +87,25 @@ from masterclass.infra.data_parallel import (
     broadcast_parameters,
     init_distributed,
 )
-from masterclass.training.optim import AdamW, param_groups_for_weight_decay
+from masterclass.infra.sharding import (
+    FullyShardedModule,
+    all_gather_rows,
+    pad_rows,
+    sharded_grad_norm,
+)
+from masterclass.training.optim import (
+    AdamW,
+    Muon,
+    muon_param_groups,
+    param_groups_for_weight_decay,
+)
 from masterclass.training.schedule import LRSchedule, make_schedule
 
 __all__ = [
+    "PARALLEL_STRATEGIES",
     "Batcher",
+    "DataParallel",
+    "FullyShardedDataParallel",
     "NonFiniteLossError",
     "TrainConfig",
     "TrainResult",
@@ -130,6 +158,13 @@ class TrainConfig:
     log_every: int = 10
     # Extra, JSON-serialisable values stored with every checkpoint (e.g. the model config).
     meta: dict[str, Any] = field(default_factory=dict)
+    # "ddp": every rank holds the whole model, gradients are all-reduced; "fsdp": every rank
+    # holds 1/W of the weights, gradients and optimizer state (ZeRO-3). Same updates, same
+    # checkpoints.
+    parallel: str = "ddp"
+    # "adamw" for every parameter, or "muon": Muon for the hidden matrices and AdamW for
+    # embeddings, head and vectors, at the same learning rate (`training.optim.Muon`).
+    optimizer: str = "adamw"
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "grad_accum", "log_every", "keep_checkpoints"):
@@ -151,6 +186,16 @@ class TrainConfig:
             raise ValueError(f"autocast must be 'bf16' or 'none', got {self.autocast!r}")
         if self.clip_norm is not None and self.clip_norm <= 0:
             raise ValueError(f"clip_norm must be > 0 or None, got {self.clip_norm}")
+        if self.parallel not in PARALLEL_STRATEGIES:
+            raise ValueError(
+                f"parallel must be one of {', '.join(map(repr, PARALLEL_STRATEGIES))}, "
+                f"got {self.parallel!r}"
+            )
+        if self.optimizer not in ("adamw", "muon"):
+            raise ValueError(f"optimizer must be 'adamw' or 'muon', got {self.optimizer!r}")
+        if self.optimizer == "muon" and self.parallel == "fsdp":
+            # Muon orthogonalises whole matrices; an FSDP rank holds only some rows of each.
+            raise ValueError("optimizer='muon' needs whole matrices: use parallel='ddp' with it")
         self.betas = tuple(self.betas)
 
     def lr_schedule(self) -> Callable[[int], float]:
@@ -299,9 +344,8 @@ class _Metrics:
                         kept.append(line)
                 except (ValueError, KeyError, TypeError):
                     continue
-            tmp = self.path.with_name(self.path.name + ".tmp")
-            tmp.write_text("".join(line + "\n" for line in kept))
-            os.replace(tmp, self.path)
+            # Rewritten atomically (`masterclass.infra.atomic`): a kill here keeps the old file.
+            atomic_write_text(self.path, "".join(line + "\n" for line in kept))
 
     def write(self, record: dict[str, Any]) -> None:
         if self.active:
@@ -337,8 +381,10 @@ class _Run:
     ctx: DistributedContext
     device: torch.device
     ckpt_dir: Path
-    optimizer: AdamW
-    schedule: LRSchedule
+    optimizer: torch.optim.Optimizer
+    strategy: DataParallel
+    # Set once the strategy has wrapped the model and optimizer (it drives the wrapped one).
+    schedule: LRSchedule | None = None
     step: int = 0
     resumed_from: int | None = None
     last_good: Path | None = None
@@ -420,9 +466,10 @@ def _accumulate(run: _Run) -> torch.Tensor:
 #
 # Each of the $W$ ranks computed the gradient of its own batch; the mean over ranks is the
 # gradient of the combined batch of $W B$ sequences. The loss is averaged the same way, so that
-# every rank logs and checks the same number.
+# every rank logs and checks the same number. (Under FSDP the backward pass already
+# reduce-scattered the gradient: the strategy has nothing left to do.)
 def _all_reduce(run: _Run, loss: torch.Tensor) -> float:
-    all_reduce_gradients(run.model, run.ctx)
+    run.strategy.reduce_gradients(run.model)
     return float(all_reduce_mean(loss, run.ctx))
 
 
@@ -467,16 +514,21 @@ def clip_grad_norm(parameters: Iterable[torch.Tensor], max_norm: float | None) -
         return torch.zeros(())
     norms = torch.stack([torch.linalg.vector_norm(g.detach()) for g in grads])  # (P,)
     total = torch.linalg.vector_norm(norms)
+    _scale_to(grads, total, max_norm)
+    return total
+
+
+def _scale_to(grads: list[torch.Tensor], total: torch.Tensor, max_norm: float | None) -> None:
+    # The one clipping rule, for the whole gradient (DDP) and for this rank's rows of it (FSDP).
     if max_norm is not None:
         scale = torch.clamp(max_norm / (total + 1e-6), max=1.0)
         for g in grads:
             g.detach().mul_(scale.to(g.dtype))
-    return total
 
 
 # ## Step 6: the update
 #
-# The learning rate of step $t$ is set from $t$ alone, then AdamW takes its step.
+# The learning rate of step $t$ is set from $t$ alone, then the optimizer takes its step.
 def _update(run: _Run) -> float:
     lr = run.schedule.apply(run.step)
     run.optimizer.step()
@@ -508,9 +560,12 @@ def _log(run: _Run, metrics: _Metrics, record: dict[str, Any], t_log: float, t_s
 # ## Step 8: the checkpoint
 #
 # Rank 0 writes weights, optimizer, RNG, data position and the loop state atomically; the other
-# ranks wait at a barrier, so no rank races ahead of a checkpoint that might be needed.
+# ranks wait at a barrier, so no rank races ahead of a checkpoint that might be needed. What is
+# written is always the *whole* model and optimizer, as one process would have them: under FSDP
+# every rank first takes part in gathering them (a collective), and frees them afterwards.
 def _checkpoint(run: _Run) -> None:
     path = None
+    whole_model, whole_optimizer = run.strategy.whole()
     if run.ctx.is_main:
         extra = {
             "train_config": asdict(run.config),
@@ -519,16 +574,189 @@ def _checkpoint(run: _Run) -> None:
         }
         path = save_checkpoint(
             run.ckpt_dir,
-            model=run.model,
-            optimizer=run.optimizer,
+            model=whole_model,
+            optimizer=whole_optimizer,
             step=run.step,
             data_state=run.batcher.state_dict(),
             extra=extra,
             keep=run.config.keep_checkpoints,
         )
+    run.strategy.release()
     if run.ctx.world_size > 1:
         torch.distributed.barrier()
     run.last_good = path
+
+
+# ## Data parallel or fully sharded: the strategy object
+#
+# The loop asks a strategy four things: *wrap* the model and optimizer it was given, *reduce*
+# the gradients after the backward pass, measure (and clip) their *global norm*, and hand over
+# the *whole* model and optimizer for a checkpoint. `DataParallel` answers them the way the
+# steps above describe: the module as it is, an all-reduce, `clip_grad_norm`, the objects
+# themselves.
+class DataParallel:
+    """Every rank holds the whole model and optimizer; gradients are averaged by all-reduce."""
+
+    name = "ddp"
+
+    def __init__(self, ctx: DistributedContext) -> None:
+        self.ctx = ctx
+
+    def wrap(
+        self, model: nn.Module, optimizer: torch.optim.Optimizer
+    ) -> tuple[nn.Module, torch.optim.Optimizer]:
+        """The module and optimizer the loop trains, from the whole (restored) ones."""
+        self.model, self.optimizer = model, optimizer
+        return model, optimizer
+
+    def reduce_gradients(self, model: nn.Module) -> None:
+        """Average the gradients over the ranks."""
+        all_reduce_gradients(model, self.ctx)
+
+    def clip(self, model: nn.Module, max_norm: float | None) -> torch.Tensor:
+        """Clip to the global norm `max_norm`; return the norm before clipping (0-d)."""
+        return clip_grad_norm(model.parameters(), max_norm)
+
+    def whole(self) -> tuple[nn.Module, torch.optim.Optimizer]:
+        """The whole model and optimizer, as one process holds them (every rank calls it)."""
+        return self.model, self.optimizer
+
+    def release(self) -> None:
+        """Free what `whole` gathered (nothing to free here)."""
+
+    def unwrap(self) -> None:
+        """Leave the trained weights in the model `wrap` was given (they already are)."""
+
+
+# ## FSDP in the loop
+#
+# `masterclass.infra.FullyShardedModule` (ZeRO-3) keeps, on rank $r$, rows $[rc, (r+1)c)$ of
+# every parameter $\theta_p$ (of $d_p$ rows, $c = \lceil d_p / W \rceil$, zero-padded), gathers
+# the whole tensors for the forward pass and reduce-scatters the gradient in the backward pass, so
+# that after `backward` rank $r$ holds exactly its rows of the *mean* gradient
+# $\bar g = \frac1W \sum_{r'} g^{(r')}$. What the loop needs besides, derived:
+#
+# 1. **No all-reduce.** The reduce-scatter already averaged: the strategy's `reduce_gradients`
+#    does nothing. (An all-reduce is a reduce-scatter plus an all-gather; FSDP skips the
+#    all-gather of gradients and all-gathers *weights* instead, in the next forward.)
+# 2. **The update is the same.** AdamW is elementwise: element $i$ of $\theta$ moves by a
+#    function of $g_i$, $m_i$, $v_i$, $\theta_i$ and the step alone. So an optimizer over the
+#    shards, whose state holds the same rows of $m$ and $v$, updates each row exactly as the
+#    whole optimizer would. Weight decay acts on the same tensors, since a shard keeps its
+#    tensor's number of dimensions, and the padding rows stay zero (zero weight, zero gradient).
+# 3. **The global norm from the rows.** The squared norm is a sum over elements, and the rows
+#    partition the elements:
+#    $$ \lVert \bar g \rVert_2^2 = \sum_{r=0}^{W-1} \sum_{p} \lVert \bar g_p[\text{rows of } r]
+#       \rVert_2^2 , $$
+#    so each rank sums the squares of its rows and one all-reduce of a single number gives every
+#    rank the same norm (`sharded_grad_norm`, in float64). Scaling each rank's rows by the same
+#    $s = \min(1, c / (\lVert \bar g \rVert_2 + \epsilon))$ is the clipping of step 5.
+# 4. **Whole checkpoints.** A checkpoint must not depend on $W$: it holds each parameter and
+#    each moment gathered whole (an all-gather of the rows, padding dropped), written into the
+#    model and optimizer the loop was given, so `load_checkpoint` of one process, a DDP run or
+#    an FSDP run of another $W$ reads it. Restoring goes the other way: the whole checkpoint is
+#    loaded as in a single process, then each rank keeps its rows.
+#
+# The results equal DDP's up to floating-point summation order: the ring reduce-scatter adds the
+# ranks' gradients in its own order, and the norm is summed in float64 from rows rather than in
+# the input precision from whole tensors. In float64 the two agree to about $10^{-12}$ relative
+# per step (the distributed test); in float32 to about $10^{-6}$.
+class FullyShardedDataParallel(DataParallel):
+    """ZeRO-3: each rank keeps 1/W of every weight, gradient and optimizer moment.
+
+    At one process it is a plain wrapper, which shows what it does:
+
+    >>> ctx = init_distributed("cpu")
+    >>> net = nn.Linear(3, 2)
+    >>> w = net.weight.detach().clone()
+    >>> fsdp = FullyShardedDataParallel(ctx)
+    >>> sharded, opt = fsdp.wrap(net, AdamW(net.parameters()))
+    >>> [tuple(p.shape) for p in sharded.parameters()], tuple(net.weight.shape)  # freed
+    ([(2, 3), (2,)], (0,))
+    >>> whole, _ = fsdp.whole()  # gathered back, as a checkpoint holds it
+    >>> torch.equal(whole.weight, w)
+    True
+    >>> fsdp.release(); tuple(net.weight.shape)
+    (0,)
+    """
+
+    name = "fsdp"
+
+    def wrap(self, model: nn.Module, optimizer: AdamW) -> tuple[nn.Module, AdamW]:
+        """Shard `model` (freeing its weights) and move `optimizer`'s state to the shards."""
+        self.model, self.optimizer = model, optimizer
+        self.full_params = [p for _, p in model.named_parameters()]
+        self.sharded = FullyShardedModule(model)
+        shard_of = {id(p): s for p, s in zip(self.full_params, self.sharded.shards)}
+        self.shape_of = {id(s): shape for s, shape in zip(self.sharded.shards, self.sharded.shapes)}
+        # The same groups (weight decay, learning rate) over the shards, in the same order.
+        groups = [
+            {**g, "params": [shard_of[id(p)] for p in g["params"]]} for g in optimizer.param_groups
+        ]
+        # (Every hyper-parameter is in the groups, which the optimizer's defaults only fill in.)
+        self.shard_optimizer = type(optimizer)(groups)
+        # A restored optimizer state is whole: keep this rank's rows of each moment.
+        for p, s in zip(self.full_params, self.sharded.shards):
+            if p in optimizer.state:
+                self.shard_optimizer.state[s] = {
+                    k: self._rows(v, s) for k, v in optimizer.state[p].items()
+                }
+        optimizer.state.clear()
+        return self.sharded, self.shard_optimizer
+
+    def _rows(self, value: Any, shard: torch.Tensor) -> Any:
+        if isinstance(value, torch.Tensor) and value.shape == self.shape_of[id(shard)]:
+            return pad_rows(value.detach(), self.sharded.world)[self.sharded.rank].clone()
+        return value  # the step count
+
+    def _whole(self, value: Any, shard: torch.Tensor) -> Any:
+        if isinstance(value, torch.Tensor) and value.shape == shard.shape:
+            shape = self.shape_of[id(shard)]
+            return all_gather_rows(value.detach(), shape[0] if len(shape) else 1).view(shape)
+        return value
+
+    def reduce_gradients(self, model: nn.Module) -> None:
+        """Nothing: the backward pass reduce-scattered the mean gradient into the shards."""
+
+    def clip(self, model: nn.Module, max_norm: float | None) -> torch.Tensor:
+        """Clip the shards' gradients by the norm of the whole gradient (a collective)."""
+        total = sharded_grad_norm(self.sharded.parameters())
+        _scale_to(
+            [s.grad for s in self.sharded.parameters() if s.grad is not None], total, max_norm
+        )
+        return total
+
+    @torch.no_grad()
+    def whole(self) -> tuple[nn.Module, AdamW]:
+        """Gather weights and moments into the model and optimizer given to `wrap`."""
+        for p, s in zip(self.full_params, self.sharded.shards):
+            p.data = self._whole(s, s)
+            state = self.shard_optimizer.state.get(s)
+            if state:
+                self.optimizer.state[p] = {k: self._whole(v, s) for k, v in state.items()}
+        for whole_group, group in zip(
+            self.optimizer.param_groups, self.shard_optimizer.param_groups
+        ):
+            whole_group.update({k: v for k, v in group.items() if k != "params"})
+        return self.model, self.optimizer
+
+    def release(self) -> None:
+        """Free the gathered weights and moments again."""
+        for p in self.full_params:
+            p.data = torch.empty(0, dtype=p.dtype, device=p.device)
+        self.optimizer.state.clear()
+
+    def unwrap(self) -> None:
+        """Gather the trained weights into the model given to `wrap`, for the caller."""
+        self.whole()
+        self.optimizer.state.clear()
+
+
+# The strategies by the name `TrainConfig.parallel` gives.
+PARALLEL_STRATEGIES: dict[str, type[DataParallel]] = {
+    "ddp": DataParallel,
+    "fsdp": FullyShardedDataParallel,
+}
 
 
 def _every(step: int, period: int) -> bool:
@@ -540,6 +768,17 @@ def _every(step: int, period: int) -> bool:
 # One iteration = one optimizer step = `grad_accum` micro-batches on each of `W` ranks, through
 # the steps above in their order. The step counter in a checkpoint counts completed optimizer
 # steps, and the schedule, the data position and the RNG are all restored from it.
+
+
+def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    """The optimizer `config.optimizer` names, over `model`'s parameters (decay on matrices)."""
+    if config.optimizer == "muon":
+        groups = muon_param_groups(model, config.weight_decay)
+        return Muon(groups, lr=config.lr, betas=config.betas, weight_decay=config.weight_decay)
+    groups = param_groups_for_weight_decay(model, config.weight_decay)
+    return AdamW(groups, lr=config.lr, betas=config.betas)
+
+
 def train(
     model: nn.Module,
     batcher: Batcher,
@@ -562,7 +801,9 @@ def train(
         config: the hyper-parameters.
         run_dir: gets `metrics.jsonl` and `checkpoints/`.
         eval_fn: `model -> loss` or `model -> {name: value}` (must contain `loss` to be
-            called a loss), run every `eval_every` steps and at the end.
+            called a loss), run every `eval_every` steps and at the end, on every rank, with
+            the module being trained (under `parallel="fsdp"` the sharded wrapper, whose
+            forward pass is a collective).
         eval_data: alternatively, a batcher of held-out data; `config.eval_batches` batches
             (the same ones every time) are evaluated with `evaluate_loss`.
         progress: called with a dict after every step (`kind="step"`) and evaluation
@@ -584,22 +825,24 @@ def train(
     run_dir = Path(run_dir)
     if ctx.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
-    optimizer = AdamW(
-        param_groups_for_weight_decay(model, config.weight_decay), lr=config.lr, betas=config.betas
-    )
+    optimizer = make_optimizer(model, config)
     device = next(model.parameters()).device
-    schedule = LRSchedule(optimizer, config.lr_schedule())
-    run = _Run(model, batcher, config, ctx, device, run_dir / "checkpoints", optimizer, schedule)
+    strategy = PARALLEL_STRATEGIES[config.parallel](ctx)
+    run = _Run(model, batcher, config, ctx, device, run_dir / "checkpoints", optimizer, strategy)
+    # A checkpoint holds the whole model, so restoring works on the whole model and optimizer;
+    # the strategy then wraps both (FSDP keeps this rank's rows and frees the rest).
     _restore_or_start(run, resume)
+    run.model, run.optimizer = strategy.wrap(model, optimizer)
+    run.schedule = LRSchedule(run.optimizer, config.lr_schedule())
     metrics = _Metrics(run_dir / "metrics.jsonl", ctx.is_main, run.resumed_from)
 
     def evaluate() -> dict[str, float]:
         if eval_fn is not None:
-            out = eval_fn(model)
+            out = eval_fn(run.model)
             result = dict(out) if isinstance(out, dict) else {"loss": float(out)}
         elif eval_data is not None:
             batches = _eval_batches(eval_data, max(config.eval_batches, 1))
-            result = {"loss": evaluate_loss(model, batches, autocast=config.autocast)}
+            result = {"loss": evaluate_loss(run.model, batches, autocast=config.autocast)}
         else:
             return {}
         record = {"kind": "eval", "step": run.step, **{f"eval_{k}": v for k, v in result.items()}}
@@ -608,33 +851,47 @@ def train(
             progress(record)
         return result
 
-    model.train()
+    run.model.train()
     start, t_start = run.step, time.perf_counter()
     t_log = t_start
-    while run.step < end:
-        loss = _all_reduce(run, _accumulate(run))
-        _check_finite(run, "the training loss", loss)
-        grad_norm = float(clip_grad_norm(model.parameters(), config.clip_norm))
-        _check_finite(run, "the gradient norm", grad_norm)
-        lr = _update(run)
-        run.step += 1
-        run.last_loss = loss
-        run.window_losses.append(loss)
-        last = run.step == config.steps
-        record = {"kind": "step", "step": run.step, "loss": loss, "lr": lr, "grad_norm": grad_norm}
-        if _every(run.step, config.log_every) or last:
-            t_log = _log(run, metrics, record, t_log, t_start)
-        if progress is not None:
-            progress(record)
-        if _every(run.step, config.eval_every) or last:
+    try:
+        while run.step < end:
+            loss = _all_reduce(run, _accumulate(run))
+            _check_finite(run, "the training loss", loss)
+            grad_norm = float(strategy.clip(run.model, config.clip_norm))
+            _check_finite(run, "the gradient norm", grad_norm)
+            lr = _update(run)
+            run.step += 1
+            run.last_loss = loss
+            run.window_losses.append(loss)
+            last = run.step == config.steps
+            record = {
+                "kind": "step",
+                "step": run.step,
+                "loss": loss,
+                "lr": lr,
+                "grad_norm": grad_norm,
+            }
+            if _every(run.step, config.log_every) or last:
+                t_log = _log(run, metrics, record, t_log, t_start)
+            if progress is not None:
+                progress(record)
+            if _every(run.step, config.eval_every) or last:
+                run.last_eval = evaluate()
+            if _every(run.step, config.checkpoint_every) or last or run.step == end:
+                _checkpoint(run)
+        # A run resumed from its final checkpoint has nothing left to do; its last evaluation
+        # comes from the checkpoint (evaluating again would write a second line for the same
+        # step), except for checkpoints of older versions that did not store it.
+        if start == config.steps and not run.last_eval:
             run.last_eval = evaluate()
-        if _every(run.step, config.checkpoint_every) or last or run.step == end:
-            _checkpoint(run)
-    # A run resumed from its final checkpoint has nothing left to do; its last evaluation comes
-    # from the checkpoint (evaluating again would write a second line for the same step), except
-    # for checkpoints of older versions that did not store it.
-    if start == config.steps and not run.last_eval:
-        run.last_eval = evaluate()
+    except NonFiniteLossError:
+        # Raised on every rank at the same step (the checks use reduced numbers), so the
+        # gathering collective below is safe: the caller's model holds the last weights.
+        strategy.unwrap()
+        raise
+    # The caller's `model` holds the trained weights, whatever the strategy.
+    strategy.unwrap()
     return TrainResult(
         steps=run.step,
         final_loss=run.last_loss,

@@ -20,12 +20,46 @@ Parameter groups matter for AdamW because weight decay should apply to matrices 
 gains and biases (a decayed RMSNorm gain drifts towards zero for no benefit);
 `param_groups_for_weight_decay` builds the two groups the usual way, by dimension.
 
+## Muon: orthogonalised momentum for the weight matrices
+
+AdamW scales each coordinate of the gradient by its own running RMS. Muon (Jordan et al., 2024,
+*Muon: An optimizer for hidden layers*, https://kellerjordan.github.io/posts/muon/; Liu et al.,
+2025, *Muon is Scalable for LLM Training*, https://arxiv.org/abs/2502.16982) treats a weight
+matrix as a matrix: it keeps a momentum $B_t = \mu B_{t-1} + (1-\mu) G_t$ and replaces the
+update by the nearest semi-orthogonal matrix. If $M = U S V^\top$ is the SVD of the (Nesterov)
+momentum $M = (1-\mu) G_t + \mu B_t$, the update is
+$$ O = U V^\top = \arg\min_{O^\top O = I} \lVert O - M \rVert_F , $$
+the *polar factor* of $M$ (Module 1's SVD chapter): every singular direction of the update moves
+by the same amount, so the rare directions that a few large singular values would drown out get
+their share. Computing an SVD per step is slow; Newton–Schulz iterations get there with matrix
+products only. Normalise $X_0 = M / \lVert M \rVert_F$ (so every singular value is in $(0, 1]$)
+and iterate an odd polynomial,
+$$ X_{k+1} = a X_k + b (X_k X_k^\top) X_k + c (X_k X_k^\top)^2 X_k
+   = U\, p(S_k)\, V^\top,\qquad p(s) = a s + b s^3 + c s^5 . $$
+Because $X X^\top X = U S^3 V^\top$, each step applies the scalar polynomial $p$ to every singular
+value and leaves $U$ and $V$ alone, so the question is only which $p$ drives all of $(0, 1]$
+towards 1 in few steps. The cubic $p(s) = \tfrac32 s - \tfrac12 s^3$ converges to exactly 1 but
+slowly for small $s$ (its slope at 0 is 1.5); Jordan's quintic $(a, b, c) = (3.4445, -4.7750,
+2.0315)$ has slope 3.4 at 0 and after five steps leaves every singular value in about $[0.7, 1.2]$:
+not $U V^\top$, but as good in practice and three times cheaper. The iteration runs in bfloat16.
+The update's RMS depends on the shape, $\lVert U V^\top \rVert_F / \sqrt{AB} = 1/\sqrt{\max(A,B)}$,
+so Liu et al. scale the learning rate by $0.2 \sqrt{\max(A, B)}$: the update then has AdamW's
+typical RMS of 0.2 and Muon uses AdamW's learning rate and weight decay unchanged
+(`adjust_lr="match_rms_adamw"`).
+
+Muon is for the matrices inside the network. Embeddings (a lookup, not a linear map of the input),
+the output head and the vectors (gains, biases) stay with AdamW; `muon_param_groups` splits them
+that way and `Muon` runs both kinds of group, so one optimizer object serves the loop, the
+learning-rate schedule and the checkpoints. The tests compare every step with
+`torch.optim.Muon` (matrices) and with `AdamW` (the rest).
+
 Left out: fused/foreach multi-tensor kernels (torch's speed trick of updating all parameters in a
-few large kernels), AMSGrad, and sparse gradients.
+few large kernels), AMSGrad, sparse gradients, and Muon for convolutions (flattened kernels).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import Any
 
@@ -34,7 +68,7 @@ from torch import nn
 
 from masterclass.linalg.optimizers import AdamState, adamw_init, adamw_step
 
-__all__ = ["AdamW", "param_groups_for_weight_decay"]
+__all__ = ["AdamW", "Muon", "muon_param_groups", "newton_schulz", "param_groups_for_weight_decay"]
 
 
 class AdamW(torch.optim.Optimizer):
@@ -80,26 +114,28 @@ class AdamW(torch.optim.Optimizer):
                     continue
                 if p.grad.is_sparse:
                     raise TypeError("AdamW does not support sparse gradients")
-                state = self.state[p]
-                if not state:
-                    init = adamw_init(p.detach())
-                    state["exp_avg"] = init.exp_avg
-                    state["exp_avg_sq"] = init.exp_avg_sq
-                    state["step"] = init.step
-                new_param, new_state = adamw_step(
-                    p.detach(),
-                    p.grad,
-                    AdamState(state["exp_avg"], state["exp_avg_sq"], int(state["step"])),
-                    lr=float(group["lr"]),
-                    betas=tuple(group["betas"]),
-                    eps=group["eps"],
-                    weight_decay=group["weight_decay"],
-                )
-                p.copy_(new_param)
-                state["exp_avg"].copy_(new_state.exp_avg)
-                state["exp_avg_sq"].copy_(new_state.exp_avg_sq)
-                state["step"] = new_state.step
+                _adamw_update(p, self.state[p], group)
         return loss
+
+
+def _adamw_update(p: torch.Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
+    # One parameter's AdamW step in place, from its `.grad`, its state and its group's settings.
+    if not state:
+        init = adamw_init(p.detach())
+        state.update(exp_avg=init.exp_avg, exp_avg_sq=init.exp_avg_sq, step=init.step)
+    new_param, new_state = adamw_step(
+        p.detach(),
+        p.grad,
+        AdamState(state["exp_avg"], state["exp_avg_sq"], int(state["step"])),
+        lr=float(group["lr"]),
+        betas=tuple(group["betas"]),
+        eps=group["eps"],
+        weight_decay=group["weight_decay"],
+    )
+    p.copy_(new_param)
+    state["exp_avg"].copy_(new_state.exp_avg)
+    state["exp_avg_sq"].copy_(new_state.exp_avg_sq)
+    state["step"] = new_state.step
 
 
 # ## Which parameters to decay
@@ -117,3 +153,164 @@ def param_groups_for_weight_decay(model: nn.Module, weight_decay: float) -> list
         {"params": decay, "weight_decay": weight_decay},
         {"params": no_decay, "weight_decay": 0.0},
     ]
+
+
+# ## Muon
+#
+# `newton_schulz` is the quintic iteration of the chapter's introduction. A tall matrix is
+# transposed first so that the Gram matrix $X X^\top$ is the smaller of the two.
+NS_COEFFICIENTS = (3.4445, -4.7750, 2.0315)
+
+
+def newton_schulz(
+    m: torch.Tensor,
+    steps: int = 5,
+    coefficients: tuple[float, float, float] = NS_COEFFICIENTS,
+    eps: float = 1e-7,
+    dtype: torch.dtype = torch.bfloat16,
+) -> torch.Tensor:
+    r"""Approximately orthogonalise the matrix `m` (`U S V^T` -> `U p(S) V^T`, `p(S)` near 1).
+
+    Runs in `dtype` (bfloat16, like Muon's reference) and returns that dtype.
+
+    >>> q = newton_schulz(torch.tensor([[3.0, 0.0], [0.0, 0.5]]), dtype=torch.float64)
+    >>> [round(v, 2) for v in torch.linalg.svdvals(q).tolist()]  # both singular values near 1
+    [1.04, 0.71]
+    """
+    if m.ndim != 2:
+        raise ValueError(f"newton_schulz needs a matrix, got shape {tuple(m.shape)}")
+    if steps < 0:
+        raise ValueError(f"steps must be >= 0, got {steps}")
+    a, b, c = coefficients
+    tall = m.shape[0] > m.shape[1]
+    x = m.to(dtype=dtype, copy=True)
+    x = x.T if tall else x
+    # Dividing by the Frobenius norm bounds the largest singular value by 1.
+    x = x / x.norm().clamp(min=eps)
+    # `addmm(C, A, B, beta, alpha)` is beta C + alpha A B in one kernel, rounded once.
+    for _ in range(steps):
+        gram = x @ x.T  # (A, A), A = the smaller side
+        poly = torch.addmm(gram, gram, gram, beta=b, alpha=c)  # b G + c G^2
+        x = torch.addmm(x, poly, x, beta=a)  # a X + (b G + c G^2) X
+    return x.T if tall else x
+
+
+# Splitting the parameters: matrices of the hidden layers go to Muon; embeddings, the output head
+# (any 2-D parameter whose name is in `adam_names`, by default those of `nn.Embedding` modules
+# and a module named `lm_head`) and vectors go to AdamW, matrices with weight decay.
+def muon_param_groups(
+    model: nn.Module, weight_decay: float, adam_names: Iterable[str] | None = None
+) -> list[dict[str, Any]]:
+    """Three groups for `Muon`: hidden matrices (Muon), other matrices and vectors (AdamW)."""
+    if adam_names is None:
+        adam_names = set()
+        for name, module in model.named_modules():
+            if isinstance(module, nn.Embedding) or name.split(".")[-1] == "lm_head":
+                adam_names |= {f"{name}.{n}" if name else n for n, _ in module.named_parameters()}
+    adam_names = set(adam_names)
+    hidden, other, vectors = [], [], []
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        if p.dim() < 2:
+            vectors.append(p)
+        elif p.dim() == 2 and name not in adam_names:
+            hidden.append(p)
+        else:
+            other.append(p)
+    return [
+        {"params": hidden, "muon": True, "weight_decay": weight_decay},
+        {"params": other, "muon": False, "weight_decay": weight_decay},
+        {"params": vectors, "muon": False, "weight_decay": 0.0},
+    ]
+
+
+class Muon(torch.optim.Optimizer):
+    """Muon for the groups marked `"muon": True` (2-D parameters), AdamW for the others.
+
+    `lr` and `weight_decay` are AdamW's: Muon groups scale the rate by `0.2 sqrt(max(A, B))`
+    (`adjust_lr="match_rms_adamw"`) or by `sqrt(max(1, A / B))` (`"original"`, Jordan's). The
+    state of a Muon parameter is its `momentum_buffer`; AdamW parameters keep AdamW's state.
+
+    >>> w = torch.nn.Parameter(torch.eye(2)); v = torch.nn.Parameter(torch.ones(2))
+    >>> opt = Muon([{"params": [w], "muon": True}, {"params": [v], "muon": False}], lr=0.1)
+    >>> w.grad = torch.tensor([[1.0, 0.0], [0.0, 0.0]]); v.grad = torch.ones(2); opt.step()
+    >>> round(w[0, 0].item(), 3), round(w[1, 1].item(), 3), round(v[0].item(), 3)
+    (0.971, 0.99, 0.89)
+    """
+
+    def __init__(
+        self,
+        params: Iterable[torch.Tensor] | Iterable[dict[str, Any]],
+        lr: float = 1e-3,
+        momentum: float = 0.95,
+        nesterov: bool = True,
+        ns_steps: int = 5,
+        adjust_lr: str = "match_rms_adamw",
+        betas: tuple[float, float] = (0.9, 0.95),
+        eps: float = 1e-8,
+        weight_decay: float = 0.1,
+    ) -> None:
+        if lr < 0:
+            raise ValueError(f"lr must be >= 0, got {lr}")
+        if not 0.0 <= momentum < 1.0:
+            raise ValueError(f"momentum must be in [0, 1), got {momentum}")
+        if adjust_lr not in ("match_rms_adamw", "original"):
+            raise ValueError(
+                f"adjust_lr must be 'match_rms_adamw' or 'original', got {adjust_lr!r}"
+            )
+        defaults = {
+            "lr": lr,
+            "momentum": momentum,
+            "nesterov": nesterov,
+            "ns_steps": ns_steps,
+            "adjust_lr": adjust_lr,
+            "betas": tuple(betas),
+            "eps": eps,
+            "weight_decay": weight_decay,
+            "muon": False,
+        }
+        super().__init__(params, defaults)
+        for group in self.param_groups:
+            if group["muon"] and any(p.dim() != 2 for p in group["params"]):
+                raise ValueError(
+                    "a Muon group holds matrices only; put vectors in a group with muon=False"
+                )
+
+    @staticmethod
+    def _scaled_lr(lr: float, rule: str, shape: torch.Size) -> float:
+        rows, cols = shape
+        return lr * (
+            0.2 * math.sqrt(max(rows, cols))
+            if rule == "match_rms_adamw"
+            else math.sqrt(max(1.0, rows / cols))
+        )
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        """One step: Muon on the Muon groups, AdamW on the rest; return the closure's loss."""
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            lr, wd = float(group["lr"]), group["weight_decay"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                state = self.state[p]
+                if not group["muon"]:
+                    _adamw_update(p, state, group)  # the same step the AdamW class takes
+                    continue
+                # The momentum is an exponential average of the gradients; Nesterov's variant
+                # looks one step ahead along it: (1 - mu) g + mu B.
+                mu = group["momentum"]
+                if not state:
+                    state["momentum_buffer"] = torch.zeros_like(p)
+                buf = state["momentum_buffer"]
+                buf.lerp_(p.grad, 1 - mu)
+                m = p.grad.lerp(buf, mu) if group["nesterov"] else buf
+                update = newton_schulz(m, steps=group["ns_steps"])
+                p.mul_(1 - lr * wd)
+                p.add_(update.to(p.dtype), alpha=-self._scaled_lr(lr, group["adjust_lr"], p.shape))
+        return loss

@@ -28,6 +28,23 @@ The model below loads the weights of Hugging Face's `BertForMaskedLM` (and the p
 `BertModel`) and gives the same logits (`test_bert.py`). `mlm_pretraining.py` trains it.
 
 Left out: next-sentence prediction (RoBERTa showed it does not help), whole-word masking.
+
+`mask_tokens` corrupts a batch and returns the labels the loss scores (the original ids at the
+chosen positions, `-100` elsewhere):
+
+>>> ids = torch.arange(10, 30).reshape(2, 10)
+>>> inputs, labels = mask_tokens(ids, mask_token_id=3, vocab_size=40, mlm_probability=0.3,
+...                              generator=torch.Generator().manual_seed(0))
+>>> bool(((labels == -100) | (labels == ids)).all()), bool((inputs[labels == -100] == ids[labels == -100]).all())
+(True, True)
+
+## Exercises
+
+1. Write `mask(input_ids, target, to_mask, to_random, random_ids, mask_id)`: the 80/10/10
+   corruption, given its random draws. Why keep 10% of the targets unchanged? Check it:
+   `uv run pytest --exercise transformer.bert`.
+2. Write `case_shares(p)`: the share of all positions that become `[MASK]`, a random id, a kept
+   target, or no target. Check it: `uv run pytest --exercise transformer.bert`.
 """
 
 from dataclasses import dataclass
@@ -39,6 +56,7 @@ from torch import Tensor, nn
 from masterclass.nn.activations import gelu
 from masterclass.nn.normalization import LayerNorm
 from masterclass.transformer.embeddings import Embeddings
+from masterclass.transformer.hf_weights import Link, load_weights
 from masterclass.transformer.transformer_block import BlockConfig, TransformerBlock
 
 __all__ = ["BertConfig", "BertForMaskedLM", "BertModel", "load_hf_bert_model", "mask_tokens"]
@@ -170,7 +188,13 @@ class BertForMaskedLM(nn.Module):
                 "bias": "cls.predictions.bias",
             }
         )
-        copy_mapped_weights(self, sd, mapping)
+        # The decoder's weight and bias are Hugging Face's tied copies of the word embeddings and
+        # of `cls.predictions.bias`: checked equal, not read (`hf_weights.py`).
+        tied = {
+            "cls.predictions.decoder.weight": "bert.embeddings.word_embeddings.weight",
+            "cls.predictions.decoder.bias": "cls.predictions.bias",
+        }
+        load_weights(self, sd, [Link(o, t) for o, t in mapping.items()], tied)
 
 
 def load_hf_bert_model(model: BertModel, sd: dict[str, Tensor]) -> None:
@@ -178,7 +202,9 @@ def load_hf_bert_model(model: BertModel, sd: dict[str, Tensor]) -> None:
     mapping = _hf_encoder_names(model.cfg.n_layers, prefix="")
     if model.pooler is not None:
         mapping.update({"pooler.weight": "pooler.dense.weight", "pooler.bias": "pooler.dense.bias"})
-    copy_mapped_weights(model, sd, mapping)
+    else:  # a model built without a pooler deliberately leaves the checkpoint's pooler unread
+        sd = {k: v for k, v in sd.items() if not k.startswith("pooler.")}
+    load_weights(model, sd, [Link(o, t) for o, t in mapping.items()])
 
 
 def _hf_encoder_names(n_layers: int, prefix: str) -> dict[str, str]:
@@ -203,35 +229,6 @@ def _hf_encoder_names(n_layers: int, prefix: str) -> dict[str, str]:
             m[f"{us}ffn.down.{p}"] = f"{hf}output.dense.{p}"
             m[f"{us}norm_ffn.{p}"] = f"{hf}output.LayerNorm.{p}"
     return m
-
-
-def copy_mapped_weights(
-    model: nn.Module, sd: dict[str, Tensor], mapping: dict[str, str], hint: str = ""
-) -> None:
-    """Copy `sd[theirs]` into our parameter `ours` for every `ours -> theirs` of `mapping`.
-
-    Raises `ValueError` if a parameter of ours has no source, a source is missing from `sd`, or a
-    shape differs; `hint` is appended to the incomplete-conversion message. BERT and T5 load
-    Hugging Face weights with it.
-    """
-    # Every parameter of ours must be named in the mapping and found in `sd`: a silent partial load
-    # is the classic bug of weight conversion, so both directions are checked.
-    params = dict(model.named_parameters())
-    missing = sorted(set(params) - set(mapping))
-    absent = sorted(v for v in mapping.values() if v not in sd)
-    if missing or absent:
-        raise ValueError(
-            f"weight conversion is incomplete: ours without a source {missing[:5]}, sources missing "
-            f"from the state dict {absent[:5]}{hint}"
-        )
-    with torch.no_grad():
-        for ours, theirs in mapping.items():
-            if params[ours].shape != sd[theirs].shape:
-                raise ValueError(
-                    f"shape mismatch for {ours}: ours {tuple(params[ours].shape)}, "
-                    f"{theirs} {tuple(sd[theirs].shape)}; build the model with the same config"
-                )
-            params[ours].copy_(sd[theirs])
 
 
 # ## Masking for MLM

@@ -27,6 +27,15 @@ and is equal to Hugging Face's `BertEmbeddings` with copied weights.
 
 A sequence longer than the position table is an error with a clear message, not an index error
 from deep inside `torch.embedding`.
+
+## Exercises
+
+1. Write `bert_input(ids, types, tokens, positions, segments, gain, bias, eps)`: BERT's input
+   layer from its three tables and its LayerNorm. Check it:
+   `uv run pytest --exercise transformer.embeddings`.
+2. Write `order_blind(attn, x, perm)`: whether an attention function commutes with a permutation
+   of the tokens. Prove that plain self-attention does; why does a causal mask break it, and
+   what does an encoder need instead? Check it: `uv run pytest --exercise transformer.embeddings`.
 """
 
 import math

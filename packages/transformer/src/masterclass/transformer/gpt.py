@@ -30,20 +30,38 @@ The model loads the weights of Hugging Face's `GPT2LMHeadModel` and gives the sa
 
 Left out: the key/value cache for fast generation, rotary positions, grouped-query attention and
 the other changes of modern LLMs (all in Module 7).
+
+A causal language model maps `(B, T)` token ids to `(B, T, V)` logits, and with `labels` also
+returns the shifted next-token loss (about $\ln V$ at initialization, a uniform guess):
+
+>>> model = GPT(GPTConfig(vocab_size=50, max_positions=16, d_model=16, n_layers=2, n_heads=2))
+>>> import torch
+>>> ids = torch.randint(0, 50, (2, 5), generator=torch.Generator().manual_seed(0))
+>>> logits, loss = model(ids, labels=ids)
+>>> tuple(logits.shape), abs(loss.item() - math.log(50)) < 0.5
+((2, 5, 50), True)
+
+## Exercises
+
+1. Write `lm_loss(logits, labels)`: the next-token loss, shifted by one, ignoring `-100`. Check
+   it: `uv run pytest --exercise transformer.gpt`.
+2. Write `leaks(model, ids, t)`: whether the logits at positions `0..t` change when later tokens
+   do. The checker runs it on GPT and on the same weights without the causal mask. Check it:
+   `uv run pytest --exercise transformer.gpt`.
 """
 
 import math
 from dataclasses import dataclass
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from masterclass.nn.normalization import LayerNorm
 from masterclass.transformer.embeddings import Embeddings
+from masterclass.transformer.hf_weights import Link, load_weights
 from masterclass.transformer.transformer_block import BlockConfig, TransformerBlock
 
-__all__ = ["GPT", "GPTConfig"]
+__all__ = ["GPT", "GPTConfig", "hf_gpt2_links"]
 
 
 @dataclass
@@ -125,48 +143,36 @@ class GPT(nn.Module):
 
     def load_hf_state_dict(self, sd: dict[str, Tensor]) -> None:
         """Copy the weights of a Hugging Face `GPT2LMHeadModel` state dict into this model."""
-        C = self.cfg.d_model
-        mapping: dict[str, tuple[str, bool]] = {
-            "embeddings.tokens.weight": ("transformer.wte.weight", False),
-            "embeddings.positions.weight": ("transformer.wpe.weight", False),
-            "norm.weight": ("transformer.ln_f.weight", False),
-            "norm.bias": ("transformer.ln_f.bias", False),
-        }
-        for i in range(self.cfg.n_layers):
-            hf, us = f"transformer.h.{i}.", f"blocks.{i}."
-            for p in ("weight", "bias"):
-                mapping[f"{us}norm_attn.{p}"] = (f"{hf}ln_1.{p}", False)
-                mapping[f"{us}norm_ffn.{p}"] = (f"{hf}ln_2.{p}", False)
-                # Conv1D weights are (in, out): transpose to nn.Linear's (out, in).
-                mapping[f"{us}attn.out_proj.{p}"] = (f"{hf}attn.c_proj.{p}", p == "weight")
-                mapping[f"{us}ffn.up.{p}"] = (f"{hf}mlp.c_fc.{p}", p == "weight")
-                mapping[f"{us}ffn.down.{p}"] = (f"{hf}mlp.c_proj.{p}", p == "weight")
-        params = dict(self.named_parameters())
-        qkv = {
-            f"blocks.{i}.attn.{r}_proj.{p}"
-            for i in range(self.cfg.n_layers)
-            for r in "qkv"
-            for p in ("weight", "bias")
-        }
-        missing = sorted(set(params) - set(mapping) - qkv)
-        if missing:
-            raise ValueError(f"weight conversion is incomplete: no source for {missing[:5]}")
-        with torch.no_grad():
-            for ours, (theirs, transpose) in mapping.items():
-                w = sd[theirs].T if transpose else sd[theirs]
-                if params[ours].shape != w.shape:
-                    raise ValueError(
-                        f"shape mismatch for {ours}: ours {tuple(params[ours].shape)}, {theirs} "
-                        f"{tuple(w.shape)}; build the model with the same config"
-                    )
-                params[ours].copy_(w)
-            # `c_attn` holds $W^Q, W^K, W^V$ side by side: (C, 3C) in Conv1D layout.
-            for i in range(self.cfg.n_layers):
-                w = sd[f"transformer.h.{i}.attn.c_attn.weight"]  # (C, 3C)
-                b = sd[f"transformer.h.{i}.attn.c_attn.bias"]  # (3C,)
-                attn = self.blocks[i].attn
-                for proj, w_part, b_part in zip(
-                    (attn.q_proj, attn.k_proj, attn.v_proj), w.split(C, dim=1), b.split(C)
-                ):
-                    proj.weight.copy_(w_part.T)
-                    proj.bias.copy_(b_part)
+        # HF's `lm_head.weight` is its tied copy of `wte`: checked equal, not read.
+        tied = {"lm_head.weight": "transformer.wte.weight"}
+        load_weights(self, sd, hf_gpt2_links(self.cfg.n_layers), tied)
+
+
+# ## Hugging Face's names for GPT-2
+#
+# Two layout facts beyond renaming, both declared on the rows (`hf_weights.py`): `Conv1D` weights
+# are `(in, out)`, so every linear weight is transposed; and `c_attn` holds $W^Q, W^K, W^V$ side
+# by side, `(C, 3C)` in `Conv1D` layout, so it splits into our three projections (weights and
+# biases alike) in three equal pieces.
+def hf_gpt2_links(n_layers: int) -> list[Link]:
+    """The rows that relate our `GPT` parameters to a Hugging Face `GPT2LMHeadModel` state dict."""
+    links = [
+        Link("embeddings.tokens.weight", "transformer.wte.weight"),
+        Link("embeddings.positions.weight", "transformer.wpe.weight"),
+        Link("norm.weight", "transformer.ln_f.weight"),
+        Link("norm.bias", "transformer.ln_f.bias"),
+    ]
+    for i in range(n_layers):
+        hf, us = f"transformer.h.{i}.", f"blocks.{i}."
+        for p in ("weight", "bias"):
+            conv = p == "weight"  # Conv1D weights are (in, out): transpose to (out, in)
+            qkv = tuple(f"{us}attn.{r}_proj.{p}" for r in "qkv")
+            links += [
+                Link(f"{us}norm_attn.{p}", f"{hf}ln_1.{p}"),
+                Link(f"{us}norm_ffn.{p}", f"{hf}ln_2.{p}"),
+                Link(qkv, f"{hf}attn.c_attn.{p}", transpose=conv),
+                Link(f"{us}attn.out_proj.{p}", f"{hf}attn.c_proj.{p}", transpose=conv),
+                Link(f"{us}ffn.up.{p}", f"{hf}mlp.c_fc.{p}", transpose=conv),
+                Link(f"{us}ffn.down.{p}", f"{hf}mlp.c_proj.{p}", transpose=conv),
+            ]
+    return links

@@ -32,6 +32,15 @@ approximations of `performer.py`, `longformer.py` and `linformer.py` that do con
 
 Left out: chunked computation of the causal prefix sums (this file materialises $S_i$ for every
 $i$, $O(T M D)$ memory, which is clear but wasteful), gating and decay (RetNet, GLA).
+
+## Exercises
+
+1. Write `quadratic(q, k, v)`: kernel attention with $\phi = \operatorname{elu} + 1$ by forming the
+   $(T, S)$ weight matrix. Which product, regrouped, gives the linear-time version? Check it:
+   `uv run pytest --exercise transformer.linear_attention`.
+2. Write `recurrent(q, k, v)`: causal linear attention as a loop over positions carrying a state
+   `(M, D_v)` and a normaliser `(M,)`: the RNN view. What does the state cost per step, whatever
+   the length? Check it: `uv run pytest --exercise transformer.linear_attention`.
 """
 
 from collections.abc import Callable

@@ -24,6 +24,13 @@ the cost as $r$ shrinks. `LinformerSelfAttention` is the trainable version with 
 ![Error against exact softmax attention vs cost, for each efficient attention](figures/efficient_attention.png)
 
 Left out: sharing $E, F$ across heads and layers, non-uniform projections.
+
+## Exercises
+
+1. Write `linformer(q, k, v, E, Fp)`: attention over the projected keys $E k$ and values $F v$.
+   Check it: `uv run pytest --exercise transformer.linformer`.
+2. Write `segment_mean(r, S)`: the `(r, S)` projection that averages $r$ equal segments. For which
+   inputs is Linformer with it exact? Check it: `uv run pytest --exercise transformer.linformer`.
 """
 
 import torch

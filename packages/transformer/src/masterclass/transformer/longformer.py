@@ -26,6 +26,14 @@ outside it: small when attention is local, large when it is not. The figure (pag
 ![Error against exact softmax attention vs cost, for each efficient attention](figures/efficient_attention.png)
 
 Left out: dilated windows, different window sizes per layer, the custom CUDA kernel.
+
+## Exercises
+
+1. Write `window_mask(T, window, global_tokens)`: the `(T, T)` Longformer mask. Check it:
+   `uv run pytest --exercise transformer.longformer`.
+2. Write `allowed_scores(T, window, n_global)`: how many scores the mask allows, in closed form,
+   with the first `n_global` tokens global. How does it grow with $T$ at fixed $w$ and $n_g$?
+   Check it: `uv run pytest --exercise transformer.longformer`.
 """
 
 import math

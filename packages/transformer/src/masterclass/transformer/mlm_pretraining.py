@@ -20,13 +20,15 @@ comparable. `test_mlm_pretraining.py` runs this and checks the held-out loss fal
 Left out: learning-rate warm-up and decay (Module 8), dynamic padding, longer runs.
 """
 
-import sysconfig
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import torch
 from torch import Tensor
 
+# The corpus reader is Module 5's (`masterclass.nlp.stdlib_corpus`): the top-level `.py` files in
+# sorted order, a window of their concatenated bytes. It is re-exported here for Module 7's tiny
+# runs, which reach Module 5 only through this module.
+from masterclass.nlp.stdlib_corpus import stdlib_corpus
 from masterclass.transformer.bert import BertConfig, BertForMaskedLM, mask_tokens
 
 __all__ = ["BYTE_SPECIALS", "MLMRunConfig", "pretrain_mlm", "stdlib_corpus"]
@@ -34,28 +36,6 @@ __all__ = ["BYTE_SPECIALS", "MLMRunConfig", "pretrain_mlm", "stdlib_corpus"]
 # The byte vocabulary: 256 byte values, then the specials.
 BYTE_SPECIALS = {"[PAD]": 256, "[CLS]": 257, "[SEP]": 258, "[MASK]": 259}
 VOCAB_SIZE = 260
-
-
-def stdlib_corpus(n_bytes: int, skip_bytes: int = 0) -> bytes:
-    """`n_bytes` of Python standard-library source, after skipping the first `skip_bytes`.
-
-    Files are read in sorted path order, so the corpus is the same on every run of the same Python.
-    """
-    root = Path(sysconfig.get_paths()["stdlib"])
-    out, seen = bytearray(), 0
-    for path in sorted(root.glob("*.py")):
-        data = path.read_bytes()
-        if seen + len(data) <= skip_bytes:
-            seen += len(data)
-            continue
-        start = max(0, skip_bytes - seen)
-        seen += len(data)
-        out += data[start:]
-        if len(out) >= n_bytes:
-            return bytes(out[:n_bytes])
-    raise ValueError(
-        f"the standard library under {root} has fewer than {n_bytes + skip_bytes} bytes of source"
-    )
 
 
 @dataclass

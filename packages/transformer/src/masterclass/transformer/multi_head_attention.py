@@ -29,6 +29,17 @@ same everywhere in this course: **every mask is `True` where attention is allowe
 `attention_mask` (`1` on real tokens).
 
 Left out: the key/value cache for incremental decoding (Module 7).
+
+## Exercises
+
+1. Write `split_heads(x, n_heads)`: `(B, T, H D)` to `(B, H, T, D)`. Why is it a view, not a
+   copy, until the transpose is made contiguous? Check it:
+   `uv run pytest --exercise transformer.multi_head_attention`.
+2. Write `mha(x, w_q, w_k, w_v, w_o, n_heads, causal)`: the whole self-attention forward pass.
+   The checker feeds it `nn.MultiheadAttention`'s weights. Check it:
+   `uv run pytest --exercise transformer.multi_head_attention`.
+3. Write `combine(bool_mask, bias)`: one additive mask from a boolean mask and a float bias.
+   Check it: `uv run pytest --exercise transformer.multi_head_attention`.
 """
 
 import torch

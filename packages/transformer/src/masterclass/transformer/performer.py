@@ -37,6 +37,15 @@ like $1/\sqrt{m}$ (0.33 at $m = 16$, 0.07 at $m = 1024$).
 ![Error against exact softmax attention vs cost, for each efficient attention](figures/efficient_attention.png)
 
 Left out: redrawing the features during training, the generalised kernels (ReLU features).
+
+## Exercises
+
+1. Write `positive_features(x, w)`: $\phi(x) = \exp(Wx - \|x\|^2/2)/\sqrt m$. Derive
+   $\mathbb E[\phi(q)^\top\phi(k)] = e^{q^\top k}$ from the Gaussian moment generating function.
+   Why are these features better than $\sin/\cos$ ones where the kernel is small? Check it:
+   `uv run pytest --exercise transformer.performer`.
+2. Write `favor_attention(q, k, v, w)`: FAVOR+ attention for given projections `w` `(m, D)`.
+   Check it: `uv run pytest --exercise transformer.performer`.
 """
 
 import math

@@ -22,6 +22,17 @@ filter is equal to Hugging Face's corresponding logits warper (`test_sampling.py
 `generate` runs the whole prefix through the model at every step, which costs $O(T^2)$ per token;
 the key/value cache that removes the recomputation is in Module 7. When the prefix outgrows the
 model's position table, only its last `max_positions` tokens are kept as context.
+
+## Exercises
+
+1. Write `gumbel_max(logits, n, generator)`: `n` draws from $\mathrm{softmax}(z)$ as
+   $\arg\max_i (z_i + g_i)$ with Gumbel noise. Derive why the argmax is distributed as the softmax.
+   Check it: `uv run pytest --exercise transformer.sampling`.
+2. Write `entropy(logits, temperature)`: the entropy of $\mathrm{softmax}(z / \tau)$. What are
+   its limits as $\tau \to 0$ and $\tau \to \infty$? Check it:
+   `uv run pytest --exercise transformer.sampling`.
+3. Write `top_p(logits, p)`: the nucleus filter, with a loop over the sorted tokens. Check it:
+   `uv run pytest --exercise transformer.sampling`.
 """
 
 import torch

@@ -30,6 +30,15 @@ $T$ quadruples: 59%, 30%, 15% of the dense count at $T$ = 256, 1024, 4096 for th
 
 Left out: the custom GPU kernels that make block-sparse attention fast in wall-clock time; here
 the loop over query tiles shows the algorithm and counts the work.
+
+## Exercises
+
+1. Write `strided(T, stride)`: the local and strided causal masks of Child et al. The checker
+   also verifies that two layers reach every earlier position: prove it. Check it:
+   `uv run pytest --exercise transformer.sparse_attention`.
+2. Write `block_scores(mask, block)`: the scores a block-sparse kernel computes for a mask. Why
+   is it larger than the mask's allowed entries, and when are they equal? Check it:
+   `uv run pytest --exercise transformer.sparse_attention`.
 """
 
 import math

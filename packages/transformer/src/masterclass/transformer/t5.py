@@ -34,6 +34,14 @@ logits (`test_t5.py`).
 
 Left out: the key/value cache for decoding, T5 v1.1's untied output layer (Hugging Face 5 always
 ties the output layer to the embeddings).
+
+## Exercises
+
+1. Write `bucket(offset, n_buckets, max_distance)`: T5's bucket of one relative offset
+   (bidirectional). Which offsets share a bucket with offset 100 when there are 32 buckets and
+   the maximum distance is 128? Check it: `uv run pytest --exercise transformer.t5`.
+2. Write `shift_right(labels, start_id, pad_id)`: the decoder inputs for teacher forcing. Check
+   it: `uv run pytest --exercise transformer.t5`.
 """
 
 import math
@@ -46,7 +54,7 @@ from torch import Tensor, nn
 from masterclass.nn.dropout import Dropout
 from masterclass.nn.normalization import RMSNorm
 from masterclass.transformer.attention import causal_mask
-from masterclass.transformer.bert import copy_mapped_weights
+from masterclass.transformer.hf_weights import Link, load_weights
 from masterclass.transformer.transformer_block import BlockConfig, TransformerBlock
 
 __all__ = [
@@ -273,7 +281,15 @@ class T5ForConditionalGeneration(nn.Module):
                     m[f"{us}ffn.up.weight"] = f"{ff}DenseReluDense.wi.weight"
                 m[f"{us}ffn.down.weight"] = f"{ff}DenseReluDense.wo.weight"
                 m[f"{us}norm_ffn.weight"] = f"{ff}layer_norm.weight"
-        copy_mapped_weights(self, sd, m, hint=" (is feed_forward the same?)")
+        # Both stacks' `embed_tokens` and the output layer are Hugging Face's tied copies of
+        # `shared`: checked equal (an untied T5 v1.1 head is refused), not read.
+        tied = {
+            "encoder.embed_tokens.weight": "shared.weight",
+            "decoder.embed_tokens.weight": "shared.weight",
+            "lm_head.weight": "shared.weight",
+        }
+        links = [Link(o, t) for o, t in m.items()]
+        load_weights(self, sd, links, tied, hint=" (is feed_forward the same?)")
 
 
 def shift_right(labels: Tensor, decoder_start_token_id: int, pad_token_id: int) -> Tensor:

@@ -37,8 +37,8 @@ pre-norm, so that a post-norm model takes relatively larger steps on its top lay
 is, which is what the warm-up compensates. `layer_gradient_norms` measures it on small random-init
 language models, and the figure plots it: pre-norm's gradient norms fall gently with depth and are
 smaller at the top of a deeper stack, post-norm's stay at the same size whatever the depth, so the
-post/pre ratio at the last layer grows with $L$ (about 1.1× at $L = 2$, 1.8× at $L = 24$ in the
-figure). The effect is mild at the width and depth of this course's models, which train in both
+post/pre ratio at the last layer grows with $L$ (the figure, drawn when the site is built, shows
+the gap widening). The effect is mild at the width and depth of this course's models, which train in both
 placements with Adam without warm-up; Xiong et al. report that post-norm trained without warm-up
 falls far behind for their translation Transformer and for BERT, which are wider and deeper.
 `test_post_norm_top_gradient_does_not_shrink_with_depth` checks it.
@@ -48,7 +48,22 @@ falls far behind for their translation Transformer and for BERT, which are wider
 The block below is equal to `torch.nn.TransformerEncoderLayer` and `TransformerDecoderLayer` (in
 both placements) with copied weights.
 
+A block maps the residual stream to a stream of the same shape, which is what lets blocks stack:
+
+>>> block = TransformerBlock(BlockConfig(d_model=16, n_heads=2, d_ff=32))
+>>> block(torch.zeros(2, 5, 16), is_causal=True).shape
+torch.Size([2, 5, 16])
+
 Left out: DeepNorm and other rescaled residuals; sandwich norm (a norm on both sides).
+
+## Exercises
+
+1. Write `pre_norm(x, attn, ffn, norm_attn, norm_ffn)`: a pre-norm block from its parts (given
+   as callables). Write out $x_L$ for a stack: why does every block get an identity path to the
+   loss? Check it: `uv run pytest --exercise transformer.transformer_block`.
+2. Write `post_norm(x, attn, ffn, norm_attn, norm_ffn)`: the same block, post-norm. Why does a
+   post-norm stack need no final normalization? Check it:
+   `uv run pytest --exercise transformer.transformer_block`.
 """
 
 from dataclasses import dataclass
