@@ -52,6 +52,35 @@ def read_results(name: str) -> dict:
     return {"command": lines[0], "lines": lines, "tables": tables}
 
 
+def loss_bars(name: str, title: str, colors, baseline: bool = False):
+    """A figure of `results/<name>.txt`'s first table: one bar of validation loss per variant,
+    labelled with the loss (and, with `baseline`, its change from the first row) and the size;
+    `colors(names)` gives the bar colours. The figures of the studies' chapters draw with it."""
+    import matplotlib.figure
+
+    results = read_results(name)
+    rows = results["tables"][0]
+    names = [r["variant"] for r in rows]
+    losses = [float(r["val_loss"]) for r in rows]
+    fig = matplotlib.figure.Figure(figsize=(8, 0.45 * len(rows) + 1.4))
+    ax = fig.add_subplot()
+    bars = ax.barh(names, losses, color=colors(names))
+    ax.invert_yaxis()
+    if baseline:
+        # The baseline is the first row: every other bar differs from it in one choice.
+        ax.axvline(losses[0], color="C2", linestyle="--", linewidth=1)
+    for i, (bar, row) in enumerate(zip(bars, rows, strict=True)):
+        change = f", {losses[i] - losses[0]:+.3f}" if baseline and i > 0 else ""
+        label = f" {losses[i]:.3f}{change}  ({int(row['params']):,} params)"
+        ax.text(bar.get_width(), bar.get_y() + bar.get_height() / 2, label, va="center", fontsize=8)
+    ax.set_xlim(min(losses) - 0.3, max(losses) + 0.45)
+    ax.set_xlabel("validation loss, nats per byte (lower is better)")
+    ax.set_title(title, fontsize=9)
+    fig.text(0.01, 0.005, results["command"], fontsize=6, family="monospace", color="0.4")
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    return fig
+
+
 def scaling(data) -> None:
     rows = run_grid(data)
     print(markdown_table(rows))

@@ -132,8 +132,8 @@ class TrainingConfig:
     # rank keeps 1/W of weights, gradients and optimizer state); checkpoints are whole either way.
     parallel: str = "ddp"
     # "muon" (Muon for the hidden matrices, AdamW for embeddings, head and gains) or "adamw".
-    # Muon: 0.24 nats/token lower held-out loss than AdamW after 300 steps of the default model
-    # (capstone/bench/results/optimizer.txt). FSDP needs "adamw" (Muon wants whole matrices).
+    # Muon ends lower than AdamW at the same steps (bench/optimizer.py, bench/results/optimizer.txt).
+    # FSDP needs "adamw" (Muon orthogonalises whole matrices; a rank holds only some rows).
     optimizer: str = "muon"
     # Capstone only: wall-clock budget of the training stage in seconds (0: exactly `steps`).
     time_budget_s: float = 480.0

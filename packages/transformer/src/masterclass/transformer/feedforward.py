@@ -31,8 +31,8 @@ their formulas); this file adds ReLU², a composition of two of them. For speed,
 torch's fused kernel of the same function where one exists (`FUSED`; the tests check that both
 give the same values and gradients): Module 3's SiLU is five element-wise passes over memory, the
 fused one is a single pass, and its backward recomputes $\sigma(g)$ rather than storing it
-(`masterclass.perf.memory` counts the bytes that saves). On the capstone's model this is about a
-tenth of a CPU training step.
+(`masterclass.perf.memory` counts the bytes that saves). The capstone's `bench/throughput.py`
+times a training step both ways (`capstone/bench/results/throughput.txt`).
 
 Left out: mixture-of-experts FFNs (Module 7), where a router sends each token to a few of many FFNs.
 
