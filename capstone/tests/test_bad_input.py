@@ -349,6 +349,7 @@ CASES: dict[str, Case] = {
     "negative clip_norm": Case(
         _sets("train.clip_norm=-1"), 2, "clip_norm must be >= 0", _no_run_folder
     ),
+    "negative threads": Case(_sets("train.threads=-1"), 2, "threads must be >= 0", _no_run_folder),
     "zero context": Case(
         _sets("model.max_seq_len=0"), 2, "max_seq_len must be a positive int", _no_run_folder
     ),

@@ -304,6 +304,8 @@ def test_report_explains_a_missed_target(run):
     m["config"]["preset"] = "small"
     m["train"]["time_plan"] = {
         "budget_s": 480.0,
+        "threads": 1,
+        "thread_timings": {"2": 1.46, "1": 0.66},
         "history": [
             {"at_step": 0, "seconds_per_step": 0.58, "steps": 803, "seconds_spent": 5.0},
             {"at_step": 320, "seconds_per_step": 0.71, "steps": 690, "seconds_spent": 190.0},
@@ -313,6 +315,7 @@ def test_report_explains_a_missed_target(run):
     assert "**Why targets were missed**" in text and "bits per byte below gzip -9 and xz -9" in text
     assert "planned 803 steps at 0.580 s/step" in text and "at step 320 it measured 0.710" in text
     assert "2.1× the 0.34 s/step" in text and "time_budget_s" in text
+    assert "with 1 thread(s), the faster when timed (2 threads 1.460 s/step, 1 thread 0.660" in text
 
 
 # ## The subcommands that hand a finished run to Modules 8, 10 and 12

@@ -1,5 +1,6 @@
-"""The LLM's ONNX export (KV cache), its int8 version and the Hugging Face export, each against
-PyTorch (and transformers/tokenizers) on the same inputs."""
+"""The LLM's ONNX export (KV cache), its int8 version, the batching engine's ragged step on
+onnxruntime and the Hugging Face export, each against PyTorch (and transformers/tokenizers) on the
+same inputs."""
 
 import json
 
@@ -8,17 +9,23 @@ import onnx
 import pytest
 import torch
 
+from masterclass.deploy.batching import Engine, Request
 from masterclass.deploy.llm_export import (
     OnnxLM,
+    OnnxRaggedForward,
     TorchLM,
+    _RaggedStepFunction,
     _StepFunction,
     cached_decode_parity,
     export_hf,
     export_llm_onnx,
+    export_ragged_onnx,
     quantize_onnx_int8,
+    ragged_session,
 )
 from masterclass.deploy.quantization import quantize_int8
 from masterclass.llm import LanguageModel, LMConfig
+from masterclass.llm.generate import generate
 from masterclass.nlp import BPETokenizer
 from masterclass.perf.onnx_export import onnx_parity
 
@@ -129,3 +136,99 @@ def test_hugging_face_export_loads_with_equal_logits(tmp_path, tie):
     with torch.no_grad():
         # Same weights, same float32 ops in HF's order: agreement to 1e-4 (observed ~1e-6).
         torch.testing.assert_close(hf(x).logits, model(x), rtol=0, atol=TOL)
+
+
+# ## The batching engine's onnxruntime backend
+#
+# The ragged step graph against the PyTorch step it was exported from, then the whole engine on
+# onnxruntime against the engine on PyTorch and against `llm.generate` run on each prompt alone.
+@pytest.fixture(scope="module")
+def ragged(tmp_path_factory):
+    model = _model(vocab=97)
+    path = export_ragged_onnx(model, tmp_path_factory.mktemp("ragged") / "step.onnx")
+    return model, path
+
+
+@pytest.mark.parametrize(
+    "past_lengths, new_lengths",
+    [([0], [7]), ([5, 0, 2], [1, 4, 1]), ([9, 3], [1, 1]), ([0, 0], [3, 3]), ([12], [1])],
+)
+def test_ragged_graph_matches_the_torch_step(ragged, past_lengths, new_lengths):
+    # Shapes never seen in the export: P = 0 (all rows prefilling), T = 1 (all decoding), B = 1
+    # and mixed rows. Random past keys beyond each row's length must not matter (masked), so the
+    # padding is filled with noise too. Same float32 ops in another order: 1e-4 (observed ~1e-6).
+    model, path = ragged
+    B, T, P = len(new_lengths), max(new_lengths), max(past_lengths)
+    g = torch.Generator().manual_seed(sum(past_lengths) * 10 + T)
+    shape = (2, B, 2, P, 16)  # (L, B, H_kv, P, D)
+    inputs = {
+        "input_ids": torch.randint(0, 97, (B, T), generator=g),
+        "past_lengths": torch.tensor(past_lengths),
+        "new_lengths": torch.tensor(new_lengths),
+        "past_keys": torch.randn(shape, generator=g),
+        "past_values": torch.randn(shape, generator=g),
+    }
+    assert onnx_parity(_RaggedStepFunction(model), path, inputs) <= TOL
+
+
+def _prompts(n, vocab, seed, max_len=12):
+    g = torch.Generator().manual_seed(seed)
+    lengths = torch.randint(1, max_len, (n,), generator=g)
+    return [torch.randint(0, vocab, (int(t),), generator=g).tolist() for t in lengths]
+
+
+@pytest.mark.parametrize(
+    "num_blocks, prefix_caching", [(64, True), (7, False)], ids=["roomy", "preempting"]
+)
+def test_onnx_engine_is_token_identical_to_the_torch_engine(ragged, num_blocks, prefix_caching):
+    # Six requests (the last two share a 9-token prefix), at most four per step, different max_tokens:
+    # rows join and leave, prefill and decode mix, and with 7 blocks of 4 the engine preempts
+    # and recomputes. Greedy tokens must equal the PyTorch engine's and sequential generate's.
+    model, path = ragged
+    shared = list(range(20, 29))
+    prompts = [*_prompts(4, 97, 5), [*shared, 1, 2], [*shared, 5]]
+    outs, engines = {}, {}
+    for name, forward in [("torch", None), ("onnx", OnnxRaggedForward(path))]:
+        engine = Engine(
+            model,
+            num_blocks=num_blocks,
+            block_size=4,
+            max_batch=4,
+            prefix_caching=prefix_caching,
+            forward=forward,
+        )
+        reqs = [engine.submit(Request(p, max_tokens=4 + i)) for i, p in enumerate(prompts)]
+        engine.run_until_idle()
+        outs[name], engines[name] = [r.generated for r in reqs], engine
+        assert engine.blocks.report().used_blocks == 0
+        if prefix_caching:  # the last request joins after the fifth: 2 full blocks reused
+            assert reqs[-1].prefix_hit_tokens == 8
+    assert outs["onnx"] == outs["torch"]
+    for p, got in zip(prompts, outs["onnx"]):
+        ref = generate(model, torch.tensor([p]), len(got), temperature=0)[0, len(p) :].tolist()
+        assert got == ref
+    if not prefix_caching:
+        assert engines["onnx"].preemptions > 0
+
+
+def test_onnx_backend_refuses_the_wrong_graph_and_unknown_options(exported, ragged):
+    _, step_path = exported  # forward_with_past's graph: one past length for the whole batch
+    with pytest.raises(ValueError, match="not a ragged step graph"):
+        OnnxRaggedForward(step_path)
+    with pytest.raises(ValueError, match="optimization must be one of"):
+        OnnxRaggedForward(ragged[1], optimization="fastest")
+    # Every optimization level computes the same step (graph rewrites preserve the function).
+    model, path = ragged
+    inputs = {
+        "input_ids": np.array([[5, 6, 7]], np.int64),
+        "past_lengths": np.array([0], np.int64),
+        "new_lengths": np.array([3], np.int64),
+        "past_keys": np.zeros((2, 1, 2, 0, 16), np.float32),
+        "past_values": np.zeros((2, 1, 2, 0, 16), np.float32),
+    }
+    with torch.no_grad():
+        ref = model(torch.tensor([[5, 6, 7]]))[0, -1].numpy()
+    for level in ("disable", "basic", "extended", "all"):
+        session = ragged_session(path, optimization=level, threads=1)
+        logits = session.run(None, inputs)[0]
+        np.testing.assert_allclose(logits[0], ref, rtol=0, atol=TOL)

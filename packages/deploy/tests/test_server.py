@@ -6,13 +6,24 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import openai
 import pytest
 import torch
 
-from masterclass.deploy.server import TextStream, chat_prompt, free_port, load_run
+from masterclass.deploy import server as server_module
+from masterclass.deploy.llm_export import OnnxRaggedForward
+from masterclass.deploy.server import (
+    TextStream,
+    build_slots,
+    chat_prompt,
+    create_app,
+    free_port,
+    load_run,
+    server_in_thread,
+)
 from masterclass.llm.generate import generate
 
 CHROMIUM = "/usr/bin/chromium"
@@ -20,7 +31,7 @@ CHROMIUM = "/usr/bin/chromium"
 
 def _expected(app, name, prompt, n):
     # Reference: llm.generate (greedy, KV cache, one sequence) on the tokenized prompt, decoded.
-    slot = app.state.slots[name]
+    slot = (app if isinstance(app, dict) else app.state.slots)[name]
     ids = slot.tokenizer.encode(prompt, allowed_special="none")
     out = generate(slot.engine.model, torch.tensor([ids]), n, temperature=0, stop_tokens=[256])
     new = out[0, len(ids) :].tolist()
@@ -212,3 +223,88 @@ def test_command_line_server_on_a_run_folder_stops_cleanly_on_sigterm(run_folder
 def test_missing_run_folder_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="not a finished run folder"):
         load_run(tmp_path)
+
+
+# ## The onnxruntime backend behind the same server
+#
+# One server, one model served twice: "pt" on PyTorch and "ort" on onnxruntime. The model's
+# head is cut to ASCII (the rows of bytes >= 128 and of end-of-text are zero, so their logit is
+# exactly 0 while the largest of 128 spread ASCII logits is positive): every generated token is
+# then one character and comparing texts compares tokens.
+@pytest.fixture(scope="module")
+def two_backends(byte_tokenizer, make_lm):
+    model = make_lm(2)
+    with torch.no_grad():
+        model.lm_head.weight[128:] = 0
+    slots = build_slots(
+        {"pt": (model, byte_tokenizer), "ort": (model, byte_tokenizer)},
+        backend={"pt": "torch", "ort": "onnx"},
+        num_blocks=64,
+        block_size=8,
+        max_batch=6,
+        threads=1,
+    )
+    with server_in_thread(create_app(slots)) as url:
+        yield url, slots
+
+
+def test_onnx_backend_is_token_identical_to_torch_through_http(two_backends):
+    # Twelve requests at once (six per backend; two prompts share a prefix; streaming and not),
+    # so each engine batches ragged rows. Reference: llm.generate on each prompt alone.
+    url, slots = two_backends
+    assert isinstance(slots["ort"].engine.forward, OnnxRaggedForward)
+    prompts = [
+        "Hello",
+        "The quick brown fox",
+        "a",
+        "def f(x):",
+        "shared prefix, one",
+        "shared prefix, two",
+    ]
+    jobs = [
+        (name, p, 6 + 3 * i, i % 2 == 1) for name in ("pt", "ort") for i, p in enumerate(prompts)
+    ]
+
+    def ask(job):
+        name, prompt, n, stream = job
+        body = {"model": name, "prompt": prompt, "max_tokens": n, "temperature": 0}
+        if not stream:
+            r = httpx.post(url + "/v1/completions", json=body, timeout=60)
+            assert r.status_code == 200, r.text
+            return r.json()["choices"][0]["text"]
+        with httpx.stream(
+            "POST", url + "/v1/completions", json={**body, "stream": True}, timeout=60
+        ) as resp:
+            lines = [ln for ln in resp.iter_lines() if ln.startswith("data: {")]
+        return "".join(json.loads(ln[6:])["choices"][0]["text"] for ln in lines)
+
+    steps = slots["ort"].engine.steps
+    with ThreadPoolExecutor(len(jobs)) as pool:
+        answers = list(pool.map(ask, jobs))
+    got = dict(zip([(name, p) for name, p, _, _ in jobs], answers))
+    for (name, prompt, n, _), text in zip(jobs, answers):
+        assert len(text) == n and text.isascii()  # one character per token, no stop token
+        assert text == _expected(slots, name, prompt, n)
+        assert got["ort", prompt] == got["pt", prompt]
+    assert slots["ort"].engine.steps > steps  # onnxruntime did the work
+    health = httpx.get(url + "/health").json()
+    assert health["backends"] == {"pt": "torch", "ort": "onnx"}
+
+
+def test_unknown_backend_is_a_clear_error(byte_tokenizer, make_lm, run_folder, monkeypatch):
+    model = make_lm(0)
+    with pytest.raises(ValueError, match="unknown backend 'tensorrt' for model 'a'"):
+        build_slots({"a": (model, byte_tokenizer)}, backend="tensorrt")
+    with pytest.raises(ValueError, match="no backend given for models"):
+        build_slots({"a": (model, byte_tokenizer)}, backend={"b": "torch"})
+    with pytest.raises(ValueError, match="choose one of torch, onnx"):
+        server_module.serve((model, byte_tokenizer), backend="ort")
+    # The command line refuses it before loading anything (argparse: exit status 2) and passes a
+    # valid one through to serve().
+    with pytest.raises(SystemExit) as exc:
+        server_module.main([str(run_folder), "--backend", "tensorrt"])
+    assert exc.value.code == 2
+    seen = {}
+    monkeypatch.setattr(server_module, "serve", lambda *a, **kw: seen.update(kw))
+    server_module.main([str(run_folder), "--backend", "onnx", "--threads", "1"])
+    assert seen["backend"] == "onnx" and seen["threads"] == 1

@@ -4,7 +4,9 @@ and Hugging Face `tokenizers` built from our vocabulary, exact round trips, stre
 from __future__ import annotations
 
 import random
+from collections import Counter
 from itertools import pairwise
+from types import SimpleNamespace
 
 import pytest
 import regex
@@ -142,6 +144,69 @@ def test_special_tokens_are_never_merged(tok):
     assert tok.special_tokens == {s: 1497 + i for i, s in enumerate(SPECIALS)}
     assert not any(b"<|" in t and b"|>" in t for t in tok._vocab)
     assert tok.vocab_size == 1500
+
+
+def test_training_stops_when_no_pair_is_left():
+    # "abc" gives "ab" then "abc"; after that no word has a pair left (a pair whose count fell
+    # to 0 must not be merged), so the vocabulary stops at 258, below the 300 asked for.
+    wc = {b"abc": 2, b"d": 5}
+    vocab = training_module.learn_merges(wc, 300)
+    assert vocab == _naive_train(wc, 300) and vocab[256:] == [b"ab", b"abc"]
+
+
+def test_a_batch_closes_as_soon_as_it_holds_batch_chars(monkeypatch):
+    monkeypatch.setattr(training_module, "_BATCH_CHARS", 10)
+    texts = ["a" * n for n in (9, 1, 9, 1, 5)]
+    batches = [[len(t) for t in b] for b in training_module._batches(texts)]
+    assert batches == [[9, 1], [9, 1], [5]]
+
+
+class _InlinePool:
+    """Stands in for a process pool: runs each task at once, and records the number of workers
+    asked for and the most tasks submitted but not yet collected."""
+
+    def __init__(self, log: dict, workers: int):
+        self.log = log
+        log.update(workers=workers, in_flight=0, peak=0)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def apply_async(self, fn, args):
+        result, log = fn(*args), self.log
+        log["in_flight"] += 1
+        log["peak"] = max(log["peak"], log["in_flight"])
+
+        def get():
+            log["in_flight"] -= 1
+            return result
+
+        return SimpleNamespace(get=get)
+
+
+@pytest.mark.parametrize(
+    ("num_workers", "cpus", "pool_workers"),
+    [(1, 4, None), (3, 4, 3), (None, 4, 4), (None, None, None)],
+)
+def test_workers_and_batches_in_flight(monkeypatch, num_workers, cpus, pool_workers):
+    # `num_workers=1` counts in this process; None means one per CPU (one if the count is
+    # unknown); a pool keeps exactly two batches per worker in flight. Counts: regex.findall.
+    log: dict = {}
+    fake = SimpleNamespace(
+        get_context=lambda method: SimpleNamespace(Pool=lambda n: _InlinePool(log, n))
+    )
+    monkeypatch.setattr(training_module, "multiprocessing", fake)
+    monkeypatch.setattr(training_module.os, "cpu_count", lambda: cpus)
+    monkeypatch.setattr(training_module, "_BATCH_CHARS", 10)
+    texts = [f"ab cd ef {i:02d}" for i in range(40)]  # 11 characters: one batch each
+    got = training_module.count_pretokens(texts, GPT4_PATTERN, num_workers=num_workers)
+    assert got == Counter(p for t in texts for p in regex.findall(GPT4_PATTERN, t))
+    assert log.get("workers") == pool_workers
+    if pool_workers is not None:
+        assert log["peak"] == 2 * pool_workers and log["in_flight"] == 0
 
 
 # ## Encoding against the references

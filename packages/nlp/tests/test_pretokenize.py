@@ -7,6 +7,7 @@ from __future__ import annotations
 import unicodedata
 
 import pytest
+import regex
 import tiktoken
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -108,3 +109,14 @@ def test_compare_strategies():
     assert stats["chars"]["length"] == len(SAMPLES[0])
     assert not stats["whitespace"]["lossless"] and stats["gpt4"]["lossless"]
     assert stats["whitespace"]["length"] < stats["gpt4"]["length"] < stats["chars"]["length"]
+
+
+def test_compare_strategies_lossless_flags():
+    # Regex splits, characters and UTF-8 bytes lose nothing by construction; splitting on
+    # whitespace is lossless exactly when the text is single-space-separated words.
+    for text in [*SAMPLES, "one two three", "one  two", " lead"]:
+        stats = compare_strategies(text)
+        for name in ("gpt2", "gpt4", "chars", "bytes"):
+            assert stats[name]["lossless"], (name, text)
+        single_spaced = regex.fullmatch(r"\S+(?: \S+)*", text) is not None
+        assert stats["whitespace"]["lossless"] == single_spaced, text

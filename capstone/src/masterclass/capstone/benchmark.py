@@ -26,6 +26,31 @@ the median p50 kept: on a shared machine a single measurement is at the mercy of
 Both runtimes get the same number of CPU threads (`benchmark.threads`, 1 by default): at batch 1 a
 model this small gains little from a second thread, and threads that spin-wait for each other are
 what a busy machine punishes most.
+
+**A worked example** (the timing itself is [Module 10's decode benchmark](../deploy/decode_benchmark.md)). Five rounds of one variant, one of them slowed by a neighbour: the median
+round ignores it, the mean does not. And a runner compared with itself (here a tiny random
+model behind `TorchLM`) decodes the same greedy tokens, at speedup 1:
+
+>>> p50s = [2.1, 9.8, 2.0, 2.2, 2.05]  # ms per token of five rounds
+>>> sorted(p50s)[len(p50s) // 2], round(sum(p50s) / len(p50s), 2)
+(2.1, 3.63)
+>>> from masterclass.llm import LanguageModel, LMConfig
+>>> _ = torch.manual_seed(0)
+>>> config = LMConfig.llama(vocab_size=64, d_model=16, n_layers=1, n_heads=2, max_seq_len=16)
+>>> model = LanguageModel(config).eval()
+>>> runners = {"pytorch-fp32": TorchLM(model), "same": TorchLM(model)}
+>>> r = compare_decoders(runners, np.array([[1, 2, 3]]), 4, warmup=1, reference=REFERENCE)
+>>> r["pytorch-fp32"]["speedup"], r["same"]["tokens"] == r["pytorch-fp32"]["tokens"]
+(1.0, True)
+
+## Exercises
+
+1. Write `median_round(rounds)`: of the rounds of one variant (dicts with `ms_per_token_p50`),
+   the one this stage keeps, with the median p50 (the upper median for an even count). Check it:
+   `uv run pytest --exercise capstone.benchmark`.
+2. Write `speed_verdict(ms_per_token, d_model)`: from the ms per token of the four variants,
+   onnxruntime int8's speedup over PyTorch fp32 and whether it meets the target for a model of
+   width `d_model`. Check it: `uv run pytest --exercise capstone.benchmark`.
 """
 
 from __future__ import annotations

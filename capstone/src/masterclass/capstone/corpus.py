@@ -44,6 +44,17 @@ The split is written as `train.bin`/`heldout.bin` (the documents' bytes back to 
 `train.idx.npy`/`heldout.idx.npy` (the $n+1$ byte offsets of the $n$ documents), read back through a
 memory map (`CorpusSplit`, in the run folder chapter, which owns the format), so no later stage
 needs the whole corpus in memory.
+
+## Exercises
+
+1. Write `is_heldout(document, fraction)`: the split rule above, from the document's bytes alone.
+   Check it against `hashlib`: `uv run pytest --exercise capstone.corpus`.
+2. Write `split(documents, fraction)`: drop exact duplicates (the first copy stays), then return
+   `(train, heldout)`, each in reading order. Check it against this chapter's `build_corpus` run on
+   the same documents: `uv run pytest --exercise capstone.corpus`.
+3. Write `chunk(data, chunk_bytes)`: cut a long file into pieces of at most `chunk_bytes`, each
+   ending after the last newline that fits (a line longer than `chunk_bytes` is cut where it
+   must). Check it: `uv run pytest --exercise capstone.corpus`.
 """
 
 from __future__ import annotations

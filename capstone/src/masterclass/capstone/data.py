@@ -15,7 +15,36 @@ a shard whenever its buffer is full: memory stays one shard whatever the corpus 
 
 **Too little data.** Training cuts the train stream into windows of `max_seq_len + 1` tokens and needs
 at least one batch of them; evaluation needs at least one target. A corpus smaller than that is
-refused here with the numbers, before any training starts.
+refused here with the numbers, before any training starts. The windows are the ones `infra`'s
+[`ShardBatcher`](../infra/shards.md) cuts: window $k$ starts at token $kT$ and holds $T + 1$ tokens ($T$ inputs, and
+the same shifted by one as targets), so a stream of $n$ tokens holds $\lfloor (n-1)/T \rfloor$
+of them, and a batch of $B$ needs $n \ge BT + 1$.
+
+**A worked example.** With a toy vocabulary (`ab` is id 256, ` ab` id 257, the end-of-text token
+259), two documents become one stream of five `uint16` ids on disk, each document after an EOT:
+
+>>> import tempfile
+>>> tok = BPETokenizer.train(["ab ab ab abc"], 260, special_tokens=[END_OF_TEXT])
+>>> tok.special_tokens[END_OF_TEXT], [tok.token_bytes(i) for i in (256, 257)]
+(259, [b'ab', b' ab'])
+>>> with tempfile.TemporaryDirectory() as tmp:
+...     folder = Path(tmp) / "train"
+...     _ = write_token_shards(_documents(tok, [b"ab ab", b"c"]), folder, vocab_size=260)
+...     shards = TokenShards(folder)
+...     shards.to_numpy().tolist(), shards.shards[0].dtype.name
+([259, 256, 257, 259, 99], 'uint16')
+
+## Exercises
+
+1. Write `token_stream(documents, eot)`: the ids of each document (lists of ids) preceded by
+   `eot`, concatenated into one int64 array. Check it against the shards this stage writes:
+   `uv run pytest --exercise capstone.data`.
+2. Write `enough_tokens(n_tokens, batch_size, context)`: whether a train stream of `n_tokens`
+   holds one batch of training windows as described above. Check it against `infra`'s
+   `ShardBatcher`: `uv run pytest --exercise capstone.data`.
+3. Write `shard_dtype(vocab_size)`: the name of the smallest unsigned numpy integer type that
+   holds every id of the vocabulary (why are 4,096 ids stored in 2 bytes, and 100,000 in 4?).
+   Check it: `uv run pytest --exercise capstone.data`.
 """
 
 from __future__ import annotations

@@ -43,6 +43,15 @@ prompt = torch.tensor(tok.encode("def "))
 suffix, ok, steps = gcg_attack(model, prompt, tok.encode("(")[0], suffix_len=4, steps=20)
 print(ok, steps, repr(tok.decode(suffix.tolist())))
 ```
+
+## Exercises
+
+1. Write `xz_bits_per_byte(documents)`: the xz baseline, the documents concatenated and
+   compressed by `lzma` at preset 9, in bits per byte (and see why random bytes cost more than 8).
+   Check it against a streaming compressor: `uv run pytest --exercise capstone.evaluate`.
+2. Write `split_documents(stream, eot)`: the documents of a held-out token stream
+   `[EOT, d1, EOT, d2, ...]` (possibly cut in the middle of one), as arrays of ids, leaving out
+   empty ones. Check it by decoding: `uv run pytest --exercise capstone.evaluate`.
 """
 
 from __future__ import annotations

@@ -26,6 +26,29 @@ model, numerically, before the run is called done:
    ordinary byte tokens here), so that `generate` in `transformers` stops at the end of a
    document. The tokenizer check needs a held-out document that is valid UTF-8 (the `tokenizers`
    library takes `str`); on a corpus without one it is reported as not checked, not as failed.
+
+**Why cached decoding can equal the full forward** ([the KV cache](../llm/kv_cache.md)). In causal attention the output at position
+$t$ is $\operatorname{softmax}(q_t K_{\le t}^\top / \sqrt{D})\, V_{\le t}$: it reads the keys
+and values of positions $\le t$ only, and those never change once computed. So a step that
+receives $K_{<t}, V_{<t}$ from the cache, appends its own $k_t, v_t$ and attends over the result
+computes exactly row $t$ of the full forward, up to float rounding; a cache that is off by one
+position, or a mask that hides the token itself, shows up as a difference of order 1.
+
+**Why 30% for the int8 file.** A matrix of $C_{out} \times C_{in}$ weights weighs $4 C_{out}
+C_{in}$ bytes in float32 and $C_{out} C_{in} + 4 C_{out}$ in int8 with a float32 scale per row,
+a ratio of $\tfrac14 + 1/C_{in}$: 28% at width 32, 25.5% at 192. The ONNX file also holds the
+norms' gains in float32, a zero point beside each scale and the graph itself, which is why the
+budget is 30% and not 25%.
+
+## Exercises
+
+1. Write `attend_step(q, k, v, k_past, v_past)`: one step of single-head attention with a KV
+   cache, returning the new token's output and the caches with its key and value appended. Check
+   that decoding token by token equals PyTorch's causal attention:
+   `uv run pytest --exercise capstone.export`.
+2. Write `int8_size_ratio(shapes)`: the bytes of int8 matrices of the given `(C_out, C_in)` shapes,
+   with one float32 scale per row, over their float32 bytes. Check it against the tensors
+   `deploy`'s quantizer makes: `uv run pytest --exercise capstone.export`.
 """
 
 from __future__ import annotations

@@ -23,6 +23,31 @@ tokens in the same time, is the better trade on a laptop.
 This chapter builds the model from the run's config (through `config.model_config`, the one
 translation into `llm.LMConfig`) and saves the trained weights; loading them back is the run
 folder's job (`RunFolder.load_model`).
+
+**A worked example.** The `tiny` preset ($d = 32$, $L = 2$, $V = 300$, $d_{ff} = 128$), counted
+by hand: the two vocabulary matrices, four $d \times d$ attention matrices and three SwiGLU
+matrices per layer, and the RMSNorm gains (two per block, one at the end), which the estimate
+above leaves out. Training FLOPs are $6$ per matrix weight plus the attention scores, $12 L T d$
+($QK^\top$ and the weighted sum of $V$, $2Td$ each forward, at context $T = 64$):
+
+>>> from masterclass.capstone.config import preset
+>>> d = describe(build_model(preset("tiny"), vocab_size=300))
+>>> d["parameters"], d["non_embedding_parameters"], d["d_ff"]
+(52128, 42528, 128)
+>>> 2 * 300 * 32 + 2 * (4 * 32 * 32 + 3 * 32 * 128) + (2 * 2 + 1) * 32
+52128
+>>> d["train_flops_per_token"] == 6 * (300 * 32 + 2 * (4 * 32**2 + 3 * 32 * 128)) + 12 * 2 * 64 * 32
+True
+
+## Exercises
+
+1. Write `count_parameters(vocab_size, d_model, n_layers, n_heads, n_kv_heads, d_ff)`: the exact
+   number of weights of the LLaMA recipe, grouped-query attention included (K and V have
+   `n_kv_heads` heads of width `d_model // n_heads`). Check it against `llm`'s model:
+   `uv run pytest --exercise capstone.model`.
+2. Write `train_flops_per_token(vocab_size, d_model, n_layers, n_heads, n_kv_heads, d_ff, seq_len)`:
+   forward and backward FLOPs per token at context `seq_len`, as in the example. Check it:
+   `uv run pytest --exercise capstone.model`.
 """
 
 from __future__ import annotations

@@ -22,6 +22,29 @@ folder, and the run folder stays, consistent, for `capstone resume` once space i
 
 Every long stage shows a `tqdm` progress bar with its throughput and remaining time; every line of
 log goes through `tqdm.write` so that bars and log lines do not tear each other.
+
+**The order is a topological sort.** The table's `needs` are the edges of a directed acyclic
+graph, and a valid run order is any order in which every stage comes after the stages it
+needs: a topological order, which exists exactly when the graph has no cycle. Kahn's algorithm
+finds one by repeatedly running a stage whose needs have all run; taking, among the stages
+ready at once, the one listed first makes the order unique, and for this table it is the
+table's own order, which is why `STAGES` can be read straight off it. Forgetting works on the
+same graph in the other direction: the stages to redo after `stage` are those that can reach it
+along `needs` edges (evaluate, quantize and export need train, and benchmark needs quantize and
+export, so running train again forgets the four stages after it too):
+
+>>> dependents("train")
+['train', 'evaluate', 'quantize', 'export', 'benchmark']
+
+## Exercises
+
+1. Write `stage_order(table)`: for a list of `(name, needs)` rows, every stage after the stages
+   it needs, taking among the stages ready at once the one listed first; raise `ValueError` on a
+   cycle. Check it against `graphlib` and this table:
+   `uv run pytest --exercise capstone.pipeline`.
+2. Write `to_forget(stage, table)`: `stage` and every stage that needs it, directly or through
+   others, in table order, for a table in any order. Check it:
+   `uv run pytest --exercise capstone.pipeline`.
 """
 
 from __future__ import annotations

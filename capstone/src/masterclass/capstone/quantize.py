@@ -17,6 +17,39 @@ window is reported too, as a sanity check that the quantized model computes the 
 
 The quantized weights are saved (`quantize/model.int8.safetensors`, int8 tensors and float scales)
 and its file size reported next to the fp32 file.
+
+**What the rounding costs a layer.** Each weight of row $j$ moves by at most $s_j/2$, so for an
+input $x$ the output of the linear layer moves by at most
+$$ \bigl|(\hat W x - W x)_j\bigr| = \Bigl|\sum_i (\hat W_{ji} - W_{ji})\, x_i\Bigr|
+   \le \frac{s_j}{2} \sum_i |x_i| = \frac{\max_i |W_{ji}|}{254}\, \lVert x \rVert_1 , $$
+a worst case that rounding errors of both signs rarely approach (they mostly cancel, growing
+like $\sqrt{n}$ rather than $n$). It also shows the weak point: one outlier weight makes $s_j$
+large and every other weight of its row coarse, which is why the scale is per output channel,
+not per matrix ([Module 10's quantization chapter](../deploy/quantization.md) goes on to groups).
+
+![rounding errors of int8 weights, uniform over half a step either way, and output errors of a layer far below the worst-case bound](figures/int8_error.png)
+
+**A worked example.** Row 0 has the step $s_0 = 1.27/127 = 0.01$, row 1 the step
+$2.54/127 = 0.02$; $0.31 / 0.02 = 15.5$ lies halfway between two levels and rounds (to even) to
+16, an error of exactly half a step, the bound:
+
+>>> from masterclass.deploy.quantization import dequantize_weight, quantize_weight
+>>> w = torch.tensor([[0.5, -1.27, 0.013], [2.54, 0.31, -0.7]])
+>>> q, s = quantize_weight(w)
+>>> q.tolist(), [round(v, 4) for v in s[:, 0].tolist()]
+([[50, -127, 1], [127, 16, -35]], [0.01, 0.02])
+>>> error = (dequantize_weight(q, s) - w).abs()
+>>> [round(v, 4) for v in error.max(dim=1).values.tolist()], bool((error <= s / 2).all())
+([0.003, 0.01], True)
+
+## Exercises
+
+1. Write `quantize_rows(w)`: per-row symmetric int8 quantization, returning `q` (int8, in
+   $[-127, 127]$) and one float32 scale per row, so that $|s_j Q_{ji} - W_{ji}| \le s_j / 2$.
+   Check it against numpy and `deploy`: `uv run pytest --exercise capstone.quantize`.
+2. Write `output_error_bound(w, x)`: the bound above on $|(\hat W x - W x)_j|$ for each output
+   $j$, for a vector `x`. Check that int8 weights respect it:
+   `uv run pytest --exercise capstone.quantize`.
 """
 
 from __future__ import annotations

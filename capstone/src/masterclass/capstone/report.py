@@ -27,6 +27,53 @@ reads the CPU's RAPL counters where the machine exposes them.
 A stage that has not run is reported as such rather than omitted, so a partial run still gets a
 truthful report. Plots use `matplotlib.figure.Figure` directly (no global `pyplot` state) with the
 non-interactive Agg canvas, so the report can be written on a machine without a display.
+
+**A worked example: the verdict.** The summary opens the report with the measured rate against
+the baselines, then the table of the project's targets, each met or not; when a target of the
+default preset is missed, a paragraph says why, from the training stage's time plan. Here a run
+on a machine twice as slow as the one the preset was sized on:
+
+>>> m = {
+...     "config": {"preset": "small"},
+...     "total_seconds": 660.0,
+...     "stage_seconds": {"train": 480.0, "evaluate": 95.0},
+...     "train": {"steps": 700, "time_plan": {"budget_s": 480, "history": [
+...         {"at_step": 20, "seconds_per_step": 0.35, "steps": 1370},
+...         {"at_step": 400, "seconds_per_step": 0.68, "steps": 700}]}},
+...     "evaluate": {
+...         "model": {"bits_per_byte": 1.52, "perplexity": 5.1},
+...         "heldout_bytes": 500000,
+...         "baselines_bits_per_byte": {"gzip-9": 1.71, "xz-9": 1.45},
+...         "beats": {"gzip-9": True, "xz-9": False}}}
+>>> print(_summary(m))
+The model reaches **1.520 bits per byte** on 500,000 held-out bytes (perplexity 5.10 per
+token), against gzip-9 1.710, xz-9 1.450; it beats gzip-9. The whole run took 11.0 minutes.
+>>> print(_targets(m))
+| target | measured |  |
+|---|---|---|
+| whole run ≤ 10 minutes | 11.0 min | not met |
+| bits per byte below gzip -9 and xz -9 | 1.520 | not met |
+| bits per byte ≤ 1.40 (aim) | 1.520 | not met |
+<BLANKLINE>
+**Why targets were missed** (whole run ≤ 10 minutes, bits per byte below gzip -9 and xz -9,
+bits per byte ≤ 1.40 (aim)). Training planned 1,370 steps at 0.350 s/step from its first timed
+steps; at step 400 it measured 0.680 s/step and planned 700 steps; it trained 700 steps in its
+480 s budget. The machine ran at 0.680 s/step, 2.0× the 0.34 s/step of the idle 2-core laptop
+the default preset was sized on, so the model saw fewer tokens than it needs to reach its
+targets. The slowest stage was train (480 s). To do: close other programs while the capstone
+trains, give training more time (`--set train.time_budget_s=900`), or use the `gpu` preset on
+a CUDA machine.
+
+## Exercises
+
+1. Write `summary_verdict(bpb, baselines)`: the summary's phrase `"it beats gzip-9, xz-9"` (the
+   baselines whose bits per byte are strictly higher than the model's, in their order), or
+   `"it beats none of the baselines"`. Check it against the report's text:
+   `uv run pytest --exercise capstone.report`.
+2. Write `footprint(stage_seconds, energy)`: the run's `(kWh, gCO2e)` from each stage's wall time
+   and the `[energy]` section (`cpu_watts`, `cpu_tdp_fraction`, `ram_watts`, `gpu_watts`, `pue`,
+   `intensity_g_per_kwh`), with the equations above. Check it against the report's footprint of
+   a run folder: `uv run pytest --exercise capstone.report`.
 """
 
 from __future__ import annotations
@@ -233,6 +280,15 @@ def _targets(m: dict[str, Any]) -> str:
 REFERENCE_SECONDS_PER_STEP = 0.34
 
 
+def _threads_clause(plan: dict[str, Any]) -> str:
+    # Which thread count the planner chose, from the last timings it took.
+    timings = plan.get("thread_timings") or {}
+    if len(timings) < 2:
+        return ""
+    timed = ", ".join(f"{n} thread{'s' * (n != '1')} {s:.3f} s/step" for n, s in timings.items())
+    return f"; it trained with {plan['threads']} thread(s), the faster when timed ({timed})"
+
+
 def why_missed(m: dict[str, Any], missed: list[str]) -> str:
     """A paragraph on why the listed targets were missed, from the time plan, and what to do."""
     t = m.get("train", {})
@@ -250,6 +306,7 @@ def why_missed(m: dict[str, Any], missed: list[str]) -> str:
             f"Training planned {first['steps']:,} steps at {first['seconds_per_step']:.3f} s/step "
             f"from its first timed steps"
             + (f"; {replans}" if replans else "")
+            + _threads_clause(plan)
             + f"; it trained {t['steps']:,} steps in its {plan['budget_s']:.0f} s budget. "
             f"The machine ran at {last['seconds_per_step']:.3f} s/step, {slower:.1f}× the "
             f"{REFERENCE_SECONDS_PER_STEP} s/step of the idle 2-core laptop the default preset "

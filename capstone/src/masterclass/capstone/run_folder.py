@@ -1,4 +1,4 @@
-"""# The run folder: one directory that holds everything a run made
+r"""# The run folder: one directory that holds everything a run made
 
 A capstone run writes every artifact into one folder, `runs/<name>/` by default:
 
@@ -45,6 +45,38 @@ folder it cannot read instead of failing deep inside a stage.
 
 Errors the user can fix (bad data, bad config, bad folder, a damaged file) are raised as
 `CapstoneError`, which the command line turns into one line on stderr and exit status 2.
+
+**A worked example.** A stage that finishes leaves its folder; a stage that crashes halfway
+leaves nothing, not even its temporary folder; and an `--out` inside the data is refused before
+anything is written:
+
+>>> import shutil, tempfile
+>>> run = Path(tempfile.mkdtemp())
+>>> with staged_folder(run / "evaluate") as tmp:
+...     _ = (tmp / "metrics.json").write_text("{}")
+>>> try:
+...     with staged_folder(run / "export") as tmp:
+...         _ = (tmp / "model.onnx").write_bytes(b"half an ONNX file")
+...         raise RuntimeError("killed mid-stage")
+... except RuntimeError:
+...     pass
+>>> sorted(p.name for p in run.iterdir())  # no export/, no .export.tmp/
+['evaluate']
+>>> check_new_run_folder(run / "data" / ".." / "data" / "out", [run / "data"])
+Traceback (most recent call last):
+    ...
+masterclass.capstone.run_folder.CapstoneError: output folder ... lies inside the data path ...
+>>> shutil.rmtree(run)
+
+## Exercises
+
+1. Write `overlaps(out, data)`: whether the folder `out` lies inside one of the `data` paths or
+   holds one, compared after `resolve()` (so `data/../data/run` and a symbolic link to the data
+   count) and by whole path components (`dataset/` is not inside `data/`). Check it against the
+   chapter's `check_new_run_folder`: `uv run pytest --exercise capstone.run_folder`.
+2. Write `split_offsets(documents)`: the $n + 1$ byte offsets (int64, starting at 0) of $n$
+   documents written back to back, the `<name>.idx.npy` of a corpus split. Check it against the
+   file `write_split` writes: `uv run pytest --exercise capstone.run_folder`.
 """
 
 from __future__ import annotations

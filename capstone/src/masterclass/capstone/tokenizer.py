@@ -19,6 +19,40 @@ Encoding (the data stage) uses `encode_bytes`, which carries invalid bytes throu
 `surrogateescape` as their own pieces, so every document's bytes come back exactly from
 `decode_bytes`. The statistics here tell how well the vocabulary compresses: bytes per token on a
 sample of each split (held-out close to train means the merges generalise).
+
+**Bytes per token and bits per byte.** If the model's loss is $\ell$ nats per token and the
+tokenizer packs $\bar b$ bytes into a token on average, then over $N$ tokens the text costs
+$N\ell / \ln 2$ bits for $N \bar b$ bytes:
+$$ \mathrm{bpb} = \frac{\ell}{\bar b \ln 2}. $$
+A vocabulary with longer tokens raises the loss per token (each prediction carries more text)
+without changing what the text costs, which is why runs with different tokenizers are compared
+in bits per byte, never in loss per token ([the measuring chapter](measure.md) counts it
+exactly).
+
+**A worked example.** A vocabulary of 270 ids trained on two small functions: the first merges
+are the pairs that recur (`"  "`, `" b"`, `" a"`), and a function the tokenizer never saw still
+comes out in pieces longer than a byte, though fewer bytes per token than the training text:
+
+>>> train = ["def add(a, b):\n    return a + b\n\n" * 8, "def sub(a, b):\n    return a - b\n"]
+>>> tok = BPETokenizer.train(train, 270, special_tokens=[END_OF_TEXT])
+>>> tok.vocab_size, tok.special_tokens
+(270, {'<|endoftext|>': 269})
+>>> [tok.token_bytes(i) for i in range(256, 259)]
+[b'  ', b' b', b' a']
+>>> unseen = b"def mul(a, b):\n    return a * b\n"
+>>> [tok.token_bytes(i) for i in tok.encode_bytes(unseen)][:8]
+[b'de', b'f', b' ', b'm', b'u', b'l', b'(a', b',']
+>>> round(bytes_per_token(tok, [train[0].encode()]), 2), round(bytes_per_token(tok, [unseen]), 2)
+(1.83, 1.78)
+
+## Exercises
+
+1. Write `bits_per_byte(loss, bytes_per_token)`: the rate above, from a mean loss in nats per
+   token and the mean bytes per token. Check it against a cross-entropy computed in numpy:
+   `uv run pytest --exercise capstone.tokenizer`.
+2. Write `bytes_per_token(tok, documents)`: the documents' total bytes over the number of tokens
+   `tok.encode_bytes` makes of them. Check it against tiktoken's count with the same vocabulary:
+   `uv run pytest --exercise capstone.tokenizer`.
 """
 
 from __future__ import annotations

@@ -62,6 +62,7 @@ printing its figures against a reference taken in the same run:
 | torch's fused SiLU in the FFN (the same function as Module 3's formula) | a shorter step | `bench/throughput.py` (`formula activations` vs `default`) |
 | bf16 autocast on a CPU with bf16 instructions | a shorter step | `bench/throughput.py` (`fp32` vs `default`) |
 | Muon for the hidden matrices | a lower loss at the same steps | `bench/optimizer.py`, `bench/results/optimizer.txt` |
+| one intra-op thread when it times faster (a busy core) | a busy machine's step stays near idle's | `bench/throughput.py` (`1 thread`), `bench/headline.py` (`busy`) |
 | a time plan that re-measures and re-plans before the decay | training ends on its budget | `bench/headline.py` (`slowing`) |
 | all of them: the default run | held-out bits per byte vs xz -9, idle and with a busy core | `bench/headline.py`, `bench/results/headline.txt` |
 
@@ -107,6 +108,7 @@ from masterclass.capstone.run_folder import (
 )
 from masterclass.infra.checkpoint import CHECKPOINT_FORMAT, list_checkpoints
 from masterclass.infra.shards import ShardBatcher, TokenShards
+from masterclass.perf.parallel import num_threads
 from masterclass.training.loop import TrainConfig, evaluate_loss, train
 
 
@@ -151,6 +153,15 @@ def heldout_batches(
 #    starts only once a re-plan puts it near: up to three re-plans, at one half, three quarters
 #    and seven eighths of the stable phase.
 #
+# **Threads.** Torch splits each operator over all cores (two here). When another program keeps
+# one core busy, the two threads share the other one and every operator waits for the thread
+# that was descheduled: on this machine a step took 3.1 times as long as on an idle one, where
+# one thread would take 1.4 times as long (`bench/results/headline.txt`). So step 1 times the
+# loop both ways, with torch's thread count and with one thread, and trains with the faster; a
+# re-plan that finds the speed changed by more than a quarter times both again
+# (`train.threads = n` fixes the count instead). The count is part of the plan, because the
+# order in which threads add up partial sums can change the last bits of a result.
+#
 # Each decision (the plan, with its measurements) is written to `train/schedule.json` and stored
 # in every checkpoint; a resumed run reads it and continues the same schedule, so it stays bitwise
 # equal to an uninterrupted run that made the same decisions. Two fresh runs on machines of
@@ -167,6 +178,8 @@ _TIMING_STEPS = 8
 # for each shape), so only the steps after `_TIMING_SKIP` are counted.
 _TIMING_SKIP = 3
 _MAX_REPLANS = 3
+# A re-plan times the thread counts again when the step time moved by more than this factor.
+_RETIME_FACTOR = 1.25
 # A re-plan is not worth a stop when the decay would start within this many steps anyway.
 _MIN_GAP_STEPS = 20
 
@@ -222,6 +235,26 @@ def _time_steps(model, batcher_factory, tc: TrainConfig, eval_fn) -> tuple[float
     return float(np.median(np.diff(stamps)[_TIMING_SKIP - 1 :])), per_eval
 
 
+def _time_threads(model, batcher_factory, tc: TrainConfig, eval_fn, choices: list[int]):
+    # Each candidate thread count timed the same way; the faster one is the plan's.
+    timings = {}
+    for n in dict.fromkeys(choices):
+        with num_threads(n):
+            timings[n] = _time_steps(model, batcher_factory, tc, eval_fn)
+    best = min(timings, key=lambda n: timings[n][0])
+    return best, timings
+
+
+def _thread_choices(cfg: RunConfig, most: int) -> list[int]:
+    # One fixed count, or torch's count and one. Data-parallel ranks keep what the launcher set
+    # (torchrun gives each process one thread): the ranks must train alike.
+    if cfg.train.threads > 0:
+        return [cfg.train.threads]
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 or most <= 1:
+        return [most]
+    return [most, 1]
+
+
 def _agree(total: int) -> int:
     # The smallest of the ranks' totals (the slowest rank sets the pace of all).
     if torch.distributed.is_available() and torch.distributed.is_initialized():
@@ -250,20 +283,33 @@ def _decide(cfg: RunConfig, plan: dict[str, Any], done: int, spent: float, per_s
         decay, gap, final = 0, 0, True
     plan.update(steps=total, decay_steps=decay, final=final, replan_at=done + gap // 2)
     plan["history"].append(
-        {"at_step": done, "seconds_spent": spent, "seconds_per_step": per_step, "steps": total}
+        {
+            "at_step": done,
+            "seconds_spent": spent,
+            "seconds_per_step": per_step,
+            "steps": total,
+            "threads": plan.get("threads"),
+        }
     )
     return plan
 
 
 def _first_plan(cfg: RunConfig, tc: TrainConfig, model, batcher_factory, eval_fn) -> dict:
     start = time.perf_counter()
-    per_step, per_eval = _time_steps(model, batcher_factory, tc, eval_fn)
+    most = torch.get_num_threads()
+    threads, timings = _time_threads(
+        model, batcher_factory, tc, eval_fn, _thread_choices(cfg, most)
+    )
+    per_step, per_eval = timings[threads]
     plan = {
         "budget_s": cfg.train.time_budget_s,
         "schedule": cfg.train.schedule,
         "warmup": tc.warmup,
         "seconds_per_step": per_step,
         "seconds_per_eval": per_eval,
+        "threads": threads,
+        "max_threads": most,
+        "thread_timings": {str(n): t[0] for n, t in timings.items()},
         "replans": 0,
         "history": [],
     }
@@ -296,6 +342,9 @@ def _train_on_budget(cfg, tc, out, model, batcher, batcher_factory, eval_fn, pro
     started = time.perf_counter()
     if not plan:
         plan = _first_plan(cfg, tc, model, batcher_factory, eval_fn)
+    # A plan written before threads were part of it ran with torch's count.
+    plan.setdefault("threads", torch.get_num_threads())
+    plan.setdefault("max_threads", plan["threads"])
     spent_before = plan["history"][-1]["seconds_spent"] if plan["history"] else 0.0
 
     def write(plan: dict[str, Any]) -> None:
@@ -314,20 +363,36 @@ def _train_on_budget(cfg, tc, out, model, batcher, batcher_factory, eval_fn, pro
                 progress(record)
 
         phase = _planned(tc, plan)
-        result = train(
-            model, batcher, phase, out, eval_fn=eval_fn, progress=timed, stop_at=plan["replan_at"]
-        )
+        with num_threads(plan["threads"]):
+            result = train(
+                model,
+                batcher,
+                phase,
+                out,
+                eval_fn=eval_fn,
+                progress=timed,
+                stop_at=plan["replan_at"],
+            )
         results.append(result)
-        measured = _median_interval(stamps) or plan["history"][-1]["seconds_per_step"]
+        expected = plan["history"][-1]["seconds_per_step"]
+        measured = _median_interval(stamps) or expected
         # Steps trained by an earlier, interrupted process count at the measured rate.
         lost += max((result.resumed_from or 0) - plan["history"][-1]["at_step"], 0)
+        choices = _thread_choices(cfg, plan["max_threads"])
+        if len(choices) > 1 and not 1 / _RETIME_FACTOR < measured / expected < _RETIME_FACTOR:
+            # The machine changed speed: which thread count is faster may have changed too.
+            threads, timings = _time_threads(model, batcher_factory, tc, eval_fn, choices)
+            measured = measured if threads == plan["threads"] else timings[threads][0]
+            plan["threads"] = threads
+            plan["thread_timings"] = {str(n): t[0] for n, t in timings.items()}
         spent = spent_before + (time.perf_counter() - started) + lost * measured
         plan["replans"] += 1
         plan = _decide(cfg, plan, plan["replan_at"], spent, measured)
         write(plan)
-    results.append(
-        train(model, batcher, _planned(tc, plan), out, eval_fn=eval_fn, progress=progress)
-    )
+    with num_threads(plan["threads"]):
+        results.append(
+            train(model, batcher, _planned(tc, plan), out, eval_fn=eval_fn, progress=progress)
+        )
     return results, plan
 
 
@@ -444,7 +509,9 @@ def run_train(
             cfg, tc, out, model, batcher, batcher_factory, eval_fn, progress, rank
         )
     else:
-        results, plan = [train(model, batcher, tc, out, eval_fn=eval_fn, progress=progress)], {}
+        with num_threads(cfg.train.threads or torch.get_num_threads()):
+            results = [train(model, batcher, tc, out, eval_fn=eval_fn, progress=progress)]
+        plan = {}
     result = results[-1]
     if rank == 0:
         save_trained(model, out)
@@ -453,6 +520,7 @@ def run_train(
         "time_budget_s": cfg.train.time_budget_s,
         "time_plan": plan,
         "seconds_per_step_measured": plan["history"][-1]["seconds_per_step"] if plan else None,
+        "threads": plan.get("threads", cfg.train.threads or torch.get_num_threads()),
         "resumed_from": next((r.resumed_from for r in results), None),
         "final_train_loss": result.final_loss,
         "final_eval_loss": result.last_eval.get("loss"),

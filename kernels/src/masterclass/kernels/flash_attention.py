@@ -1,7 +1,10 @@
 r"""# Flash attention in Triton
 
-The same algorithm as the PyTorch version in `masterclass.llm.flash_attention` (read that page
-first for the math), now as GPU kernels. The file climbs the ladder that every kernel here climbs:
+The same algorithm as [the PyTorch version](../llm/flash_attention.md) in
+`masterclass.llm.flash_attention` (read that page first for the math: the online softmax and the
+backward's $\Delta$ are derived there), now as GPU kernels, built from the tiles of
+[the matmul kernel](matmul.md) and the row reductions of [the fused softmax](softmax.md). The
+file climbs the ladder that every kernel here climbs:
 
 1. `attention_reference`: plain PyTorch, the ground truth every kernel is checked against;
 2. `naive_attention`: a first Triton kernel. Each program owns a block of query rows of one head
@@ -21,8 +24,53 @@ handles the layout of a tile across the threads of a GPU block; we write tile-le
 On a CPU, the tests run these kernels through Triton's interpreter (`TRITON_INTERPRET=1`, which
 executes each program with numpy); on a GPU the same tests compile them, and
 `kernels/bench/flash_attention.py` reports TFLOP/s against `F.scaled_dot_product_attention`.
+
+**What the kernels exchange.** The forward stores, besides $O$, one float per query row:
+$L_i = m_i + \log \ell_i = \log \sum_j e^{s_{ij}}$, the log-sum-exp of the row's scores. It is
+all the backward needs to rebuild any tile of the probabilities, $P_{ij} = e^{s_{ij} - L_i}$,
+without a second online pass. The backward's first kernel computes
+$\Delta_i = \sum_j P_{ij}\,\mathrm{d}P_{ij}$, a sum over the whole row that no tile sees, from two
+`(T, D)` tensors it already has: since $\mathrm{d}P = \mathrm{d}O\,V^\top$ and $O = PV$,
+$\Delta_i = \sum_d \mathrm{d}O_{id}\,O_{id}$. The same facts, on one head in float64, through the
+reference (the kernels themselves need a GPU or the interpreter, see `kernels/tests`):
+
+>>> g = torch.Generator().manual_seed(0)
+>>> q, k, v = torch.randn(3, 1, 1, 4, 8, generator=g, dtype=torch.float64)  # (B, H, T, D) each
+>>> s = q[0, 0] @ k[0, 0].T / math.sqrt(8)  # (T_q, T_k) scores of the one head
+>>> m = s.max(dim=-1).values
+>>> lse = m + torch.log(torch.exp(s - m[:, None]).sum(-1))  # what the forward stores per row
+>>> torch.allclose(lse, torch.logsumexp(s, dim=-1))
+True
+>>> p = torch.exp(s - lse[:, None])  # a tile of P, rebuilt by the backward
+>>> o = attention_reference(q, k, v)[0, 0]  # (T_q, D)
+>>> torch.allclose(p @ v[0, 0], o)
+True
+>>> do = torch.randn(4, 8, generator=g, dtype=torch.float64)  # upstream gradient dO
+>>> dp = do @ v[0, 0].T  # (T_q, T_k)
+>>> torch.allclose((p * dp).sum(-1), (do * o).sum(-1))  # Delta over a row, and from (dO, O)
+True
+
+References: [Dao et al. (2022), FlashAttention](https://arxiv.org/abs/2205.14135);
+[Dao (2023), FlashAttention-2](https://arxiv.org/abs/2307.08691) (the split of the backward into
+a $\mathrm{d}K, \mathrm{d}V$ pass and a $\mathrm{d}Q$ pass); Triton's
+[fused attention tutorial](https://triton-lang.org/main/getting-started/tutorials/06-fused-attention.html).
+
 Left out: dropout, arbitrary masks, head dims above 256, autotuning of block sizes, and the
 FlashAttention-3 Hopper-specific pipelining.
+
+## Exercises
+
+1. Write `forward_with_lse(q, k, v, block_n, causal=False)`: what one forward program computes,
+   for a whole head `q` `(T_q, D)`, `k`, `v` `(T_k, D)`, in PyTorch: walk over blocks of `block_n`
+   keys keeping $m$, $\ell$ and the accumulator, and return $O$ and $L = m + \log \ell$.
+   Check it: `uv run pytest --exercise kernels.flash_attention`
+2. Write `delta(o, do)`: the backward's $\Delta$ `(T,)` from $O$ and $\mathrm{d}O$ `(T, D)`; the
+   checker compares it with $\sum_j P_{ij}\,\mathrm{d}P_{ij}$, $\mathrm{d}P$ taken from autograd.
+   Check it: `uv run pytest --exercise kernels.flash_attention`
+3. Write `backward_from_lse(q, k, v, o, lse, do, causal=False)`: $(\mathrm{d}Q, \mathrm{d}K,
+   \mathrm{d}V)$ of one head from the saved $O$ and $L$ only, rebuilding $P = e^{S - L}$ as the
+   backward kernels do (checked against autograd through `attention_reference`).
+   Check it: `uv run pytest --exercise kernels.flash_attention`
 """
 
 from __future__ import annotations

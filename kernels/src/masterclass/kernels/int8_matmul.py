@@ -1,11 +1,11 @@
 r"""# Int8 dequantize-matmul: weight-only quantization in the kernel
 
 A weight-only int8 linear layer stores $W \in \mathbb Z_8^{N \times K}$ with one float scale per
-output row, $\hat W = \operatorname{diag}(s)\,Q$ (Module 10, `masterclass.deploy.quantization`).
-Computing $y = x \hat W^\top$ in PyTorch first materialises the float $\hat W$: it reads one byte
-per weight and then writes and reads four more. This kernel loads the int8 tiles, converts them
-to float *in registers* inside the matmul loop, and applies the scales once at the end, since
-they are constant along $K$:
+output row, $\hat W = \operatorname{diag}(s)\,Q$ (Module 10's
+[quantization](../deploy/quantization.md)). Computing $y = x \hat W^\top$ in PyTorch first
+materialises the float $\hat W$: it reads one byte per weight and then writes and reads four
+more. This kernel loads the int8 tiles, converts them to float *in registers* inside the matmul
+loop, and applies the scales once at the end, since they are constant along $K$:
 
 $$ y_{mn} = s_n \sum_k x_{mk}\, Q_{nk} . $$
 
@@ -13,8 +13,26 @@ At batch 1 (decoding) the product is memory-bound and the weight's bytes are the
 reading a quarter of them is up to a $4\times$ speedup over fp32 weights
 (`kernels/bench/int8_matmul.py`).
 
-Same tiling as `matmul.py`. Reference: Frantar et al., 2022, [GPTQ](https://arxiv.org/abs/2210.17323)
-(whose kernels fuse dequantization the same way); PyTorch's `torch._weight_int8pack_mm`.
+A weight and its int8 form, and the product the kernel must reproduce, on the reference (the
+kernel itself needs a GPU or the interpreter, see `kernels/tests`):
+
+>>> w = torch.tensor([[0.3, -1.0, 0.2], [2.0, 0.1, -0.5]])  # (N, K) float weight
+>>> scale = w.abs().amax(dim=1) / 127  # (N,): the largest weight of a row maps to 127
+>>> q = torch.round(w / scale[:, None]).to(torch.int8)
+>>> q
+tensor([[  38, -127,   25],
+        [ 127,    6,  -32]], dtype=torch.int8)
+>>> x = torch.tensor([[1.0, 2.0, 3.0]])  # (M, K)
+>>> x @ w.T
+tensor([[-1.1000,  0.7000]])
+>>> int8_matmul_reference(x, q, scale)  # off by at most (scale / 2) * sum |x| per output
+tensor([[-1.1102,  0.6772]])
+>>> q.element_size(), w.element_size()  # bytes per weight: the traffic at batch 1
+(1, 4)
+
+Same tiling as [the matmul kernel](matmul.md). Reference: Frantar et al., 2022,
+[GPTQ](https://arxiv.org/abs/2210.17323) (whose kernels fuse dequantization the same way);
+PyTorch's `torch._weight_int8pack_mm`.
 
 Left out: int4 packing (two values per byte), per-group scales, and int8 activations.
 
@@ -22,6 +40,10 @@ Left out: int4 packing (two values per byte), per-group scales, and int8 activat
 
 1. Write `dequant_matmul_reference(x, q, scale)`: the PyTorch ground truth above.
    Check it: `uv run pytest --exercise kernels.int8_matmul`
+2. Write `quantize_per_row(w)`: the symmetric per-row int8 quantization of a float `(N, K)`
+   weight (no row all zeros) as in the example, $s_n = \max_k |W_{nk}| / 127$ and
+   $Q = \operatorname{round}(W / s)$; return `(q, scale)`. Every weight is then within $s_n / 2$
+   of $s_n Q_{nk}$. Check it: `uv run pytest --exercise kernels.int8_matmul`
 """
 
 from __future__ import annotations

@@ -15,6 +15,22 @@ Every element of $A$ loaded is used `BLOCK_N` times and every element of $B$ `BL
 so the traffic falls from $2MNK$ loads (one pair per multiply-add) to $MNK(1/B_N + 1/B_M)$. The
 accumulator is float32 whatever the inputs, as in cuBLAS.
 
+The arithmetic for a square product of size 4,096 with `(128, 128)` tiles, and the reference
+that every tile of the kernel is checked against (the kernel itself needs a GPU or the
+interpreter, see `kernels/tests`):
+
+>>> M = N = K = 4096
+>>> untiled = 2 * M * N * K  # one element of A and one of B per multiply-add
+>>> tiled = M * N * K * (1 / 128 + 1 / 128)  # each loaded element reused 128 times
+>>> untiled / tiled
+128.0
+>>> triton.cdiv(M, 128) * triton.cdiv(N, 128)  # programs in the grid, one per tile of C
+1024
+>>> a = torch.tensor([[1.0, 2.0], [3.0, 4.0]], dtype=torch.float16)
+>>> matmul_reference(a, a)  # accumulated in float32, stored in the inputs' dtype
+tensor([[ 7., 10.],
+        [15., 22.]], dtype=torch.float16)
+
 **Grouped ordering.** Programs run roughly in the order of their ids. Launched row by row, the
 tiles running at once all need *different* columns of $B$; grouping `GROUP_M` rows of tiles
 together makes concurrent programs share tiles of $B$ in the L2 cache. `_tile` maps a program id
@@ -31,6 +47,14 @@ fusion.
 
 1. Write `tile_of(pid, m_tiles, n_tiles, group_m)`: the `(row, col)` tile that program `pid` owns
    in grouped ordering.
+   Check it: `uv run pytest --exercise kernels.matmul`
+2. Write `tiled_matmul(a, b, block_m, block_n, block_k)`: the kernel's loop nest in PyTorch, one
+   `(block_m, block_n)` tile of $C$ at a time, accumulating products of `(block_m, block_k)` and
+   `(block_k, block_n)` tiles along $K$; tiles at the edges are smaller (what the masks do).
+   Check it: `uv run pytest --exercise kernels.matmul`
+3. Write `global_loads(m, n, k, block_m, block_n)`: how many elements of $A$ and $B$ all programs
+   together load (masked-off lanes load nothing). It is exactly $MNK(1/B_N + 1/B_M)$ when the
+   blocks divide the sizes; derive the general count (it does not depend on `BLOCK_K`).
    Check it: `uv run pytest --exercise kernels.matmul`
 """
 

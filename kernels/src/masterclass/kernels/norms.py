@@ -18,10 +18,29 @@ The weight gradients are sums over rows, $\mathrm{d}w = \sum_{\text{rows}} \math
 and $\mathrm{d}b = \sum_{\text{rows}} \mathrm{d}y$. The forward kernel saves only $r$ (and $\mu$) per
 row; the backward recomputes $\hat x$ from $x$, which costs less than storing it.
 
-One program per row in both directions; the row fits in one tile. Each program writes its row's
-contribution $\mathrm{d}y \odot \hat x$ to a `(rows, N)` buffer that PyTorch sums: simple and
-deterministic, at the cost of a buffer as large as $x$ (Triton's tutorial instead accumulates
-into a few partial sums under a lock).
+A check of the derivation on one row, in float64 with $\epsilon = 0$: $\hat x$ has unit RMS, and
+$\mathrm{d}x$ is orthogonal to $x$, as it must be, since RMSNorm is invariant to scaling its
+input ($x \mapsto \alpha x$ leaves $y$ unchanged, so no gradient points along $x$):
+
+>>> x = torch.tensor([3.0, 4.0], dtype=torch.float64)
+>>> r = x.pow(2).mean().rsqrt()  # 1 / RMS(x) = 1 / 3.5355...
+>>> xhat = x * r
+>>> xhat
+tensor([0.8485, 1.1314], dtype=torch.float64)
+>>> round(float(xhat.pow(2).mean()), 12)
+1.0
+>>> w = torch.tensor([0.5, 2.0], dtype=torch.float64)
+>>> dy = torch.tensor([1.0, -3.0], dtype=torch.float64)
+>>> g = w * dy
+>>> dx = r * (g - xhat * (g * xhat).mean())  # the RMSNorm backward above
+>>> abs(float(dx @ x)) < 1e-12
+True
+
+One program per row in both directions, as in [the fused softmax](softmax.md); the row fits in
+one tile. Each program writes its row's contribution $\mathrm{d}y \odot \hat x$ to a `(rows, N)`
+buffer that PyTorch sums: simple and deterministic, at the cost of a buffer as large as $x$
+(Triton's tutorial instead accumulates into a few partial sums under a lock). The layers
+themselves, and their place in a network, are Module 3's [normalization](../nn/normalization.md).
 
 References: Zhang and Sennrich, 2019, [Root Mean Square Layer
 Normalization](https://arxiv.org/abs/1910.07467); Ba, Kiros and Hinton, 2016, [Layer
@@ -34,6 +53,9 @@ Left out: rows longer than one tile, and fusing the residual addition.
 
 1. Write `rms_norm_backward_reference(x, w, dy, eps)`: the closed-form $(\mathrm{d}x, \mathrm{d}w)$
    of RMSNorm above, in PyTorch.
+   Check it: `uv run pytest --exercise kernels.norms`
+2. Write `layer_norm_backward_reference(x, w, b, dy, eps)`: the closed-form
+   $(\mathrm{d}x, \mathrm{d}w, \mathrm{d}b)$ of LayerNorm above, in PyTorch, for `x` `(..., N)`.
    Check it: `uv run pytest --exercise kernels.norms`
 """
 

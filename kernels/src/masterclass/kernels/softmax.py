@@ -12,22 +12,41 @@ on-chip memory (registers / SRAM), does all three steps there, and writes the re
 read and one write, up to several times faster for a memory-bound operation
 (`kernels/bench/softmax.py`).
 
-One program per row; the row must fit in one tile (`BLOCK` = the next power of two above the
-row length; padded lanes load $-\infty$, which contributes $e^{-\infty} = 0$). Arithmetic is in
-float32 whatever the storage dtype.
+One program per row, with the 1-D tiles and masks of [vector add](vector_add.md); the row must
+fit in one tile (`BLOCK` = the next power of two above the row length; padded lanes load
+$-\infty$, which contributes $e^{-\infty} = 0$). Arithmetic is in float32 whatever the storage
+dtype.
+
+Why the maximum is subtracted: $e^x$ overflows float32 above $x \approx 88.7$, and
+$e^{x_i - m} / \sum_j e^{x_j - m} = e^{x_i} / \sum_j e^{x_j}$ for any $m$ (multiply top and
+bottom by $e^{-m}$). With $m = \max_j x_j$ every exponent is $\le 0$ and the largest term is
+exactly 1. On the reference (the kernel needs a GPU or the interpreter, see `kernels/tests`):
+
+>>> x = torch.tensor([[1000.0, 1000.0, 0.0]])
+>>> torch.exp(x)  # the unshifted numerators overflow
+tensor([[inf, inf, 1.]])
+>>> softmax_reference(x)  # e^0, e^0 and e^-1000 over their sum
+tensor([[0.5000, 0.5000, 0.0000]])
+>>> triton.next_power_of_2(1000)  # BLOCK for rows of 1,000: 24 padded lanes load -inf
+1024
 
 References: Triton's [fused softmax tutorial](https://triton-lang.org/main/getting-started/tutorials/02-fused-softmax.html);
 Milakov and Gimelshein, 2018, [Online normalizer calculation for
 softmax](https://arxiv.org/abs/1805.02867) (the one-pass version FlashAttention uses).
 
-Left out: rows longer than one tile (the online softmax of `flash_attention.py` handles them),
-and the backward pass ($\mathrm{d}x = y \odot (\mathrm{d}y - \langle \mathrm{d}y, y \rangle)$).
+Left out: rows longer than one tile (the online softmax of [flash attention](flash_attention.md)
+handles them, exercise 1 below), and the backward kernel
+($\mathrm{d}x = y \odot (\mathrm{d}y - \langle \mathrm{d}y, y \rangle)$, exercise 2 below).
 
 ## Exercises
 
 1. Write `online_softmax(x, block)`: the softmax of the rows of `x`, with the max and the
    denominator computed in one pass over chunks of `block` columns: when the running max moves
    from $m$ to $m'$, the running sum is rescaled by $e^{m - m'}$.
+   Check it: `uv run pytest --exercise kernels.softmax`
+2. Write `softmax_backward(y, dy)`: the gradient $\mathrm{d}x$ of the rows of a softmax from its
+   output `y` and the upstream gradient `dy` alone (what a backward kernel would read). Derive it
+   from the Jacobian $\partial y_i / \partial x_j = y_i(\delta_{ij} - y_j)$.
    Check it: `uv run pytest --exercise kernels.softmax`
 """
 

@@ -5,7 +5,8 @@ The gated feed-forward of LLaMA-style models multiplies an activated projection 
 
 $$ h = \mathrm{silu}(g) \odot u, \qquad \mathrm{silu}(g) = g\,\sigma(g) . $$
 
-In PyTorch this is three element-wise kernels (sigmoid, two products) and two intermediate
+This is the gated variant of Module 6's [feed-forward](../transformer/feedforward.md). In
+PyTorch it is three element-wise kernels (sigmoid, two products) and two intermediate
 tensors saved for backward. The fused forward reads $g$ and $u$ once and writes $h$ once. The
 backward, from $\sigma' = \sigma(1-\sigma)$,
 
@@ -14,6 +15,20 @@ $$ \frac{\partial h}{\partial g} = u\,\sigma(g)\big(1 + g\,(1 - \sigma(g))\big),
 
 recomputes $\sigma(g)$ from the saved inputs instead of storing it: the same trade as
 checkpointing, at the scale of one kernel.
+
+The reference, and the derivative of $h$ in $g$ checked against central differences in float64
+(the kernel itself needs a GPU or the interpreter, see `kernels/tests`):
+
+>>> g = torch.tensor([-2.0, 0.0, 3.0])
+>>> u = torch.tensor([1.0, 5.0, 2.0])
+>>> swiglu_reference(g, u)  # silu(0) = 0 shuts the middle unit whatever u is
+tensor([-0.2384,  0.0000,  5.7154])
+>>> g64, u64, eps = g.double(), u.double(), 1e-6
+>>> sig = torch.sigmoid(g64)
+>>> dh_dg = u64 * sig * (1 + g64 * (1 - sig))  # the formula above
+>>> fd = (swiglu_reference(g64 + eps, u64) - swiglu_reference(g64 - eps, u64)) / (2 * eps)
+>>> torch.allclose(dh_dg, fd, atol=1e-8)
+True
 
 **A custom operator.** `torch.library.custom_op` registers `masterclass::swiglu` as a real
 PyTorch operator: with a *fake* implementation (`register_fake`, shapes only) it works under
@@ -31,6 +46,12 @@ Left out: fusing the two projections into the same kernel (a matmul epilogue).
 
 1. Write `swiglu_backward_reference(g, u, dh)`: the closed-form gradients above in PyTorch.
    Check it: `uv run pytest --exercise kernels.swiglu`
+2. The kernel sits inside the gated feed-forward $\big(\mathrm{silu}(xW_g^\top) \odot
+   xW_u^\top\big)W_d^\top$, which has three $d \times F$ matrices where a GELU MLP of width $4d$
+   has two. Write `swiglu_hidden_dim(d_model, multiple_of)`: LLaMA's $F$, the width that keeps the
+   parameter count, $3dF = 2d \cdot 4d$, truncated to an integer and rounded *up* to a multiple
+   of `multiple_of` (for the tensor cores' tile sizes).
+   Check it (against the published LLaMA sizes): `uv run pytest --exercise kernels.swiglu`
 """
 
 from __future__ import annotations

@@ -17,8 +17,34 @@ A vector add reads two numbers and writes one per element and does one addition:
 *memory-bound*, and its speed is measured in GB/s against the GPU's bandwidth
 (`kernels/bench/vector_add.py`), not in FLOP/s.
 
+What a launch over $n = 1000$ elements with `BLOCK = 256` does, program by program, written with
+the same index arithmetic in PyTorch (the kernel itself needs a GPU or the interpreter, see
+`kernels/tests`):
+
+>>> n, block = 1000, 256
+>>> triton.cdiv(n, block)  # the grid: four programs
+4
+>>> offs = 3 * block + torch.arange(block)  # the last program's offsets, 768 ... 1023
+>>> mask = offs < n
+>>> int(mask.sum()), int(offs[mask].max())  # 232 lanes on, the last one on element 999
+(232, 999)
+>>> x, y = torch.arange(n, dtype=torch.float32), torch.ones(n)
+>>> out = torch.empty(n)
+>>> for pid in range(triton.cdiv(n, block)):  # every program, one after the other
+...     offs = pid * block + torch.arange(block)
+...     offs = offs[offs < n]  # masked lanes neither load nor store
+...     out[offs] = x[offs] + y[offs]
+>>> torch.equal(out, vector_add_reference(x, y))
+True
+
+Bytes, not FLOPs: in float32 each element costs 12 bytes of traffic (two reads, one write) for
+one addition, an arithmetic intensity of $1/12$ FLOP per byte, far below what any GPU needs to be
+compute-bound (hundreds of FLOP per byte).
+
 References: Tillet, Kung and Cox, 2019, [Triton](https://doi.org/10.1145/3315508.3329973);
 Triton's [vector addition tutorial](https://triton-lang.org/main/getting-started/tutorials/01-vector-add.html).
+
+Builds on [the GPU execution model](execution_model.md) (grids, warps, coalescing).
 
 Left out: grid-stride loops (one program handling many tiles) and autotuning `BLOCK`.
 

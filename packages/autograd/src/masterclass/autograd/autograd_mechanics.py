@@ -26,6 +26,25 @@ $\sigma(x)$. The backward is written with differentiable torch ops, so double ba
 and `torch.autograd.gradcheck`/`gradgradcheck` verify both against finite differences.
 
 Left out: forward-mode AD (`torch.func.jvp`), `torch.func` transforms, saved-tensor hooks.
+Gradient checks used to debug a model are in [debugging](debugging.md); hand-written backward
+passes for real layers are in [custom functions](custom_functions.md).
+
+## Exercises
+
+1. Write `central_difference_grad(f, x, eps)`: the gradient of a scalar numpy function `f` at `x`
+   by central differences, $(f(x + \epsilon e_i) - f(x - \epsilon e_i)) / 2\epsilon$, one
+   coordinate at a time, leaving `x` unchanged. Check it (against `torch.autograd` at
+   $\epsilon = 10^{-3}$, where a one-sided difference is too coarse to pass):
+   `uv run pytest --exercise autograd.autograd_mechanics`.
+2. Write `hvp_finite_difference(grad_f, x, v, eps)`: the Hessian–vector product from two
+   gradients, $H v \approx (\nabla f(x + \epsilon v) - \nabla f(x - \epsilon v)) / 2\epsilon$,
+   where `grad_f(x)` returns $\nabla f(x)$ as a torch tensor. Check it (against the exact double
+   backward of `torch.autograd.functional.hvp`):
+   `uv run pytest --exercise autograd.autograd_mechanics`.
+3. Write `softplus_curvature(x)`: the second derivative of softplus, elementwise, in closed form
+   (differentiate $\sigma(x)$ once more). Check it (against double backward through `Softplus`
+   above and through torch's softplus):
+   `uv run pytest --exercise autograd.autograd_mechanics`.
 """
 
 from __future__ import annotations

@@ -33,7 +33,23 @@ and more accurate than differentiating through `log_softmax`. This matches
 `torch.nn.functional.cross_entropy(..., label_smoothing=ε)` exactly.
 
 Left out: double backward for these two (their `backward` uses no autograd-visible ops on saved
-tensors' gradients; `gradgradcheck` is shown on `Softplus` in `autograd_mechanics.py`).
+tensors' gradients; `gradgradcheck` is shown on `Softplus` in
+[`autograd_mechanics.py`](autograd_mechanics.md)).
+
+## Exercises
+
+1. Write `rmsnorm_backward(x, weight, g, eps)`: return `(grad_x, grad_w)`, the two gradients
+   derived above, with plain tensor ops (no autograd). Check it (against autograd through
+   `torch.nn.functional.rms_norm`): `uv run pytest --exercise autograd.custom_functions`.
+2. Write `smoothed_ce_grad(logits, targets, smoothing)`: the gradient $(p - q)/B$ of the
+   label-smoothed loss with respect to the logits. Check it (against autograd through
+   `F.cross_entropy(..., label_smoothing=ε)`):
+   `uv run pytest --exercise autograd.custom_functions`.
+3. Derive the backward of SiLU, $y = x\,\sigma(x)$ (the product rule, and
+   $\sigma' = \sigma(1 - \sigma)$), and write `silu(x)` with a subclass of
+   `torch.autograd.Function` whose `forward` saves only `x`, applied through `.apply`. Check it
+   (`gradcheck`, and value and gradient against `F.silu`):
+   `uv run pytest --exercise autograd.custom_functions`.
 """
 
 from __future__ import annotations

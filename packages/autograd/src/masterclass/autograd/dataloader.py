@@ -31,6 +31,21 @@ and the others carry on, which fixes the order in which batches of uneven shards
 
 Left out: `batch_size=None` (no automatic batching), custom samplers, pin memory, persistent
 workers, timeouts and `in_order=False`.
+
+## Exercises
+
+1. Write `shuffled_batches(n, batch_size, drop_last, seed)`: the index batches (lists of ints) that
+   `torch.utils.data.DataLoader(range(n), batch_size, shuffle=True, drop_last=drop_last,
+   generator=torch.Generator().manual_seed(seed))` yields in its first epoch. Mind the order of
+   the random draws listed above. Check it: `uv run pytest --exercise autograd.dataloader`.
+2. Write `collate(batch)`: merge a list of samples into a batch as `default_collate` does (stack
+   tensors and arrays, ints to int64 and floats to float64 tensors, strings kept as a list,
+   recursing into dicts, tuples and lists). Check it (against `torch.utils.data.default_collate`):
+   `uv run pytest --exercise autograd.dataloader`.
+3. Write `worker_batches(n, batch_size, num_workers)`: the batches, as lists of ints, that a
+   loader with `num_workers` workers yields for an iterable dataset over `range(n)` that worker
+   `w` shards as `range(w, n, num_workers)`. Check it (against real worker processes):
+   `uv run pytest --exercise autograd.dataloader`.
 """
 
 from __future__ import annotations

@@ -10,7 +10,13 @@ $$\frac{\partial f}{\partial x_i} \approx \frac{f(x + \varepsilon e_i) - f(x - \
 whose truncation error is $O(\varepsilon^2)$ (the $\varepsilon^2 f'''/6$ term of the Taylor
 series) and whose rounding error is $O(u / \varepsilon)$ for machine epsilon $u$; in float64,
 $\varepsilon \approx 10^{-6}$ balances the two at about $10^{-10}$. In float32 the same balance
-sits near $10^{-3}$, which is why gradient checks run in float64.
+sits near $10^{-3}$, which is why gradient checks run in float64. Adding the two terms,
+$E(\varepsilon) = \varepsilon^2 |f'''|/6 + u|f|/\varepsilon$, and setting
+$E'(\varepsilon) = 0$ gives the best step, $\varepsilon^* = (3u|f|/|f'''|)^{1/3}$; the measured
+errors follow the model's V on both sides of it:
+
+![Error of a central difference against the step, float64 and float32](figures/finite_differences.png)
+
 `torch.autograd.gradcheck` does the same, column by column of the Jacobian; `gradient_check` below
 checks one random vector–Jacobian product per input, which costs one backward pass and catches
 the same bugs with probability one.
@@ -22,14 +28,30 @@ in backward order), and records the first module whose output or output-gradient
 NaN/inf. `torch.autograd.detect_anomaly` answers the same question per autograd op, at a large
 cost in speed; `anomaly_report` shows its message. Note that anomaly mode checks the *backward*
 functions, so it names the last op a forward NaN flowed through (say `TanhBackward0`), not the op
-that created it (`LogBackward0`); the forward hooks above name the origin. On our own engine the
-recorded graph is already in forward order, so `first_nonfinite_node` just scans it.
+that created it (`LogBackward0`); the forward hooks above name the origin. On our own engine (the
+[`Tensor`](tensor.md) of the first chapters) the recorded graph is already in forward order, so
+`first_nonfinite_node` just scans it.
 
 **Where does the time go?** `cprofile_top` profiles Python (which function, how often),
 `torch_profile_top` profiles PyTorch's operators (`aten::addmm`, `aten::mm`, ...). The first
 finds interpreter overhead, the second finds the kernels; `bench/mlp_step.py` uses both.
 
-Left out: memory profiling and CUDA timelines (Module 4, `perf`).
+Left out: memory profiling and CUDA timelines (Module 4: [memory](../perf/memory.md) and
+[profiling](../perf/profiling.md)).
+
+## Exercises
+
+1. Write `central_difference(f, x, eps)`: the central-difference gradient of a scalar function
+   `f` of a float64 array `x`, of the shape of `x`, leaving `x` unchanged. Check it (against
+   `torch.autograd.grad`, at a step where a one-sided difference is too coarse):
+   `uv run pytest --exercise autograd.debugging`.
+2. Write `optimal_step(u, f0, f3)`: the step $\varepsilon^*$ that minimises the error model
+   $E(\varepsilon)$ above, for machine epsilon `u`, $f(x)$ = `f0` and $f'''(x)$ = `f3`. Check it
+   (against scipy's minimiser of $E$): `uv run pytest --exercise autograd.debugging`.
+3. Write `first_nonfinite_module(model, x)`: run `model(x)` with a forward hook on every submodule
+   and return the name (as in `named_modules()`) of the first one whose output holds a NaN or an
+   inf, or None; remove the hooks afterwards. Check it:
+   `uv run pytest --exercise autograd.debugging`.
 """
 
 from __future__ import annotations

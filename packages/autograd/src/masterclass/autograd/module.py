@@ -18,7 +18,23 @@ This file rebuilds that idea on our `Tensor`:
   dict moves between the two frameworks unchanged (see `nn_patterns.py`).
 
 Left out: buffers, hooks and `train()`/`eval()` modes (none of our layers behave differently);
-PyTorch's versions are taught in `nn_patterns.py`.
+PyTorch's versions are taught in [nn patterns](nn_patterns.md). The layers compute with the
+[engine](tensor.md) and the activations of [functional](functional.md).
+
+## Exercises
+
+1. Write `named_parameter_shapes(module)`: `(dotted name, shape)` for every parameter of a tree
+   of modules, by walking `module._parameters` and `module._modules` yourself. A module's own
+   parameters come first, then each submodule's, even when a submodule was assigned before a
+   parameter. Check it (against `torch.nn`'s names for the same tree):
+   `uv run pytest --exercise autograd.module`.
+2. Write `linear_backward(x, weight, grad_out)`: the gradients `(grad_x, grad_weight, grad_bias)`
+   of $y = x W^\top + b$ for `x (..., in)` and `weight (out, in)`, the batch dims summed out of
+   the weight and bias gradients. Check it: `uv run pytest --exercise autograd.module`.
+3. Write `mlp_forward(state, x)`: the output of a tanh `mlp(sizes, rng, "tanh")` computed in
+   numpy from its `state_dict()` alone (keys `"0.weight"`, `"0.bias"`, `"2.weight"`, ...; no
+   activation after the last layer). Check it (against `torch.nn.Sequential` loaded from the
+   same dict): `uv run pytest --exercise autograd.module`.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
-"""# Building neural networks with `torch.nn.Module`
+r"""# Building neural networks with `torch.nn.Module`
 
-`module.py` rebuilt the core of `nn.Module` on our engine; this chapter shows the real thing and
-the patterns every later package uses.
+[`module.py`](module.md) rebuilt the core of `nn.Module` on our engine; this chapter shows the
+real thing and the patterns every later package uses.
 
 - **Registration.** Assigning an `nn.Parameter` or an `nn.Module` to an attribute registers it.
   A plain Python list of layers is *not* registered (its parameters would be invisible to the
@@ -19,8 +19,54 @@ the patterns every later package uses.
 `(out, in)` like PyTorch, `engine_to_torch` / `torch_to_engine` move weights between the two
 frameworks by name with no reshaping; the tests check that both then compute the same function.
 
-Left out: `torch.compile`, parametrizations, `nn.Module` hooks (shown in `debugging.py`),
-lazy modules, meta-device initialisation.
+**A worked example.** A `[3, 4, 2]` network has two `Linear` layers,
+$3 \cdot 4 + 4 = 16$ and $4 \cdot 2 + 2 = 10$ parameters; the two buffers are in the state dict
+but are not parameters, and a plain list of layers registers nothing:
+
+>>> model = TorchMLP([3, 4, 2])
+>>> [name for name, _ in model.named_parameters()]
+['layers.0.weight', 'layers.0.bias', 'layers.1.weight', 'layers.1.bias']
+>>> count_parameters(model)
+(26, 26)
+>>> [name for name in model.state_dict() if name not in dict(model.named_parameters())]
+['input_mean', 'input_std']
+>>> class Hidden(nn.Module):
+...     def __init__(self):
+...         super().__init__()
+...         self.blocks = [nn.Linear(3, 3)]  # a plain list: not registered
+>>> count_parameters(Hidden())
+(0, 0)
+
+Freezing a layer (`requires_grad_(False)`) keeps its parameters in the model but out of the
+trainable count; `eval()` turns dropout off, so two calls agree:
+
+>>> model.layers[0].requires_grad_(False)
+Linear(in_features=3, out_features=4, bias=True)
+>>> count_parameters(model)
+(10, 26)
+>>> model = TorchMLP([3, 4, 2], dropout=0.5).eval()
+>>> x = torch.ones(2, 3)
+>>> bool(torch.equal(model(x), model(x)))
+True
+
+Left out: `torch.compile`, parametrizations, `nn.Module` hooks (shown in
+[`debugging.py`](debugging.md)), lazy modules, meta-device initialisation.
+
+## Exercises
+
+1. Write `fold_normalisation(state)`: given a `TorchMLP` state dict, return one whose first
+   layer absorbs the input normalisation, $W' = W\,\mathrm{diag}(1/\sigma)$ and
+   $b' = b - W'\mu$, with `input_mean` zeros and `input_std` ones, so that the network computes
+   the same function (the trick that removes a normalisation layer at export time). Check it:
+   `uv run pytest --exercise autograd.nn_patterns`.
+2. Write `functional_forward(state, x)`: the eval-mode forward pass of a `TorchMLP`, computed
+   from its state dict alone with plain tensor ops (mind the `(out, in)` weight layout). Check it
+   (against the module and `torch.func.functional_call`):
+   `uv run pytest --exercise autograd.nn_patterns`.
+3. Write `unregistered(module)`: the sorted names of the attributes of `module` that hold tensors
+   or modules (directly, or in a list, tuple or dict) that `nn.Module` did not register, the ones
+   `state_dict`, `parameters()` and `.to()` silently skip. Check it:
+   `uv run pytest --exercise autograd.nn_patterns`.
 """
 
 from __future__ import annotations

@@ -32,6 +32,25 @@ $$\text{out}[\text{kept}] = \sum_{\text{summed}} \prod_k \text{operand}_k[\text{
 
 Left out: `einsum` path optimisation (NumPy's `optimize=True` picks a contraction order to avoid
 the full product tensor, which ours materialises), ellipsis `...`, memory layout tuning.
+
+The engine built on these ideas is the [next chapter](tensor.md); PyTorch's own strides and views
+are taken apart in [tensor operations](tensor_operations.md).
+
+## Exercises
+
+1. Write `patches_2d(image, k)`: every `k x k` patch of a 2-D array as a read-only view of shape
+   `(H - k + 1, W - k + 1, k, k)`, built with `as_strided` from `image.strides` (the image may be
+   a transpose or a step slice, so do not assume row-major). Check it:
+   `uv run pytest --exercise autograd.numpy_fundamentals`.
+2. Write `correlate_valid(x, w)`: $y_i = \sum_j x_{i+j} w_j$ for 1-D `x` and `w` (what deep
+   learning calls a convolution), as the sliding windows of `x` times `w` in one matrix-vector
+   product, no Python loop. Check it (against `np.correlate`):
+   `uv run pytest --exercise autograd.numpy_fundamentals`.
+3. Write `kmeans_step(x, centroids)`: one Lloyd step of k-means on `x (N, d)` with
+   `centroids (K, d)`, returning each row's nearest centroid `(N,)` and the new centroids, the
+   means of their clusters `(K, d)`; a centroid with no points stays where it is. Use
+   broadcasting, `(N, 1, d) - (1, K, d)`, for the distances, and no loop over points. Check it:
+   `uv run pytest --exercise autograd.numpy_fundamentals`.
 """
 
 from __future__ import annotations

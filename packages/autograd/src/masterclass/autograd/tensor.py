@@ -32,7 +32,23 @@ ops and the version counter (taught on PyTorch itself in `tensor_operations.py`)
 after backward (`retain_graph`), devices and integer autograd.
 
 The elementwise nonlinearities and losses built on these primitives live in
-`masterclass.autograd.functional`.
+[the next chapter](functional.md); the array ideas this file stands on (broadcasting, strides,
+vectorisation) are in [NumPy for ML](numpy_fundamentals.md), and PyTorch's graph of the same
+computations is compared with ours in [autograd mechanics](autograd_mechanics.md).
+
+## Exercises
+
+1. Write `unbroadcast(grad, shape)` on numpy arrays: sum a gradient that has the broadcast
+   output's shape back to an input of `shape` (the new leading axes summed away, the stretched
+   size-1 axes summed and kept). Check it (against `torch.autograd` on broadcast adds):
+   `uv run pytest --exercise autograd.tensor`.
+2. Write `amax_backward(x, grad_out, dim)`: the input gradient of `x.max(dim)`, where `t` tied
+   maxima each receive $1/t$ of the upstream gradient and every other entry zero (the convention
+   of `torch.amax`). Check it: `uv run pytest --exercise autograd.tensor`.
+3. Write `topological_order(parents, root)`: given `{node: [its parents]}`, return every node
+   reachable from `root`, each after all of its parents and `root` last, the order whose reverse
+   the backward pass walks. No recursion: the checker includes a chain 5000 nodes deep. Check
+   it: `uv run pytest --exercise autograd.tensor`.
 """
 
 from __future__ import annotations

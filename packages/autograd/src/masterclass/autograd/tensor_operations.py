@@ -28,6 +28,23 @@ of it by hand so the tests can hold it against what PyTorch reports:
   wrong. `version_bumps` measures this counter.
 
 Left out: sparse, quantized and nested layouts; the `channels_last` memory format (Module 4).
+Strides on NumPy arrays, in bytes rather than elements, are in
+[NumPy for ML](numpy_fundamentals.md).
+
+## Exercises
+
+1. Write `gather(storage, shape, strides, offset)`: read the tensor that `(shape, strides,
+   offset)` describes out of a flat numpy `storage` with the address formula, for any strides
+   (transposed, overlapping, zero). Check it (against `torch.as_strided`):
+   `uv run pytest --exercise autograd.tensor_operations`.
+2. Write `slice_layout(shape, strides, offset, index)`: the `(shape, strides, storage offset)`
+   of `t[index]`, where `index` holds an int or a positive-step slice per leading dim. Check it:
+   `uv run pytest --exercise autograd.tensor_operations`.
+3. Write `view_strides(shape, strides, new_shape)`: the strides of `t.view(new_shape)`, or `None`
+   where `view` refuses because the strides cannot express the new shape without a copy (group
+   the old dims into chunks whose strides chain, $\text{stride}_{k-1} = n_k\,\text{stride}_k$;
+   each chunk must be split or merged by new dims on its own). Check it:
+   `uv run pytest --exercise autograd.tensor_operations`.
 """
 
 from __future__ import annotations

@@ -16,8 +16,33 @@ The pipeline is the everyday one:
 4. **Group and aggregate** (`summarise_by_type`, `summarise_by_package`): `groupby` + `agg` with
    named aggregations, shares via `transform`-free division, sorting.
 
-The same summaries are plotted in `visualization.py`, and the site's figure is made from them at
-build time:
+**A worked example**, by hand: the tokens of `n = len(items)` on line 1 of `f.py`, one of them
+recorded twice, and a file that failed to tokenize. Cleaning keeps the six tokens with text:
+
+>>> base = {"file": "f.py", "package": "f", "line": 1, "error": None}
+>>> lexed = [("NAME", 1), ("EQUAL", 1), ("NAME", 3), ("LPAR", 1), ("NAME", 5), ("RPAR", 1),
+...          ("NEWLINE", 1)]
+>>> records = [base | {"type": kind, "length": n} for kind, n in lexed]
+>>> records.append(records[0])  # the same row twice
+>>> records.append({"file": "g.py", "package": "g", "type": None, "length": None, "line": None,
+...                 "error": "EOF in multi-line string"})
+>>> tokens = clean_tokens(token_frame(records))
+>>> len(records), len(tokens)
+(9, 6)
+>>> summarise_by_type(tokens)
+       count     share  mean_length  max_length
+type
+NAME       3  0.500000          3.0           5
+EQUAL      1  0.166667          1.0           1
+LPAR       1  0.166667          1.0           1
+RPAR       1  0.166667          1.0           1
+>>> summarise_by_package(tokens)
+         files  tokens  name_share  tokens_per_file
+package
+f            1       6         0.5              6.0
+
+The same summaries are plotted in [`visualization.py`](visualization.md), and the site's figure
+is made from them at build time:
 
 ![Token types and identifier lengths in a sample of the standard library](figures/token_statistics.png)
 
@@ -25,6 +50,16 @@ pandas is a docs/dev dependency, not a run-time one: it is imported inside the f
 it, never at the top of this module, so `import masterclass.autograd` works without it.
 
 Left out: joins and reshaping (`merge`, `pivot`), time series, out-of-core frames.
+
+## Exercises
+
+1. Write `type_shares(frame)`: from a *raw* frame (`token_frame`, error rows, layout tokens and
+   duplicate rows included), clean it as step 3 does and return `{type: share}`, each token
+   type's share of the tokens left. Check it (against `Counter`s over the same records):
+   `uv run pytest --exercise autograd.token_statistics`.
+2. Write `tokens_per_line(tokens)`: from a cleaned frame, `{file: tokens per line}`, the number of
+   tokens of each file divided by the number of distinct lines that hold a token (one `groupby`
+   with two named aggregations). Check it: `uv run pytest --exercise autograd.token_statistics`.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ that receives data and returns a `Figure` has no hidden state, works in a test, 
 notebook, and can be checked. Second, let seaborn do the statistics-aware drawing (bar heights from
 a tidy frame, histograms with sensible bins) *on axes you own*, by passing `ax=`.
 
-`plot_token_statistics` draws the tables of `token_statistics.py`:
+`plot_token_statistics` draws the tables of [`token_statistics.py`](token_statistics.md):
 
 - left, a seaborn `barplot` of the most common token types (a bar per category; the height is
   the count, so the figure is a faithful picture of `summarise_by_type`);
@@ -16,12 +16,41 @@ a tidy frame, histograms with sensible bins) *on axes you own*, by passing `ax=`
 The tests read the bar heights and the histogram's total back out of the returned figure and
 compare them with the pandas summary: a plot is code, and code is tested.
 
+**A worked example.** Six tokens on six lines of one file: four names of lengths 4, 4, 1 and 6,
+an `=` and a two-digit number. With `top=2` the bars are `NAME` (4 tokens) and, of the two types
+seen once, `NUMBER`, the longer (ties go to the larger mean length). The histogram has one bin
+per integer length from 1 to 6, the empty ones included:
+
+>>> from masterclass.autograd.token_statistics import clean_tokens, token_frame
+>>> lexed = [("NAME", 4), ("NAME", 4), ("NAME", 1), ("EQUAL", 1), ("NAME", 6), ("NUMBER", 2)]
+>>> rows = [{"file": "f.py", "package": "f", "type": kind, "length": n, "line": i, "error": None}
+...         for i, (kind, n) in enumerate(lexed, start=1)]
+>>> fig = plot_token_statistics(clean_tokens(token_frame(rows)), top=2)
+>>> bars, hist = fig.axes
+>>> [label.get_text() for label in bars.get_yticklabels()]
+['NAME', 'NUMBER']
+>>> [float(p.get_width()) for p in bars.patches]
+[4.0, 1.0]
+>>> [(float(p.get_x() + p.get_width() / 2), int(p.get_height())) for p in hist.patches]
+[(1.0, 1), (2.0, 0), (3.0, 0), (4.0, 2), (5.0, 0), (6.0, 1)]
+>>> hist.get_yscale()
+'log'
+
 matplotlib and seaborn are docs/dev dependencies: they are imported inside the function, never at
 module level. The site's figure script, `figures/token_statistics.py`, calls this function.
 
 ![Token types and identifier lengths in a sample of the standard library](figures/token_statistics.png)
 
 Left out: interactive backends, animation, styling themes beyond seaborn's defaults.
+
+## Exercises
+
+1. Write `bar_counts(fig)`: given a figure from `plot_token_statistics`, return
+   `{token type: count}` read from its left `Axes` alone (its rectangles and tick labels). Check
+   it (against `summarise_by_type`): `uv run pytest --exercise autograd.visualization`.
+2. Write `discrete_histogram(lengths)`: the `(bin centres, counts)` that
+   `sns.histplot(x=lengths, discrete=True)` draws, computed with NumPy. Check it (against the
+   rectangles seaborn draws): `uv run pytest --exercise autograd.visualization`.
 """
 
 from __future__ import annotations

@@ -16,17 +16,25 @@ $T_b = 1$ (prefill and decode mixed in one pass, as in Sarathi-Serve).
 
 **The ragged step.** Sequence $b$ has $n_b$ tokens already in the cache and feeds $T_b$ new ones
 at positions $n_b .. n_b + T_b - 1$. The inputs are padded to $T = \max_b T_b$; rotary angles
-are computed per row from those positions; each new key and value is written to
-`block_table[b][p // S]` at offset `p % S` of the `BlockManager`'s pool; then row $b$'s keys are
-gathered into a padded `(B, H_kv, K, D)` view and query $i$ of row $b$ may see key $j$ iff
+are computed per row from those positions; row $b$'s cached keys are gathered from the
+`BlockManager`'s pool through its block table, and query $i$ of row $b$ may see the key at
+position $j$ iff
 
 $$ j \le n_b + i \quad\text{and}\quad j < n_b + T_b . $$
 
-For a real query this is exactly the causal mask of the sequence alone, and the keys at $j < n_b$
-are exactly the ones the sequence wrote earlier, so every row computes what a lone, sequential
-pass computes: **greedy continuous batching is token-identical to greedy decoding one request at
-a time** (the test runs `llm.generate` on each prompt). Padded queries see real keys only (so
-they never produce NaN) and their outputs are discarded.
+(In memory the keys are laid out as $P = \max_b n_b$ gathered past positions followed by the $T$
+new ones, so the same rule reads: past key $j$ iff $j < n_b$, new key $i'$ iff $i' \le i$ and
+$i' < T_b$.) Afterwards each new key and value is written to `block_table[b][p // S]` at offset
+`p % S`. For a real query this is exactly the causal mask of the sequence alone, and the keys
+at $j < n_b$ are exactly the ones the sequence wrote earlier, so every row computes what a lone,
+sequential pass computes: **greedy continuous batching is token-identical to greedy decoding
+one request at a time** (the test runs `llm.generate` on each prompt). Padded queries see real
+keys only (so they never produce NaN) and their outputs are discarded.
+
+**Two backends.** The middle of the step, `ragged_step`, is a pure function of tensors (the
+pool is read before it and written after it), so it exports to ONNX: the engine runs either
+PyTorch (`ragged_forward`, the default) or onnxruntime (`llm_export.OnnxRaggedForward`) over
+the same pool, scheduler and sampler, and greedy outputs are token-identical.
 
 **Prefix caching.** A new request first asks the `BlockManager` for blocks already holding a
 prefix of its prompt (`kv_memory.py`): a shared system prompt is computed once, and the request
@@ -61,6 +69,7 @@ blocks in place (we gather), CUDA graphs, and sliding-window or ALiBi models (re
 
 from __future__ import annotations
 
+import functools
 import itertools
 import threading
 from collections import deque
@@ -68,21 +77,46 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from masterclass.deploy.kv_memory import BlockManager, OutOfBlocks
 from masterclass.llm.generate import sample_next
-from masterclass.llm.rope import apply_rope, rope_cos_sin
+from masterclass.llm.rope import rope_cos_sin
 
-__all__ = ["Engine", "Request", "ragged_forward"]
+__all__ = [
+    "Engine",
+    "RaggedBatch",
+    "RaggedForward",
+    "Request",
+    "gather_ragged",
+    "ragged_forward",
+    "ragged_step",
+    "scatter_ragged",
+]
+
+# A backend of the engine: `forward(blocks, tokens, cached, tables) -> logits (B, V)`, which
+# also writes the new keys and values into `blocks`' pool.
+RaggedForward = Callable[
+    [BlockManager, Sequence[Sequence[int]], Sequence[int], Sequence[Sequence[int]]], Tensor
+]
 
 
 # ## The ragged forward pass
 #
-# The block's sub-layers are the model's own modules (norms, fused `qkv`, `o_proj`, FFN); only
-# the positions, the cache writes and the mask differ from `LanguageModel.decode`, which has one
-# length for the whole batch.
+# The step is split in three, so that its middle is a pure function of tensors that an ONNX
+# runtime can run as well as PyTorch (`llm_export.export_ragged_onnx`):
+#
+# 1. `gather_ragged` (host side) pads the new tokens to $T = \max_b T_b$ and reads each row's
+#    cached keys and values out of the pool through its block table into a padded
+#    `(L, B, H_kv, P, D)` view, $P = \max_b n_b$;
+# 2. `ragged_step` (pure) runs the model's own blocks on the new tokens, attending to
+#    `[past; new]` under the ragged mask, and returns the logits at each row's last real token
+#    with the new keys and values;
+# 3. `scatter_ragged` (host side) writes the new keys and values of the real tokens to
+#    `block_table[b][p // S]` at offset `p % S`.
+#
+# Only the block's attention input changes from `LanguageModel.decode`: per-row positions, and
+# a mask built from two integers per row.
 def _check_supported(model: torch.nn.Module) -> None:
     c = model.config
     if c.pos not in ("rope", "learned", "none") or c.norm_position != "pre":
@@ -92,6 +126,136 @@ def _check_supported(model: torch.nn.Module) -> None:
         )
     if any(w is not None for w in model.layer_windows()):
         raise ValueError("the batching engine does not support sliding-window attention layers")
+
+
+@dataclass
+class RaggedBatch:
+    """The padded tensors of one ragged step, and where its new keys go in the pool."""
+
+    # (B, T) new tokens, padded with token 0
+    input_ids: Tensor
+    # (B,) n_b, positions already cached per row
+    past_lengths: Tensor
+    # (B,) T_b, real new tokens per row
+    new_lengths: Tensor
+    # (L, B, H_kv, P, D) cached keys gathered from the pool, padded to P = max n_b
+    past_keys: Tensor
+    # (L, B, H_kv, P, D) cached values, likewise
+    past_values: Tensor
+    # (n,) batch row and (n,) column of each real new token
+    rows: Tensor
+    cols: Tensor
+    # (n,) physical block and (n,) offset where each real new token's key and value go
+    write_block: Tensor
+    write_offset: Tensor
+
+
+def gather_ragged(
+    blocks: BlockManager,
+    tokens: Sequence[Sequence[int]],
+    cached: Sequence[int],
+    tables: Sequence[Sequence[int]],
+) -> RaggedBatch:
+    """Pad a ragged batch and read its cached keys/values out of the pool (see `ragged_forward`)."""
+    k_pool, v_pool = blocks.k_pool, blocks.v_pool  # (L, N, H_kv, S, D)
+    device = k_pool.device
+    B, S = len(tokens), blocks.block_size
+    lens = torch.tensor([len(t) for t in tokens], device=device)  # (B,) T_b
+    start = torch.tensor(list(cached), device=device)  # (B,) n_b
+    T, P = int(lens.max()), int(start.max())
+    idx = torch.zeros(B, T, dtype=torch.long, device=device)  # (B, T) padded with token 0
+    for b, t in enumerate(tokens):
+        idx[b, : len(t)] = torch.tensor(list(t), device=device)
+    total = start + lens  # (B,) sequence lengths after the step
+    n_blk = -(-int(total.max()) // S)
+    # Block tables padded to the longest row with block 0 (masked in the step, never written).
+    table = torch.zeros(B, n_blk, dtype=torch.long, device=device)  # (B, n_blk)
+    for b, t in enumerate(tables):
+        need = -(-int(total[b]) // S)
+        table[b, :need] = torch.tensor(list(t[:need]), device=device)
+    # The past: the first ceil(P / S) blocks of every row, laid end to end, cut to P positions.
+    p_blk = -(-P // S)
+    L, _, H_kv, _, D = k_pool.shape
+
+    def read(pool: Tensor) -> Tensor:
+        out = pool[:, table[:, :p_blk]]  # (L, B, p_blk, H_kv, S, D)
+        return out.permute(0, 1, 3, 2, 4, 5).reshape(L, B, H_kv, p_blk * S, D)[:, :, :, :P]
+
+    # Where each real new token goes: physical block and offset.
+    valid = torch.arange(T, device=device)[None, :] < lens[:, None]  # (B, T) real tokens
+    rows, cols = valid.nonzero(as_tuple=True)  # (n,), (n,)
+    p = start[rows] + cols  # (n,) absolute positions
+    return RaggedBatch(
+        idx, start, lens, read(k_pool), read(v_pool), rows, cols, table[rows, p // S], p % S
+    )
+
+
+def scatter_ragged(
+    blocks: BlockManager, batch: RaggedBatch, new_keys: Tensor, new_values: Tensor
+) -> None:
+    """Write the new keys/values `(L, B, H_kv, T, D)` of the real tokens into the pool."""
+    r, c, blk, off = batch.rows, batch.cols, batch.write_block, batch.write_offset
+    for layer in range(blocks.k_pool.shape[0]):
+        k_pool, v_pool = blocks.k_pool[layer], blocks.v_pool[layer]  # (N, H_kv, S, D)
+        k_pool[blk, :, off] = new_keys[layer].transpose(1, 2)[r, c].to(k_pool.dtype)  # (n, H_kv, D)
+        v_pool[blk, :, off] = new_values[layer].transpose(1, 2)[r, c].to(v_pool.dtype)
+
+
+# ## The pure step
+#
+# Row $b$'s queries sit at positions $n_b .. n_b + T - 1$ (rotary angles per row); its keys are
+# the $P$ gathered past positions followed by the $T$ new ones. Query $i$ may see past key $j$
+# iff $j < n_b$ and new key $i'$ iff $i' \le i$ and $i' < T_b$. Everything is built from
+# `arange`s of the input shapes and the two length vectors, never from a Python branch on a
+# length, so the exported graph is valid for every $B$, $T$ and $P$ (including $P = 0$).
+def ragged_step(
+    model: torch.nn.Module,
+    input_ids: Tensor,
+    past_lengths: Tensor,
+    new_lengths: Tensor,
+    past_keys: Tensor,
+    past_values: Tensor,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Logits `(B, V)` at each row's last real token, and the new keys/values `(L, B, H_kv, T, D)`.
+
+    `input_ids` (B, T), `past_lengths` and `new_lengths` (B,) int64, `past_keys`/`past_values`
+    (L, B, H_kv, P, D) with row b's first `past_lengths[b]` positions real.
+    """
+    B, T = input_ids.shape
+    P = past_keys.shape[3]
+    c = model.config
+    device = input_ids.device
+    i = torch.arange(T, device=device)  # (T,)
+    pos = past_lengths[:, None] + i  # (B, T) absolute positions
+    past_ok = torch.arange(P, device=device)[None, None, :] < past_lengths[:, None, None]
+    new_ok = (i[None, None, :] <= i[None, :, None]) & (
+        i[None, None, :] < new_lengths[:, None, None]
+    )
+    mask = torch.cat((past_ok.expand(B, T, P), new_ok), dim=2)[:, None]  # (B, 1, T, P + T)
+    x = model.tok_emb(input_ids)  # (B, T, d_model)
+    if model.pos_emb is not None:
+        x = x + model.pos_emb(pos.clamp(max=c.max_seq_len - 1))
+    rope = None
+    if c.pos == "rope":
+        cos, sin = rope_cos_sin(
+            pos, model.inv_freq, interleaved=c.rope_interleaved, scale=model.rope_scale
+        )  # (B, T, D) each
+        rope = (cos[:, None], sin[:, None])  # (B, 1, T, D): per-row positions
+    new_keys: list[Tensor] = []
+    new_values: list[Tensor] = []
+
+    def attend_past(layer: int, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
+        new_keys.append(k)  # (B, H_kv, T, D)
+        new_values.append(v)
+        k_all = torch.cat((past_keys[layer].to(k.dtype), k), dim=2)  # (B, H_kv, P + T, D)
+        v_all = torch.cat((past_values[layer].to(v.dtype), v), dim=2)
+        return k_all, v_all
+
+    for layer, block in enumerate(model.blocks):
+        x = block(x, rope, mask, attend_past, layer)  # (B, T, d_model)
+    last = (new_lengths - 1)[:, None, None].expand(B, 1, x.shape[-1])  # (B, 1, d_model)
+    h = x.gather(1, last)[:, 0]  # (B, d_model)
+    return model.lm_head(model.norm(h)), torch.stack(new_keys), torch.stack(new_values)
 
 
 @torch.no_grad()
@@ -105,70 +269,20 @@ def ragged_forward(
     r"""One step over a ragged batch; returns the logits `(B, V)` at each row's last new token.
 
     Row `b` feeds `tokens[b]` (length $T_b \ge 1$) after `cached[b]` positions already stored in
-    the blocks `tables[b]`, which must hold `cached[b] + T_b` positions.
+    the blocks `tables[b]`, which must hold `cached[b] + T_b` positions. This is the PyTorch
+    backend of `Engine`; `llm_export.OnnxRaggedForward` is the onnxruntime one.
     """
-    device = model.lm_head.weight.device
-    B = len(tokens)
-    lens = torch.tensor([len(t) for t in tokens], device=device)  # (B,) T_b
-    start = torch.tensor(list(cached), device=device)  # (B,) n_b
-    T = int(lens.max())
-    idx = torch.zeros(B, T, dtype=torch.long, device=device)  # (B, T) padded with token 0
-    for b, t in enumerate(tokens):
-        idx[b, : len(t)] = torch.tensor(list(t), device=device)
-    pos = start[:, None] + torch.arange(T, device=device)  # (B, T) absolute positions
-    valid = torch.arange(T, device=device)[None, :] < lens[:, None]  # (B, T) real tokens
-    total = start + lens  # (B,) sequence lengths after the step
-    K = int(total.max())
-    S = blocks.block_size
-    n_blk = -(-K // S)
-    # Block tables padded to the longest row with block 0 (masked below, never written).
-    table = torch.zeros(B, n_blk, dtype=torch.long, device=device)  # (B, n_blk)
-    for b, t in enumerate(tables):
-        need = -(-int(total[b]) // S)
-        table[b, :need] = torch.tensor(list(t[:need]), device=device)
-    # Where each real new token goes: physical block and offset.
-    rows, cols = valid.nonzero(as_tuple=True)  # (n,), (n,)
-    p = pos[rows, cols]  # (n,)
-    w_blk, w_off = table[rows, p // S], p % S  # (n,), (n,)
-    k_pos = torch.arange(K, device=device)  # (K,)
-    allowed = (k_pos[None, None, :] <= pos[:, :, None]) & (
-        k_pos[None, None, :] < total[:, None, None]
-    )  # (B, T, K)
-    mask = allowed[:, None]  # (B, 1, T, K) broadcast over heads
-
-    c = model.config
-    x = model.tok_emb(idx)  # (B, T, d_model)
-    if model.pos_emb is not None:
-        x = x + model.pos_emb(pos.clamp(max=c.max_seq_len - 1))
-    rope = None
-    if c.pos == "rope":
-        cos, sin = rope_cos_sin(
-            pos, model.inv_freq, interleaved=c.rope_interleaved, scale=model.rope_scale
-        )  # (B, T, D) each
-        rope = (cos[:, None], sin[:, None])  # (B, 1, T, D): per-row positions
-    H, H_kv, D = c.n_heads, c.n_kv_heads, c.head_dim
-    for layer, block in enumerate(model.blocks):
-        attn = block.attn
-        h = block.attn_norm(x)
-        qkv = attn.qkv(h).view(B, T, H + 2 * H_kv, D).transpose(1, 2)  # (B, H + 2 H_kv, T, D)
-        qk, v = qkv.split([H + H_kv, H_kv], dim=1)
-        if rope is not None:
-            qk = apply_rope(qk, *rope, interleaved=attn.rope_interleaved)
-        q, k = qk.split([H, H_kv], dim=1)  # (B, H, T, D), (B, H_kv, T, D)
-        # Write the new keys/values, then read the whole sequence back through the table.
-        k_pool, v_pool = blocks.k_pool[layer], blocks.v_pool[layer]  # (N, H_kv, S, D)
-        k_pool[w_blk, :, w_off] = k.transpose(1, 2)[rows, cols]  # (n, H_kv, D)
-        v_pool[w_blk, :, w_off] = v.transpose(1, 2)[rows, cols]
-        k_all = k_pool[table].permute(0, 2, 1, 3, 4).reshape(B, H_kv, n_blk * S, D)[:, :, :K]
-        v_all = v_pool[table].permute(0, 2, 1, 3, 4).reshape(B, H_kv, n_blk * S, D)[:, :, :K]
-        if H_kv != H:
-            k_all = k_all.repeat_interleave(H // H_kv, dim=1)  # (B, H, K, D)
-            v_all = v_all.repeat_interleave(H // H_kv, dim=1)
-        y = F.scaled_dot_product_attention(q, k_all, v_all, attn_mask=mask)  # (B, H, T, D)
-        x = x + attn.o_proj(y.transpose(1, 2).reshape(B, T, H * D))
-        x = x + block.ffn(block.ffn_norm(x))
-    last = x[torch.arange(B, device=device), lens - 1]  # (B, d_model)
-    return model.lm_head(model.norm(last))  # (B, V)
+    batch = gather_ragged(blocks, tokens, cached, tables)
+    logits, new_k, new_v = ragged_step(
+        model,
+        batch.input_ids,
+        batch.past_lengths,
+        batch.new_lengths,
+        batch.past_keys,
+        batch.past_values,
+    )
+    scatter_ragged(blocks, batch, new_k, new_v)
+    return logits
 
 
 # ## Requests and their life cycle
@@ -215,6 +329,10 @@ class Request:
 class Engine:
     """Continuous-batching generation engine over a paged KV cache with prefix caching.
 
+    `forward` is the backend of each step: PyTorch's `ragged_forward` on `model` by default, or
+    any function of the same signature over the engine's pool, such as
+    `llm_export.OnnxRaggedForward` (onnxruntime). `model` also gives the pool's shapes.
+
     >>> from masterclass.llm import LanguageModel, LMConfig
     >>> torch.manual_seed(0)  # doctest: +ELLIPSIS
     <torch._C.Generator object at ...>
@@ -235,11 +353,15 @@ class Engine:
         block_size: int = 16,
         max_batch: int = 32,
         prefix_caching: bool = True,
+        forward: RaggedForward | None = None,
     ) -> None:
         _check_supported(model)
         if max_batch <= 0:
             raise ValueError(f"max_batch must be positive, got {max_batch}")
         self.model = model.eval()
+        # The backend: PyTorch's `ragged_forward` on the model, or any function with its
+        # signature over the same pool (onnxruntime: `llm_export.OnnxRaggedForward`).
+        self.forward: RaggedForward = forward or functools.partial(ragged_forward, self.model)
         self.blocks = BlockManager(model, num_blocks=num_blocks, block_size=block_size)
         self.max_batch = max_batch
         self.prefix_caching = prefix_caching
@@ -371,8 +493,8 @@ class Engine:
             return 0
         batch = list(self.running)
         feeds = [r.tokens[r.n_cached :] for r in batch]
-        logits = ragged_forward(
-            self.model, self.blocks, feeds, [r.n_cached for r in batch], [r.table for r in batch]
+        logits = self.forward(
+            self.blocks, feeds, [r.n_cached for r in batch], [r.table for r in batch]
         )  # (B, V)
         self.steps += 1
         self.prefill_tokens += sum(len(f) for f in feeds if len(f) > 1)

@@ -19,8 +19,37 @@ one preempted step distorts. Throughput is the inverse of the mean step time. Al
 the same greedy continuation of the same prompt, so they do the same work. Ratios between
 runners measured in the same process are meaningful; absolute numbers depend on the machine.
 
+**By example**, with a toy runner whose next token is always the last one plus one: the
+benchmark decodes the same tokens every time, and a runner compared with itself has speedup 1.
+
+>>> class Cycle:
+...     "Eight tokens; after token t the most likely next one is t + 1 (mod 8)."
+...     def prefill(self, ids):
+...         return self.step(int(ids[0, -1]))
+...     def step(self, token):
+...         return np.eye(8)[(token + 1) % 8]
+>>> r = benchmark_decode(Cycle(), np.array([[3]]), 5, warmup=0)
+>>> r["tokens"], r["n_tokens"], r["tokens_per_s"] > 0
+([4, 5, 6, 7, 0], 5, True)
+>>> res = compare_decoders({"a": Cycle(), "b": Cycle()}, np.array([[3]]), 4, warmup=1)
+>>> res["a"]["speedup"], res["a"]["tokens"] == res["b"]["tokens"]
+(1.0, True)
+
+The runners measured in `bench/decode.py` are `llm_export.py`'s `TorchLM` and `OnnxLM` (fp32 and
+int8), over [the KV cache](../llm/kv_cache.md); weight bytes come from
+[quantization](quantization.md).
+
 Left out: batched throughput (tokens/s at large batch, where decoding becomes compute-bound),
-time-to-first-token under load, and GPU timing (which needs device synchronisation).
+time-to-first-token under load (`latency.py`), and GPU timing (which needs device
+synchronisation).
+
+## Exercises
+
+1. Write `decode_stats(step_seconds)`: `(tokens_per_s, p50_ms, p90_ms)` of a list of per-step
+   times, with the conventions above. Check it: `uv run pytest --exercise deploy.decode_benchmark`
+2. Write `greedy_decode(runner, prompt, n_tokens)`: the greedy loop every runner is timed on,
+   `prefill` once and then one `step` per token. Check it against `llm.generate`:
+   `uv run pytest --exercise deploy.decode_benchmark`
 """
 
 from __future__ import annotations

@@ -16,21 +16,28 @@ against each other, and each serving knob moves them differently:
   (`batching.py`); the KV cache itself is what makes ITL independent of the length so far.
 - **Threads.** Intra-op threads speed up large matrix products and slow down tiny ones
   (synchronization costs more than the work); the right number is measured, not guessed.
+- **Runtime and graph options.** The same engine can run its step on onnxruntime
+  (`llm_export.OnnxRaggedForward`): the graph optimizer folds constants and fuses norms,
+  attention and activation products into single kernels (`graph_optimization_level`: disable,
+  basic, extended, all); its intra-op threads are the same trade as torch's. What that buys is
+  measured, not assumed: on the bench's small model at one thread, onnxruntime's prefill (TTFT)
+  was a little faster than PyTorch's and its decode step (ITL) a little slower, and turning the
+  optimizer off mostly lengthened the ITL tail.
 
 This chapter measures the two numbers for any set of requests driven through the engine,
 with an injectable clock. With a clock that counts engine *steps*, the latencies are exact
 integers that depend only on the scheduling policy, which is how the tests check the policy's
 effect without timing anything: three requests of $n$ tokens at `max_batch = 1` get their
 first tokens at steps $1, n+1, 2n+1$; at `max_batch = 3` all at step 1. `bench/latency.py`
-runs the same measurement with the wall clock and prints the table for each knob.
+runs the same measurement with the wall clock and prints the table for each knob
+(`bench/results/latency.txt`).
 
 References: Agrawal et al., 2024, *Sarathi-Serve* (the TTFT/ITL trade-off of batching,
 [arXiv:2403.02310](https://arxiv.org/abs/2403.02310)); the vLLM benchmark scripts (TTFT, ITL and
 TPOT definitions).
 
-Left out: onnxruntime graph options (`llm_export.py` builds the session; its optimization level
-is a `SessionOptions` field), CUDA graphs, and speculative decoding's effect on ITL
-(`speculative.py`).
+Left out: CUDA graphs, onnxruntime's GPU execution providers, and speculative decoding's effect
+on ITL (`speculative.py`).
 
 ## Exercises
 

@@ -17,26 +17,69 @@ generic exporter of `masterclass.perf` with $B$, $T$ and $P$ dynamic. One export
 both prefill ($T$ = prompt length, $P = 0$) and decoding ($T = 1$). A runtime-side decoder
 (`OnnxLM`) feeds `present_*` back as `past_*`.
 
-Three artifacts leave PyTorch here:
+The step function by example: the prompt (3 tokens) fills a cache of 3 positions, one more token
+extends it to 4, and the last logits equal those of a full forward pass over the 4 tokens:
+
+>>> from masterclass.llm import LMConfig
+>>> _ = torch.manual_seed(0)
+>>> cfg = LMConfig.llama(vocab_size=32, d_model=16, n_layers=2, n_heads=2, n_kv_heads=1)
+>>> model = LanguageModel(cfg).eval()
+>>> logits, k, v = model.forward_with_past(torch.tensor([[1, 2, 3]]), *_empty_past(model, 1))
+>>> tuple(logits.shape), tuple(k.shape)  # (B, T, V) and (L, B, H_kv, P + T, D)
+((1, 3, 32), (2, 1, 1, 3, 8))
+>>> logits, k, v = model.forward_with_past(torch.tensor([[4]]), k, v)
+>>> tuple(logits.shape), tuple(k.shape)
+((1, 1, 32), (2, 1, 1, 4, 8))
+>>> torch.allclose(logits[0, -1], model(torch.tensor([[1, 2, 3, 4]]))[0, -1], atol=1e-5)
+True
+
+Four artifacts leave PyTorch here:
 
 1. **fp32 ONNX**, checked by `onnx.checker` and by parity with PyTorch, both for a full forward
    pass and for cached decoding: max abs difference of the logits $\le 10^{-4}$.
 2. **int8 ONNX** by onnxruntime's *dynamic* quantization: weights of every `MatMul` (and the
    embedding `Gather`) are stored as int8 with per-channel scales; activations are quantized on
-   the fly per tensor, $s_x = (\max x - \min x)/255$ with a zero point, computed at run time
-   from each input (hence "dynamic", no calibration data), and the product runs in int8 with
-   int32 accumulation (`MatMulInteger`, or the fused `DynamicQuantizeMatMul`).
-3. **Hugging Face**: `config.json` + `model.safetensors` + `tokenizer.json`, which
+   the fly per tensor to uint8 with a zero point,
+   $$ s_x = \frac{\max(0, \max x) - \min(0, \min x)}{255}, \qquad
+      z_x = \operatorname{round}\Big(\frac{-\min(0, \min x)}{s_x}\Big), $$
+   computed at run time from each input (hence "dynamic", no calibration data; the range is
+   widened to include 0 so that zero padding stays exact), and the product runs in integers
+   with int32 accumulation (`MatMulInteger`, or the fused `DynamicQuantizeMatMul`).
+3. **The batching engine's step** (`export_ragged_onnx`): one graph for a *ragged* batch, every
+   row with its own cached length, so that the server's continuous-batching engine runs on
+   onnxruntime (`OnnxRaggedForward`, `server.py`'s `--backend onnx`). The graph takes the past
+   keys already gathered from the paged pool, and returns the new ones for the host to write
+   back; see the section below.
+4. **Hugging Face**: `config.json` + `model.safetensors` + `tokenizer.json`, which
    `transformers` loads as `LlamaForCausalLM` and `tokenizers` as a fast tokenizer.
 
-Left out: static (calibrated) quantization, fp16/int4 ONNX, and in-place cache updates with a
-fixed-size buffer (which avoids the concatenation copy per step).
+This chapter builds on [the KV cache](../llm/kv_cache.md), [ONNX export](../perf/onnx_export.md)
+and [continuous batching](batching.md).
+
+Left out: static (calibrated) quantization, fp16/int4 ONNX, in-place cache updates with a
+fixed-size buffer (which avoids the concatenation copy per step), and a paged-attention
+operator that reads the pool inside the graph.
+
+## Exercises
+
+1. Write `greedy_with_past(step, empty_past, prompt, n_tokens)`: greedy decoding through a step
+   function `step(ids, past_keys, past_values) -> (logits, present_keys, present_values)`,
+   prefilling the prompt once and then feeding one token and the last present per call. Check
+   it: `uv run pytest --exercise deploy.llm_export`
+2. Write `gathered_mask(past_lengths, new_lengths, P)`: the bool mask `(B, T, P + T)` of the
+   ragged step graph, whose keys are the $P$ gathered past positions followed by the $T$ new
+   ones. Check it: `uv run pytest --exercise deploy.llm_export`
+3. Write `dynamic_quant_params(x)`: the scale and zero point onnxruntime's dynamic quantization
+   gives an activation tensor `x` (the formulas above). Check it against onnxruntime's
+   `DynamicQuantizeLinear`: `uv run pytest --exercise deploy.llm_export`
 """
 
 from __future__ import annotations
 
 import json
 import os
+import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +87,13 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from masterclass.deploy.batching import (
+    _check_supported,
+    gather_ragged,
+    ragged_step,
+    scatter_ragged,
+)
+from masterclass.deploy.kv_memory import BlockManager
 from masterclass.infra.atomic import atomic_directory, atomic_write
 from masterclass.llm import LanguageModel
 from masterclass.llm.hf_interop import to_hf_llama
@@ -51,11 +101,14 @@ from masterclass.perf.onnx_export import export_onnx, ort_session
 
 __all__ = [
     "OnnxLM",
+    "OnnxRaggedForward",
     "TorchLM",
     "cached_decode_parity",
     "export_hf",
     "export_llm_onnx",
+    "export_ragged_onnx",
     "quantize_onnx_int8",
+    "ragged_session",
 ]
 
 INPUT_NAMES = ("input_ids", "past_keys", "past_values")
@@ -209,6 +262,172 @@ def _greedy(runner: OnnxLM | TorchLM, ids: np.ndarray | Tensor, n_tokens: int) -
         out.append(int(np.argmax(logits)))
         logits = runner.step(out[-1])
     return out
+
+
+# ## A ragged step graph for the batching engine
+#
+# `forward_with_past` has one past length for the whole batch, so it cannot serve continuous
+# batching, where every row has its own cached length $n_b$ and chunk length $T_b$. The
+# engine's step (`batching.ragged_step`) is exported instead: its inputs are the padded new
+# tokens, the two length vectors and the past keys/values already gathered from the paged pool;
+# its outputs are the last logits of each row and the new keys/values, which the host writes
+# back into the pool. Reading and writing the pool stays on the host (Python indexing into
+# `BlockManager`'s tensors), so the graph needs no paged-attention operator, and PyTorch and
+# onnxruntime share the scheduler, the block manager and the sampler: only the arithmetic of
+# the step runs in the other runtime.
+#
+# The example inputs are ragged with $B = 2$, $T = 3$, $P = 5$ (no axis of size 0 or 1, which
+# `torch.export` would specialise, and no two axes of equal size, which it could tie).
+RAGGED_INPUT_NAMES = ("input_ids", "past_lengths", "new_lengths", "past_keys", "past_values")
+RAGGED_OUTPUT_NAMES = ("logits", "new_keys", "new_values")
+
+# onnxruntime's graph optimization levels, by the names the server and benchmarks use.
+GRAPH_OPTIMIZATION = {
+    "disable": "ORT_DISABLE_ALL",
+    "basic": "ORT_ENABLE_BASIC",
+    "extended": "ORT_ENABLE_EXTENDED",
+    "all": "ORT_ENABLE_ALL",
+}
+
+
+class _RaggedStepFunction(nn.Module):
+    """`batching.ragged_step` as a module's `forward`, which the exporter traces."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(
+        self,
+        input_ids: Tensor,
+        past_lengths: Tensor,
+        new_lengths: Tensor,
+        past_keys: Tensor,
+        past_values: Tensor,
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        return ragged_step(self.model, input_ids, past_lengths, new_lengths, past_keys, past_values)
+
+
+def export_ragged_onnx(model: LanguageModel, path: str | os.PathLike, opset: int = 23) -> Path:
+    """Export the batching engine's step (`batching.ragged_step`) to ONNX; return the path.
+
+    Inputs `input_ids` (B, T), `past_lengths`/`new_lengths` (B,) int64, `past_keys`/`past_values`
+    (L, B, H_kv, P, D); outputs `logits` (B, V), `new_keys`/`new_values` (L, B, H_kv, T, D);
+    B, T and P dynamic.
+    """
+    _check_supported(model)
+    model.eval()
+    past_k, past_v = _empty_past(model, 2, 5)  # (L, 2, H_kv, 5, D)
+    past_k.normal_(generator=torch.Generator().manual_seed(0))
+    past_v.normal_(generator=torch.Generator().manual_seed(1))
+    ids = torch.zeros(2, 3, dtype=torch.long)  # (B, T)
+    lengths = (torch.tensor([5, 2]), torch.tensor([3, 1]))  # n_b <= P, 1 <= T_b <= T
+    cache_axes = {1: "batch", 3: "past"}
+    return export_onnx(
+        _RaggedStepFunction(model),
+        (ids, *lengths, past_k, past_v),
+        path,
+        input_names=RAGGED_INPUT_NAMES,
+        output_names=RAGGED_OUTPUT_NAMES,
+        dynamic_axes={
+            "input_ids": {0: "batch", 1: "seq"},
+            "past_lengths": {0: "batch"},
+            "new_lengths": {0: "batch"},
+            "past_keys": cache_axes,
+            "past_values": cache_axes,
+            "logits": {0: "batch"},
+            "new_keys": {1: "batch", 3: "seq"},
+            "new_values": {1: "batch", 3: "seq"},
+        },
+        opset=opset,
+        dynamo=True,
+    )
+
+
+def ragged_session(
+    path: str | os.PathLike, *, threads: int | None = None, optimization: str = "all"
+) -> Any:
+    """An onnxruntime CPU session with the given intra-op `threads` and graph `optimization`
+    level (one of `GRAPH_OPTIMIZATION`: disable, basic, extended, all)."""
+    import onnxruntime as ort
+
+    if optimization not in GRAPH_OPTIMIZATION:
+        raise ValueError(
+            f"optimization must be one of {list(GRAPH_OPTIMIZATION)}, got {optimization!r}"
+        )
+    options = ort.SessionOptions()
+    options.graph_optimization_level = getattr(
+        ort.GraphOptimizationLevel, GRAPH_OPTIMIZATION[optimization]
+    )
+    if threads is not None:
+        options.intra_op_num_threads = threads
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+# ## The engine's onnxruntime backend
+#
+# The same three parts as `batching.ragged_forward`: gather from the pool, the step (here
+# `session.run` on numpy arrays), scatter into the pool. The pool stays a PyTorch tensor (a
+# CPU tensor and its numpy view share memory, so handing the gathered past to onnxruntime costs
+# no copy of its own). The session's options are the latency knobs: the graph optimization
+# level (constant folding at `basic`; operator fusions such as normalization, attention or
+# activation subgraphs at `extended`/`all`) and the intra-op threads that split each operator
+# (`bench/latency.py` measures both).
+class OnnxRaggedForward:
+    """`batching.Engine`'s onnxruntime backend: `forward(blocks, tokens, cached, tables)`.
+
+    `path` is a graph exported by `export_ragged_onnx`; `threads` and `optimization` are the
+    session's intra-op threads and graph optimization level (see `ragged_session`).
+    """
+
+    def __init__(
+        self, path: str | os.PathLike, *, threads: int | None = None, optimization: str = "all"
+    ) -> None:
+        self.path = Path(path)
+        self.session = ragged_session(path, threads=threads, optimization=optimization)
+        names = [i.name for i in self.session.get_inputs()]
+        if names != list(RAGGED_INPUT_NAMES):
+            raise ValueError(
+                f"{path} is not a ragged step graph (inputs {names}, want "
+                f"{list(RAGGED_INPUT_NAMES)}): export it with export_ragged_onnx"
+            )
+
+    @classmethod
+    def from_model(
+        cls, model: LanguageModel, *, threads: int | None = None, optimization: str = "all"
+    ) -> OnnxRaggedForward:
+        """Export `model` to a temporary file and load it (the session keeps the graph in
+        memory; the file is removed)."""
+        with tempfile.TemporaryDirectory(prefix="ragged-onnx-") as tmp:
+            path = export_ragged_onnx(model, Path(tmp) / "step.onnx")
+            return cls(path, threads=threads, optimization=optimization)
+
+    def __call__(
+        self,
+        blocks: BlockManager,
+        tokens: Sequence[Sequence[int]],
+        cached: Sequence[int],
+        tables: Sequence[Sequence[int]],
+    ) -> Tensor:
+        """One ragged step; returns the logits (B, V) and writes the new keys into `blocks`."""
+        batch = gather_ragged(blocks, tokens, cached, tables)
+
+        def arr(t: Tensor, dtype: Any) -> np.ndarray:
+            return np.ascontiguousarray(t.detach().cpu().numpy(), dtype=dtype)
+
+        feed = {
+            "input_ids": arr(batch.input_ids, np.int64),
+            "past_lengths": arr(batch.past_lengths, np.int64),
+            "new_lengths": arr(batch.new_lengths, np.int64),
+            "past_keys": arr(batch.past_keys, np.float32),
+            "past_values": arr(batch.past_values, np.float32),
+        }
+        logits, keys, values = self.session.run(None, feed)
+        device = blocks.k_pool.device
+        scatter_ragged(
+            blocks, batch, torch.from_numpy(keys).to(device), torch.from_numpy(values).to(device)
+        )
+        return torch.from_numpy(logits).to(device)  # (B, V)
 
 
 # ## Parity of cached decoding

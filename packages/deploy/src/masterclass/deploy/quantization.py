@@ -50,7 +50,19 @@ as onnxruntime's `MatMulInteger` (`llm_export.py`).
 
 Left out: activation quantization and calibration (the ONNX chapter, `llm_export.py`, uses
 onnxruntime's dynamic int8 quantization of activations), error-compensating methods (GPTQ, AWQ,
-SmoothQuant), and packed int4 kernels.
+SmoothQuant: `gptq_awq.py`), and packed int4 kernels.
+
+## Exercises
+
+1. Write `quantize_rows(w, bits)`: symmetric round-to-nearest quantization of a matrix with one
+   scale per row, returning `(q, scale)` with `q` int8 and `scale` `(C_out, 1)` (an all-zero row
+   gets scale 1). Check it: `uv run pytest --exercise deploy.quantization`
+2. Write `integer_matmul(q, scale, x)`: $y = s \odot (Q x)$ for integer activations `x` (B, C_in),
+   with the product done exactly in integers and the scales applied once per output. Check it:
+   `uv run pytest --exercise deploy.quantization`
+3. Write `error_bound(scale, x)`: the worst-case error $\frac{s_j}{2}\lVert x\rVert_1$ of each
+   output of a per-row quantized layer for the input vector `x`. Check it against the error of
+   `Int8Linear`: `uv run pytest --exercise deploy.quantization`
 """
 
 from __future__ import annotations

@@ -23,10 +23,32 @@ streams it as **server-sent events**: `text/event-stream`, one `data: {json}` li
 a blank line between events, `data: [DONE]` at the end (the OpenAI wire format; a browser reads
 it with `fetch` and a stream reader).
 
+**Backends.** The engine's step runs in PyTorch (`--backend torch`, the default) or in
+onnxruntime (`--backend onnx`): the model's ragged step is exported to ONNX at start-up
+(`llm_export.export_ragged_onnx`) and the engine keeps its scheduler, paged KV pool and sampler,
+handing only the arithmetic of each step to the onnxruntime session
+(`llm_export.OnnxRaggedForward`). The step receives the cached keys *gathered* from the pool
+rather than a paged graph reading blocks in place; that is what makes one graph serve every
+mix of prefill and decode rows. Greedy answers are token-identical across the two (the test
+asks the same HTTP server for both). `GET /health` names each model's backend.
+
 **Text from tokens, incrementally.** A byte-level BPE token may end in the middle of a UTF-8
 character; decoding the tokens so far and emitting only the new suffix, holding back a trailing
 U+FFFD until the next token completes the character, streams exactly the text a non-streaming
 call returns.
+
+**The wire format, by example.** A chat prompt is plain text the model continues, an event is
+one `data:` line and a blank line, and the detokenizer holds back half a UTF-8 character:
+
+>>> chat_prompt([{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}])
+'system: Be brief.\nuser: Hi\nassistant:'
+>>> piece = {"index": 0, "text": "Hi", "finish_reason": None}
+>>> print(_sse("r1", "text_completion", 0, "m", piece), end="")
+data: {"id": "cmpl-r1", "object": "text_completion", "created": 0, "model": "m", "choices": [{"index": 0, "text": "Hi", "finish_reason": null}]}
+<BLANKLINE>
+>>> stream = TextStream(BPETokenizer([bytes([i]) for i in range(256)]))
+>>> [stream.push(b) for b in "é!".encode()]  # é is two bytes, one token each
+['', 'é', '!']
 
 **Errors are answers, not crashes.** Malformed JSON, a missing prompt, an unknown model, a
 negative temperature or `max_tokens` beyond what the KV pool can ever hold each get a 4xx with
@@ -45,9 +67,8 @@ id), and the response names the variant that served it (`model` field, `X-Varian
 References: the OpenAI API reference (completions, chat completions, streaming); the WHATWG
 server-sent events specification; Starlette's `StreamingResponse`.
 
-Left out: authentication, rate limiting, an onnxruntime backend behind the engine (the
-`llm_export.OnnxLM` decoder runs one sequence; batching it needs a paged ONNX graph), tool
-calls, and log-probabilities.
+Left out: authentication, rate limiting, a paged-attention ONNX operator (the onnxruntime
+backend receives gathered keys), GPU execution providers, tool calls, and log-probabilities.
 
 ## Exercises
 
@@ -87,7 +108,16 @@ from masterclass.deploy.monitoring import ServerMetrics, json_logger
 from masterclass.llm import LanguageModel, LMConfig
 from masterclass.nlp.bpe import BPETokenizer
 
-__all__ = ["ModelSlot", "create_app", "load_run", "main", "serve", "server_in_thread"]
+__all__ = [
+    "BACKENDS",
+    "ModelSlot",
+    "build_slots",
+    "create_app",
+    "load_run",
+    "main",
+    "serve",
+    "server_in_thread",
+]
 
 END_OF_TEXT = "<|endoftext|>"
 
@@ -128,6 +158,8 @@ class ModelSlot:
     engine: Engine
     # the tokenizer (encode/decode)
     tokenizer: BPETokenizer
+    # the runtime of the engine's step: "torch" or "onnx" (onnxruntime)
+    backend: str = "torch"
 
     @property
     def stop_tokens(self) -> tuple[int, ...]:
@@ -472,7 +504,8 @@ def create_app(
     @app.get("/health")
     async def health() -> dict[str, Any]:
         kv = {n: s.engine.blocks.report().usage for n, s in slots.items()}
-        return {"status": "ok", "models": list(slots), "kv_usage": kv}
+        backends = {n: s.backend for n, s in slots.items()}
+        return {"status": "ok", "models": list(slots), "backends": backends, "kv_usage": kv}
 
     @app.get("/metrics")
     async def prometheus() -> Response:
@@ -591,29 +624,68 @@ document.getElementById("form").addEventListener("submit", async (e) => {
 """
 
 
-# ## Starting the server
+# ## Engines and their backends
 #
-# `serve` blocks in uvicorn's loop, which installs SIGINT/SIGTERM handlers for a graceful stop.
-# `server_in_thread` runs the same server in a background thread for tests and benchmarks, on a
-# free port, and stops it on exit.
+# One engine per served model. The onnxruntime backend exports the model's ragged step at
+# start-up (`llm_export`, a few seconds for a small model); the engine, its pool and its
+# scheduler are the same as PyTorch's.
+BACKENDS = ("torch", "onnx")
+
+
+def _backend_names(models: Mapping[str, Any], backend: str | Mapping[str, str]) -> dict[str, str]:
+    names = {n: backend for n in models} if isinstance(backend, str) else dict(backend)
+    missing = [n for n in models if n not in names]
+    if missing:
+        raise ValueError(f"no backend given for models {missing}")
+    for n, b in names.items():
+        if b not in BACKENDS:
+            raise ValueError(
+                f"unknown backend {b!r} for model {n!r}: choose one of {', '.join(BACKENDS)}"
+            )
+    return names
+
+
 def build_slots(
     models: Mapping[str, tuple[LanguageModel, BPETokenizer]],
     *,
     num_blocks: int = 256,
     block_size: int = 16,
     max_batch: int = 32,
+    backend: str | Mapping[str, str] = "torch",
+    threads: int | None = None,
+    ort_optimization: str = "all",
 ) -> dict[str, ModelSlot]:
-    """One engine per model."""
-    return {
-        name: ModelSlot(
-            name,
-            Engine(model, num_blocks=num_blocks, block_size=block_size, max_batch=max_batch),
-            tok,
+    """One engine per model, running on `backend` ("torch" or "onnx", or one per model name).
+
+    `threads` and `ort_optimization` configure the onnxruntime session (intra-op threads and
+    graph optimization level, `llm_export.GRAPH_OPTIMIZATION`).
+    """
+    backends = _backend_names(models, backend)
+    slots = {}
+    for name, (model, tok) in models.items():
+        forward = None
+        if backends[name] == "onnx":
+            from masterclass.deploy.llm_export import OnnxRaggedForward
+
+            forward = OnnxRaggedForward.from_model(
+                model, threads=threads, optimization=ort_optimization
+            )
+        engine = Engine(
+            model,
+            num_blocks=num_blocks,
+            block_size=block_size,
+            max_batch=max_batch,
+            forward=forward,
         )
-        for name, (model, tok) in models.items()
-    }
+        slots[name] = ModelSlot(name, engine, tok, backends[name])
+    return slots
 
 
+# ## Starting the server
+#
+# `serve` blocks in uvicorn's loop, which installs SIGINT/SIGTERM handlers for a graceful stop.
+# `server_in_thread` runs the same server in a background thread for tests and benchmarks, on a
+# free port, and stops it on exit.
 def serve(
     run_dir_or_model: str | Path | tuple[LanguageModel, BPETokenizer],
     host: str = "127.0.0.1",
@@ -624,8 +696,15 @@ def serve(
     block_size: int = 16,
     max_batch: int = 32,
     threads: int | None = None,
+    backend: str = "torch",
 ) -> None:
-    """Serve a capstone run folder (or a `(model, tokenizer)` pair) until SIGINT/SIGTERM."""
+    """Serve a capstone run folder (or a `(model, tokenizer)` pair) until SIGINT/SIGTERM.
+
+    `backend` is "torch" (PyTorch) or "onnx" (onnxruntime, exported at start-up); `threads`
+    sets the CPU threads of either.
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}: choose one of {', '.join(BACKENDS)}")
     if threads is not None:
         torch.set_num_threads(threads)
     if isinstance(run_dir_or_model, tuple):
@@ -633,7 +712,12 @@ def serve(
     else:
         model, tok = load_run(run_dir_or_model)
     slots = build_slots(
-        {name: (model, tok)}, num_blocks=num_blocks, block_size=block_size, max_batch=max_batch
+        {name: (model, tok)},
+        num_blocks=num_blocks,
+        block_size=block_size,
+        max_batch=max_batch,
+        backend=backend,
+        threads=threads,
     )
     app = create_app(slots)
     # uvicorn shuts down gracefully on SIGTERM and then re-raises the signal through the handler
@@ -685,7 +769,13 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--num-blocks", type=int, default=256, help="KV cache blocks in the pool")
     p.add_argument("--block-size", type=int, default=16, help="positions per KV block")
     p.add_argument("--max-batch", type=int, default=32, help="most sequences per step")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads (torch or onnxruntime)")
+    p.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default="torch",
+        help="runtime of the model: PyTorch, or onnxruntime (exported at start-up)",
+    )
     a = p.parse_args(argv)
     try:
         model_and_tok = load_run(a.run_dir)
@@ -700,6 +790,7 @@ def main(argv: list[str] | None = None) -> None:
         block_size=a.block_size,
         max_batch=a.max_batch,
         threads=a.threads,
+        backend=a.backend,
     )
 
 

@@ -27,8 +27,61 @@ cannot execute code on load; the rest is plain tensors, numbers and strings save
 `torch.save` and read back with `torch.load(weights_only=True)`, which refuses arbitrary
 pickled objects.
 
-Left out: sharded (per-rank) checkpoints of models too large for one process, asynchronous
-saving in a background thread, and remote storage. Data-parallel runs save from rank 0 only.
+**A worked example.** Three steps of AdamW, a checkpoint after each, the last two kept. A fresh
+model and optimizer loaded from the run folder hold the same weights, and take the same next
+step, bit for bit, because the moments came back too. Then one byte of the optimizer state is cut
+off, and loading names the damaged file instead of resuming from it:
+
+>>> import tempfile
+>>> tmp = tempfile.TemporaryDirectory()
+>>> _ = torch.manual_seed(0)
+>>> def make():
+...     model = torch.nn.Linear(4, 2)
+...     return model, torch.optim.AdamW(model.parameters(), lr=0.1)
+>>> def train_step(model, opt, x):
+...     model(x).pow(2).mean().backward()
+...     opt.step()
+...     opt.zero_grad()
+>>> model, opt = make()
+>>> for step in range(1, 4):
+...     train_step(model, opt, torch.randn(8, 4))
+...     _ = save_checkpoint(tmp.name, model=model, optimizer=opt, step=step,
+...                         data_state={"position": 8 * step}, keep=2)
+>>> [p.name for p in list_checkpoints(tmp.name)], latest_checkpoint(tmp.name).name
+(['step_000000002', 'step_000000003'], 'step_000000003')
+>>> sorted(p.name for p in latest_checkpoint(tmp.name).iterdir())
+['meta.json', 'model.safetensors', 'optimizer.pt', 'rng.pt']
+>>> fresh, fresh_opt = make()
+>>> meta = load_checkpoint(tmp.name, model=fresh, optimizer=fresh_opt)
+>>> meta["step"], meta["data_state"]
+(3, {'position': 24})
+>>> x = torch.randn(8, 4)
+>>> train_step(model, opt, x)
+>>> train_step(fresh, fresh_opt, x)
+>>> all(torch.equal(a, b) for a, b in zip(model.parameters(), fresh.parameters()))
+True
+>>> damaged = latest_checkpoint(tmp.name) / "optimizer.pt"
+>>> _ = damaged.write_bytes(damaged.read_bytes()[:-1])
+>>> load_checkpoint(tmp.name, model=fresh, optimizer=fresh_opt)
+Traceback (most recent call last):
+...
+ValueError: checkpoint file ...optimizer.pt is missing or corrupted
+>>> tmp.cleanup()
+
+Left out: sharded (per-rank) checkpoints of models too large for one process (the
+[sharded-checkpoint chapter](sharded_checkpoint.md)), asynchronous saving in a background thread,
+and remote storage. Data-parallel runs save from rank 0 only.
+
+## Exercises
+
+1. Write `surviving_steps(saves, keep)`: the sorted steps left on disk after `save_checkpoint` is
+   called with the steps `saves` in that order and retention `keep` (`None` keeps all). The
+   smallest steps are deleted first, but never the checkpoint just written, and saving a step
+   again replaces it: what survives when a run resumes from an older checkpoint? Check it
+   (against real saves): `uv run pytest --exercise infra.checkpoint`.
+2. Write `corrupted_files(checkpoint)`: the sorted names of the files listed in a checkpoint's
+   `meta.json` that are missing or whose SHA-256 differs from the one recorded; files it does not
+   list are not damage. Check it: `uv run pytest --exercise infra.checkpoint`.
 """
 
 from __future__ import annotations

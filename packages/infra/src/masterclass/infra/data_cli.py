@@ -1,4 +1,4 @@
-"""# Data tools on the command line
+r"""# Data tools on the command line
 
 Every data tool of this module (`python -m masterclass.infra.dedup`, `... .filtering`,
 `... .quality`, `... .augmentation`) reads a corpus, transforms it document by document and writes
@@ -13,8 +13,61 @@ the result. They share three habits, written once here:
   the output is written to a temporary name and renamed into place, so a failed run leaves no
   half-written file.
 
+**A worked run.** A tool reads a corpus, transforms each document and writes the result; fields
+other than `"text"` travel through. Then a corpus with a typo in line 2: the tool stops with one
+line naming the file and the line, status 2, and the previous output is still whole, because the
+new one never replaced it:
+
+>>> import contextlib, io, tempfile
+>>> from pathlib import Path
+>>> tmp = tempfile.TemporaryDirectory()
+>>> src, out = Path(tmp.name) / "in.jsonl", Path(tmp.name) / "out.jsonl"
+>>> _ = src.write_text('{"text": "Hello", "id": 1}\n\n{"text": "World", "id": 2}\n')
+>>> docs = read_documents(src)  # the blank line is skipped
+>>> docs
+[{'text': 'Hello', 'id': 1}, {'text': 'World', 'id': 2}]
+>>> write_documents(out, ({**d, "text": d["text"].upper()} for d in docs))
+2
+>>> print(out.read_text(), end="")
+{"text": "HELLO", "id": 1}
+{"text": "WORLD", "id": 2}
+>>> def main(argv):
+...     write_documents(out, ({**d, "text": d["text"].lower()} for d in read_documents(src)))
+>>> _ = src.write_text('{"text": "ok"}\n{"txt": "typo"}\n')
+>>> err = io.StringIO()
+>>> with contextlib.redirect_stderr(err):
+...     status = run_tool(main, [])
+>>> status
+2
+>>> print(err.getvalue(), end="")
+error: ...in.jsonl:2: expected an object with a "text" string
+>>> print(out.read_text(), end="")  # untouched by the failed run
+{"text": "HELLO", "id": 1}
+{"text": "WORLD", "id": 2}
+
+The progress bar goes to its own stream; once done it shows every item:
+
+>>> bar = io.StringIO()
+>>> sum(progress([1, 2, 3], "dedup", stream=bar, width=10))
+6
+>>> print(bar.getvalue().splitlines()[-1])
+dedup [##########] 3/3 ... it/s
+>>> tmp.cleanup()
+
 Left out: compressed inputs (`.jsonl.gz`, `.zst`) and parallel workers; both are a few lines with
 `gzip.open` and `multiprocessing.Pool` once the single-process tool is right.
+
+## Exercises
+
+1. Write `first_bad_line(lines)`: given the lines of a `.jsonl` file, the number (from 1, blank
+   lines counted but skipped) of the first line `read_documents` rejects: not JSON, not an object,
+   or without a `"text"` string; `None` when every line is good. Check it:
+   `uv run pytest --exercise infra.data_cli`.
+2. Write `write_atomically(path, docs)`: write the documents (an iterable of dicts, perhaps a
+   generator that fails half-way) as JSON Lines, exactly as `write_documents` formats them, so
+   that a reader never sees a half-written `path` and a failed run leaves the old file and no
+   temporary file behind; return how many documents were written. Check it:
+   `uv run pytest --exercise infra.data_cli`.
 """
 
 from __future__ import annotations

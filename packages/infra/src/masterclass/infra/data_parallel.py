@@ -18,9 +18,49 @@ independent of $W$, which is why data parallelism scales. `torch.distributed` pr
 `torchrun --nproc_per_node=W script.py` starts $W$ processes and sets `RANK`, `WORLD_SIZE`,
 `LOCAL_RANK`, `MASTER_ADDR` and `MASTER_PORT` in each; `init_distributed` reads them.
 
+**The arithmetic on one process.** A global batch of 8 examples split over $W = 4$ ranks gives
+each rank 2; the mean of the four per-rank gradients (what the all-reduce computes, a sum
+divided by $W$) is the gradient of the whole batch, up to float64 rounding. Alone, a process
+needs no collective: its context has `world_size == 1` and averaging is the identity. The ring's
+traffic per rank, $2\frac{W-1}{W}N$, approaches $2N$ and never exceeds it:
+
+>>> _ = torch.manual_seed(0)
+>>> model = nn.Linear(3, 1, dtype=torch.float64)
+>>> x, y = torch.randn(8, 3, dtype=torch.float64), torch.randn(8, 1, dtype=torch.float64)
+>>> def gradient(xb, yb):
+...     model.zero_grad()
+...     nn.functional.mse_loss(model(xb), yb).backward()
+...     return torch.cat([p.grad.reshape(-1) for p in model.parameters()])
+>>> whole = gradient(x, y)  # one process, batch 8
+>>> per_rank = [gradient(xb, yb) for xb, yb in zip(x.chunk(4), y.chunk(4))]  # 4 ranks, batch 2
+>>> torch.allclose(sum(per_rank) / 4, whole, rtol=1e-12, atol=0)
+True
+>>> alone = DistributedContext(rank=0, world_size=1, local_rank=0, device=torch.device("cpu"),
+...                            backend="")
+>>> alone.is_main, torch.equal(all_reduce_mean(whole, alone), whole)
+(True, True)
+>>> [2 * (w - 1) / w for w in (2, 4, 8, 64)]  # elements sent per rank, in units of N
+[1.0, 1.5, 1.75, 1.96875]
+
+The average is the big batch's gradient only when every rank holds as many examples; exercise 1
+is the general case.
+
 Left out: PyTorch's `DistributedDataParallel`, which does the same all-reduce in buckets that
 overlap with the backward pass (faster, same result), sharded data parallelism (ZeRO/FSDP:
-optimizer state, gradients and weights split across ranks), and tensor/pipeline parallelism.
+optimizer state, gradients and weights split across ranks, the [next chapter](sharding.md)), and
+tensor/pipeline parallelism. Module 3's [data-parallel chapter](../nn/data_parallel.md) has the
+per-tensor version of the collective.
+
+## Exercises
+
+1. Write `combine_gradients(grads, counts)`: rank $r$ holds `counts[r]` examples and `grads[r]`,
+   the gradient of its *mean* loss; return the gradient of the mean loss over all the examples
+   (the plain average is right only when the counts are equal). Check it (against autograd on
+   the whole batch): `uv run pytest --exercise infra.data_parallel`.
+2. Write `ring_traffic(n, world_size)`: the number of elements each rank sends in a ring
+   all-reduce (a reduce-scatter, then an all-gather) of `n` elements cut into `world_size` chunks
+   by `np.array_split`, as a list indexed by rank. Check it (against a simulated ring):
+   `uv run pytest --exercise infra.data_parallel`.
 """
 
 from __future__ import annotations

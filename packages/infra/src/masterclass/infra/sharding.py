@@ -15,6 +15,8 @@ stages, each partitioning one more kind of state into $W$ shards, rank $r$ ownin
 
 (communication counted in elements sent per rank, up to the factor $\frac{W-1}{W}$.)
 
+![Memory per rank of a 7B model on 8 ranks under DP and ZeRO-1, 2, 3](figures/zero_memory.png)
+
 **Why it is exact.** Adam and AdamW are *elementwise*: the update of parameter element $i$ needs
 only $g_i$, $m_i$, $v_i$ and $\theta_i$. So the rank that owns rows $[rc, (r+1)c)$ of a tensor can
 update them alone, given the averaged gradient of those rows; an all-gather then gives every rank
@@ -48,6 +50,40 @@ algorithms*, 2009 (the ring).
 Left out: wrapping each block as its own FSDP unit (here the whole model is one unit, so the full
 parameters exist during the forward pass; FSDP gathers one block at a time and frees it after),
 prefetching and overlap of communication with compute, CPU offload, mixed-precision shards.
+
+**A worked example, on one process.** A tensor of 5 rows on $W = 2$ ranks is padded to 6 and
+cut into two chunks of $c = 3$ rows; rank 1's chunk ends with a zero row. The table for a model
+of 7 billion parameters on 8 ranks, in GiB per rank: plain data parallelism does not fit on an
+80 GiB device, ZeRO-3 fits on a small one (activations not counted). And with $W = 1$ the ZeRO
+optimizer *is* its inner optimizer (every rank owns everything): three steps of ZeRO-2 around
+AdamW leave the weights bitwise equal to AdamW's, with the same optimizer state, two moments of
+$4 \cdot 3 + 3$ floats and two 4-byte step counters:
+
+>>> pad_rows(torch.arange(1.0, 6.0), 2)
+tensor([[1., 2., 3.],
+        [4., 5., 0.]])
+>>> N, W = 7e9, 8
+>>> {stage: round(b / 2**30) for stage, b in
+...  {"DP": 16 * N, "ZeRO-1": 8 * N + 8 * N / W, "ZeRO-2": 4 * N + 12 * N / W,
+...   "ZeRO-3": 16 * N / W}.items()}
+{'DP': 104, 'ZeRO-1': 59, 'ZeRO-2': 36, 'ZeRO-3': 13}
+>>> _ = torch.manual_seed(0)
+>>> a = nn.Linear(4, 3)
+>>> b = nn.Linear(4, 3)
+>>> b.load_state_dict(a.state_dict())
+<All keys matched successfully>
+>>> zero = ZeroOptimizer(a.parameters(), torch.optim.AdamW, stage=2, lr=0.1)
+>>> plain = torch.optim.AdamW(b.parameters(), lr=0.1)
+>>> for _ in range(3):
+...     x = torch.randn(8, 4)
+...     for model, opt in ((a, zero), (b, plain)):
+...         opt.zero_grad()
+...         model(x).pow(2).mean().backward()
+...         opt.step()
+>>> all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+True
+>>> optimizer_state_bytes(zero.optimizer), optimizer_state_bytes(plain)
+(128, 128)
 
 ## Exercises
 

@@ -31,8 +31,55 @@ ranks, each step consumes $B \cdot W$ consecutive windows of the order, rank $r$
 $r$-th block of $B$: the ranks together see exactly the batch a single process with batch
 $B \cdot W$ would see.
 
+**A worked example.** Forty ids, 0 to 39, in shards of at most 21 tokens: a shard of 21 tokens
+takes $64 + 21 \cdot 2 = 106$ bytes, and with $T = 4$ it holds $\lfloor 20 / 4 \rfloor = 5$
+windows, the second shard (19 tokens) $\lfloor 18 / 4 \rfloor = 4$. Every row of `x` is a run of
+consecutive ids and `y` is `x` moved by one; the position saved after one step resumes the same
+stream; two ranks with batch 2 read together exactly the batch 4 of one process.
+
+>>> import tempfile
+>>> tmp = tempfile.TemporaryDirectory()
+>>> paths = write_token_shards([range(40)], tmp.name, vocab_size=50257, shard_tokens=21)
+>>> [(p.name, p.stat().st_size) for p in paths]
+[('shard_00000.bin', 106), ('shard_00001.bin', 102)]
+>>> shards = TokenShards(tmp.name)
+>>> shards
+TokenShards(2 shards, 40 tokens, V=50257)
+>>> batcher = ShardBatcher(shards, batch_size=2, seq_len=4, seed=0)
+>>> batcher.n_windows
+9
+>>> x, y = batcher.next_batch()
+>>> x.shape, (y - x).unique().tolist(), (x[:, 1:] - x[:, :-1]).unique().tolist()
+(torch.Size([2, 4]), [1], [1])
+>>> state = batcher.state_dict()
+>>> ahead = [batcher.next_batch()[0] for _ in range(3)]
+>>> resumed = ShardBatcher(TokenShards(tmp.name), batch_size=2, seq_len=4, seed=0)
+>>> resumed.load_state_dict(state)
+>>> all(torch.equal(a, resumed.next_batch()[0]) for a in ahead)
+True
+>>> one = ShardBatcher(shards, batch_size=4, seq_len=4, seed=0).next_batch()[0]
+>>> ranks = [
+...     ShardBatcher(shards, 2, 4, seed=0, rank=r, world_size=2).next_batch()[0] for r in (0, 1)
+... ]
+>>> torch.equal(torch.cat(ranks), one)
+True
+>>> tmp.cleanup()
+
 Left out: document-aware packing (attention masks that stop at document boundaries), mixing
 several corpora with weights, and remote object storage.
+
+## Exercises
+
+1. Write `shard_header(n_tokens, vocab_size)`: the 64 bytes a shard starts with, from the layout
+   table above. Check it (against the files `write_token_shards` writes):
+   `uv run pytest --exercise infra.shards`.
+2. Write `locate_window(shard_lengths, seq_len, w)`: `(shard, offset)` such that window `w` of the
+   whole corpus is tokens `[offset, offset + seq_len + 1)` of shard `shard`, windows numbered
+   shard after shard. Check it: `uv run pytest --exercise infra.shards`.
+3. Write `position_after(steps, n_windows, batch_size, world_size)`: the `(epoch, position)` a
+   batcher's `state_dict()` holds after `steps` calls of `next_batch` (an epoch drops the windows
+   that do not fill a whole step, and rolls over only when the next step needs them). Check it:
+   `uv run pytest --exercise infra.shards`.
 """
 
 from __future__ import annotations

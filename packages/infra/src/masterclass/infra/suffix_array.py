@@ -35,8 +35,38 @@ SIAM J. Comput. 1993; T. Kasai et al., *Linear-time longest-common-prefix comput
 K. Lee et al., *Deduplicating Training Data Makes Language Models Better*, ACL 2022,
 <https://arxiv.org/abs/2107.06499>.
 
+**By hand, on `banana`.** The sorted suffixes are `a`, `ana`, `anana`, `banana`, `na`, `nana`,
+starting at 5, 3, 1, 0, 4, 2. Neighbours share `a`, `ana`, nothing, nothing, `na`: the LCP array.
+Its entries of at least 2 mark the repeats `ana` and `na`. The later copies of 2-grams start at
+positions 3 (`an`, first seen at 1) and 4 (`na`, first seen at 2); their windows cover the last
+three symbols, the second `ana`:
+
+>>> sa = suffix_array("banana")
+>>> sa.tolist(), lcp_array("banana", sa).tolist()
+([5, 3, 1, 0, 4, 2], [0, 1, 3, 0, 0, 2])
+>>> "".join("^" if m else "." for m in repeated_spans("banana", 2))
+'...^^^'
+
+A longer word shows the runs: in `abracadabra` the five suffixes that start with `a` are
+adjacent, and the repeat `abra` is the one LCP of 4.
+
+![Sorted suffixes of abracadabra with their LCP](figures/suffix_array_lcp.png)
+
 Left out: linear-time construction (SA-IS, which the paper's Rust tool uses) and building the array
 out of core for terabyte corpora; the rounds here are numpy sorts, fine for millions of symbols.
+
+## Exercises
+
+1. Write `doubling_step(rank, step)`: given the rank of every position's prefix of length `step`
+   (equal prefixes share a rank, ranks are 0, 1, ... in sorted order), return the ranks of the
+   prefixes of length `2 * step`, one round of prefix doubling. Check it:
+   `uv run pytest --exercise infra.suffix_array`.
+2. Write `kasai_lcp(s, sa)`: the LCP array of string `s` from its suffix array, carrying `h` from
+   suffix $i$ to suffix $i + 1$ as Kasai's bound allows. Check it:
+   `uv run pytest --exercise infra.suffix_array`.
+3. Write `distinct_substrings(s)`: the number of distinct non-empty substrings of `s`, from the
+   suffix and LCP arrays: the suffix at rank $r$ starts $n - SA[r]$ substrings, of which the first
+   $LCP[r]$ also start its predecessor. Check it: `uv run pytest --exercise infra.suffix_array`.
 """
 
 from __future__ import annotations

@@ -67,6 +67,18 @@ True
 
 Left out: deduplication, filtering and document boundaries (the capstone's corpus stage adds
 them on top of `walk_files`), and non-source data files of the library.
+
+## Exercises
+
+1. Write `window_parts(sizes, skip_bytes, n_bytes)`: given the sizes $|F_i|$ of the files in
+   order, the list of `(i, start, stop)` that the window $[s, s + n)$ takes from each file, in
+   the file's own coordinates, leaving out the files it does not touch (the intersection
+   derived above). Check it: `uv run pytest --exercise nlp.stdlib_corpus`
+2. Write `walk_order(tree)` for a folder given as nested dicts (`{"a.py": None, "pkg": {...}}`,
+   `None` for a file): the relative paths of its files in walk order, the skipped folders left
+   out. The checker builds each tree on disk and compares with `walk_files`, on the cases where
+   walk order, sorted full paths and a locale's collation disagree. Check it:
+   `uv run pytest --exercise nlp.stdlib_corpus`
 """
 
 from __future__ import annotations

@@ -7,6 +7,15 @@ named inputs and outputs. A PyTorch module exported to ONNX runs without Python 
 apply graph optimizations (operator fusion, constant folding, int8 kernels) that eager PyTorch
 does not.
 
+**Opsets.** An ONNX file imports the standard operator set at one version, and every operator
+has a schema per version: a node means what the newest schema at or below the file's opset says.
+Versions change signatures, not just add operators. Opset 13 moved `ReduceSum`'s `axes` from an
+attribute to an input tensor, and opset 18 did the same for `ReduceMean`, `ReduceMax` and the
+other reductions; opset 17 added `LayerNormalization` as one node, which earlier exporters had to
+spell out as `ReduceMean`, `Sub`, `Pow`, `Sqrt`, `Div`. So an exporter emits different graphs for
+different opsets, and a node written for one opset is invalid under another (exercise 2):
+`onnx.checker` and the runtime read the opset before anything else.
+
 **How the graph is captured.** PyTorch has two exporters:
 
 - the **TorchScript tracer** (`dynamo=False`): runs the module once on example inputs and
@@ -30,8 +39,43 @@ over every output $k$ and element $i$. In float32 the two differ only by the ord
 point operations (fused kernels, different matmul blocking), so for unit-scale activations
 the difference is $\sim 10^{-6}$; a wrong graph gives differences of order one.
 
+A two-layer module exported with a dynamic batch axis, into a temporary folder, then run by
+onnxruntime at a batch size the export never saw:
+
+>>> import tempfile
+>>> _ = torch.manual_seed(0)
+>>> model = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.ReLU())
+>>> tmp = tempfile.TemporaryDirectory()
+>>> path = export_onnx(model, (torch.randn(2, 4),), Path(tmp.name) / "mlp.onnx",
+...                    input_names=["x"], output_names=["y"],
+...                    dynamic_axes={"x": {0: "B"}, "y": {0: "B"}})
+>>> [node.op_type for node in onnx.load(str(path)).graph.node]  # nn.Linear became one Gemm
+['Gemm', 'Relu']
+>>> ort_session(path).get_inputs()[0].shape  # the batch axis is a symbol, the width a number
+['B', 4]
+>>> onnx_parity(model, path, {"x": torch.randn(5, 4)}) < 1e-5
+True
+>>> tmp.cleanup()
+
+Module 10's [LLM export](../deploy/llm_export.md), which the capstone runs, builds on this file;
+what the tracer freezes and what `torch.export` keeps symbolic is the subject of
+[TorchScript and torch.export](torchscript.md).
+
 Left out: custom operators and symbolic functions, external data for models over 2 GB, and
 graph surgery (adding or removing nodes by hand).
+
+## Exercises
+
+1. Write `onnx_with_dynamic_batch(module, example, path)`: export a module that takes one
+   `(B, C)` tensor and returns one, traced on `example`, to an ONNX file at `path` whose batch
+   axis may vary at run time; return the path as a string. The checker runs the file in
+   onnxruntime at other batch sizes and compares with eager PyTorch.
+   Check it: `uv run pytest --exercise perf.onnx_export`
+2. Write `reduce_mean_model(opset)`: with `onnx.helper`, build a one-node ONNX model that maps an
+   input `x` (float, shape `(B, C)`) to `y = x.mean(axis=1)` `(B,)` with `ReduceMean`, valid at
+   the given opset (13 to 21: `axes` is an attribute before opset 18, an input from 18 on);
+   return it serialized (`model.SerializeToString()`).
+   Check it: `uv run pytest --exercise perf.onnx_export`
 """
 
 from __future__ import annotations

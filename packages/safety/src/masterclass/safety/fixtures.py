@@ -13,6 +13,25 @@ Every chapter of this module runs on data that ships inside the wheel, in
 
 The harmful prompts are *requests* only, written to train and test filters; none contains an answer.
 This file is the one owner of that folder's layout: chapters ask for a fixture by name.
+
+A fixture is only as good as its hygiene. Every row must have the fields its readers expect, with
+values from the stated sets, and no prompt may occur twice: a prompt that lands in both the
+examples a filter is fitted on and the ones it is scored on makes the filter look better than it
+is, the contamination problem of benchmarks in miniature. And when a chapter holds prompts out, it
+holds out the same number from every (label, category) group, so that a per-category rate is
+never computed from a category that happens to be missing from the held-out part.
+
+## Exercises
+
+1. Write `invalid_rows(rows)`: the indices of the rows of `safety_prompts.jsonl` (a list of dicts)
+   that break its schema: `"text"` a non-blank string, `"label"` exactly `"harmful"` or
+   `"benign"`, `"category"` a non-empty string; a row whose text repeats an earlier valid row's
+   text (ignoring case and runs of whitespace) is invalid too. Check it:
+   `uv run pytest --exercise safety.fixtures`.
+2. Write `stratified_holdout(rows, per_group, seed)`: split the rows into `(train, test)`, `test`
+   holding `per_group` rows of every `(label, category)` group chosen at random with `seed`
+   (the same seed gives the same split), both parts in file order. Check it:
+   `uv run pytest --exercise safety.fixtures`.
 """
 
 from __future__ import annotations

@@ -35,6 +35,32 @@ instruction following on unseen tasks, or coherent multi-sentence answers. Instr
 following emerges from SFT only in models that already know much (InstructGPT's 1.3B model);
 here expect the loss on the training examples to fall and held-out behaviour to change little.
 
+**A worked example.** A tokenizer and an untrained one-layer model stand in for a finished
+run. The batch shows the format: each row is `prompt ‖ response ‖ <eot>` (id 279 here), the
+labels are -100 over the prompt and over the padding of the shorter row, so only the response
+and its end are learned. Twenty full-batch steps then take the response loss from about
+$\ln V = \ln 280 \approx 5.6$ (a model that knows nothing) to less than half: memorisation of
+two lines, as the section above warns, not a skill.
+
+>>> from masterclass.llm import LMConfig
+>>> tok = BPETokenizer.train(["the cat sat on the mat. a bird sang in the tree."] * 5, 280,
+...                          special_tokens=["<|endoftext|>"])
+>>> examples = [{"prompt": "the cat", "response": " sat on the mat."},
+...             {"prompt": "a bird", "response": " sang."}]
+>>> ids, labels = _sft_batch(tok, examples, max_len=32)
+>>> tok.decode(ids[0].tolist())
+'the cat sat on the mat.<|endoftext|>'
+>>> labels.tolist()
+[[-100, -100, 273, 266, 110, 260, 278, 46, 279],
+ [-100, -100, -100, 274, 103, 46, 279, -100, -100]]
+>>> _ = torch.manual_seed(0)
+>>> config = LMConfig(vocab_size=tok.vocab_size, d_model=32, n_layers=1, n_heads=4, max_seq_len=32)
+>>> result = finetune(LanguageModel(config), tok, examples, "sft", steps=20, lr=3e-3)
+>>> abs(result["before"]["response_loss"] - math.log(tok.vocab_size)) < 0.5
+True
+>>> result["after"]["response_loss"] < 0.5 * result["before"]["response_loss"]
+True
+
 Left out: held-out splits and early stopping (the capstone's data is small), mixed SFT+DPO
 schedules, and chat templates (see `instruction_tuning`).
 

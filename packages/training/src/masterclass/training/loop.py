@@ -60,6 +60,20 @@ Left out: ZeRO-1/2 (optimizer or gradient sharding alone: `masterclass.infra.Zer
 one FSDP unit per block with prefetching (here the whole model is one unit), sharded checkpoints
 (`masterclass.infra.sharded_checkpoint`), activation checkpointing, `torch.compile`, and
 float16 loss scaling.
+
+## Exercises
+
+1. Write `accumulate(model, x, y, k)`: split the batch `x`, `y` `(N, T)` into `k` equal
+   micro-batches, backpropagate each one's mean next-token cross-entropy divided by `k`
+   (starting from zero gradients: the model arrives with stale ones), and return the
+   parameters' gradients. They must equal the gradient of the whole batch's mean loss, computed
+   by the checker in one backward pass (step 2 below says why; with micro-batches of unequal
+   size they would not). Check it: `uv run pytest --exercise training.loop`
+2. Write `clip_by_global_norm(grads, max_norm)` returning `(norm, clipped)`: the norm of all
+   the gradients taken as one vector, and every tensor multiplied by the one factor
+   $\min(1, c / (\lVert g \rVert_2 + 10^{-6}))$ of step 5, equal to
+   `torch.nn.utils.clip_grad_norm_` (clipping each tensor by its own norm fails). Check it:
+   `uv run pytest --exercise training.loop`
 """
 
 from __future__ import annotations

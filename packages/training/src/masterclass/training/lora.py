@@ -28,6 +28,32 @@ between adapters.
 This implementation is checked against Hugging Face `peft`'s LoRA with copied weights: same
 outputs, same gradients, same merged weights.
 
+**A worked example.** Adapting a $32 \times 64$ layer at rank 2 trains $2(64 + 32) = 192$
+numbers instead of 2,048. At the start the layer is the base layer exactly; the first backward
+pass reaches $B$ but not $A$ (the derivation above); a trained update $\tfrac{\alpha}{r}BA$ has
+rank $r$; merging leaves the outputs unchanged and unmerging gives the weight back, both to
+float32 rounding.
+
+>>> _ = torch.manual_seed(0)
+>>> layer = LoRALinear(nn.Linear(64, 32), r=2, alpha=4.0)
+>>> x = torch.randn(3, 64)
+>>> torch.equal(layer(x), layer.base(x))  # B = 0
+True
+>>> sum(p.numel() for p in layer.parameters() if p.requires_grad)
+192
+>>> layer(x).square().sum().backward()
+>>> float(layer.lora_A.grad.abs().max()), bool(layer.lora_B.grad.abs().max() > 0)
+(0.0, True)
+>>> with torch.no_grad():
+...     _ = layer.lora_B.normal_()  # as if trained
+>>> int(torch.linalg.matrix_rank(layer.delta_weight()))
+2
+>>> before, weight = layer(x), layer.base.weight.clone()
+>>> layer.merge(); torch.allclose(layer(x), before, atol=1e-5)
+True
+>>> layer.unmerge(); torch.allclose(layer.base.weight, weight, atol=1e-6)
+True
+
 Left out: LoRA on embeddings and convolutions, dropout on the adapter input (a one-liner),
 QLoRA's 4-bit base weights, DoRA's magnitude/direction split.
 

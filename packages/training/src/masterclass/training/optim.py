@@ -55,6 +55,24 @@ learning-rate schedule and the checkpoints. The tests compare every step with
 
 Left out: fused/foreach multi-tensor kernels (torch's speed trick of updating all parameters in a
 few large kernels), AMSGrad, sparse gradients, and Muon for convolutions (flattened kernels).
+
+## Exercises
+
+1. Write `adamw_step(theta, grad, m, v, t, lr, betas, eps, weight_decay)` for numpy arrays: one
+   AdamW step at the 1-based step `t`, returning `(theta, m, v)`, with the bias corrections and
+   the decoupled decay of the formula above (the decay multiplies $\theta$; it never enters
+   $m$ or $v$, which is what separates AdamW from Adam with an L2 penalty; Module 1's
+   [optimizers chapter](../linalg/optimizers.md) derives both). Check it:
+   `uv run pytest --exercise training.optim`
+2. Write `newton_schulz_cubic(m, steps)`: normalise by the Frobenius norm, then iterate
+   $X \leftarrow \tfrac32 X - \tfrac12 X X^\top X$. The checker compares a few steps with
+   `newton_schulz(m, steps, (1.5, -0.5, 0.0), dtype=torch.float64)` and fifty with the polar
+   factor $U V^\top$ of the [SVD](../linalg/svd.md). Check it:
+   `uv run pytest --exercise training.optim`
+3. Write `muon_step(param, grad, buf, lr, momentum, weight_decay)` for one matrix, returning
+   `(param, buf)`: the momentum, the Nesterov look-ahead, `newton_schulz`, the decay and the
+   rate $0.2\sqrt{\max(A, B)}\,\eta$, equal to `torch.optim.Muon` over six steps. Check it:
+   `uv run pytest --exercise training.optim`
 """
 
 from __future__ import annotations

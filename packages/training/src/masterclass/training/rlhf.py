@@ -59,6 +59,44 @@ From a weak SFT baseline, seeded PPO and GRPO on the CPU raise the reward within
 steps (the test states the numbers). The functions take any `prompt_fn`/`reward_fn`, so a
 misspecified reward (reward hacking, Module 12) plugs in the same way.
 
+**A worked example.** A three-token response whose only reward is 1 at the end, scored by a
+critic that predicts 0.5 everywhere ($\gamma = 1$). With $\lambda = 0$ the advantage is the
+one-step TD error, non-zero only where the reward arrives; with $\lambda = 1$ it is the Monte
+Carlo return minus the baseline, $1 - 0.5$ at every token; $\lambda = \tfrac12$ discounts the
+credit by half per step back. The returns are $\hat A_t + V(s_t)$.
+
+>>> rewards, values = torch.tensor([[0.0, 0.0, 1.0]]), torch.tensor([[0.5, 0.5, 0.5]])
+>>> for lam in (0.0, 1.0, 0.5):
+...     adv, returns = gae(rewards, values, gamma=1.0, lam=lam)
+...     print(lam, adv.tolist(), returns.tolist())
+0.0 [[0.0, 0.0, 0.5]] [[0.5, 0.5, 1.0]]
+1.0 [[0.5, 0.5, 0.5]] [[1.0, 1.0, 1.0]]
+0.5 [[0.125, 0.25, 0.5]] [[0.625, 0.75, 1.0]]
+
+PPO's clip: the first token's probability doubled since the rollout ($\rho = 2$, advantage 1),
+so its term is held at $1 + \epsilon = 1.2$ and half the tokens count as clipped; the loss is
+$-(1.2 + 1)/2$. GRPO's baseline: a group of four answers, two right, gets advantages
+$\pm 0.5/\mathrm{std} = \pm 0.866$; a group where all four are right teaches nothing.
+
+>>> logp, logp_old = torch.tensor([[0.5, 0.5]]).log(), torch.tensor([[0.25, 0.5]]).log()
+>>> loss, clipped = ppo_policy_loss(logp, logp_old, torch.ones(1, 2), torch.ones(1, 2))
+>>> round(loss.item(), 4), clipped.item()
+(-1.1, 0.5)
+>>> group_advantages(torch.tensor([[1.0, 0.0, 0.0, 1.0], [1.0, 1.0, 1.0, 1.0]])).round(decimals=3)
+tensor([[ 0.8660, -0.8660, -0.8660,  0.8660],
+        [ 0.0000,  0.0000,  0.0000,  0.0000]])
+
+The KL estimators on two samples: $k_1$ can be negative on one sample, $k_3$ never is. And the
+verifiable reward: $7 + 5$ must be answered `1 2`, $2 + 3$ `0 5`.
+
+>>> {k: [round(x, 4) for x in v.tolist()]
+...  for k, v in kl_estimators(torch.tensor([-1.0, -2.0]), torch.tensor([-1.5, -1.0])).items()}
+{'k1': [0.5, -1.0], 'k2': [0.125, 0.5], 'k3': [0.1065, 0.7183]}
+>>> task = AdditionTask()
+>>> prompts = torch.tensor([[7, task.plus, 5, task.equals], [2, task.plus, 3, task.equals]])
+>>> task.answers(prompts).tolist(), task.reward(prompts, torch.tensor([[1, 2], [0, 6]])).tolist()
+([[1, 2], [0, 5]], [1.0, 0.0])
+
 Left out: reward-model ensembles and normalisation, adaptive KL control, value-function
 clipping schedules, PPO-ptx (mixing pretraining gradients), and distributed rollouts.
 

@@ -29,6 +29,23 @@ layer-wise rates); it defaults to 1.
 ![the four schedules over a short run](figures/lr_schedules.png)
 
 Left out: schedules that react to the loss (`ReduceLROnPlateau`) and learning-rate range tests.
+
+## Exercises
+
+1. Write `warmup_cosine(step, base_lr, warmup_steps, total_steps, min_lr)`, the loop's default
+   schedule: step 0 already moves at $\eta/W$, step $W-1$ reaches $\eta$, a cosine takes it to
+   $\eta_{\min}$ at step $T$, where it stays. The checker drives torch's `SequentialLR` of a
+   `LinearLR` and a `CosineAnnealingLR` on an optimizer and compares every step. Check it:
+   `uv run pytest --exercise training.schedule`
+2. Write `wsd(step, base_lr, warmup_steps, decay_steps, total_steps, min_lr)`: the same ramp, a
+   flat phase, and a straight line to $\eta_{\min}$ over the last $D$ steps (`schedule="wsd"`),
+   equal to torch's three-phase `SequentialLR` and to `make_schedule("wsd", ...)`. Check it:
+   `uv run pytest --exercise training.schedule`
+3. Derive, then write, `wsd_budget(base_lr, warmup_steps, decay_steps, total_steps, min_lr)`:
+   the sum of the rates of steps $0 .. T-1$ in closed form (the measure of how much learning a
+   schedule spends, from Module 1's [schedules chapter](../linalg/schedules.md)). A cosine run
+   spends about $\tfrac12(\eta + \eta_{\min})T$; a WSD run with a short decay spends nearly
+   $\eta T$. Check it: `uv run pytest --exercise training.schedule`
 """
 
 from __future__ import annotations
