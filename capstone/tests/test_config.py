@@ -96,6 +96,7 @@ def test_toml_file_can_set_every_field(tmp_path):
             "time_budget_s": 12.5,
             "parallel": "fsdp",
             "optimizer": "adamw",
+            "threads": 3,
         },
         "evaluate": {
             "max_tokens": 99,

@@ -31,7 +31,9 @@ def _capstone_step(cfg: LMConfig, b: int, t: int):
 def test_profiler_flops_match_6nt_on_the_capstone_step(capstone_config, tmp_path):
     b, t = 1, 64
     model, step = _capstone_step(capstone_config, b, t)
-    prof = profile_step(step, trace_path=tmp_path / "trace.json")
+    # At B = 1 the optimizer's elementwise updates of the 4096-row embedding can outweigh the
+    # matmuls, so `aten::mm` may rank below the default twelve rows: ask for more.
+    prof = profile_step(step, trace_path=tmp_path / "trace.json", row_limit=60)
     estimate = six_n_t(model.num_parameters(non_embedding=True), b * t)
     # 6NT ignores the norms' weights (counted in N, but no products) and the attention products
     # (hidden in the fused SDPA kernel): both well under 1% at this size; the spec asks for 5%.
