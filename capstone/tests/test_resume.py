@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -102,7 +103,7 @@ def _log_rows(run):
 
 
 @pytest.mark.slow
-def test_time_budget_replans_and_trains_the_schedule_it_decided(tmp_path):
+def test_time_budget_replans_and_trains_the_schedule_it_decided(tmp_path, monkeypatch):
     # A budget far above what 30 tiny steps need: the first plan reaches the cap of 30 steps
     # with its decay 6 steps from the end, so the planner stops once in the stable phase (step
     # 12), measures again and decides. Reference: a run told the decided schedule up front.
@@ -110,6 +111,9 @@ def test_time_budget_replans_and_trains_the_schedule_it_decided(tmp_path):
     # same log line for line.
     base = ["--preset", "tiny", "--device", "cpu", "--quiet", "--until", "train"]
     budget = tmp_path / "budget"
+    # Tiny steps take milliseconds, so a noisy machine could trigger an early stop for a re-plan;
+    # this test is about the planned stops (the early one has its own test below).
+    monkeypatch.setattr(train_stage, "_drifted", lambda stamps, expected: False)
     assert cli.main(["run", "--out", str(budget), *base, "--set", "train.time_budget_s=600"]) == 0
     plan = json.loads((budget / "train" / "schedule.json").read_text())
     assert plan["final"] and plan["steps"] == 30 and plan["decay_steps"] == 6
@@ -156,6 +160,91 @@ def test_planner_times_both_thread_counts_and_keeps_the_faster(monkeypatch):
     assert train_stage._thread_choices(cfg, 1) == [1]
     monkeypatch.setenv("WORLD_SIZE", "2")
     assert train_stage._thread_choices(cfg, 2) == [2]
+
+
+@pytest.mark.slow
+def test_a_speed_change_stops_the_phase_early_for_a_replan(tmp_path, monkeypatch):
+    # The drift check says "the speed moved" after the fifth step of the first phase: the phase
+    # must stop there (not at the planned step 12), re-plan from step 5, and still train the
+    # 30 steps the budget reaches, bitwise like a run told that schedule.
+    calls = []
+
+    def drifted_after_five(stamps, expected):
+        calls.append(len(stamps))
+        return len(stamps) == 5 and len(calls) == 5
+
+    monkeypatch.setattr(train_stage, "_drifted", drifted_after_five)
+    base = ["--preset", "tiny", "--device", "cpu", "--quiet", "--until", "train"]
+    run = tmp_path / "run"
+    assert cli.main(["run", "--out", str(run), *base, "--set", "train.time_budget_s=600"]) == 0
+    plan = json.loads((run / "train" / "schedule.json").read_text())
+    assert [h["at_step"] for h in plan["history"]] == [0, 5]
+    assert plan["final"] and plan["steps"] == 30 and plan["replans"] == 1
+    fixed = tmp_path / "fixed"
+    threads = f"train.threads={plan['threads']}"
+    assert cli.main(["run", "--out", str(fixed), *base, "--set", threads]) == 0
+    a, b = _weights(run), _weights(fixed)
+    for name in a:
+        assert torch.equal(a[name], b[name]), name
+
+
+def test_drift_is_the_median_of_recent_steps_leaving_the_band():
+    # Steps of 1 s against a plan of 1 s: no drift. One slow step (an evaluation) among them:
+    # still none, the median ignores it. Eight steps of 3 s: drift. Eight of 0.5 s: drift too
+    # (the machine got faster: the plan should buy more steps).
+    steady = [float(t) for t in range(20)]
+    assert not train_stage._drifted(steady, 1.0)
+    one_slow = steady[:15] + [t + 4.0 for t in steady[15:]]
+    assert not train_stage._drifted(one_slow, 1.0)
+    slower = steady + [19.0 + 3 * k for k in range(1, 9)]
+    assert train_stage._drifted(slower, 1.0)
+    faster = steady + [19.0 + 0.5 * k for k in range(1, 9)]
+    assert train_stage._drifted(faster, 1.0)
+    assert not train_stage._drifted(steady[:11], 9.0)  # too few steps to tell
+
+
+def test_planner_times_bf16_and_fp32_and_keeps_the_faster(monkeypatch):
+    # "auto" on a CPU with bf16 instructions: both precisions timed at the first thread count,
+    # then the other thread count in the faster precision only. Here fp32 is faster (as on some
+    # AVX512-BF16 chips); a fixed precision times one.
+    from masterclass.capstone.config import build_config, loop_config
+
+    seen = []
+
+    def fake_time_steps(model, batcher_factory, tc, eval_for):
+        seen.append((torch.get_num_threads(), tc.autocast))
+        per_step = {"bf16": 1.0, "none": 0.7}[tc.autocast] * (1.5 if seen[-1][0] == 1 else 1)
+        return per_step, 2.0
+
+    monkeypatch.setattr(train_stage, "_time_steps", fake_time_steps)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
+    monkeypatch.setattr(train_stage, "num_threads", lambda n: _Threads(n))
+    cfg = build_config(preset_name="tiny", sets=["train.time_budget_s=100", "train.precision=auto"])
+    tc = dataclasses.replace(loop_config(cfg), autocast="bf16")
+    plan = train_stage._first_plan(cfg, tc, torch.nn.Linear(2, 2), None, None)
+    assert seen == [(2, "bf16"), (2, "none"), (1, "none")]
+    assert plan["autocast"] == "none" and plan["threads"] == 2
+    assert plan["precision_timings"] == {"bf16": 1.0, "none": 0.7}
+    assert train_stage._planned(tc, plan).autocast == "none"
+    seen.clear()
+    fixed = build_config(
+        preset_name="tiny", sets=["train.time_budget_s=100", "train.precision=bf16"]
+    )
+    plan = train_stage._first_plan(fixed, tc, torch.nn.Linear(2, 2), None, None)
+    assert seen == [(2, "bf16"), (1, "bf16")] and plan["autocast"] == "bf16"
+
+
+class _Threads:
+    # A stand-in for `perf.parallel.num_threads` that only makes `get_num_threads` report `n`.
+    def __init__(self, n):
+        self.n = n
+
+    def __enter__(self):
+        self.saved = torch.get_num_threads
+        torch.get_num_threads = lambda: self.n
+
+    def __exit__(self, *exc):
+        torch.get_num_threads = self.saved
 
 
 def test_planner_replans_from_the_measured_speed():

@@ -293,6 +293,29 @@ def test_wsd_schedule_and_a_late_decision_on_the_length(shards, tmp_path):
     assert _rows(tmp_path / "b" / "metrics.jsonl") == _rows(tmp_path / "a" / "metrics.jsonl")
 
 
+def test_stop_when_stops_at_that_step_with_a_checkpoint_and_resumes_bitwise(shards, tmp_path):
+    # `stop_when` is asked after every step; the call that answers True at step 4 ends there with
+    # a checkpoint (no checkpoint_every would have written one), and a second call continues
+    # to the same weights as a run never stopped. It is not asked after the last step.
+    cfg = _config(steps=9, checkpoint_every=0)
+    straight = tiny_model()
+    train(straight, batcher(shards, 4), cfg, tmp_path / "a")
+    asked = []
+
+    def at_four():
+        asked.append(True)
+        return len(asked) == 4
+
+    stopped = tiny_model()
+    first = train(stopped, batcher(shards, 4), cfg, tmp_path / "b", stop_when=at_four)
+    assert first.steps == 4 and first.checkpoint.name.endswith("4")
+    resumed = tiny_model(seed=3)  # a new process would start from other weights
+    again = train(resumed, batcher(shards, 4), cfg, tmp_path / "b", stop_when=lambda: False)
+    assert again.resumed_from == 4 and again.steps == 9 and len(asked) == 4
+    for (name, p), q in zip(straight.state_dict().items(), resumed.state_dict().values()):
+        assert torch.equal(p, q), name
+
+
 def test_resume_after_the_final_checkpoint_keeps_loss_and_log(shards, tmp_path):
     # A kill after the last checkpoint: the resumed call trains nothing, reports the real final
     # loss (not NaN) and the last evaluation, and writes no second line for the last step.

@@ -472,6 +472,9 @@ def _autocast(cfg: RunConfig, device: str) -> str:
     # casts; tiny models stay fp32. A CPU without them (most laptops' AVX2) multiplies bf16 with
     # a scalar fallback: on such a 2-core machine a 1024-square bf16 product ran at 0.8 GFLOP/s
     # against fp32's 86, and the default step took 18 s instead of about 0.7, so it stays fp32.
+    # This is only the first guess: with a time budget the planner times bf16 against fp32 on
+    # such a CPU and trains with the faster (`train.py`, "Precision"), since chips that report
+    # the same instructions differ (bf16 was 1.5 times faster on one, 1.5 times slower on another).
     if cfg.train.precision == "bf16":
         return "bf16"
     if cfg.train.precision == "fp32":

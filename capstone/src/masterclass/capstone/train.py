@@ -14,7 +14,8 @@ The model of the previous chapter is trained by `training`'s pretraining loop
   (warmup-stable-decay, `schedule = "wsd"`; Hu et al., 2024, *MiniCPM*), or a cosine decay;
 - **gradient clipping** to global norm `clip_norm`, **gradient accumulation** over `grad_accum`
   micro-batches, and **bf16 autocast** where it helps (`precision = "auto"`: on a GPU, and on a CPU
-  for models of width ≥ 128, where bf16 matrix products outrun their casts; tiny models stay fp32);
+  with bf16 instructions for models of width ≥ 128 when the time plan measures bf16 faster than
+  fp32 there; tiny models stay fp32);
 - **evaluation**: every `eval_every` steps, the loss on the first `eval_batches` batches of held-out
   windows (the same ones each time, so the curve is comparable), one log line each;
 - **checkpoints** every `checkpoint_every` steps, atomic, with weights (safetensors), optimizer, RNG,
@@ -60,7 +61,7 @@ printing its figures against a reference taken in the same run:
 | change | what it buys | measured by |
 |---|---|---|
 | torch's fused SiLU in the FFN (the same function as Module 3's formula) | a shorter step | `bench/throughput.py` (`formula activations` vs `default`) |
-| bf16 autocast on a CPU with bf16 instructions | a shorter step | `bench/throughput.py` (`fp32` vs `default`) |
+| bf16 autocast on a CPU with bf16 instructions, when timed faster | a shorter step on some chips | `bench/throughput.py` (`fp32` vs `default`) |
 | Muon for the hidden matrices | a lower loss at the same steps | `bench/optimizer.py`, `bench/results/optimizer.txt` |
 | one intra-op thread when it times faster (a busy core) | a busy machine's step stays near idle's | `bench/throughput.py` (`1 thread`), `bench/headline.py` (`busy`) |
 | a time plan that re-measures and re-plans before the decay | training ends on its budget | `bench/headline.py` (`slowing`) |
@@ -90,6 +91,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from copy import deepcopy
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -152,6 +154,18 @@ def heldout_batches(
 #    slow step does not count twice), and repeats step 2 from the time actually spent. The decay
 #    starts only once a re-plan puts it near: up to three re-plans, at one half, three quarters
 #    and seven eighths of the stable phase.
+# 4. **Stop early when the speed moves.** Between two planned stops the run keeps the median of
+#    its last eight step intervals; when that moves by more than a quarter from the plan's $s$
+#    (another program started, or stopped), the phase stops at once for a re-plan instead of
+#    spending the planned steps at the wrong rate. Without it, a machine that slowed threefold a
+#    minute into an eight-minute budget overshot it by 55 s (`bench/results/headline.txt`,
+#    `slowing`). Data-parallel ranks never stop early: they would have to agree on every step.
+#
+# **Precision.** Whether bf16 autocast shortens a step on a CPU depends on the chip, not on a flag
+# one can read: on one machine with AVX512-BF16 the default step took 0.50 s in bf16 and 0.74 s in
+# fp32, on another that reports the same instructions 1.00 s and 0.68 s (`bench/throughput.py`).
+# So with `precision = "auto"` on such a CPU step 1 times both and keeps the faster; the choice is
+# part of the plan (bf16 and fp32 give different weights).
 #
 # **Threads.** Torch splits each operator over all cores (two here). When another program keeps
 # one core busy, the two threads share the other one and every operator waits for the thread
@@ -178,8 +192,11 @@ _TIMING_STEPS = 8
 # for each shape), so only the steps after `_TIMING_SKIP` are counted.
 _TIMING_SKIP = 3
 _MAX_REPLANS = 3
-# A re-plan times the thread counts again when the step time moved by more than this factor.
+# A re-plan times the thread counts again when the step time moved by more than this factor,
+# and a phase stops early for a re-plan when its recent steps moved by more than it.
 _RETIME_FACTOR = 1.25
+# Step intervals in the running median that decides an early stop.
+_DRIFT_WINDOW = 8
 # A re-plan is not worth a stop when the decay would start within this many steps anyway.
 _MIN_GAP_STEPS = 20
 
@@ -207,7 +224,7 @@ def plan_steps(
     return done + max(int((budget_s - spent_s) / per_step), 0)
 
 
-def _time_steps(model, batcher_factory, tc: TrainConfig, eval_fn) -> tuple[float, float]:
+def _time_steps(model, batcher_factory, tc: TrainConfig, eval_for) -> tuple[float, float]:
     # Seconds per optimizer step and per evaluation, measured on copies with the loop itself.
     stamps: list[float] = []
     copy = deepcopy(model)
@@ -230,19 +247,31 @@ def _time_steps(model, batcher_factory, tc: TrainConfig, eval_fn) -> tuple[float
             progress=lambda r: stamps.append(time.perf_counter()) if r["kind"] == "step" else None,
         )
         start = time.perf_counter()
-        eval_fn(copy)
+        eval_for(tc.autocast)(copy)
         per_eval = time.perf_counter() - start
     return float(np.median(np.diff(stamps)[_TIMING_SKIP - 1 :])), per_eval
 
 
-def _time_threads(model, batcher_factory, tc: TrainConfig, eval_fn, choices: list[int]):
-    # Each candidate thread count timed the same way; the faster one is the plan's.
-    timings = {}
+def _time_threads(
+    model, batcher_factory, tc: TrainConfig, eval_for, choices: list[int], known=None
+):
+    # Each candidate thread count timed the same way (`known`: counts already timed with this
+    # precision); the faster one is the plan's.
+    timings = dict(known or {})
     for n in dict.fromkeys(choices):
-        with num_threads(n):
-            timings[n] = _time_steps(model, batcher_factory, tc, eval_fn)
+        if n not in timings:
+            with num_threads(n):
+                timings[n] = _time_steps(model, batcher_factory, tc, eval_for)
     best = min(timings, key=lambda n: timings[n][0])
     return best, timings
+
+
+def _precision_choices(cfg: RunConfig, tc: TrainConfig, model) -> list[str]:
+    # "auto" on a CPU with bf16 instructions: bf16 and fp32, timed. Elsewhere the config's one.
+    cpu = next(model.parameters()).device.type == "cpu"
+    if cfg.train.precision == "auto" and cpu and tc.autocast == "bf16":
+        return ["bf16", "none"]
+    return [tc.autocast]
 
 
 def _thread_choices(cfg: RunConfig, most: int) -> list[int]:
@@ -294,11 +323,20 @@ def _decide(cfg: RunConfig, plan: dict[str, Any], done: int, spent: float, per_s
     return plan
 
 
-def _first_plan(cfg: RunConfig, tc: TrainConfig, model, batcher_factory, eval_fn) -> dict:
+def _first_plan(cfg: RunConfig, tc: TrainConfig, model, batcher_factory, eval_for) -> dict:
     start = time.perf_counter()
     most = torch.get_num_threads()
+    choices = _thread_choices(cfg, most)
+    # Precision first, at the first thread count; then the thread counts in that precision.
+    by_precision = {}
+    for autocast in _precision_choices(cfg, tc, model):
+        with num_threads(choices[0]):
+            timed = dataclasses.replace(tc, autocast=autocast)
+            by_precision[autocast] = _time_steps(model, batcher_factory, timed, eval_for)
+    autocast = min(by_precision, key=lambda a: by_precision[a][0])
+    tc = dataclasses.replace(tc, autocast=autocast)
     threads, timings = _time_threads(
-        model, batcher_factory, tc, eval_fn, _thread_choices(cfg, most)
+        model, batcher_factory, tc, eval_for, choices, known={choices[0]: by_precision[autocast]}
     )
     per_step, per_eval = timings[threads]
     plan = {
@@ -310,6 +348,8 @@ def _first_plan(cfg: RunConfig, tc: TrainConfig, model, batcher_factory, eval_fn
         "threads": threads,
         "max_threads": most,
         "thread_timings": {str(n): t[0] for n, t in timings.items()},
+        "autocast": autocast,
+        "precision_timings": {a: t[0] for a, t in by_precision.items()},
         "replans": 0,
         "history": [],
     }
@@ -327,6 +367,7 @@ def _planned(tc: TrainConfig, plan: dict[str, Any]) -> TrainConfig:
         tc,
         steps=plan["steps"],
         warmup=min(plan["warmup"], plan["steps"] - 1),
+        autocast=plan["autocast"],
         meta={**tc.meta, "time_plan": plan},
         **schedule,
     )
@@ -337,14 +378,27 @@ def _median_interval(stamps: list[float]) -> float | None:
     return float(np.median(gaps)) if len(gaps) >= 5 else None
 
 
-def _train_on_budget(cfg, tc, out, model, batcher, batcher_factory, eval_fn, progress, rank):
+def _drifted(stamps: list[float], expected: float) -> bool:
+    # True when the median of the last `_DRIFT_WINDOW` step intervals left the plan's band.
+    if len(stamps) <= _DRIFT_WINDOW + _TIMING_SKIP:
+        return False
+    recent = float(np.median(np.diff(stamps[-_DRIFT_WINDOW - 1 :])))
+    return not 1 / _RETIME_FACTOR < recent / expected < _RETIME_FACTOR
+
+
+def _train_on_budget(cfg, tc, out, model, batcher, batcher_factory, eval_for, progress, rank):
     plan = read_schedule(out)
     started = time.perf_counter()
     if not plan:
-        plan = _first_plan(cfg, tc, model, batcher_factory, eval_fn)
-    # A plan written before threads were part of it ran with torch's count.
+        plan = _first_plan(cfg, tc, model, batcher_factory, eval_for)
+    # A plan written before threads (or the precision) were part of it ran with torch's count
+    # (and the config's precision).
     plan.setdefault("threads", torch.get_num_threads())
     plan.setdefault("max_threads", plan["threads"])
+    plan.setdefault("autocast", tc.autocast)
+    tc = dataclasses.replace(tc, autocast=plan["autocast"])
+    eval_fn = eval_for(plan["autocast"])
+    single = int(os.environ.get("WORLD_SIZE", "1")) == 1
     spent_before = plan["history"][-1]["seconds_spent"] if plan["history"] else 0.0
 
     def write(plan: dict[str, Any]) -> None:
@@ -363,6 +417,7 @@ def _train_on_budget(cfg, tc, out, model, batcher, batcher_factory, eval_fn, pro
                 progress(record)
 
         phase = _planned(tc, plan)
+        expected = plan["history"][-1]["seconds_per_step"]
         with num_threads(plan["threads"]):
             result = train(
                 model,
@@ -372,22 +427,23 @@ def _train_on_budget(cfg, tc, out, model, batcher, batcher_factory, eval_fn, pro
                 eval_fn=eval_fn,
                 progress=timed,
                 stop_at=plan["replan_at"],
+                stop_when=partial(_drifted, stamps, expected) if single else None,
             )
         results.append(result)
-        expected = plan["history"][-1]["seconds_per_step"]
-        measured = _median_interval(stamps) or expected
+        recent = stamps[-_DRIFT_WINDOW - 1 :] if result.steps < plan["replan_at"] else stamps
+        measured = _median_interval(recent) or expected
         # Steps trained by an earlier, interrupted process count at the measured rate.
         lost += max((result.resumed_from or 0) - plan["history"][-1]["at_step"], 0)
         choices = _thread_choices(cfg, plan["max_threads"])
         if len(choices) > 1 and not 1 / _RETIME_FACTOR < measured / expected < _RETIME_FACTOR:
             # The machine changed speed: which thread count is faster may have changed too.
-            threads, timings = _time_threads(model, batcher_factory, tc, eval_fn, choices)
+            threads, timings = _time_threads(model, batcher_factory, tc, eval_for, choices)
             measured = measured if threads == plan["threads"] else timings[threads][0]
             plan["threads"] = threads
             plan["thread_timings"] = {str(n): t[0] for n, t in timings.items()}
         spent = spent_before + (time.perf_counter() - started) + lost * measured
         plan["replans"] += 1
-        plan = _decide(cfg, plan, plan["replan_at"], spent, measured)
+        plan = _decide(cfg, plan, result.steps, spent, measured)
         write(plan)
     with num_threads(plan["threads"]):
         results.append(
@@ -500,16 +556,17 @@ def run_train(
         cfg.train.eval_batches,
     )
 
-    def eval_fn(m: torch.nn.Module) -> float:
-        return evaluate_loss(m, held, autocast=tc.autocast)
+    def eval_for(autocast: str):
+        return lambda m: evaluate_loss(m, held, autocast=autocast)
 
     check_checkpoints(Path(out) / CHECKPOINTS, run.path, log)
     if cfg.train.time_budget_s > 0:
         results, plan = _train_on_budget(
-            cfg, tc, out, model, batcher, batcher_factory, eval_fn, progress, rank
+            cfg, tc, out, model, batcher, batcher_factory, eval_for, progress, rank
         )
     else:
         with num_threads(cfg.train.threads or torch.get_num_threads()):
+            eval_fn = eval_for(tc.autocast)
             results = [train(model, batcher, tc, out, eval_fn=eval_fn, progress=progress)]
         plan = {}
     result = results[-1]
@@ -531,7 +588,7 @@ def run_train(
         * world_size,
         "seconds_this_call": round(sum(r.elapsed_s for r in results), 3),
         "schedule": cfg.train.schedule,
-        "autocast": tc.autocast,
+        "autocast": plan.get("autocast", tc.autocast),
         "world_size": world_size,
         "device": device,
         "model": describe(model),

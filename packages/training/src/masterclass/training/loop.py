@@ -224,7 +224,7 @@ class TrainConfig:
 class TrainResult:
     """What a finished `train` call reports."""
 
-    # Optimizer steps completed (config.steps, or `stop_at` when the call stopped early).
+    # Optimizer steps completed (config.steps, or fewer when `stop_at`/`stop_when` stopped it).
     steps: int
     # Mean training loss of the last step (restored from the checkpoint after a resume).
     final_loss: float
@@ -805,6 +805,7 @@ def train(
     resume: bool = True,
     ctx: DistributedContext | None = None,
     stop_at: int | None = None,
+    stop_when: Callable[[], bool] | None = None,
 ) -> TrainResult:
     """Train `model` on batches from `batcher` for `config.steps` optimizer steps.
 
@@ -827,6 +828,10 @@ def train(
             call `init_distributed("cuda")` first, move the model to `ctx.device` and pass `ctx`.
         stop_at: stop after this many steps (< `config.steps`) with a checkpoint; a later call
             (with a config whose schedule agrees up to here) continues the same run.
+        stop_when: asked after every step (after `progress`); True stops there, like `stop_at`,
+            with a checkpoint. It must answer alike on every rank (a rank that stops alone
+            leaves the others waiting in a collective): the capstone uses it on one process,
+            to stop for a re-plan when the machine's speed changed.
 
     Raises:
         NonFiniteLossError: the loss or gradient norm was not finite (nothing was updated).
@@ -892,8 +897,11 @@ def train(
                 progress(record)
             if _every(run.step, config.eval_every) or last:
                 run.last_eval = evaluate()
-            if _every(run.step, config.checkpoint_every) or last or run.step == end:
+            early = not last and stop_when is not None and stop_when()
+            if _every(run.step, config.checkpoint_every) or last or run.step == end or early:
                 _checkpoint(run)
+            if early:
+                break
         # A run resumed from its final checkpoint has nothing left to do; its last evaluation
         # comes from the checkpoint (evaluating again would write a second line for the same
         # step), except for checkpoints of older versions that did not store it.
