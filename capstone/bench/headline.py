@@ -78,6 +78,8 @@ def _run(out: Path, busy_after: float | None) -> dict:
         "first_s_per_step": history[0]["seconds_per_step"] if history else None,
         "last_s_per_step": history[-1]["seconds_per_step"] if history else None,
         "replans": plan.get("replans"),
+        "threads": plan.get("threads"),
+        "precision": {"bf16": "bf16", "none": "fp32"}.get(tr.get("autocast"), tr.get("autocast")),
     }
 
 
@@ -95,7 +97,7 @@ def main() -> None:
             f"{name:<8} exit {r['exit']}  {r['minutes']:.2f} min  train {r['train_s']:.0f} s  "
             f"{r['bpb']:.3f} bits/byte (xz -9 {r['xz']:.3f}, beats: {r['bpb'] < r['xz']})  "
             f"{r['steps']} steps  s/step {r['first_s_per_step']:.3f} -> {r['last_s_per_step']:.3f}"
-            f"  replans {r['replans']}",
+            f"  replans {r['replans']}  threads {r['threads']}  {r['precision']}",
             flush=True,
         )
     if "idle" in rows and "busy" in rows:

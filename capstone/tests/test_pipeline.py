@@ -306,6 +306,8 @@ def test_report_explains_a_missed_target(run):
         "budget_s": 480.0,
         "threads": 1,
         "thread_timings": {"2": 1.46, "1": 0.66},
+        "autocast": "none",
+        "precision_timings": {"bf16": 1.0, "none": 0.68},
         "history": [
             {"at_step": 0, "seconds_per_step": 0.58, "steps": 803, "seconds_spent": 5.0},
             {"at_step": 320, "seconds_per_step": 0.71, "steps": 690, "seconds_spent": 190.0},
@@ -316,6 +318,7 @@ def test_report_explains_a_missed_target(run):
     assert "planned 803 steps at 0.580 s/step" in text and "at step 320 it measured 0.710" in text
     assert "2.1× the 0.34 s/step" in text and "time_budget_s" in text
     assert "with 1 thread(s), the faster when timed (2 threads 1.460 s/step, 1 thread 0.660" in text
+    assert "; in fp32, the faster when timed (bf16 1.000 s/step, fp32 0.680 s/step)" in text
 
 
 # ## The subcommands that hand a finished run to Modules 8, 10 and 12

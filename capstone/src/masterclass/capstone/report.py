@@ -280,13 +280,23 @@ def _targets(m: dict[str, Any]) -> str:
 REFERENCE_SECONDS_PER_STEP = 0.34
 
 
-def _threads_clause(plan: dict[str, Any]) -> str:
-    # Which thread count the planner chose, from the last timings it took.
+def _choices_clause(plan: dict[str, Any]) -> str:
+    # Which thread count and precision the planner chose, from the last timings it took.
+    clauses = []
     timings = plan.get("thread_timings") or {}
-    if len(timings) < 2:
-        return ""
-    timed = ", ".join(f"{n} thread{'s' * (n != '1')} {s:.3f} s/step" for n, s in timings.items())
-    return f"; it trained with {plan['threads']} thread(s), the faster when timed ({timed})"
+    if len(timings) >= 2:
+        timed = ", ".join(
+            f"{n} thread{'s' * (n != '1')} {s:.3f} s/step" for n, s in timings.items()
+        )
+        clauses.append(
+            f"it trained with {plan['threads']} thread(s), the faster when timed ({timed})"
+        )
+    precisions = plan.get("precision_timings") or {}
+    if len(precisions) >= 2:
+        name = {"bf16": "bf16", "none": "fp32"}
+        timed = ", ".join(f"{name[a]} {s:.3f} s/step" for a, s in precisions.items())
+        clauses.append(f"in {name[plan['autocast']]}, the faster when timed ({timed})")
+    return "".join(f"; {c}" for c in clauses)
 
 
 def why_missed(m: dict[str, Any], missed: list[str]) -> str:
@@ -306,7 +316,7 @@ def why_missed(m: dict[str, Any], missed: list[str]) -> str:
             f"Training planned {first['steps']:,} steps at {first['seconds_per_step']:.3f} s/step "
             f"from its first timed steps"
             + (f"; {replans}" if replans else "")
-            + _threads_clause(plan)
+            + _choices_clause(plan)
             + f"; it trained {t['steps']:,} steps in its {plan['budget_s']:.0f} s budget. "
             f"The machine ran at {last['seconds_per_step']:.3f} s/step, {slower:.1f}× the "
             f"{REFERENCE_SECONDS_PER_STEP} s/step of the idle 2-core laptop the default preset "
