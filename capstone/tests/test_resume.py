@@ -188,6 +188,28 @@ def test_a_speed_change_stops_the_phase_early_for_a_replan(tmp_path, monkeypatch
         assert torch.equal(a[name], b[name]), name
 
 
+@pytest.mark.slow
+def test_the_first_plans_timing_is_counted_once(tmp_path, monkeypatch):
+    # The first plan records the seconds its timing took; a fresh run's clock already counts
+    # them. Make that record claim 10,000 s: counted twice, the 600 s budget would be spent at
+    # the first re-plan and training would stop there; counted once (by the clock), the run
+    # still reaches the 30-step cap.
+    real = train_stage._first_plan
+
+    def claims_a_long_timing(*args, **kwargs):
+        plan = real(*args, **kwargs)
+        plan["history"][-1]["seconds_spent"] = 10_000.0
+        return plan
+
+    monkeypatch.setattr(train_stage, "_first_plan", claims_a_long_timing)
+    monkeypatch.setattr(train_stage, "_drifted", lambda stamps, expected: False)
+    base = ["--preset", "tiny", "--device", "cpu", "--quiet", "--until", "train"]
+    run = tmp_path / "run"
+    assert cli.main(["run", "--out", str(run), *base, "--set", "train.time_budget_s=600"]) == 0
+    plan = json.loads((run / "train" / "schedule.json").read_text())
+    assert plan["steps"] == 30 and plan["history"][-1]["seconds_spent"] < 600
+
+
 def test_drift_is_the_median_of_recent_steps_leaving_the_band():
     # Steps of 1 s against a plan of 1 s: no drift. One slow step (an evaluation) among them:
     # still none, the median ignores it. Eight steps of 3 s: drift. Eight of 0.5 s: drift too

@@ -97,6 +97,7 @@ from masterclass.capstone.run_folder import (
 )
 from masterclass.safety.energy import run_footprint
 
+# The report's headings, in order; the tests read them to check that nothing went missing.
 REPORT_SECTIONS = (
     "## Summary",
     "## Configuration",
@@ -113,6 +114,10 @@ REPORT_SECTIONS = (
 )
 
 
+# ## The figures
+#
+# Two plots from the training loop's log: the loss curves, and the learning rate the schedule
+# actually used (the warmup, the stable phase and the decay the time plan chose).
 def read_training_log(run: RunFolder) -> list[dict[str, Any]]:
     """The records of the training loop's `metrics.jsonl` (empty if training has not run)."""
     if not run.train_log.is_file():
@@ -196,6 +201,10 @@ def energy_footprint(run: RunFolder) -> dict[str, Any]:
     }
 
 
+# ## Every number in one place
+#
+# `metrics.json` gathers what each finished stage wrote, so the report (and anyone comparing
+# runs) reads one file.
 def collect_metrics(run: RunFolder) -> dict[str, Any]:
     """Every number of the run: config, stage timings, energy and each finished stage's metrics."""
     return {
@@ -208,6 +217,9 @@ def collect_metrics(run: RunFolder) -> dict[str, Any]:
     }
 
 
+# ## The summary and the targets
+#
+# One sentence with the headline number and the baselines it beats, then the targets table.
 def _summary(m: dict[str, Any]) -> str:
     ev = m.get("evaluate")
     if not ev:
@@ -232,6 +244,7 @@ def _targets(m: dict[str, Any]) -> str:
         rows.append([name, value, "met" if ok else "not met"])
 
     ev, q, e, b = (m.get(k) for k in ("evaluate", "quantize", "export", "benchmark"))
+    # Time and compression first: the headline claim.
     add("whole run ≤ 10 minutes", f"{m['total_seconds'] / 60:.1f} min", m["total_seconds"] <= 600)
     if ev:
         bpb, base = ev["model"]["bits_per_byte"], ev["baselines_bits_per_byte"]
@@ -241,6 +254,7 @@ def _targets(m: dict[str, Any]) -> str:
             bpb < min(base["gzip-9"], base["xz-9"]),
         )
         add("bits per byte ≤ 1.40 (aim)", f"{bpb:.3f}", bpb <= 1.40)
+    # Then what later stages promise: int8 costs little, exports agree, ONNX int8 is faster.
     if q:
         add(
             "PyTorch int8 loss within 3%",
@@ -299,6 +313,12 @@ def _choices_clause(plan: dict[str, Any]) -> str:
     return "".join(f"; {c}" for c in clauses)
 
 
+# ## Why a target was missed
+#
+# A report that says only "not met" leaves the user guessing. The paragraph is built from the
+# time plan's own history: what the first timed steps promised, what each re-plan measured, which
+# thread count and precision won, and how the machine's speed compares with the one the preset
+# was sized on. Then one line of what to do.
 def why_missed(m: dict[str, Any], missed: list[str]) -> str:
     """A paragraph on why the listed targets were missed, from the time plan, and what to do."""
     t = m.get("train", {})
@@ -340,6 +360,11 @@ def why_missed(m: dict[str, Any], missed: list[str]) -> str:
     return "**Why targets were missed** (" + ", ".join(missed) + "). " + " ".join(parts)
 
 
+# ## The report's sections
+#
+# Each section reads one stage's metrics and renders a table; a stage that did not run gives a
+# line saying so instead of a crash. First the data: what was read, deduplicated and held out,
+# and how well the tokenizer compresses it.
 def _corpus_section(m: dict[str, Any]) -> str:
     c, t, d = m.get("corpus"), m.get("tokenizer"), m.get("data")
     if not c:
@@ -371,6 +396,7 @@ def _corpus_section(m: dict[str, Any]) -> str:
     return _table(["", "value"], rows)
 
 
+# The model's size and the training run: steps, tokens, precision and the final losses.
 def _training_section(m: dict[str, Any], has_plots: bool) -> str:
     t = m.get("train")
     if not t:
@@ -401,6 +427,8 @@ def _training_section(m: dict[str, Any], has_plots: bool) -> str:
     return text
 
 
+# The headline table: the model against the compressors and the n-gram model, all on the
+# same held-out bytes, so the rows compare.
 def _evaluation_section(m: dict[str, Any]) -> str:
     ev = m.get("evaluate")
     if not ev:
@@ -415,11 +443,13 @@ def _evaluation_section(m: dict[str, Any]) -> str:
     )
 
 
+# Metric keys become table labels (`onnx_max_abs_diff` -> "ONNX max abs difference").
 def _label(key: str) -> str:
     words = key.replace("onnx_", "ONNX ").replace("hf_", "Hugging Face ").replace("_", " ")
     return words.replace("fp32", "fp32").replace("abs diff", "abs difference")
 
 
+# Quantization and export: every scalar the stage recorded, one row each.
 def _quantize_section(m: dict[str, Any]) -> str:
     q = m.get("quantize")
     if not q:
@@ -436,6 +466,7 @@ def _export_section(m: dict[str, Any]) -> str:
     return _table(["check", "value"], rows)
 
 
+# Decoding speed of each variant, with the speedup target's verdict.
 def _benchmark_section(m: dict[str, Any]) -> str:
     b = m.get("benchmark")
     if not b:
@@ -460,6 +491,7 @@ def _benchmark_section(m: dict[str, Any]) -> str:
     )
 
 
+# What the model writes after each prompt (greedy or sampled, as configured).
 def _samples_section(m: dict[str, Any]) -> str:
     ev = m.get("evaluate")
     if not ev:
@@ -470,6 +502,8 @@ def _samples_section(m: dict[str, Any]) -> str:
     return "\n\n".join(parts)
 
 
+# Energy: seconds per stage times the power model's watts; the assumptions are printed so a
+# reader can redo the arithmetic with their own machine's numbers.
 def _energy_section(m: dict[str, Any]) -> str:
     e = m["energy"]
     rows = [[k, v["seconds"], v["kwh"], v["g_co2e"]] for k, v in e["stages"].items()]
@@ -485,6 +519,8 @@ def _energy_section(m: dict[str, Any]) -> str:
     )
 
 
+# A model card in the spirit of Mitchell et al. (2019): what it is, what it saw, how it
+# scored, what it is for and, as plainly, what it is not for.
 def _model_card(m: dict[str, Any]) -> str:
     cfg = m["config"]
     source = (
@@ -520,6 +556,7 @@ def _model_card(m: dict[str, Any]) -> str:
     )
 
 
+# The whole report: the sections in reading order, summary first.
 def render_report(m: dict[str, Any], *, has_plots: bool) -> str:
     """The text of `report.md` for collected metrics `m`."""
     cfg = m["config"]

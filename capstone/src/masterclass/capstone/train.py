@@ -388,6 +388,10 @@ def _drifted(stamps: list[float], expected: float) -> bool:
 
 def _train_on_budget(cfg, tc, out, model, batcher, batcher_factory, eval_for, progress, rank):
     plan = read_schedule(out)
+    # Time already spent by earlier processes of this run (their last decision's count; the
+    # steps they trained after it are added below at the measured rate). Read before a first
+    # plan is made: that plan's own timing is counted by the clock started here, once.
+    spent_before = plan["history"][-1]["seconds_spent"] if plan.get("history") else 0.0
     started = time.perf_counter()
     if not plan:
         plan = _first_plan(cfg, tc, model, batcher_factory, eval_for)
@@ -399,12 +403,13 @@ def _train_on_budget(cfg, tc, out, model, batcher, batcher_factory, eval_for, pr
     tc = dataclasses.replace(tc, autocast=plan["autocast"])
     eval_fn = eval_for(plan["autocast"])
     single = int(os.environ.get("WORLD_SIZE", "1")) == 1
-    spent_before = plan["history"][-1]["seconds_spent"] if plan["history"] else 0.0
 
     def write(plan: dict[str, Any]) -> None:
         if rank == 0:
             atomic_write_json(Path(out) / SCHEDULE_FILE, plan)
 
+    # Each phase trains to the plan's next stop (or an early one, when the speed moved),
+    # stamping every step, so the re-plan measures the run's own steps.
     write(plan)
     results, lost = [], 0
     while not plan["final"]:
@@ -429,6 +434,7 @@ def _train_on_budget(cfg, tc, out, model, batcher, batcher_factory, eval_for, pr
                 stop_at=plan["replan_at"],
                 stop_when=partial(_drifted, stamps, expected) if single else None,
             )
+        # After an early stop only the recent steps show the new speed.
         results.append(result)
         recent = stamps[-_DRIFT_WINDOW - 1 :] if result.steps < plan["replan_at"] else stamps
         measured = _median_interval(recent) or expected
@@ -441,6 +447,7 @@ def _train_on_budget(cfg, tc, out, model, batcher, batcher_factory, eval_for, pr
             measured = measured if threads == plan["threads"] else timings[threads][0]
             plan["threads"] = threads
             plan["thread_timings"] = {str(n): t[0] for n, t in timings.items()}
+        # Re-plan from the time actually spent, and write the decision before training on.
         spent = spent_before + (time.perf_counter() - started) + lost * measured
         plan["replans"] += 1
         plan = _decide(cfg, plan, result.steps, spent, measured)
@@ -472,12 +479,15 @@ def checkpoint_problem(path: Path) -> str | None:
         return f"{path / 'meta.json'} is not valid checkpoint metadata"
     if fmt != CHECKPOINT_FORMAT:
         return f"{path / 'meta.json'} has checkpoint format {fmt!r}, not {CHECKPOINT_FORMAT}"
+    # Every file listed must exist and hash to the digest written beside it.
     for name, digest in files.items():
         file = path / name
         if not file.is_file():
             return f"{file} is missing"
         if hashlib.sha256(file.read_bytes()).hexdigest() != digest:
             return f"{file} is damaged (its checksum does not match: truncated or changed)"
+    # The two pickled files are loaded the safe way once, so a planted pickle is refused here
+    # with a plain message rather than deep inside the resume.
     for name in ("optimizer.pt", "rng.pt"):
         if name in files:
             try:
@@ -497,6 +507,7 @@ def check_checkpoints(ckpt_dir: Path, run_path: Path, log: Callable[[str], None]
     found = list_checkpoints(ckpt_dir)
     if not found:
         return
+    # A garbage `latest` pointer is only a pointer: rewrite it to the newest checkpoint.
     pointer = Path(ckpt_dir) / "latest"
     try:
         name = pointer.read_text(encoding="ascii").strip() if pointer.exists() else found[-1].name
@@ -508,6 +519,7 @@ def check_checkpoints(ckpt_dir: Path, run_path: Path, log: Callable[[str], None]
         target = found[-1]
         atomic_write_text(pointer, target.name + "\n")
         log(f"train: the checkpoint pointer {pointer} was damaged; it now names {target.name}")
+    # A damaged checkpoint stops the resume, naming the file and the intact one before it.
     problem = checkpoint_problem(target)
     if problem is None:
         return
@@ -533,6 +545,8 @@ def run_train(
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """The train stage: train (or resume) the model into `out`; return the stage's metrics."""
+    # Under torchrun each rank builds the same model and draws its own block of every batch;
+    # the factory makes fresh batchers for the timing copies, which must not move the real one.
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     model = build_model(cfg, vocab_size).to(device)
@@ -547,6 +561,8 @@ def run_train(
             world_size=world_size,
         )
 
+    # The held-out windows are fixed once, so every evaluation scores the same tokens; the
+    # evaluation's precision follows the training's, which the time plan may choose.
     batcher = batcher_factory()
     tc = loop_config(cfg, device)
     held = heldout_batches(
@@ -559,6 +575,8 @@ def run_train(
     def eval_for(autocast: str):
         return lambda m: evaluate_loss(m, held, autocast=autocast)
 
+    # Check what a resume would load, then train: on a budget through the time plan, or for
+    # the fixed number of steps.
     check_checkpoints(Path(out) / CHECKPOINTS, run.path, log)
     if cfg.train.time_budget_s > 0:
         results, plan = _train_on_budget(
@@ -569,6 +587,7 @@ def run_train(
             eval_fn = eval_for(tc.autocast)
             results = [train(model, batcher, tc, out, eval_fn=eval_fn, progress=progress)]
         plan = {}
+    # The stage's metrics: what was trained, how the plan decided, and the final losses.
     result = results[-1]
     if rank == 0:
         save_trained(model, out)

@@ -1,9 +1,31 @@
-"""# Input checks shared by the chapters
+r"""# Input checks shared by the chapters
 
 Every public function of `masterclass.linalg` checks its input at the door and raises a
 `ValueError` that names the argument, the offending value and what to do instead. The checks live
 here so that each chapter can say `_as_matrix(a, "a")` in one line instead of repeating the same
 five lines of validation; they are private (the leading underscore) and are not part of the lesson.
+
+What a caller sees, for a covariance that is not symmetric:
+
+>>> import numpy as np
+>>> _as_symmetric(np.array([[1.0, 2.0], [0.0, 1.0]]), "cov")
+Traceback (most recent call last):
+    ...
+ValueError: cov must be symmetric; use (a + a.T) / 2 if it is only roughly so
+>>> _as_distribution([0.25, 0.75], "p").sum()
+np.float64(1.0)
+
+The tolerance of the symmetry check is relative, $\max_{ij} |a_{ij} - a_{ji}| \le
+\text{tol} \cdot \max(1, \max_{ij} |a_{ij}|)$: a covariance of entries near $10^6$ computed in
+float64 carries rounding errors near $10^{-10}$, which an absolute tolerance would refuse.
+
+## Exercises
+
+1. Write `as_symmetric(a, name, tol)`: the float64 square matrix, or a `ValueError` that names
+   `name` for a matrix that is not square, not finite, empty or not symmetric within the relative
+   tolerance. Check it: `uv run pytest --exercise linalg._validation`.
+2. Write `as_distribution(p, name, axis, atol)`: probability vectors along `axis`, or a
+   `ValueError` naming `name`. Check it: `uv run pytest --exercise linalg._validation`.
 """
 
 from __future__ import annotations
