@@ -195,7 +195,7 @@ def exercise_files() -> dict[str, Path]:
     found = {}
     for package in packages():
         for path in sorted((package.root / "exercises").glob("*.py")):
-            if not path.name.startswith("_"):
+            if not path.name.startswith("__"):  # `_validation.py` counts, `__init__.py` not
                 found[f"{package.name}.{path.stem}"] = path
     return found
 
