@@ -69,6 +69,7 @@ from masterclass.deploy.llm_export import OnnxLM, TorchLM
 REFERENCE = "pytorch-fp32"
 
 
+# The four variants: two runtimes times two precisions, each with the file it loads from.
 def _files(run: RunFolder) -> dict[str, Path]:
     return {
         "pytorch-fp32": run.weights_file,
@@ -78,6 +79,8 @@ def _files(run: RunFolder) -> dict[str, Path]:
     }
 
 
+# Each repeat decodes the same held-out prompt with every variant in turn, so a slow spell of the
+# machine hits all of them in the same round rather than one variant's whole run.
 def _measure(cfg: RunConfig, run: RunFolder, runners, progress) -> dict[str, list[dict[str, Any]]]:
     prompt = run.heldout_stream(cfg.benchmark.prompt_tokens)[None]  # (1, T)
     trials: dict[str, list[dict[str, Any]]] = {name: [] for name in runners}
@@ -92,6 +95,8 @@ def _measure(cfg: RunConfig, run: RunFolder, runners, progress) -> dict[str, lis
     return trials
 
 
+# PyTorch and onnxruntime run with the same thread count, so the comparison is of runtimes, not
+# of thread pools; the process's own setting is restored afterwards.
 def run_benchmark(cfg: RunConfig, run: RunFolder, *, progress=None) -> dict[str, Any]:
     """The benchmark stage: decode speed of the four variants at batch 1, and file sizes."""
     files = _files(run)
@@ -108,6 +113,7 @@ def run_benchmark(cfg: RunConfig, run: RunFolder, *, progress=None) -> dict[str,
         trials = _measure(cfg, run, runners, progress)
     finally:
         torch.set_num_threads(saved_threads)
+    # Of the repeats, keep the one with the median p50 step time: robust to one disturbed round.
     variants: dict[str, dict[str, Any]] = {}
     for name, runs in trials.items():
         runs.sort(key=lambda r: r["ms_per_token_p50"])
@@ -123,11 +129,15 @@ def run_benchmark(cfg: RunConfig, run: RunFolder, *, progress=None) -> dict[str,
             "file_mb": files[name].stat().st_size / 1e6,
             "tokens": best["tokens"],
         }
+    # Speedups are ratios of ms per token against PyTorch fp32; agreement is the fraction of
+    # greedy tokens equal to fp32's, which shows whether quantization changed the text.
     ref = variants[REFERENCE]
     ref_tokens = np.array(ref["tokens"])
     for v in variants.values():
         v["speedup_vs_torch_fp32"] = ref["ms_per_token"] / v["ms_per_token"]
         v["greedy_agreement_with_fp32"] = float(np.mean(np.array(v.pop("tokens")) == ref_tokens))
+    # The headline: onnxruntime int8 against PyTorch fp32. Wider models have more matrix work
+    # per token to speed up, so their target is higher.
     speedup = variants["onnxruntime-int8"]["speedup_vs_torch_fp32"]
     target = 2.0 if cfg.model.d_model >= 384 else 1.3
     return {

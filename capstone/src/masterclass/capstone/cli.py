@@ -73,6 +73,7 @@ from masterclass.capstone.pipeline import STAGES
 from masterclass.capstone.run_folder import CapstoneError, atomic_write_json, is_disk_full
 from masterclass.training.loop import NonFiniteLossError
 
+# Exit statuses a script can act on: 2 fix the input, 3 change the settings, 130 resume.
 EXIT_BAD_INPUT = 2
 EXIT_TRAINING_FAILED = 3
 EXIT_INTERRUPTED = 130
@@ -85,6 +86,7 @@ def _epilog() -> str:
         f"  {name:<7} {PRESET_HELP.get(name, '')}{' (default)' if name == DEFAULT_PRESET else ''}"
         for name in PRESETS
     )
+    # Kept by hand in step with the flags below and with `main`'s exit statuses.
     return (
         "presets (capstone run --preset NAME):\n"
         f"{presets}\n\n"
@@ -98,6 +100,7 @@ def _epilog() -> str:
     )
 
 
+# One subcommand per action on a run; the raw formatter keeps the epilog's line breaks.
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="capstone",
@@ -107,6 +110,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command")
 
+    # `run` takes every knob of a fresh run; flags left unset fall back to the preset, so the
+    # defaults here are None and `build_config` decides.
     run = sub.add_parser("run", help="run the whole pipeline in a new run folder (the default)")
     run.add_argument(
         "--data", nargs="+", metavar="PATH", help=".txt/.md/.py files, folders or .jsonl files"
@@ -126,6 +131,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--until", choices=STAGES, help="stop after this stage")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
 
+    # `resume` and `stage` work on an existing run folder, whose record already holds the config;
+    # `resume` accepts only the few `--set`s that cannot invalidate finished work.
     resume = sub.add_parser("resume", help="continue an interrupted run")
     resume.add_argument("run_dir", type=Path)
     resume.add_argument("--until", choices=STAGES, help="stop after this stage")
@@ -144,6 +151,7 @@ def _parser() -> argparse.ArgumentParser:
     stage.add_argument("run_dir", type=Path)
     stage.add_argument("--quiet", action="store_true")
 
+    # Commands on a finished run: sample from its model, time it again, or rewrite its report.
     gen = sub.add_parser("generate", help="generate text with a trained run's model")
     gen.add_argument("run_dir", type=Path)
     gen.add_argument("--prompt", default="", help="text to continue (default: a new document)")
@@ -159,6 +167,8 @@ def _parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="write the report of a run again")
     report.add_argument("run_dir", type=Path)
 
+    # Commands that hand a trained model to the other packages: fine-tuning (training), a
+    # benchmark task (safety's harness) and an HTTP server (deploy).
     tune = sub.add_parser("finetune", help="fine-tune a finished run's model (SFT or DPO)")
     tune.add_argument("run_dir", type=Path)
     tune.add_argument(
@@ -174,6 +184,8 @@ def _parser() -> argparse.ArgumentParser:
     tune.add_argument("--lora-rank", type=int, default=None, help="train LoRA adapters only")
     tune.add_argument("--seed", type=int, default=0)
 
+    # `eval` scores the model on a task (multiple choice or exact match); `serve` speaks the
+    # OpenAI HTTP API.
     ev = sub.add_parser("eval", help="evaluate a finished run's model on a benchmark task")
     ev.add_argument("run_dir", type=Path)
     ev.add_argument("--task", required=True, help="a shipped task name or a JSONL task file")
@@ -189,6 +201,8 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+# A fresh run: the flags are layered over the preset and any config file, and the folder name
+# (given or timestamped) is written back into the config so the record holds it.
 def _default_out(preset: str) -> Path:
     return Path("runs") / f"{preset}-{time.strftime('%Y%m%d-%H%M%S')}"
 
@@ -210,6 +224,8 @@ def _cmd_run(args: argparse.Namespace) -> None:
 RESUME_SETTABLE = ("train.lr", "train.min_lr", "train.clip_norm", "evaluate.", "benchmark.")
 
 
+# A resume checks each `--set` against that list, validates the changed config and saves it in the
+# run record before continuing, so the record always describes what the run really used.
 def _cmd_resume(args: argparse.Namespace) -> None:
     ctx = pipeline.open_run(args.run_dir, quiet=args.quiet)
     for assignment in args.set:
@@ -227,6 +243,7 @@ def _cmd_resume(args: argparse.Namespace) -> None:
     _summary(ctx.run.path)
 
 
+# `stage` reruns one stage in place; the summary lists each finished stage, its time and folder.
 def _cmd_stage(args: argparse.Namespace) -> None:
     ctx = pipeline.open_run(args.run_dir, quiet=args.quiet)
     pipeline.run_stage(ctx, args.name)
@@ -243,6 +260,8 @@ def _summary(path: Path) -> None:
             print(f"  {name:<10}            {path / name}")
 
 
+# `generate` checks every flag before loading the model: `--tokens` must leave room in the model's
+# context for the start of the prompt, and a run without a trained model gets a one-line error.
 def _cmd_generate(args: argparse.Namespace) -> None:
     if not args.temperature >= 0:
         raise CapstoneError(f"--temperature must be >= 0, got {args.temperature}")
@@ -258,6 +277,7 @@ def _cmd_generate(args: argparse.Namespace) -> None:
         raise CapstoneError(
             f"run {args.run_dir} has no trained model yet; run `capstone resume` first"
         )
+    # The same seeded sampler as the evaluate stage, so a seed reproduces a report's sample.
     text = evaluate.sample(
         ctx.run.load_model(ctx.device),
         ctx.run.load_tokenizer(),
@@ -271,6 +291,8 @@ def _cmd_generate(args: argparse.Namespace) -> None:
     print(text)
 
 
+# `benchmark` and `report` redo the last stages of a finished run; the report always follows, so
+# the numbers in report.md match the new benchmark.
 def _cmd_benchmark(args: argparse.Namespace) -> None:
     ctx = pipeline.open_run(args.run_dir, quiet=args.quiet)
     pipeline.run_stage(ctx, "benchmark")
@@ -284,6 +306,7 @@ def _cmd_report(args: argparse.Namespace) -> None:
     print(f"capstone: wrote {paths['report']} and {paths['metrics']}")
 
 
+# Two helpers of the commands below, which borrow models from other packages.
 def _trained(run_dir: Path):
     """The opened run, refusing one whose training has not finished."""
     ctx = pipeline.open_run(run_dir, quiet=True)
@@ -299,6 +322,8 @@ def _one_line(error: ValueError) -> str:
     return lines[0] + more
 
 
+# `finetune` imports the training package only when called, so `capstone --help` stays fast; a
+# bad data file becomes one line on stderr (exit 2), not a traceback.
 def _cmd_finetune(args: argparse.Namespace) -> None:
     from masterclass.training.finetune import finetune, load_examples
 
@@ -313,6 +338,8 @@ def _cmd_finetune(args: argparse.Namespace) -> None:
         examples = load_examples(args.data, args.method)
     except ValueError as e:
         raise CapstoneError(_one_line(e)) from None
+    # Fine-tuning runs on the CPU copy of the trained model; the run's own weights stay as they
+    # are, so fine-tuning twice starts from the same model.
     result = finetune(
         ctx.run.load_model("cpu"),
         ctx.run.load_tokenizer(),
@@ -324,6 +351,7 @@ def _cmd_finetune(args: argparse.Namespace) -> None:
         lora_rank=args.lora_rank,
         seed=args.seed,
     )
+    # The tuned model itself is not kept; the before/after metrics go to finetune/<method>.json.
     result.pop("model", None)
     out = ctx.run.path / "finetune" / f"{args.method}.json"
     out.parent.mkdir(exist_ok=True)
@@ -334,6 +362,8 @@ def _cmd_finetune(args: argparse.Namespace) -> None:
     print(f"capstone: {args.method} on {len(examples)} examples; metrics in {out}")
 
 
+# `eval` and `serve` follow the same pattern: check the flags, open a trained run, hand the CPU
+# model and tokenizer to the other package.
 def _cmd_eval(args: argparse.Namespace) -> None:
     from masterclass.safety.harness import evaluate, load_task, report
 
@@ -350,6 +380,7 @@ def _cmd_eval(args: argparse.Namespace) -> None:
     print(report([result]))
 
 
+# `serve` blocks until Ctrl-C or SIGTERM; the port is checked here, where the error is clearest.
 def _cmd_serve(args: argparse.Namespace) -> None:
     from masterclass.deploy.server import serve
 
@@ -361,6 +392,7 @@ def _cmd_serve(args: argparse.Namespace) -> None:
     serve((model, tokenizer), host=args.host, port=args.port, backend=args.backend)
 
 
+# One function per subcommand; `main` looks the parsed command up here.
 _COMMANDS = {
     "finetune": _cmd_finetune,
     "eval": _cmd_eval,
@@ -374,6 +406,8 @@ _COMMANDS = {
 }
 
 
+# `main` makes `run` the default command, then turns each kind of failure into its own exit
+# status: 2 bad input or a full disk, 3 a diverged training, 130 Ctrl-C (the run can resume).
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `capstone` console script; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -381,6 +415,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help")):
         argv = ["run", *argv]
     args = parser.parse_args(argv)
+    # Expected failures become one line on stderr; any other OSError is a bug and keeps its
+    # traceback.
     try:
         _COMMANDS[args.command](args)
     except CapstoneError as e:

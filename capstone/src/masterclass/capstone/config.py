@@ -248,6 +248,8 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         "corpus": {"max_bytes": 120_000, "heldout_fraction": 0.15, "chunk_bytes": 8192},
         "tokenizer": {"vocab_size": 300, "num_workers": 1},
         "model": {"d_model": 32, "n_layers": 2, "n_heads": 2, "max_seq_len": 64},
+        # Evaluations and checkpoints every few steps, so the tests exercise resuming; fp32 and
+        # no time budget keep the run deterministic.
         "train": {
             "steps": 30,
             "batch_size": 8,
@@ -260,6 +262,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
             "precision": "fp32",
             "time_budget_s": 0.0,
         },
+        # Evaluation and benchmark shrunk to match: a 3-gram baseline, short samples, one round.
         "evaluate": {
             "max_tokens": 4096,
             "kn_order": 3,
@@ -269,11 +272,15 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         },
         "benchmark": {"prompt_tokens": 8, "decode_tokens": 16, "repeats": 1},
     },
+    # `small` is the dataclass defaults themselves; `base` doubles the width for a laptop with
+    # time to spare.
     "small": {},
     "base": {
         "model": {"d_model": 384, "n_layers": 6, "n_heads": 6, "max_seq_len": 256},
         "train": {"lr": 2e-3, "min_lr": 2e-4},
     },
+    # `gpu` scales every axis at once: a larger vocabulary and model, batches of 64 in bf16, a
+    # 30-minute budget, and a smaller held-out fraction that leaves more text for training.
     "gpu": {
         "corpus": {"heldout_fraction": 0.01},
         "tokenizer": {"vocab_size": 8192},
@@ -324,6 +331,7 @@ def preset(name: str) -> RunConfig:
 # accepted for an int (in Python `True` is an `int`, which is how typos like `steps = true` slip
 # through).
 def _check_value(where: str, value: Any, hint: Any) -> Any:
+    # `X | None` accepts None, else checks against X; `list[T]` checks each item against T.
     origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType):
         args = typing.get_args(hint)
@@ -336,6 +344,7 @@ def _check_value(where: str, value: Any, hint: Any) -> Any:
         if not isinstance(value, list):
             raise CapstoneError(f"config {where} must be a list, got {value!r}")
         return [_check_value(f"{where}[{i}]", v, item) for i, v in enumerate(value)]
+    # A plain type: widen int to float, refuse bool for int, else require an instance.
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if hint is int and isinstance(value, bool):
@@ -345,6 +354,9 @@ def _check_value(where: str, value: Any, hint: Any) -> Any:
     return value
 
 
+# Overrides arrive as nested dicts (TOML tables, `--set`s, presets): a section name maps to a table
+# of its fields, a top-level name to a value. Each key is checked against the dataclass, so a typo
+# is an error naming the keys that exist rather than a setting silently ignored.
 def apply_overrides(cfg: RunConfig, overrides: dict[str, Any], *, source: str) -> RunConfig:
     """Set the fields named in nested dict `overrides` on `cfg` in place; unknown keys are refused.
 
@@ -352,6 +364,7 @@ def apply_overrides(cfg: RunConfig, overrides: dict[str, Any], *, source: str) -
     >>> cfg.seed, cfg.train.steps, cfg.model.d_model
     (7, 3, 32)
     """
+    # A section's value must itself be a table, each of whose keys is a field of that section.
     hints = typing.get_type_hints(RunConfig)
     for key, value in overrides.items():
         if key in _SECTIONS:
@@ -366,6 +379,7 @@ def apply_overrides(cfg: RunConfig, overrides: dict[str, Any], *, source: str) -
                         f"{source}: unknown config key {key}.{name}; [{key}] accepts {known}"
                     )
                 setattr(section, name, _check_value(f"{key}.{name}", v, section_hints[name]))
+        # A top-level key (seed, device, preset, out) is set directly; anything else is a typo.
         elif key in _TOP_LEVEL:
             setattr(cfg, key, _check_value(key, value, hints[key]))
         else:
@@ -374,6 +388,7 @@ def apply_overrides(cfg: RunConfig, overrides: dict[str, Any], *, source: str) -
     return cfg
 
 
+# The two textual sources of overrides: a TOML file, and `--set KEY=VALUE` with a TOML value.
 def load_toml(path: Path) -> dict[str, Any]:
     """Read a TOML config file, with a one-line `CapstoneError` if it is missing or malformed."""
     path = Path(path)
@@ -392,6 +407,8 @@ def parse_set(assignment: str) -> dict[str, Any]:
     >>> parse_set("train.lr=1e-3"), parse_set("corpus.data=['a.txt']"), parse_set("seed=3")
     ({'train': {'lr': 0.001}}, {'corpus': {'data': ['a.txt']}}, {'seed': 3})
     """
+    # The value is parsed as TOML, so numbers, booleans and lists get their types; the key has
+    # at most one dot, section and field.
     key, sep, raw = assignment.partition("=")
     if not sep or not key:
         raise CapstoneError(f"--set expects section.key=value, got {assignment!r}")
@@ -405,6 +422,7 @@ def parse_set(assignment: str) -> dict[str, Any]:
     return {parts[0]: {parts[1]: value}} if len(parts) == 2 else {parts[0]: value}
 
 
+# A run folder stores its config as a dict; reopening it goes through the same checks.
 def from_dict(d: dict[str, Any]) -> RunConfig:
     """Rebuild a `RunConfig` from `to_dict()` output (as stored in run.json)."""
     cfg = RunConfig()
@@ -427,6 +445,8 @@ def model_config(cfg: RunConfig, vocab_size: int):
     return LMConfig.llama(vocab_size=vocab_size, **dataclasses.asdict(cfg.model))
 
 
+# The training section mixes the loop's own fields with the capstone's (time budget, precision,
+# the WSD decay fraction): the shared ones pass through by name, the rest are translated.
 def loop_config(cfg: RunConfig, device: str = "cpu"):
     """The run's `training.TrainConfig`, for `train.steps` steps (a time plan may change them)."""
     from masterclass.training.loop import TrainConfig
@@ -444,6 +464,8 @@ def loop_config(cfg: RunConfig, device: str = "cpu"):
     )
 
 
+# The energy section is the `PowerModel`'s fields plus the grid's carbon intensity, which only the
+# report uses.
 def power_model(energy: EnergyConfig):
     """The run's `safety.energy.PowerModel` (it checks the powers and the PUE).
 
@@ -457,6 +479,8 @@ def power_model(energy: EnergyConfig):
     return PowerModel(**fields)
 
 
+# The decay phase is a fraction of the run, but never less than one step nor more than the steps
+# left after warmup.
 def decay_steps(steps: int, warmup: int, fraction: float) -> int:
     """Steps of the final decay of a warmup-stable-decay schedule of `steps` steps.
 
@@ -498,6 +522,7 @@ MAX_SEED = 2**31 - 1
 
 def validate(cfg: RunConfig) -> RunConfig:
     """Check every setting of `cfg` (building the library configs); `CapstoneError` names it."""
+    # The run as a whole: a known preset, a device torch can name, a seed numpy accepts.
     if cfg.preset not in PRESETS:
         raise CapstoneError(f"unknown preset {cfg.preset!r}; choose one of {', '.join(PRESETS)}")
     if cfg.device not in ("auto", "cpu", "cuda") and not cfg.device.startswith("cuda:"):
@@ -513,12 +538,15 @@ def validate(cfg: RunConfig) -> RunConfig:
         )
     if cfg.tokenizer.vocab_size > 2**32:
         raise CapstoneError(f"tokenizer.vocab_size {cfg.tokenizer.vocab_size} exceeds 2**32")
+    # At least one tokenizer worker if set, and a held-out fraction strictly inside (0, 1), so
+    # that both splits can hold documents.
     if cfg.tokenizer.num_workers is not None and cfg.tokenizer.num_workers < 1:
         raise CapstoneError(f"tokenizer.num_workers must be >= 1, got {cfg.tokenizer.num_workers}")
     if not 0.0 < cfg.corpus.heldout_fraction < 1.0:
         raise CapstoneError(
             f"corpus.heldout_fraction must be in (0, 1), got {cfg.corpus.heldout_fraction}"
         )
+    # Sizes and counts checked in one loop; None, where a field allows it, means no limit.
     positive = {
         "corpus.chunk_bytes": cfg.corpus.chunk_bytes,
         "corpus.max_bytes": cfg.corpus.max_bytes,
@@ -535,6 +563,8 @@ def validate(cfg: RunConfig) -> RunConfig:
     for name, value in positive.items():
         if value is not None and value <= 0:
             raise CapstoneError(f"{name} must be positive, got {value}")
+    # Sampling settings allow 0 (greedy, all tokens); perplexity needs at least one target token
+    # after the first, so two tokens.
     if cfg.evaluate.temperature < 0:
         raise CapstoneError(f"evaluate.temperature must be >= 0, got {cfg.evaluate.temperature}")
     if cfg.evaluate.top_k < 0:
@@ -559,6 +589,8 @@ def validate(cfg: RunConfig) -> RunConfig:
             build(cfg, cfg.tokenizer.vocab_size if section == "model" else "cpu")
         except (ValueError, TypeError) as e:
             raise CapstoneError(f"config [{section}]: {e}") from None
+    # The capstone's own training settings, which no library sees in this form; the schedule
+    # needs at least two steps after warmup, and min_lr must not exceed the peak.
     t = cfg.train
     if t.precision not in ("auto", "bf16", "fp32"):
         raise CapstoneError(f"train.precision must be auto, bf16 or fp32, got {t.precision!r}")
@@ -566,6 +598,7 @@ def validate(cfg: RunConfig) -> RunConfig:
         raise CapstoneError(f"train.schedule must be wsd or cosine, got {t.schedule!r}")
     if not 0.0 < t.decay_fraction <= 1.0:
         raise CapstoneError(f"train.decay_fraction must be in (0, 1], got {t.decay_fraction}")
+    # For the budget, the threads and clipping, 0 means off or automatic; only negatives fail.
     if t.time_budget_s < 0:
         raise CapstoneError(f"train.time_budget_s must be >= 0, got {t.time_budget_s}")
     if t.threads < 0:
@@ -580,6 +613,7 @@ def validate(cfg: RunConfig) -> RunConfig:
         raise CapstoneError(
             f"train.min_lr ({t.min_lr}) must be positive and at most train.lr ({t.lr})"
         )
+    # Settings that must fit together in the model's context window.
     context = cfg.model.max_seq_len
     if cfg.benchmark.prompt_tokens + cfg.benchmark.decode_tokens > context:
         raise CapstoneError(
@@ -594,6 +628,7 @@ def validate(cfg: RunConfig) -> RunConfig:
     return cfg
 
 
+# Every source of settings, lowest priority first; validation runs once, on the final result.
 def build_config(
     *,
     preset_name: str | None = None,
@@ -609,6 +644,8 @@ def build_config(
     name = preset_name or file_values.get("preset") or DEFAULT_PRESET
     if not isinstance(name, str):
         raise CapstoneError(f"preset must be a string, got {name!r}")
+    # Flags left unset (None) do not override; the file's own `preset` key is restored to the
+    # name actually used.
     cfg = preset(name)
     apply_overrides(cfg, file_values, source=f"config file {config_file}")
     cfg.preset = name

@@ -146,6 +146,8 @@ def read_documents(paths: list[str], stats: CorpusStats) -> Iterator[Document]:
     explicit = [Path(p) for p in paths] if paths else [stdlib_root()]
     # The default corpus is the standard library's Python source only (not its data files).
     accepted = (*TEXT_SUFFIXES, JSONL_SUFFIX) if paths else (".py",)
+    # The same rule throughout: a file the user named explicitly is an error if it cannot be used;
+    # a file met while walking a folder is skipped and counted in `stats`.
     for root in explicit:
         if not root.exists():
             raise CapstoneError(f"data path {root} does not exist")
@@ -168,6 +170,7 @@ def read_documents(paths: list[str], stats: CorpusStats) -> Iterator[Document]:
                     raise CapstoneError(f"data file {path} is not a regular file")
                 stats.special_files += 1
                 continue
+            # Read it whole; a NUL byte marks a binary file, which no text model should see.
             try:
                 data = path.read_bytes()
             except OSError as e:
@@ -180,6 +183,7 @@ def read_documents(paths: list[str], stats: CorpusStats) -> Iterator[Document]:
                     raise CapstoneError(f"data file {path} is binary (it contains NUL bytes)")
                 stats.skipped_files += 1
                 continue
+            # A JSONL file holds many documents, one per line; any other file is one document.
             stats.files += 1
             if suffix == JSONL_SUFFIX:
                 yield from _read_jsonl(path, data)
@@ -187,6 +191,8 @@ def read_documents(paths: list[str], stats: CorpusStats) -> Iterator[Document]:
                 yield Document(str(path), data)
 
 
+# Large files become several documents, cut after a newline where possible, so that one huge file
+# neither dominates a split nor lands whole on one side of it.
 def chunk(doc: Document, chunk_bytes: int) -> list[Document]:
     r"""Cut `doc` at line ends into pieces of at most `chunk_bytes` (a line longer than that is cut).
 
@@ -206,6 +212,8 @@ def chunk(doc: Document, chunk_bytes: int) -> list[Document]:
     return [Document(f"{doc.source}#{i}", p) for i, p in enumerate(pieces)]
 
 
+# The split is decided by content, not by position: a document's hash, read as a number in [0, 1),
+# sends it to held-out when below `heldout_fraction`, on every machine and in every run.
 def heldout_score(digest: bytes) -> float:
     """The first 64 bits of a SHA-256 digest as a number in [0, 1)."""
     return int.from_bytes(digest[:8], "big") / 2**64
@@ -216,6 +224,8 @@ def build_corpus(cfg: CorpusConfig, *, progress=None) -> tuple[dict[str, list[by
 
     `progress`, if given, is called with the byte count of each document read (for a progress bar).
     """
+    # Exact deduplication by SHA-256 of each chunk: a duplicate on both sides of the split would
+    # let the model score a held-out document it has memorised.
     stats = CorpusStats()
     seen: set[bytes] = set()
     docs: list[tuple[bytes, bytes]] = []  # (digest, data) in reading order
@@ -244,6 +254,8 @@ def build_corpus(cfg: CorpusConfig, *, progress=None) -> tuple[dict[str, list[by
             total += len(data)
         stats.dropped_by_max_bytes = len(docs) - len(kept)
         docs = [(d, x) for d, x in docs if d in kept]
+    # Split by hash score, counting documents that are not valid UTF-8 (kept: the tokenizer works
+    # on bytes).
     splits: dict[str, list[bytes]] = {name: [] for name in SPLITS}
     for digest, data in docs:
         name = "heldout" if heldout_score(digest) < cfg.heldout_fraction else "train"
@@ -252,6 +264,7 @@ def build_corpus(cfg: CorpusConfig, *, progress=None) -> tuple[dict[str, list[by
             data.decode("utf-8")
         except UnicodeDecodeError:
             stats.invalid_utf8_documents += 1
+    # A corpus too small for the fraction can leave a split empty; that is the user's to fix.
     stats.documents = len(docs)
     stats.split_documents = {k: len(v) for k, v in splits.items()}
     stats.split_bytes = {k: sum(map(len, v)) for k, v in splits.items()}
@@ -269,6 +282,7 @@ def run_corpus(cfg: CorpusConfig, out: Path, *, progress=None) -> dict:
     splits, stats = build_corpus(cfg, progress=progress)
     for name, documents in splits.items():
         write_split(out, name, documents)
+    # The metrics say where the text came from and what was dropped, and why, for the report.
     metrics = {
         "source": "python-stdlib" if not cfg.data else "user",
         "root": str(stdlib_root()) if not cfg.data else list(cfg.data),

@@ -61,6 +61,8 @@ from masterclass.infra.shards import TokenShards, write_token_shards
 from masterclass.nlp.bpe import BPETokenizer
 
 
+# Each document is encoded from its raw bytes and preceded by end-of-text, so the stream reads
+# `[EOT, d1, EOT, d2, ...]` and the model learns where documents start.
 def _documents(tok: BPETokenizer, split: CorpusSplit, progress=None) -> Iterator[list[int]]:
     eot = tok.special_tokens[END_OF_TEXT]
     for doc in split:
@@ -71,6 +73,8 @@ def _documents(tok: BPETokenizer, split: CorpusSplit, progress=None) -> Iterator
 
 def run_data(cfg: RunConfig, run: RunFolder, out: Path, *, progress=None) -> dict[str, Any]:
     """The data stage: encode both splits into shards under `out`, check sizes, return statistics."""
+    # Bytes per token leaves out the end-of-text tokens (one per document), which stand for no
+    # text.
     tok = run.load_tokenizer()
     metrics: dict[str, Any] = {}
     for name in CORPUS_SPLITS:
@@ -90,6 +94,7 @@ def run_data(cfg: RunConfig, run: RunFolder, out: Path, *, progress=None) -> dic
         )
     if metrics["heldout_tokens"] < 2:
         raise CapstoneError("corpus too small: the held-out split has no token to predict")
+    # How much of the vocabulary the train split uses: ids never seen are never trained.
     used = np.zeros(tok.vocab_size, dtype=bool)
     for shard in TokenShards(out / "train").shards:
         used[np.unique(np.asarray(shard))] = True

@@ -73,6 +73,7 @@ from masterclass.llm.generate import generate
 from masterclass.nlp.bpe import BPETokenizer
 from masterclass.nlp.ngram import KneserNeyLM
 
+# `heldout_nll` lives in `measure` (quantize and export use it too) and is re-exported here.
 __all__ = [
     "compressor_bits_per_byte",
     "heldout_nll",
@@ -83,6 +84,8 @@ __all__ = [
 ]
 
 
+# The cheapest baselines: a general-purpose compressor's output size, in bits, per input byte. A
+# model that cannot beat xz has learned less about the text than a dictionary coder.
 def compressor_bits_per_byte(data: bytes) -> dict[str, float]:
     """Bits per byte of `data` under gzip -9 (DEFLATE), bz2 -9 and xz -9 (LZMA preset 9).
 
@@ -100,6 +103,8 @@ def compressor_bits_per_byte(data: bytes) -> dict[str, float]:
     }
 
 
+# The held-out stream puts an end-of-text token before every document; cutting at those tokens
+# gives back the documents, which the byte-level baselines need one by one.
 def split_documents(stream: np.ndarray, eot: int) -> list[np.ndarray]:
     """The documents of a held-out stream `[EOT, d1, EOT, d2, ...]`, as token arrays.
 
@@ -111,6 +116,8 @@ def split_documents(stream: np.ndarray, eot: int) -> list[np.ndarray]:
     return [stream[a + 1 : b] for a, b in itertools.pairwise(bounds) if b > a + 1]
 
 
+# Sampling starts from an end-of-text token, as the model saw at the start of every training
+# document.
 @torch.no_grad()
 def sample(
     model: torch.nn.Module,
@@ -127,12 +134,15 @@ def sample(
 
     Sampling is seeded, so the same model, prompt and seed always give the same text.
     """
+    # The same checks as the command line's, for callers that come through the library.
     eot = tok.special_tokens[END_OF_TEXT]
     context = model.config.max_seq_len
     if top_k < 0:
         raise ValueError(f"top_k must be >= 0 (0: all tokens), got {top_k}")
     if temperature < 0:
         raise ValueError(f"temperature must be >= 0, got {temperature}")
+    # Keep only the prompt's last `context - max_new_tokens` tokens, so prompt and continuation fit
+    # in the context; a seeded generator makes the text reproducible. End-of-text stops it.
     ids = [eot, *tok.encode_ordinary(prompt)][-(context - max_new_tokens) :]
     gen = torch.Generator(device=device).manual_seed(seed)
     out = generate(
@@ -148,6 +158,8 @@ def sample(
     return prompt + tok.decode(new)
 
 
+# The evaluate stage scores the model first: mean negative log-likelihood of the held-out stream,
+# converted to bits per byte with each token's byte length, so it compares with byte baselines.
 def run_evaluate(
     cfg: RunConfig,
     run: RunFolder,
@@ -156,6 +168,7 @@ def run_evaluate(
     progress: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
     """The evaluate stage: the model and the baselines on the same held-out bytes, and samples."""
+    # Batches as large as training's: evaluation needs no more memory than a training step.
     tok = run.load_tokenizer()
     model = run.load_model(device)
     stream = run.heldout_stream(cfg.evaluate.max_tokens)
@@ -169,12 +182,14 @@ def run_evaluate(
         device=device,
         progress=progress,
     )
+    # Decode the same stream back to bytes, document by document, for the baselines.
     eot = tok.special_tokens[END_OF_TEXT]
     documents = [tok.decode_bytes(d.tolist()) for d in split_documents(stream, eot)]
     heldout = b"".join(documents)
     # The model's targets and the baselines' input must be the very same bytes.
     if len(heldout) != result["bytes"]:
         raise RuntimeError(f"byte count mismatch: {len(heldout)} vs {result['bytes']}")
+    # Baselines: three compressors and a Kneser–Ney byte n-gram fitted on the train split.
     baselines = compressor_bits_per_byte(heldout)
     baselines[f"kneser-ney-{cfg.evaluate.kn_order}"] = kneser_ney_bits_per_byte(
         run.corpus_split("train"),
@@ -182,6 +197,7 @@ def run_evaluate(
         order=cfg.evaluate.kn_order,
         max_train_bytes=cfg.evaluate.kn_max_train_bytes,
     )
+    # One sample per configured prompt, each with its own seed, so samples differ yet reproduce.
     samples = [
         {
             "prompt": p,
@@ -198,6 +214,7 @@ def run_evaluate(
         }
         for i, p in enumerate(cfg.evaluate.prompts)
     ]
+    # `beats` answers the stage's question per baseline: fewer bits per byte than it?
     return {
         "model": result,
         "baselines_bits_per_byte": baselines,
@@ -208,6 +225,7 @@ def run_evaluate(
     }
 
 
+# The strongest classical baseline: an interpolated Kneser–Ney n-gram over bytes.
 def kneser_ney_bits_per_byte(
     train: CorpusSplit, heldout: list[bytes], *, order: int, max_train_bytes: int | None
 ) -> float:
@@ -216,6 +234,7 @@ def kneser_ney_bits_per_byte(
     The model is fitted on the train split's documents (the first `max_train_bytes` bytes of them,
     a pure-Python n-gram counter being the slow part) as sequences of byte values.
     """
+    # Whole documents until the byte budget is spent; then fit, and sum the held-out nats.
     sequences, total = [], 0
     for doc in train:
         if max_train_bytes is not None and total >= max_train_bytes:

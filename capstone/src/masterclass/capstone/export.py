@@ -63,6 +63,8 @@ import numpy as np
 import onnx
 import torch
 
+# The exporters themselves live in `deploy`; this stage runs them on the trained model and
+# checks every artifact against it.
 from masterclass.capstone.config import END_OF_TEXT, RunConfig
 from masterclass.capstone.measure import compare_losses
 from masterclass.capstone.run_folder import (
@@ -91,6 +93,8 @@ MAX_INT8_SIZE_RATIO = 0.30
 MAX_RELATIVE_LOSS_INCREASE = 0.03
 
 
+# An ONNX model wrapped as a plain function of ids, so the loss comparison of `measure` treats it
+# like any PyTorch model.
 class OnnxLogits:
     """The `LogitsFn` of an ONNX model: ids (B, T) -> logits (B, T, V), with an empty cache."""
 
@@ -102,6 +106,7 @@ class OnnxLogits:
         return torch.from_numpy(logits)
 
 
+# The parity checks run on `n` real held-out windows, each as long as the context allows.
 def _windows(run: RunFolder, context: int, n: int) -> torch.Tensor:
     stream = run.heldout_stream()
     length = min(context, (len(stream)) // n)
@@ -119,6 +124,8 @@ def hf_parity(model: torch.nn.Module, folder: Path, ids: torch.Tensor) -> float:
     return float((ours - theirs).abs().max())
 
 
+# Equal logits are not enough: a Hugging Face user also needs the same ids for the same text, so
+# the exported `tokenizer.json` is checked on the first held-out document that is valid UTF-8.
 def hf_tokenizer_matches(folder: Path, run: RunFolder, max_bytes: int = 20000) -> bool | None:
     """Whether `tokenizers` with the exported `tokenizer.json` gives our ids on held-out text.
 
@@ -191,6 +198,8 @@ def run_export(cfg: RunConfig, run: RunFolder, out: Path) -> dict[str, Any]:
         return _export(cfg, run, out)
 
 
+# The fp32 ONNX export, read back and checked by `onnx`'s full checker (shapes and types
+# included); the opset reported is the one the file itself declares.
 def _export(cfg: RunConfig, run: RunFolder, out: Path) -> dict[str, Any]:
     model = run.load_model("cpu")
     tok = run.load_tokenizer()
@@ -200,16 +209,20 @@ def _export(cfg: RunConfig, run: RunFolder, out: Path) -> dict[str, Any]:
     opset = max(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx"))
     onnx.checker.check_model(proto, full_check=True)
 
+    # Parity two ways: one full forward pass, and token-by-token decoding through the KV cache
+    # inputs and outputs, which a full pass never exercises.
     ids = _windows(run, cfg.model.max_seq_len, 2)  # (2, T)
     with torch.no_grad():
         expected = model(ids)  # (2, T, V)
     full = float((OnnxLogits(fp32_path)(ids) - expected).abs().max())
     cached = cached_decode_parity(model, fp32_path, ids[:1])
 
+    # The int8 ONNX model is judged like the PyTorch one: held-out loss and file size.
     int8_path = quantize_onnx_int8(fp32_path, out / ONNX_INT8_FILE)
     cmp = compare_losses(model, OnnxLogits(int8_path), cfg, run)
     size_ratio = int8_path.stat().st_size / fp32_path.stat().st_size
 
+    # The Hugging Face folder, when `transformers` is installed; skipped, it counts as passing.
     if _transformers_logging() is not None:
         hf_dir = export_hf(model, tok, out / HF_FOLDER)
         set_special_ids(hf_dir, eot)
@@ -217,6 +230,7 @@ def _export(cfg: RunConfig, run: RunFolder, out: Path) -> dict[str, Any]:
         tokenizer_ok = hf_tokenizer_matches(hf_dir, run)
     else:
         hf_diff, tokenizer_ok, hf_note = 0.0, True, "skipped: transformers is not installed"
+    # Every measured number and every verdict, so the report can show why a check failed.
     metrics = {
         "onnx_opset": opset,
         "onnx_checker": "passed",
@@ -225,12 +239,14 @@ def _export(cfg: RunConfig, run: RunFolder, out: Path) -> dict[str, Any]:
         "onnx_fp32_file_bytes": fp32_path.stat().st_size,
         "onnx_int8_file_bytes": int8_path.stat().st_size,
         "onnx_int8_size_ratio": size_ratio,
+        # The int8 model's loss against fp32's, and the two verdicts on it.
         "onnx_int8_loss": cmp["candidate_loss"],
         "fp32_loss": cmp["reference_loss"],
         "onnx_int8_relative_loss_change": cmp["relative_loss_change"],
         "onnx_int8_within_3_percent": abs(cmp["relative_loss_change"])
         <= MAX_RELATIVE_LOSS_INCREASE,
         "onnx_int8_size_within_30_percent": size_ratio <= MAX_INT8_SIZE_RATIO,
+        # The Hugging Face checks, and the tolerance every logit difference is held to.
         "hf_export": hf_note,
         "hf_llama_max_abs_diff": hf_diff,
         "hf_tokenizer_ids_equal": tokenizer_ok,

@@ -71,6 +71,7 @@ LogitsFn = Callable[[torch.Tensor], torch.Tensor]
 LN2 = math.log(2.0)
 
 
+# Bits per byte needs the bytes behind each target token: a table indexed by token id.
 def token_bytes_table(tok: BPETokenizer) -> np.ndarray:
     """`(V,)` int64: bytes each id decodes to, 0 for special tokens (they stand for no text)."""
     table = np.array([len(tok.token_bytes(i)) for i in range(tok.vocab_size)], dtype=np.int64)
@@ -78,6 +79,8 @@ def token_bytes_table(tok: BPETokenizer) -> np.ndarray:
     return table
 
 
+# Non-overlapping windows score each target exactly once; a target early in a window sees little
+# context, so the loss is slightly pessimistic against a sliding window, but cheap.
 def windows(stream: np.ndarray, context: int) -> list[tuple[int, int]]:
     """`(start, length)` of the consecutive windows that predict every token of `stream` but the first.
 
@@ -91,6 +94,8 @@ def windows(stream: np.ndarray, context: int) -> list[tuple[int, int]]:
     return [(s, min(context, n - 1 - s)) for s in range(0, n - 1, context)]
 
 
+# Sums are kept in nats and float64 over the whole stream; the averages are taken once at the end,
+# so batch boundaries cannot bias them.
 @torch.no_grad()
 def heldout_nll(
     logits_fn: LogitsFn,
@@ -115,6 +120,8 @@ def heldout_nll(
     full = [w for w in spans if w[1] == context]
     groups += [full[i : i + batch_size] for i in range(0, len(full), batch_size)]
     groups += [[w] for w in spans if w[1] != context]
+    # Per group: inputs and targets shifted by one, log-probabilities of the targets, and the
+    # sums over the targets that stand for text.
     for group in groups:
         length = group[0][1]
         x = np.stack([stream[s : s + length] for s, _ in group])  # (B, T)
@@ -129,6 +136,7 @@ def heldout_nll(
         n_bytes += int(token_bytes[y][counted].sum())
         if progress is not None:
             progress(int(x.size))
+    # Loss per token, its exponential (perplexity), and bits per byte: nats / (ln 2 · bytes).
     if tokens == 0:
         raise ValueError("the held-out stream has no byte-bearing target tokens")
     return {
@@ -155,6 +163,7 @@ def compare_losses(
     device: str = "cpu",
 ) -> dict[str, Any]:
     """Held-out loss of two models on the same `compare_tokens` tokens, and the relative change."""
+    # The same stream, windows and batches for both, so only the model differs.
     tok = run.load_tokenizer()
     stream = run.heldout_stream(cfg.evaluate.compare_tokens)
     kwargs = dict(

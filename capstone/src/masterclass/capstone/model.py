@@ -68,12 +68,15 @@ from masterclass.capstone.run_folder import (
 from masterclass.llm import LanguageModel
 
 
+# Seeding right before construction makes the initial weights a function of the seed alone, not
+# of whatever drew random numbers earlier in the process.
 def build_model(cfg: RunConfig, vocab_size: int) -> LanguageModel:
     """A freshly initialised model of the run's size; the same `cfg.seed` gives the same weights."""
     torch.manual_seed(cfg.seed)
     return LanguageModel(model_config(cfg, vocab_size))
 
 
+# The counts the report prints for the model, next to the shape they come from.
 def describe(model: LanguageModel) -> dict[str, Any]:
     """Parameter and FLOP counts of `model` (for the report)."""
     c = model.config

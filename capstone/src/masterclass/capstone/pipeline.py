@@ -59,6 +59,7 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
+# One module per stage; this one only orders them, times them and keeps the run folder's books.
 from masterclass.capstone import (
     benchmark,
     corpus,
@@ -70,6 +71,9 @@ from masterclass.capstone import (
     tokenizer,
     train,
 )
+
+# The config (rebuilt from a run's record) and the run folder's helpers: atomic writes, staged
+# folders, and the errors of a full disk.
 from masterclass.capstone.config import RunConfig, from_dict
 from masterclass.capstone.run_folder import (
     STAGE_METRICS,
@@ -82,6 +86,7 @@ from masterclass.capstone.run_folder import (
 )
 
 
+# The context travels through every stage, so a stage never reads globals or the command line.
 @dataclass
 class StageContext:
     """What every stage receives: the config, the run folder, the device, and output helpers."""
@@ -108,6 +113,7 @@ class StageContext:
         )
 
 
+# An explicit `cuda` on a machine without one fails here, before any stage, not inside training.
 def resolve_device(device: str) -> str:
     """Turn `auto` into `cuda` when a GPU is present, else `cpu`; refuse an absent GPU."""
     if device == "auto":
@@ -130,6 +136,7 @@ def _corpus(ctx: StageContext, out: Path) -> dict[str, Any]:
         f"corpus: {metrics['documents']} documents ({metrics['duplicates_removed']} duplicates "
         f"removed), train {metrics['train_bytes']:,} B, held-out {metrics['heldout_bytes']:,} B"
     )
+    # Files skipped for being unreadable or not regular get a warning: the user asked for them.
     skipped = metrics["unreadable_skipped"] + metrics["special_files_skipped"]
     if skipped:
         ctx.log(
@@ -140,6 +147,8 @@ def _corpus(ctx: StageContext, out: Path) -> dict[str, Any]:
     return metrics
 
 
+# The first three stages turn files into token shards. Each bar counts bytes, the unit of work
+# known in advance from the corpus stage's metrics.
 def _tokenizer(ctx: StageContext, out: Path) -> dict[str, Any]:
     train_bytes = ctx.run.stage_metrics("corpus")["train_bytes"]
     with ctx.bar(train_bytes, "tokenizer: pre-tokenize", unit="B") as bar:
@@ -162,6 +171,8 @@ def _data(ctx: StageContext, out: Path) -> dict[str, Any]:
     return metrics
 
 
+# Training reports through a callback: each step record moves the bar and shows loss, learning
+# rate and throughput; each evaluation becomes a log line.
 def _train(ctx: StageContext, out: Path) -> dict[str, Any]:
     cfg = ctx.cfg
     vocab = ctx.run.stage_metrics("tokenizer")["vocab_size"]
@@ -183,6 +194,7 @@ def _train(ctx: StageContext, out: Path) -> dict[str, Any]:
             elif record["kind"] == "eval":
                 ctx.log(f"train: step {record['step']:>6}  held-out loss {record['eval_loss']:.4f}")
 
+        # The bar stays open for the whole stage, so the callback can update it.
         metrics = train.run_train(
             cfg,
             ctx.run,
@@ -199,6 +211,7 @@ def _train(ctx: StageContext, out: Path) -> dict[str, Any]:
     return metrics
 
 
+# The stages after training each read the trained model and log their headline numbers.
 def _evaluate(ctx: StageContext, out: Path) -> dict[str, Any]:
     total = ctx.run.stage_metrics("data")["heldout_tokens"]
     if ctx.cfg.evaluate.max_tokens is not None:
@@ -213,6 +226,7 @@ def _evaluate(ctx: StageContext, out: Path) -> dict[str, Any]:
     return metrics
 
 
+# Quantization's headline: the int8 loss against fp32's, and the file size ratio.
 def _quantize(ctx: StageContext, out: Path) -> dict[str, Any]:
     metrics = quantize.run_quantize(ctx.cfg, ctx.run, out, device=ctx.device)
     ctx.log(
@@ -222,6 +236,8 @@ def _quantize(ctx: StageContext, out: Path) -> dict[str, Any]:
     return metrics
 
 
+# Export checks parity (ONNX and Hugging Face against PyTorch) and warns, without failing, when
+# the difference exceeds the tolerance.
 def _export(ctx: StageContext, out: Path) -> dict[str, Any]:
     m = export.run_export(ctx.cfg, ctx.run, out)
     ctx.log(
@@ -234,6 +250,7 @@ def _export(ctx: StageContext, out: Path) -> dict[str, Any]:
     return m
 
 
+# The benchmark's bar counts rounds; each round decodes with all four variants.
 def _benchmark(ctx: StageContext, out: Path) -> dict[str, Any]:
     with ctx.bar(ctx.cfg.benchmark.repeats, "benchmark: decode", unit="round") as bar:
         m = benchmark.run_benchmark(ctx.cfg, ctx.run, progress=bar.update)
@@ -260,6 +277,8 @@ class Stage:
     resumable: bool = False
 
 
+# Evaluate, quantize and export each need only the trained model; the benchmark times the
+# quantized and exported models, so it needs both.
 STAGE_TABLE: tuple[Stage, ...] = (
     Stage("corpus", (), _corpus),
     Stage("tokenizer", ("corpus",), _tokenizer),
@@ -274,6 +293,7 @@ STAGES: tuple[str, ...] = tuple(s.name for s in STAGE_TABLE)
 _BY_NAME = {s.name: s for s in STAGE_TABLE}
 
 
+# The table is in pipeline order, so one pass finds every stage downstream of `stage`.
 def dependents(stage: str) -> list[str]:
     """`stage` and every stage that needs it, directly or through others, in pipeline order.
 
@@ -287,6 +307,7 @@ def dependents(stage: str) -> list[str]:
     return [s for s in STAGES if s in found]
 
 
+# Rerunning a stage invalidates everything downstream of it, so those are forgotten first.
 def run_stage(ctx: StageContext, stage: str) -> dict[str, Any]:
     """Run one stage (again), record its time, and forget the stages after it."""
     if stage not in _BY_NAME:
@@ -300,6 +321,8 @@ def run_stage(ctx: StageContext, stage: str) -> dict[str, Any]:
     if main:
         for later in dependents(stage):
             ctx.run.forget(later)
+    # A resumable stage writes into its final folder (its checkpoints survive a crash); any other
+    # writes into a temporary folder renamed into place only on success.
     start = time.perf_counter()
     final = ctx.run.stage_path(stage)
     try:
@@ -323,6 +346,8 @@ def run_stage(ctx: StageContext, stage: str) -> dict[str, Any]:
     return metrics
 
 
+# Finished stages are skipped, which is all that resuming a run means; the report is always
+# rewritten, so it describes whatever has finished.
 def run_pipeline(ctx: StageContext, *, until: str | None = None) -> None:
     """Run every stage that has not finished yet, in order (up to `until`), then the report."""
     names = list(STAGES)
@@ -335,6 +360,8 @@ def run_pipeline(ctx: StageContext, *, until: str | None = None) -> None:
             ctx.log(f"{stage}: already done, skipped")
             continue
         run_stage(ctx, stage)
+    # The report is not a stage (nothing depends on it), but a full disk while writing it gets
+    # the same one-line error.
     try:
         paths = report.write_report(ctx.run)
     except OSError as e:
@@ -345,6 +372,8 @@ def run_pipeline(ctx: StageContext, *, until: str | None = None) -> None:
     ctx.log(f"report: {paths['report']}")
 
 
+# A bad input removes the new run folder (nothing in it is worth keeping); a full disk keeps it,
+# since the finished stages are valid and `capstone resume` continues once space is freed.
 def start_run(
     cfg: RunConfig,
     out: Path,
@@ -358,6 +387,7 @@ def start_run(
     `out` must be absent or empty (`RunFolder.create` refuses anything else), so everything in it
     after a failure was written by this run.
     """
+    # The device is resolved before the folder exists, so a missing GPU leaves nothing behind.
     device = resolve_device(cfg.device)
     run = RunFolder.create(out, cfg.to_dict())
     ctx = StageContext(cfg, run, device, quiet=quiet)
@@ -373,6 +403,7 @@ def start_run(
     return run
 
 
+# Every command on an existing run starts here: the config comes from the folder, not the flags.
 def open_run(
     path: Path, *, quiet: bool = False, log: Callable[[str], None] | None = None
 ) -> StageContext:

@@ -72,13 +72,18 @@ MAX_RELATIVE_LOSS_INCREASE = 0.03
 
 def run_quantize(cfg: RunConfig, run: RunFolder, out: Path, *, device: str) -> dict[str, Any]:
     """The quantize stage: int8 model, its file, and its held-out loss next to fp32's."""
+    # Quantize a copy, so the fp32 model stays intact as the reference; both models are scored
+    # on the same held-out tokens.
     fp32 = run.load_model(device)
     int8 = quantize_int8(copy.deepcopy(fp32).cpu()).to(device).eval()
     cmp = compare_losses(fp32, int8, cfg, run, device=device)
+    # The worst logit difference on one full window: a loss can hide a few large errors.
     window = run.heldout_stream(cfg.model.max_seq_len)[None].astype("int64")
     x = torch.from_numpy(window).to(device)  # (1, T)
     with torch.no_grad():
         diff = (fp32(x) - int8(x)).abs().max().item()
+    # safetensors refuses strided views, hence `contiguous()`; sizes are compared on disk and in
+    # memory.
     state = {k: v.contiguous() for k, v in int8.state_dict().items()}
     atomic_write(out / INT8_FILE, lambda tmp: save_file(state, str(tmp)))
     fp32_bytes, int8_bytes = run.weights_file.stat().st_size, (out / INT8_FILE).stat().st_size

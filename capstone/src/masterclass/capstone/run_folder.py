@@ -115,6 +115,7 @@ MODEL_CONFIG_FILE = "model_config.json"
 SCHEDULE_FILE = "schedule.json"
 TRAIN_LOG = "metrics.jsonl"
 CHECKPOINTS = "checkpoints"
+# The deployable artifacts, then the files every stage and the report write.
 INT8_FILE = "model.int8.safetensors"
 ONNX_FILE = "model.onnx"
 ONNX_INT8_FILE = "model.int8.onnx"
@@ -125,6 +126,7 @@ REPORT_FOLDER = "report"
 METRICS_FILE = "metrics.json"
 
 
+# Two kinds of expected failure: bad input (the run is removed) and a full disk (it is kept).
 class CapstoneError(Exception):
     """A problem with the user's input (data, config, folder), reported as one line, exit code 2."""
 
@@ -172,6 +174,7 @@ def staged_folder(final: Path) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    # Success: two renames, never a moment without a complete `<stage>/` or `.<stage>.old/`.
     old = final.with_name(f".{final.name}.old")
     if final.exists():
         if old.exists():
@@ -182,6 +185,8 @@ def staged_folder(final: Path) -> Iterator[Path]:
         shutil.rmtree(old)
 
 
+# Permissions are checked by trying: write and delete a probe file, which also catches read-only
+# mounts and access lists that `os.access` misreads.
 def check_writable(folder: Path) -> None:
     """Create `folder` if needed and prove that a file can be written in it, else `CapstoneError`."""
     folder = Path(folder)
@@ -216,6 +221,8 @@ def check_new_run_folder(path: Path, data: Sequence[str | os.PathLike] = ()) -> 
             f"output folder {path} exists and is not empty; a run folder must be new or empty "
             "(the run never writes among your files); pick another --out"
         )
+    # Overlap either way is refused: a run inside the data would be read back as data next time,
+    # and data inside the run would be deleted with a failed run.
     out = path.resolve()
     for d in data:
         src = Path(d).resolve()
@@ -248,11 +255,15 @@ def write_split(folder: Path, name: str, documents: list[bytes]) -> None:
     atomic_write(folder / f"{name}.idx.npy", lambda tmp: _save_npy(tmp, offsets))
 
 
+# `np.save` given a path appends `.npy` to it; given an open file it writes exactly there, which
+# the temporary name of `atomic_write` needs.
 def _save_npy(path: Path, array: np.ndarray) -> None:
     with open(path, "wb") as f:
         np.save(f, array)
 
 
+# Document `i` is the byte range `offsets[i]:offsets[i + 1]` of the memory map, so reading one
+# touches only its own pages; an empty split has nothing to map.
 class CorpusSplit:
     """The documents of one split of a finished corpus stage, memory-mapped.
 
@@ -267,6 +278,7 @@ class CorpusSplit:
         path = Path(folder) / f"{name}.bin"
         self._data = np.memmap(path, dtype=np.uint8, mode="r") if self.n_bytes else np.empty(0)
 
+    # A split behaves as a read-only sequence of documents.
     def __len__(self) -> int:
         return len(self.offsets) - 1
 
@@ -281,6 +293,8 @@ class CorpusSplit:
         return bytes(self._data)
 
 
+# `run.json` is the run's memory: the config it was started with and each finished stage. Every
+# command reads it first and rewrites it atomically after any change.
 class RunFolder:
     """The run folder at `path`: its `run.json` record, every artifact's path, and the loaders."""
 
@@ -295,6 +309,8 @@ class RunFolder:
         """The run's configuration, as the plain dict stored in `run.json`."""
         return self.record["config"]
 
+    # A new run: every check on the folder happens before the first byte is written, and the
+    # record is the first file, so a folder with `run.json` is always a run.
     @classmethod
     def create(cls, path: Path, config: dict[str, Any]) -> RunFolder:
         """Start a new run at `path` (absent or empty) with `config`."""
@@ -313,6 +329,8 @@ class RunFolder:
         atomic_write_json(path / RUN_FILE, record)
         return cls(path, record, made_folder=made)
 
+    # An old run: its record must parse and carry this code's format version, since the layout
+    # of the stage folders may differ between versions.
     @classmethod
     def open(cls, path: Path) -> RunFolder:
         """Open an existing run, refusing folders that are missing or of another format version."""
@@ -332,6 +350,7 @@ class RunFolder:
             )
         return cls(path, record)
 
+    # `create` refused any folder with files in it, so whatever is inside now is this run's.
     def remove_own_files(self) -> None:
         """Delete what a failed fresh run wrote: the folder was absent or empty, so all of it.
 
@@ -356,6 +375,8 @@ class RunFolder:
         """Whether `stage` finished in this run folder."""
         return stage in self.record["stages"] and self.stage_path(stage).exists()
 
+    # Finishing and forgetting a stage rewrite `run.json` at once; `is_done` asks for both the
+    # record and the folder, so a crash between the two never counts a stage as finished.
     def mark_done(self, stage: str, seconds: float) -> None:
         """Record that `stage` finished after `seconds` of wall time."""
         self.record["stages"][stage] = {
@@ -395,6 +416,7 @@ class RunFolder:
         """The trained fp32 weights (safetensors)."""
         return self.train_dir / WEIGHTS_FILE
 
+    # The training stage's other files: the model's shape, the time plan, the log, checkpoints.
     @property
     def model_config_file(self) -> Path:
         """The trained model's `LMConfig` as JSON."""
@@ -415,6 +437,7 @@ class RunFolder:
         """The training loop's checkpoints."""
         return self.train_dir / CHECKPOINTS
 
+    # The deployable artifacts: int8 weights, the two ONNX models and the Hugging Face folder.
     @property
     def int8_file(self) -> Path:
         """The int8 PyTorch weights of the quantize stage."""
@@ -435,6 +458,7 @@ class RunFolder:
         """The Hugging Face folder."""
         return self.path / "export" / HF_FOLDER
 
+    # The report's outputs sit at the top of the run folder, where a reader looks first.
     @property
     def report_file(self) -> Path:
         """`report.md`."""
@@ -470,6 +494,8 @@ class RunFolder:
         stream = self.token_shards("heldout").to_numpy()
         return stream[:max_tokens] if max_tokens is not None else stream
 
+    # The loaders import their libraries only when called, and load weights strictly:
+    # a missing or extra tensor is a damaged file, not a silently half-initialised model.
     def load_tokenizer(self):
         """The tokenizer (`nlp.BPETokenizer`) of the tokenizer stage."""
         from masterclass.nlp.bpe import BPETokenizer
@@ -487,6 +513,7 @@ class RunFolder:
         _load(self.weights_file, lambda p: load_model(model, str(p), strict=True))
         return model.to(device).eval()
 
+    # The int8 model is rebuilt from the fp32 weights (quantizing is deterministic and fast).
     def load_int8(self, device: str = "cpu"):
         """The trained model with linear layers and embeddings quantized to int8 (`deploy`)."""
         from masterclass.deploy.quantization import quantize_int8
@@ -494,6 +521,7 @@ class RunFolder:
         return quantize_int8(self.load_model("cpu")).to(device).eval()
 
 
+# Any failure of a reader becomes one line naming the file and the command that rewrites it.
 def _load(path: Path, reader: Callable[[Path], Any]) -> Any:
     if not path.is_file():
         raise CapstoneError(f"{path} is missing; run the stage that writes it again")
@@ -507,6 +535,8 @@ def _load(path: Path, reader: Callable[[Path], Any]) -> Any:
         ) from None
 
 
+# A full disk is the one OS error a user can fix without a traceback; it is a `DiskFullError`,
+# so `start_run` knows to keep the folder.
 def stage_error(stage: str, folder: Path, error: BaseException) -> CapstoneError | None:
     """The one-line error for an OS error during `stage` (disk full), or None for other errors."""
     if is_disk_full(error):

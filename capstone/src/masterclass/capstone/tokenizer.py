@@ -70,6 +70,8 @@ from masterclass.nlp.bpe import BPETokenizer
 _SAMPLE_BYTES = 1 << 20
 
 
+# BPE training takes `str`s: bytes that are not valid UTF-8 become U+FFFD here, while the trained
+# tokenizer itself encodes any bytes.
 def _texts(split: CorpusSplit, progress=None) -> Iterator[str]:
     for doc in split:
         if progress is not None:
@@ -77,6 +79,7 @@ def _texts(split: CorpusSplit, progress=None) -> Iterator[str]:
         yield doc.decode("utf-8", "replace")
 
 
+# Compression rate on a sample: enough documents to pass `limit` bytes, whole documents only.
 def bytes_per_token(tok: BPETokenizer, split: CorpusSplit, limit: int = _SAMPLE_BYTES) -> float:
     """Average bytes per token over the first `limit` bytes of documents of `split`."""
     n_bytes = n_tokens = 0
@@ -92,6 +95,7 @@ def run_tokenizer(
     cfg: TokenizerConfig, run: RunFolder, out: Path, *, progress=None
 ) -> dict[str, Any]:
     """The tokenizer stage: train BPE on the train split, save it in `out`, return statistics."""
+    # Training sees the train split only; the end-of-text token is reserved before the merges.
     train = run.corpus_split("train")
     start = time.perf_counter()
     tok = BPETokenizer.train(
@@ -102,6 +106,8 @@ def run_tokenizer(
     )
     seconds = time.perf_counter() - start
     tok.save(out / TOKENIZER_FILE)
+    # Statistics: speed, bytes per token on both splits (close values mean the merges generalise),
+    # and the ten longest tokens, which show what the corpus repeats most.
     longest = sorted(
         (tok.token_bytes(i) for i in range(tok.vocab_size - 1)), key=len, reverse=True
     )[:10]

@@ -115,6 +115,7 @@ def _transpose_naive_kernel(X, Y, M, N, BLOCK_M: tl.constexpr, BLOCK_N: tl.const
     tl.store(Y + offs_n[None, :] * M + offs_m[:, None], tile, mask=mask)
 
 
+# Both transposes share the launcher: a 2-D grid of square tiles over the input.
 def _launch_transpose(kernel, x: Tensor, block: int) -> Tensor:
     if x.dim() != 2:
         raise ValueError(f"x must be a matrix, got shape {tuple(x.shape)}")
@@ -153,6 +154,8 @@ def occupancy(
     """Resident blocks per SM for a kernel with these resources."""
     if threads_per_block < 1 or threads_per_block > 1024:
         raise ValueError(f"threads_per_block must be in [1, 1024], got {threads_per_block}")
+    # Round threads up to whole warps and each warp's registers up to the unit of 256; each limit
+    # is how many blocks fit by that one resource.
     warps = -(-threads_per_block // 32)
     regs_per_warp = -(-registers_per_thread * 32 // 256) * 256
     limits = [sm_blocks, sm_threads // (warps * 32), sm_registers // max(1, warps * regs_per_warp)]

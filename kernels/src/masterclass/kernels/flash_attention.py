@@ -100,6 +100,8 @@ def attention_reference(
     return (s.softmax(dim=-1) @ v.to(acc)).to(q.dtype)  # (B, H, T_q, D)
 
 
+# Shape checks shared by every kernel here: q is `(B, H, T_q, D)`, k and v agree on
+# `(B, H, T_k, D)`, and the head dim fits one tile.
 def _check(q: Tensor, k: Tensor, v: Tensor) -> None:
     if (
         q.dim() != 4
@@ -129,6 +131,8 @@ def _naive_attention_kernel(
     T_Q, T_K, N_HEADS, D, scale,
     CAUSAL: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr,
 ):  # fmt: skip
+    # Program (`pid_m`, `pid_bh`) owns query rows `offs_m` of one (batch, head); `q_base` and
+    # `k_base` are that head's offsets into the strided tensors.
     pid_m = tl.program_id(0)
     pid_bh = tl.program_id(1)
     b = pid_bh // N_HEADS
@@ -138,11 +142,14 @@ def _naive_attention_kernel(
     offs_d = tl.arange(0, BLOCK_D)
     q_base = b * stride_b + h * stride_h
     k_base = b * stride_kb + h * stride_kh
+    # Load the query tile and every key and value row at once; masked loads pad with zeros.
     q = tl.load(Q + q_base + offs_m[:, None] * stride_t + offs_d[None, :],
                 mask=(offs_m[:, None] < T_Q) & (offs_d[None, :] < D), other=0.0)  # fmt: skip
     kv_mask = (offs_n[:, None] < T_K) & (offs_d[None, :] < D)
     k = tl.load(K + k_base + offs_n[:, None] * stride_kt + offs_d[None, :], mask=kv_mask, other=0.0)
     v = tl.load(V + k_base + offs_n[:, None] * stride_kt + offs_d[None, :], mask=kv_mask, other=0.0)
+    # Scores, $-\infty$ past `T_K` (and above the diagonal when causal), then a plain row
+    # softmax: the whole row is in the tile, so one max and one sum suffice.
     s = tl.dot(q, tl.trans(k)) * scale  # (BLOCK_M, BLOCK_N)
     valid = offs_n[None, :] < T_K
     if CAUSAL:
@@ -155,6 +162,7 @@ def _naive_attention_kernel(
              mask=(offs_m[:, None] < T_Q) & (offs_d[None, :] < D))  # fmt: skip
 
 
+# The launcher refuses key lengths that would not fit one tile.
 def naive_attention(
     q: Tensor, k: Tensor, v: Tensor, causal: bool = False, scale: float | None = None
 ) -> Tensor:
@@ -166,6 +174,8 @@ def naive_attention(
         raise ValueError(
             f"naive_attention holds all keys in one tile; T_k={T_k} > 1024, use flash_attention"
         )
+    # Tiles: 16 query rows, every key in one power-of-two tile, the head dim padded likewise;
+    # one program per query tile per (batch, head).
     q, k, v = q.contiguous(), k.contiguous(), v.contiguous()
     out = torch.empty_like(q)
     block_m = 16
@@ -195,6 +205,8 @@ def _flash_fwd_kernel(
     T_Q, T_K, N_HEADS, D, scale,
     CAUSAL: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr,
 ):  # fmt: skip
+    # Program (`pid_m`, `pid_bh`) owns query rows `offs_m` of one (batch, head); its query tile
+    # is loaded once and stays in registers.
     pid_m = tl.program_id(0)
     pid_bh = tl.program_id(1)
     b = pid_bh // N_HEADS
@@ -206,6 +218,8 @@ def _flash_fwd_kernel(
     k_base = b * stride_kb + h * stride_kh
     q = tl.load(Q + q_base + offs_m[:, None] * stride_t + offs_d[None, :],
                 mask=(offs_m[:, None] < T_Q) & (offs_d[None, :] < D), other=0.0)  # fmt: skip
+    # Running statistics per query row: the largest score so far `m_i`, the softmax denominator
+    # `l_i`, and the unnormalised output `acc`.
     m_i = tl.full([BLOCK_M], float("-inf"), dtype=tl.float32)
     l_i = tl.zeros([BLOCK_M], dtype=tl.float32)
     acc = tl.zeros([BLOCK_M, BLOCK_D], dtype=tl.float32)
@@ -213,6 +227,7 @@ def _flash_fwd_kernel(
     if CAUSAL:
         hi = tl.minimum(T_K, (pid_m + 1) * BLOCK_M)
     for start_n in range(0, hi, BLOCK_N):
+        # Load the next key and value block; rows past `T_K` read as zeros.
         cols = start_n + offs_n
         kv_mask = (cols[:, None] < T_K) & (offs_d[None, :] < D)
         k = tl.load(
@@ -221,17 +236,22 @@ def _flash_fwd_kernel(
         v = tl.load(
             V + k_base + cols[:, None] * stride_kt + offs_d[None, :], mask=kv_mask, other=0.0
         )
+        # This block's scores, $-\infty$ where the key is padding or, when causal, in the future.
         s = tl.dot(q, tl.trans(k)) * scale  # (BLOCK_M, BLOCK_N)
         valid = cols[None, :] < T_K
         if CAUSAL:
             valid = valid & (cols[None, :] <= offs_m[:, None])
         s = tl.where(valid, s, float("-inf"))
+        # Online softmax: rescale the running sum and output by $e^{m_{old} - m_{new}}$ before
+        # adding this block's terms, so nothing overflows and earlier blocks stay consistent.
         m_new = tl.maximum(m_i, tl.max(s, axis=1))
         p = tl.exp(s - m_new[:, None])
         alpha = tl.exp(m_i - m_new)  # rescales the previous blocks' contributions
         l_i = l_i * alpha + tl.sum(p, axis=1)
         acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v)
         m_i = m_new
+    # Normalise once at the end; store the output and the log-sum-exp $L = m + \log l$, from
+    # which the backward pass rebuilds $P$.
     out = acc / l_i[:, None]
     row_ok = offs_m < T_Q
     tl.store(O + q_base + offs_m[:, None] * stride_t + offs_d[None, :], out.to(O.dtype.element_ty),
@@ -250,6 +270,8 @@ def _flash_fwd_kernel(
 @triton.jit
 def _flash_bwd_preprocess(O, DO, DELTA, stride_b, stride_h, stride_t, T_Q, N_HEADS, D,
                           BLOCK_M: tl.constexpr, BLOCK_D: tl.constexpr):  # fmt: skip
+    # $\Delta_i$ is the row term of the softmax gradient; computing it once here saves every key
+    # block of the dK/dV kernel from recomputing it.
     pid_m = tl.program_id(0)
     pid_bh = tl.program_id(1)
     b = pid_bh // N_HEADS
@@ -263,6 +285,8 @@ def _flash_bwd_preprocess(O, DO, DELTA, stride_b, stride_h, stride_t, T_Q, N_HEA
     tl.store(DELTA + pid_bh * T_Q + offs_m, tl.sum(o * do, axis=1), mask=offs_m < T_Q)
 
 
+# dK and dV: a program owns one block of keys (`pid_n`) of one (batch, head) and sweeps over the
+# query blocks that can attend to it.
 @triton.jit
 def _flash_bwd_dkdv(
     Q, K, V, DO, LSE, DELTA, DK, DV,
@@ -280,6 +304,8 @@ def _flash_bwd_dkdv(
     offs_d = tl.arange(0, BLOCK_D)
     q_base = b * stride_b + h * stride_h
     k_base = b * stride_kb + h * stride_kh
+    # This program's keys and values are loaded once; dK and dV accumulate in float32 over the
+    # query sweep, which starts at the diagonal block when causal.
     kv_mask = (offs_n[:, None] < T_K) & (offs_d[None, :] < D)
     k = tl.load(K + k_base + offs_n[:, None] * stride_kt + offs_d[None, :], mask=kv_mask, other=0.0)
     v = tl.load(V + k_base + offs_n[:, None] * stride_kt + offs_d[None, :], mask=kv_mask, other=0.0)
@@ -289,6 +315,7 @@ def _flash_bwd_dkdv(
     if CAUSAL:
         lo = (pid_n * BLOCK_N // BLOCK_M) * BLOCK_M  # earlier query blocks see none of these keys
     for start_m in range(lo, T_Q, BLOCK_M):
+        # Load a query block with its dO rows and their saved $L$ and $\Delta$.
         rows = start_m + offs_m
         q_mask = (rows[:, None] < T_Q) & (offs_d[None, :] < D)
         q = tl.load(Q + q_base + rows[:, None] * stride_t + offs_d[None, :], mask=q_mask, other=0.0)
@@ -297,15 +324,20 @@ def _flash_bwd_dkdv(
         )
         lse = tl.load(LSE + pid_bh * T_Q + rows, mask=rows < T_Q, other=0.0)
         delta = tl.load(DELTA + pid_bh * T_Q + rows, mask=rows < T_Q, other=0.0)
+        # Rebuild $P = e^{S - L}$ for this tile from the saved log-sum-exp; invalid entries get
+        # probability zero.
         s = tl.dot(q, tl.trans(k)) * scale  # (BLOCK_M, BLOCK_N)
         valid = (rows[:, None] < T_Q) & (offs_n[None, :] < T_K)
         if CAUSAL:
             valid = valid & (offs_n[None, :] <= rows[:, None])
         p = tl.where(valid, tl.exp(s - lse[:, None]), 0.0)
+        # $dV \mathrel{+}= P^\top dO$; $dP = dO\,V^\top$; $dS = P \odot (dP - \Delta)$ is the
+        # softmax backward; $dK \mathrel{+}= dS^\top Q\,s$.
         dv += tl.dot(tl.trans(p).to(do.dtype), do)
         dp = tl.dot(do, tl.trans(v))  # (BLOCK_M, BLOCK_N)
         ds = p * (dp - delta[:, None])
         dk += tl.dot(tl.trans(ds).to(q.dtype), q) * scale
+    # After the sweep this key block's dK and dV are complete, and only this program writes them.
     tl.store(
         DK + k_base + offs_n[:, None] * stride_kt + offs_d[None, :],
         dk.to(DK.dtype.element_ty),
@@ -318,6 +350,8 @@ def _flash_bwd_dkdv(
     )
 
 
+# dQ: a program holds one query block and sweeps over the key blocks, the mirror image of the
+# dK/dV loop.
 @triton.jit
 def _flash_bwd_dq(
     Q, K, V, DO, LSE, DELTA, DQ,
@@ -335,6 +369,8 @@ def _flash_bwd_dq(
     offs_d = tl.arange(0, BLOCK_D)
     q_base = b * stride_b + h * stride_h
     k_base = b * stride_kb + h * stride_kh
+    # The query tile, its dO and the saved per-row $L$ and $\Delta$ stay in registers for the
+    # whole sweep; with a causal mask the sweep stops at the diagonal, as in the forward kernel.
     q_mask = (offs_m[:, None] < T_Q) & (offs_d[None, :] < D)
     q = tl.load(Q + q_base + offs_m[:, None] * stride_t + offs_d[None, :], mask=q_mask, other=0.0)
     do = tl.load(DO + q_base + offs_m[:, None] * stride_t + offs_d[None, :], mask=q_mask, other=0.0)
@@ -345,6 +381,7 @@ def _flash_bwd_dq(
     if CAUSAL:
         hi = tl.minimum(T_K, (pid_m + 1) * BLOCK_M)
     for start_n in range(0, hi, BLOCK_N):
+        # Load the next key and value block; rows past `T_K` read as zeros.
         cols = start_n + offs_n
         kv_mask = (cols[:, None] < T_K) & (offs_d[None, :] < D)
         k = tl.load(
@@ -353,6 +390,8 @@ def _flash_bwd_dq(
         v = tl.load(
             V + k_base + cols[:, None] * stride_kt + offs_d[None, :], mask=kv_mask, other=0.0
         )
+        # The same $P$ and $dS = P \odot (dP - \Delta)$ as in the dK/dV kernel, then
+        # $dQ \mathrel{+}= dS\,K\,s$.
         s = tl.dot(q, tl.trans(k)) * scale
         valid = (offs_m[:, None] < T_Q) & (cols[None, :] < T_K)
         if CAUSAL:
@@ -368,6 +407,8 @@ def _flash_bwd_dq(
     )
 
 
+# The autograd wrapper. Forward runs the flash kernel and saves only the per-row log-sum-exp, so
+# the `T_q x T_k` probabilities are never stored: backward rebuilds them tile by tile.
 class _FlashAttention(torch.autograd.Function):
     @staticmethod
     def forward(ctx, q, k, v, causal, scale, block_m, block_n):  # type: ignore[override]
@@ -385,6 +426,8 @@ class _FlashAttention(torch.autograd.Function):
         ctx.config = (causal, scale, block_m, block_n, block_d)
         return out
 
+    # Backward: $\Delta$ first, then dK/dV and dQ in two kernels, so no element is written twice
+    # and no atomics are needed.
     @staticmethod
     def backward(ctx, grad_out):  # type: ignore[override]
         q, k, v, out, lse = ctx.saved_tensors
@@ -397,6 +440,8 @@ class _FlashAttention(torch.autograd.Function):
             out, grad_out, delta, q.stride(0), q.stride(1), q.stride(2), T_q, H, D,
             BLOCK_M=block_m, BLOCK_D=block_d,
         )  # fmt: skip
+        # dK and dV get one program per key block, dQ one per query block; both read the same
+        # saved $L$ and $\Delta$.
         dq, dk, dv = torch.empty_like(q), torch.empty_like(k), torch.empty_like(v)
         strides = (q.stride(0), q.stride(1), q.stride(2), k.stride(0), k.stride(1), k.stride(2))
         meta = dict(CAUSAL=causal, BLOCK_M=block_m, BLOCK_N=block_n, BLOCK_D=block_d)
@@ -409,6 +454,8 @@ class _FlashAttention(torch.autograd.Function):
         return dq, dk, dv, None, None, None, None
 
 
+# The public entry: check shapes and block sizes, default the scale to $1/\sqrt{D}$, and hand
+# the rest to autograd.
 def flash_attention(
     q: Tensor,
     k: Tensor,
@@ -424,6 +471,7 @@ def flash_attention(
     Causal masking is top-left aligned, like `F.scaled_dot_product_attention(is_causal=True)`.
     Block sizes are powers of two >= 16 (what `tl.dot` accepts on a GPU).
     """
+    # `tl.dot` needs tiles of at least 16 along each dimension, and `tl.arange` a power of two.
     _check(q, k, v)
     for name, blk in (("block_m", block_m), ("block_n", block_n)):
         if blk < 16 or blk & (blk - 1):

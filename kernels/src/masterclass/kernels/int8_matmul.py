@@ -56,11 +56,15 @@ from torch import Tensor
 __all__ = ["int8_matmul", "int8_matmul_reference"]
 
 
+# The reference dequantises the whole weight before multiplying: the float copy the kernel never
+# makes.
 def int8_matmul_reference(x: Tensor, q: Tensor, scale: Tensor) -> Tensor:
     """`x @ (scale[:, None] * q).T` in float32: `x` `(M, K)`, `q` `(N, K)` int8, `scale` `(N,)`."""
     return (x.float() @ (q.float() * scale.float()[:, None]).T).to(x.dtype)
 
 
+# Each program computes one `(BLOCK_M, BLOCK_N)` tile of `y`, walking `K` in `BLOCK_K` steps
+# with a float32 accumulator.
 @triton.jit
 def _int8_matmul_kernel(
     X, Q, S, Y, M, N, K,
@@ -81,12 +85,15 @@ def _int8_matmul_kernel(
         q = tl.load(Q + offs_n[None, :] * stride_qn + ks[:, None] * stride_qk,
                     mask=(offs_n[None, :] < N) & (ks[:, None] < K), other=0)  # fmt: skip
         acc += tl.dot(x.to(tl.float32), q.to(tl.float32))
+    # $y_{mn} = s_n \sum_k x_{mk} Q_{nk}$: the scale of row $n$ factors out of the sum, so it is
+    # applied once, to the finished tile.
     s = tl.load(S + offs_n, mask=offs_n < N, other=0.0).to(tl.float32)
     y = acc * s[None, :]
     tl.store(Y + offs_m[:, None] * stride_ym + offs_n[None, :] * stride_yn,
              y.to(Y.dtype.element_ty), mask=(offs_m[:, None] < M) & (offs_n[None, :] < N))  # fmt: skip
 
 
+# The launcher checks shapes and dtypes first: an int8 `q` is what makes the kernel worth it.
 def int8_matmul(
     x: Tensor, q: Tensor, scale: Tensor, *, block_m: int = 32, block_n: int = 64, block_k: int = 64
 ) -> Tensor:
@@ -101,6 +108,7 @@ def int8_matmul(
         )
     if scale.shape != (q.shape[0],):
         raise ValueError(f"scale must have shape ({q.shape[0]},), got {tuple(scale.shape)}")
+    # One program per `(BLOCK_M, BLOCK_N)` tile of the output.
     M, K = x.shape
     N = q.shape[0]
     y = torch.empty(M, N, device=x.device, dtype=x.dtype)

@@ -87,6 +87,8 @@ def _tile(pid, M, N, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, GROUP_M: tl.c
     return pid_m, pid_n
 
 
+# Each program computes one `(BLOCK_M, BLOCK_N)` tile of `C`: it walks `K` in `BLOCK_K` steps,
+# adding the product of an `A` strip and a `B` strip into a float32 accumulator.
 @triton.jit
 def _matmul_kernel(
     A, B, C, M, N, K,
@@ -99,16 +101,20 @@ def _matmul_kernel(
     offs_k = tl.arange(0, BLOCK_K)
     acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
     for k0 in range(0, K, BLOCK_K):
+        # Masked loads zero the ragged edges, so a partial strip adds nothing to the sum.
         ks = k0 + offs_k
         a = tl.load(A + offs_m[:, None] * stride_am + ks[None, :] * stride_ak,
                     mask=(offs_m[:, None] < M) & (ks[None, :] < K), other=0.0)  # fmt: skip
         b = tl.load(B + ks[:, None] * stride_bk + offs_n[None, :] * stride_bn,
                     mask=(ks[:, None] < K) & (offs_n[None, :] < N), other=0.0)  # fmt: skip
         acc += tl.dot(a, b)
+    # Cast once to the output dtype; the mask drops rows and columns past `M` and `N`.
     tl.store(C + offs_m[:, None] * stride_cm + offs_n[None, :] * stride_cn,
              acc.to(C.dtype.element_ty), mask=(offs_m[:, None] < M) & (offs_n[None, :] < N))  # fmt: skip
 
 
+# The launcher uses a one-dimensional grid, one program per output tile; `_tile` turns the index
+# into a grouped tile position.
 def matmul(
     a: Tensor,
     b: Tensor,
@@ -124,6 +130,7 @@ def matmul(
             f"need a (M, K) and b (K, N) of one dtype, got {tuple(a.shape)} {a.dtype} and "
             f"{tuple(b.shape)} {b.dtype}"
         )
+    # Strides go in as they are, so transposed or sliced inputs need no copy.
     M, K = a.shape
     N = b.shape[1]
     c = torch.empty(M, N, device=a.device, dtype=a.dtype)

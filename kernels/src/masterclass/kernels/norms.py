@@ -69,6 +69,8 @@ from torch import Tensor
 __all__ = ["layer_norm", "rms_norm"]
 
 
+# The forward of one row, both norms: LayerNorm centres the row first (`HAS_MEAN`), RMSNorm does
+# not; both then divide by the root mean square of what is left. Statistics are in float32.
 @triton.jit
 def _norm_fwd(X, W, B, Y, MEAN, RSTD, stride, N, eps, HAS_MEAN: tl.constexpr, BLOCK: tl.constexpr):
     row = tl.program_id(0)
@@ -79,6 +81,8 @@ def _norm_fwd(X, W, B, Y, MEAN, RSTD, stride, N, eps, HAS_MEAN: tl.constexpr, BL
         mean = tl.sum(x, axis=0) / N
         x = tl.where(mask, x - mean, 0.0)
         tl.store(MEAN + row, mean)
+    # $\mathrm{rstd} = 1/\sqrt{\overline{x^2} + \epsilon}$; the mean and rstd of each row are
+    # saved for the backward.
     rstd = 1.0 / tl.sqrt(tl.sum(x * x, axis=0) / N + eps)
     w = tl.load(W + offs, mask=mask).to(tl.float32)
     y = x * rstd * w
@@ -100,6 +104,9 @@ def _norm_bwd(X, W, DY, DX, DW, MEAN, RSTD, stride, N, HAS_MEAN: tl.constexpr, B
     rstd = tl.load(RSTD + row)
     if HAS_MEAN:
         x = tl.where(mask, x - tl.load(MEAN + row), 0.0)
+    # With $\hat x = x \cdot \mathrm{rstd}$ and $g = \mathrm{d}y \odot w$:
+    # $\mathrm{d}x = \mathrm{rstd}\,(g - \bar g - \hat x\,\overline{g \hat x})$, and RMSNorm,
+    # which never subtracted a mean, drops the $\bar g$ term.
     xhat = x * rstd
     g = dy * w
     c = tl.sum(g * xhat, axis=0) / N
@@ -107,10 +114,14 @@ def _norm_bwd(X, W, DY, DX, DW, MEAN, RSTD, stride, N, HAS_MEAN: tl.constexpr, B
         dx = rstd * (g - tl.sum(g, axis=0) / N - xhat * c)
     else:
         dx = rstd * (g - xhat * c)
+    # dw is written per row (`dy * xhat`) and summed over the rows afterwards, so no two programs
+    # write the same place.
     tl.store(DX + row * stride + offs, dx.to(DX.dtype.element_ty), mask=mask)
     tl.store(DW + row * stride + offs, dy * xhat, mask=mask)
 
 
+# The autograd wrapper flattens `x` to `(rows, N)` and starts one program per row; a power-of-two
+# `BLOCK` covers the whole row. RMSNorm passes `weight` in the bias slot, which it never reads.
 class _Norm(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x: Tensor, weight: Tensor, bias: Tensor | None, eps: float) -> Tensor:
@@ -129,6 +140,8 @@ class _Norm(torch.autograd.Function):
         ctx.has_mean, ctx.shape = has_mean, x.shape
         return y.reshape(x.shape)
 
+    # Backward: one program per row again, then the per-row dw are summed here, and for LayerNorm
+    # db is the column sum of dy.
     @staticmethod
     def backward(ctx, dy: Tensor):
         x2, weight, mean, rstd = ctx.saved_tensors
@@ -145,6 +158,7 @@ class _Norm(torch.autograd.Function):
         return dx.reshape(ctx.shape), dw, db, None
 
 
+# The public functions share the shape check and differ only in whether a bias goes in.
 def _check(x: Tensor, weight: Tensor) -> None:
     if x.dim() == 0 or weight.shape != (x.shape[-1],):
         raise ValueError(

@@ -69,6 +69,7 @@ def swiglu_reference(g: Tensor, u: Tensor) -> Tensor:
     return torch.nn.functional.silu(g) * u
 
 
+# The forward is elementwise: each program handles `BLOCK` consecutive elements, in float32.
 @triton.jit
 def _swiglu_fwd(G, U, H, n, BLOCK: tl.constexpr):
     offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
@@ -79,6 +80,8 @@ def _swiglu_fwd(G, U, H, n, BLOCK: tl.constexpr):
     tl.store(H + offs, h.to(H.dtype.element_ty), mask=mask)
 
 
+# The backward, also elementwise: with $\sigma = \sigma(g)$, $\partial h / \partial g = u\,\sigma
+# (1 + g(1 - \sigma))$ and $\partial h / \partial u = g\,\sigma$.
 @triton.jit
 def _swiglu_bwd(G, U, DH, DG, DU, n, BLOCK: tl.constexpr):
     offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
@@ -110,11 +113,13 @@ def _swiglu_op(g: Tensor, u: Tensor) -> Tensor:
     return h
 
 
+# The fake gives shape, dtype and device only, so tracing never launches the kernel.
 @_swiglu_op.register_fake
 def _(g: Tensor, u: Tensor) -> Tensor:
     return torch.empty_like(g)
 
 
+# The backward op, registered the same way, with its own fake: two outputs shaped like the inputs.
 @torch.library.custom_op("masterclass::swiglu_backward", mutates_args=())
 def _swiglu_backward_op(g: Tensor, u: Tensor, dh: Tensor) -> tuple[Tensor, Tensor]:
     g, u, dh = g.contiguous(), u.contiguous(), dh.contiguous()
@@ -129,6 +134,7 @@ def _(g: Tensor, u: Tensor, dh: Tensor) -> tuple[Tensor, Tensor]:
     return torch.empty_like(g), torch.empty_like(u)
 
 
+# Autograd: forward saves the two inputs, backward hands them and `dh` to the backward op.
 def _setup_context(ctx, inputs, output) -> None:
     ctx.save_for_backward(*inputs)
 
@@ -141,6 +147,7 @@ def _backward(ctx, dh: Tensor) -> tuple[Tensor, Tensor]:
 _swiglu_op.register_autograd(_backward, setup_context=_setup_context)
 
 
+# The public function checks that the two halves agree, then calls the op.
 def swiglu(g: Tensor, u: Tensor) -> Tensor:
     """`silu(g) * u` by the fused kernel (`torch.ops.masterclass.swiglu`); differentiable."""
     if g.shape != u.shape or g.dtype != u.dtype or g.device != u.device:

@@ -63,6 +63,8 @@ def graph_nodes(root: torch.Tensor | Tensor) -> list[tuple[str, list[str]]]:
     Returns `(node name, [child node names])` in visiting order, each node once; leaves that
     require grad are `"AccumulateGrad"`, inputs that don't are omitted.
     """
+    # One walk serves both graphs; only how a node is named and how its children are found
+    # differ.
     if isinstance(root, Tensor):
 
         def _name(t: Tensor) -> str:
@@ -83,6 +85,7 @@ def graph_nodes(root: torch.Tensor | Tensor) -> list[tuple[str, list[str]]]:
             return [f for f, _ in n.next_functions if f is not None]
 
         start = root.grad_fn
+    # Breadth first from the root, each node visited once, keyed by identity.
     order, seen, queue = [], {id(start)}, [start]
     while queue:
         node = queue.pop(0)
@@ -95,6 +98,8 @@ def graph_nodes(root: torch.Tensor | Tensor) -> list[tuple[str, list[str]]]:
     return order
 
 
+# Hooks fire during backward with the gradient arriving at their tensor; the default argument
+# binds each hook to its own name.
 def record_gradients(tensors: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], list]:
     """Register a hook on each named tensor that stores its gradient when backward reaches it.
 
@@ -112,6 +117,7 @@ def record_gradients(tensors: dict[str, torch.Tensor]) -> tuple[dict[str, torch.
     return store, handles
 
 
+# A hook that returns a tensor replaces the gradient, so clipping can happen mid-graph.
 def clip_hook(max_norm: float) -> Callable[[torch.Tensor], torch.Tensor]:
     """A tensor hook that rescales the incoming gradient to L2 norm at most `max_norm`.
 
@@ -127,6 +133,8 @@ def clip_hook(max_norm: float) -> Callable[[torch.Tensor], torch.Tensor]:
     return _hook
 
 
+# A Hessian-vector product without the Hessian: differentiate $g^\top v$, where $g$ is a gradient
+# that was itself recorded.
 def hessian_vector_product(
     f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, v: torch.Tensor
 ) -> torch.Tensor:
@@ -141,6 +149,8 @@ def hessian_vector_product(
     return hv
 
 
+# A custom `Function` with a backward written in torch ops, so that it can be differentiated
+# twice.
 class Softplus(torch.autograd.Function):
     r"""$\log(1 + e^x)$ with a hand-written backward $\bar x = \bar y \, \sigma(x)$.
 

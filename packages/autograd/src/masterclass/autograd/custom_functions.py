@@ -71,6 +71,8 @@ class RMSNormFunction(torch.autograd.Function):
         ctx.save_for_backward(x, weight, r)
         return x * r * weight  # (..., D)
 
+    # The VJP: with $u = g \odot w$, $\bar x = r\,u - (r^3/D)\,x\,(u \cdot x)$; the gain's
+    # gradient sums $g \odot x\,r$ over every row.
     @staticmethod
     def backward(ctx: object, g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, None]:
         """The VJP derived in the module docstring; `eps` gets no gradient."""
@@ -83,6 +85,7 @@ class RMSNormFunction(torch.autograd.Function):
         return grad_x, grad_w, None
 
 
+# The module holds the gain and checks the last dimension; the function does the work.
 class RMSNorm(nn.Module):
     """`nn.Module` wrapper: a learned gain of shape `(D,)`, initialised to ones."""
 
@@ -102,6 +105,8 @@ class RMSNorm(nn.Module):
         return RMSNormFunction.apply(x, self.weight, self.eps)
 
 
+# Label-smoothed cross-entropy: forward builds the smoothed targets $q$ and saves them with
+# $\log p$, so backward is one subtraction.
 class SmoothedCrossEntropy(torch.autograd.Function):
     """Mean cross-entropy against label-smoothed targets, backward $(p - q)/B$.
 
@@ -119,6 +124,8 @@ class SmoothedCrossEntropy(torch.autograd.Function):
         ctx.save_for_backward(logp, q)
         return -(q * logp).sum() / logits.shape[0]
 
+    # With $p = e^{\log p}$ recovered from the saved tensor, the gradient is $(p - q)/B$ times
+    # the upstream scalar.
     @staticmethod
     def backward(ctx: object, g: torch.Tensor) -> tuple[torch.Tensor, None, None]:
         r"""$\bar z = g\,(p - q)/B$; targets and smoothing get no gradient."""
@@ -126,6 +133,7 @@ class SmoothedCrossEntropy(torch.autograd.Function):
         return g * (logp.exp() - q) / logp.shape[0], None, None
 
 
+# The checked entry point; a custom `Function` is called through `.apply`, never directly.
 def smoothed_cross_entropy(
     logits: torch.Tensor, targets: torch.Tensor, smoothing: float = 0.1
 ) -> torch.Tensor:
@@ -137,6 +145,8 @@ def smoothed_cross_entropy(
     >>> bool(torch.allclose(a, b))
     True
     """
+    # Check the shapes, an int64 target (what `scatter_add_` indexes with), and a smoothing in
+    # $[0, 1]$.
     if logits.ndim != 2 or targets.shape != logits.shape[:1]:
         raise ValueError(
             f"smoothed_cross_entropy: expected logits (B, V) and targets (B,), got "

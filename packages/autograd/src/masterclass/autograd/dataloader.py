@@ -63,6 +63,8 @@ import numpy as np
 import torch
 
 
+# The two dataset protocols: indexable with a length, or a stream. The base classes only say what
+# a subclass must define.
 class Dataset:
     """Map-style dataset: subclasses define `__len__` and `__getitem__(index)`."""
 
@@ -80,6 +82,7 @@ class IterableDataset:
         raise TypeError(f"{type(self).__name__} must define __iter__")
 
 
+# The simplest map-style dataset: rows of tensors that share their first dimension.
 class TensorDataset(Dataset):
     """Samples are the `i`-th rows of equally long tensors: `(x[i], y[i], ...)`."""
 
@@ -98,6 +101,7 @@ class TensorDataset(Dataset):
         return tuple(t[index] for t in self.tensors)
 
 
+# What a worker knows about itself, for datasets that shard their work by worker.
 @dataclass(frozen=True)
 class WorkerInfo:
     """What a worker process knows about itself (`get_worker_info()` inside a worker)."""
@@ -117,6 +121,8 @@ def get_worker_info() -> WorkerInfo | None:
     return _worker_info
 
 
+# Collation follows the structure of the first sample: tensors and arrays stack on a new leading
+# dim, and Python numbers become tensors.
 def default_collate(batch: Sequence[object]) -> object:
     """Merge a list of samples into a batch, the way `torch.utils.data.default_collate` does.
 
@@ -134,6 +140,8 @@ def default_collate(batch: Sequence[object]) -> object:
         return torch.tensor(batch)  # int64 (bool for bools)
     if isinstance(elem, float):
         return torch.tensor(batch, dtype=torch.float64)
+    # Containers: collate each field across the batch, keeping mappings and namedtuples as they
+    # are; strings stay a list.
     if isinstance(elem, str | bytes):
         return list(batch)
     if isinstance(elem, collections.abc.Mapping):
@@ -171,6 +179,8 @@ def _index_batches(
         yield batch
 
 
+# An iterable dataset ends by running dry: its worker then sends `_StreamEnd` once and ignores
+# the tasks still queued for it.
 class _StreamEnd:
     """Sent by a worker whose iterable dataset is exhausted."""
 
@@ -182,6 +192,8 @@ def _fetch_stream(stream: Iterator[object], batch_size: int, drop_last: bool) ->
     return samples
 
 
+# Each worker seeds Python, torch and NumPy from the base seed and its id, so workers draw
+# different random streams and a run is reproducible.
 def _seed_worker(base_seed: int, worker_id: int) -> int:
     seed = base_seed + worker_id
     random.seed(seed)
@@ -209,6 +221,8 @@ def _worker_loop(loader: DataLoader, worker_id: int, base_seed: int, tasks, resu
             (-1, RuntimeError(f"worker {worker_id} failed to start:\n" + traceback.format_exc()))
         )
         return
+    # Serve tasks until the `None` sentinel. A failure is sent back as an exception carrying the
+    # worker's traceback, which the main process raises.
     while (task := tasks.get()) is not None:
         idx, indices = task
         if ended:
@@ -228,6 +242,8 @@ def _worker_loop(loader: DataLoader, worker_id: int, base_seed: int, tasks, resu
             results.put((idx, RuntimeError(message + traceback.format_exc())))
 
 
+# The loader checks its arguments up front; `__iter__` then takes the single- or multi-process
+# path.
 class DataLoader:
     """Mini-batches from a dataset; the same batches as `torch.utils.data.DataLoader`.
 
@@ -255,6 +271,7 @@ class DataLoader:
         worker_init_fn: Callable[[int], None] | None = None,
         prefetch_factor: int = 2,
     ) -> None:
+        # Reject here what would otherwise fail later, inside a worker or mid-epoch.
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"DataLoader: batch_size must be a positive int, got {batch_size!r}")
         if num_workers < 0 or prefetch_factor < 1:
@@ -276,6 +293,7 @@ class DataLoader:
         self.collate_fn = collate_fn or default_collate
         self.worker_init_fn, self.prefetch_factor = worker_init_fn, prefetch_factor
 
+    # Only a map-style dataset has a length: the number of batches, rounding up unless `drop_last`.
     def __len__(self) -> int:
         if self._iterable:
             raise TypeError("DataLoader: an iterable dataset has no length")
@@ -289,6 +307,8 @@ class DataLoader:
             len(self.dataset), self.batch_size, self.shuffle, self.drop_last, self.generator
         )
 
+    # Each `iter()` is one epoch: the workers' base seed is drawn at once, the shuffle only when
+    # the first batch is requested.
     def __iter__(self) -> Iterator[object]:
         # Drawn eagerly, when the iterator is created, even if no worker will use it: PyTorch
         # does, and skipping it would shift every later random number.
@@ -325,6 +345,8 @@ class DataLoader:
         ]
         for w in workers:
             w.start()
+        # Bookkeeping: which workers still have data, whose turn is next, which worker owns each
+        # task, and which results wait for their turn.
         active = [True] * self.num_workers
         cycle = itertools.cycle(range(self.num_workers))
         owner: dict[int, int] = {}  # task number -> worker
@@ -346,6 +368,8 @@ class DataLoader:
             owner[sent] = w
             sent += 1
 
+        # Prime the queues, then yield in task order: skip the tasks of retired workers, yield a
+        # buffered result when its turn comes, and otherwise wait for the next one to arrive.
         try:
             for _ in range(self.prefetch_factor * self.num_workers):
                 _put_next()
@@ -360,6 +384,8 @@ class DataLoader:
                     _put_next()
                     yield data
                     continue
+                # Otherwise wait for the next result: an error is raised here, a stream end retires
+                # its worker, and a batch waits in `ready` for its turn.
                 idx, data = self._get(results, workers)
                 if isinstance(data, Exception):
                     raise data
@@ -368,6 +394,8 @@ class DataLoader:
                     _put_next()
                     continue
                 ready[idx] = data
+        # However the loop ends, send every worker its sentinel and reap it, forcibly if it does
+        # not exit in time.
         finally:
             for q in task_queues:
                 q.put(None)

@@ -68,6 +68,8 @@ import torch
 from masterclass.autograd.tensor import Tensor, _topological_order
 
 
+# Central differences one coordinate at a time, perturbing a copy of `x` in place and restoring
+# each entry after its two evaluations.
 def numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, eps: float = 1e-6):
     """Central-difference gradient of a scalar function of one float64 array.
 
@@ -89,6 +91,7 @@ def numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, eps: flo
     return out
 
 
+# The report: the worst error of each checked input, and whether all were within tolerance.
 @dataclass
 class GradCheckReport:
     """Result of `gradient_check`: the largest absolute error per input and the verdict."""
@@ -97,6 +100,8 @@ class GradCheckReport:
     passed: bool
 
 
+# The check: a random projection turns any output into a scalar, so one backward pass gives the
+# analytical gradient of every input.
 def gradient_check(
     fn: Callable[..., torch.Tensor],
     inputs: Sequence[torch.Tensor],
@@ -121,6 +126,8 @@ def gradient_check(
     leaves = [x.detach().clone().requires_grad_(x.requires_grad) for x in inputs]
     checked = [x for x in leaves if x.requires_grad]
     analytic = torch.autograd.grad((fn(*leaves) * w).sum(), checked, allow_unused=True)
+    # Numerical side: central differences of the same projected scalar, one checked input at a
+    # time, the others held fixed.
     errors, passed = [], True
     for x, a in zip(checked, analytic, strict=True):
         a = torch.zeros_like(x) if a is None else a
@@ -137,6 +144,8 @@ def gradient_check(
     return GradCheckReport(errors, passed)
 
 
+# Hunting non-finite values: a forward hook checks every module's output, and a tensor hook on
+# that output checks its gradient during backward.
 @dataclass
 class NonFiniteEvent:
     """Where a non-finite value first appeared."""
@@ -148,6 +157,7 @@ class NonFiniteEvent:
     n_inf: int
 
 
+# The hunter keeps its events in time order, so `first` is where the trouble began.
 @dataclass
 class NonFiniteHunter:
     """Context manager reporting the first module whose output or output-gradient is non-finite.
@@ -169,6 +179,8 @@ class NonFiniteHunter:
         """The first event in time order, or None if everything stayed finite."""
         return self.events[0] if self.events else None
 
+    # An event is recorded for any floating-point tensor holding a NaN or an inf; with
+    # `raise_on_first`, the first one also raises.
     def _check(self, phase: str, name: str, t: object) -> None:
         if not isinstance(t, torch.Tensor) or not t.is_floating_point():
             return
@@ -185,9 +197,11 @@ class NonFiniteHunter:
                 f"{event.n_nan} NaN, {event.n_inf} inf"
             )
 
+    # Entering installs a forward hook on every module, which in turn hooks the gradient of each
+    # output; leaving removes the forward hooks.
     def __enter__(self) -> NonFiniteHunter:
         for name, module in self.model.named_modules():
-
+            # Check the output now and, if it will receive a gradient, hook that gradient too.
             def _hook(_m, _inputs, output, name: str = name) -> None:
                 outputs = output if isinstance(output, tuple | list) else (output,)
                 for out in outputs:
@@ -233,6 +247,8 @@ def anomaly_report(loss_fn: Callable[[], torch.Tensor]) -> str | None:
     return None
 
 
+# cProfile times Python function calls; each row is `(name (file:line), calls, seconds)`, sorted
+# by the chosen time.
 def cprofile_top(
     fn: Callable[[], object], top: int = 10, sort: str = "cumulative"
 ) -> list[tuple[str, int, float]]:
@@ -244,6 +260,8 @@ def cprofile_top(
     """
     if sort not in ("cumulative", "tottime"):
         raise ValueError(f"cprofile_top: sort must be 'cumulative' or 'tottime', got {sort!r}")
+    # Run `fn` under the profiler, then read the stats: each key is `(file, line, name)`, each
+    # value `(primitive calls, calls, own time, cumulative time, callers)`.
     profiler = cProfile.Profile()
     profiler.runcall(fn)
     stats = pstats.Stats(profiler)
@@ -255,6 +273,8 @@ def cprofile_top(
     return rows[:top]
 
 
+# torch's profiler sees operators, not Python functions: self CPU time per op is what the kernels
+# cost.
 def torch_profile_top(fn: Callable[[], object], top: int = 10) -> list[tuple[str, int, float]]:
     """Profile `fn()` with `torch.profiler` on the CPU; return `(operator, calls, self CPU
     microseconds)` rows sorted by self time, the view that shows which kernels cost most."""

@@ -75,6 +75,8 @@ def sigmoid(x: Tensor) -> Tensor:
     return Tensor._make(data, (x,), _backward, "SigmoidBackward0")
 
 
+# The softmax family goes through one stabilised log-sum-exp; the maximum enters as a constant,
+# so it needs no gradient.
 def logsumexp(x: Tensor, dim: int = -1, keepdim: bool = False) -> Tensor:
     r"""$\log\sum_j e^{x_j}$ along `dim`, stabilised by the (detached) maximum."""
     m = Tensor(x.data.max(axis=dim, keepdims=True))  # constant: the identity holds for any m
@@ -92,6 +94,8 @@ def softmax(x: Tensor, dim: int = -1) -> Tensor:
     return log_softmax(x, dim=dim).exp()
 
 
+# Cross-entropy checks its targets before indexing, then averages $-\log p$ of the true class
+# over the rows.
 def cross_entropy(logits: Tensor, targets: Tensor | np.ndarray) -> Tensor:
     """Mean cross-entropy of integer class `targets` under `logits`.
 
@@ -116,10 +120,13 @@ def cross_entropy(logits: Tensor, targets: Tensor | np.ndarray) -> Tensor:
             f"cross_entropy: targets must lie in [0, {logits.shape[1]}), "
             f"got range [{y.min()}, {y.max()}]"
         )
+    # Gather $\log p$ at each row's target by fancy indexing; its backward scatters the gradient
+    # into exactly those entries.
     logp = log_softmax(logits, dim=-1)  # (B, V)
     return -logp[np.arange(len(y)), y].mean()
 
 
+# Mean squared error, the regression loss; the shapes must match exactly, with no broadcasting.
 def mse_loss(prediction: Tensor, target: Tensor) -> Tensor:
     r"""Mean squared error $\frac{1}{N}\sum (p - t)^2$ over all elements."""
     if prediction.shape != target.shape:

@@ -58,6 +58,8 @@ from masterclass.autograd.optim import Adam
 from masterclass.autograd.tensor import Tensor, no_grad
 
 
+# The data: `n_classes` spiral arms, the radius growing along each arm and the angle offset per
+# class, with Gaussian noise on the angle.
 def make_spirals(
     n_per_class: int, n_classes: int = 3, noise: float = 0.1, turns: float = 1.0, seed: int = 0
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -79,6 +81,7 @@ def make_spirals(
     return x[order], y[order]
 
 
+# The settings and the outcome of a run, as plain dataclasses.
 @dataclass
 class ClassifierConfig:
     """Settings for `train_classifier`."""
@@ -102,6 +105,7 @@ class ClassifierResult:
     test_accuracy: float
 
 
+# Accuracy needs no graph, so its forward runs under `no_grad`.
 def accuracy(model: Sequential, x: np.ndarray, y: np.ndarray) -> float:
     """Fraction of rows of `x` (N, 2) whose arg-max logit equals the label in `y` (N,)."""
     with no_grad():
@@ -109,6 +113,8 @@ def accuracy(model: Sequential, x: np.ndarray, y: np.ndarray) -> float:
     return float((logits.data.argmax(axis=1) == y).mean())
 
 
+# Training: mini-batch Adam on the cross-entropy, recording the mean loss of each epoch; the test
+# set is a fresh draw with another seed.
 def train_classifier(config: ClassifierConfig) -> ClassifierResult:
     """Train an MLP on spirals with Adam and cross-entropy; report held-out accuracy."""
     rng = np.random.default_rng(config.seed)

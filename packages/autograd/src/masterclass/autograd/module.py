@@ -49,6 +49,7 @@ from masterclass.autograd import functional as F
 from masterclass.autograd.tensor import Tensor
 
 
+# A parameter is a tensor that always requires grad; its type alone tells `Module` to register it.
 class Parameter(Tensor):
     """A trainable leaf tensor: `requires_grad` is always True."""
 
@@ -88,6 +89,8 @@ class Module:
     def __call__(self, *args: Tensor) -> Tensor:
         return self.forward(*args)
 
+    # Parameters are found by walking the registries depth first; their dotted names (`0.weight`)
+    # are the keys of the state dict.
     def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
         """Yield `(dotted name, parameter)` in registration order, depth first."""
         for name, p in self._parameters.items():
@@ -108,6 +111,8 @@ class Module:
         """A copy of every parameter's array, keyed by dotted name."""
         return OrderedDict((name, p.data.copy()) for name, p in self.named_parameters())
 
+    # Loading is strict, the same names and the same shapes, and it copies, so the state dict
+    # stays independent of the module.
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
         """Copy arrays into the parameters by name; keys and shapes must match exactly."""
         own = dict(self.named_parameters())
@@ -124,6 +129,8 @@ class Module:
             p.data = value.astype(p.dtype, copy=True)
 
 
+# A linear layer initialised as torch's: weight and bias uniform in
+# $\pm 1/\sqrt{\text{in\_features}}$.
 class Linear(Module):
     r"""Affine map $y = x W^\top + b$.
 
@@ -142,6 +149,8 @@ class Linear(Module):
         self.weight = Parameter(rng.uniform(-k, k, size=(out_features, in_features)))
         self.bias = Parameter(rng.uniform(-k, k, size=out_features)) if bias else None
 
+    # The last axis must be `in_features`; leading axes are batch dims and pass through the
+    # product.
     def forward(self, x: Tensor) -> Tensor:
         """Apply the map to `x` of shape `(..., in_features)`."""
         if x.shape[-1:] != (self.in_features,):
@@ -152,6 +161,8 @@ class Linear(Module):
         return y + self.bias if self.bias is not None else y
 
 
+# Containers: an activation function as a module, and a sequence of modules registered under
+# their positions.
 class Activation(Module):
     """Wrap an elementwise function from `functional` as a module (`Activation(F.relu)`)."""
 
@@ -164,6 +175,8 @@ class Activation(Module):
         return self.fn(x)
 
 
+# Registering each module under its position gives parameter names such as `0.weight` and
+# `2.bias`, as in torch.
 class Sequential(Module):
     """Apply modules in order; they are registered as `"0"`, `"1"`, ... like PyTorch's."""
 
@@ -182,6 +195,8 @@ class Sequential(Module):
         return x
 
 
+# An MLP alternates `Linear` and the activation, with none after the last layer: the output is
+# raw logits.
 def mlp(sizes: list[int], rng: np.random.Generator, activation: str = "relu") -> Sequential:
     """A multilayer perceptron `Linear → act → ... → Linear` with widths `sizes`.
 

@@ -110,6 +110,7 @@ class TorchMLP(nn.Module):
         return self.layers[-1](x)  # (B, d_out)
 
 
+# Counting: buffers are not parameters, and a frozen parameter counts only in the total.
 def count_parameters(model: nn.Module) -> tuple[int, int]:
     """`(trainable, total)` number of scalar parameters (buffers are not parameters)."""
     total = sum(p.numel() for p in model.parameters())

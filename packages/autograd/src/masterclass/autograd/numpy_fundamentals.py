@@ -72,6 +72,8 @@ def pairwise_sq_distances_loop(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return out
 
 
+# Vectorised: $\lVert x - y\rVert^2 = \lVert x\rVert^2 + \lVert y\rVert^2 - 2x^\top y$, so the
+# $O(nmd)$ work becomes one matrix product.
 def pairwise_sq_distances(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """The same, vectorised: norms plus one matrix product. x `(n, d)`, y `(m, d)` → `(n, m)`."""
     if x.ndim != 2 or y.ndim != 2 or x.shape[1] != y.shape[1]:
@@ -111,6 +113,8 @@ def einsum(spec: str, *operands: np.ndarray) -> np.ndarray:
     >>> einsum("ij,jk->ik", np.eye(2), np.array([[1.0, 2.0], [3.0, 4.0]])).tolist()
     [[1.0, 2.0], [3.0, 4.0]]
     """
+    # Parse the spec into operand terms and output letters; the implicit output is the letters
+    # seen exactly once, sorted.
     spec = spec.replace(" ", "")
     if "." in spec:
         raise ValueError(f"einsum: ellipsis is not supported, got {spec!r}")
@@ -125,6 +129,8 @@ def einsum(spec: str, *operands: np.ndarray) -> np.ndarray:
         raise ValueError(
             f"einsum: output letters {sorted(missing)} appear in no operand of {spec!r}"
         )
+    # Every letter gets an axis of the broadcast space, in order of first appearance; each operand
+    # is checked against its term.
     all_letters = list(dict.fromkeys("".join(terms) + output))
     sizes: dict[str, int] = {}
     aligned = []

@@ -50,6 +50,8 @@ from masterclass.autograd.module import Parameter
 from masterclass.linalg.optimizers import adam_init, adam_step, sgd_init, sgd_step
 
 
+# The base class holds the parameter list; subclasses keep one state per parameter and leave the
+# arithmetic to `masterclass.linalg.optimizers`.
 class Optimizer:
     """Base class: keeps the parameter list and clears gradients."""
 
@@ -70,6 +72,7 @@ class Optimizer:
         return [None if p.grad is None else p.grad.data for p in self.params]
 
 
+# SGD: the state is the momentum buffer; a parameter with no gradient is left alone.
 class SGD(Optimizer):
     """Stochastic gradient descent with optional (Nesterov) momentum and L2 weight decay.
 
@@ -81,6 +84,8 @@ class SGD(Optimizer):
     [0.5, -1.0]
     """
 
+    # The hyperparameters are stored once and passed to every call of `sgd_step`; each parameter
+    # starts with a zero momentum buffer.
     def __init__(
         self,
         params: Iterable[Parameter],
@@ -93,6 +98,7 @@ class SGD(Optimizer):
         self.hyper = {"momentum": momentum, "weight_decay": weight_decay, "nesterov": nesterov}
         self.states = [sgd_init(p.data) for p in self.params]
 
+    # Each parameter's update is `linalg.optimizers.sgd_step` on its array, with its own state.
     def step(self) -> None:
         """Apply one update to every parameter that has a gradient."""
         for i, (p, g) in enumerate(zip(self.params, self._grads(), strict=True)):
@@ -102,6 +108,7 @@ class SGD(Optimizer):
                 )
 
 
+# Adam: the state is the two moment averages and the step count, per parameter.
 class Adam(Optimizer):
     """Adam with bias correction, the same arithmetic as `torch.optim.Adam`."""
 
@@ -117,6 +124,7 @@ class Adam(Optimizer):
         self.hyper = {"betas": betas, "eps": eps, "weight_decay": weight_decay}
         self.states = [adam_init(p.data) for p in self.params]
 
+    # Each parameter's update is `linalg.optimizers.adam_step`, with its own moments and count.
     def step(self) -> None:
         """Apply one update to every parameter that has a gradient."""
         for i, (p, g) in enumerate(zip(self.params, self._grads(), strict=True)):

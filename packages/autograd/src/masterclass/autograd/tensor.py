@@ -83,6 +83,7 @@ def set_grad_enabled(mode: bool) -> Iterator[None]:
         _state.enabled = previous
 
 
+# `no_grad` is `set_grad_enabled(False)`: evaluation and optimizer steps record nothing.
 def no_grad() -> contextlib.AbstractContextManager[None]:
     """Context manager under which no graph is recorded (evaluation, optimizer steps)."""
     return set_grad_enabled(False)
@@ -113,6 +114,8 @@ def unbroadcast(grad: Tensor, shape: tuple[int, ...]) -> Tensor:
     return grad.sum(dim=axes, keepdim=True).reshape(shape) if axes else grad.reshape(shape)
 
 
+# The engine's one class. A tensor holds a NumPy array and, when a recorded op computed it, its
+# parents and the closure that maps its gradient to theirs.
 class Tensor:
     """An n-dimensional array that records the operations applied to it.
 
@@ -130,6 +133,7 @@ class Tensor:
 
     __array_priority__ = 1000  # make `ndarray * Tensor` call Tensor.__rmul__
 
+    # A new tensor is a leaf; only float tensors may ask for gradients.
     def __init__(self, data: object, requires_grad: bool = False, dtype: object = None) -> None:
         self.data = _as_array(data.data if isinstance(data, Tensor) else data, dtype)
         if requires_grad and self.data.dtype not in _FLOAT_DTYPES:
@@ -173,6 +177,7 @@ class Tensor:
         """The name of the op that produced this tensor (None for leaves)."""
         return self._op or None
 
+    # Printing, and conversion to Python numbers and NumPy.
     def __repr__(self) -> str:
         extra = f", grad_fn={self._op}" if self._op else ""
         extra += ", requires_grad=True" if self.requires_grad and not self._op else ""
@@ -189,6 +194,8 @@ class Tensor:
         """The underlying array (not a copy)."""
         return self.data
 
+    # Graph controls: `detach` makes a new leaf on the same data, cut from the graph;
+    # `requires_grad_` switches tracking on a leaf.
     def detach(self) -> Tensor:
         """A new leaf sharing the data, cut from the graph."""
         return Tensor(self.data)
@@ -205,6 +212,8 @@ class Tensor:
         self.requires_grad = bool(flag)
         return self
 
+    # Gradient entry points: `backward` runs the engine from this tensor; `retain_grad` and
+    # `zero_grad` manage `.grad`.
     def retain_grad(self) -> None:
         """Keep `.grad` on this non-leaf tensor after backward (leaves always keep it)."""
         self._retain = True
@@ -244,6 +253,8 @@ class Tensor:
             out._parents, out._backward, out._op = (), None, ""
         return out
 
+    # Operands: a Python number or array becomes a constant tensor of this dtype; mixing float32
+    # and float64 tensors is refused rather than silently promoted.
     def _coerce(self, other: object, op: str) -> Tensor:
         if isinstance(other, Tensor):
             if other.dtype != self.dtype and {other.dtype, self.dtype} <= set(_FLOAT_DTYPES):
@@ -278,6 +289,7 @@ class Tensor:
             "AddBackward0",
         )
 
+    # Subtraction is addition with the second gradient negated.
     def __sub__(self, other: object) -> Tensor:
         other = self._coerce(other, "sub")
         self._binary_shape(other, "sub")
@@ -289,6 +301,8 @@ class Tensor:
             "SubBackward0",
         )
 
+    # Products and quotients: each input's gradient is the upstream gradient times the partial
+    # derivative with respect to that input.
     def __mul__(self, other: object) -> Tensor:
         other = self._coerce(other, "mul")
         self._binary_shape(other, "mul")
@@ -300,6 +314,7 @@ class Tensor:
             "MulBackward0",
         )
 
+    # The quotient rule: $\partial(a/b)/\partial b = -a/b^2$.
     def __truediv__(self, other: object) -> Tensor:
         other = self._coerce(other, "div")
         self._binary_shape(other, "div")
@@ -332,6 +347,8 @@ class Tensor:
         a, k = self, float(exponent)
         return Tensor._make(a.data**k, (a,), lambda g: (g * k * a ** (k - 1.0),), "PowBackward0")
 
+    # Negation, and the reflected operators: `2 * x` calls `x.__rmul__(2)`, which turns 2 into a
+    # tensor and reuses the forward rule.
     def __neg__(self) -> Tensor:
         return Tensor._make(-self.data, (self,), lambda g: (-g,), "NegBackward0")
 
@@ -378,12 +395,16 @@ class Tensor:
                 f"matmul: inner dimensions differ: {a.shape} @ {b.shape} "
                 f"({a.shape[-1]} != {inner_b})"
             )
+        # 1-D operands: promote to a row or a column, multiply, and drop the added dimension; the
+        # reshapes carry the gradient back.
         if a.ndim == 1 and b.ndim == 1:
             return (a.reshape(1, -1) @ b.reshape(-1, 1)).reshape(())
         if a.ndim == 1:
             return (a.reshape(1, -1) @ b).squeeze_dim(-2)
         if b.ndim == 1:
             return (a @ b.reshape(-1, 1)).squeeze_dim(-1)
+        # The general case: the batch dims broadcast, and each gradient is unbroadcast back to
+        # its operand's shape.
         try:
             np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
         except ValueError:
@@ -416,6 +437,8 @@ class Tensor:
             raise ValueError(f"dims {dims} repeat a dimension of shape {self.shape}")
         return normalised
 
+    # A sum's backward reshapes `g` to keep the reduced axes as size 1, then expands it to the
+    # input's shape; a mean is a sum divided by the count.
     def sum(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
         """Sum over `dim` (all dims if None)."""
         x, dims = self, self._dims(dim)
@@ -434,6 +457,8 @@ class Tensor:
         count = int(np.prod([self.shape[d] for d in dims])) if dims else 1
         return self.sum(dim=dims, keepdim=keepdim) / float(count)
 
+    # The maximum is computed once, with the reduced axes kept, so the backward can compare every
+    # entry against it.
     def max(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
         """Maximum values over `dim` (like `torch.amax`); ties share the gradient evenly."""
         x, dims = self, self._dims(dim)
@@ -449,6 +474,7 @@ class Tensor:
         out = kept if keepdim else np.squeeze(kept, axis=dims)
         return Tensor._make(out, (x,), _backward, "AmaxBackward0")
 
+    # `expand` copies here; its gradient sums back over the copied axes.
     def expand(self, shape: tuple[int, ...]) -> Tensor:
         """Broadcast to `shape` (a copy here, a stride-0 view in PyTorch)."""
         x = self
@@ -474,6 +500,7 @@ class Tensor:
             ) from None
         return Tensor._make(data, (x,), lambda g: (g.reshape(x.shape),), "ViewBackward0")
 
+    # Squeezing and unsqueezing are reshapes, so they inherit its gradient.
     def squeeze_dim(self, dim: int) -> Tensor:
         """Remove one size-1 dimension."""
         shape = list(self.shape)
@@ -488,6 +515,7 @@ class Tensor:
         shape.insert(dim % (self.ndim + 1), 1)
         return self.reshape(tuple(shape))
 
+    # A transpose's gradient is the same transpose; `.T` is the 2-D shorthand.
     def transpose(self, dim0: int, dim1: int) -> Tensor:
         """Swap two dimensions."""
         x = self
@@ -505,6 +533,8 @@ class Tensor:
             raise ValueError(f"T: expects a 2-D tensor, got shape {self.shape}")
         return self.transpose(0, 1)
 
+    # Indexing accepts tensors as indices; its gradient scatters `g` back into zeros of the
+    # input's shape.
     def __getitem__(self, index: object) -> Tensor:
         x = self
         index = index.data if isinstance(index, Tensor) else index
@@ -528,6 +558,8 @@ def _scatter_add(g: Tensor, index: object, shape: tuple[int, ...]) -> Tensor:
     return Tensor._make(data, (g,), lambda gg: (gg[index],), "IndexPutBackward0")
 
 
+# Concatenation: the forward joins the arrays; the backward slices `g` at the cumulative sizes,
+# one piece per input.
 def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     """Concatenate tensors along an existing dimension, as `torch.cat`.
 
@@ -542,6 +574,7 @@ def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     except ValueError:
         shapes = [t.shape for t in tensors]
         raise ValueError(f"cat: shapes {shapes} do not match outside dim {dim}") from None
+    # The cumulative sizes mark where each input's slice of the output begins and ends.
     sizes = np.cumsum([0] + [t.shape[dim] for t in tensors])
     ndim = tensors[0].ndim
 
@@ -556,6 +589,7 @@ def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     return Tensor._make(data, tuple(tensors), _backward, "CatBackward0")
 
 
+# Stacking is concatenation along a new size-1 dimension.
 def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     """Stack tensors along a new dimension, as `torch.stack`."""
     return cat([t.unsqueeze(dim) for t in tensors], dim=dim)
@@ -585,6 +619,8 @@ def _topological_order(root: Tensor) -> list[Tensor]:
     return order
 
 
+# The core shared by `backward` and `grad`. It first checks the root and seeds its gradient: ones
+# for a scalar output, otherwise the gradient the caller passed.
 def _run_backward(
     root: Tensor, grad: Tensor | None, create_graph: bool, op: str
 ) -> tuple[dict[int, Tensor], list[Tensor]]:
@@ -602,6 +638,8 @@ def _run_backward(
         grad = Tensor(np.ones_like(root.data))
     elif grad.shape != root.shape:
         raise ValueError(f"{op}: gradient shape {grad.shape} does not match output {root.shape}")
+    # Walk the order backwards, adding each node's VJP into its parents' running gradients; with
+    # `create_graph` the VJPs are recorded too, so the result can be differentiated again.
     grads: dict[int, Tensor] = {id(root): grad}
     order = _topological_order(root)
     with set_grad_enabled(create_graph):
@@ -619,6 +657,8 @@ def _run_backward(
     return grads, order
 
 
+# `backward` adds the leaves' gradients into `.grad`, detached unless the backward pass itself was
+# recorded.
 def _accumulate(root: Tensor, grad: Tensor | None, create_graph: bool) -> None:
     grads, order = _run_backward(root, grad, create_graph, "backward")
     for leaf in order:
@@ -628,6 +668,7 @@ def _accumulate(root: Tensor, grad: Tensor | None, create_graph: bool) -> None:
             leaf.grad = g if leaf.grad is None else leaf.grad + g
 
 
+# `grad` returns the gradients instead, zeros for an input the output does not depend on.
 def grad(
     output: Tensor,
     inputs: Sequence[Tensor],

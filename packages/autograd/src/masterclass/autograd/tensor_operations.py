@@ -55,6 +55,8 @@ from dataclasses import dataclass
 import torch
 
 
+# Row-major strides: the last dimension steps by one element, each earlier one by the product of
+# the sizes after it.
 def contiguous_strides(shape: Sequence[int]) -> tuple[int, ...]:
     """Row-major strides (in elements) of a tensor of `shape`.
 
@@ -68,6 +70,8 @@ def contiguous_strides(shape: Sequence[int]) -> tuple[int, ...]:
     return tuple(reversed(strides))
 
 
+# Contiguity compares against those strides from the last dim inward; a size-1 dim may have any
+# stride, since it is never stepped over.
 def is_contiguous(shape: Sequence[int], strides: Sequence[int]) -> bool:
     """Whether `(shape, strides)` is row-major, ignoring size-1 dims as PyTorch does.
 
@@ -83,6 +87,7 @@ def is_contiguous(shape: Sequence[int], strides: Sequence[int]) -> bool:
     return True
 
 
+# Broadcasting aligns shapes on the right; in each dimension the sizes must agree or be 1.
 def broadcast_shape(*shapes: Sequence[int]) -> tuple[int, ...]:
     """The shape that `shapes` broadcast to, or a ValueError naming the clash.
 
@@ -103,6 +108,8 @@ def broadcast_shape(*shapes: Sequence[int]) -> tuple[int, ...]:
     return tuple(out)
 
 
+# Expanding never copies: a stretched dimension gets stride 0, so every index along it reads the
+# same memory.
 def expanded_strides(
     shape: Sequence[int], strides: Sequence[int], target: Sequence[int]
 ) -> tuple[int, ...]:
@@ -124,11 +131,13 @@ def expanded_strides(
     return tuple(out)
 
 
+# Two tensors share memory when their storages start at the same address.
 def shares_storage(a: torch.Tensor, b: torch.Tensor) -> bool:
     """True if `a` and `b` are views of the same memory (so writes to one show in the other)."""
     return a.untyped_storage().data_ptr() == b.untyped_storage().data_ptr()
 
 
+# The layout facts of a tensor, collected in one record.
 @dataclass
 class Layout:
     """What `describe` reports about a tensor."""
@@ -142,6 +151,7 @@ class Layout:
     bytes_per_element: int
 
 
+# The facts read off a torch tensor, with contiguity by the rule above rather than torch's flag.
 def describe(t: torch.Tensor) -> Layout:
     """The layout facts of `t`, the contiguity computed by `is_contiguous`."""
     return Layout(
@@ -155,6 +165,7 @@ def describe(t: torch.Tensor) -> Layout:
     )
 
 
+# The version counter counts in-place writes; autograd refuses a saved tensor whose count moved.
 def version_bumps(t: torch.Tensor, fn: Callable[[torch.Tensor], object]) -> int:
     """How many times `fn(t)` incremented `t`'s version counter (0 for out-of-place code)."""
     before = t._version

@@ -98,6 +98,8 @@ def _stdlib_candidates(max_bytes: int) -> tuple[Path, ...]:
     )
 
 
+# The sample is drawn with a seeded generator from the sorted listing, and sorted again, so the
+# same seed on the same Python gives the same files.
 def stdlib_source_files(n_files: int, seed: int = 0, max_bytes: int = 30_000) -> list[Path]:
     """A seeded sample of `n_files` `.py` files of the running interpreter's standard library.
 
@@ -112,6 +114,8 @@ def stdlib_source_files(n_files: int, seed: int = 0, max_bytes: int = 30_000) ->
     return sorted(random.Random(seed).sample(candidates, n_files))
 
 
+# One record per token, tidy-data style: a row per observation, a column per variable. A file that
+# cannot be read or tokenized becomes a single error row instead of an exception.
 def token_records(paths: list[Path], root: Path | None = None) -> list[dict]:
     """One record per token of each file; one error record per unreadable file.
 
@@ -131,6 +135,7 @@ def token_records(paths: list[Path], root: Path | None = None) -> list[dict]:
         except (OSError, SyntaxError, tokenize.TokenError, UnicodeDecodeError) as err:
             records.append(base | {"type": None, "length": None, "line": None, "error": str(err)})
             continue
+        # Operators get their exact type (`LPAR`, `PLUS`) rather than the generic `OP`.
         for tok in tokens:
             if tok.type == tokenize.ENCODING:
                 continue  # a marker, not part of the source
@@ -148,6 +153,8 @@ def token_records(paths: list[Path], root: Path | None = None) -> list[dict]:
     return records
 
 
+# From records to a frame, then cleaning: error rows, layout tokens and duplicate rows go, and the
+# text columns become categories.
 def token_frame(records: list[dict]) -> pd.DataFrame:
     """The raw records as a DataFrame (pandas imported here, not at module level)."""
     import pandas as pd
@@ -168,6 +175,7 @@ def clean_tokens(frame: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+# Two summaries by `groupby`: per token type, and per package with the share of identifiers.
 def summarise_by_type(tokens: pd.DataFrame) -> pd.DataFrame:
     """Per token type: `count`, `share` of all tokens, `mean_length`, `max_length`; most common first."""
     summary = tokens.groupby("type", observed=True).agg(
@@ -179,6 +187,7 @@ def summarise_by_type(tokens: pd.DataFrame) -> pd.DataFrame:
     ]
 
 
+# The package view counts distinct files, and the mean of a boolean column is a share.
 def summarise_by_package(tokens: pd.DataFrame) -> pd.DataFrame:
     """Per package: number of `files`, `tokens`, `tokens_per_file` and the share of `NAME` tokens."""
     is_name = tokens["type"] == "NAME"

@@ -76,6 +76,8 @@ def plot_token_statistics(tokens: pd.DataFrame, top: int = 10) -> matplotlib.fig
         raise ValueError(f"plot_token_statistics: top must be >= 1, got {top}")
     if tokens.empty:
         raise ValueError("plot_token_statistics: the token table is empty (nothing to plot)")
+    # Left, a bar per token type, most common first; right, the distribution of identifier
+    # lengths on a log scale, since short names dominate.
     by_type = summarise_by_type(tokens).head(top).reset_index()
     by_type["type"] = by_type["type"].astype(str)  # drop unused categories from the axis
     fig = matplotlib.figure.Figure(figsize=(10, 4), layout="constrained")

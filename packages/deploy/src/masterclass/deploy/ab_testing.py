@@ -88,6 +88,8 @@ __all__ = [
 ]
 
 
+# Assignment by hash, not by a random draw: the same user sees the same variant on every request
+# and every server, with no table to store; a new salt reshuffles users for a new experiment.
 class TrafficSplitter:
     """Deterministic, weighted assignment of user keys to variants.
 
@@ -104,6 +106,7 @@ class TrafficSplitter:
         self.cumulative = np.cumsum([weights[n] / total for n in self.names])
         self.salt = salt
 
+    # A key's bucket falls in one interval of the cumulative weights; that interval's variant wins.
     def bucket(self, key: str) -> float:
         """The key's uniform number in [0, 1): the first 8 bytes of SHA-256(salt:key) / 2^64."""
         digest = hashlib.sha256(f"{self.salt}:{key}".encode()).digest()
@@ -115,6 +118,7 @@ class TrafficSplitter:
         return self.names[min(i, len(self.names) - 1)]
 
 
+# Under the null both arms share one rate, so the standard error uses the pooled proportion.
 def two_proportion_ztest(x1: int, n1: int, x2: int, n2: int) -> tuple[float, float]:
     """Pooled two-sided z-test of $p_1 = p_2$; returns `(z, p_value)`.
 
@@ -132,6 +136,8 @@ def two_proportion_ztest(x1: int, n1: int, x2: int, n2: int) -> tuple[float, flo
     return z, float(2 * stats.norm.sf(abs(z)))
 
 
+# For continuous metrics (latency, tokens): Welch's test does not assume equal variances, and its
+# degrees of freedom come from the Welch–Satterthwaite formula.
 def welch_ttest(a: Sequence[float], b: Sequence[float]) -> tuple[float, float, float]:
     """Welch's unequal-variance t-test; returns `(t, df, p_value)` (two-sided)."""
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
@@ -143,6 +149,9 @@ def welch_ttest(a: Sequence[float], b: Sequence[float]) -> tuple[float, float, f
     return float(t), float(df), float(2 * stats.t.sf(abs(t), df))
 
 
+# Planning: $2\arcsin\sqrt{\hat p}$ has variance about $1/n$ whatever $p$, so with $n$ users per
+# arm the z statistic is about $h\sqrt{n/2}$, and power is the normal mass beyond either
+# critical value.
 def cohens_h(p1: float, p2: float) -> float:
     r"""Cohen's effect size for two proportions, $2\arcsin\sqrt{p_1} - 2\arcsin\sqrt{p_2}$."""
     return 2 * math.asin(math.sqrt(p1)) - 2 * math.asin(math.sqrt(p2))
@@ -156,6 +165,8 @@ def power_two_proportions(p1: float, p2: float, n: float, alpha: float = 0.05) -
     return float(stats.norm.cdf(shift - crit) + stats.norm.cdf(-shift - crit))
 
 
+# The textbook formula ignores the far tail's small share of the power; root-finding on the exact
+# power, bracketed around the textbook value, gives the `n` that reaches it.
 def sample_size_two_proportions(
     p1: float, p2: float, *, alpha: float = 0.05, power: float = 0.8
 ) -> float:
@@ -168,6 +179,7 @@ def sample_size_two_proportions(
         raise ValueError(f"need two different proportions in (0, 1), got {p1}, {p2}")
     if not (0 < alpha < 1 and alpha < power < 1):
         raise ValueError(f"need 0 < alpha < power < 1, got alpha={alpha}, power={power}")
+    # The exact answer lies within a factor 2 of the textbook one, which brackets the root.
     h = abs(cohens_h(p1, p2))
     textbook = 2 * (stats.norm.isf(alpha / 2) + stats.norm.ppf(power)) ** 2 / h**2
     return optimize.brentq(
@@ -179,6 +191,9 @@ def sample_size_two_proportions(
     )
 
 
+# The mSPRT mixes the likelihood ratio over a normal prior $N(0, \tau^2)$ on the effect, which
+# has a closed form in the running sum; it is a martingale under $H_0$, so by Ville's inequality
+# stopping at $\Lambda_n \ge 1/\alpha$ keeps the false-positive rate below $\alpha$ at any peek.
 def msprt_statistic(d: Sequence[float], sigma2: float, tau2: float) -> np.ndarray:
     r"""The mSPRT likelihood ratio $\Lambda_n$ after each observation of `d` (normal mixture)."""
     if sigma2 <= 0 or tau2 <= 0:
@@ -207,12 +222,15 @@ def peeking_simulation(
     >>> r["peeking"] > 2 * r["fixed"], r["msprt"] <= 0.05
     (True, True)
     """
+    # All experiments at once: the running z statistic after every observation, (n_sims, n_max).
     rng = np.random.default_rng(seed)
     d = rng.standard_normal((n_sims, n_max))  # sigma = 1, theta = 0
     n = np.arange(1, n_max + 1)
     z = np.cumsum(d, axis=1) / np.sqrt(n)  # (n_sims, n_max)
     crit = stats.norm.isf(alpha / 2)
     looks = n % every == 0
+    # A false positive: the fixed test rejects at the end; the peeker at any look; the mSPRT
+    # when its ratio crosses $1/\alpha$ at any look.
     fixed = np.abs(z[:, -1]) > crit
     peeking = (np.abs(z[:, looks]) > crit).any(axis=1)
     lam = np.apply_along_axis(msprt_statistic, 1, d, 1.0, 1.0)

@@ -79,6 +79,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
+# The paged pool is the previous chapter's; sampling and rotary tables are `llm`'s.
 from masterclass.deploy.kv_memory import BlockManager, OutOfBlocks
 from masterclass.llm.generate import sample_next
 from masterclass.llm.rope import rope_cos_sin
@@ -157,6 +158,8 @@ def gather_ragged(
     tables: Sequence[Sequence[int]],
 ) -> RaggedBatch:
     """Pad a ragged batch and read its cached keys/values out of the pool (see `ragged_forward`)."""
+    # Pad the new tokens to T = max T_b (token 0 in the padding, masked in the step); P, the
+    # padded past, is the longest cached length.
     k_pool, v_pool = blocks.k_pool, blocks.v_pool  # (L, N, H_kv, S, D)
     device = k_pool.device
     B, S = len(tokens), blocks.block_size
@@ -221,6 +224,8 @@ def ragged_step(
     `input_ids` (B, T), `past_lengths` and `new_lengths` (B,) int64, `past_keys`/`past_values`
     (L, B, H_kv, P, D) with row b's first `past_lengths[b]` positions real.
     """
+    # The attention mask, (B, 1, T, P + T): past key j is visible iff it is real (j < n_b); new
+    # key i' iff it is causal (i' <= i) and real (i' < T_b). Padded queries' outputs go unread.
     B, T = input_ids.shape
     P = past_keys.shape[3]
     c = model.config
@@ -232,6 +237,8 @@ def ragged_step(
         i[None, None, :] < new_lengths[:, None, None]
     )
     mask = torch.cat((past_ok.expand(B, T, P), new_ok), dim=2)[:, None]  # (B, 1, T, P + T)
+    # Positions differ per row, so learned positions are looked up per row (clamped: padding may
+    # run past the context) and rotary tables carry a batch axis.
     x = model.tok_emb(input_ids)  # (B, T, d_model)
     if model.pos_emb is not None:
         x = x + model.pos_emb(pos.clamp(max=c.max_seq_len - 1))
@@ -241,6 +248,8 @@ def ragged_step(
             pos, model.inv_freq, interleaved=c.rope_interleaved, scale=model.rope_scale
         )  # (B, T, D) each
         rope = (cos[:, None], sin[:, None])  # (B, 1, T, D): per-row positions
+    # Each block calls `attend_past` with its new keys and values: they are kept for the cache,
+    # and the gathered past is put in front of them for attention.
     new_keys: list[Tensor] = []
     new_values: list[Tensor] = []
 
@@ -253,11 +262,14 @@ def ragged_step(
 
     for layer, block in enumerate(model.blocks):
         x = block(x, rope, mask, attend_past, layer)  # (B, T, d_model)
+    # Only the last real token of each row needs logits: gather it before the vocabulary matmul.
     last = (new_lengths - 1)[:, None, None].expand(B, 1, x.shape[-1])  # (B, 1, d_model)
     h = x.gather(1, last)[:, 0]  # (B, d_model)
     return model.lm_head(model.norm(h)), torch.stack(new_keys), torch.stack(new_values)
 
 
+# The impure wrapper: gather the rows' past from the paged pool into padded tensors, run the
+# pure step, scatter the new keys and values back into the rows' blocks.
 @torch.no_grad()
 def ragged_forward(
     model: torch.nn.Module,
@@ -272,6 +284,7 @@ def ragged_forward(
     the blocks `tables[b]`, which must hold `cached[b] + T_b` positions. This is the PyTorch
     backend of `Engine`; `llm_export.OnnxRaggedForward` is the onnxruntime one.
     """
+    # Gather, step, scatter: only the middle part is arithmetic, and it is the part exported.
     batch = gather_ragged(blocks, tokens, cached, tables)
     logits, new_k, new_v = ragged_step(
         model,
@@ -311,7 +324,9 @@ class Request:
     seed: int | None = None
     # called as on_token(request, token_or_None, finish_reason_or_None)
     on_token: Callable[[Request, int | None, str | None], None] | None = None
-    # filled by the engine
+
+    # Filled by the engine: the id, the output so far, the block table and how much of the
+    # sequence is cached, the prefix-cache hit, and the request's own random generator.
     id: int = -1
     generated: list[int] = field(default_factory=list)
     finish_reason: str | None = None
@@ -326,6 +341,9 @@ class Request:
         return self.prompt + self.generated
 
 
+# The engine owns the pool and two queues: `waiting` (not yet admitted, or preempted) and
+# `running` (holding blocks, stepped together). One thread steps it; `submit` and `abort` may be
+# called from any thread and touch only what the lock guards.
 class Engine:
     """Continuous-batching generation engine over a paged KV cache with prefix caching.
 
@@ -345,6 +363,8 @@ class Engine:
     (5, 3, 0)
     """
 
+    # `num_blocks * block_size` is the pool's capacity in positions, shared by all requests;
+    # `max_batch` caps the rows of one step.
     def __init__(
         self,
         model: torch.nn.Module,
@@ -366,6 +386,7 @@ class Engine:
         self.max_batch = max_batch
         self.prefix_caching = prefix_caching
         self.max_len = model.config.max_seq_len if model.config.pos == "learned" else None
+        # The queues, and the lock and condition that hand requests to the engine's thread.
         self.waiting: deque[Request] = deque()
         self.running: list[Request] = []
         self.lock = threading.Lock()
@@ -398,6 +419,8 @@ class Engine:
                 f"{self.max_len}"
             )
 
+    # Every check happens in the caller's thread, before queueing, so a bad request fails its
+    # own HTTP call and never reaches the engine; a seeded request gets its own generator.
     def submit(self, request: Request) -> Request:
         """Queue `request` (thread-safe); returns it with its id set."""
         if not request.prompt:
@@ -416,6 +439,8 @@ class Engine:
             self.wakeup.notify()
         return request
 
+    # An abort only marks the id; the engine's thread removes the request at its next step, so
+    # only that thread ever takes requests out of the queues.
     def abort(self, request: Request) -> None:
         """Stop `request` at the next step and free its blocks (thread-safe)."""
         with self.lock:
@@ -429,6 +454,8 @@ class Engine:
         """Whether a step would do anything."""
         return bool(self.waiting or self.running or self._aborted)
 
+    # Every way out of the engine frees the request's blocks; only an abort sends the final
+    # `None` (a normal finish already reported its reason with the last token).
     def _finish(self, r: Request, reason: str | None) -> None:
         r.finish_reason = reason
         self.aborts += reason == "abort"
@@ -458,10 +485,14 @@ class Engine:
             self.waiting.popleft()
             self.running.append(r)
 
+    # Preemption by recomputation: the newest running request gives its blocks back and returns
+    # to the front of the queue with nothing cached; its tokens are kept, so it resumes later by
+    # prefilling them again. A request may have to preempt itself.
     def _reserve_decode_blocks(self) -> None:
         for r in list(self.running):
             if r not in self.running:
-                continue
+                continue  # preempted earlier in this loop
+            # Each running request needs room for every position it will hold after this step.
             while True:
                 try:
                     self.blocks.allocate(r.table, len(r.tokens))
@@ -478,6 +509,7 @@ class Engine:
 
     def step(self) -> int:
         """Run one scheduling step; returns the number of tokens generated."""
+        # Steps 1 to 3: take the aborted ids under the lock, drop those requests, admit, reserve.
         with self.lock:
             aborted, self._aborted = self._aborted, set()
         for r in [r for r in self.running if r.id in aborted]:
@@ -491,6 +523,8 @@ class Engine:
         self._reserve_decode_blocks()
         if not self.running:
             return 0
+        # Step 4: each row feeds what is not cached yet: a new request its prompt past any cached
+        # prefix (a prefill), a decoding one its last token, all in the same ragged forward.
         batch = list(self.running)
         feeds = [r.tokens[r.n_cached :] for r in batch]
         logits = self.forward(
@@ -498,6 +532,8 @@ class Engine:
         )  # (B, V)
         self.steps += 1
         self.prefill_tokens += sum(len(f) for f in feeds if len(f) > 1)
+        # Per row: its keys are now cached (full blocks become shareable prefixes), then one
+        # token is sampled with the row's own settings and generator.
         for b, r in enumerate(batch):
             r.n_cached = len(r.tokens)
             if self.prefix_caching:
@@ -512,6 +548,7 @@ class Engine:
             )
             r.generated.append(nxt)
             self.tokens_generated += 1
+            # A stop token ends the request (and is emitted); so does reaching `max_tokens`.
             reason = None
             if nxt in r.stop_tokens:
                 reason = "stop"
@@ -539,6 +576,8 @@ class Engine:
         self.thread = threading.Thread(target=self._loop, name="engine", daemon=True)
         self.thread.start()
 
+    # Stopping wakes the thread so it sees the flag, then fails whatever is left, so no client
+    # waits forever on a request that will never be stepped.
     def stop(self) -> None:
         """Stop the background thread (running requests are aborted)."""
         self._stop.set()
@@ -550,6 +589,7 @@ class Engine:
         self.running.clear()
         self.waiting.clear()
 
+    # The wait has a timeout so a missed notification costs half a second, not a hang.
     def _loop(self) -> None:
         while not self._stop.is_set():
             with self.wakeup:

@@ -62,6 +62,8 @@ import numpy as np
 __all__ = ["DecodeRunner", "benchmark_decode", "compare_decoders"]
 
 
+# A structural type: any object with these two methods is a runner, whatever its runtime
+# (`llm_export.TorchLM` and `OnnxLM` are two).
 class DecodeRunner(Protocol):
     """What a decoder must offer: `prefill` the prompt, then `step` one token at a time."""
 
@@ -74,6 +76,8 @@ class DecodeRunner(Protocol):
         ...
 
 
+# Batch 1, greedy: the latency of one user's stream, where decoding is memory-bound and a
+# smaller model file pays off most directly.
 def benchmark_decode(
     runner: DecodeRunner, prompt: np.ndarray, n_tokens: int, warmup: int = 3
 ) -> dict[str, Any]:
@@ -91,9 +95,11 @@ def benchmark_decode(
         logits = runner.prefill(prompt)
         for _ in range(warmup):
             logits = runner.step(int(np.argmax(logits)))
+    # Prefill is timed once, apart: it processes the whole prompt and would dwarf a step.
     t0 = time.perf_counter()
     logits = runner.prefill(prompt)
     prefill_s = time.perf_counter() - t0
+    # Each step is timed alone, so percentiles show jitter that a single total would hide.
     times, tokens = [], []
     for _ in range(n_tokens):
         tokens.append(int(np.argmax(logits)))
@@ -111,6 +117,7 @@ def benchmark_decode(
     }
 
 
+# The speedup compares medians, which one preempted step cannot move.
 def compare_decoders(
     runners: dict[str, DecodeRunner],
     prompt: np.ndarray,

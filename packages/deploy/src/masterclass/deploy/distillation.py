@@ -94,6 +94,7 @@ def kd_loss(
         )
     if not temperature > 0:
         raise ValueError(f"temperature must be > 0, got {temperature}")
+    # The $T^2$ factor keeps the soft term's gradients on the scale of the hard loss's as T grows.
     V = student_logits.shape[-1]
     log_q = F.log_softmax(student_logits.float().reshape(-1, V) / temperature, dim=-1)  # (N, V)
     log_p = F.log_softmax(teacher_logits.float().reshape(-1, V) / temperature, dim=-1)  # (N, V)
@@ -117,6 +118,7 @@ def distillation_loss(
     r"""$\alpha\, T^2 \mathrm{KL} + (1 - \alpha)\, \mathrm{CE}(\text{targets})$."""
     if not 0 <= alpha <= 1:
         raise ValueError(f"alpha must be in [0, 1], got {alpha}")
+    # With alpha = 0 the teacher is not consulted at all: plain training on the labels.
     V = student_logits.shape[-1]
     ce = F.cross_entropy(
         student_logits.float().reshape(-1, V), targets.reshape(-1), ignore_index=-100
@@ -143,6 +145,8 @@ def hidden_states(model: LanguageModel, idx: Tensor) -> tuple[Tensor, list[Tenso
     return logits, outs
 
 
+# The student is narrower than the teacher, so its hidden states cannot be compared directly: a
+# learned linear map per layer lifts them to the teacher's width, trained with the student.
 class HiddenProjector(nn.Module):
     """Linear maps from the student's width to the teacher's, one per matched layer."""
 
@@ -155,6 +159,7 @@ class HiddenProjector(nn.Module):
         return [p(h) for p, h in zip(self.proj, student_hidden, strict=True)]
 
 
+# The teacher's states are targets (detached), so the gradient moves only student and projector.
 def hidden_state_loss(
     student_hidden: list[Tensor], teacher_hidden: list[Tensor], projector: HiddenProjector
 ) -> Tensor:
@@ -202,6 +207,8 @@ def distill(
         raise ValueError(f"mode must be 'labels', 'logits' or 'hidden', got {mode!r}")
     if mode != "labels" and teacher is None:
         raise ValueError(f"mode={mode!r} needs a teacher")
+    # The projector, when used, is optimised together with the student, by the same AdamW
+    # (without weight decay).
     params = list(student.parameters())
     projector = None
     if mode == "hidden":
@@ -213,6 +220,8 @@ def distill(
     student.train()
     if teacher is not None:
         teacher.eval()
+    # One forward pass of each model per batch gives both logits and hidden states; the teacher's
+    # runs without a graph.
     for x, y in batches:
         if mode == "labels":
             _, loss = student(x, y)

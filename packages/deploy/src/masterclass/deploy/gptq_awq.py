@@ -128,6 +128,8 @@ def pack_int4(q: Tensor) -> Tensor:
     return u[:, 0::2] | (u[:, 1::2] << 4)
 
 
+# Unpacking reads the low nibble as the even column and the high one as the odd column, then
+# interleaves them back.
 def unpack_int4(packed: Tensor) -> Tensor:
     """(C_out, C_in / 2) uint8 -> (C_out, C_in) int8, the exact inverse of `pack_int4`."""
     if packed.dtype != torch.uint8:
@@ -137,6 +139,8 @@ def unpack_int4(packed: Tensor) -> Tensor:
     return torch.stack([low, high], dim=-1).reshape(packed.shape[0], -1)
 
 
+# The objective every method here minimises: with $H = X^\top X$ from calibration inputs, the
+# trace is $\lVert X W^\top - X \hat W^\top \rVert^2$, the squared error of the layer's outputs.
 def layer_error(w: Tensor, w_hat: Tensor, H: Tensor) -> float:
     r"""$\operatorname{tr}((W - \hat W) H (W - \hat W)^\top)$: the calibration output error."""
     d = (w.detach().double() - w_hat.detach().double()).reshape(w.shape[0], -1)
@@ -177,10 +181,14 @@ def gptq_quantize(
     dead = torch.diag(H) == 0
     H[dead, dead] = 1.0
     W[:, dead] = 0.0
+    # Dampening adds `damp` times the mean curvature to the diagonal, for a well-conditioned
+    # inverse; the upper Cholesky factor U of $H^{-1}$ holds, in row i, how column i's error is
+    # spread over the columns after it.
     H += damp * torch.diag(H).mean() * torch.eye(c_in, dtype=H.dtype)
     U = torch.linalg.cholesky(torch.cholesky_inverse(torch.linalg.cholesky(H)), upper=True)
     q = torch.zeros(c_out, c_in, dtype=torch.int8)
     scales = torch.zeros(c_out, c_in // g)
+    # Left to right, one column at a time: round it, then correct the remaining columns.
     for i in range(c_in):
         if i % g == 0:
             # A new group: its scale from the weights as the walk has updated them so far.
@@ -212,9 +220,13 @@ def awq_quantize(
 
     `alphas` is the search grid (default 0, 0.05, ..., 1); `tensor([0.])` gives plain RTN."""
     _check(w, H)
+    # A channel's activation magnitude is $\sqrt{H_{jj}}$ (its RMS over calibration tokens, up to
+    # a constant); silent channels borrow the smallest nonzero one, so `s` stays finite.
     grid = torch.linspace(0, 1, 21) if alphas is None else alphas
     a = torch.diag(H.double()).clamp_min(0).sqrt()  # (C_in,) activation magnitude
     a = torch.where(a > 0, a, a[a > 0].min() if (a > 0).any() else torch.ones_like(a))
+    # Grid search over $s = a^\alpha$: scale salient input channels up before rounding, so they
+    # lose less precision; keep the alpha of the smallest output error.
     best = None
     for alpha in grid.tolist():
         s = a**alpha
@@ -226,6 +238,8 @@ def awq_quantize(
     return best[1], best[2], best[3], best[4]
 
 
+# Dividing the input by `s` undoes the weight's scaling exactly: $(W s)(x / s) = W x$. A real
+# kernel folds `1 / s` into the previous layer's norm; here it stays visible.
 class ScaledLinear(nn.Module):
     """`y = inner(x / s)`: AWQ's input scaling kept explicit. Input (..., C_in) -> (..., C_out)."""
 
@@ -257,6 +271,8 @@ class W8A8Linear(nn.Module):
         b = linear.bias
         self.register_buffer("bias", None if b is None else b.detach().clone())
 
+    # Per token: smooth, quantize with its own absmax scale, multiply in int32, then scale by
+    # the token's scale times each output channel's weight scale.
     def forward(self, x: Tensor) -> Tensor:
         """The int8 x int8 product rescaled to float, for `x` (..., C_in) -> (..., C_out)."""
         xs = x.float() / self.s  # (..., C_in)
@@ -267,6 +283,8 @@ class W8A8Linear(nn.Module):
         return (y if self.bias is None else y + self.bias.float()).to(x.dtype)
 
 
+# SmoothQuant's scale $s_j = a_j^\alpha / w_j^{1-\alpha}$ moves outliers from activations into
+# weights: alpha = 0.5 balances the two ranges per channel.
 def smoothquant_linear(linear: nn.Linear, act_max: Tensor, alpha: float = 0.5) -> W8A8Linear:
     """The W8A8 layer of `linear` with SmoothQuant scales from per-channel `act_max` (C_in,)."""
     if not 0 <= alpha <= 1:
@@ -295,6 +313,8 @@ def quantize_model(
         raise ValueError(f"method must be 'rtn', 'gptq', 'awq' or 'smoothquant', got {method!r}")
     if method != "rtn" and calibration is None:
         raise ValueError(f"{method} needs calibration tokens (B, T)")
+    # Each layer is replaced in its parent module by name; calibration statistics were taken
+    # from the original model, before any layer changed.
     stats = calibration_stats(model, calibration) if method != "rtn" else {}
     for name, lin in _block_linears(model).items():
         parent_name, _, attr = name.rpartition(".")

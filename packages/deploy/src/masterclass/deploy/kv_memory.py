@@ -65,6 +65,8 @@ from masterclass.llm.kv_cache import PagedKVCache
 __all__ = ["BlockManager", "OutOfBlocks", "kv_bytes_per_token"]
 
 
+# Running out of blocks is a normal event under load, not a failure, so it has its own type
+# that the scheduler catches.
 class OutOfBlocks(RuntimeError):
     """The pool has no free or evictable block; the caller must preempt or wait."""
 
@@ -129,6 +131,9 @@ class MemoryReport:
         return self.used_blocks / self.total_blocks
 
 
+# Each physical block has a reference count (how many sequences' tables hold it) and, once full
+# and computed, a name: the hash of the whole prefix up to its end. A named block with no
+# references is kept, evictable, for a later prompt that starts the same way.
 class BlockManager:
     """Hands out the blocks of `llm`'s `PagedKVCache` pool to sequences, with prefix caching.
 
@@ -154,6 +159,7 @@ class BlockManager:
         self.cache = PagedKVCache.for_model(
             model, batch_size=0, num_blocks=num_blocks, block_size=block_size
         )
+        # The bookkeeping: references, names both ways, and the evictable blocks in LRU order.
         self.block_size = block_size
         self.num_blocks = num_blocks
         self.refcount = [0] * num_blocks
@@ -162,6 +168,8 @@ class BlockManager:
         self.evictable: OrderedDict[int, None] = OrderedDict()  # cached blocks, oldest first
         self.bytes_per_block = kv_bytes_per_token(model) * block_size
 
+    # The pools, and the arithmetic of capacity: a sequence of n positions needs ceil(n / S)
+    # blocks, and evictable blocks count as available since they can be reclaimed at once.
     @property
     def k_pool(self) -> torch.Tensor:
         """Keys, `(L, N, H_kv, S, D)`."""
@@ -197,6 +205,8 @@ class BlockManager:
         self.refcount[block] = 1
         return block
 
+    # Checking the whole need before taking anything means a failed allocation leaves the
+    # table and the pool exactly as they were, so the scheduler can simply try later.
     def allocate(self, table: list[int], tokens: int) -> list[int]:
         """Grow `table` (in place) to hold `tokens` positions; returns it. All or nothing."""
         missing = self.blocks_needed(tokens) - len(table)
@@ -227,6 +237,8 @@ class BlockManager:
             table.append(block)
         return table, len(table) * self.block_size
 
+    # Naming happens after a step has computed a block's keys, never at allocation: a lookup must
+    # never find a block whose content is still being written. One name, one block.
     def register_full(self, table: Sequence[int], tokens: Sequence[int]) -> None:
         """Name every full block of a sequence whose KV for `tokens` is computed, for sharing."""
         for block, h in zip(table, block_hashes(tokens, self.block_size), strict=False):
@@ -235,6 +247,8 @@ class BlockManager:
             self.block_hash[block] = h
             self.by_hash[h] = block
 
+    # A block shared by several sequences survives until the last one lets go; a negative count
+    # is a bookkeeping bug, raised at once rather than corrupting another sequence's cache.
     def release(self, table: list[int]) -> None:
         """Drop one reference to each block of `table` and empty it; unnamed blocks become free,
         named ones cached (evictable, most recent last)."""
@@ -249,6 +263,7 @@ class BlockManager:
                     self.cache.free_blocks.append(block)
         table.clear()
 
+    # A snapshot for the monitoring gauges and the tests.
     def report(self) -> MemoryReport:
         """Blocks in use, cached and free, and bytes per block."""
         used = sum(1 for r in self.refcount if r > 0)

@@ -97,6 +97,8 @@ class LatencyReport:
     # total time from the first submission to the last token
     wall: float
 
+    # Users feel the tail, so the summary reports p99 next to the median; ITL pools the gaps of
+    # all requests.
     def ttft(self) -> list[float]:
         """Each request's time to first token."""
         return [t.ttft for t in self.timings]
@@ -141,6 +143,7 @@ def measure_latency(
     >>> rep.ttft(), rep.itl()
     ([1.0, 4.0], [1.0, 1.0, 1.0, 1.0])
     """
+    # The clock: wall time, or the step counter for exact, machine-independent tests.
     if clock == "steps":
         clock_fn: Callable[[], float] = lambda: float(engine.steps)  # noqa: E731
     elif callable(clock):
@@ -150,6 +153,8 @@ def measure_latency(
     lengths = [max_tokens] * len(prompts) if isinstance(max_tokens, int) else list(max_tokens)
     if len(lengths) != len(prompts):
         raise ValueError(f"max_tokens has {len(lengths)} entries for {len(prompts)} prompts")
+    # Each request's callback appends to its own timing; the default argument `t=timing` binds
+    # this iteration's object (a plain closure would see only the last one).
     timings: list[RequestTiming] = []
     start = clock_fn()
     for prompt, n in zip(prompts, lengths, strict=True):

@@ -87,6 +87,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+# The model's step comes from `llm`, the ragged step and the pool from the batching chapter; the
+# generic ONNX export and session helpers from `perf`.
 from masterclass.deploy.batching import (
     _check_supported,
     gather_ragged,
@@ -99,6 +101,7 @@ from masterclass.llm import LanguageModel
 from masterclass.llm.hf_interop import to_hf_llama
 from masterclass.perf.onnx_export import export_onnx, ort_session
 
+# The public names: two decoders, the engine's onnxruntime backend, the exporters and checks.
 __all__ = [
     "OnnxLM",
     "OnnxRaggedForward",
@@ -111,6 +114,7 @@ __all__ = [
     "ragged_session",
 ]
 
+# The graph's interface: new ids and the past in, logits and the past extended by them out.
 INPUT_NAMES = ("input_ids", "past_keys", "past_values")
 OUTPUT_NAMES = ("logits", "present_keys", "present_values")
 
@@ -128,6 +132,7 @@ class _StepFunction(nn.Module):
         return self.model.forward_with_past(input_ids, past_keys, past_values)
 
 
+# A cache of `length` zero positions: length 0 for a first call, more for export examples.
 def _empty_past(model: nn.Module, batch: int, length: int = 0) -> tuple[Tensor, Tensor]:
     c = model.config
     shape = (c.n_layers, batch, c.n_kv_heads, length, c.head_dim)  # (L, B, H_kv, P, D)
@@ -151,6 +156,8 @@ def export_llm_onnx(model: LanguageModel, path: str | os.PathLike, opset: int = 
     past_k.normal_(generator=torch.Generator().manual_seed(0))
     past_v.normal_(generator=torch.Generator().manual_seed(1))
     ids = torch.zeros(2, 2, dtype=torch.long)  # (B, T)
+    # Batch, sequence and past lengths are dynamic; the present's length (past + sequence) gets
+    # a symbol of its own, `total`.
     cache_axes = {1: "batch", 3: "past"}
     return export_onnx(
         _StepFunction(model),
@@ -186,11 +193,13 @@ class OnnxLM:
         self.n_layers, self.n_kv_heads, self.head_dim = shape[0], shape[2], shape[4]
         self._past: tuple[np.ndarray, np.ndarray] | None = None
 
+    # A first call has no past: zero-length caches in the shapes read off the graph's inputs.
     def empty_past(self, batch: int) -> tuple[np.ndarray, np.ndarray]:
         """Zero-length caches (L, B, H_kv, 0, D) for a first call."""
         shape = (self.n_layers, batch, self.n_kv_heads, 0, self.head_dim)
         return np.zeros(shape, np.float32), np.zeros(shape, np.float32)
 
+    # The raw graph call, with an empty past unless one is given; numpy in, numpy out.
     def forward(
         self,
         input_ids: np.ndarray | Tensor,
@@ -210,6 +219,7 @@ class OnnxLM:
         """Logits (B, T, V) of a full forward pass over `input_ids` (B, T) without a cache."""
         return self.forward(input_ids)[0]
 
+    # The decoder interface: the runner keeps the present of each call as the next call's past.
     def prefill(self, ids: np.ndarray | Tensor) -> np.ndarray:
         """Run the prompt (1, T); keep its cache; return the last logits (V,)."""
         logits, *self._past = self.forward(ids)
@@ -227,6 +237,7 @@ class OnnxLM:
         return _greedy(self, ids, n_tokens)
 
 
+# The PyTorch twin calls `forward_with_past`, the very function the ONNX graph was traced from.
 class TorchLM:
     """The same interface over a PyTorch `LanguageModel` (float or quantized) on the CPU."""
 
@@ -241,6 +252,7 @@ class TorchLM:
         logits, *self._past = self.model.forward_with_past(ids, *_empty_past(self.model, 1))
         return logits[0, -1].numpy()
 
+    # A step feeds one token against the kept cache, as the ONNX runner does.
     @torch.no_grad()
     def step(self, token: int) -> np.ndarray:
         """Feed one token after the cached ones; return the next logits (V,)."""
@@ -255,6 +267,7 @@ class TorchLM:
         return _greedy(self, ids, n_tokens)
 
 
+# Greedy decoding written once, over the shared interface, for both runners.
 def _greedy(runner: OnnxLM | TorchLM, ids: np.ndarray | Tensor, n_tokens: int) -> list[int]:
     logits = runner.prefill(ids)
     out: list[int] = []
@@ -290,6 +303,7 @@ GRAPH_OPTIMIZATION = {
 }
 
 
+# As for the plain step: a module whose `forward` is the function to trace.
 class _RaggedStepFunction(nn.Module):
     """`batching.ragged_step` as a module's `forward`, which the exporter traces."""
 
@@ -308,6 +322,8 @@ class _RaggedStepFunction(nn.Module):
         return ragged_step(self.model, input_ids, past_lengths, new_lengths, past_keys, past_values)
 
 
+# The example: random past values, and lengths that make row 0 use the whole past and chunk and
+# row 1 a part of each, so both masks are exercised while tracing.
 def export_ragged_onnx(model: LanguageModel, path: str | os.PathLike, opset: int = 23) -> Path:
     """Export the batching engine's step (`batching.ragged_step`) to ONNX; return the path.
 
@@ -322,6 +338,7 @@ def export_ragged_onnx(model: LanguageModel, path: str | os.PathLike, opset: int
     past_v.normal_(generator=torch.Generator().manual_seed(1))
     ids = torch.zeros(2, 3, dtype=torch.long)  # (B, T)
     lengths = (torch.tensor([5, 2]), torch.tensor([3, 1]))  # n_b <= P, 1 <= T_b <= T
+    # The new keys have the chunk's length, so they share the symbol "seq" with `input_ids`.
     cache_axes = {1: "batch", 3: "past"}
     return export_onnx(
         _RaggedStepFunction(model),
@@ -329,6 +346,7 @@ def export_ragged_onnx(model: LanguageModel, path: str | os.PathLike, opset: int
         path,
         input_names=RAGGED_INPUT_NAMES,
         output_names=RAGGED_OUTPUT_NAMES,
+        # Every axis that varies between steps is named, so no shape is baked into the graph.
         dynamic_axes={
             "input_ids": {0: "batch", 1: "seq"},
             "past_lengths": {0: "batch"},
@@ -344,6 +362,7 @@ def export_ragged_onnx(model: LanguageModel, path: str | os.PathLike, opset: int
     )
 
 
+# The options are set before the session is built: onnxruntime optimises the graph once, at load.
 def ragged_session(
     path: str | os.PathLike, *, threads: int | None = None, optimization: str = "all"
 ) -> Any:
@@ -385,6 +404,8 @@ class OnnxRaggedForward:
     ) -> None:
         self.path = Path(path)
         self.session = ragged_session(path, threads=threads, optimization=optimization)
+        # A graph from `export_llm_onnx` has other inputs; refuse it here rather than at the
+        # first step inside the engine's thread.
         names = [i.name for i in self.session.get_inputs()]
         if names != list(RAGGED_INPUT_NAMES):
             raise ValueError(
@@ -392,6 +413,7 @@ class OnnxRaggedForward:
                 f"{list(RAGGED_INPUT_NAMES)}): export it with export_ragged_onnx"
             )
 
+    # Convenience for tests and the server: export and load in one call.
     @classmethod
     def from_model(
         cls, model: LanguageModel, *, threads: int | None = None, optimization: str = "all"
@@ -402,6 +424,8 @@ class OnnxRaggedForward:
             path = export_ragged_onnx(model, Path(tmp) / "step.onnx")
             return cls(path, threads=threads, optimization=optimization)
 
+    # onnxruntime wants contiguous arrays of exactly the graph's dtypes; the outputs come back
+    # as numpy and return to the pool's device as tensors.
     def __call__(
         self,
         blocks: BlockManager,
@@ -422,6 +446,7 @@ class OnnxRaggedForward:
             "past_keys": arr(batch.past_keys, np.float32),
             "past_values": arr(batch.past_values, np.float32),
         }
+        # Run, then write the new keys and values into the pool exactly as the PyTorch backend.
         logits, keys, values = self.session.run(None, feed)
         device = blocks.k_pool.device
         scatter_ragged(

@@ -116,6 +116,7 @@ from torch import Tensor
 
 from masterclass.infra.atomic import atomic_directory
 
+# The public names; `METHODS` lists the methods `merge_tensors` and `merge_folders` accept.
 __all__ = [
     "METHODS",
     "dare_sparsify",
@@ -131,6 +132,8 @@ __all__ = [
 METHODS = ("linear", "slerp", "task_arithmetic", "ties", "dare_linear", "dare_ties")
 
 
+# Every merge checks its inputs first: one weight per model, and floating tensors of one shape
+# (merging an integer buffer, such as a position index, would be meaningless).
 def _check_weights(weights: Sequence[float], n: int) -> Tensor:
     w = torch.as_tensor(weights, dtype=torch.float64).flatten()
     if w.numel() != n:
@@ -179,11 +182,14 @@ def slerp(
     _check_same([v0, v1])
     if not 0 <= t <= 1:
         raise ValueError(f"t must be in [0, 1] (0 gives v0, 1 gives v1), got {t}")
+    # The angle between the two directions, from the cosine of the normalized vectors.
     a, b = v0.double().flatten(), v1.double().flatten()  # (n,)
     na, nb = a.norm(), b.norm()
     na = torch.where(na > eps, na, torch.ones_like(na))
     nb = torch.where(nb > eps, nb, torch.ones_like(nb))
     dot = float(((a / na) * (b / nb)).sum().clamp(-1, 1))
+    # Near-parallel vectors make $\sin\Omega$ tiny and the ratio unstable: interpolate linearly.
+    # The coefficients apply to the raw vectors, so their norms interpolate too.
     if abs(dot) > dot_threshold:
         c0, c1 = 1 - t, t
     else:
@@ -225,6 +231,8 @@ def dare_sparsify(
         raise ValueError(f"rescale must be 'l1', 'density' or None, got {rescale!r}")
     if density == 1:
         return delta.clone()
+    # Drop, then rescale: by $1/p$ the expected value is kept; by the L1 ratio the total
+    # magnitude is kept exactly (skipped when either sum is too small to divide by).
     mask = torch.bernoulli(torch.full(delta.shape, density), generator=generator)
     x = delta.float()
     kept = x * mask
@@ -247,12 +255,15 @@ def _combine(
 ) -> Tensor:
     d = torch.stack([wi * x.double() for wi, x in zip(w, deltas)])  # (n, ...)
     wb = w.reshape(-1, *([1] * base.dim()))  # (n, 1, ...)
+    # TIES: per entry, the sign of the summed vectors wins; only models that agree with it are
+    # summed, and the divisor is the sum of their weights (the disjoint mean).
     if consensus:
         gamma = torch.where(d.sum(0) >= 0, 1.0, -1.0).double()  # (...) the elected sign
         agree = (d.sign() == gamma).double()  # (n, ...)
         mixed, divisor = (d * agree).sum(0), (wb * agree).sum(0)
         divisor = torch.where(divisor == 0, torch.ones_like(divisor), divisor)
     else:
+        # Without consensus: the plain weighted sum, divided (if asked) by the total weight.
         mixed, divisor = d.sum(0), w.sum().expand(base.shape)
         divisor = torch.where(divisor.abs() < 1e-8, torch.ones_like(divisor), divisor)
     if normalize:
@@ -260,6 +271,8 @@ def _combine(
     return (base.double() + lam * mixed).to(base.dtype)
 
 
+# The three public methods are `_combine` with different task vectors and switches: raw and
+# summed (task arithmetic), trimmed with sign election (TIES), or randomly dropped (DARE).
 def task_arithmetic(
     base: Tensor, models: Sequence[Tensor], weights: Sequence[float], *, lam: float = 1.0
 ) -> Tensor:
@@ -270,6 +283,8 @@ def task_arithmetic(
     return _combine(base, deltas, w, consensus=False, normalize=False, lam=lam)
 
 
+# TIES (Yadav et al., 2023): trimming removes each vector's small, noisy changes; the sign
+# election then stops opposite changes from cancelling.
 def ties_merge(
     base: Tensor,
     models: Sequence[Tensor],
@@ -286,6 +301,7 @@ def ties_merge(
     return _combine(base, deltas, w, consensus=True, normalize=normalize, lam=lam)
 
 
+# DARE drops entries at random instead of trimming; `ties=True` adds TIES' sign election after.
 def _dare(
     base: Tensor,
     models: Sequence[Tensor],
@@ -324,6 +340,7 @@ def merge_tensors(method: str, base: Tensor | None, models: Sequence[Tensor], **
         return linear_merge(models, weights, normalize=params.pop("normalize", True), **params)
     if base is None:
         raise ValueError(f"{method} needs a base tensor (the model the others were tuned from)")
+    # Each method's required parameters are checked here, so a missing one names the method.
     if method == "slerp":
         if len(models) != 1:
             raise ValueError(f"slerp merges the base with exactly one model, got {len(models)}")
@@ -358,6 +375,8 @@ def _read_folder(folder: str | os.PathLike) -> dict[str, Tensor]:
     return state
 
 
+# Everything is checked before anything is merged: the method, the base, and that every model
+# holds exactly the base's tensor names.
 def merge_folders(
     base: str | os.PathLike | None,
     models: Sequence[str | os.PathLike],
@@ -371,6 +390,7 @@ def merge_folders(
 
     `params` are `merge_tensors`'s (`t`, `weights`, `density`, `lam`, ...); DARE draws its masks
     from `torch.Generator().manual_seed(seed)`."""
+    # A linear merge needs no base: the first model's tensors then define the names and shapes.
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     if base is None and method != "linear":
@@ -383,6 +403,7 @@ def merge_folders(
         if s.keys() != base_state.keys():
             diff = sorted(set(s) ^ set(base_state))[:5]
             raise ValueError(f"{str(folder)!r} holds other tensors than the base: {diff}")
+    # One generator for the whole merge, consumed in sorted name order.
     generator = torch.Generator().manual_seed(seed)
     merged = {}
     for name in sorted(base_state):
@@ -394,6 +415,8 @@ def merge_folders(
         merged[name] = merge_tensors(
             method, b if base is not None else None, [s[name] for s in states], **params, **extra
         ).contiguous()
+    # The output folder: merged weights, and the config and tokenizer of the base (or, for a
+    # linear merge without one, of the first model).
     src = Path(base if base is not None else models[0])
     target = Path(out)
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -71,6 +71,8 @@ LATENCY_BUCKETS = (
 )
 
 
+# A private registry, not the process-wide default: two servers in one process (as in the tests)
+# keep separate counts, and nothing else's metrics leak into `/metrics`.
 class ServerMetrics:
     """The server's Prometheus metrics in a private registry.
 
@@ -83,6 +85,7 @@ class ServerMetrics:
     def __init__(self, window_s: float = 10.0) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
+        # HTTP level: requests by endpoint and status, and their latency distribution.
         self.requests = Counter(
             "mc_requests",
             "HTTP requests by endpoint and status",
@@ -96,6 +99,7 @@ class ServerMetrics:
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
+        # Token level, per model: the two latencies a streaming user feels, and token counts.
         self.ttft = Histogram(
             "mc_time_to_first_token_seconds",
             "Time to first token",
@@ -110,12 +114,15 @@ class ServerMetrics:
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
+        # Counters only ever grow; Prometheus derives rates from them with `rate()`.
         self.tokens = Counter(
             "mc_generated_tokens", "Generated tokens by model", ["model"], registry=r
         )
         self.prompt_tokens = Counter(
             "mc_prompt_tokens", "Prompt tokens by model", ["model"], registry=r
         )
+        # Engine level: gauges computed when scraped (see `watch_engine` and `_rate`), so they are
+        # never stale.
         self.tokens_per_second = Gauge(
             "mc_tokens_per_second", f"Generated tokens per second over {window_s} s", registry=r
         )
@@ -128,11 +135,14 @@ class ServerMetrics:
         self.kv_usage = Gauge(
             "mc_kv_usage_ratio", "Fraction of KV blocks held", ["model"], registry=r
         )
+        # The sliding window of (time, tokens) behind the rate, locked: tokens are counted and
+        # scrapes read the window from different threads.
         self.window_s = window_s
         self._recent: deque[tuple[float, int]] = deque()
         self._lock = threading.Lock()
         self.tokens_per_second.set_function(self._rate)
 
+    # What the server calls as it works: one call per finished request, one per emitted token.
     def observe_request(self, endpoint: str, status: int, seconds: float) -> None:
         """Count one finished HTTP request and its latency."""
         self.requests.labels(endpoint=endpoint, status=str(status)).inc()
@@ -157,6 +167,7 @@ class ServerMetrics:
             span = max(now - self._recent[0][0], 1e-3)
             return sum(n for _, n in self._recent) / min(span, self.window_s)
 
+    # The engine is read at scrape time, not pushed to: a gauge's function runs on each scrape.
     def watch_engine(self, model: str, engine) -> None:
         """Gauges that read `engine` (a `batching.Engine`) whenever they are scraped."""
         blocks = engine.blocks
@@ -197,6 +208,7 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         """The record as a JSON object on one line."""
+        # The fixed fields first; milliseconds are appended by hand, as `strftime` has none.
         out = {
             "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
             + f".{int(record.msecs):03d}Z",
@@ -204,6 +216,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
+        # Then the caller's `extra=` fields; anything not JSON-serialisable is written as `str`.
         for key, value in vars(record).items():
             if key not in _STANDARD and not key.startswith("_"):
                 out[key] = value
@@ -212,6 +225,7 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, default=str)
 
 
+# Idempotent: calling it again (a second server, a reloaded module) adds no second handler.
 def json_logger(
     name: str = "masterclass.deploy.server", level: int = logging.INFO
 ) -> logging.Logger:

@@ -112,6 +112,8 @@ def row_mask(scores: Tensor, sparsity: float) -> Tensor:
     return mask
 
 
+# The 2:4 pattern is what sparse tensor cores accelerate: within every four weights, two zeros.
+# Reshaping to (rows, groups, m) turns it into a per-group top-n.
 def semi_structured_mask(scores: Tensor, n: int = 2, m: int = 4) -> Tensor:
     """Keep the `n` highest scores in every group of `m` consecutive inputs (2:4 by default).
 
@@ -127,6 +129,8 @@ def semi_structured_mask(scores: Tensor, n: int = 2, m: int = 4) -> Tensor:
     return mask.reshape(rows, cols)
 
 
+# The baseline: prune by |w| alone. The scope sets who competes with whom; a global threshold
+# lets some layers lose far more weights than others.
 def magnitude_prune(
     weights: Tensor | Iterable[Tensor], sparsity: float, *, scope: str = "row"
 ) -> list[Tensor]:
@@ -138,6 +142,7 @@ def magnitude_prune(
         return [row_mask(w.abs(), sparsity) for w in ws]
     if scope not in ("tensor", "global"):
         raise ValueError(f"scope must be 'row', 'tensor' or 'global', got {scope!r}")
+    # Per group: flatten all magnitudes, drop the k smallest, cut the mask back into tensors.
     groups = [[w] for w in ws] if scope == "tensor" else [ws]
     masks = []
     for group in groups:
@@ -153,6 +158,8 @@ def magnitude_prune(
     return masks
 
 
+# Wanda's score $|W_{ij}| \cdot \lVert X_{:,j} \rVert$: a small weight on a loud input can matter
+# more than a large weight on a quiet one. No weight update, only a better mask.
 def wanda_prune(
     w: Tensor, input_norm: Tensor, sparsity: float, *, n_m: tuple | None = None
 ) -> Tensor:
@@ -187,6 +194,8 @@ def sparsegpt_prune(
         raise ValueError(
             f"H must be ({cols}, {cols}) for w of shape {tuple(w.shape)}, got {tuple(H.shape)}"
         )
+    # Dead inputs, damping, and the upper Cholesky factor of $H^{-1}$, exactly as in GPTQ; its
+    # diagonal `d` scales both the OBS score $w^2 / d^2$ and each column's error.
     W = w.detach().double().clone()
     H = H.detach().double().clone()
     dead = torch.diag(H) == 0
@@ -238,7 +247,8 @@ def calibration_stats(model: nn.Module, tokens: Tensor) -> dict[str, dict[str, T
     stats: dict[str, dict[str, Tensor]] = {}
     hooks = []
     for name, lin in _block_linears(model).items():
-
+        # Each hook accumulates sums over all the tokens it sees (the default argument binds this
+        # layer's name); nothing per token is kept, so memory is (in, in) per layer.
         def hook(mod, args, out, name=name):
             x = args[0].reshape(-1, args[0].shape[-1]).double()  # (B T, in)
             s = stats.setdefault(
@@ -249,6 +259,7 @@ def calibration_stats(model: nn.Module, tokens: Tensor) -> dict[str, dict[str, T
             s["max"] = torch.maximum(s["max"], x.abs().amax(0))
 
         hooks.append(lin.register_forward_hook(hook))
+    # One forward pass, hooks removed even on failure; the column norm is $\sqrt{\sum x^2}$.
     try:
         model.eval()
         model(tokens)
@@ -258,6 +269,8 @@ def calibration_stats(model: nn.Module, tokens: Tensor) -> dict[str, dict[str, T
     return {n: {"norm": s["sq"].sqrt(), "H": s["H"], "max": s["max"]} for n, s in stats.items()}
 
 
+# Unstructured pruning of the whole model: zeros in place, shapes unchanged. The statistics are
+# taken once, on the unpruned model, and every layer is pruned from them.
 @torch.no_grad()
 def prune_model(
     model: nn.Module,
@@ -273,6 +286,7 @@ def prune_model(
         raise ValueError(f"method must be 'magnitude', 'wanda' or 'sparsegpt', got {method!r}")
     if method != "magnitude" and calibration is None:
         raise ValueError(f"{method} needs calibration tokens (B, T)")
+    # Magnitude and Wanda multiply by a mask; SparseGPT also updates the surviving weights.
     stats = calibration_stats(model, calibration) if method != "magnitude" else {}
     for name, lin in _block_linears(model).items():
         w = lin.weight
@@ -296,6 +310,7 @@ def prune_ffn_neurons(model: nn.Module, keep: float, calibration: Tensor) -> nn.
     """Keep the `keep` fraction of FFN neurons in every block (physically smaller layers)."""
     if not 0 < keep <= 1:
         raise ValueError(f"keep must be in (0, 1], got {keep}")
+    # Per block: score every neuron, keep the best `n_keep` in their original order.
     stats = calibration_stats(model, calibration)
     for i, block in enumerate(model.blocks):
         ffn = block.ffn
@@ -304,6 +319,8 @@ def prune_ffn_neurons(model: nn.Module, keep: float, calibration: Tensor) -> nn.
         score = ffn.down.weight.norm(dim=0).double() * stats[f"blocks.{i}.ffn.down"]["norm"]
         idx = score.argsort(descending=True, stable=True)[:n_keep].sort().values  # (n_keep,)
 
+        # New, smaller layers: kept rows of `up` and `gate`, kept columns of `down` (its bias
+        # is per output, so it stays whole).
         def rows(lin: nn.Linear, idx: Tensor = idx, n_keep: int = n_keep) -> nn.Linear:
             new = nn.Linear(lin.in_features, n_keep, bias=lin.bias is not None)
             new.weight.copy_(lin.weight[idx])
@@ -351,6 +368,7 @@ def head_scores(model: nn.Module, calibration: Tensor) -> list[Tensor]:
 # keeps that layout, so the keys, values and KV cache are untouched. With plain multi-head
 # attention ($H_{kv} = H$) a head is removed with its key and value rows.
 def _kept_heads(score: Tensor, n_kv: int, keep: float) -> tuple[Tensor, Tensor]:
+    # Grouped: the top `n` query heads within each group of `rep`, as absolute head indices.
     H = score.numel()
     rep = H // n_kv
     if rep > 1:
@@ -358,6 +376,7 @@ def _kept_heads(score: Tensor, n_kv: int, keep: float) -> tuple[Tensor, Tensor]:
         top = score.view(n_kv, rep).argsort(dim=1, descending=True, stable=True)[:, :n]
         q = (torch.arange(n_kv)[:, None] * rep + top.sort(dim=1).values).flatten()  # (n_kv n,)
         return q, torch.arange(n_kv)
+    # Multi-head: the top heads overall, and the same indices for keys and values.
     n = max(1, round(H * keep))
     q = score.argsort(descending=True, stable=True)[:n].sort().values  # (n,)
     return q, q
@@ -374,6 +393,7 @@ def prune_attention_heads(model: nn.Module, keep: float, calibration: Tensor) ->
             "prune_attention_heads does not support pos='alibi' (one fixed slope per head); "
             "prune a rope/learned model, or use prune_ffn_neurons"
         )
+    # Per block: which query heads (and which key/value heads) stay, as row and column indices.
     scores = head_scores(model, calibration)
     for block, score in zip(model.blocks, scores):
         attn = block.attn
@@ -383,6 +403,8 @@ def prune_attention_heads(model: nn.Module, keep: float, calibration: Tensor) ->
         heads = torch.cat([q, H + kv, H + H_kv + kv])
         rows = (heads[:, None] * D + torch.arange(D)).flatten()  # (rows kept,)
         cols = (q[:, None] * D + torch.arange(D)).flatten()  # (n_q D,)
+        # Smaller projections with the kept rows (qkv) and columns (o_proj), in the same dtype
+        # and device; the head counts are updated to match.
         like = {"dtype": attn.qkv.weight.dtype, "device": attn.qkv.weight.device}
         qkv = nn.Linear(attn.qkv.in_features, rows.numel(), bias=attn.qkv.bias is not None, **like)
         qkv.weight.copy_(attn.qkv.weight[rows])

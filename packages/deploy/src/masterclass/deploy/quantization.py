@@ -100,6 +100,7 @@ def quantize_weight(
         `q` (C_out, C_in) int8 and `scale` (C_out, G) float32 with G = C_in / group_size (1 when
         per row), such that `w ≈ scale[:, g] * q` for the columns of group g.
     """
+    # Shapes and ranges first: int8 storage holds at most 8 bits, and groups must tile the row.
     if w.dim() != 2:
         raise ValueError(f"w must be a (C_out, C_in) matrix, got shape {tuple(w.shape)}")
     if not 2 <= bits <= 8:
@@ -108,6 +109,8 @@ def quantize_weight(
     g = c_in if group_size is None else group_size
     if g < 1 or c_in % g:
         raise ValueError(f"group_size={group_size} must divide the input width {c_in}")
+    # Symmetric absmax: $s = \max|w| / q_{max}$ per group, $q = \mathrm{round}(w / s)$. The grid
+    # drops $-2^{b-1}$, so it is symmetric around 0 and 0 is exact.
     qmax = 2 ** (bits - 1) - 1
     groups = w.detach().float().reshape(c_out, c_in // g, g)  # (C_out, G, g)
     scale = groups.abs().amax(dim=-1) / qmax  # (C_out, G)
@@ -116,6 +119,7 @@ def quantize_weight(
     return q.to(torch.int8).reshape(c_out, c_in), scale
 
 
+# The inverse map; the number of groups is read off the scale's shape.
 def dequantize_weight(q: Tensor, scale: Tensor) -> Tensor:
     """The float matrix (C_out, C_in) that `q` (C_out, C_in) and `scale` (C_out, G) stand for."""
     c_out, c_in = q.shape
@@ -124,6 +128,8 @@ def dequantize_weight(q: Tensor, scale: Tensor) -> Tensor:
     return (groups * scale[..., None]).reshape(c_out, c_in)
 
 
+# Integers and scales are buffers, not parameters: they move with `.to()` and are saved in the
+# state dict, but no optimizer sees them.
 class Int8Linear(nn.Module):
     """A linear layer with integer weights and float scales: `y = (Q x) * s + b`.
 
@@ -146,6 +152,8 @@ class Int8Linear(nn.Module):
         q, scale = quantize_weight(linear.weight, bits=bits, group_size=group_size)
         return cls(q, scale, linear.bias, bits)
 
+    # The forward pass keeps weights as integers when it can: with one scale per row, the scale
+    # multiplies the output; with groups it cannot factor out, so the weight is dequantized.
     @property
     def weight(self) -> Tensor:
         """The dequantized float32 weight (C_out, C_in), for code that inspects `.weight`."""
@@ -160,6 +168,7 @@ class Int8Linear(nn.Module):
             y = F.linear(x, dequantize_weight(self.weight_int8, self.scale).to(x.dtype))
         return y if self.bias is None else y + self.bias.to(x.dtype)
 
+    # What `print(model)` shows for the layer.
     def extra_repr(self) -> str:
         return (
             f"in_features={self.in_features}, out_features={self.out_features}, "
@@ -167,6 +176,7 @@ class Int8Linear(nn.Module):
         )
 
 
+# Embeddings are the other large matrix of a small model (V x d); int8 rows cut them by four.
 class Int8Embedding(nn.Module):
     """An embedding table with one int8 row and one float scale per token.
 
@@ -186,6 +196,7 @@ class Int8Embedding(nn.Module):
         q, scale = quantize_weight(emb.weight, bits=8)
         return cls(q, scale)
 
+    # A lookup dequantizes only the rows it gathers: each row times its own scale.
     @property
     def weight(self) -> Tensor:
         """The dequantized float32 table (V, C)."""
@@ -213,6 +224,7 @@ def quantize(
 
     Embeddings are always int8 per row; `bits` and `group_size` apply to linear layers.
     """
+    # Recursion over children: a float layer is replaced, anything else is searched inside.
     for name, child in list(model.named_children()):
         if isinstance(child, nn.Linear):
             setattr(model, name, Int8Linear.from_linear(child, bits=bits, group_size=group_size))
@@ -223,6 +235,7 @@ def quantize(
     return model
 
 
+# The preset that the capstone and the server use: 8 bits, one scale per output row.
 def quantize_int8(model: nn.Module, *, embeddings: bool = True) -> nn.Module:
     """Int8 weight-only, per-output-channel symmetric quantization of `model`, in place.
 

@@ -101,6 +101,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 
+# The server ties the module's chapters together: the engine (batching), metrics and logs
+# (monitoring), the variant split (A/B testing), and the capstone's model and tokenizer.
 from masterclass.deploy.ab_testing import TrafficSplitter
 from masterclass.deploy.batching import Engine
 from masterclass.deploy.batching import Request as GenRequest
@@ -130,6 +132,7 @@ def load_run(run_dir: str | Path, device: str = "cpu") -> tuple[LanguageModel, B
     """The trained model (eval mode) and tokenizer of a finished capstone run folder."""
     from safetensors.torch import load_model
 
+    # All three files are checked before any is read, so the error lists everything missing.
     run = Path(run_dir)
     files = {
         "config": run / "train" / "model_config.json",
@@ -142,12 +145,15 @@ def load_run(run_dir: str | Path, device: str = "cpu") -> tuple[LanguageModel, B
             f"{run} is not a finished run folder: missing {', '.join(missing)}; "
             f"run `capstone run` to the end first"
         )
+    # The config rebuilds the architecture; the weights must then match it name for name.
     config = LMConfig.from_dict(json.loads(files["config"].read_text()))
     model = LanguageModel(config)
     load_model(model, str(files["weights"]), strict=True)
     return model.to(device).eval(), BPETokenizer.load(files["tokenizer"])
 
 
+# A slot is what the `model` field of a request names: one engine and its tokenizer. Several
+# slots make A/B testing possible in one process.
 @dataclass
 class ModelSlot:
     """A served model: its engine, tokenizer and stop token."""
@@ -168,6 +174,8 @@ class ModelSlot:
         return () if eot is None else (eot,)
 
 
+# Errors in OpenAI's shape: `{"error": {"message", "type", "param", "code"}}`, so client
+# libraries raise their usual exceptions; 4xx is the client's fault, 5xx the server's.
 class ApiError(Exception):
     """An error answered as `{"error": {...}}` with an HTTP status."""
 
@@ -199,6 +207,8 @@ class Sampling:
     user: str | None
 
 
+# JSON has one number type: an int field accepts only integers, a float field both; a boolean
+# is refused for either (in Python `True` is an int). A null means the default.
 def _number(body: Mapping[str, Any], key: str, default: Any, kind: type) -> Any:
     value = body.get(key, default)
     if value is None:
@@ -211,6 +221,8 @@ def _number(body: Mapping[str, Any], key: str, default: Any, kind: type) -> Any:
     return value
 
 
+# OpenAI's defaults: 16 tokens, temperature 1. `max_completion_tokens` (the newer name) wins
+# over `max_tokens`; a `top_p` of 1 is the same as none.
 def _sampling(body: Mapping[str, Any], max_tokens_limit: int) -> Sampling:
     max_tokens = _number(body, "max_tokens", 16, int)
     if body.get("max_completion_tokens") is not None:
@@ -228,6 +240,7 @@ def _sampling(body: Mapping[str, Any], max_tokens_limit: int) -> Sampling:
         if not 0 < top_p <= 1:
             raise ApiError(400, f"'top_p' must be in (0, 1], got {top_p}", "top_p")
         top_p = None if top_p == 1 else top_p
+    # The seed, streaming flag and user (the A/B key) have no range, only a type.
     seed = _number(body, "seed", None, int)
     stream = body.get("stream", False)
     if not isinstance(stream, bool):
@@ -258,6 +271,9 @@ def chat_prompt(messages: Any) -> str:
     return "\n".join(lines) + "\nassistant:"
 
 
+# A BPE token may end in the middle of a UTF-8 character, so tokens cannot be decoded one by
+# one. The stream decodes all ids so far and sends the new suffix, unless the text ends in
+# U+FFFD: then the character is incomplete and waits for the next token.
 class TextStream:
     """Incremental detokenizer: feed ids, get the new text (holding back incomplete UTF-8)."""
 
@@ -275,6 +291,7 @@ class TextStream:
         new, self.sent = text[self.sent :], len(text)
         return new
 
+    # At the end nothing more will come: send the rest, an unfinished character included.
     def flush(self) -> str:
         """Whatever is left at the end (an incomplete character becomes U+FFFD)."""
         text = self.tokenizer.decode(self.ids)
@@ -294,6 +311,9 @@ def create_app(
     max_tokens_limit: int = 1024,
 ) -> FastAPI:
     """The FastAPI application serving `slots` (name -> `ModelSlot`)."""
+    # With `ab` weights, the experiment's name is a virtual model that clients ask for; each
+    # user is split deterministically among the real slots. Without it, the first slot is
+    # the default.
     if not slots:
         raise ValueError("create_app needs at least one model")
     splitter = None
@@ -306,6 +326,8 @@ def create_app(
     log = json_logger()
     default_name = experiment if splitter is not None else next(iter(slots))
 
+    # Engines run only while the app does: started (and watched by the gauges) at startup,
+    # stopped at shutdown even if serving failed.
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         for slot in slots.values():
@@ -327,6 +349,8 @@ def create_app(
     # response is timed to its last byte and a client's disconnect reaches the handler unchanged.
     app.add_middleware(_Observe, metrics=metrics, log=log)
 
+    # Every failure leaves in OpenAI's error shape: a crash (500, logged with its traceback),
+    # an `ApiError`, and the framework's own 404 and 405.
     @app.exception_handler(Exception)
     async def crash(request: Request, exc: Exception) -> JSONResponse:
         log.error("unhandled error", exc_info=exc, extra={"request_id": _rid(request)})
@@ -346,6 +370,7 @@ def create_app(
             405, f"{request.method} not allowed here", None, "method_not_allowed"
         )
 
+    # The body is parsed by hand, so malformed JSON gets a 400 with the parser's message.
     async def read_body(request: Request) -> dict[str, Any]:
         try:
             body = json.loads(await request.body())
@@ -357,6 +382,8 @@ def create_app(
             raise ApiError(400, "request body must be a JSON object", None, "invalid_json")
         return body
 
+    # Asking for the experiment assigns a variant by `user` (or, without one, by request id,
+    # which splits requests rather than users).
     def pick_model(body: Mapping[str, Any], rid: str, user: str | None) -> ModelSlot:
         name = body.get("model", default_name)
         if splitter is not None and name == experiment:
@@ -374,6 +401,8 @@ def create_app(
     async def generate(
         request: Request, slot: ModelSlot, prompt: str, s: Sampling, chat: bool
     ) -> Response:
+        # Special tokens in the prompt are encoded as plain text, so a client cannot inject an
+        # end-of-text; a request too large for the pool fails here with 400.
         ids = slot.tokenizer.encode(prompt, allowed_special="none") if prompt else []
         if not ids:
             raise ApiError(400, "the prompt is empty", "prompt")
@@ -381,12 +410,14 @@ def create_app(
             slot.engine.check_fits(len(ids), s.max_tokens)
         except ValueError as exc:
             raise ApiError(400, str(exc), "max_tokens", "context_length_exceeded") from None
+        # `asyncio.Queue` is not thread-safe: the callback schedules the put on the loop.
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[tuple[int | None, str | None]] = asyncio.Queue()
 
         def on_token(_: GenRequest, token: int | None, reason: str | None) -> None:
             loop.call_soon_threadsafe(queue.put_nowait, (token, reason))
 
+        # Submit, and note what every response shares: its id, time, kind and the clock's start.
         gen = GenRequest(
             ids,
             s.max_tokens,
@@ -418,6 +449,7 @@ def create_app(
                 else:
                     metrics.itl.labels(model=slot.name).observe(now - last)
                 last = now
+                # The stop token itself is never shown; the last piece flushes held-back bytes.
                 metrics.observe_tokens(slot.name)
                 piece = "" if token in stop_ids else text.push(token)
                 if reason is not None:
@@ -425,6 +457,8 @@ def create_app(
                     return
                 yield piece, None
 
+        # Not streamed: collect every piece (aborting the request if the client goes away
+        # first), then answer one JSON body with the text and the token usage.
         headers = {"x-variant": slot.name}
         if not s.stream:
             try:
@@ -439,6 +473,7 @@ def create_app(
                 choice["message"] = {"role": "assistant", "content": answer}
             else:
                 choice["text"] = answer
+            # OpenAI's response object; `usage` counts tokens, the unit a client is billed in.
             usage = {
                 "prompt_tokens": len(ids),
                 "completion_tokens": len(gen.generated),
@@ -460,6 +495,7 @@ def create_app(
                 if chat:
                     first = {"index": 0, "delta": {"role": "assistant", "content": ""}}
                     yield _sse(rid, kind, created, slot.name, first)
+                # Chat chunks carry a `delta`, completion chunks plain `text`, as OpenAI's do.
                 async for piece, reason in pieces():
                     if chat:
                         choice = {"index": 0, "delta": {"content": piece}, "finish_reason": reason}
@@ -473,6 +509,8 @@ def create_app(
 
         return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
 
+    # The two generation endpoints differ only in how the prompt is built: as given (a string,
+    # or a list of one string), or rendered from chat messages by the template.
     @app.post("/v1/completions")
     async def completions(request: Request) -> Response:
         body = await read_body(request)
@@ -493,6 +531,8 @@ def create_app(
         slot = pick_model(body, _rid(request), s.user)
         return await generate(request, slot, prompt, s, chat=True)
 
+    # The read-only endpoints: the model list (the experiment included) and a health check with
+    # each engine's backend and KV usage.
     @app.get("/v1/models")
     async def models() -> dict[str, Any]:
         names = list(slots) + ([experiment] if splitter else [])
@@ -507,6 +547,7 @@ def create_app(
         backends = {n: s.backend for n, s in slots.items()}
         return {"status": "ok", "models": list(slots), "backends": backends, "kv_usage": kv}
 
+    # The Prometheus scrape, and the chat page with the default model's name filled in.
     @app.get("/metrics")
     async def prometheus() -> Response:
         return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
@@ -518,6 +559,7 @@ def create_app(
     return app
 
 
+# The middleware stores the request id in the ASGI scope's state; handlers read it back here.
 def _rid(request: Request) -> str:
     return request.scope.get("state", {}).get("request_id", "")
 
@@ -532,18 +574,22 @@ class _Observe:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        # The client's id if it sent one (so its logs and ours match), else a fresh one; the
+        # status defaults to 500 in case the app fails before it starts a response.
         headers = dict(scope.get("headers") or [])
         rid = headers.get(b"x-request-id", b"").decode("latin-1") or uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = rid
         status = [500]
         start = time.perf_counter()
 
+        # Wrapping `send` sees the status as it leaves and echoes the id in a response header.
         async def send_with_id(message: dict) -> None:
             if message["type"] == "http.response.start":
                 status[0] = message["status"]
                 message["headers"] = [*message.get("headers", []), (b"x-request-id", rid.encode())]
             await send(message)
 
+        # `finally`: a failed or disconnected request is counted and logged as well.
         try:
             await self.app(scope, receive, send_with_id)
         finally:
@@ -562,6 +608,7 @@ class _Observe:
             )
 
 
+# One SSE event: `data: <json>` and a blank line. Chat chunks are `chat.completion.chunk`.
 def _sse(rid: str, kind: str, created: int, model: str, choice: dict[str, Any]) -> str:
     chunk = {
         "id": f"cmpl-{rid}",
@@ -578,7 +625,9 @@ def _sse(rid: str, kind: str, created: int, model: str, choice: dict[str, Any]) 
 # Plain HTML and JavaScript, no build step: the form posts the conversation with `stream: true`,
 # reads the response body chunk by chunk, splits it into SSE events and appends each delta to the
 # answer. `data-done` marks the end (the browser test waits for it).
-CHAT_PAGE = """<!doctype html>
+CHAT_PAGE = (
+    # The markup: the conversation so far, the streamed answer, and the form.
+    """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>masterclass chat</title>
 <style>body{font-family:sans-serif;max-width:40em;margin:2em auto}
 #log div{margin:.5em 0}.user{font-weight:bold}#answer{white-space:pre-wrap}</style></head>
@@ -587,7 +636,10 @@ CHAT_PAGE = """<!doctype html>
 <form id="form"><input id="prompt" size="50" autocomplete="off">
 <button id="send" type="submit">Send</button></form>
 <script>
-const messages = [];
+"""
+    # On submit: append the user's message, post the whole conversation with `stream: true`
+    # (`__MODEL__` becomes the default model's name when served), show an error body as text.
+    """const messages = [];
 document.getElementById("form").addEventListener("submit", async (e) => {
   e.preventDefault();
   const input = document.getElementById("prompt"), answer = document.getElementById("answer");
@@ -601,13 +653,19 @@ document.getElementById("form").addEventListener("submit", async (e) => {
                           max_tokens: 32})});
   if (!res.ok) { answer.textContent = "error: " + (await res.text());
                  answer.setAttribute("data-done", "1"); return; }
-  const reader = res.body.getReader(), dec = new TextDecoder();
+"""
+    # Reading the stream: bytes are decoded incrementally (a chunk may end inside a character
+    # or an event, so the rest waits in `buf`) and cut into events at blank lines.
+    """  const reader = res.body.getReader(), dec = new TextDecoder();
   let buf = "", text = "";
   for (;;) {
     const {value, done} = await reader.read();
     if (done) break;
     buf += dec.decode(value, {stream: true});
-    let i;
+"""
+    # Each complete event is `data: <json>`; `[DONE]` ends the stream. The finished answer
+    # joins the conversation, and `data-done` tells the browser test it is complete.
+    """    let i;
     while ((i = buf.indexOf("\\n\\n")) >= 0) {
       const event = buf.slice(0, i); buf = buf.slice(i + 2);
       if (!event.startsWith("data: ")) continue;
@@ -622,6 +680,7 @@ document.getElementById("form").addEventListener("submit", async (e) => {
 });
 </script></body></html>
 """
+)
 
 
 # ## Engines and their backends
@@ -632,6 +691,7 @@ document.getElementById("form").addEventListener("submit", async (e) => {
 BACKENDS = ("torch", "onnx")
 
 
+# One backend for all models, or a mapping that must name every model; checked before any export.
 def _backend_names(models: Mapping[str, Any], backend: str | Mapping[str, str]) -> dict[str, str]:
     names = {n: backend for n in models} if isinstance(backend, str) else dict(backend)
     missing = [n for n in models if n not in names]
@@ -645,6 +705,8 @@ def _backend_names(models: Mapping[str, Any], backend: str | Mapping[str, str]) 
     return names
 
 
+# The engine's sizes are per model; an onnx slot exports its model first (the import is local,
+# so a torch-only server never loads onnxruntime).
 def build_slots(
     models: Mapping[str, tuple[LanguageModel, BPETokenizer]],
     *,
@@ -660,6 +722,7 @@ def build_slots(
     `threads` and `ort_optimization` configure the onnxruntime session (intra-op threads and
     graph optimization level, `llm_export.GRAPH_OPTIMIZATION`).
     """
+    # The backend changes only the engine's `forward`; the pool, scheduler and sampler are one.
     backends = _backend_names(models, backend)
     slots = {}
     for name, (model, tok) in models.items():
@@ -703,6 +766,8 @@ def serve(
     `backend` is "torch" (PyTorch) or "onnx" (onnxruntime, exported at start-up); `threads`
     sets the CPU threads of either.
     """
+    # Check the backend before loading anything; the thread count applies to PyTorch here and
+    # to onnxruntime through `build_slots`.
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}: choose one of {', '.join(BACKENDS)}")
     if threads is not None:
@@ -711,6 +776,7 @@ def serve(
         model, tok = run_dir_or_model
     else:
         model, tok = load_run(run_dir_or_model)
+    # One slot, named as clients will ask for it.
     slots = build_slots(
         {name: (model, tok)},
         num_blocks=num_blocks,
@@ -727,6 +793,8 @@ def serve(
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
 
 
+# Binding to port 0 lets the kernel pick a free port; another process could take it before the
+# server binds it, which is acceptable for tests.
 def free_port(host: str = "127.0.0.1") -> int:
     """A TCP port that was free a moment ago."""
     with socket.socket() as s:
@@ -734,6 +802,8 @@ def free_port(host: str = "127.0.0.1") -> int:
         return s.getsockname()[1]
 
 
+# Start the server, wait (at most 30 s) until it accepts connections, and always ask it to exit
+# and join the thread afterwards.
 @contextlib.contextmanager
 def server_in_thread(
     app: FastAPI, host: str = "127.0.0.1", port: int | None = None
@@ -744,6 +814,7 @@ def server_in_thread(
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
+    # Poll `started` rather than sleep a fixed time; a thread that died fails at once.
     deadline = time.monotonic() + 30
     while not server.started:
         if time.monotonic() > deadline or not thread.is_alive():
@@ -756,6 +827,7 @@ def server_in_thread(
         thread.join(timeout=30)
 
 
+# The command line mirrors `serve`'s parameters one to one.
 def main(argv: list[str] | None = None) -> None:
     """`python -m masterclass.deploy.server RUN_DIR [--host H] [--port P] ...`"""
     p = argparse.ArgumentParser(
@@ -766,6 +838,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="TCP port (default 8000)")
     p.add_argument("--name", default="capstone", help="model name clients ask for")
+    # The engine's capacity and the runtime.
     p.add_argument("--num-blocks", type=int, default=256, help="KV cache blocks in the pool")
     p.add_argument("--block-size", type=int, default=16, help="positions per KV block")
     p.add_argument("--max-batch", type=int, default=32, help="most sequences per step")
@@ -776,6 +849,7 @@ def main(argv: list[str] | None = None) -> None:
         default="torch",
         help="runtime of the model: PyTorch, or onnxruntime (exported at start-up)",
     )
+    # A bad run folder is a one-line error, not a traceback.
     a = p.parse_args(argv)
     try:
         model_and_tok = load_run(a.run_dir)

@@ -84,6 +84,9 @@ def speculative_accept(
             f"need p of {k + 1} rows and q of {k} rows for {k} draft tokens, got "
             f"{tuple(p.shape)} and {tuple(q.shape)}"
         )
+    # Accept draft token x with probability min(1, p(x) / q(x)); at the first rejection, sample
+    # from the residual $\max(p - q, 0)$, normalised, which makes every emitted token an exact
+    # sample from p; the walk ends there.
     out: list[int] = []
     u = torch.rand(k, generator=generator, dtype=torch.float64)  # (k,)
     for i in range(k):
@@ -97,10 +100,12 @@ def speculative_accept(
             resid = p[i]
         out.append(int(torch.multinomial(resid / resid.sum(), 1, generator=generator)))
         return out
+    # Every draft accepted: the target's extra position gives one more token for free.
     out.append(int(torch.multinomial(p[k], 1, generator=generator)))
     return out
 
 
+# Temperature scaling in float64, so the acceptance ratios are not eaten by rounding.
 def _probs(logits: Tensor, temperature: float) -> Tensor:
     return torch.softmax(logits.double() / temperature, dim=-1)  # (..., V)
 
@@ -134,6 +139,8 @@ def speculative_generate(
     >>> torch.equal(out, generate(big, torch.tensor([[1, 2, 3]]), 8, temperature=0)[0])
     True
     """
+    # A non-empty prompt, at least one draft per round, and one vocabulary for both models (else
+    # the draft's tokens would mean nothing to the target).
     if prompt.dim() != 1 or prompt.numel() == 0:
         raise ValueError(f"prompt must be a non-empty 1-D tensor, got shape {tuple(prompt.shape)}")
     if k < 1:
@@ -145,6 +152,7 @@ def speculative_generate(
             f"target and draft must share a vocabulary, got {target.config.vocab_size} and "
             f"{draft.config.vocab_size}"
         )
+    # Caches sized for the whole output plus one round's overshoot (k drafts and the extra one).
     target.eval()
     draft.eval()
     T = prompt.numel()
@@ -178,6 +186,9 @@ def speculative_generate(
         feed = torch.tensor([[tokens[-1], *d_tokens]])  # (1, k + 1)
         t_logits = target.decode(feed, tc)[0]  # (k + 1, V)
         passes += 1
+        # Greedy: keep drafts while they equal the target's argmax, then emit the target's own
+        # token (a correction, or a bonus after k matches), so the output is the target's greedy
+        # decoding exactly. Sampling: the acceptance rule.
         if temperature == 0:
             choice = t_logits.argmax(-1).tolist()  # target's argmax after each fed token
             n_ok = 0

@@ -109,12 +109,15 @@ def hz_to_mel(f: Tensor) -> Tensor:
     )
 
 
+# The inverse, branch by branch: 15 mel is the 1 kHz knee, where the two pieces meet.
 def mel_to_hz(m: Tensor) -> Tensor:
     """Inverse of `hz_to_mel`."""
     log_step = math.log(6.4) / 27.0
     return torch.where(m >= 15.0, 1000.0 * torch.exp(log_step * (m - 15.0)), 200.0 * m / 3.0)
 
 
+# The filterbank is a fixed matrix: multiplied onto a power spectrum `(K, frames)`, it sums each
+# band's bins with triangular weights.
 def mel_filterbank(
     sr: float, n_fft: int, n_mels: int, fmin: float = 0.0, fmax: float | None = None
 ) -> Tensor:
@@ -122,6 +125,8 @@ def mel_filterbank(
     fmax = sr / 2 if fmax is None else fmax
     if not 0 <= fmin < fmax <= sr / 2:
         raise ValueError(f"need 0 <= fmin < fmax <= sr/2 = {sr / 2}, got fmin={fmin}, fmax={fmax}")
+    # The bin frequencies, and the M + 2 corners equally spaced in mel between `fmin` and `fmax`:
+    # triangle i rises from corner i to corner i + 1 and falls to corner i + 2. All in float64.
     freqs = torch.arange(n_fft // 2 + 1, dtype=torch.float64) * sr / n_fft  # (K,)
     lo, hi = (
         hz_to_mel(torch.tensor(fmin, dtype=torch.float64)),
@@ -130,6 +135,8 @@ def mel_filterbank(
     corners = mel_to_hz(
         torch.linspace(float(lo), float(hi), n_mels + 2, dtype=torch.float64)
     )  # (M+2,)
+    # Both edges for every filter and bin at once, by broadcasting; Slaney's normalisation then
+    # divides each triangle by half its width in Hz, so every filter has the same area.
     widths = corners.diff()  # (M+1,)
     offsets = corners[:, None] - freqs[None, :]  # (M+2, K)
     rising = -offsets[:-2] / widths[:-1, None]  # (M, K)
@@ -138,6 +145,8 @@ def mel_filterbank(
     return filters * (2.0 / (corners[2:] - corners[:-2]))[:, None]
 
 
+# The log-mel spectrogram: power spectrum, mel bands, decibels, and a floor `top_db` below the
+# signal's own peak, which limits the dynamic range.
 def log_mel(
     x: Tensor,
     sr: float,
@@ -159,6 +168,9 @@ def log_mel(
     return torch.maximum(db, peak - top_db)
 
 
+# MFCCs: a DCT-II over the log-mel bands of each frame decorrelates them, and the first few
+# coefficients keep the spectral envelope. The DCT is a product with a cosine basis matrix,
+# coefficient 0 scaled by sqrt(1/N) and the others by sqrt(2/N), which makes it orthonormal.
 def dct_ii(x: Tensor) -> Tensor:
     r"""Orthonormal DCT-II along the last axis: $y_k = s_k \sum_j x_j \cos(\pi k (2j+1) / 2N)$."""
     N = x.shape[-1]
@@ -193,6 +205,8 @@ def synth_keywords(
     t = np.arange(L) / sr
     waves = np.zeros((n, L))
     labels = rng.integers(0, len(KEYWORDS), n)
+    # Each example draws its own low and high frequency from fixed ranges: a class is a pitch range
+    # and a shape (steady, rising, falling, two tones), never one exact frequency.
     for i, k in enumerate(labels):
         f_lo, f_hi = rng.uniform(300, 600), rng.uniform(1800, 2800)
         if k == 0:
@@ -207,6 +221,7 @@ def synth_keywords(
         sig = np.sin(phase)
         if k == 4:
             sig = np.sin(2 * np.pi * f_lo * t) + np.sin(2 * np.pi * f_hi * t)
+        # A Hann envelope of random length at a random onset, a random loudness, and white noise.
         env = np.zeros(L)
         start, length = rng.integers(0, L // 4), rng.integers(L // 2, 3 * L // 4)
         env[start : start + length] = np.hanning(length)
@@ -214,6 +229,8 @@ def synth_keywords(
     return torch.from_numpy(waves).float(), torch.from_numpy(labels)
 
 
+# The features are whole log-mel images flattened into vectors; training and test sets come from
+# different seeds.
 def train_keyword_classifier(steps: int = 150, *, seed: int = 0) -> tuple[nn.Module, float]:
     """A linear classifier on normalised log-mel images; returns it and its held-out accuracy."""
     torch.manual_seed(seed)

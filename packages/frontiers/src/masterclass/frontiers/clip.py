@@ -68,6 +68,8 @@ from torch import Tensor, nn
 
 from masterclass.nlp.bpe import BPETokenizer
 
+# The world of the experiment: three shapes in four colours, twelve classes, each named by its
+# caption's words.
 SHAPES = ("circle", "square", "triangle")
 COLOURS = {
     "red": (1.0, 0.1, 0.1),
@@ -86,6 +88,9 @@ def clip_loss(image_emb: Tensor, text_emb: Tensor, log_scale: Tensor) -> Tensor:
             f"image_emb and text_emb must both be (N, d), got {tuple(image_emb.shape)} and "
             f"{tuple(text_emb.shape)}"
         )
+    # Cosine similarities of every image with every caption, times the learned temperature; row i's
+    # correct column is i. The loss is the cross-entropy of the rows (image to text) and of the
+    # columns (text to image), averaged.
     u, v = F.normalize(image_emb, dim=-1), F.normalize(text_emb, dim=-1)
     logits = log_scale.clamp(max=math.log(100.0)).exp() * u @ v.T  # (N, N)
     labels = torch.arange(u.shape[0], device=u.device)
@@ -105,12 +110,15 @@ def draw_shapes(
     """`n` images `(n, 3, size, size)` float32 in [0, 1], class ids `(n,)` into `CLASSES`, captions."""
     if n <= 0 or size < 8:
         raise ValueError(f"need n > 0 and size >= 8, got n={n}, size={size}")
+    # A noisy dark background, one class per image, and a coordinate grid for the masks.
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
     images = rng.uniform(0.0, 0.15, (n, 3, size, size)).astype(np.float32)
     labels = rng.integers(0, len(CLASSES), n)
     colours = list(COLOURS.values())
     for i, k in enumerate(labels):
+        # Random size and position, the whole shape inside the image; the mask is painted in the
+        # class's colour on all three channels.
         shape, colour = SHAPES[k // len(COLOURS)], colours[k % len(COLOURS)]
         r = rng.uniform(0.2, 0.35) * size
         cx, cy = rng.uniform(r, size - r, 2)
@@ -125,6 +133,7 @@ def draw_shapes(
     return images, labels, [f"a {CLASSES[k]}" for k in labels]
 
 
+# Two towers into one space of width `d_embed`, and the temperature as a learnable log-scale.
 class CLIPModel(nn.Module):
     r"""Two small encoders into a shared space and the learnable log-scale $\theta$.
 
@@ -146,6 +155,8 @@ class CLIPModel(nn.Module):
             nn.Flatten(),
             nn.Linear(32, d_embed),
         )
+        # The text tower: a bag of token embeddings (enough here, where a caption's meaning does not
+        # depend on its word order), and the temperature initialised at 1 / 0.07 as in CLIP.
         self.token_emb = nn.Embedding(vocab_size, 64)
         self.text_proj = nn.Sequential(nn.GELU(), nn.Linear(64, d_embed))
         self.log_scale = nn.Parameter(torch.tensor(math.log(1 / 0.07)))
@@ -154,6 +165,7 @@ class CLIPModel(nn.Module):
         """Unnormalised image embeddings `(N, d_embed)`."""
         return self.image_encoder(images)
 
+    # The mean ignores padding: only real tokens count, in the sum and in the divisor.
     def encode_text(self, ids: Tensor) -> Tensor:
         """Unnormalised text embeddings `(N, d_embed)`: mean over non-pad tokens."""
         keep = (ids != self.pad_id).float()[..., None]  # (N, T, 1)
@@ -161,6 +173,7 @@ class CLIPModel(nn.Module):
         return self.text_proj(mean)
 
 
+# Captions and the zero-shot prompts share one small BPE vocabulary, trained on both templates.
 def tokenize(tokenizer: BPETokenizer, texts: list[str], pad_id: int) -> Tensor:
     """BPE ids of `texts`, right-padded with `pad_id` to the longest, `(N, T)`."""
     ids = [tokenizer.encode(t) for t in texts]
@@ -188,6 +201,8 @@ def train_clip(steps: int = 300, *, batch: int = 64, lr: float = 3e-3, seed: int
     tok, pad = caption_tokenizer()
     model = CLIPModel(tok.vocab_size, pad_id=pad)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
+    # Every batch is drawn afresh from its own seed; in a batch each image's own caption is its
+    # positive and the other captions are its negatives.
     for step in range(steps):
         images, _, captions = draw_shapes(batch, seed=seed * 100_000 + step)
         loss = clip_loss(
@@ -205,6 +220,8 @@ def zero_shot_accuracy(
     model: CLIPModel, tok: BPETokenizer, pad: int, *, n: int = 500, seed: int = 1
 ) -> float:
     """Accuracy on `n` fresh images of the classifier "nearest prompt embedding"."""
+    # A seed far from the training seeds gives unseen images. The class embeddings are the prompts'
+    # text embeddings; an image's prediction is the class of highest cosine similarity.
     images, labels, _ = draw_shapes(n, seed=10_000_000 + seed)
     with torch.no_grad():
         prompts = tokenize(tok, [f"a photo of a {c}" for c in CLASSES], pad)

@@ -56,10 +56,14 @@ import math
 import torch
 from torch import Tensor, nn
 
+# The frozen language model is the course's own; the feed-forward block is the Transformer
+# chapter's.
 from masterclass.llm.model import LanguageModel
 from masterclass.transformer.feedforward import FeedForward
 
 
+# Cross-attention is attention with queries from one sequence and keys and values from another: `k`
+# and `v` map the context's width to the model's, so the two can differ.
 class CrossAttention(nn.Module):
     """Multi-head attention from `x` `(B, T, d_model)` to a context `y` `(B, P, d_context)`."""
 
@@ -73,6 +77,8 @@ class CrossAttention(nn.Module):
         self.v = nn.Linear(d_context, d_model, bias=False)
         self.o = nn.Linear(d_model, d_model, bias=False)
 
+    # Any context length P works: the output keeps the text's shape, with one attention map over
+    # the P features per text position and head.
     def forward(
         self, x: Tensor, y: Tensor, *, return_weights: bool = False
     ) -> Tensor | tuple[Tensor, Tensor]:
@@ -82,6 +88,7 @@ class CrossAttention(nn.Module):
                 f"x must be (B, T, d_model) and y (B, P, d_context) with the same B, got "
                 f"{tuple(x.shape)} and {tuple(y.shape)}"
             )
+        # Split both sides into heads; queries come from the text, keys and values from the image.
         B, T, _ = x.shape
         P = y.shape[1]
         H, D = self.n_heads, self.head_dim
@@ -122,6 +129,8 @@ class GatedCrossAttention(nn.Module):
 class GatedLM(nn.Module):
     """`llm`'s `LanguageModel` with gated cross-attention to image features; the LM is frozen."""
 
+    # One gated cross-attention layer per `every` blocks; with the LM frozen, only these layers
+    # train, and with their gates at 0 the wrapped model starts out as exactly the LM.
     def __init__(self, lm: LanguageModel, d_context: int, every: int = 1, freeze_lm: bool = True):
         super().__init__()
         if every < 1:
@@ -135,6 +144,8 @@ class GatedLM(nn.Module):
         if freeze_lm:
             lm.requires_grad_(False)
 
+    # Cross-attention layer `layer // every` runs just before block `layer`, on the text states; the
+    # same image features serve every layer.
     def forward(self, idx: Tensor, image: Tensor) -> Tensor:
         """Logits `(B, T, V)` for token ids `idx` `(B, T)` conditioned on `image` `(B, P, d_context)`."""
         lm, T = self.lm, idx.shape[1]

@@ -98,6 +98,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+# The FFT convolution is the S4D chapter's, the MLP the Transformer chapter's.
 from masterclass.frontiers.s4d import causal_fft_conv
 from masterclass.transformer.feedforward import FeedForward
 
@@ -114,6 +115,7 @@ def direct_causal_conv(z: Tensor, h: Tensor) -> Tensor:
     return out.transpose(1, 2)
 
 
+# The sine activation of the implicit filter's MLP, with one learnable frequency per unit.
 class _Sin(nn.Module):
     def __init__(self, dim: int, w: float) -> None:
         super().__init__()
@@ -147,6 +149,8 @@ class ImplicitFilter(nn.Module):
         super().__init__()
         self.max_len = max_len
         self.n_freqs = n_freqs
+        # The MLP has sine activations with learnable frequencies (as in SIREN): smooth functions of
+        # position with enough detail for sharp filters. Its last layer has no bias.
         self.mlp = nn.Sequential(
             nn.Linear(2 * n_freqs + 1, hidden),
             _Sin(hidden, omega),
@@ -157,6 +161,9 @@ class ImplicitFilter(nn.Module):
         rates = torch.exp(torch.linspace(math.log(slow), math.log(fast), n_filters))
         self.register_buffer("rates", rates, persistent=False)
 
+    # Positional features of each step: time as a fraction of `max_len`, and K cosines and sines of
+    # it. Normalising by `max_len`, not `T`, makes a filter computed for a shorter sequence a prefix
+    # of the longer one.
     def forward(self, T: int) -> Tensor:
         """The filters for a sequence of `T` <= max_len steps, `(n_filters, T)`."""
         if not 0 < T <= self.max_len:
@@ -169,6 +176,8 @@ class ImplicitFilter(nn.Module):
         return self.mlp(pe).T * window  # (n_filters, T)
 
 
+# The operator's parameters: one input projection to all N + 1 streams, their short convolution, the
+# N - 1 implicit long filters with their skip terms, and an output projection.
 class HyenaOperator(nn.Module):
     r"""The order-$N$ Hyena recurrence, `(B, T, C) -> (B, T, C)`.
 
@@ -192,6 +201,7 @@ class HyenaOperator(nn.Module):
             raise ValueError(f"conv must be 'fft' or 'direct', got {conv!r}")
         torch.manual_seed(seed)
         self.d_model, self.order, self.conv = d_model, order, conv
+        # One input projection produces all N + 1 streams, `v` and `x^1 .. x^N`, side by side.
         width = (order + 1) * d_model
         self.in_proj = nn.Linear(d_model, width)
         # A short causal depthwise convolution on each projection: local context before the
@@ -241,6 +251,8 @@ class HyenaOperator(nn.Module):
         return self.out_proj(z)
 
 
+# A language model around the operator: Hyena takes attention's place in an otherwise ordinary
+# pre-norm block with a residual around each half.
 class HyenaLM(nn.Module):
     """Embedding, `n_layers` pre-norm blocks (Hyena operator + MLP), LayerNorm and an output head."""
 
@@ -261,6 +273,8 @@ class HyenaLM(nn.Module):
         self.norm = nn.LayerNorm(d_model)
         self.head = nn.Linear(d_model, vocab_size)
 
+    # Each layer adds the operator's output, then the MLP's, to the residual stream. There is no
+    # positional embedding: the long filters already weigh each input by its distance.
     def forward(self, idx: Tensor) -> Tensor:
         """Logits `(B, T, V)` for token ids `(B, T)`."""
         x = self.emb(idx)  # (B, T, C)
@@ -303,6 +317,8 @@ def recall_batch(n: int, vocab: int = 20, length: int = 64, *, generator: torch.
     return seq, targets, answer
 
 
+# Training draws a fresh batch every step (there is nothing to memorise, only the skill), with a
+# one-cycle learning-rate schedule; the loss covers every predictable value.
 def train_associative_recall(
     steps: int = 400,
     *,
@@ -314,6 +330,7 @@ def train_associative_recall(
     length: int = 64,
 ) -> tuple[HyenaLM, float]:
     """Train a two-layer Hyena on recall; returns the model and its accuracy on 1000 fresh queries."""
+    # One generator draws every batch and the final test, so the seed fixes the whole run.
     g = torch.Generator().manual_seed(seed)
     model = HyenaLM(vocab, d_model, length, seed=seed)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
@@ -325,6 +342,8 @@ def train_associative_recall(
         loss.backward()
         opt.step()
         sched.step()
+    # Evaluation asks only the final query of 1000 new sequences: the prediction at the last
+    # position.
     seq, _, answer = recall_batch(1000, vocab, length, generator=g)
     with torch.no_grad():
         accuracy = (model(seq)[:, -1].argmax(-1) == answer).float().mean().item()

@@ -164,12 +164,16 @@ class HybridPatchEmbedding(nn.Module):
 
     def __init__(self, args: ViTArgs) -> None:
         super().__init__()
+        # Each stage halves the image, so only a power-of-two patch size gives exactly the ViT's
+        # grid.
         P = args.patch_size
         if P < 2 or P & (P - 1):
             raise ValueError(
                 f"the hybrid stem halves the image per stage, so patch_size must be a power of 2 "
                 f">= 2, got {P}; use the plain PatchEmbedding otherwise"
             )
+        # The channels widen to `d_model / 2` in the early stages and to `d_model` in the last,
+        # whose output pixels are the tokens.
         stages: list[nn.Module] = []
         c_in, n_stages = args.channels, int(math.log2(P))
         for k in range(n_stages):
@@ -179,6 +183,8 @@ class HybridPatchEmbedding(nn.Module):
         self.stem = nn.Sequential(*stages)
         self.patch_size, self.channels = P, args.channels
 
+    # The output grid `(B, d, H/P, W/P)` is flattened row by row into tokens, the order the plain
+    # patch embedding uses.
     def forward(self, images: Tensor) -> Tensor:
         """Tokens `(B, N, d_model)` of `images` `(B, C, H, W)`, row by row over the grid."""
         if images.dim() != 4 or images.shape[1] != self.channels:
@@ -194,6 +200,7 @@ class HybridPatchEmbedding(nn.Module):
         return self.stem(images).flatten(2).transpose(1, 2)  # (B, N, d)
 
 
+# The text tower is CLIP's, unchanged: a padding-aware mean of token embeddings.
 class TextTower(nn.Module):
     """`clip.py`'s text encoder: the mean of non-pad token embeddings, GELU, a linear map."""
 
@@ -225,6 +232,9 @@ class JointModel(nn.Module):
         self, vocab_size: int, pad_id: int, *, d_embed: int = 32, hybrid: bool = True, seed: int = 0
     ) -> None:
         super().__init__()
+        # The captioner's ViT is the shared image tower; the hybrid stem replaces its patch
+        # embedding. The contrastive side adds a projection of the class token, a text tower and
+        # CLIP's temperature; `null_image` is the learned prefix a dropped image becomes.
         self.captioner: Captioner = make_captioner(vocab_size, seed=seed)
         vit = self.captioner.vit
         if hybrid:
@@ -235,6 +245,8 @@ class JointModel(nn.Module):
         self.null_image = nn.Parameter(torch.zeros(1, 1, self.captioner.lm.config.d_model))
         self.log_vars = nn.Parameter(torch.zeros(2))  # s_con, s_cap of uncertainty weighting
 
+    # The three towers that can be frozen, and the image embedding the contrastive loss uses: the
+    # class token's output, projected.
     def towers(self) -> dict[str, list[nn.Parameter]]:
         """The parameters of each freezable tower."""
         c = self.captioner
@@ -284,6 +296,7 @@ class FreezeSchedule:
             if not 0 <= a <= b:
                 raise ValueError(f"tower {name!r} has steps ({a}, {b}); need 0 <= start <= stop")
 
+    # A step is frozen for a tower when it lies in the tower's half-open range.
     def frozen_at(self, step: int) -> set[str]:
         """The towers frozen at `step`."""
         return {name for name, (a, b) in self.frozen.items() if a <= step < b}
@@ -327,6 +340,8 @@ def joint_losses(
     `images` `(B, 3, S, S)`, `text_ids` `(B, T')` for the text tower, decoder `inputs` and
     `targets` `(B, T)` as made by `vit.caption_batch`, `keep` `(B,)` bool.
     """
+    # One ViT pass serves both losses. The contrastive loss uses only the pairs that kept their
+    # image, and needs at least two of them (a single pair has no negatives).
     c = model.captioner
     tokens = c.vit(images)  # (B, 1 + N, d_v)
     if keep.sum() >= 2:
@@ -334,6 +349,8 @@ def joint_losses(
         l_con = clip_loss(image_emb, model.text_tower(text_ids[keep]), model.log_scale)
     else:  # fewer than two pairs have no negatives: no contrastive term this step
         l_con = tokens.new_zeros(())
+    # The captioning loss covers every row; a dropped row decodes from the null prefix, so the
+    # decoder learns to caption without seeing the image.
     prefix = drop_rows(c.projector(tokens), keep, model.null_image)  # (B, 1 + N, d)
     logits = c.decode(prefix, inputs)  # (B, T, V)
     l_cap = F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=-100)
@@ -353,6 +370,8 @@ def recall_at_1(sim: Tensor, labels: Tensor) -> tuple[float, float]:
         raise ValueError(
             f"sim must be (N, N) and labels (N,), got {tuple(sim.shape)} and {tuple(labels.shape)}"
         )
+    # Several images share a caption (twelve classes), so a hit is any item of the right label, not
+    # only the paired one.
     match = labels[:, None] == labels[None, :]  # (N, N)
     i2t = match.gather(1, sim.argmax(1, keepdim=True)).float().mean()
     t2i = match.gather(1, sim.T.argmax(1, keepdim=True)).float().mean()
@@ -364,6 +383,7 @@ def retrieval_recall(
     model: JointModel, tok: BPETokenizer, pad: int, *, n: int = 240, seed: int = 1
 ) -> dict[str, float]:
     """Recall@1 both ways on `n` held-out pairs (a seed range never used in training)."""
+    # Embed held-out images and their captions in eval mode, then restore the mode the caller had.
     images, labels, captions = draw_shapes(n, seed=10_000_000 + seed)
     was_training = model.training
     model.eval()
@@ -393,6 +413,8 @@ class JointConfig:
     batch: int = 32  # pairs per step
     lr: float = 3e-3  # peak learning rate of the one-cycle schedule
 
+    # A run's choices are checked when the config is made; the freeze schedule checks its own
+    # towers.
     def __post_init__(self) -> None:
         if self.tasks not in ("joint", "contrastive", "captioning"):
             raise ValueError(
@@ -416,6 +438,8 @@ def joint_step(
     generator: torch.Generator,
 ) -> tuple[float, float]:
     """One optimiser step on a fresh batch; returns the (contrastive, captioning) losses."""
+    # Freeze by the schedule, draw a fresh batch with its captions as decoder inputs and targets,
+    # and decide per pair whether it keeps its image.
     apply_freezing(model, cfg.freeze.frozen_at(step))
     images, _, captions = draw_shapes(cfg.batch, seed=seed * 100_000 + step)
     inputs, targets = caption_batch(tok, captions, pad)
@@ -423,6 +447,8 @@ def joint_step(
     l_con, l_cap = joint_losses(
         model, torch.from_numpy(images), tokenize(tok, captions, pad), inputs, targets, keep
     )
+    # The task picks one loss, or combines both: by the learnt uncertainty weights, or by the fixed
+    # ones.
     if cfg.tasks == "contrastive":
         loss = l_con
     elif cfg.tasks == "captioning":
@@ -431,6 +457,8 @@ def joint_step(
         loss = uncertainty_weighting(torch.stack([l_con, l_cap]), model.log_vars)
     else:
         loss = cfg.weights[0] * l_con + cfg.weights[1] * l_cap
+    # Frozen towers get no gradient (`apply_freezing` cleared theirs), so AdamW leaves them
+    # untouched.
     opt.zero_grad(set_to_none=True)
     loss.backward()
     opt.step()
@@ -447,6 +475,9 @@ def train_joint(
 ) -> tuple[JointModel, list[dict[str, float]], dict[str, float]]:
     """Train a `JointModel`; returns it, the history (losses and recall every `eval_every` steps,
     and at the end) and the greedy-caption accuracies on fresh images."""
+    # One optimiser over all parameters (frozen ones get no gradient and AdamW skips them), and a
+    # one-cycle schedule; recall is measured every `eval_every` steps and at the end, and the final
+    # captions are scored on fresh images.
     cfg = cfg or JointConfig()
     torch.manual_seed(seed)
     tok, pad = caption_tokenizer()

@@ -149,6 +149,9 @@ def parallel_scan(a: Tensor, b: Tensor) -> Tensor:
         raise ValueError(
             f"a and b must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}"
         )
+    # Hillis-Steele: at offsets 1, 2, 4, ... every position combines with the one `offset` before
+    # it; after ceil(log2 T) rounds each position holds the composition of its whole prefix, so `b`
+    # is the state.
     T = a.shape[1]
     offset = 1
     while offset < T:
@@ -171,6 +174,8 @@ class MambaCache:
     ssm: list[Tensor]
 
     @classmethod
+    # A fresh cache per layer: the last `d_conv` inputs of the convolution and the SSM state `h`,
+    # both zero before the first token.
     def empty(cls, args: MambaArgs, batch: int, dtype: torch.dtype = torch.float32) -> MambaCache:
         """Zero states for `batch` sequences."""
         return cls(
@@ -192,6 +197,9 @@ class MambaMixer(nn.Module):
         super().__init__()
         self.args = args
         di, N, R = args.d_inner, args.d_state, args.dt_rank
+        # The projections of the block: in to the SSM branch `x` and the gate `z`, a depthwise
+        # causal convolution, the input-dependent Delta, B and C, and Delta's expansion to every
+        # channel.
         self.in_proj = nn.Linear(args.d_model, 2 * di, bias=False)
         self.conv1d = nn.Conv1d(di, di, args.d_conv, groups=di, padding=args.d_conv - 1)
         self.x_proj = nn.Linear(di, R + 2 * N, bias=False)
@@ -245,12 +253,17 @@ class MambaMixer(nn.Module):
         conv_state = torch.cat([conv_state[..., 1:], x[..., None]], dim=-1)  # (B, d_inner, d_conv)
         x = (conv_state * self.conv1d.weight[:, 0]).sum(-1) + self.conv1d.bias  # (B, d_inner)
         x = F.silu(x)
+        # The selective SSM step on a sequence of length one: the input-dependent discretisation,
+        # one update of the state, the readout through C with the skip D, and the SiLU gate from
+        # `z`.
         dA, dBx, C = self._ssm_inputs(x[:, None])  # time axis of length 1
         ssm_state = dA[:, 0] * ssm_state + dBx[:, 0]  # (B, d_inner, N)
         y = (ssm_state * C[:, 0, None, :]).sum(-1) + self.D * x  # (B, d_inner)
         return self.out_proj(y * F.silu(z)), conv_state, ssm_state
 
 
+# A block is just the mixer inside a pre-norm residual: Mamba has no separate MLP, the expansion
+# inside the mixer takes its place.
 class MambaBlock(nn.Module):
     """Pre-norm residual block `u + mixer(norm(u))`."""
 
@@ -272,6 +285,8 @@ class MambaLM(nn.Module):
     torch.Size([2, 5, 20])
     """
 
+    # The model: embeddings, the blocks and a final RMSNorm; the output head reuses the embedding
+    # matrix (tied), as Hugging Face's Mamba does.
     def __init__(self, args: MambaArgs) -> None:
         super().__init__()
         torch.manual_seed(args.seed)
@@ -280,6 +295,8 @@ class MambaLM(nn.Module):
         self.layers = nn.ModuleList(MambaBlock(args) for _ in range(args.n_layers))
         self.norm_f = RMSNorm(args.d_model, eps=args.eps)
 
+    # The stack runs with either scan (`parallel` picks which, with the same result up to
+    # rounding); the final norm's output is what the tied head turns into logits.
     def hidden_states(self, idx: Tensor, parallel: bool = True) -> Tensor:
         """Final normalised hidden states `(B, T, d_model)` (HF `MambaModel`'s last_hidden_state)."""
         if idx.dim() != 2 or idx.dtype not in (torch.int32, torch.int64):
@@ -295,6 +312,8 @@ class MambaLM(nn.Module):
         """Logits `(B, T, V)` through the tied embedding matrix."""
         return self.hidden_states(idx, parallel) @ self.embeddings.weight.T
 
+    # Generation runs each layer's `step` with that layer's slice of the cache: constant work and
+    # memory per token, whatever the length so far.
     def step(self, idx: Tensor, cache: MambaCache) -> Tensor:
         """Logits `(B, V)` for one new token per sequence `idx` `(B,)`; updates `cache` in place."""
         h = self.embeddings(idx)  # (B, d_model)

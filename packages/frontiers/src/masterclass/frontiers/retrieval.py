@@ -76,6 +76,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+# The course's own language model, generator and tokenizer serve the retrieval-augmented generation
+# and the kNN-LM below.
 from masterclass.llm.generate import generate
 from masterclass.llm.model import LanguageModel
 from masterclass.nlp.bpe import BPETokenizer
@@ -91,6 +93,8 @@ class BM25:
         b: float = 0.75,
         epsilon: float = 0.25,
     ) -> None:
+        # Precompute what every query needs: each document's term counts and length, and the mean
+        # length.
         if not corpus:
             raise ValueError("corpus is empty: BM25 needs at least one document")
         if k1 < 0 or not 0 <= b <= 1:
@@ -164,6 +168,8 @@ def lm_hidden_and_logits(model: LanguageModel, idx: Tensor) -> tuple[Tensor, Ten
     return seen[0], logits
 
 
+# The datastore is built once, from one pass over `ids`: at every position the key is the hidden
+# state and the value is the token that came next.
 class KNNLM:
     """A language model interpolated with a nearest-neighbour datastore built from `ids`."""
 
@@ -178,6 +184,9 @@ class KNNLM:
         self.keys = hidden.reshape(-1, hidden.shape[-1])  # (M, d)
         self.values = ids[:, 1:].reshape(-1)  # (M,) the token that followed each key
 
+    # Retrieval: the k nearest keys of each query, weighted by a softmax of minus their squared
+    # distances over `tau`; each neighbour's weight goes to its value token, so tokens seen several
+    # times among the neighbours add up.
     def knn_log_probs(self, hidden: Tensor) -> Tensor:
         r"""$\log p_{kNN}$ `(N, V)` for query keys `(N, d)`."""
         d2 = torch.cdist(hidden, self.keys).square()  # (N, M)
@@ -187,6 +196,8 @@ class KNNLM:
         p.scatter_add_(1, self.values[nn_idx], weights)  # (N, V)
         return p.log()
 
+    # The interpolation `lam p_kNN + (1 - lam) p_LM`, computed in log space with `logaddexp`; at
+    # `lam` = 0 or 1 the unused side is set to minus infinity directly, since `math.log(0)` fails.
     def log_probs(self, idx: Tensor, lam: float) -> Tensor:
         """Mixed next-token log-probabilities `(B, T, V)` for `idx` `(B, T)`."""
         if not 0.0 <= lam <= 1.0:
@@ -226,6 +237,8 @@ def rag_answer(
     """Retrieve `k` documents for `question` and generate; returns (retrieved ids, answer tokens)."""
     if not docs:
         raise ValueError("docs is empty: RAG needs documents to retrieve from")
+    # Retrieval and generation meet in the prompt: the top-k documents by BM25 over BPE tokens, then
+    # the question, one per line; the answer is the model's greedy continuation.
     index = BM25([tokenizer.encode(d) for d in docs])
     hits = index.top_k(tokenizer.encode(question), k)
     prompt = "\n".join([docs[i] for i in hits] + [question])

@@ -125,11 +125,16 @@ def zoh(A: Tensor, B: Tensor, dt: Tensor) -> tuple[Tensor, Tensor]:
 def kernel_vandermonde(A: Tensor, B: Tensor, C: Tensor, dt: Tensor, L: int) -> Tensor:
     r"""$K_l = 2\,\mathrm{Re} \sum_n C_n \bar B_n \bar A_n^l$, `(H, N)` complex inputs, `dt` `(H, 1)`
     -> `(H, L)` real."""
+    # Zero-order hold gives the discrete B; the powers of the discrete A, `exp(dt A l)`, are a
+    # Vandermonde matrix. The conjugate modes, not stored, make the kernel real: hence `2 Re`.
     _, Bbar = zoh(A, B, dt)  # (H, N)
     powers = torch.exp(dt[..., None] * A[..., None] * torch.arange(L, device=A.device))  # (H, N, L)
     return 2 * torch.einsum("hn,hnl->hl", C * Bbar, powers).real  # (H, L)
 
 
+# The same kernel by its DFT: at each root of unity z_k the geometric series over l sums in closed
+# form, (1 - Abar^L) / (1 - Abar z_k), so no power beyond the L-th is formed; an inverse FFT
+# returns the kernel.
 def kernel_fft(A: Tensor, B: Tensor, C: Tensor, dt: Tensor, L: int) -> Tensor:
     r"""The same kernel from its DFT $\hat K_k = \sum_n C_n \bar B_n (1 - \bar A_n^L)/(1 - \bar A_n z_k)$."""
     Abar, Bbar = zoh(A, B, dt)  # (H, N)
@@ -140,6 +145,7 @@ def kernel_fft(A: Tensor, B: Tensor, C: Tensor, dt: Tensor, L: int) -> Tensor:
     return 2 * torch.fft.ifft(K_hat, dim=-1).real  # (H, L)
 
 
+# Applying a kernel: a causal convolution by FFT, used by S4D's forward and by Hyena's long filters.
 def causal_fft_conv(u: Tensor, K: Tensor) -> Tensor:
     r"""$y_k = \sum_{j \le k} K_{k-j} u_j$ for `u` `(B, T, H)` and `K` `(H, T)`, by FFT.
 
@@ -153,6 +159,8 @@ def causal_fft_conv(u: Tensor, K: Tensor) -> Tensor:
     return torch.fft.irfft(U * Kf, n=n)[..., :T].transpose(1, 2)  # (B, T, H)
 
 
+# The layer: the parameters of H independent diagonal SSMs with N complex modes each, plus a skip
+# term D per channel.
 class S4D(nn.Module):
     r"""One diagonal SSM per channel, `(B, T, H) -> (B, T, H)`, S4D-Lin initialised.
 
@@ -189,6 +197,7 @@ class S4D(nn.Module):
         self.log_dt = nn.Parameter(u * (math.log(dt_max) - math.log(dt_min)) + math.log(dt_min))
         self.D = nn.Parameter(torch.randn(H, generator=g, dtype=dtype))
 
+    # The stored parameters become the complex A (real part negative), B and C, and the step sizes.
     def params(self) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         """Complex `A`, `B`, `C` `(H, N)` and real `dt` `(H, 1)`."""
         A = torch.complex(-torch.exp(self.log_A_real), self.A_imag)
@@ -202,6 +211,8 @@ class S4D(nn.Module):
         if u.dim() != 3 or u.shape[-1] != self.D.shape[0]:
             raise ValueError(f"u must have shape (B, T, H={self.D.shape[0]}), got {tuple(u.shape)}")
 
+    # The convolution view for training: one kernel of length T per channel, one FFT convolution,
+    # plus the skip term D u.
     def forward(self, u: Tensor) -> Tensor:
         """Convolution view: `(B, T, H) -> (B, T, H)`."""
         self._check(u)
@@ -220,6 +231,8 @@ class S4D(nn.Module):
         x = Abar * x + Bbar * u_k[..., None]  # (B, H, N)
         return x, 2 * (C * x).sum(-1).real + self.D * u_k  # (B, H, N), (B, H)
 
+    # The recurrent view runs `step` T times from a zero state and gives the same outputs as
+    # `forward` up to rounding.
     def recurrent(self, u: Tensor) -> Tensor:
         """Recurrent view: the same map as `forward`, one step at a time."""
         self._check(u)

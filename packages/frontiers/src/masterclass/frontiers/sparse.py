@@ -78,6 +78,8 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from torch import Tensor
 
+# Both layers reuse the `llm` chapter's `MoE`: its router and experts, with the routing rule
+# changed.
 from masterclass.llm.moe import MoE
 
 
@@ -97,6 +99,8 @@ class ExpertChoiceMoE(MoE):
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:  # type: ignore[override]
         r"""Every expert takes its top-`C` tokens by router probability, $C = \lceil cN/E \rceil$."""
+        # Each expert takes the same number of tokens, `capacity`, so the load is balanced by
+        # construction; a token may be chosen by several experts or by none.
         B, T, C = x.shape
         flat = x.reshape(B * T, C)  # (N, C)
         N = flat.shape[0]
@@ -136,6 +140,8 @@ def expert_parallel_forward(moe: MoE, x: Tensor) -> Tensor:
         raise ValueError(
             "expert_parallel_forward is dropless: build the MoE with capacity_factor=None"
         )
+    # Experts are split into equal blocks of consecutive ids, one block per rank: expert e lives
+    # on rank `e // per_rank`.
     world, rank = dist.get_world_size(), dist.get_rank()
     if moe.n_experts % world:
         raise ValueError(
@@ -144,6 +150,8 @@ def expert_parallel_forward(moe: MoE, x: Tensor) -> Tensor:
     per_rank = moe.n_experts // world
     B, T, C = x.shape
     flat = x.reshape(B * T, C)  # (N, C)
+    # Route every token (each of the k choices becomes one row to send), then sort the rows by
+    # expert, which groups them by destination rank, as `all_to_all_single` needs.
     _, experts, weights = moe.route(flat)  # (N, k) each
     expert_ids = experts.reshape(-1)  # (N k,)
     token_ids = torch.arange(flat.shape[0]).repeat_interleave(moe.top_k)  # (N k,)
@@ -174,6 +182,8 @@ def expert_parallel_forward(moe: MoE, x: Tensor) -> Tensor:
     return out.reshape(B, T, C)
 
 
+# The test harness: a free local port for the gloo rendezvous, and the same seeded layer built on
+# every rank and in the parent.
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -211,6 +221,8 @@ def run_expert_parallel(
 ) -> tuple[list[Tensor], list[Tensor], MoE]:
     """Spawn `world` gloo processes running `expert_parallel_forward`; returns each rank's inputs,
     outputs and the (identically seeded) layer, so the caller can compare with one process."""
+    # Spawned workers (a fresh interpreter each, safe with threads) meet at a free local port; each
+    # puts its inputs and outputs on the queue.
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
     port = _free_port()
@@ -220,6 +232,8 @@ def run_expert_parallel(
     ]
     for p in procs:
         p.start()
+    # Collect every rank's result, then reap the workers, killing any that hang; a non-zero exit
+    # code means a worker failed, whatever reached the queue.
     try:
         results = dict((rank, (x, y)) for rank, x, y in (queue.get(timeout=timeout) for _ in procs))
     finally:

@@ -94,6 +94,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+# The data and tokenizer are the CLIP chapter's generated shapes; the decoder is `llm`'s language
+# model, and the encoder blocks are the Transformer chapter's, configured the ViT way.
 from masterclass.frontiers.clip import COLOURS, SHAPES, caption_tokenizer, draw_shapes
 from masterclass.llm.config import LMConfig
 from masterclass.llm.model import LanguageModel
@@ -114,6 +116,7 @@ class ViTArgs:
     d_ff: int = 64  # (intermediate_size)
     norm_eps: float = 1e-12  # (layer_norm_eps): ViT's default
 
+    # The image must split into whole patches; the grid side follows.
     def __post_init__(self) -> None:
         if self.patch_size <= 0 or self.image_size % self.patch_size != 0:
             raise ValueError(
@@ -140,6 +143,8 @@ class PatchEmbedding(nn.Module):
     def __init__(self, args: ViTArgs) -> None:
         super().__init__()
         self.patch_size = args.patch_size
+        # A convolution with kernel and stride P is one linear map applied to each non-overlapping P
+        # x P patch: the patch embedding.
         self.proj = nn.Conv2d(args.channels, args.d_model, args.patch_size, stride=args.patch_size)
 
     def forward(self, images: Tensor) -> Tensor:
@@ -182,6 +187,8 @@ def interpolate_positions(pos: Tensor, grid: int, new_grid: tuple[int, int]) -> 
 class ViT(nn.Module):
     """Patch embedding, class token, learnt 2-D positions, pre-norm blocks, final LayerNorm."""
 
+    # A learnt class token and one learnt position per token (class token included), both
+    # initialised small, as in the reference ViT.
     def __init__(self, args: ViTArgs) -> None:
         super().__init__()
         self.args = args
@@ -190,6 +197,8 @@ class ViT(nn.Module):
         self.pos_emb = nn.Parameter(torch.zeros(1, 1 + args.grid**2, args.d_model))
         nn.init.trunc_normal_(self.cls_token, std=0.02)
         nn.init.trunc_normal_(self.pos_emb, std=0.02)
+        # ViT's blocks: a GELU MLP and LayerNorm in pre-norm order, with a final LayerNorm after the
+        # last block.
         cfg = BlockConfig(
             d_model=args.d_model,
             n_heads=args.n_heads,
@@ -208,6 +217,8 @@ class ViT(nn.Module):
         Without `interpolate` the image must have the training size; with it, any multiple of the
         patch size, the positions resampled to the new grid.
         """
+        # Patches become tokens, the class token goes in front, and the positions are added
+        # (resampled when the grid differs from training's); then the blocks.
         H, W = images.shape[-2:]
         if not interpolate and (self.args.image_size,) * 2 != (H, W):
             raise ValueError(
@@ -235,6 +246,8 @@ class ViT(nn.Module):
 class Captioner(nn.Module):
     """ViT encoder, a two-layer projector, and `llm`'s `LanguageModel` reading the image as a prefix."""
 
+    # With learnt absolute positions, the LM's context must fit the image prefix and at least one
+    # caption token. The projector maps ViT's width to the LM's, LLaVA-style.
     def __init__(self, vit: ViT, lm: LanguageModel) -> None:
         super().__init__()
         if lm.config.pos == "learned" and lm.config.max_seq_len <= 1 + vit.args.grid**2:
@@ -255,6 +268,9 @@ class Captioner(nn.Module):
         """Logits `(B, T, V)` at the caption positions for `ids` `(B, T)` after `images`."""
         return self.decode(self.projector(self.vit(images)), ids)
 
+    # The decoder's own forward pass, with the image prefix spliced in before the token embeddings:
+    # positions (learnt or RoPE) and the causal masks span prefix and caption together, so caption
+    # tokens attend to every image token.
     def decode(self, prefix: Tensor, ids: Tensor) -> Tensor:
         """Logits `(B, T, V)` at the caption positions for `ids` `(B, T)` after the projected
         image tokens `prefix` `(B, P, d)` (the joint-training chapter edits the prefix)."""
@@ -271,6 +287,8 @@ class Captioner(nn.Module):
             x = block(x, rope, masks[layer], None, layer)
         return lm.lm_head(lm.norm(x[:, P:]))  # (B, T, V)
 
+    # Greedy decoding without a cache: the whole prefix and caption run again for each new token,
+    # which is cheap at these sizes.
     @torch.no_grad()
     def caption(self, images: Tensor, bos: int, eos: int, max_new: int = 8) -> list[list[int]]:
         """Greedy captions of `images`: token ids after `bos`, stopped at `eos` (not included)."""
@@ -294,6 +312,8 @@ class Captioner(nn.Module):
 
 def caption_batch(tok: BPETokenizer, captions: list[str], pad: int) -> tuple[Tensor, Tensor]:
     """Decoder inputs `(B, T)` (starting with `<s>`) and targets `(B, T)` (ending with `</s>`)."""
+    # The pad token doubles as begin and end of a caption; inputs drop the last token and targets
+    # the first, and the targets' padding is -100, so the loss ignores it.
     seqs = [[pad, *tok.encode(c), pad] for c in captions]
     width = max(len(s) for s in seqs) - 1
     inputs = torch.tensor([s[:-1] + [pad] * (width + 1 - len(s)) for s in seqs])
@@ -311,6 +331,8 @@ def make_captioner(vocab_size: int, *, seed: int = 0) -> Captioner:
 
 def train_captioner(steps: int = 300, *, batch: int = 32, lr: float = 3e-3, seed: int = 0):
     """Train a captioner on generated shapes; returns (model, tokenizer, pad id, accuracies)."""
+    # A fresh batch of shapes every step, the captions as teacher-forced inputs, and cross-entropy
+    # on the caption positions only.
     tok, pad = caption_tokenizer()
     model = make_captioner(tok.vocab_size, seed=seed)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
@@ -332,6 +354,8 @@ def caption_accuracy(
 ) -> dict[str, float]:
     """On `n` fresh images: the fractions of greedy captions of the form "a <colour> <shape>",
     with the right colour word, the right shape word, and exactly right."""
+    # Held-out images from a seed range training never uses; each greedy caption is checked for its
+    # form, then word by word.
     images, _, captions = draw_shapes(n, seed=10_000_000 + seed)
     model.eval()
     got = [tok.decode(g).split() for g in model.caption(torch.from_numpy(images), pad, pad)]

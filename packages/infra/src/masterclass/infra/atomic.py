@@ -119,6 +119,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+# The public calls: the ways to write a file (through a callback, or from bytes, text or JSON), a
+# folder, the two fsyncs, and the clean-up of what killed writers left.
 __all__ = [
     "atomic_directory",
     "atomic_write",
@@ -213,6 +215,8 @@ def _alive(pid: int) -> bool:
     return True
 
 
+# A temporary entry is stale when its name says it belongs to `path` and the process id in it is no
+# longer running: a live writer's files are left alone.
 def stale_temp_files(path: str | os.PathLike) -> list[Path]:
     """The temporary files (or folders) of writes of `path` whose writer is dead, sorted by name."""
     target = _as_path(path)
@@ -268,6 +272,8 @@ def atomic_write(
 
     Returns the target path. A reader of `path` sees the old file or the new one, never a part.
     """
+    # Refuse what cannot be replaced atomically: a target whose folder is missing, or a folder
+    # (which `atomic_directory` handles).
     target = _as_path(path)
     if not callable(write):
         raise TypeError(f"write must be a callable taking the temporary path, got {write!r}")
@@ -275,11 +281,16 @@ def atomic_write(
         raise ValueError(f"path {str(target)!r}: its folder does not exist; create it first")
     if target.is_dir():
         raise ValueError(f"path {str(target)!r} is a folder; use atomic_directory for folders")
+    # The temporary file lives in the target's own folder, so the final rename stays on one file
+    # system (a rename across file systems is a copy, and not atomic). Its name carries this
+    # process's id, which lets a later writer recognise it as stale if this one dies.
     remove_stale_temp_files(target)
     fd, name = tempfile.mkstemp(dir=target.parent, prefix=_temp_prefix(target), suffix=_SUFFIX)
     os.close(fd)
     tmp = Path(name)
     try:
+        # Fill, check, flush to disk, copy the permission bits, then publish with one `os.replace`:
+        # readers see the old content until that instant and the new content after it.
         write(tmp)
         if not tmp.is_file():
             raise ValueError(f"write({str(tmp)!r}) did not leave a file at the path it was given")
@@ -292,14 +303,17 @@ def atomic_write(
         os.chmod(tmp, mode)
         os.replace(tmp, target)
     except BaseException:
+        # A failed or interrupted write leaves no temporary file behind, and the target as it was.
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
         raise
+    # The rename itself is an entry in the folder: fsyncing the folder makes it survive a power cut.
     if durable:
         fsync_directory(target.parent)
     return target
 
 
+# The common cases in one line each: bytes, or text as UTF-8, handed to `atomic_write`.
 def atomic_write_bytes(path: str | os.PathLike, data: bytes, *, durable: bool = True) -> Path:
     """Write `data` to `path` atomically; return `path`."""
     if not isinstance(data, (bytes, bytearray, memoryview)):
@@ -346,6 +360,8 @@ def atomic_directory(path: str | os.PathLike, *, durable: bool = True) -> Iterat
 
     On an exception the temporary folder is removed and an existing `path` is untouched.
     """
+    # The same checks and clean-up as for a file, then a temporary folder beside the target for the
+    # caller to fill.
     target = _as_path(path)
     if not target.parent.is_dir():
         raise ValueError(f"path {str(target)!r}: its folder does not exist; create it first")
@@ -354,6 +370,9 @@ def atomic_directory(path: str | os.PathLike, *, durable: bool = True) -> Iterat
     remove_stale_temp_files(target)
     tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=_temp_prefix(target), suffix=_SUFFIX))
     try:
+        # The caller's block runs at the `yield`. Only if it finishes are its files and folders
+        # fsynced; an exception in it (or in the fsyncs) deletes the half-built folder and
+        # re-raises.
         yield tmp
         if durable:
             for root, _dirs, files in os.walk(tmp):
@@ -363,6 +382,8 @@ def atomic_directory(path: str | os.PathLike, *, durable: bool = True) -> Iterat
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    # Publish: the old folder, if any, is renamed aside first (a folder cannot be replaced by rename
+    # while it exists), then the new one renamed in; a failure there puts the old one back.
     old = None
     if target.exists():
         old = target.with_name(f"{_temp_prefix(target)}{os.urandom(4).hex()}{_OLD_SUFFIX}")
@@ -374,6 +395,7 @@ def atomic_directory(path: str | os.PathLike, *, durable: bool = True) -> Iterat
         if old is not None:
             os.replace(old, target)
         raise
+    # Only once the new folder's name is durable is the old copy deleted.
     if durable:
         fsync_directory(target.parent)
     if old is not None:

@@ -59,6 +59,8 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+# The four word-level operations of EDA, the combined `eda`, and two augmentations that act on token
+# ids and embeddings rather than on words.
 __all__ = [
     "eda",
     "load_lexicon",
@@ -74,6 +76,8 @@ __all__ = [
 @lru_cache(maxsize=1)
 def load_lexicon() -> dict[str, tuple[str, ...]]:
     """The shipped synonym lexicon: word -> synonyms (symmetric: each synonym maps back too)."""
+    # Each line of the TSV is a word and its comma-separated synonyms; the group is made symmetric,
+    # so every member lists all the others. Loaded once and cached.
     lex: dict[str, set[str]] = {}
     path = Path(__file__).parent / "data" / "synonyms.tsv"
     with path.open(encoding="utf-8", newline="") as f:
@@ -98,6 +102,8 @@ def synonym_replace(words: list[str], n: int, rng: random.Random) -> list[str]:
     return out
 
 
+# Insertion picks a synonym of a random word that has one and puts it anywhere: the sentence keeps
+# its words and gains a related one. It stops early when no word has a synonym.
 def random_insert(words: list[str], n: int, rng: random.Random) -> list[str]:
     """Insert, `n` times, a synonym of a random word (that has one) at a random position."""
     lex = load_lexicon()
@@ -110,6 +116,8 @@ def random_insert(words: list[str], n: int, rng: random.Random) -> list[str]:
     return out
 
 
+# Swap and delete need no lexicon: they perturb the order and the length. A deletion never leaves
+# the sentence empty.
 def random_swap(words: list[str], n: int, rng: random.Random) -> list[str]:
     """Swap the words at two random positions, `n` times."""
     out = list(words)

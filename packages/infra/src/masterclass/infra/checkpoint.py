@@ -99,6 +99,8 @@ import numpy as np
 import torch
 from safetensors.torch import load_model, save_model
 
+# Weights go through safetensors (no pickle, shared tensors stored once); the optimizer and RNG
+# states through `torch.save`, read back with `weights_only=True`.
 from masterclass.infra.atomic import atomic_write_text, fsync_directory, fsync_file
 
 __all__ = [
@@ -151,6 +153,8 @@ def _rng_state() -> dict[str, Any]:
     return state
 
 
+# Restoring undoes both conversions: numpy's key back to `uint32`, Python's state back to a tuple.
+# CUDA states are restored only where there is a GPU to take them.
 def _set_rng_state(state: dict[str, Any]) -> None:
     torch.set_rng_state(state["torch"])
     kind, key, pos, has_gauss, cached = state["numpy"]
@@ -161,6 +165,8 @@ def _set_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+# A checkpoint is a `step_<N>` folder with a `meta.json`: `meta.json` is written last, so a folder
+# without it is incomplete and is never listed.
 def _step_of(path: Path) -> int:
     return int(path.name[len(_PREFIX) :])
 
@@ -178,6 +184,7 @@ def list_checkpoints(root: str | os.PathLike) -> list[Path]:
     return sorted((p for p in found if (p / "meta.json").is_file()), key=_step_of)
 
 
+# Finding the newest: the `latest` pointer first, the listing as the fallback.
 def latest_checkpoint(run_dir: str | os.PathLike) -> Path | None:
     """The newest complete checkpoint under `run_dir`, or `None` if there is none.
 
@@ -226,6 +233,7 @@ def save_checkpoint(
         extra: JSON-serialisable metadata (config, metrics, versions).
         keep: how many checkpoints to keep (oldest deleted first); `None` keeps all.
     """
+    # A step count is a non-negative int, and `keep` keeps at least the checkpoint just written.
     if not isinstance(step, int) or step < 0:
         raise ValueError(f"step must be a non-negative int, got {step!r}")
     if keep is not None and keep < 1:
@@ -244,6 +252,8 @@ def save_checkpoint(
     except TypeError as err:
         raise TypeError(f"data_state and extra must be JSON-serialisable: {err}") from err
 
+    # Build the checkpoint in a temporary folder whose name carries the process id; leftovers of
+    # earlier crashed saves are removed first.
     root = Path(path_dir)
     root.mkdir(parents=True, exist_ok=True)
     for stale in root.glob(".tmp-*"):
@@ -252,6 +262,9 @@ def save_checkpoint(
     tmp = root / f".tmp-{final.name}-{os.getpid()}"
     tmp.mkdir()
     try:
+        # Weights, optimizer and RNG states, then every file fsynced and its checksum written into
+        # `meta.json`, which is fsynced last; the rename to `step_<N>` publishes the whole folder at
+        # once.
         save_model(model, str(tmp / "model.safetensors"))
         if optimizer is not None:
             torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
@@ -264,6 +277,7 @@ def save_checkpoint(
         (tmp / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True))
         _fsync_file(tmp / "meta.json")
         _fsync_dir(tmp)
+        # A checkpoint of the same step (a rerun) is replaced.
         if final.exists():
             shutil.rmtree(final)
         os.rename(tmp, final)
@@ -305,6 +319,8 @@ def load_checkpoint(
         FileNotFoundError: no checkpoint at `path_dir`.
         ValueError: unknown format version or a file whose checksum does not match.
     """
+    # A run folder resolves to its latest checkpoint; the format version must be the one this code
+    # writes.
     path = Path(path_dir)
     if not (path / "meta.json").is_file():
         found = latest_checkpoint(path)
@@ -317,6 +333,8 @@ def load_checkpoint(
             f"checkpoint {path} has format {meta.get('format')!r}; this version reads format "
             f"{CHECKPOINT_FORMAT} only"
         )
+    # Every file is checked against its checksum before any of them is loaded, so a corrupted
+    # checkpoint changes nothing.
     for name, digest in meta["files"].items():
         if not (path / name).is_file() or _sha256(path / name) != digest:
             raise ValueError(f"checkpoint file {path / name} is missing or corrupted")

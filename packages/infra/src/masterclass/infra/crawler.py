@@ -109,6 +109,8 @@ from pathlib import Path
 from typing import BinaryIO, TextIO
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
+# The crawler's own parts come from neighbouring chapters: robots.txt rules, HTML text extraction,
+# and the shared command-line plumbing. Everything else is the standard library.
 from masterclass.infra.data_cli import run_tool, write_documents
 from masterclass.infra.robots import RobotsRules, parse_robots
 from masterclass.infra.text_extraction import extract
@@ -126,6 +128,8 @@ __all__ = [
     "remove_dot_segments",
 ]
 
+# The two schemes crawled, with the ports a canonical URL leaves out, and the statuses that are
+# redirects.
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
@@ -155,6 +159,7 @@ class CrawlConfig:
     # Follow links only to the hosts of the seed URLs.
     same_host: bool = True
 
+    # A frozen config is checked once: times are non-negative numbers, counts non-negative ints.
     def __post_init__(self) -> None:
         for name in ("min_delay", "backoff_base", "backoff_cap", "timeout"):
             value = getattr(self, name)
@@ -180,6 +185,8 @@ def remove_dot_segments(path: str) -> str:
     """
     inp, out = path, ""
     while inp:
+        # The first rule that matches, A to E in order, consumes input from the left; only rule C
+        # removes output, its last segment.
         if inp.startswith("../"):
             inp = inp[3:]
         elif inp.startswith("./"):
@@ -198,6 +205,7 @@ def remove_dot_segments(path: str) -> str:
     return out
 
 
+# Percent-escapes are case-insensitive (`%2f` is `%2F`); the canonical form writes them upper-case.
 def _upper_escapes(s: str) -> str:
     parts = s.split("%")
     return parts[0] + "".join(
@@ -218,6 +226,9 @@ def canonical_url(url: str, base: str | None = None) -> str:
     >>> canonical_url("../d.html", base="https://example.com:443/a/b/c.html")
     'https://example.com/a/d.html'
     """
+    # Resolve against the base, then normalise each part: lower-case scheme and host, the default
+    # port dropped, dot segments removed, escapes upper-cased, query parameters sorted, and the
+    # fragment (which never reaches the server) removed. Equal pages then get equal strings.
     if not isinstance(url, str):
         raise TypeError(f"url must be str, got {type(url).__name__}")
     absolute = urljoin(base, url.strip()) if base else url.strip()
@@ -247,6 +258,7 @@ class Frontier:
         self.queue: deque[str] = deque()
         self.seen: set[str] = set()
 
+    # A URL counts as seen from the moment it is queued, so two links to one page queue it once.
     def push(self, url: str) -> bool:
         """Queue `url` unless it was seen before; True if queued."""
         if url in self.seen:
@@ -307,6 +319,8 @@ def _sha1_base32(data: bytes) -> str:
     return "sha1:" + base64.b32encode(hashlib.sha1(data).digest()).decode("ascii")
 
 
+# A WARC record is a block of headers, a blank line, the payload and two CRLFs. The writer only
+# appends records to its stream and counts them, for the ids.
 class WarcWriter:
     """Write WARC/1.1 records to a binary stream."""
 
@@ -319,6 +333,8 @@ class WarcWriter:
         self.count += 1
         return f"<urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, f'{self.seed}#{self.count}')}>"
 
+    # Every record carries its type, id and date, the URI it is about, and a SHA-1 digest of its
+    # block, so a reader can check the payload it gets.
     def write(
         self,
         warc_type: str,
@@ -339,6 +355,8 @@ class WarcWriter:
         self.stream.write(head.encode("utf-8") + block + b"\r\n\r\n")
         return record_id
 
+    # An HTTP exchange is two records linked by `WARC-Concurrent-To`; the response also carries the
+    # digest of its payload alone, the body without HTTP headers.
     def write_exchange(self, url: str, request: bytes, response: bytes, body: bytes) -> None:
         """A `request` record and the `response` record concurrent to it."""
         req_id = self.write("request", request, "application/http; msgtype=request", url)
@@ -462,6 +480,9 @@ class _Crawl:
     # `max_retries` times. The rate limit still applies to every attempt.
     def fetch(self, url: str, types: tuple[str, ...] | None = None) -> _Response | str:
         host = urlsplit(url).netloc
+        # Each attempt waits its turn at the host first. A network error, a 429 or a 5xx is retried
+        # after a backoff (longer if the server's Retry-After asks for it); any other response is
+        # final.
         for attempt in range(self.config.max_retries + 1):
             self._polite_wait(host)
             try:
@@ -505,6 +526,8 @@ class _Crawl:
     # a page is parsed, its canonical URL marked as seen, its links queued, and it is stored
     # (WARC records and the extracted text) unless its text was stored before.
     def visit(self, url: str) -> None:
+        # Every URL that is not stored gets a reason in `skipped`: robots, a failed fetch, a
+        # redirect (its target is queued instead), or a status or type that is not a page.
         skipped = self.report.skipped
         if not self.rules_for(url).can_fetch(url, self.config.user_agent):
             skipped[url] = "disallowed by robots.txt"
@@ -522,6 +545,8 @@ class _Crawl:
         if resp.status != 200 or resp.skip:
             skipped[url] = resp.skip or f"HTTP {resp.status}"
             return
+        # Parse the page: a `<link rel="canonical">` names its true URL, which is marked as seen so
+        # it is not fetched again under that name; every http(s) link is queued.
         page = extract(resp.body.decode(_charset(resp), errors="replace"))
         canonical = url
         if page.canonical:
@@ -535,6 +560,7 @@ class _Crawl:
                 self.add(canonical_url(link, base=url))
             except ValueError:
                 continue  # mailto:, javascript:, ftp: ... are not crawled
+        # Two URLs with the same extracted text are one page: only the first is stored.
         digest = hashlib.sha1(page.text.encode()).hexdigest()
         if digest in self.stored_text:
             skipped[url] = "duplicate text"
@@ -546,6 +572,8 @@ class _Crawl:
         )
 
 
+# The body is decoded with the charset the Content-Type names, falling back to UTF-8 when none is
+# named or Python does not know it.
 def _charset(resp: _Response) -> str:
     msg = http.client.HTTPMessage()
     msg["Content-Type"] = resp.header("Content-Type") or "text/html"
@@ -573,6 +601,8 @@ def crawl(
     `clock` and `sleep` are the time source and the wait (swap both for a simulated clock to
     crawl without waiting); a progress line goes to `log` if given.
     """
+    # Canonical seeds, and an output file that opens with a `warcinfo` record describing the
+    # crawler; only the seeds' hosts are followed when `same_host` is set.
     config = config or CrawlConfig()
     if isinstance(seeds, str) or not seeds:
         raise ValueError(f"seeds must be a non-empty list of URLs, got {seeds!r}")
@@ -585,6 +615,8 @@ def crawl(
         state.hosts = {urlsplit(u).netloc for u in canonical}
         for url in canonical:
             state.frontier.push(url)
+        # Breadth-first until the frontier is empty or enough pages are stored, with a progress line
+        # rewritten in place.
         while state.frontier and len(state.report.pages) < config.max_pages:
             state.visit(state.frontier.pop())
             if log is not None:
@@ -614,6 +646,8 @@ def _main(argv: Sequence[str] | None) -> None:
     )
     parser.add_argument("--text", help="also write the extracted text as JSON Lines here")
     args = parser.parse_args(argv)
+    # The command line sets only the page budget and the politeness delay; the rest of the config
+    # keeps its defaults. Extracted text goes to a JSON Lines file only on request.
     config = CrawlConfig(max_pages=args.max_pages, min_delay=args.delay)
     report = crawl(args.urls, args.out, config, log=sys.stderr)
     if args.text:

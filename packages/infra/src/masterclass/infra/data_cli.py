@@ -104,6 +104,8 @@ def read_documents(path: str | os.PathLike) -> list[dict[str, Any]]:
             lines = f.read().splitlines()
         except UnicodeDecodeError as e:
             raise DataError(f"{p} is not UTF-8 text ({e.reason} at byte {e.start})") from None
+    # A `.txt` file is one document per non-empty line; a `.jsonl` line must be an object with a
+    # `"text"` string, and the first bad line stops the read with its line number.
     for n, line in enumerate(lines, start=1):
         if not line.strip():
             continue
@@ -159,6 +161,7 @@ def progress(
         out.write(f"\r{desc} [{bar}] {k}/{n} {rate:.0f} it/s")
         out.flush()
 
+    # The bar is redrawn at most every 0.1 s, so drawing costs the loop little, and once at the end.
     for k, item in enumerate(items):
         yield item
         now = time.monotonic()

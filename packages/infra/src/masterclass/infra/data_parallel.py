@@ -111,6 +111,8 @@ def init_distributed(device: str | torch.device | None = None) -> DistributedCon
     context is returned. With several processes, the backend is NCCL when the device is CUDA and
     gloo otherwise; on CUDA each process takes GPU `LOCAL_RANK`.
     """
+    # On CUDA with several processes each one takes the GPU of its local rank; a single process
+    # needs no process group at all.
     initialised = dist.is_available() and dist.is_initialized()
     world_size = dist.get_world_size() if initialised else int(os.environ.get("WORLD_SIZE", "1"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))

@@ -76,6 +76,8 @@ import numpy as np
 from masterclass.infra.data_cli import progress, read_documents, run_tool, write_documents
 from masterclass.infra.suffix_array import remove_repeated_substrings
 
+# Exact hashing, MinHash with banded LSH for near-duplicates, and (from the suffix-array chapter)
+# removal of repeated passages.
 __all__ = [
     "LSHIndex",
     "MinHasher",
@@ -157,6 +159,8 @@ class MinHasher:
     `permutations` is the pair of arrays `(a, b)`, each `(num_perm,)`, drawn from `seed`.
     """
 
+    # The multipliers are odd, which makes each map a bijection modulo 2^32: a true permutation of
+    # the hash values.
     def __init__(self, num_perm: int = 128, seed: int = 1) -> None:
         if not isinstance(num_perm, int) or num_perm < 1:
             raise ValueError(f"num_perm must be a positive int, got {num_perm!r}")
@@ -221,6 +225,8 @@ class LSHIndex:
         self.bands, self.rows = bands, rows
         self.buckets: list[dict[bytes, list[int]]] = [{} for _ in range(bands)]
 
+    # A band is `rows` consecutive signature entries; its bytes are the bucket key, so two documents
+    # collide in a band exactly when all of its entries agree.
     def insert(self, key: int, signature: np.ndarray) -> None:
         """Add `key` with its signature (at least `bands * rows` entries)."""
         if len(signature) < self.bands * self.rows:
@@ -232,6 +238,7 @@ class LSHIndex:
             band = signature[j * self.rows : (j + 1) * self.rows].tobytes()
             table.setdefault(band, []).append(key)
 
+    # The candidates are every pair within a bucket, each written once as (smaller, larger).
     def candidates(self) -> set[tuple[int, int]]:
         """Every pair `(i, j)`, `i < j`, sharing a bucket in some band."""
         pairs = set()
@@ -256,6 +263,8 @@ def minhash_duplicates(
     show_progress: bool = False,
 ) -> list[int]:
     """Indices of the documents to keep after merging near-duplicates (first of each cluster)."""
+    # Sign every document and index its bands; the threshold picks the bands and rows whose S-curve
+    # rises at it.
     hasher = MinHasher(num_perm, seed)
     bands, rows = bands_for_threshold(num_perm, threshold)
     index = LSHIndex(bands, rows)
@@ -264,6 +273,9 @@ def minhash_duplicates(
     for i, t in enumerate(items):
         sigs.append(hasher.signature(shingles(t, ngram)))
         index.insert(i, sigs[-1])
+    # Union-find over the candidate pairs whose estimated Jaccard similarity passes the threshold:
+    # each cluster's root is its smallest index, which is the document kept (path halving keeps the
+    # trees shallow).
     parent = list(range(len(texts)))
 
     def root(i: int) -> int:
@@ -282,6 +294,7 @@ def minhash_duplicates(
 # ## The command line
 def main(argv: Sequence[str] | None = None) -> None:
     """`python -m masterclass.infra.dedup IN OUT [--method exact|minhash|substring] ...`."""
+    # The command line: one input, one output, and the method with its parameters.
     ap = argparse.ArgumentParser(prog="python -m masterclass.infra.dedup", description=__doc__)
     ap.description = "Remove duplicate documents (or repeated passages) from a JSONL/txt corpus."
     ap.add_argument("input", help=".jsonl (objects with 'text') or .txt (one document per line)")
@@ -292,6 +305,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--ngram", type=int, default=5, help="words per shingle")
     ap.add_argument("--min-len", type=int, default=50, help="shortest repeat to cut (characters)")
     args = ap.parse_args(argv)
+    # Exact and MinHash drop whole documents; substring removal shortens documents instead, and
+    # drops those left empty.
     docs = read_documents(args.input)
     texts = [d["text"] for d in docs]
     if args.method == "exact":

@@ -87,6 +87,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+# Only the standard library and the shared reader and writer of the data tools: every filter here is
+# a rule or a count (the language identifier is naive Bayes over n-gram counts).
 from masterclass.infra.data_cli import progress, read_documents, run_tool, write_documents
 
 __all__ = [
@@ -106,6 +108,8 @@ __all__ = [
     "top_ngram_fraction",
 ]
 
+# Gopher's word lists: a real English text contains at least two of these stop words, and a list
+# page starts most lines with one of these bullets.
 _STOP_WORDS = frozenset({"the", "be", "to", "of", "and", "that", "have", "with"})
 _BULLETS = ("•", "-", "*", "·", "‣", "–", "—")
 
@@ -120,6 +124,8 @@ def gopher_quality(text: str) -> tuple[bool, list[str]]:
     >>> gopher_quality("Buy now! " * 3)
     (False, ['word_count=6 < 50', 'stop_words=0 < 2'])
     """
+    # Word-level rules: a plausible length, a mean word length of ordinary prose, few hash symbols
+    # or ellipses per word, and most words containing a letter.
     words = text.split()
     reasons = []
     n = len(words)
@@ -136,6 +142,8 @@ def gopher_quality(text: str) -> tuple[bool, list[str]]:
         alpha = sum(any(c.isalpha() for c in w) for w in words) / n
         if alpha < 0.8:
             reasons.append(f"alphabetic_words={alpha:.2f} < 0.8")
+    # Line-level rules catch lists and teaser pages: almost all lines bulleted, or many lines cut
+    # off with an ellipsis.
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     if lines:
         bullets = sum(ln.startswith(_BULLETS) for ln in lines) / len(lines)
@@ -144,6 +152,7 @@ def gopher_quality(text: str) -> tuple[bool, list[str]]:
         ellipsis = sum(ln.endswith(("...", "…")) for ln in lines) / len(lines)
         if ellipsis > 0.3:
             reasons.append(f"ellipsis_lines={ellipsis:.2f} > 0.3")
+    # The stop-word rule: the number of distinct stop words present, punctuation stripped.
     stops = len(_STOP_WORDS & {w.lower().strip(".,;:!?\"'") for w in words})
     if stops < 2:
         reasons.append(f"stop_words={stops} < 2")
@@ -165,6 +174,8 @@ def top_ngram_fraction(words: Sequence[str], n: int) -> float:
     return count * sum(len(w) for w in gram) / total
 
 
+# A word counts once however many repeated n-grams cover it: mark each covered word, then sum the
+# characters of the marked ones.
 def duplicate_ngram_fraction(words: Sequence[str], n: int) -> float:
     """Characters of the words covered by some `n`-gram occurring twice or more, over all."""
     total = sum(len(w) for w in words)
@@ -192,6 +203,8 @@ def _duplicate_fractions(parts: list[str]) -> tuple[float, float]:
     return dup / max(len(parts), 1), dup_chars / max(total_chars, 1)
 
 
+# Gopher's thresholds, per n: short n-grams are judged by the most frequent one, longer ones by the
+# share of duplicated text, each limit a little stricter as n grows.
 _TOP_LIMITS = {2: 0.20, 3: 0.18, 4: 0.16}
 _DUP_LIMITS = {5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.10}
 
@@ -208,6 +221,7 @@ def gopher_repetition(text: str) -> tuple[bool, list[str]]:
             reasons.append(f"duplicate_{name}={frac:.2f} > 0.3")
         if char_frac > 0.2:
             reasons.append(f"duplicate_{name}_chars={char_frac:.2f} > 0.2")
+    # The same document then as lower-cased words, under every n-gram limit.
     words = text.lower().split()
     for n, limit in _TOP_LIMITS.items():
         f = top_ngram_fraction(words, n)
@@ -221,6 +235,9 @@ def gopher_repetition(text: str) -> tuple[bool, list[str]]:
 
 
 # ## C4: first the lines, then the page
+#
+# C4's line rules work on the boilerplate of web pages: policy and cookie notices, and the citation
+# markers Wikipedia leaves in copied text.
 _POLICY = ("terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies")
 _CITATION = re.compile(r"\[\d+\]|\[citation needed\]|\[edit\]", re.IGNORECASE)
 
@@ -239,6 +256,8 @@ def c4_clean(text: str) -> str:
     return "\n".join(kept)
 
 
+# After the line cleaning, the page as a whole: enough sentences, no placeholder text, no code (a
+# curly bracket), and none of the given bad words.
 def c4_filter(text: str, bad_words: frozenset[str] = frozenset()) -> tuple[bool, list[str]]:
     r"""C4's page rules on the cleaned text: `(keep, reasons)`.
 
@@ -313,6 +332,7 @@ class LanguageIdentifier:
         z = sum(math.exp(s - top) for s in scores.values())
         return {lab: math.exp(s - top) / z for lab, s in scores.items()}
 
+    # The prediction is the language of highest posterior, with its probability as the confidence.
     def predict(self, text: str) -> tuple[str, float]:
         """The most probable language and its probability."""
         probs = self.probabilities(text)
@@ -320,6 +340,8 @@ class LanguageIdentifier:
         return lab, probs[lab]
 
 
+# The shipped sample is a TSV of short texts with their language and split; the default identifier
+# is trained once on its training half and cached.
 def load_language_sample(split: str = "train") -> tuple[list[str], list[str]]:
     """The shipped sample: `(texts, labels)` of `split` (`"train"` or `"test"`)."""
     if split not in ("train", "test"):
@@ -354,6 +376,8 @@ class PIIMatch:
     end: int
 
 
+# The patterns are deliberately broad; the IP candidates are then confirmed by `ipaddress`, and the
+# phone candidates by their number of digits.
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 _IPV4 = re.compile(r"(?<![\w.])\d{1,3}(?:\.\d{1,3}){3}(?!\w|\.\d)")
 _IPV6 = re.compile(r"(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])")
@@ -364,6 +388,7 @@ _PHONE = re.compile(
 _TAGS = {"email": "<EMAIL>", "phone": "<PHONE>", "ip": "<IP_ADDRESS>"}
 
 
+# A candidate is an IP address exactly when the standard library parses it as one.
 def _valid_ip(s: str) -> bool:
     try:
         ipaddress.ip_address(s)
@@ -374,6 +399,8 @@ def _valid_ip(s: str) -> bool:
 
 def find_pii(text: str) -> list[PIIMatch]:
     """Every e-mail address, IP address and phone number in `text`, sorted by position."""
+    # Collect every kind of match. A phone number has 7 to 15 digits (E.164's maximum) and is not an
+    # IP address.
     found = [PIIMatch("email", m.start(), m.end()) for m in _EMAIL.finditer(text)]
     for pattern in (_IPV4, _IPV6):
         found += [
@@ -383,6 +410,8 @@ def find_pii(text: str) -> list[PIIMatch]:
         digits = sum(c.isdigit() for c in m[0])
         if 7 <= digits <= 15 and not _valid_ip(m[0]):
             found.append(PIIMatch("phone", m.start(), m.end()))
+    # Matches can overlap (digits inside an e-mail address); sorted by start, longest first, each
+    # match is kept only if it starts after the last kept one ends.
     found.sort(key=lambda p: (p.start, -(p.end - p.start)))
     kept: list[PIIMatch] = []
     for p in found:
@@ -391,6 +420,7 @@ def find_pii(text: str) -> list[PIIMatch]:
     return kept
 
 
+# Masking rebuilds the text from the pieces between the matches, each match replaced by its tag.
 def mask_pii(text: str) -> str:
     """`text` with e-mails, phone numbers and IP addresses replaced by tags.
 
@@ -434,6 +464,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     ap.add_argument("--no-pii", action="store_true", help="do not mask e-mails, phones and IPs")
     args = ap.parse_args(argv)
+    # Each document goes through language id and the Gopher rules (on the C4-cleaned text with
+    # `--c4`, plus C4's page rules); the reasons are counted by name, so the summary says which rule
+    # removed what.
     docs = read_documents(args.input)
     kept, why = [], Counter()
     for doc in progress(docs, "filter"):

@@ -85,6 +85,9 @@ def one_f_one_b_schedule(n_stages: int, n_micro: int) -> list[list[Action]]:
     >>> one_f_one_b_schedule(2, 3)[0]
     [('F', 0), ('F', 1), ('B', 0), ('F', 2), ('B', 1), ('B', 2)]
     """
+    # Stage s runs `n_stages - s - 1` warm-up forwards (the later a stage, the fewer it needs before
+    # its first backward can arrive), then alternates one forward and one backward, and drains the
+    # remaining backwards; it holds at most `warm + 1` activations at a time, not all `n_micro`.
     _check(n_stages, n_micro)
     out = []
     for s in range(n_stages):
@@ -113,6 +116,9 @@ def simulate(schedule: list[list[Action]], t_backward: float = 2.0) -> tuple[flo
     p = len(schedule)
     done: dict[tuple[str, int, int], float] = {}
     pos, free = [0] * p, [0.0] * p
+    # Sweep the stages repeatedly, starting each stage's next action once its dependencies are done:
+    # a forward needs the previous stage's forward of the same micro-batch, a backward this stage's
+    # forward and the next stage's backward. A sweep that starts nothing is a deadlock.
     while any(pos[s] < len(schedule[s]) for s in range(p)):
         progressed = False
         for s in range(p):
@@ -130,6 +136,7 @@ def simulate(schedule: list[list[Action]], t_backward: float = 2.0) -> tuple[flo
             progressed = True
         if not progressed:
             raise ValueError("the schedule deadlocks: an action waits for one that never runs")
+    # A stage's busy time is fixed by its actions; the rest of the makespan is its bubble.
     makespan = max(free)
     busy = [sum(1.0 if k == "F" else t_backward for k, _ in acts) for acts in schedule]
     return makespan, [1.0 - b / makespan for b in busy]
@@ -158,6 +165,8 @@ def run_pipeline_step(
     `micro_inputs` are given to stage 0, `micro_targets` to the last stage;
     `activation_shape(s)` is the shape of stage `s`'s input (for `s > 0`).
     """
+    # Per micro-batch, the stage keeps its input (to send back its gradient) and its output (to
+    # backpropagate into); sends are non-blocking and waited for at the end of the step.
     n_micro = sum(kind == "F" for kind, _ in schedule)
     first, last = stage_index == 0, stage_index == n_stages - 1
     inputs: dict[int, Tensor] = {}
@@ -166,6 +175,10 @@ def run_pipeline_step(
     total = torch.zeros((), dtype=torch.float64)
     for kind, i in schedule:
         if kind == "F":
+            # Forward: stage 0 reads its micro-batch, any other stage receives the activation and
+            # marks it as needing a gradient, so that backward reaches it. The last stage turns its
+            # output into the loss, divided by `n_micro` so the gradients add up to those of the
+            # mean.
             if first:
                 x = micro_inputs[i]
             else:
@@ -181,6 +194,9 @@ def run_pipeline_step(
                 outputs[i] = y
                 pending.append(dist.isend(y.detach().contiguous(), stage_index + 1))
         else:
+            # Backward: the last stage starts from its loss; any other stage receives the gradient
+            # of its output from the next stage. Then this stage's input gradient goes back one
+            # stage.
             if last:
                 outputs.pop(i).backward()
             else:

@@ -101,12 +101,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
+# The perplexity references come from earlier chapters: the Kneser-Ney n-gram model, and a tiny
+# Transformer with its training run. The classifier and the readability formulas are built here.
 from masterclass.infra.data_cli import progress, read_documents, run_tool, write_documents
 from masterclass.llm.config import LMConfig
 from masterclass.llm.model import LanguageModel
 from masterclass.llm.tiny_runs import train_tiny
 from masterclass.nlp.ngram import KneserNeyLM
 
+# The quality signals: readability formulas, n-gram and tiny-model perplexity against a reference
+# corpus, and a fastText-style classifier trained against generated junk.
 __all__ = [
     "FastTextClassifier",
     "FastTextConfig",
@@ -169,6 +173,7 @@ _SPAM = [
     "sale",
     "bonus",
 ]
+# Navigation-menu words, for the boilerplate kind of junk.
 _MENU = [
     "Home",
     "About",
@@ -188,10 +193,14 @@ _MENU = [
 
 def junk_corpus(n: int, seed: int = 0, vocabulary: Sequence[str] = ()) -> list[str]:
     """`n` junk documents of five kinds, in turn, from a seeded generator."""
+    # The code kind slices real Python source: three standard-library modules, read from this
+    # interpreter's own installation.
     rng = np.random.default_rng(seed)
     vocab = sorted(set(vocabulary)) or _SPAM + _MENU
     stdlib = Path(sysconfig.get_paths()["stdlib"])
     code = "".join((stdlib / name).read_text() for name in ("textwrap.py", "bisect.py", "shlex.py"))
+    # The kinds in turn: word salad from the vocabulary, random letter strings, repeated spam
+    # keywords, menus joined by `|`, and a 300-character slice of code.
     docs = []
     for i in range(n):
         length = int(rng.integers(20, 60))
@@ -204,6 +213,7 @@ def junk_corpus(n: int, seed: int = 0, vocabulary: Sequence[str] = ()) -> list[s
                 "".join(rng.choice(letters, int(rng.integers(3, 9)))) for _ in range(length)
             )
         elif kind == 2:
+            # Spam repeats three keywords, some with a shout or a "now".
             words = rng.choice(_SPAM, 3)
             doc = " ".join(
                 str(rng.choice(words)) + str(rng.choice(["", "!!!", " now"])) for _ in range(length)
@@ -211,6 +221,7 @@ def junk_corpus(n: int, seed: int = 0, vocabulary: Sequence[str] = ()) -> list[s
         elif kind == 3:
             doc = " | ".join(rng.choice(_MENU, length // 3))
         else:
+            # A slice of source code, cut at any character.
             start = int(rng.integers(0, len(code) - 400))
             doc = code[start : start + 300]
         docs.append(doc)
@@ -252,6 +263,8 @@ def train_tiny_reference(corpus: Sequence[str], steps: int = 60, seed: int = 0) 
     ).model
 
 
+# Scoring walks the text in windows of the model's context: each window predicts its next bytes, and
+# the losses are summed over every byte but the first.
 @torch.no_grad()
 def lm_perplexity(model: LanguageModel, text: str) -> float:
     """Perplexity per byte of `text` under a byte-level `LanguageModel`."""
@@ -280,6 +293,9 @@ def _fnv1a(s: str) -> int:
     return h
 
 
+# fastText's features: every word, every word n-gram, and every character n-gram of the word wrapped
+# in `<` and `>`, each hashed into one of `buckets` rows. Hashing keeps the table a fixed size with
+# no vocabulary, at the price of occasional collisions.
 def hashed_features(
     text: str, buckets: int = 2**18, word_ngrams: int = 2, minn: int = 3, maxn: int = 5
 ) -> np.ndarray:
@@ -291,6 +307,8 @@ def hashed_features(
     """
     if not isinstance(buckets, int) or buckets < 1:
         raise ValueError(f"buckets must be a positive int, got {buckets!r}")
+    # Words are runs of word characters or single punctuation marks, lower-cased. The prefixes `w:`,
+    # `n:` and `c:` keep a word, a word n-gram and a character n-gram with the same text apart.
     words = re.findall(r"\w+|[^\w\s]", text.lower())
     feats = [f"w:{w}" for w in words]
     for n in range(2, word_ngrams + 1):
@@ -350,17 +368,24 @@ class FastTextClassifier:
         """`(loss, dE_rows, dW)`; `dE_rows` is `(n, d)`: the gradient of each feature occurrence."""
         if len(features) == 0:
             raise ValueError("a document needs at least one feature; got an empty text")
+        # Forward: the document vector is the mean of its feature embeddings, then a linear layer
+        # and a softmax (shifted by the maximum logit, so `exp` cannot overflow).
         h = self.E[features].mean(axis=0)  # (d,)
         z = self.W @ h  # (K,)
         z = z - z.max()
         p = np.exp(z) / np.exp(z).sum()  # (K,)
         loss = -math.log(p[label])
+        # Backward: the cross-entropy's gradient on the logits is `p - onehot(label)`; from it, the
+        # outer product gives `dW`, and `W^T delta` the gradient of the mean, shared by each
+        # occurrence.
         delta = p.copy()
         delta[label] -= 1.0  # (K,)
         dW = np.outer(delta, h)  # (K, d)
         dh = self.W.T @ delta  # (d,)
         return loss, np.broadcast_to(dh / len(features), (len(features), h.size)), dW
 
+    # Plain SGD, one document at a time, as fastText does; `np.add.at` adds the gradient once per
+    # occurrence of a feature id.
     def sgd_step(self, features: np.ndarray, label: int, lr: float) -> float:
         """One SGD step on one document; returns its loss before the step."""
         loss, dE, dW = self.loss_and_grads(features, label)
@@ -375,6 +400,8 @@ class FastTextClassifier:
                 "texts and labels must be non-empty and of equal length, "
                 f"got {len(texts)} and {len(labels)}"
             )
+        # Features are computed once; each epoch visits the documents in a fresh order, and the rate
+        # falls linearly from `lr` to 0 over all the steps of all the epochs.
         c = self.config
         feats = [self.features(t) for t in texts]
         rng = np.random.default_rng(c.seed + 1)
@@ -388,6 +415,7 @@ class FastTextClassifier:
             history.append(float(np.mean(losses)))
         return history
 
+    # Prediction repeats the forward pass; a text with no features gets the uniform distribution.
     def predict_proba(self, text: str) -> np.ndarray:
         """Class probabilities of `text`, shape `(K,)`."""
         features = self.features(text)
@@ -453,11 +481,14 @@ def readability(text: str) -> Readability:
     >>> r.words, r.sentences, r.syllables, round(r.reading_ease, 3), round(r.grade, 2)
     (6, 1, 6, 116.145, -1.45)
     """
+    # Counts first: words are runs of letters, digits and apostrophes; a sentence is a run that
+    # contains a word and ends in `.`, `!` or `?` (a text without one is one sentence).
     words = re.findall(r"[A-Za-z0-9']+", text)
     if not words:
         raise ValueError("text has no words: readability needs at least one")
     sentences = max(1, len(re.findall(r"[^.!?]*[A-Za-z0-9][^.!?]*[.!?]+", text)))
     syl = sum(syllables(w) for w in words)
+    # Both Flesch formulas are linear in words per sentence and syllables per word.
     wps, spw = len(words) / sentences, syl / len(words)
     return Readability(
         len(words),
@@ -485,12 +516,16 @@ def _main(argv: Sequence[str] | None) -> None:
     parser.add_argument("input", help=".jsonl (objects with a 'text') or .txt (one per line)")
     parser.add_argument("output", help="JSON Lines with a 'quality' object added")
     args = parser.parse_args(argv)
+    # Train the references once: the n-gram model on the reference corpus, and the classifier on it
+    # against as many junk documents.
     docs = read_documents(args.input)
     corpus = reference_corpus()
     ngram = train_ngram_reference(corpus)
     clf = FastTextClassifier(2)
     junk = junk_corpus(len(corpus), vocabulary=" ".join(corpus).split())
     clf.fit(corpus + junk, [1] * len(corpus) + [0] * len(junk))
+    # Readability needs a letter or a digit, the n-gram perplexity a non-empty text; the classifier
+    # scores anything.
     for doc in progress(docs, "quality"):
         text = doc["text"]
         r = readability(text) if re.search(r"[A-Za-z0-9]", text) else None

@@ -121,6 +121,8 @@ class RobotsRules:
                     best, best_score = group, score
         return best
 
+    # robots.txt itself is always fetchable, and an agent that no group applies to may fetch
+    # anything.
     def can_fetch(self, url: str, user_agent: str) -> bool:
         r"""True if `user_agent` may fetch `url` (a full URL or a path).
 
@@ -179,6 +181,8 @@ def parse_robots(text: str) -> RobotsRules:
     groups: list[_Group] = []
     current: list[_Group] = []
     last_was_agent = False
+    # `current` holds the groups the latest run of User-agent lines named: each rule goes to all of
+    # them.
     for raw in text.splitlines():
         line = raw.split("#", 1)[0].strip()
         if ":" not in line:
@@ -186,6 +190,8 @@ def parse_robots(text: str) -> RobotsRules:
         name, value = (s.strip() for s in line.split(":", 1))
         name = name.lower()
         if name == "user-agent":
+            # A User-agent line after a rule starts a new run. An agent's group is created the first
+            # time it is named and reused after, which merges repeated groups.
             if not last_was_agent:
                 current = []
             last_was_agent = True
@@ -200,11 +206,16 @@ def parse_robots(text: str) -> RobotsRules:
             if by_agent[agent] not in current:
                 current.append(by_agent[agent])
             continue
+        # Any other line ends a run of `User-agent` lines. Sitemap and Host lines belong to no group
+        # and are skipped without ending it; a rule line outside any group, or with an empty value,
+        # is ignored.
         if name in ("sitemap", "host"):
             continue
         last_was_agent = False
         if name not in ("allow", "disallow", "crawl-delay") or not value or not current:
             continue
+        # A rule applies to every group the current agents named. Each is stored with its length:
+        # the longest matching pattern decides, and on a tie Allow wins.
         for group in current:
             if name == "crawl-delay":
                 delay = _parse_delay(value)

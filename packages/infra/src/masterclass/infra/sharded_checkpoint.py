@@ -110,12 +110,16 @@ def save_sharded_checkpoint(
     path: str | os.PathLike, model: FullyShardedModule, optimizer: torch.optim.Optimizer, step: int
 ) -> Path:
     """Write this rank's shards and optimizer moments; rank 0 publishes `meta.json`."""
+    # Rank 0 prepares a fresh temporary folder; the barrier keeps every rank from writing before it
+    # exists.
     final = Path(path)
     tmp = final.with_name(final.name + ".tmp")
     if model.rank == 0:
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
     _barrier()
+    # Each rank writes one file: its rows of every parameter and of its Adam moments, keyed
+    # `kind/name`. The step counts are scalars, identical on every rank, and go into the metadata.
     tensors: dict[str, Tensor] = {}
     steps: dict[str, float] = {}
     for name, shard in zip(model.names, model.shards):
@@ -127,6 +131,9 @@ def save_sharded_checkpoint(
         if "step" in state:
             steps[name] = float(state["step"])
     save_file(tensors, str(tmp / f"rank{model.rank}.safetensors"))
+    # Once every rank's file is written, rank 0 adds `meta.json` (world size, shapes, steps) and
+    # renames the folder into place: a checkpoint without it is not a checkpoint. The final barrier
+    # keeps any rank from going on before the checkpoint exists.
     _barrier()
     if model.rank == 0:
         meta = {
@@ -153,6 +160,8 @@ def load_full_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
         raise ValueError(
             f"{root} is not a sharded checkpoint (no meta.json): was the save finished?"
         )
+    # Reassemble each tensor from every rank's file: the rows concatenate in rank order, the padding
+    # beyond the true first dimension is cut, and the saved shape is restored.
     meta = json.loads((root / "meta.json").read_text())
     files = [load_file(str(root / f"rank{r}.safetensors")) for r in range(meta["world_size"])]
     out: dict[str, Any] = {"params": {}, "exp_avg": {}, "exp_avg_sq": {}, "meta": meta}
@@ -178,6 +187,8 @@ def load_resharded(
 ) -> int:
     """Load a sharded checkpoint into `model` (a `FullyShardedModule` on any number of ranks,
     or an ordinary module) and its Adam-family `optimizer`; return the saved step."""
+    # The weights: a sharded model keeps its new rows of each whole tensor; a plain model copies
+    # them in by name, and every saved name must exist in it.
     full = load_full_checkpoint(path)
     steps = full["meta"]["optimizer_steps"]
     if isinstance(model, FullyShardedModule):
@@ -199,6 +210,8 @@ def load_resharded(
         def mine(t: Tensor) -> Tensor:
             return t.clone()
 
+    # The optimizer state is rebuilt per parameter in the layout the model now has (`mine` cuts the
+    # rows this rank owns, or takes the whole tensor), with the saved step count.
     for name, p in targets:
         if name in full["exp_avg"]:
             optimizer.state[p] = {

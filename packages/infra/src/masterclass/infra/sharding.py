@@ -105,6 +105,9 @@ import torch
 import torch.distributed as dist
 from torch import Tensor, nn
 
+# The helpers and collectives everything is built from (padding, gathers, the ring reduce-scatter,
+# the sharded norm), the optimizer wrapper of ZeRO stages 1 and 2, and the module wrapper of stage
+# 3.
 __all__ = [
     "FullyShardedModule",
     "ZeroOptimizer",
@@ -145,6 +148,10 @@ def ring_reduce_scatter(chunks: Tensor) -> Tensor:
     rank, world = _world()
     if chunks.shape[0] != world:
         raise ValueError(f"chunks has {chunks.shape[0]} chunks but the world size is {world}")
+    # Rank r starts with its copy of chunk r - 1 and sends it along the ring. At every step it
+    # receives a partial sum from its left neighbour, adds its own copy of that chunk and passes it
+    # on; after W - 1 steps what arrives is chunk r summed over all ranks. Each step moves 1/W of
+    # the data over every link.
     acc = chunks[(rank - 1) % world].clone()
     for s in range(world - 1):
         buf = torch.empty_like(acc)
@@ -188,10 +195,15 @@ class ZeroOptimizer:
         stage: int = 1,
         **defaults: Any,
     ) -> None:
+        # Stage 3 shards the parameters too, which changes the forward pass: that is
+        # `FullyShardedModule`, not an optimizer wrapper.
         if stage not in (1, 2):
             raise ValueError(f"stage must be 1 or 2 (use FullyShardedModule for 3), got {stage!r}")
         self.stage = stage
         self.rank, self.world = _world()
+        # The inner optimizer sees only shards: each rank's rows of every parameter (padded so that
+        # the rows divide evenly), in the same groups with the same settings, so its state is 1/W
+        # the size.
         groups = list(params)
         if groups and not isinstance(groups[0], dict):
             groups = [{"params": groups}]
@@ -208,6 +220,8 @@ class ZeroOptimizer:
             shard_groups.append({**g, "params": shards})
         self.optimizer = optimizer_class(shard_groups, **defaults)
 
+    # The model keeps whole gradients, which the backward pass fills; `step` reduces them into the
+    # shards.
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Clear the full gradients of the model (the shards' are replaced every step)."""
         for p in self.params:
@@ -216,6 +230,9 @@ class ZeroOptimizer:
     @torch.no_grad()
     def step(self) -> None:
         """Reduce gradients, update this rank's rows, all-gather the new parameters."""
+        # Reduce-scatter each gradient: this rank receives the sum of its own rows and divides by W
+        # for the mean. Stage 1 still gathers the whole mean gradient back (gradients stay
+        # replicated); stage 2 drops the full gradient, keeping only the shard.
         for p, s in zip(self.params, self.shards):
             if p.grad is None:
                 s.grad = None
@@ -227,6 +244,7 @@ class ZeroOptimizer:
                 p.grad.copy_(all_gather_rows(s.grad, p.shape[0] if p.dim() else 1).view_as(p))
             else:
                 p.grad = None
+        # Each rank updates its rows; an all-gather gives every rank the whole new parameters.
         self.optimizer.step()
         for p, s in zip(self.params, self.shards):
             p.copy_(all_gather_rows(s, p.shape[0] if p.dim() else 1).view_as(p))
@@ -251,6 +269,8 @@ class _GatherParameter(torch.autograd.Function):
         return mine / ctx.world, None
 
 
+# The wrapper's only parameters are the row shards; the gather above is what puts the whole weights
+# back, one forward pass at a time.
 class FullyShardedModule(nn.Module):
     """ZeRO-3 / FSDP: `module`'s parameters live as row shards; `forward` gathers them.
 
@@ -280,6 +300,9 @@ class FullyShardedModule(nn.Module):
         self.module.train(mode)
         return self
 
+    # The forward pass gathers every parameter through an autograd function, whose backward
+    # reduce-scatters the gradient into the shard; `functional_call` runs the wrapped module with
+    # these gathered tensors in place of its (empty) own.
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         """Gather every parameter, then run the wrapped module with them."""
         full = {
@@ -288,6 +311,8 @@ class FullyShardedModule(nn.Module):
         }
         return torch.func.functional_call(self.module, full, args, kwargs)
 
+    # Whole-model state for checkpoints: gathering is a collective (every rank must call it);
+    # loading keeps this rank's rows of each tensor.
     @torch.no_grad()
     def full_state_dict(self) -> dict[str, Tensor]:
         """Every parameter, whole, by its name in the wrapped module (a collective)."""

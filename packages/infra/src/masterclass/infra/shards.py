@@ -143,6 +143,8 @@ def write_token_shards(
         vocab_size: every id must lie in `[0, vocab_size)`; picks `uint16` or `uint32`.
         shard_tokens: tokens per shard (the last one may be shorter).
     """
+    # The id type follows from the vocabulary: two bytes per token up to 65,536 ids, four beyond.
+    # One buffer of `shard_tokens` ids is the only memory the writer holds.
     if vocab_size < 1 or vocab_size > 2**32:
         raise ValueError(f"vocab_size must be in [1, 2**32], got {vocab_size}")
     if shard_tokens < 2:
@@ -154,6 +156,9 @@ def write_token_shards(
     fill = 0
     paths: list[Path] = []
 
+    # `flush` writes the filled part of the buffer as the next numbered shard; `append` range-checks
+    # a chunk of ids and copies it in, flushing each time the buffer fills, so a chunk may span
+    # shards.
     def flush() -> None:
         nonlocal fill
         path = out / f"shard_{len(paths):05d}.bin"
@@ -175,6 +180,7 @@ def write_token_shards(
                 flush()
 
     # Bare ids are gathered into blocks first: a numpy call per id would be slow.
+    # A document of ids is appended whole, after any pending single ids, so the order is kept.
     pending: list[int] = []
     for item in token_iter:
         if isinstance(item, (int, np.integer)):
@@ -189,6 +195,8 @@ def write_token_shards(
         append(np.asarray(item, dtype=np.int64).reshape(-1))  # (n,)
     if pending:
         append(np.asarray(pending, dtype=np.int64))
+    # The last, partial shard (or one empty shard for an empty stream), then `index.json`, written
+    # last and atomically: the index lists only complete shards with their token counts.
     if fill or not paths:
         flush()
     index = {
@@ -201,6 +209,8 @@ def write_token_shards(
     return paths
 
 
+# Reading checks everything the header promises: the magic bytes, the version, a valid token size,
+# and a file size that matches the token count, so a truncated shard fails on opening.
 def _read_header(path: Path) -> tuple[np.dtype, int, int]:
     with open(path, "rb") as f:
         raw = f.read(_HEADER)
@@ -224,6 +234,8 @@ class TokenShards:
     `TokenShards([paths])` opens the given files in order. `len()` is the total token count.
     """
 
+    # A folder is read through its index (in the order written), or, without one, as every `.bin`
+    # file in name order; a file or a list of files is taken as given.
     def __init__(self, paths_or_dir: str | os.PathLike | Sequence[str | os.PathLike]) -> None:
         if isinstance(paths_or_dir, (str, os.PathLike)):
             root = Path(paths_or_dir)
@@ -239,6 +251,9 @@ class TokenShards:
             paths = [Path(p) for p in paths_or_dir]
         if not paths:
             raise ValueError(f"no token shards found in {paths_or_dir}")
+        # Each shard is memory-mapped past its header: nothing is read until a window is sliced, so
+        # opening a corpus of any size is instant. An empty shard gets an empty array (`memmap`
+        # refuses size zero).
         headers = [_read_header(p) for p in paths]
         self.paths = paths
         self.vocab_size = max(h[2] for h in headers)
@@ -250,6 +265,8 @@ class TokenShards:
             for p, (d, n, _) in zip(paths, headers)
         ]
 
+    # The shards read as one stream: the length is the sum, and `to_numpy` copies everything into
+    # memory, for corpora small enough to allow it.
     def __len__(self) -> int:
         return sum(len(s) for s in self.shards)
 
@@ -261,6 +278,8 @@ class TokenShards:
         return np.concatenate([np.asarray(s, dtype=np.int64) for s in self.shards])
 
 
+# The batcher cuts the stream into non-overlapping windows and serves them in a seeded random order,
+# one epoch after another.
 class ShardBatcher:
     """Deterministic, resumable (x, y) batches of windows from `TokenShards`.
 
@@ -280,6 +299,8 @@ class ShardBatcher:
         rank: int = 0,
         world_size: int = 1,
     ) -> None:
+        # A rank is one of `world_size`: each step consumes `batch_size * world_size` windows of the
+        # shared order, and rank `r` takes the `r`-th block of them.
         if batch_size < 1 or seq_len < 1:
             raise ValueError(f"batch_size and seq_len must be >= 1, got {batch_size}, {seq_len}")
         if not 0 <= rank < world_size:
@@ -322,6 +343,9 @@ class ShardBatcher:
         if self.position + self.per_step > self.n_windows:
             self.epoch += 1
             self.position = 0
+        # This rank's `batch_size` windows of the step; the position advances by the whole step, so
+        # all ranks stay in step. Each window holds `T + 1` tokens, split into `x` and `y` by one
+        # position.
         order = self._epoch_order()
         lo = self.position + self.rank * self.batch_size
         ids = order[lo : lo + self.batch_size]
@@ -334,6 +358,8 @@ class ShardBatcher:
         while True:
             yield self.next_batch()
 
+    # The state is two integers, the epoch and the position, plus the settings they are only valid
+    # for; resuming with different settings would silently read other windows, so it fails instead.
     def state_dict(self) -> dict[str, Any]:
         """The position (and the settings it is only valid for), JSON-serialisable."""
         return {

@@ -126,9 +126,13 @@ def lcp_array(seq: Sequence[int] | str | np.ndarray, sa: np.ndarray) -> np.ndarr
     n = len(x)
     if len(sa) != n:
         raise ValueError(f"sa has length {len(sa)} but the sequence has {n}: pass its suffix array")
+    # The inverse permutation: the rank of each suffix.
     inv = [0] * n
     for r, i in enumerate(sa.tolist()):
         inv[i] = r
+    # Kasai's algorithm: visit the suffixes in text order. From suffix i to i + 1 the common prefix
+    # with the rank-order predecessor shrinks by at most one, so `h` carries over, decremented, and
+    # the total work is O(n).
     lcp = [0] * n
     sa_list = sa.tolist()
     h = 0
@@ -185,6 +189,8 @@ def remove_repeated_substrings(texts: Sequence[str], k: int = 50) -> list[str]:
     >>> remove_repeated_substrings(["the cat sat on the mat", "a dog sat on the mat"], k=10)
     ['the cat sat on the mat', 'a dog']
     """
+    # The texts are concatenated, each followed by its own negative separator (a value no character
+    # has), so no repeat can span two texts; `bounds` records where each text lies.
     pieces, bounds, pos = [], [], 0
     for d, t in enumerate(texts):
         if not isinstance(t, str):
@@ -196,6 +202,8 @@ def remove_repeated_substrings(texts: Sequence[str], k: int = 50) -> list[str]:
     if not pieces:
         return []
     mask = repeated_spans(np.concatenate(pieces), k)
+    # Each text keeps the characters the mask leaves unmarked: the first copy of a repeat stays, the
+    # later ones go.
     out = []
     for t, (a, b) in zip(texts, bounds):
         keep = ~mask[a:b]

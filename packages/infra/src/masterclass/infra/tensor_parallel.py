@@ -62,6 +62,8 @@ import torch.distributed as dist
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+# The layers of Megatron-LM's scheme (column- and row-parallel linears, the vocabulary-parallel
+# embedding and loss, and the MLP and attention built from them), plus two helpers.
 __all__ = [
     "ColumnParallelLinear",
     "ParallelAttention",
@@ -74,6 +76,8 @@ __all__ = [
 ]
 
 
+# Without an initialised process group every layer runs as one rank of a group of one, so the same
+# code serves tests on one process.
 def _group_info(group: Any) -> tuple[int, int]:
     if dist.is_available() and dist.is_initialized():
         return dist.get_rank(group), dist.get_world_size(group)
@@ -108,6 +112,8 @@ class _CopyToParallel(torch.autograd.Function):
         return grad, None
 
 
+# `g`: sum the partial results of all ranks going forward; the gradient of a sum is the same for
+# every term, so it passes through.
 class _ReduceFromParallel(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, x: Tensor, group: Any) -> Tensor:
@@ -121,6 +127,8 @@ class _ReduceFromParallel(torch.autograd.Function):
         return grad, None
 
 
+# The gather: concatenate every rank's slice along the last dimension; its gradient is this rank's
+# slice of the incoming gradient.
 class _GatherLastDim(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, x: Tensor, group: Any) -> Tensor:
@@ -153,6 +161,8 @@ class ColumnParallelLinear(nn.Module):
         super().__init__()
         self.group = group
         rank, world = _group_info(group)
+        # Column parallelism splits the output features: rank t keeps rows `[t n, (t + 1) n)` of the
+        # weight and of the bias, and computes that slice of the output from the whole input.
         out = weight.shape[0]
         if out % world:
             raise ValueError(
@@ -165,11 +175,15 @@ class ColumnParallelLinear(nn.Module):
             None if bias is None else nn.Parameter(bias.detach()[rank * n : (rank + 1) * n].clone())
         )
 
+    # The input enters through `f`: every rank uses all of it, so its gradient is the sum of every
+    # rank's contribution.
     def forward(self, x: Tensor) -> Tensor:
         """`x` `(..., d_in)` replicated -> `(..., d_out / T)` local slice."""
         return F.linear(_CopyToParallel.apply(x, self.group), self.weight, self.bias)
 
 
+# Row parallelism splits the input features: rank t keeps columns `[t n, (t + 1) n)` of the weight
+# and computes a partial product, and `g` sums the partials. The bias is added once, after the sum.
 class RowParallelLinear(nn.Module):
     """`y = sum_t x_t B_t^T + b`: input features split, output all-reduced."""
 
@@ -201,6 +215,8 @@ class VocabParallelEmbedding(nn.Module):
         self.group = group
         rank, world = _group_info(group)
         self.vocab_size = weight.shape[0]
+        # Pad the table with zero rows to a multiple of T, and keep this rank's block of consecutive
+        # rows.
         padded = padded_vocab_size(self.vocab_size, world)
         full = torch.cat(
             [weight.detach(), weight.new_zeros(padded - self.vocab_size, weight.shape[1])]
@@ -215,6 +231,8 @@ class VocabParallelEmbedding(nn.Module):
             raise ValueError(
                 f"token ids must lie in [0, {self.vocab_size}), got {idx.min()}..{idx.max()}"
             )
+        # Each rank looks up the ids in its block (the others read row 0 and are zeroed); the
+        # all-reduce sums the ranks' partial lookups, giving every rank the full embeddings.
         mine = (idx >= self.start) & (idx < self.end)
         local = torch.where(mine, idx - self.start, torch.zeros_like(idx))
         out = F.embedding(local, self.weight) * mine.unsqueeze(-1)  # (B, T, C)
@@ -228,6 +246,8 @@ class VocabParallelEmbedding(nn.Module):
 class _VocabParallelCE(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, logits: Tensor, target: Tensor, vocab_size: int, group: Any) -> Tensor:
+        # A numerically stable log-sum-exp across ranks: the global maximum first (an all-reduce
+        # with MAX), then each rank's sum of exponentials, added up.
         rank, world = _group_info(group)
         n = logits.shape[-1]
         start = rank * n
@@ -238,6 +258,8 @@ class _VocabParallelCE(torch.autograd.Function):
             dist.all_reduce(m, op=dist.ReduceOp.MAX, group=group)
         e = torch.exp(z - m[:, None])  # (N, n)
         sum_e = e.sum(dim=-1)  # (N,)
+        # The target's logit lives on exactly one rank; every other rank contributes zero to its
+        # sum. The loss is `log sum exp z - z_target`, written with the maximum taken out.
         mine = (target >= start) & (target < start + n)
         local_t = torch.where(mine, target - start, torch.zeros_like(target))
         z_y = torch.where(mine, z.gather(1, local_t[:, None]).squeeze(1), torch.zeros_like(m))
@@ -248,6 +270,8 @@ class _VocabParallelCE(torch.autograd.Function):
         ctx.save_for_backward(e / sum_e[:, None], mine, local_t)
         return loss.mean()
 
+    # The gradient on the local logits is the local softmax slice minus one at the target, where the
+    # target is local; divided by N for the mean.
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None, None, None]:
         softmax, mine, local_t = ctx.saved_tensors
@@ -268,6 +292,9 @@ def vocab_parallel_cross_entropy(
 #
 # Each is built from the weights of its dense twin (dicts of full tensors), so a model can be
 # split from one checkpoint.
+#
+# The Megatron MLP: the first linear column-parallel, so the GELU acts on local features, and the
+# second row-parallel, with one all-reduce at the end of the block.
 class ParallelMLP(nn.Module):
     """`GELU(x W_1^T + b_1) W_2^T + b_2` with `W_1` column- and `W_2` row-parallel."""
 
@@ -281,6 +308,8 @@ class ParallelMLP(nn.Module):
         return self.out(F.gelu(self.fc(x)))
 
 
+# Attention splits by heads: Q, K and V are column-parallel, so each rank holds whole heads and
+# attends independently; the output projection is row-parallel and sums the heads back.
 class ParallelAttention(nn.Module):
     """Causal self-attention with `n_heads / T` heads per rank and a row-parallel projection."""
 
@@ -299,11 +328,16 @@ class ParallelAttention(nn.Module):
             raise ValueError(
                 f"n_heads={n_heads} is not divisible by the tensor-parallel size {world}"
             )
+        # Each rank keeps `n_heads / T` whole heads: a head's features are consecutive rows of Q, K
+        # and V, so the column split falls on head boundaries.
         self.local_heads = n_heads // world
         self.head_dim = q.weight.shape[0] // n_heads
         self.q, self.k, self.v = (ColumnParallelLinear(m.weight, m.bias, group) for m in (q, k, v))
         self.proj = RowParallelLinear(proj.weight, proj.bias, group)
 
+    # Each rank's projections produce its own heads only, `local_heads * head_dim` features, which
+    # reshape to (B, H/T, T, D); attention needs nothing from other ranks until the output
+    # projection.
     def forward(self, x: Tensor) -> Tensor:
         """`(B, T, C)` -> `(B, T, C)`, replicated."""
         B, T, _ = x.shape

@@ -108,12 +108,16 @@ class _Extractor(HTMLParser):
         self.link_chars = 0
         self.block_tag = "p"
 
+    # A block's text is its pieces joined with whitespace collapsed; it is recorded with the tag
+    # that opened it and the characters that were inside links.
     def _end_block(self, next_tag: str) -> None:
         text = " ".join("".join(self.parts).split())
         if text:
             self.blocks.append((self.block_tag, text, self.link_chars))
         self.parts, self.link_chars, self.block_tag = [], 0, next_tag
 
+    # Links and the canonical URL are collected from every start tag, dropped or not: navigation
+    # links are still links to crawl.
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = {k: v or "" for k, v in attrs}
         if tag == "a" and a.get("href"):
@@ -122,6 +126,9 @@ class _Extractor(HTMLParser):
             self.canonical = a["href"]
         if tag == "title":
             self.in_title = True
+        # A block element closes the current block. Void elements (`<br>`, `<img>`) have no end tag
+        # and never go on the stack; any other element is pushed, marked dropped when its tag or its
+        # class or id names boilerplate.
         if tag in _BLOCKS:
             self._end_block(tag)
         if tag in _VOID:
@@ -151,6 +158,8 @@ class _Extractor(HTMLParser):
             if t == tag:
                 break
 
+    # Text goes to the title while inside `<title>`, and to the current block only outside dropped
+    # elements; characters inside links also count towards the link density.
     def handle_data(self, data: str) -> None:
         if self.in_title:
             self.title += data
@@ -177,6 +186,7 @@ def extract(html: str, min_words: int = 4) -> ExtractedPage:
         raise TypeError(f"html must be str (decode the bytes first), got {type(html).__name__}")
     if not isinstance(min_words, int) or min_words < 0:
         raise ValueError(f"min_words must be a non-negative int, got {min_words!r}")
+    # One pass, then the last open block closed by hand.
     parser = _Extractor()
     parser.feed(html)
     parser.close()
@@ -194,6 +204,8 @@ def extract(html: str, min_words: int = 4) -> ExtractedPage:
     )
 
 
+# The evaluation metric: extracted text against a hand-made reference, as bags of lower-cased words,
+# F1 of their overlap.
 def token_f1(candidate: str, reference: str) -> float:
     """Token-overlap F1 of two texts (multisets of lower-cased word tokens).
 

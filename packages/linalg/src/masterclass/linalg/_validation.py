@@ -33,6 +33,8 @@ from __future__ import annotations
 import numpy as np
 
 
+# The base check: convert to float64, then refuse a wrong rank, an empty array and non-finite
+# entries, each with its own message.
 def _as_float_array(
     x, name: str, *, ndim: int | None = None, allow_neg_inf: bool = False
 ) -> np.ndarray:
@@ -48,6 +50,8 @@ def _as_float_array(
         raise ValueError(
             f"{name} must be an array of real numbers, got {type(x).__name__}"
         ) from exc
+    # Then the rank, the size and the values: a log-space array may hold $-\infty$ (the log of a
+    # zero probability), never NaN or $+\infty$.
     if ndim is not None and arr.ndim != ndim:
         raise ValueError(f"{name} must have {ndim} dimension(s), got shape {arr.shape}")
     if arr.size == 0:
@@ -60,6 +64,7 @@ def _as_float_array(
     return arr
 
 
+# Shape-specific wrappers, each building on the last: vector, matrix, square, symmetric.
 def _as_vector(x, name: str) -> np.ndarray:
     """Return `x` as a finite float64 vector of shape `(n,)`."""
     return _as_float_array(x, name, ndim=1)
@@ -78,6 +83,7 @@ def _as_square(a, name: str) -> np.ndarray:
     return arr
 
 
+# Symmetry is tested relative to the largest entry, as the chapter's introduction explains.
 def _as_symmetric(a, name: str, *, tol: float = 1e-10) -> np.ndarray:
     """Return `a` as a finite float64 symmetric matrix (up to a relative tolerance `tol`)."""
     arr = _as_square(a, name)
@@ -87,6 +93,8 @@ def _as_symmetric(a, name: str, *, tol: float = 1e-10) -> np.ndarray:
     return arr
 
 
+# Probability vectors: non-negative entries summing to one along `axis`; the message says how far
+# off the sums are.
 def _as_distribution(p, name: str, *, axis: int = -1, atol: float = 1e-8) -> np.ndarray:
     """Return `p` as a float64 array of probability vectors along `axis`.
 
@@ -104,6 +112,7 @@ def _as_distribution(p, name: str, *, axis: int = -1, atol: float = 1e-8) -> np.
     return arr
 
 
+# Scalar checks: each returns the value as a float, so a call site converts and checks in one line.
 def _check_positive(value: float, name: str) -> float:
     """Return `value` as a float, raising `ValueError` unless it is finite and > 0."""
     v = float(value)
@@ -120,6 +129,8 @@ def _check_nonnegative(value: float, name: str) -> float:
     return v
 
 
+# Rates such as momentum live in $[0, 1)$; `closed_right` admits 1 where it makes sense
+# (dampening, label smoothing).
 def _check_unit_interval(value: float, name: str, *, closed_right: bool = False) -> float:
     """Return `value` as a float in $[0, 1)$ (or $[0, 1]$ with `closed_right`), else raise."""
     v = float(value)

@@ -119,6 +119,8 @@ class MLPParams:
     w2: np.ndarray  # (H, V)
     b2: np.ndarray  # (V,)
 
+    # LeCun initialisation: weights of variance $1/\text{fan-in}$ keep each pre-activation's
+    # variance near that of the inputs.
     @classmethod
     def init(cls, d: int, hidden: int, classes: int, seed: int = 0) -> MLPParams:
         r"""Random parameters with variance $1/\text{fan-in}$ (LeCun), zero biases."""

@@ -95,6 +95,8 @@ def beta_binomial_update(a: float, b: float, successes: int, trials: int) -> tup
     return a + successes, b + trials - successes
 
 
+# Normal-normal: precisions add, $1/\tau_n^2 = 1/\tau_0^2 + n/\sigma^2$, and the posterior mean
+# is the precision-weighted average of the prior mean and the data.
 def normal_normal_update(
     prior_mean: float, prior_var: float, data: ArrayLike, noise_var: float
 ) -> tuple[float, float]:
@@ -109,6 +111,8 @@ def normal_normal_update(
     return float(post_mean), float(post_var)
 
 
+# The MAP estimate is the posterior's mode, which exists and is unique only when both posterior
+# parameters are at least 1 and not both equal to 1.
 def beta_binomial_map(a: float, b: float, successes: int, trials: int) -> float:
     r"""MAP estimate $(k + a - 1)/(n + a + b - 2)$, the mode of the posterior (needs $a, b \ge 1$
     unless the data move the posterior's parameters above 1)."""
@@ -131,6 +135,9 @@ class MCMCResult:
     acceptance_rate: float
 
 
+# Random-walk Metropolis: propose $x' = x + \epsilon$, $\epsilon \sim \mathcal N(0,
+# \text{step}^2 I)$, and accept with probability $\min(1, p(x')/p(x))$; the proposal is
+# symmetric, so its density cancels from the ratio.
 def metropolis_hastings(
     log_density: Callable[[np.ndarray], float],
     x0: ArrayLike,
@@ -144,6 +151,7 @@ def metropolis_hastings(
 
     `log_density` may return `-inf` outside the support; `x0` `(d,)` must have finite density.
     """
+    # A start outside the support is refused: the acceptance ratio there is undefined.
     x = _as_vector(x0, "x0").copy()
     step = _check_positive(step, "step")
     if not isinstance(rng, np.random.Generator):
@@ -159,6 +167,8 @@ def metropolis_hastings(
     log_u = np.log(1.0 - rng.random(total))
     samples = np.empty((n_samples, x.size))
     accepted = 0
+    # The chain: propose, then accept or stay; after burn-in every step records the current state,
+    # so a rejection repeats the old one.
     for t in range(total):
         proposal = x + noise[t]
         logp_new = float(log_density(proposal))

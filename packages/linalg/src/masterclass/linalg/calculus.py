@@ -91,6 +91,7 @@ def numerical_gradient(f: Callable, x: ArrayLike, *, h: float = 6e-6) -> np.ndar
     return grad
 
 
+# The Jacobian column by column: column $i$ is the central difference of `f` along $e_i$.
 def numerical_jacobian(f: Callable, x: ArrayLike, *, h: float = 6e-6) -> np.ndarray:
     """Central-difference Jacobian of vector-valued `f` at `x` `(n,)`; returns `(m, n)`."""
     x = _as_vector(x, "x")
@@ -103,6 +104,8 @@ def numerical_jacobian(f: Callable, x: ArrayLike, *, h: float = 6e-6) -> np.ndar
     return np.stack(columns, axis=-1).reshape(-1, x.size)
 
 
+# The Hessian from four evaluations per pair $(i, j)$, computed for $j \ge i$ and mirrored, so
+# the result is symmetric by construction.
 def numerical_hessian(f: Callable, x: ArrayLike, *, h: float = 1e-4) -> np.ndarray:
     r"""Central-difference Hessian of scalar `f` at `x` `(n,)`; returns symmetric `(n, n)`.
 
@@ -113,6 +116,7 @@ def numerical_hessian(f: Callable, x: ArrayLike, *, h: float = 1e-4) -> np.ndarr
     n = x.size
     steps = h * np.maximum(1.0, np.abs(x))
     hess = np.zeros((n, n))
+    # For $i = j$ the four points collapse to the second difference with step $2h_i$.
     for i in range(n):
         for j in range(i, n):
             ei = np.zeros(n)
@@ -154,6 +158,8 @@ class Dual:
     def __repr__(self) -> str:
         return f"Dual({self.val!r}, {self.eps!r})"
 
+    # Sums and differences act on the two parts separately; a plain number is a dual with
+    # `eps = 0`.
     def __add__(self, other):
         if isinstance(other, Dual):
             return Dual(self.val + other.val, self.eps + other.eps)
@@ -170,6 +176,8 @@ class Dual:
     def __rsub__(self, other):
         return (-self) + other
 
+    # The product rule, and the quotient rule $(a/c)' = (a'c - ac')/c^2$, both read off
+    # $\varepsilon^2 = 0$.
     def __mul__(self, other):
         if isinstance(other, Dual):
             return Dual(self.val * other.val, self.val * other.eps + self.eps * other.val)
@@ -188,6 +196,7 @@ class Dual:
     def __rtruediv__(self, other):
         return Dual(other / self.val, -other * self.eps / (self.val * self.val))
 
+    # A constant power uses $(a^p)' = p\,a^{p-1} a'$.
     def __pow__(self, power):
         if isinstance(power, Dual):
             # $a^b = e^{b\log a}$ when the exponent also varies.
@@ -212,6 +221,7 @@ def _elementwise(x, on_dual: Callable, on_number: Callable):
     return on_number(x)
 
 
+# Each function is its value and its derivative, one lambda on the dual's parts.
 def exp(x: Dual | float | np.ndarray) -> Dual | float | np.ndarray:
     """$e^x$; derivative $e^x$."""
     return _elementwise(x, lambda d: Dual(exp(d.val), exp(d.val) * d.eps), np.exp)
@@ -222,6 +232,8 @@ def log(x: Dual | float | np.ndarray) -> Dual | float | np.ndarray:
     return _elementwise(x, lambda d: Dual(log(d.val), d.eps / d.val), np.log)
 
 
+# The trigonometric pair differentiate into each other; the derivatives of tanh and sqrt reuse
+# the functions themselves.
 def sin(x: Dual | float | np.ndarray) -> Dual | float | np.ndarray:
     r"""$\sin x$; derivative $\cos x$."""
     return _elementwise(x, lambda d: Dual(sin(d.val), cos(d.val) * d.eps), np.sin)
@@ -249,11 +261,15 @@ def _seed(x: np.ndarray, direction: np.ndarray) -> np.ndarray:
     return np.array([Dual(float(v), float(d)) for v, d in zip(x, direction)], dtype=object)
 
 
+# The derivative part of each output, flattened; an output that is a plain number has
+# derivative 0.
 def _eps(y) -> np.ndarray:
     y = np.asarray(y, dtype=object).reshape(-1)
     return np.array([v.eps if isinstance(v, Dual) else 0.0 for v in y], dtype=float)
 
 
+# Forward mode: seeding the inputs' derivative parts with $v$ gives $\nabla f^\top v$ in one
+# pass; seeding with $e_j$ gives column $j$ of the Jacobian, so $n$ passes give all of it.
 def directional_derivative(f: Callable, x: ArrayLike, v: ArrayLike) -> float:
     r"""$D_vf(x) = \nabla f(x)^\top v$ of scalar `f` at `x` `(n,)` along `v` `(n,)`: one dual pass."""
     x, v = _as_vector(x, "x"), _as_vector(v, "v")
@@ -277,12 +293,15 @@ def dual_gradient(f: Callable, x: ArrayLike) -> np.ndarray:
     return jac[0]
 
 
+# Second derivatives by nesting: the inner duals carry $\varepsilon_1$, the outer ones
+# $\varepsilon_2$, and `y.eps.eps` is the mixed coefficient. Only $j \ge i$ is computed.
 def dual_hessian(f: Callable, x: ArrayLike) -> np.ndarray:
     r"""Hessian `(n, n)` of scalar `f` at `x` `(n,)` with nested duals (forward over forward).
 
     Seeding $x_k = (x_k + \delta_{ki}\varepsilon_1) + \delta_{kj}\varepsilon_2$ makes the
     $\varepsilon_1\varepsilon_2$ coefficient of $f$ equal to $H_{ij}$.
     """
+    # One nested-dual pass per pair $j \ge i$: the inner tangent seeds $e_i$, the outer one $e_j$.
     x = _as_vector(x, "x")
     n = x.size
     hess = np.zeros((n, n))
@@ -324,6 +343,7 @@ def taylor_approximation(
     return value
 
 
+# The order of an approximation's error, read off a log-log fit of error against step.
 def convergence_order(errors: ArrayLike, steps: ArrayLike) -> float:
     r"""The slope of $\log(\text{error})$ against $\log(\text{step})$, fitted by least squares:
     $p$ in error $\approx C\,h^p$ (2 for first-order Taylor, 3 for second-order)."""

@@ -120,6 +120,8 @@ def _check_logits_targets(logits, targets) -> tuple[np.ndarray, np.ndarray]:
     return z, y
 
 
+# Per row, the loss mixes the label's NLL with the mean NLL over all classes, weights
+# $1 - \varepsilon$ and $\varepsilon$: the cross-entropy against $q$.
 def cross_entropy(logits: ArrayLike, targets: ArrayLike, *, label_smoothing: float = 0.0) -> float:
     """Mean cross-entropy of `logits` `(B, V)` against integer `targets` `(B,)`, in nats.
 
@@ -170,6 +172,7 @@ def cross_entropy_dist(p: ArrayLike, q: ArrayLike, axis: int = -1) -> np.ndarray
     return -np.sum(_plogq(p, q), axis=axis)
 
 
+# KL is cross-entropy minus entropy, $H(p, q) - H(p)$, with the same convention for zeros.
 def kl_divergence(p: ArrayLike, q: ArrayLike, axis: int = -1) -> np.ndarray:
     r"""$D_{\mathrm{KL}}(p\|q) = \sum_i p_i\log(p_i/q_i)$ along `axis`, in nats (may be `inf`).
 
@@ -183,6 +186,8 @@ def kl_divergence(p: ArrayLike, q: ArrayLike, axis: int = -1) -> np.ndarray:
     return np.sum(_plogq(p, p) - _plogq(p, q), axis=axis)
 
 
+# Closed forms for Gaussians. In one dimension,
+# $\log(\sigma_2/\sigma_1) + (\sigma_1^2 + (\mu_1 - \mu_2)^2)/(2\sigma_2^2) - \frac12$.
 def kl_normal(mu1: ArrayLike, sigma1: ArrayLike, mu2: ArrayLike, sigma2: ArrayLike) -> np.ndarray:
     r"""KL between univariate Gaussians $\mathcal N(\mu_1,\sigma_1^2)\|\mathcal N(\mu_2,\sigma_2^2)$.
 
@@ -197,6 +202,9 @@ def kl_normal(mu1: ArrayLike, sigma1: ArrayLike, mu2: ArrayLike, sigma2: ArrayLi
     return np.log(s2 / s1) + (s1**2 + (mu1 - mu2) ** 2) / (2 * s2**2) - 0.5
 
 
+# The multivariate case, with $d = \mu_1 - \mu_0$:
+# $\frac12[\operatorname{tr}(\Sigma_1^{-1}\Sigma_0) + d^\top\Sigma_1^{-1}d - k + \log\det\Sigma_1 -
+# \log\det\Sigma_0]$.
 def kl_mvn(mean0: ArrayLike, cov0: ArrayLike, mean1: ArrayLike, cov1: ArrayLike) -> float:
     r"""KL between multivariate Gaussians $\mathcal N(\mu_0,\Sigma_0)\|\mathcal N(\mu_1,\Sigma_1)$.
 

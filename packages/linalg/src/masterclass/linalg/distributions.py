@@ -78,6 +78,7 @@ from masterclass.linalg.matrices import cholesky, forward_substitution
 LOG_2PI = float(np.log(2 * np.pi))
 
 
+# Every sampler takes an explicit `numpy.random.Generator`, and a size that is an int or a shape.
 def _check_rng(rng) -> np.random.Generator:
     if not isinstance(rng, np.random.Generator):
         raise ValueError("rng must be a numpy.random.Generator, e.g. np.random.default_rng(0)")
@@ -118,6 +119,7 @@ class Bernoulli:
             out = np.where(x == 1, np.log(self.p), np.log1p(-self.p))
         return np.where((x == 0) | (x == 1), out, -np.inf)
 
+    # A draw is the inverse transform $[U < p]$; the moments follow in closed form.
     def sample(self, rng: np.random.Generator, size: int | tuple[int, ...] = 1) -> np.ndarray:
         """`size` draws as int64: inverse transform $[U < p]$."""
         return (_check_rng(rng).random(_size(size)) < self.p).astype(np.int64)
@@ -133,6 +135,8 @@ class Bernoulli:
         return float(self.p * (1 - self.p))
 
 
+# A categorical draw is the inverse CDF: the first class whose cumulative probability exceeds
+# $U$. Log-probabilities are $-\infty$ off the support, as for every distribution here.
 @dataclass(frozen=True)
 class Categorical:
     r"""A distribution over $\{0, \dots, V-1\}$ with probabilities `probs` `(V,)`."""
@@ -152,6 +156,8 @@ class Categorical:
         with np.errstate(divide="ignore"):
             return np.where(inside, np.log(self.probs[idx]), -np.inf)
 
+    # The last cumulative sum can fall a rounding error short of 1, so `U` is scaled by it and
+    # the index clipped.
     def sample(self, rng: np.random.Generator, size: int | tuple[int, ...] = 1) -> np.ndarray:
         """`size` draws: binary search of $U$ in the cumulative probabilities."""
         cdf = np.cumsum(self.probs)
@@ -159,6 +165,8 @@ class Categorical:
         return np.minimum(np.searchsorted(cdf, u, side="right"), len(cdf) - 1)
 
 
+# Poisson: the log-probability uses $\log k! = \log\Gamma(k+1)$; the rate is capped at 500, which
+# keeps $e^{-\lambda}$, the first term of the sampler's walk, far from underflow.
 @dataclass(frozen=True)
 class Poisson:
     r"""Counts of events at average rate $\lambda$: $P(k) = \lambda^ke^{-\lambda}/k!$."""
@@ -175,6 +183,9 @@ class Poisson:
         k = np.where(inside, x, 0.0)
         return np.where(inside, k * np.log(self.rate) - self.rate - gammaln(k + 1), -np.inf)
 
+    # Sampling walks the CDF one count at a time for all draws at once, adding
+    # $P(k) = P(k-1)\,\lambda/k$, until every draw is placed; the cap ends a walk that rounding
+    # keeps just short of 1.
     def sample(self, rng: np.random.Generator, size: int | tuple[int, ...] = 1) -> np.ndarray:
         r"""`size` draws by walking the CDF: $k$ is the first count with $F(k) \ge U$."""
         u = _check_rng(rng).random(_size(size))
@@ -191,6 +202,7 @@ class Poisson:
             k = np.where(below, count, k)
             cdf = np.where(below, cdf + term, cdf)
 
+    # A Poisson's mean and variance are both $\lambda$.
     @property
     def mean(self) -> float:
         r"""$\lambda$."""
@@ -217,6 +229,8 @@ def standard_normal(rng: np.random.Generator, size: int | tuple[int, ...]) -> np
     return z[:n].reshape(shape)
 
 
+# The Gaussian by location and scale: the log-density from the standardised $z$, draws as
+# $\mu + \sigma Z$.
 @dataclass(frozen=True)
 class Normal:
     r"""The Gaussian $\mathcal N(\mu, \sigma^2)$ (parametrised by the standard deviation).
@@ -242,6 +256,8 @@ class Normal:
         return self.mu + self.sigma * standard_normal(rng, size)
 
 
+# The multivariate Gaussian checks its shapes when it is built and keeps the Cholesky factor of
+# `cov` for every later call.
 @dataclass(frozen=True)
 class MultivariateNormal:
     r"""The Gaussian $\mathcal N(\mu, \Sigma)$ on $\mathbb R^k$: `mean` `(k,)`, `cov` `(k, k)` SPD."""
@@ -259,6 +275,8 @@ class MultivariateNormal:
         # The Cholesky factor also validates that cov is symmetric positive definite.
         object.__setattr__(self, "_chol", cholesky(cov))
 
+    # Everything runs through the Cholesky factor $L$: one triangular solve for the Mahalanobis
+    # term, its diagonal for the log-determinant, $\mu + LZ$ for draws.
     def log_prob(self, x: ArrayLike) -> np.ndarray:
         r"""Log-density of `x` `(k,)` or `(N, k)`; returns `()` or `(N,)`.
 
@@ -281,6 +299,8 @@ class MultivariateNormal:
         return self.mean + z @ self._chol.T
 
 
+# Gamma with shape $\alpha$ and rate $\beta$; the log-density replaces $x \le 0$ by 1 before
+# taking logs, then masks those entries to $-\infty$.
 @dataclass(frozen=True)
 class Gamma:
     r"""Gamma$(\alpha, \beta)$ with shape $\alpha$ and rate $\beta$ (mean $\alpha/\beta$)."""
@@ -300,6 +320,9 @@ class Gamma:
         out = a * np.log(b) + (a - 1) * np.log(safe) - b * safe - gammaln(a)
         return np.where(x > 0, out, -np.inf)
 
+    # Marsaglia–Tsang: with $d = \alpha - 1/3$, propose $d(1 + cZ)^3$ and accept by a log test;
+    # proposals are drawn in batches until `n` are accepted. A shape below 1 samples shape
+    # $\alpha + 1$ and is boosted at the end.
     def sample(self, rng: np.random.Generator, size: int | tuple[int, ...] = 1) -> np.ndarray:
         r"""`size` draws by Marsaglia–Tsang rejection (boosted by $U^{1/\alpha}$ when $\alpha<1$)."""
         shape = _size(size)
@@ -309,6 +332,8 @@ class Gamma:
         c = 1.0 / np.sqrt(9.0 * d)
         out = np.empty(n)
         filled = 0
+        # Each round proposes about 10% more than still needed; the acceptance rate is high, so
+        # one or two rounds usually suffice.
         while filled < n:
             m = max(16, int(1.1 * (n - filled)))
             z = standard_normal(rng, m)
@@ -325,6 +350,8 @@ class Gamma:
         return (out / self.rate).reshape(shape)
 
 
+# Beta: the log-density uses $\log B(a, b) = \log\Gamma(a) + \log\Gamma(b) - \log\Gamma(a+b)$,
+# which stays finite where $B(a, b)$ itself would underflow.
 @dataclass(frozen=True)
 class Beta:
     """Beta$(a, b)$ on $(0, 1)$, the conjugate prior of a Bernoulli probability."""
@@ -345,6 +372,7 @@ class Beta:
         out = (self.a - 1) * np.log(s) + (self.b - 1) * np.log1p(-s) - log_beta
         return np.where(inside, out, -np.inf)
 
+    # If $X \sim$ Gamma$(a)$ and $Y \sim$ Gamma$(b)$ are independent, $X/(X+Y) \sim$ Beta$(a, b)$.
     def sample(self, rng: np.random.Generator, size: int | tuple[int, ...] = 1) -> np.ndarray:
         r"""`size` draws $X/(X+Y)$ with $X\sim$ Gamma$(a)$, $Y\sim$ Gamma$(b)$."""
         x = Gamma(self.a).sample(rng, size)
@@ -363,6 +391,8 @@ class Beta:
         return self.a * self.b / (s * s * (s + 1))
 
 
+# Dirichlet, the multivariate Beta, on the simplex; draws are independent Gammas, normalised to
+# sum to 1.
 @dataclass(frozen=True)
 class Dirichlet:
     r"""Dirichlet$(\alpha)$ on the probability simplex in $\mathbb R^K$; `alpha` `(K,)` > 0."""
@@ -375,6 +405,8 @@ class Dirichlet:
             raise ValueError(f"alpha must hold at least 2 entries, all > 0; got {alpha}")
         object.__setattr__(self, "alpha", alpha)
 
+    # The density is $-\infty$ off the simplex; on it, the normaliser is
+    # $\log\Gamma(\sum_i\alpha_i) - \sum_i\log\Gamma(\alpha_i)$.
     def log_prob(self, x: ArrayLike) -> np.ndarray:
         """Log-density of points `x` `(K,)` or `(N, K)` on the simplex (each row sums to 1)."""
         x = np.asarray(x, dtype=float)

@@ -74,6 +74,8 @@ def _start_vector(n: int, v0) -> np.ndarray:
     return v / np.sqrt(v @ v)
 
 
+# Power iteration: each multiplication by $A$ scales every other eigen-component, relative to the
+# dominant one, by $|\lambda_i/\lambda_1| \le |\lambda_2/\lambda_1| < 1$.
 def power_iteration(
     a: ArrayLike, *, v0: ArrayLike | None = None, tol: float = 1e-12, max_iter: int = 10_000
 ) -> tuple[float, np.ndarray]:
@@ -85,6 +87,8 @@ def power_iteration(
     >>> round(lam, 10)
     2.0
     """
+    # Each step: $w = Av$, the Rayleigh quotient $\lambda = v^\top w$, the residual test, then
+    # normalise. A zero $w$ means $Av = 0$: the eigenvalue is 0.
     a = _as_square(a, "a")
     v = _start_vector(a.shape[0], v0)
     scale = max(np.sqrt(np.sum(a * a)), 1e-300)
@@ -103,6 +107,8 @@ def power_iteration(
     )
 
 
+# Inverse iteration is power iteration on $(A - \mu I)^{-1}$, whose dominant eigenvalue
+# $1/(\lambda - \mu)$ belongs to the eigenvalue $\lambda$ of $A$ nearest the shift $\mu$.
 def inverse_iteration(
     a: ArrayLike,
     shift: float,
@@ -155,6 +161,8 @@ def hessenberg(a: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
         v = x.copy()
         v[0] += alpha if x[0] >= 0 else -alpha
         v /= np.sqrt(v @ v)
+        # Apply the reflector from both sides (a similarity, so the eigenvalues stay) and
+        # accumulate it into `q`; column `k` is then zero below the subdiagonal.
         h[k + 1 :, :] -= 2.0 * np.outer(v, v @ h[k + 1 :, :])
         h[:, k + 1 :] -= 2.0 * np.outer(h[:, k + 1 :] @ v, v)
         q[:, k + 1 :] -= 2.0 * np.outer(q[:, k + 1 :] @ v, v)
@@ -220,6 +228,8 @@ def _francis_step(h: np.ndarray, exceptional: bool) -> None:
     h[:, n - 2 :] -= beta * np.outer(h[:, n - 2 :] @ v, v)
 
 
+# The driver reduces to Hessenberg form once, then repeats double-shift sweeps on the active
+# block, shrinking it each time a subdiagonal entry becomes negligible.
 def eigvals_qr(a: ArrayLike, *, max_iter: int = 10_000) -> np.ndarray:
     """All eigenvalues of a real square `a` `(n, n)` by the shifted QR algorithm.
 
@@ -306,6 +316,8 @@ def jacobi_eigh(
         if off <= tol * scale:
             order = np.argsort(np.diag(a), kind="stable")
             return np.diag(a)[order].copy(), v[:, order]
+        # One sweep: a rotation for each off-diagonal pair, chosen to zero $a_{pq}$; taking the
+        # smaller root $t$ keeps the rotation angle at most $\pi/4$.
         for p in range(n - 1):
             for q in range(p + 1, n):
                 if a[p, q] == 0.0:

@@ -115,6 +115,7 @@ def minibatches(n: int, batch_size: int, rng: np.random.Generator) -> Iterator[n
         yield order[start : start + batch_size]
 
 
+# The loop: each epoch reshuffles, and each mini-batch is one `sgd_step` on its mean gradient.
 def gradient_descent(
     grad_fn: Callable,
     w0: ArrayLike,
@@ -142,6 +143,7 @@ def gradient_descent(
     Returns:
         The iterates `(steps + 1, D)`, starting with `w0`.
     """
+    # The shapes must agree: one weight per feature, one target per row.
     w = _as_vector(w0, "w0").copy()
     x = _as_matrix(x, "x")
     y = _as_vector(y, "y")
@@ -149,6 +151,8 @@ def gradient_descent(
         raise ValueError(f"shapes do not agree: w0 {w.shape}, x {x.shape}, y {y.shape}")
     if not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs must be an integer >= 1, got {epochs!r}")
+    # Batch gradient descent is one batch of all `n` examples per epoch; every iterate, `w0`
+    # included, is kept so that the path can be plotted.
     n = x.shape[0]
     rng = np.random.default_rng(seed)
     state = sgd_init(w)

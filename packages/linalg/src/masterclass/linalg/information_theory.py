@@ -80,6 +80,8 @@ def _check_base(base: float | None) -> float | None:
     return base
 
 
+# Entropy along an axis; a joint table is checked as one distribution over all pairs, then
+# treated the same way.
 def entropy(p: ArrayLike, *, axis: int = -1, base: float | None = None) -> np.ndarray:
     r"""Shannon entropy $H(p) = -\sum_i p_i \log p_i$ along `axis` (nats, or bits with `base=2`).
 
@@ -100,6 +102,8 @@ def joint_entropy(pxy: ArrayLike, *, base: float | None = None) -> float:
     return float(_neg_sum_plogp(_as_joint(pxy), None, _check_base(base)))
 
 
+# Conditional entropy and mutual information come from the joint and its marginals, by the chain
+# rule $H(X, Y) = H(X) + H(Y\mid X)$.
 def conditional_entropy(pxy: ArrayLike, *, base: float | None = None) -> float:
     r"""$H(Y\mid X) = H(X, Y) - H(X)$ for a joint table `pxy` `(n_x, n_y)` (rows index $X$)."""
     pxy = _as_joint(pxy)

@@ -90,6 +90,8 @@ class LU(NamedTuple):
         return np.eye(len(self.perm))[self.perm]
 
 
+# Elimination column by column; a pivot swap is applied to `u`, to the multipliers already in
+# `l`, and to `perm`.
 def lu(a: ArrayLike) -> LU:
     """LU factorization with partial pivoting of a square matrix `a` `(n, n)`.
 
@@ -100,6 +102,8 @@ def lu(a: ArrayLike) -> LU:
     u = a.copy()
     l = np.eye(n)
     perm = np.arange(n)
+    # Partial pivoting: the largest entry left in column `k` becomes the pivot, so no multiplier
+    # exceeds 1 in size.
     for k in range(n - 1):
         p = k + int(np.argmax(np.abs(u[k:, k])))
         if p != k:
@@ -136,6 +140,8 @@ def back_substitution(u: np.ndarray, y: np.ndarray) -> np.ndarray:
     return x
 
 
+# Solving factors once, then runs two triangular solves on the permuted right-hand side. A pivot
+# tiny next to the largest entry of $U$ counts as zero: the matrix is singular.
 def _check_nonsingular(f: LU, name: str) -> None:
     d = np.abs(np.diag(f.u))
     if np.min(d) <= np.finfo(np.float64).eps * len(d) * max(np.max(np.abs(f.u)), 1e-300):
@@ -152,6 +158,7 @@ def solve(a: ArrayLike, b: ArrayLike) -> np.ndarray:
     return back_substitution(f.u, forward_substitution(f.l, b[f.perm]))
 
 
+# The right-hand side may be one vector or `k` columns solved together.
 def _as_float_array_rows(b, n: int) -> np.ndarray:
     b = np.asarray(b, dtype=np.float64)
     if b.ndim not in (1, 2) or b.shape[0] != n:
@@ -161,6 +168,8 @@ def _as_float_array_rows(b, n: int) -> np.ndarray:
     return b
 
 
+# The determinant comes free with the factorization: the product of the pivots, signed by the
+# permutation.
 def det(a: ArrayLike) -> float:
     r"""$\det A = (-1)^{\#\text{swaps}}\prod_i u_{ii}$ from the LU factorization of `a` `(n, n)`.
 
@@ -242,6 +251,8 @@ def cholesky(a: ArrayLike) -> np.ndarray:
     return l
 
 
+# The structural tests: symmetry within a relative tolerance, orthogonality as $A^\top A = I$,
+# and positive definiteness as "the Cholesky factorization succeeds".
 def is_symmetric(a: ArrayLike, tol: float = 1e-10) -> bool:
     """Whether square `a` equals its transpose up to `tol` times its largest entry."""
     a = _as_square(a, "a")
@@ -266,6 +277,8 @@ def is_positive_definite(a: ArrayLike) -> bool:
     return True
 
 
+# The condition number bounds how much a relative error in $b$ can grow in the solution of
+# $Ax = b$.
 def cond(a: ArrayLike, p: str | float = 2) -> float:
     r"""Condition number $\lVert A\rVert_p\lVert A^{-1}\rVert_p$ of square `a` for
     `p` in {1, 2, inf, "fro"}; `inf` (the float) for a singular matrix.
@@ -289,6 +302,8 @@ def cond(a: ArrayLike, p: str | float = 2) -> float:
     return matrix_norm(a, p) * matrix_norm(a_inv, p)
 
 
+# The induced 1- and $\infty$-norms are the largest column and row sums; the Frobenius norm is
+# entrywise.
 def matrix_norm(a: ArrayLike, p: str | float = "fro") -> float:
     r"""Matrix norm: `1` max column sum, `inf` max row sum, `"fro"` $\sqrt{\sum a_{ij}^2}$."""
     a = _as_matrix(a, "a")
@@ -301,6 +316,8 @@ def matrix_norm(a: ArrayLike, p: str | float = "fro") -> float:
     raise ValueError(f"p must be 1, inf or 'fro', got {p!r}")
 
 
+# Least squares by QR: $\lVert Ax - b\rVert$ is smallest where $Rx = Q^\top b$, which needs $R$
+# nonsingular, that is, full column rank.
 def lstsq(a: ArrayLike, b: ArrayLike) -> np.ndarray:
     r"""Least-squares solution of $\min_x\lVert Ax - b\rVert$ for full-column-rank `a` `(m, n)`,
     $m\ge n$, by QR: $Rx = Q^\top b$. `b` is `(m,)`; returns `(n,)`."""

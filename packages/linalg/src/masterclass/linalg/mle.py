@@ -78,6 +78,8 @@ class Estimate:
     stderr: np.ndarray
 
 
+# Counting models: the MLE is the sample frequency, and its standard error
+# $\sqrt{\hat p(1-\hat p)/N}$ is the binomial one, evaluated at the estimate.
 def bernoulli_mle(x: ArrayLike) -> Estimate:
     r"""$\hat p = \bar x$ from 0/1 data `x` `(N,)`; standard error $\sqrt{\hat p(1-\hat p)/N}$.
 
@@ -92,6 +94,7 @@ def bernoulli_mle(x: ArrayLike) -> Estimate:
     return Estimate(np.array(p), np.array(np.sqrt(p * (1 - p) / x.size)))
 
 
+# The categorical case, class by class: counts over `N`, each share with its Bernoulli error.
 def categorical_mle(x: ArrayLike, num_classes: int) -> Estimate:
     r"""$\hat\pi_k = n_k/N$ from labels `x` `(N,)` in `range(num_classes)`; standard errors
     $\sqrt{\hat\pi_k(1-\hat\pi_k)/N}$."""
@@ -104,6 +107,8 @@ def categorical_mle(x: ArrayLike, num_classes: int) -> Estimate:
     return Estimate(pi, np.sqrt(pi * (1 - pi) / x.size))
 
 
+# The Poisson rate is the mean count; the variance of a count equals the rate, hence the
+# standard error $\sqrt{\hat\lambda/N}$.
 def poisson_mle(x: ArrayLike) -> Estimate:
     r"""$\hat\lambda = \bar x$ from counts `x` `(N,)`; standard error $\sqrt{\hat\lambda/N}$."""
     x = _as_vector(x, "x")
@@ -113,6 +118,8 @@ def poisson_mle(x: ArrayLike) -> Estimate:
     return Estimate(np.array(lam), np.array(np.sqrt(lam / x.size)))
 
 
+# The Gaussian: the sample mean and the biased ($1/N$) variance, which is what maximising the
+# likelihood gives; the unbiased $1/(N-1)$ is not the MLE.
 def normal_mle(x: ArrayLike) -> Estimate:
     r"""$(\hat\mu, \hat\sigma)$ from `x` `(N,)`, $N \ge 2$, with $\hat\sigma^2$ the biased
     ($1/N$) variance; standard errors $\hat\sigma/\sqrt N$ and $\hat\sigma/\sqrt{2N}$."""
@@ -163,6 +170,8 @@ def logistic_fisher_information(w: ArrayLike, x: ArrayLike) -> np.ndarray:
     return x.T @ (x * (p * (1 - p))[:, None])
 
 
+# The fit: Nesterov-accelerated gradient descent on the NLL, then standard errors from the
+# curvature at the optimum.
 def fit_logistic_regression(
     x: ArrayLike,
     y: ArrayLike,
@@ -181,6 +190,8 @@ def fit_logistic_regression(
         raise ValueError(f"x has {x.shape[0]} rows but y has {y.shape[0]} labels")
     if not np.all((y == 0) | (y == 1)):
         raise ValueError("y must contain only 0 and 1")
+    # Step $1/L$ with $L = \sigma_{\max}(X)^2/4$ from zero weights; the gradient test is relative
+    # to the size of `x`, and at convergence the inverse Fisher information gives the errors.
     lipschitz = singular_values(x)[0] ** 2 / 4.0
     w = np.zeros(x.shape[1])
     state = sgd_init(w)

@@ -119,6 +119,7 @@ def sgd_step(
     grad: Array,
     state: SGDState,
     *,
+    # Keyword-only hyperparameters, named and defaulted as in `torch.optim.SGD`.
     lr: float = 1e-3,
     momentum: float = 0.0,
     dampening: float = 0.0,
@@ -144,6 +145,7 @@ def sgd_step(
     >>> round(p, 12)
     0.95
     """
+    # Check the ranges; Nesterov's look-ahead needs an undamped velocity.
     _check_same_shape(param, grad)
     _check_nonnegative(lr, "lr")
     _check_unit_interval(momentum, "momentum")
@@ -152,6 +154,7 @@ def sgd_step(
     if nesterov and (momentum <= 0 or dampening != 0):
         raise ValueError("nesterov=True needs momentum > 0 and dampening == 0")
 
+    # The L2 penalty joins the gradient before the momentum buffer sees it, as in torch.
     if weight_decay != 0:
         grad = grad + weight_decay * param
     buf = state.momentum_buffer
@@ -188,6 +191,7 @@ def adagrad_init(param: Array, *, initial_accumulator_value: float = 0.0) -> Ada
     return AdagradState(sum_sq=param * 0 + initial_accumulator_value, step=0)
 
 
+# One step: the decayed rate $\eta_t$, the accumulated squares, then a per-coordinate scaled step.
 def adagrad_step(
     param: Array,
     grad: Array,
@@ -215,6 +219,7 @@ def adagrad_step(
     _check_nonnegative(weight_decay, "weight_decay")
     _check_nonnegative(eps, "eps")
 
+    # $t$ counts from 1; the L2 term joins the gradient before it is squared into the sum.
     step = state.step + 1
     if weight_decay != 0:
         grad = grad + weight_decay * param
@@ -253,6 +258,8 @@ def rmsprop_init(param: Array) -> RMSpropState:
     return RMSpropState(square_avg=zero, grad_avg=zero, momentum_buffer=zero, step=0)
 
 
+# One step: the average of $g^2$, centred by the average of $g$ if asked, then either a velocity
+# or a direct scaled step.
 def rmsprop_step(
     param: Array,
     grad: Array,
@@ -277,6 +284,7 @@ def rmsprop_step(
     Returns:
         `(new_param, new_state)`.
     """
+    # `alpha` may be 1 (the average never moves), `momentum` must stay below 1.
     _check_same_shape(param, grad)
     _check_nonnegative(lr, "lr")
     _check_unit_interval(alpha, "alpha", closed_right=True)
@@ -284,6 +292,7 @@ def rmsprop_step(
     _check_nonnegative(weight_decay, "weight_decay")
     _check_unit_interval(momentum, "momentum")
 
+    # The L2 term joins the gradient, and the square average is updated before it is used.
     if weight_decay != 0:
         grad = grad + weight_decay * param
     square_avg = alpha * state.square_avg + (1 - alpha) * grad * grad
@@ -354,6 +363,7 @@ def _adam_update(
     return param - step_size * exp_avg / denom, AdamState(exp_avg, exp_avg_sq, step)
 
 
+# The checks Adam and AdamW share: both betas in $[0, 1)$, non-negative rates.
 def _check_adam_args(param, grad, lr, betas, eps, weight_decay) -> None:
     _check_same_shape(param, grad)
     _check_nonnegative(lr, "lr")
@@ -365,6 +375,7 @@ def _check_adam_args(param, grad, lr, betas, eps, weight_decay) -> None:
     _check_nonnegative(weight_decay, "weight_decay")
 
 
+# Adam: the shared update, with L2 weight decay entering through the gradient.
 def adam_step(
     param: Array,
     grad: Array,
@@ -391,6 +402,7 @@ def adam_step(
     >>> round(p, 6)  # the first Adam step has length lr whatever the gradient's size
     0.9
     """
+    # Adding $\lambda\theta$ to the gradient means the adaptive denominator rescales the decay too.
     _check_adam_args(param, grad, lr, betas, eps, weight_decay)
     if weight_decay != 0:
         grad = grad + weight_decay * param
@@ -411,6 +423,7 @@ def adamw_init(param: Array) -> AdamState:
     return adam_init(param)
 
 
+# The step shrinks the weights first, then takes the plain Adam update on the loss gradient alone.
 def adamw_step(
     param: Array,
     grad: Array,

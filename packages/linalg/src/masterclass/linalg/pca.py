@@ -93,6 +93,8 @@ class PCA:
         >>> np.abs(pca.components).round(3).tolist()
         [[1.0, 0.0], [0.0, 1.0]]
         """
+        # At least two samples, since the variance divides by $N - 1$, and at most $\min(N, D)$
+        # components.
         x = _as_matrix(x, "x")
         n, d = x.shape
         if n < 2:
@@ -103,16 +105,21 @@ class PCA:
             raise ValueError(
                 f"n_components must be an integer in [1, {k_max}], got {n_components!r}"
             )
+        # PCA is the SVD of the centred data: the rows of `vt` are the principal directions.
         mean = x.mean(axis=0)  # (D,)
         _, s, vt = svd(x - mean)  # s (k_max,), vt (k_max, D)
         # Deterministic signs: the largest-magnitude entry of each component is positive.
         signs = np.sign(vt[np.arange(k_max), np.argmax(np.abs(vt), axis=1)])
         vt = vt * np.where(signs == 0, 1.0, signs)[:, None]
+        # The component variances are $s_i^2/(N-1)$, the eigenvalues of the sample covariance;
+        # the ratios are their shares of the total.
         variance = s**2 / (n - 1)  # (k_max,)
         total = variance.sum()
         ratio = variance / total if total > 0 else np.zeros_like(variance)
         return cls(mean, vt[:k], variance[:k], ratio[:k], s[:k], whiten)
 
+    # Scores are the centred data's coordinates along the components; whitening divides each by
+    # its standard deviation, and the inverse undoes both.
     def transform(self, x: ArrayLike) -> np.ndarray:
         """Project `x` `(N, D)` onto the components: scores `(N, K)` (whitened if requested)."""
         x = self._check(x)
@@ -135,6 +142,7 @@ class PCA:
         x = self._check(x)
         return float(np.mean(np.sum((x - self.inverse_transform(self.transform(x))) ** 2, axis=1)))
 
+    # Whitening by a zero variance would divide by zero, so it is refused.
     def _safe_variance(self) -> np.ndarray:
         if np.any(self.explained_variance <= 0):
             raise ValueError("cannot whiten along a component with zero variance; keep fewer")

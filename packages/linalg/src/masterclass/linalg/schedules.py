@@ -82,6 +82,8 @@ def _cosine_anneal(start: float, end: float, fraction: float) -> float:
     return end + (start - end) * 0.5 * (1.0 + math.cos(math.pi * fraction))
 
 
+# The simple schedules: a constant, a drop by `gamma` every `step_size` steps, and an exponential
+# decay.
 def constant(step: int, *, base_lr: float) -> float:
     r"""The constant schedule: $\eta_t = \eta$ for every step.
 
@@ -105,6 +107,7 @@ def step_decay(step: int, *, base_lr: float, step_size: int, gamma: float = 0.1)
     return base_lr * gamma ** (step // step_size)
 
 
+# Exponential decay is step decay with `step_size = 1`.
 def exponential(step: int, *, base_lr: float, gamma: float) -> float:
     """Multiply the rate by `gamma` every step (`torch.optim.lr_scheduler.ExponentialLR`)."""
     step = _check_step(step)
@@ -160,6 +163,7 @@ def linear_warmup_cosine(
     ...  for t in range(9)]
     [0.25, 0.5, 0.75, 1.0, 1.0, 0.854, 0.5, 0.146, 0.0]
     """
+    # The warmup may be empty, but it must be shorter than the whole run.
     step = _check_step(step)
     _check_nonnegative(base_lr, "base_lr")
     _check_steps("warmup_steps", warmup_steps, allow_zero=True)
@@ -169,6 +173,8 @@ def linear_warmup_cosine(
         raise ValueError(
             f"warmup_steps ({warmup_steps}) must be smaller than total_steps ({total_steps})"
         )
+    # The ramp reaches `base_lr` at step $W - 1$; the cosine's fraction is capped at 1, so steps
+    # past $T$ stay at `min_lr`.
     if step < warmup_steps:
         return base_lr * (step + 1) / warmup_steps
     fraction = min(step - warmup_steps, total_steps - warmup_steps) / (total_steps - warmup_steps)
@@ -205,6 +211,7 @@ def one_cycle(
         final_div_factor: final rate is `max_lr / (div_factor * final_div_factor)`.
         anneal_strategy: `"cos"` or `"linear"`.
     """
+    # The step must fall inside the cycle, and `pct_start` strictly inside $(0, 1)$.
     step = _check_step(step)
     _check_positive(max_lr, "max_lr")
     _check_steps("total_steps", total_steps)
@@ -217,6 +224,8 @@ def one_cycle(
     if step >= total_steps:
         raise ValueError(f"step {step} is past the end of the cycle (total_steps={total_steps})")
 
+    # Phase one climbs from the initial rate to the peak, phase two anneals from the peak to the
+    # final rate; `fraction` is the progress within the current phase.
     initial_lr = max_lr / div_factor
     final_lr = initial_lr / final_div_factor
     warm_end = pct_start * total_steps - 1.0
@@ -254,6 +263,7 @@ def warmup_stable_decay(
     ...  for t in range(7)]
     [0.5, 1.0, 1.0, 1.0, 1.0, 0.5, 0.0]
     """
+    # Warmup and decay must fit in the run together; the warmup may be empty.
     step = _check_step(step)
     _check_nonnegative(base_lr, "base_lr")
     _check_steps("warmup_steps", warmup_steps, allow_zero=True)
@@ -267,6 +277,8 @@ def warmup_stable_decay(
         )
     if decay not in ("linear", "cosine", "sqrt"):
         raise ValueError(f"decay must be 'linear', 'cosine' or 'sqrt', got {decay!r}")
+    # Warmup climbs linearly to `base_lr`, reached at its last step; the stable phase holds it;
+    # the decay follows the chosen shape down to `min_lr`.
     if step < warmup_steps:
         return base_lr * (step + 1) / warmup_steps
     decay_start = total_steps - decay_steps

@@ -145,6 +145,8 @@ def _one_sided_jacobi(a: np.ndarray, max_sweeps: int) -> tuple[np.ndarray, np.nd
                     t = (1.0 if zeta >= 0 else -1.0) / (abs(zeta) + np.sqrt(1.0 + zeta * zeta))
                 c = 1.0 / np.sqrt(1.0 + t * t)
                 s = c * t
+                # Rotate columns i and j of W, and the same columns of V, by the angle that
+                # makes the two columns of W orthogonal.
                 wi, wj = w[:, i].copy(), w[:, j]
                 w[:, i] = c * wi - s * wj
                 w[:, j] = s * wi + c * wj
@@ -156,6 +158,8 @@ def _one_sided_jacobi(a: np.ndarray, max_sweeps: int) -> tuple[np.ndarray, np.nd
     raise ValueError(f"one-sided Jacobi did not converge in {max_sweeps} sweeps")
 
 
+# The public SVD turns a wide matrix into a tall one by transposing, and runs one-sided Jacobi on
+# the tall one.
 def svd(a: ArrayLike, *, max_sweeps: int = 60) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     r"""Reduced SVD of `a` `(m, n)`: `u` `(m, k)`, `s` `(k,)` descending, `vt` `(k, n)`, $k=\min(m,n)$.
 
@@ -214,6 +218,8 @@ def low_rank_approximation(a: ArrayLike, rank: int) -> np.ndarray:
     return (u[:, :rank] * s[:rank]) @ vt[:rank]  # (m, r) * (r,) @ (r, n)
 
 
+# Eckart–Young: the error of the best rank-$r$ approximation is read off the discarded singular
+# values alone.
 def eckart_young_error(s: ArrayLike, rank: int, norm: str = "fro") -> float:
     r"""The error $\lVert A - A_r\rVert$ predicted by Eckart–Young from the singular values `s`
     `(k,)` (descending): $\sigma_{r+1}$ for `norm=2`, $\sqrt{\sum_{i>r}\sigma_i^2}$ for `"fro"`."""

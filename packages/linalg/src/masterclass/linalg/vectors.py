@@ -153,6 +153,9 @@ def gram_schmidt(a: ArrayLike, *, modified: bool = True) -> tuple[np.ndarray, np
     q = np.zeros((m, n))
     r = np.zeros((n, n))
     scale = np.max(np.abs(a))
+    # Column by column: subtract the projections on the earlier $q_i$ (one at a time, or all at
+    # once from the original column), then normalise what is left. A residual at rounding level
+    # means the column depends on the earlier ones.
     for j in range(n):
         v = a[:, j].copy()  # (m,)
         if modified:
@@ -215,6 +218,7 @@ def _pivot_columns(a: np.ndarray, r: int) -> list[int]:
     return pivots
 
 
+# The basis: the pivot columns of the original `a`, orthonormalised on request.
 def column_basis(a: ArrayLike, *, orthonormal: bool = False) -> np.ndarray:
     """A basis of the column space of `a` `(m, n)`: its pivot columns `(m, r)`, or, with
     `orthonormal=True`, an orthonormal basis of the same span (modified Gram–Schmidt on them)."""
@@ -226,6 +230,7 @@ def column_basis(a: ArrayLike, *, orthonormal: bool = False) -> np.ndarray:
     return gram_schmidt(basis)[0] if orthonormal else basis
 
 
+# `v` is in the span exactly when appending it leaves the rank unchanged.
 def in_span(v: ArrayLike, a: ArrayLike, tol: float | None = None) -> bool:
     """Whether `v` `(m,)` lies in the column span of `a` `(m, n)`: appending it keeps the rank.
 

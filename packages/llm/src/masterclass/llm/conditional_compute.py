@@ -95,6 +95,8 @@ def early_exit_forward(
     exit_layer = torch.full((B, T), L, dtype=torch.long, device=idx.device)
     running = torch.ones(B, T, dtype=torch.bool, device=idx.device)
     logits = torch.empty(B, T, model.config.vocab_size, device=idx.device)
+    # Each layer updates only the running tokens; the exit head (final norm and output layer) then
+    # decides which of them leave. The last layer gives every token still running its logits.
     for layer, block in enumerate(model.blocks):
         x = torch.where(
             running[..., None], block(x, rope, masks[layer], None, layer), x
@@ -111,6 +113,8 @@ def early_exit_forward(
     return logits, exit_layer
 
 
+# The trade-off at one threshold: the share of layers run, and how often the answer matches the
+# full model's.
 def early_exit_savings(model: LanguageModel, idx: Tensor, threshold: float) -> dict[str, float]:
     """Compute saved and agreement with the full model at one threshold.
 
@@ -150,9 +154,12 @@ class MoDBlock(nn.Module):
         """Update the chosen tokens of `x` `(B, T, C)`; returns the new `x` and the chosen positions `(B, k)`."""
         B, T, C = x.shape
         k = max(1, math.ceil(self.capacity * T))
+        # The router scores every token; the top `k`, sorted back into sequence order, are gathered.
         scores = self.router(x).squeeze(-1)  # (B, T)
         chosen = scores.topk(k, dim=-1).indices.sort(dim=-1).values  # (B, k) in sequence order
         picked = x.gather(1, chosen[..., None].expand(B, k, C))  # (B, k, C)
+        # Each chosen token keeps its own rotary position. The block's residual update is scaled by
+        # the router's sigmoid, which gives the router a gradient, and added back in place.
         rope = None
         if inv_freq is not None:
             cos, sin = rope_cos_sin(chosen, inv_freq, interleaved=interleaved)  # (B, k, D) each
@@ -164,6 +171,8 @@ class MoDBlock(nn.Module):
         return x.scatter_add(1, chosen[..., None].expand(B, k, C), weight * update), chosen
 
 
+# The model wraps a `LanguageModel` and routes every `every`-th block; a routed block is the same
+# module, so the weights are shared with the dense model.
 class MixtureOfDepthsLM(nn.Module):
     """`LanguageModel` whose every `every`-th block is a `MoDBlock` of the given capacity."""
 
@@ -178,6 +187,8 @@ class MixtureOfDepthsLM(nn.Module):
             }
         )
 
+    # The forward pass reuses the dense model's parts: embeddings, rotary tables, masks, the final
+    # norm and the head.
     def forward(self, idx: Tensor, targets: Tensor | None = None) -> Tensor | tuple[Tensor, Tensor]:
         """Same contract as `LanguageModel.forward`."""
         m = self.model
@@ -186,6 +197,8 @@ class MixtureOfDepthsLM(nn.Module):
         rope = m._rope(0, T, idx.device)
         masks = m._layer_masks(0, T, idx.device, always=False)
         inv_freq = m.inv_freq if m.config.pos == "rope" else None
+        # Routed blocks take the raw rotary frequencies and build per-sequence tables from the
+        # chosen positions; the others run as in the dense model.
         for i, block in enumerate(m.blocks):
             if str(i) in self.routed:
                 x, _ = self.routed[str(i)](x, inv_freq, m.config.rope_interleaved)
@@ -199,6 +212,7 @@ class MixtureOfDepthsLM(nn.Module):
         )
         return logits, loss
 
+    # The compute, counted with the conventions of `LanguageModel.flops_per_token`.
     def block_flops_fraction(self, seq_len: int) -> float:
         """FLOPs of all blocks relative to the dense model at context `seq_len` (forward pass).
 

@@ -115,6 +115,8 @@ class LMConfig:
                 f"LMConfig.n_kv_heads ({self.n_kv_heads}) must be a positive divisor of n_heads "
                 f"({self.n_heads}): 1 is multi-query, n_heads is multi-head attention"
             )
+        # Every string option must name a known choice; RoPE rotates pairs of dimensions, so it
+        # needs an even head width.
         _check_choice("ffn", self.ffn, FFN_KINDS)
         _check_choice("norm", self.norm, NORM_KINDS)
         _check_choice("norm_position", self.norm_position, NORM_POSITIONS)
@@ -133,6 +135,8 @@ class LMConfig:
                 self.d_ff = 4 * self.d_model
         if self.d_ff <= 0:
             raise ValueError(f"LMConfig.d_ff must be positive, got {self.d_ff}")
+        # Ranges: dropout in [0, 1), a RoPE base above 1, a scaling factor that only stretches,
+        # a positive epsilon and window; `global_every` needs a window to alternate with.
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"LMConfig.dropout must be in [0, 1), got {self.dropout}")
         if self.rope_base <= 1.0:
@@ -155,6 +159,7 @@ class LMConfig:
                 f"LMConfig.global_every ({self.global_every}) needs a positive value and a sliding_window"
             )
 
+    # Derived quantities: the head width, and which layers attend locally.
     @property
     def head_dim(self) -> int:
         """Per-head width $D = d_{model} / H$."""
@@ -176,6 +181,7 @@ class LMConfig:
             for i in range(self.n_layers)
         ]
 
+    # Two named recipes, each a set of defaults that `overrides` can change.
     @classmethod
     def llama(cls, **overrides: Any) -> LMConfig:
         """The LLaMA recipe: RMSNorm, SwiGLU, half-split RoPE, no bias, untied; `overrides` win."""
@@ -201,6 +207,8 @@ class LMConfig:
         base.update(overrides)
         return cls(**base)
 
+    # A round trip through a plain dict, strict on the way back, so that a typo in a JSON file
+    # fails loudly.
     def to_dict(self) -> dict[str, Any]:
         """The fields as a plain dict (for JSON files and checkpoints)."""
         return dataclasses.asdict(self)

@@ -74,6 +74,7 @@ if TYPE_CHECKING:  # model.py imports this file for the frequencies; only the ty
     from masterclass.llm.model import LanguageModel
 
 
+# One function gives the frequencies of every scheme, with the factor that multiplies cos and sin.
 def scaled_rope_inv_freq(
     head_dim: int,
     base: float,
@@ -92,6 +93,8 @@ def scaled_rope_inv_freq(
     >>> round(float(inv[0]), 4), att
     (0.25, 1.0)
     """
+    # Linear interpolation divides every frequency by $s$; NTK raises the base instead, so the fast
+    # pairs barely move; YaRN blends per pair and is the only one to change the attention factor.
     if factor < 1.0:
         raise ValueError(f"the scaling factor must be >= 1, got {factor}")
     if scaling == "none":
@@ -130,10 +133,14 @@ def _yarn_inv_freq(
             / (2 * math.log(base))
         )
 
+    # The ramp's ends, $i(\beta_{fast})$ and $i(\beta_{slow})$, rounded outwards and clipped to the
+    # head's dimensions.
     low = max(math.floor(correction_dim(beta_fast)), 0)
     high = min(math.ceil(correction_dim(beta_slow)), head_dim - 1)
     if low == high:
         high += 0.001  # a zero-width ramp would divide by zero
+    # Blend per pair: `keep` on the original frequency, the rest on the interpolated one. Cos and
+    # sin are multiplied by YaRN's $0.1 \ln s + 1$.
     inv_extrapolate = rope_inv_freq(head_dim, base)  # (D/2,) unchanged frequencies
     inv_interpolate = inv_extrapolate / factor  # (D/2,) position-interpolated frequencies
     ramp = ((torch.arange(head_dim // 2, dtype=torch.float32) - low) / (high - low)).clamp(0, 1)
@@ -161,6 +168,7 @@ def with_rope_scaling(model: LanguageModel, scaling: str, factor: float) -> Lang
     return scaled.eval()
 
 
+# The loss at each position, averaged over evenly spaced windows of the held-out text.
 @torch.no_grad()
 def loss_by_position(
     model: LanguageModel, data: Tensor, seq_len: int, n_windows: int = 8
@@ -178,6 +186,8 @@ def loss_by_position(
     return losses.mean(dim=0)
 
 
+# The summary: for each scheme, the mean loss within the training length and beyond it, on
+# windows `factor` times as long.
 def context_extension_table(
     model: LanguageModel, data: Tensor, factor: float, n_windows: int = 8
 ) -> list[dict[str, float | str]]:
@@ -186,6 +196,8 @@ def context_extension_table(
     train_len = model.config.max_seq_len
     long_len = int(train_len * factor)
     rows: list[dict[str, float | str]] = []
+    # Each scheme rebuilds the model with its frequencies ("none" keeps the trained ones), and its
+    # loss curve is split at the training length.
     for scheme in ("none", "linear", "ntk", "yarn"):
         scaled = with_rope_scaling(model, scheme, factor if scheme != "none" else 1.0)
         curve = loss_by_position(scaled, data, long_len, n_windows)

@@ -123,6 +123,8 @@ def naive_attention(
     return scaled_dot_product_attention(q, k, v, is_causal=causal, scale=scale)  # (B, H, T_q, D)
 
 
+# Two helpers of the tiled loops: the accumulation dtype, and the scores of one tile with the
+# causal mask applied inside it.
 def _acc_dtype(x: Tensor) -> torch.dtype:
     """Tiles accumulate in float32 (float64 inputs stay float64), as GPU kernels do for bf16/fp16."""
     return torch.float64 if x.dtype == torch.float64 else torch.float32
@@ -159,6 +161,8 @@ def flash_attention_forward(
         m = torch.full((B, H, rows, 1), float("-inf"), dtype=dt, device=q.device)  # running max
         ell = torch.zeros(B, H, rows, 1, dtype=dt, device=q.device)  # running denominator
         acc = torch.zeros(B, H, rows, D, dtype=dt, device=q.device)  # running unnormalized output
+        # Online softmax over the key tiles the mask leaves: rescale the running sum and output by
+        # $\exp(m_{old} - m_{new})$ before adding this tile's terms, so nothing overflows.
         k_end = min(T_k, q0 + rows) if causal else T_k
         for k0 in range(0, k_end, block_k):
             k_tile = k[:, :, k0 : k0 + block_k].to(dt)  # (B, H, B_k, D)
@@ -170,6 +174,7 @@ def flash_attention_forward(
             ell = ell * correction + p.sum(dim=-1, keepdim=True)
             acc = acc * correction + p @ v_tile
             m = m_new
+        # Normalize once at the end, and keep $m + \log \ell$, the log-sum-exp the backward needs.
         out[:, :, q0 : q0 + rows] = (acc / ell).to(q.dtype)
         lse[:, :, q0 : q0 + rows] = (m + torch.log(ell)).squeeze(-1)
     return out, lse
@@ -197,10 +202,13 @@ def flash_attention_backward(
     """Tiled backward from the saved `out` and `lse`; returns `dq, dk, dv`."""
     T_q, T_k = q.shape[-2], k.shape[-2]
     dt = _acc_dtype(q)
+    # $\delta_i = \mathrm{d}O_i \cdot O_i$, the row term of the softmax gradient, once for all
+    # tiles; the gradients accumulate in the accumulation dtype.
     delta = (grad_out.to(dt) * out.to(dt)).sum(dim=-1, keepdim=True)  # (B, H, T_q, 1)
     dq = torch.zeros(q.shape, dtype=dt, device=q.device)
     dk = torch.zeros(k.shape, dtype=dt, device=q.device)
     dv = torch.zeros(v.shape, dtype=dt, device=q.device)
+    # For each key tile, visit only the query tiles that can see it (all of them without a mask).
     for k0 in range(0, T_k, block_k):
         k_tile = k[:, :, k0 : k0 + block_k].to(dt)  # (B, H, B_k, D)
         v_tile = v[:, :, k0 : k0 + block_k].to(dt)  # (B, H, B_k, D)
@@ -211,6 +219,8 @@ def flash_attention_backward(
             q_tile = q[:, :, q0 : q0 + block_q].to(dt)  # (B, H, B_q, D)
             do_tile = grad_out[:, :, q0 : q0 + block_q].to(dt)  # (B, H, B_q, D)
             s = _tile_scores(q_tile, k_tile, scale, causal, q0, k0)  # (B, H, B_q, B_k)
+            # $P$ rebuilt from the log-sum-exp; then $\mathrm{d}V \mathrel{+}= P^\top \mathrm{d}O$,
+            # $\mathrm{d}S = P \circ (\mathrm{d}P - \delta)$, and $\mathrm{d}Q$, $\mathrm{d}K$ from it.
             p = torch.exp(s - lse[:, :, q0 : q0 + block_q, None])  # (B, H, B_q, B_k) rebuilt
             dv[:, :, k0 : k0 + block_k] += p.transpose(-1, -2) @ do_tile
             dp = do_tile @ v_tile.transpose(-1, -2)  # (B, H, B_q, B_k)
@@ -220,6 +230,8 @@ def flash_attention_backward(
     return dq.to(q.dtype), dk.to(k.dtype), dv.to(v.dtype)
 
 
+# The autograd glue: our backward replaces the one autograd would derive, which would need the
+# score matrix.
 class FlashAttention(torch.autograd.Function):
     """Autograd wrapper: the forward saves `q, k, v, out, lse` and never the score matrix."""
 
@@ -239,6 +251,7 @@ class FlashAttention(torch.autograd.Function):
         return dq, dk, dv, None, None, None, None
 
 
+# The public function checks the shapes and block sizes, and the scale defaults to $1/\sqrt D$.
 def flash_attention(
     q: Tensor,
     k: Tensor,
@@ -256,6 +269,7 @@ def flash_attention(
     >>> torch.allclose(flash_attention(q, k, v, block_q=2, block_k=2), naive_attention(q, k, v), atol=1e-6)
     True
     """
+    # q must be 4-D, and k and v of one shape that shares q's batch, heads and head width.
     if (
         q.dim() != 4
         or k.shape != v.shape

@@ -57,6 +57,7 @@ def filter_logits(
     if temperature <= 0:
         raise ValueError(f"filter_logits needs temperature > 0, got {temperature}; 0 means greedy")
     logits = logits.float() / temperature  # (B, V)
+    # Top-k keeps the `k` largest logits (and any that tie with the `k`-th).
     if top_k is not None:
         if top_k <= 0:
             raise ValueError(f"top_k must be a positive int or None, got {top_k}")
@@ -76,6 +77,7 @@ def filter_logits(
     return logits
 
 
+# One decoding step: the argmax at temperature 0, otherwise a draw from the filtered distribution.
 def sample_next(
     logits: Tensor,
     *,
@@ -91,6 +93,8 @@ def sample_next(
     return torch.multinomial(probs, num_samples=1, generator=generator).squeeze(-1)  # (B,)
 
 
+# The loop: a prefill pass over the prompt, then one single-token pass per new token, each reading
+# the keys and values of all earlier tokens from the cache.
 @torch.no_grad()
 def generate(
     model: torch.nn.Module,
@@ -108,12 +112,15 @@ def generate(
     Returns `(B, T + n)` token ids, `n <= max_new_tokens` (fewer when every sequence stopped).
     `model` is a `LanguageModel`; it is put in eval mode.
     """
+    # Check the prompt and the budget; temperature 0 means greedy.
     if idx.dim() != 2 or idx.shape[1] == 0:
         raise ValueError(f"idx must be a non-empty (B, T) prompt, got shape {tuple(idx.shape)}")
     if max_new_tokens < 0:
         raise ValueError(f"max_new_tokens must be >= 0, got {max_new_tokens}")
     if temperature < 0:
         raise ValueError(f"temperature must be >= 0 (0 = greedy), got {temperature}")
+    # One static cache holds prompt and continuation; `finished` and `last_token` track the rows
+    # that have met a stop token.
     model.eval()
     B, T = idx.shape
     cache = StaticKVCache.for_model(model, B, T + max_new_tokens)
@@ -123,6 +130,8 @@ def generate(
         B, dtype=torch.long, device=idx.device
     )  # (B,) token each row stopped on
     out = [idx]
+    # Prefill: the whole prompt in one pass, keeping the last position's logits. Then one token per
+    # step; a finished row repeats its stop token, so the batch stays rectangular.
     logits = model.decode(idx, cache, last_only=True)[:, -1]  # (B, V) prefill
     for step in range(max_new_tokens):
         nxt = sample_next(

@@ -45,6 +45,8 @@ from masterclass.llm.rope import half_split_to_interleaved, interleaved_to_half_
 from masterclass.transformer.hf_weights import Link, load_weights, ours_to_theirs
 
 
+# Export starts from the config: every choice of ours that Llama cannot express is listed in one
+# error.
 def llama_config_kwargs(config: LMConfig) -> dict[str, Any]:
     """`transformers.LlamaConfig` keyword arguments equivalent to `config` (or a clear error)."""
     problems = []
@@ -62,6 +64,8 @@ def llama_config_kwargs(config: LMConfig) -> dict[str, Any]:
         problems.append("sliding_window (Llama attends to the whole prefix)")
     if problems:
         raise ValueError("this config has no LlamaForCausalLM equivalent: " + "; ".join(problems))
+    # RoPE scaling in HF's `rope_parameters` form; under YaRN, HF's context length is the original
+    # one times the factor.
     rope: dict[str, Any] = {"rope_type": "default", "rope_theta": config.rope_base}
     max_pos = config.max_seq_len
     if config.rope_scaling == "linear":
@@ -73,6 +77,7 @@ def llama_config_kwargs(config: LMConfig) -> dict[str, Any]:
             original_max_position_embeddings=config.max_seq_len,
         )
         max_pos = int(config.max_seq_len * config.rope_scaling_factor)
+    # The rest is a renaming of the fields.
     return dict(
         vocab_size=config.vocab_size,
         hidden_size=config.d_model,
@@ -107,6 +112,8 @@ def llama_links(config: LMConfig) -> list[Link]:
     ]
     if not config.tie_embeddings:
         links.append(Link("lm_head.weight", "lm_head.weight"))
+    # Per layer: the two norms, then the attention and MLP projections, with biases only when
+    # the config has them.
     for i in range(config.n_layers):
         ours, theirs = f"blocks.{i}.", f"model.layers.{i}."
         links += [
@@ -135,6 +142,8 @@ def _permute_rope_rows(sd: dict[str, torch.Tensor], config: LMConfig, to_hf: boo
             sd[a + f"k_proj.{s}"] = permute(sd[a + f"k_proj.{s}"], config.n_kv_heads)
 
 
+# Export renames through the table, lists the tied head under HF's name too, and permutes the
+# rotary rows when our pairing differs from HF's.
 def llama_state_dict(model: LanguageModel) -> dict[str, torch.Tensor]:
     """Our weights under HF Llama (or Mistral) names, query/key rows in half-split order."""
     c = model.config
@@ -164,6 +173,8 @@ def to_hf_llama(model: LanguageModel) -> Any:
     return hf.eval()
 
 
+# The way back starts from the config. HF's RoPE scaling maps onto ours (YaRN's original length is
+# our `max_seq_len`); any other rope type is refused.
 def config_from_hf_llama(hf_config: Any, *, rope_interleaved: bool = False) -> LMConfig:
     """The `LMConfig` of a `transformers.LlamaConfig`."""
     rope = dict(getattr(hf_config, "rope_parameters", None) or {})
@@ -177,6 +188,8 @@ def config_from_hf_llama(hf_config: Any, *, rope_interleaved: bool = False) -> L
         max_len = int(rope["original_max_position_embeddings"])
     elif rope_type != "default":
         raise ValueError(f"rope_type {rope_type!r} is not supported; use default, linear or yarn")
+    # HF may set the head width on its own; ours is always d_model / H. One `bias` switch serves
+    # attention and MLP alike.
     head_dim = (
         getattr(hf_config, "head_dim", None)
         or hf_config.hidden_size // hf_config.num_attention_heads
@@ -188,6 +201,7 @@ def config_from_hf_llama(hf_config: Any, *, rope_interleaved: bool = False) -> L
         )
     if hf_config.attention_bias != hf_config.mlp_bias:
         raise ValueError("LanguageModel has one `bias` switch; attention_bias and mlp_bias differ")
+    # Everything else is the LLaMA recipe with HF's sizes.
     return LMConfig.llama(
         vocab_size=hf_config.vocab_size,
         d_model=hf_config.hidden_size,
@@ -205,6 +219,8 @@ def config_from_hf_llama(hf_config: Any, *, rope_interleaved: bool = False) -> L
     )
 
 
+# Loading builds the config, permutes the rotary rows when the interleaved pairing is wanted, and
+# copies through the checked table; HF's tied head is checked equal, not read.
 def from_hf_llama(hf_model: Any, *, rope_interleaved: bool = False) -> LanguageModel:
     """A `LanguageModel` computing the same function as a `transformers.LlamaForCausalLM`.
 

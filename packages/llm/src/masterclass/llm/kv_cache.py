@@ -67,6 +67,8 @@ class KVCache:
         self.length += t
 
 
+# The static cache reserves the whole context up front: no allocation while decoding, at the
+# price of memory for positions never reached.
 class StaticKVCache(KVCache):
     """Preallocated cache of shape `(L, B, H_kv, max_len, D)` for keys and for values.
 
@@ -86,12 +88,14 @@ class StaticKVCache(KVCache):
         dtype: torch.dtype = torch.float32,
         device: torch.device | str = "cpu",
     ) -> None:
+        # One tensor for the keys and one for the values, every layer stacked, allocated once.
         shape = (n_layers, batch_size, n_kv_heads, max_len, head_dim)
         self.keys = torch.zeros(shape, dtype=dtype, device=device)  # (L, B, H_kv, T_max, D)
         self.values = torch.zeros(shape, dtype=dtype, device=device)  # (L, B, H_kv, T_max, D)
         self.max_len = max_len
         self.length = 0
 
+    # Sized from a model's config, in the dtype and on the device of its weights.
     @classmethod
     def for_model(cls, model: torch.nn.Module, batch_size: int, max_len: int) -> StaticKVCache:
         """A cache sized for `model` (a `LanguageModel`), in the dtype and device of its weights."""
@@ -107,6 +111,7 @@ class StaticKVCache(KVCache):
             device=w.device,
         )
 
+    # A step writes into the next slice and returns views of everything stored, without copying.
     def update(self, layer: int, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
         """Write `k`, `v` `(B, H_kv, T, D)` after the stored tokens and return views of all of them."""
         end = self.length + k.shape[2]
@@ -152,6 +157,8 @@ class PagedKVCache(KVCache):
             raise ValueError(
                 f"block_size and num_blocks must be positive, got {block_size}, {num_blocks}"
             )
+        # The pool holds every block of every layer; the free list and the per-sequence block
+        # tables are plain Python lists.
         shape = (n_layers, num_blocks, n_kv_heads, block_size, head_dim)
         self.k_pool = torch.zeros(shape, dtype=dtype, device=device)  # (L, N, H_kv, S, D)
         self.v_pool = torch.zeros(shape, dtype=dtype, device=device)  # (L, N, H_kv, S, D)
@@ -161,6 +168,7 @@ class PagedKVCache(KVCache):
         self.block_tables: list[list[int]] = [[] for _ in range(batch_size)]
         self.length = 0
 
+    # Sized from a model's config, as for the static cache.
     @classmethod
     def for_model(
         cls, model: torch.nn.Module, batch_size: int, num_blocks: int, block_size: int = 16
@@ -179,6 +187,7 @@ class PagedKVCache(KVCache):
             device=w.device,
         )
 
+    # Blocks come off the free list only when a sequence crosses a block boundary.
     def _reserve(self, end: int) -> None:
         needed = -(-end // self.block_size)  # blocks to hold positions 0..end-1
         for table in self.block_tables:
@@ -194,6 +203,7 @@ class PagedKVCache(KVCache):
         """The block table as a `(B, n_blocks)` int64 tensor."""
         return torch.tensor(self.block_tables, dtype=torch.int64, device=self.k_pool.device)
 
+    # A step reserves blocks once, at layer 0, then scatters the new positions through the table.
     def update(self, layer: int, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
         """Write `k`, `v` `(B, H_kv, T, D)` into their blocks and gather all stored positions."""
         B, H_kv, T, D = k.shape
@@ -207,6 +217,7 @@ class PagedKVCache(KVCache):
         # Indexing dims 0 and 2 of a layer's pool puts the (B, T) index dims first: (B, T, H_kv, D).
         self.k_pool[layer][blocks, :, offsets] = k.permute(0, 2, 1, 3)
         self.v_pool[layer][blocks, :, offsets] = v.permute(0, 2, 1, 3)
+        # Gather each sequence's blocks in table order and flatten them back into positions.
         n_blocks = table.shape[1]
         k_all = self.k_pool[layer][table]  # (B, n_blocks, H_kv, S, D)
         v_all = self.v_pool[layer][table]  # (B, n_blocks, H_kv, S, D)
@@ -214,6 +225,8 @@ class PagedKVCache(KVCache):
         v_all = v_all.permute(0, 2, 1, 3, 4).reshape(B, H_kv, n_blocks * self.block_size, D)
         return k_all[:, :, :end], v_all[:, :, :end]  # (B, H_kv, end, D)
 
+    # Bookkeeping: freeing returns the blocks to the pool, and the memory count covers only the
+    # blocks held.
     def free(self) -> None:
         """Return every block to the pool and reset the cache to empty."""
         for table in self.block_tables:

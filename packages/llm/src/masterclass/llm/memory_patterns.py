@@ -62,6 +62,8 @@ from masterclass.llm.kv_cache import KVCache, StaticKVCache
 from masterclass.llm.model import LanguageModel
 
 
+# The rolling cache keeps one growing tensor of keys and one of values per layer, trimmed to the
+# sinks plus the window after each step.
 class RollingKVCache(KVCache):
     """Bounded cache: per layer, the first `n_sink` keys plus the last `window` ones (None =
     unbounded, a global layer). Decoding through it is one token per step."""
@@ -78,11 +80,14 @@ class RollingKVCache(KVCache):
         self.values: list[Tensor | None] = [None] * len(windows)
         self.length = 0
 
+    # Built from a model, it follows the model's own pattern of local and global layers.
     @classmethod
     def for_model(cls, model: LanguageModel, n_sink: int = 0) -> RollingKVCache:
         """A cache following the model's own pattern, `LMConfig.layer_windows()`."""
         return cls(model.layer_windows(), n_sink)
 
+    # A step appends the new key and value; past the budget, it keeps the first `n_sink` positions
+    # and the last `w`.
     def update(self, layer: int, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
         """Append `k`, `v` `(B, H_kv, 1, D)`, evict beyond the budget, return what is kept."""
         old_k, old_v = self.keys[layer], self.values[layer]
@@ -101,6 +106,8 @@ class RollingKVCache(KVCache):
         return sum(2 * k.numel() * k.element_size() for k in self.keys if k is not None)
 
 
+# The same visibility as a mask over a full cache, for checking the rolling cache against a plain
+# forward pass.
 def visible_mask(t: int, window: int | None, n_sink: int = 0) -> Tensor:
     """The `(T, T)` boolean mask equivalent to a rolling cache: causal, and within the window or
     among the first `n_sink` positions.
@@ -116,6 +123,8 @@ def visible_mask(t: int, window: int | None, n_sink: int = 0) -> Tensor:
     return allowed
 
 
+# The bytes a pattern needs, counted without running anything: tokens stored per layer times the
+# bytes of one token's keys and values.
 def kv_cache_bytes(
     config: LMConfig,
     seq_len: int,
@@ -154,6 +163,7 @@ def measure_cache_memory(
         "sinks + window": RollingKVCache([window] * model.config.n_layers, n_sink=n_sink),
         "model pattern": RollingKVCache.for_model(model, n_sink=0),
     }
+    # The same tokens go one at a time through each cache; then each reports what it holds.
     for name, cache in caches.items():
         for t in range(n_tokens):
             model.decode(idx[:, t : t + 1], cache)

@@ -145,6 +145,7 @@ class Attention(nn.Module):
         values including the past ones."""
         B, T, _ = x.shape
         H, H_kv, D = self.n_heads, self.n_kv_heads, self.head_dim
+        # One matrix product gives the queries, keys and values of all heads, split by head count.
         qkv = self.qkv(x).view(B, T, H + 2 * H_kv, D).transpose(1, 2)  # (B, H + 2 H_kv, T, D)
         qk, v = qkv.split([H + H_kv, H_kv], dim=1)  # (B, H + H_kv, T, D), (B, H_kv, T, D)
         # Queries and keys are rotated by the same angles, so one call rotates both.
@@ -170,6 +171,8 @@ class Attention(nn.Module):
             v = (
                 v[:, :, None].expand(B, H_kv, H // H_kv, T_k, D).reshape(B, H, T_k, D)
             )  # (B, H, T_k, D)
+        # SDPA's causal flag serves only when there is no explicit mask, no past and more than one
+        # query; the heads are then merged back into the channels.
         y = F.scaled_dot_product_attention(
             q,
             k,
@@ -182,6 +185,7 @@ class Attention(nn.Module):
         return self.resid_dropout(self.o_proj(y))  # (B, T, d_model)
 
 
+# A block is the two sub-layers, attention then feed-forward, each with its own norm.
 class Block(nn.Module):
     """One pre-norm transformer block: attention then FFN, each added to the residual stream."""
 
@@ -196,6 +200,8 @@ class Block(nn.Module):
             config.d_model, config.d_ff, activation, gated, config.bias, config.dropout
         )
 
+    # Pre-norm adds each sub-layer's output on the normalized stream to the stream itself;
+    # post-norm normalizes after each addition.
     def forward(
         self,
         x: Tensor,
@@ -212,6 +218,8 @@ class Block(nn.Module):
         return x + self.ffn(self.ffn_norm(x))
 
 
+# The model: embeddings, the blocks, a final norm and the output head, optionally tied to the
+# token embeddings.
 class LanguageModel(nn.Module):
     """Decoder-only language model configured by `LMConfig`.
 
@@ -228,11 +236,15 @@ class LanguageModel(nn.Module):
             nn.Embedding(config.max_seq_len, config.d_model) if config.pos == "learned" else None
         )
         self.drop = nn.Dropout(config.dropout)
+        # The trunk is the blocks and a final norm; the head maps back to the vocabulary and, tied,
+        # is the embedding matrix itself.
         self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layers))
         self.norm = _norm(config)
         self.lm_head = nn.Linear(config.d_model, config.vocab_size, bias=False)
         if config.tie_embeddings:
             self.lm_head.weight = self.tok_emb.weight
+        # Positions: the learned table above, rotary frequencies (rescaled for a longer context if
+        # the config asks), or ALiBi slopes; the last two are buffers, not parameters.
         if config.pos == "rope":
             inv_freq, rope_scale = scaled_rope_inv_freq(
                 config.head_dim,
@@ -279,6 +291,8 @@ class LanguageModel(nn.Module):
             scale=self.rope_scale,
         )
 
+    # The mask is causal, optionally limited to the last `window` keys. With ALiBi it becomes an
+    # additive bias, minus slope times distance, with $-\infty$ where attention is not allowed.
     def _mask(
         self, t_past: int, t: int, device: torch.device, always: bool, window: int | None = None
     ) -> Tensor | None:
@@ -296,6 +310,7 @@ class LanguageModel(nn.Module):
         bias = -self.slopes[:, None, None] * distance  # (H, T, T_k)
         return bias.masked_fill(~allowed, float("-inf"))
 
+    # Layers with the same window share one mask, built once per forward pass.
     def layer_windows(self) -> list[int | None]:
         """The attention window of each layer (None = global); see `LMConfig.layer_windows`."""
         return self.config.layer_windows()
@@ -309,6 +324,7 @@ class LanguageModel(nn.Module):
             masks[w] = self._mask(t_past, t, device, always, w)
         return [masks[w] for w in windows]
 
+    # Token embeddings, plus learned positions shifted by the past length when the model has them.
     def _embed(self, idx: Tensor, t_past: int) -> Tensor:
         x = self.tok_emb(idx)  # (B, T, d_model)
         if self.pos_emb is not None:
@@ -321,6 +337,8 @@ class LanguageModel(nn.Module):
             x = x + self.pos_emb(torch.arange(t, device=idx.device) + t_past)  # (B, T, d_model)
         return self.drop(x)
 
+    # The trunk every path shares: embed, rotary angles, one mask per distinct window, the blocks,
+    # the final norm.
     def _run(
         self,
         idx: Tensor,
@@ -344,6 +362,8 @@ class LanguageModel(nn.Module):
             x = block(x, rope, masks[layer], kv_update, layer)
         return self.norm(x)  # (B, T, d_model)
 
+    # Training and plain inference: no past, so causal attention needs no mask unless a window or
+    # ALiBi asks for one.
     def forward(self, idx: Tensor, targets: Tensor | None = None) -> Tensor | tuple[Tensor, Tensor]:
         """Logits `(B, T, V)` for token ids `idx` `(B, T)`.
 
@@ -358,6 +378,8 @@ class LanguageModel(nn.Module):
         )
         return logits, loss
 
+    # The exportable path: the past comes in as tensors, and the `kv_update` callback collects
+    # each layer's extended keys and values to return them as tensors too.
     def forward_with_past(
         self, idx: Tensor, past_keys: Tensor, past_values: Tensor
     ) -> tuple[Tensor, Tensor, Tensor]:
@@ -377,9 +399,12 @@ class LanguageModel(nn.Module):
             new_values.append(v)
             return k, v
 
+        # The mask is always built here (`always_mask`), so one traced graph serves every length.
         h = self._run(idx, past_keys.shape[3], concat_past, always_mask=True)  # (B, T, d_model)
         return self.lm_head(h), torch.stack(new_keys), torch.stack(new_values)
 
+    # The cached path: the `KVCache` takes each layer's new keys and values through `update`. A
+    # bounded (rolling) cache holds exactly the keys one new token may see, so it needs no mask.
     def decode(self, idx: Tensor, cache: KVCache, *, last_only: bool = False) -> Tensor:
         """Feed `idx` `(B, T)` after the `cache.length` tokens stored in `cache`; returns logits
         `(B, T, V)` (or `(B, 1, V)` with `last_only`) and advances the cache by `T`."""
@@ -416,6 +441,8 @@ class LanguageModel(nn.Module):
                 n -= self.pos_emb.weight.numel()
         return n
 
+    # The count follows the formula above: the weights of every linear layer, the output
+    # projection included, then the attention term of each layer.
     def flops_per_token(self, seq_len: int | None = None, *, training: bool = True) -> int:
         r"""FLOPs per token at context `seq_len` (default `max_seq_len`): forward + backward
         ($3\times$ the forward) when `training`, else the forward pass alone."""

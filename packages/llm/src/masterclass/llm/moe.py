@@ -83,6 +83,8 @@ class MoE(nn.Module):
     (torch.Size([2, 3, 8]), 12)
     """
 
+    # By default each expert is a SwiGLU network without biases, as in Mixtral, and no token is
+    # dropped (no capacity).
     def __init__(
         self,
         d_model: int,
@@ -101,6 +103,7 @@ class MoE(nn.Module):
             raise ValueError(f"top_k must be in [1, n_experts={n_experts}], got {top_k}")
         if capacity_factor is not None and capacity_factor <= 0:
             raise ValueError(f"capacity_factor must be positive or None, got {capacity_factor}")
+        # A router row per expert, and the experts themselves: ordinary feed-forward networks.
         self.n_experts, self.top_k = n_experts, top_k
         self.capacity_factor, self.normalize_top_k = capacity_factor, normalize_top_k
         self.router = nn.Linear(d_model, n_experts, bias=False)
@@ -108,6 +111,8 @@ class MoE(nn.Module):
             FeedForward(d_model, d_ff, activation, gated, bias) for _ in range(n_experts)
         )
 
+    # Routing: a softmax over the experts in float32, the top `k`, and optionally weights
+    # renormalized to sum to one over the chosen experts.
     def route(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """Router logits `(N, E)`, chosen experts `(N, k)` and their gate weights `(N, k)`."""
         logits = self.router(x)  # (N, E)
@@ -133,6 +138,8 @@ class MoE(nn.Module):
         assign_expert = experts.reshape(-1)  # (N k,) in token order
         assign_token = torch.arange(N, device=x.device).repeat_interleave(self.top_k)  # (N k,)
         assign_weight = weights.reshape(-1)  # (N k,)
+        # With a capacity, an assignment's slot is the running count of its expert's assignments up
+        # to it; those past the capacity are dropped.
         keep = torch.ones_like(assign_expert, dtype=torch.bool)
         if self.capacity_factor is not None:
             capacity = math.ceil(self.capacity_factor * N * self.top_k / self.n_experts)
@@ -141,6 +148,8 @@ class MoE(nn.Module):
                 dim=-1
             ) - 1  # (N k,) position in its expert's buffer
             keep = slot < capacity
+        # Each expert runs once on its kept tokens, and the gate-weighted outputs are summed back
+        # into their tokens' rows.
         out = torch.zeros_like(flat)  # (N, C)
         counts = torch.zeros(self.n_experts, dtype=torch.long, device=x.device)
         for e, expert in enumerate(self.experts):
@@ -160,6 +169,8 @@ class MoE(nn.Module):
         return out.reshape(B, T, C), stats
 
 
+# The auxiliary loss pushes the router to spread both its choices and its probability mass evenly
+# over the experts.
 def load_balancing_loss(router_logits: Tensor, top_k: int) -> Tensor:
     r"""Switch/Mixtral auxiliary loss $E \sum_e f_e P_e$ from router logits `(N, E)`.
 

@@ -103,6 +103,7 @@ def rotate_pairs(x: Tensor, *, interleaved: bool = False) -> Tensor:
     return torch.cat((-x[..., half:], x[..., :half]), dim=-1)  # (..., D)
 
 
+# Applying the rotation is that two-term formula, computed in float32 and cast back.
 def apply_rope(x: Tensor, cos: Tensor, sin: Tensor, *, interleaved: bool = False) -> Tensor:
     """Rotate `x` of shape `(B, H, T, D)` by the tables `cos`, `sin` of shape `(T, D)` (or any shape
     that broadcasts, e.g. `(B, 1, T, D)` for per-sequence positions).
@@ -142,6 +143,7 @@ def interleaved_to_half_split(weight: Tensor, n_heads: int) -> Tensor:
     return w.transpose(1, 2).reshape(rows, *d_in)  # (H*D, d_in): evens first, then odds
 
 
+# The inverse: cut each head's rows into their two halves and interleave them again.
 def half_split_to_interleaved(weight: Tensor, n_heads: int) -> Tensor:
     """Inverse of `interleaved_to_half_split`."""
     rows, d_in = weight.shape[0], weight.shape[1:]

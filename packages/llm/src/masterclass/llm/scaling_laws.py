@@ -109,6 +109,7 @@ class ScalingLaw:
         """Predicted loss at `n_params`, `n_tokens`."""
         return self.E + self.A / n_params**self.alpha + self.B / n_tokens**self.beta
 
+    # Minimizing the loss under the constraint $6ND = C$ makes both optima powers of $C$.
     def compute_optimal(self, flops: float) -> tuple[float, float]:
         """$(N_{opt}, D_{opt})$ minimizing the loss at `flops` = $6ND$ (closed form above)."""
         a, b = self.alpha, self.beta
@@ -116,10 +117,14 @@ class ScalingLaw:
         return g * (flops / 6) ** (b / (a + b)), (flops / 6) ** (a / (a + b)) / g
 
 
+# The Huber loss: quadratic near zero and linear beyond `delta`, so a few bad runs cannot dominate
+# the fit.
 def _huber(x: Tensor, delta: float) -> Tensor:
     return torch.where(x.abs() <= delta, 0.5 * x**2, delta * (x.abs() - 0.5 * delta))
 
 
+# Chinchilla's fit (Hoffmann et al., 2022, approach 3): L-BFGS from each point of a small grid of
+# starts, keeping the best.
 def fit_scaling_law(
     n_params: Tensor, n_tokens: Tensor, losses: Tensor, delta: float = 1e-3
 ) -> ScalingLaw:
@@ -132,6 +137,9 @@ def fit_scaling_law(
         theta = torch.tensor([a0, b0, e0, alpha0, beta0], dtype=torch.float64, requires_grad=True)
         opt = torch.optim.LBFGS([theta], lr=1.0, max_iter=200, line_search_fn="strong_wolfe")
 
+        # In log space, $\log L = \operatorname{LSE}(a - \alpha \log N, b - \beta \log D, e)$ with
+        # $A = e^a$, $B = e^b$, $E = e^e$, so the coefficients stay positive; the Huber loss acts on
+        # the log residuals.
         def objective(theta: Tensor = theta) -> Tensor:
             a, b, e, alpha, beta = theta
             terms = torch.stack([a - alpha * log_n, b - beta * log_d, e.expand_as(log_n)])  # (3, R)
@@ -143,6 +151,8 @@ def fit_scaling_law(
             obj.backward()
             return obj
 
+        # Keep the start whose fit ends lowest; a start that diverges (a non-finite objective) is
+        # ignored.
         opt.step(closure)
         with torch.no_grad():
             obj = objective(theta).item()
@@ -154,6 +164,8 @@ def fit_scaling_law(
     return ScalingLaw(E=math.exp(e), A=math.exp(a), alpha=alpha, B=math.exp(b), beta=beta)
 
 
+# The data for the fit: a grid of tiny LLaMA-style byte models, each width trained for each number
+# of steps.
 def run_grid(
     data: tuple[Tensor, Tensor],
     widths: tuple[int, ...] = (16, 24, 32, 48),
@@ -169,6 +181,7 @@ def run_grid(
             config = LMConfig.llama(
                 vocab_size=BYTE_VOCAB, d_model=d_model, n_layers=2, n_heads=4, max_seq_len=64
             )
+            # Each run gives one point of the fit: its size N, its data D and its held-out loss.
             r = train_tiny(config, data, steps=n_steps, seed=seed)
             rows.append(
                 {

@@ -45,6 +45,7 @@ from masterclass.transformer.mlm_pretraining import stdlib_corpus
 BYTE_VOCAB = 256
 
 
+# The data: two disjoint stretches of standard-library bytes, for training and validation.
 def byte_data(n_train: int = 400_000, n_val: int = 50_000) -> tuple[Tensor, Tensor]:
     """Train and validation byte tensors (int64) from two disjoint stretches of the stdlib source."""
     train = torch.frombuffer(bytearray(stdlib_corpus(n_train)), dtype=torch.uint8).long()
@@ -70,6 +71,7 @@ def random_batch(
     return windows[:, :-1], windows[:, 1:]
 
 
+# The held-out loss: a mean over evenly spaced windows, so every call scores the same text.
 @torch.no_grad()
 def evaluate(model: LanguageModel, data: Tensor, seq_len: int, n_windows: int = 16) -> float:
     """Mean next-byte cross-entropy (nats) over `n_windows` evenly spaced windows of `data`."""
@@ -111,6 +113,7 @@ def train_tiny(
     """Train `LanguageModel(config)` on `data = (train, val)` bytes; the vocabulary must be 256."""
     if config.vocab_size != BYTE_VOCAB:
         raise ValueError(f"tiny runs are byte-level: set vocab_size=256, got {config.vocab_size}")
+    # One seed fixes the weights and the batches; AdamW with GPT-3's betas and weight decay.
     torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed)
     model = LanguageModel(config)
@@ -136,6 +139,7 @@ def train_tiny(
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         losses.append(loss.item())
+    # One held-out evaluation at the end; N counts the non-embedding parameters, D the tokens seen.
     val = evaluate(model, data[1], seq_len)
     return RunResult(
         model.eval(),

@@ -126,6 +126,10 @@ def _bytes_to_unicode() -> dict[int, str]:
     return table
 
 
+# ## The tokenizer
+#
+# The state is the vocabulary (bytes by id), the special tokens and the split pattern; the rank
+# table, the decoder and the caches are derived from them.
 class BPETokenizer:
     """A byte-level BPE tokenizer: train, encode, decode, save, load, export.
 
@@ -149,6 +153,8 @@ class BPETokenizer:
         special_tokens: dict[str, int] | None = None,
         pattern: str = GPT4_PATTERN,
     ) -> None:
+        # `_vocab[i]` is the bytes of id `i` and `_ranks` its inverse: an id is also a merge
+        # rank, so lower ids merge first. A valid vocabulary has no duplicates and all 256 bytes.
         self._vocab: list[bytes] = list(vocab)
         self._ranks: dict[bytes, int] = {tok: i for i, tok in enumerate(self._vocab)}
         if len(self._ranks) != len(self._vocab):
@@ -156,6 +162,8 @@ class BPETokenizer:
         missing = [b for b in range(256) if bytes([b]) not in self._ranks]
         if missing:
             raise ValueError(f"vocab must contain all 256 single bytes; missing {missing[:8]}...")
+        # Special ids form one block right after the vocabulary; the decoder appends their UTF-8
+        # bytes, and the caches start empty.
         specials = dict(special_tokens or {})
         n = len(self._vocab)
         if sorted(specials.values()) != list(range(n, n + len(specials))):
@@ -195,6 +203,8 @@ class BPETokenizer:
         pre-tokens. Pre-tokenization runs on `num_workers` processes (default: one per CPU).
         Stops early, with a smaller vocabulary, if every pre-token becomes a single token.
         """
+        # Check the arguments first: a bare string would iterate as characters, and the
+        # vocabulary must have room for the 256 single bytes plus every special token.
         if isinstance(texts, str | bytes):
             raise TypeError(
                 "texts must be an iterable of strings, not a single string; wrap it in a list"
@@ -209,6 +219,8 @@ class BPETokenizer:
                 f"vocab_size must be at least 256 + {len(specials)} special tokens = "
                 f"{256 + len(specials)}, got {vocab_size!r}"
             )
+        # Count pre-tokens on worker processes, turn each into its UTF-8 bytes (`surrogatepass`
+        # keeps lone surrogates encodable), and learn merges for the ids the specials leave.
         counts = count_pretokens(texts, pattern, specials, num_workers)
         if not counts:
             raise ValueError("cannot train on an empty corpus: texts yielded no characters")
@@ -259,6 +271,9 @@ class BPETokenizer:
                 pair_ranks[i] = ranks.get(parts[i] + parts[i + 1], none)
         return [ranks[p] for p in parts]
 
+    # The heap version: `parts[i]` holds the bytes of the live part that starts at byte `i` (None
+    # once merged into its left neighbour), `nxt` and `prv` link the live parts, and the heap
+    # starts with every adjacent byte pair that is a token.
     def _encode_long_piece(self, piece: bytes) -> list[int]:
         ranks = self._ranks
         n = len(piece)
@@ -271,6 +286,9 @@ class BPETokenizer:
             if r is not None:
                 heap.append((r, i))
         heapq.heapify(heap)
+        # Pop the best pair. An entry is stale if either side changed since it was pushed, which
+        # re-checking its rank detects. A merge links past the right part and pushes the two new
+        # pairs it forms with its neighbours.
         while heap:
             r, i = heapq.heappop(heap)
             j = nxt[i]
@@ -306,6 +324,8 @@ class BPETokenizer:
                 cache[piece] = self._encode_piece(piece.encode("utf-8", "surrogatepass"))
         return list(chain.from_iterable(map(cache.__getitem__, pieces)))
 
+    # One alternation per set of allowed specials, longest first so that a token that contains
+    # another wins the match; each is compiled once and kept.
     def _specials_matcher(self, allowed_special: AllowedSpecial) -> regex.Pattern | None:
         if allowed_special == "all":
             allowed = frozenset(self.special_tokens)
@@ -349,6 +369,8 @@ class BPETokenizer:
                     f"allowed_special='none' to encode it as ordinary text"
                 )
 
+    # A set of named special tokens must name only tokens this tokenizer has. A bare string is
+    # refused: as a collection it would be its characters.
     def _known_specials(self, tokens: Collection[str], argument: str) -> frozenset[str]:
         if not isinstance(tokens, Collection) or isinstance(tokens, str):
             raise ValueError(f"{argument} must be 'all', 'none' or a set, got {tokens!r}")
@@ -360,6 +382,8 @@ class BPETokenizer:
             )
         return frozenset(tokens)
 
+    # `encode` puts the two policies together: `allowed_special` picks the tokens that become ids,
+    # `disallowed_special` the ones whose presence is an error.
     def encode(
         self,
         text: str,
@@ -384,6 +408,8 @@ class BPETokenizer:
         ...
         ValueError: text contains the special token '<|eot|>', which encode does not allow by default ...
         """
+        # Refuse first, then cut the text at each allowed special token: the gaps are ordinary
+        # text, each match is a single id.
         matcher = self._specials_matcher(allowed_special)
         if allowed_special != "none":
             self._check_disallowed(text, matcher, disallowed_special)
@@ -398,6 +424,9 @@ class BPETokenizer:
         ids += self.encode_ordinary(text[start:])
         return ids
 
+    # The batch and byte variants reuse the same machinery. `encode_bytes` decodes with
+    # `surrogateescape`, so each invalid byte survives as a lone surrogate; the split isolates
+    # those runs, and they are merged as raw bytes.
     def encode_batch(
         self,
         texts: Iterable[str],
@@ -458,11 +487,14 @@ class BPETokenizer:
 
     def _stable_prefix(self, buf: str, matcher: regex.Pattern | None, prefixes: set[str]) -> int:
         # Where to cut `buf` so that the head encodes as it would inside the whole stream.
+        # First hold back a tail that could be the start of a special token.
         end = len(buf)
         for k in range(min(len(buf), max(map(len, prefixes), default=0)), 0, -1):
             if buf[-k:] in prefixes:
                 end = len(buf) - k
                 break
+        # Then split from the last special token on (a special token ends every piece), and hold
+        # back the last piece with the whitespace pieces just before it.
         seg_start = 0
         if matcher is not None:
             for m in matcher.finditer(buf, 0, end):
@@ -574,6 +606,8 @@ class BPETokenizer:
         def show(t: bytes) -> str:
             return "".join(b2u[b] for b in t)
 
+        # Every split of a token into two tokens is a merge; walking the vocabulary in id order
+        # lists them by the rank of the token they make. Specials are added tokens, matched whole.
         merges = []
         for tok in self._vocab:
             for k in range(1, len(tok)):
@@ -584,6 +618,8 @@ class BPETokenizer:
              "normalized": False, "special": True}
             for s, i in sorted(self.special_tokens.items(), key=lambda kv: kv[1])
         ]  # fmt: skip
+        # The pipeline: split with the dialect-safe pattern, map bytes to GPT-2 characters, then
+        # BPE with `ignore_merges`, so a piece that is already a token is taken whole.
         doc = {
             "version": "1.0",
             "truncation": None,

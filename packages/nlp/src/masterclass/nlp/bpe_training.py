@@ -84,6 +84,8 @@ def _count_batch(texts: list[str], pattern: str, special_tokens: tuple[str, ...]
     return counts
 
 
+# The stream is cut into batches of about `_BATCH_CHARS` characters, each item checked to be a
+# string on the way.
 def _batches(texts: Iterable[str]) -> Iterable[list[str]]:
     batch: list[str] = []
     size = 0
@@ -129,6 +131,7 @@ def count_pretokens(
     workers = num_workers if num_workers is not None else (os.cpu_count() or 1)
     if workers < 1:
         raise ValueError(f"num_workers must be >= 1 or None, got {num_workers}")
+    # Peek at two batches: a corpus of one batch, or `num_workers=1`, is counted right here.
     specials = tuple(special_tokens)
     batches = iter(_batches(texts))
     first = next(batches, None)
@@ -143,6 +146,8 @@ def count_pretokens(
             for batch in batches:
                 total.update(_count_batch(batch, pattern, specials))
         return total
+    # Otherwise a pool: at most two batches per worker in flight, the oldest result collected
+    # first, so at most `2 * workers` batches of text are held at once.
     ctx = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
     with ctx.Pool(workers) as pool:
         pending: deque = deque()
@@ -183,6 +188,7 @@ def learn_merges(
     >>> learn_merges({b"aaab": 2, b"ab": 3}, 258)[256:]
     [b'ab', b'aa']
     """
+    # One entry per distinct word, as a list of byte ids; a one-byte word has no pair to merge.
     vocab = [bytes([i]) for i in range(256)] if vocab is None else list(vocab)
     token_id = {tok: i for i, tok in enumerate(vocab)}
     words: list[list[int]] = []
@@ -191,6 +197,7 @@ def learn_merges(
         if len(word) > 1:
             words.append([token_id[bytes([x])] for x in word])
             counts.append(count)
+    # Count each adjacent pair, weighted by its word's frequency, and note which words hold it.
     pair_counts: dict[tuple[int, int], int] = {}
     where: dict[tuple[int, int], set[int]] = {}
     for wi, word in enumerate(words):
@@ -202,12 +209,15 @@ def learn_merges(
                 where[pair] = {wi}
             else:
                 s.add(wi)
+    # A max-heap of counts (negated for `heapq`) with lazy deletion: a changed count is pushed
+    # anew, and an entry whose count no longer matches is skipped when popped.
     heap = [(-c, pair) for pair, c in pair_counts.items()]
     heapq.heapify(heap)
     while len(vocab) < vocab_size and heap:
         neg, pair = heapq.heappop(heap)
         if pair_counts.get(pair) != -neg:
             continue  # stale entry: the count changed after it was pushed
+        # The merged token gets the next id, unless the initial vocabulary already holds it.
         a, b = pair
         merged = vocab[a] + vocab[b]
         new = token_id.get(merged)
@@ -215,6 +225,8 @@ def learn_merges(
             new = len(vocab)
             vocab.append(merged)
             token_id[merged] = new
+        # Rewrite every word that may hold the pair, summing the net change of each pair's count
+        # in `delta`; a word whose length did not change no longer held the pair.
         delta: dict[tuple[int, int], int] = {}
         for wi in where.pop(pair, ()):
             word = words[wi]
@@ -231,6 +243,8 @@ def learn_merges(
                     i += 1
             if len(out) == n:
                 continue
+            # Update the counts by difference: subtract every pair of the old word, add every pair
+            # of the new one, and file the word under each new pair that contains the new token.
             c = counts[wi]
             for p in pairwise(word):
                 delta[p] = delta.get(p, 0) - c

@@ -67,6 +67,7 @@ def read_conllu(text: str) -> list[Sentence]:
     >>> s[0].tokens, s[0].heads, s[0].deprels
     (['Dogs', 'bark', '.'], [2, 0, 2], ['nsubj', 'root', 'punct'])
     """
+    # A blank line ends the current sentence; `#` lines are comments (sentence metadata).
     sentences, cur = [], None
     for lineno, line in enumerate(text.splitlines(), 1):
         line = line.rstrip("\n")
@@ -77,6 +78,8 @@ def read_conllu(text: str) -> list[Sentence]:
             continue
         if line.startswith("#"):
             continue
+        # Ten tab-separated columns, of which we keep FORM, UPOS, HEAD and DEPREL. A range id
+        # (`1-2`, a multiword token) or a decimal one (`1.1`, an empty node) is no word of the tree.
         cols = line.split("\t")
         if len(cols) != 10:
             raise ValueError(
@@ -94,6 +97,7 @@ def read_conllu(text: str) -> list[Sentence]:
     return sentences
 
 
+# Writing fills the columns a `Sentence` holds and leaves the others as `_`.
 def write_conllu(sentences: Iterable[Sentence]) -> str:
     """Serialise to CoNLL-U (lemma, XPOS, features, enhanced deps and MISC left as `_`)."""
     out = []
@@ -105,6 +109,8 @@ def write_conllu(sentences: Iterable[Sentence]) -> str:
     return "\n".join(out) + "\n"
 
 
+# CoNLL-2003 has one token a line, four space-separated columns (word, POS, chunk, entity); a blank
+# line or a `-DOCSTART-` line ends a sentence.
 def read_conll2003(text: str) -> list[Sentence]:
     r"""Parse CoNLL-2003 NER text (`WORD POS CHUNK NER` per line).
 
@@ -123,6 +129,7 @@ def read_conll2003(text: str) -> list[Sentence]:
             raise ValueError(
                 f"CoNLL-2003 line {lineno} has {len(cols)} columns, expected 4: {line!r}"
             )
+        # Keep the word, its POS tag (in the `upos` field) and the entity tag; the chunk is dropped.
         cur.tokens.append(cols[0])
         cur.upos.append(cols[1])
         cur.ner.append(cols[3])
@@ -131,6 +138,7 @@ def read_conll2003(text: str) -> list[Sentence]:
     return sentences
 
 
+# Writing puts back a `-DOCSTART-` line and a dummy chunk column.
 def write_conll2003(sentences: Iterable[Sentence]) -> str:
     """Serialise to CoNLL-2003 (chunk column left as `O`)."""
     out = ["-DOCSTART- -X- -X- O", ""]
@@ -158,6 +166,8 @@ _LOC = [["Paris"], ["New", "York"], ["Lake", "Geneva"], ["Berlin"], ["Rio", "de"
 _ORG = [["Acme", "Corp"], ["the", "United", "Nations"], ["Google"], ["Red", "Cross"]]
 
 
+# The builder holds the sentence being built: `add` appends one token with all its columns (head
+# `-1` while unknown) and returns its index, `attach` sets the head of tokens built earlier.
 class _Builder:
     def __init__(self, rng: random.Random) -> None:
         self.rng = rng
@@ -195,6 +205,7 @@ class _Builder:
                 self.add(w, "PROPN" if w[0].isupper() else "ADP", first, "flat", f"I-{label}")
             self.attach(det, first)
             return first, []
+        # Otherwise a common noun: a determiner and up to two adjectives, all headed by the noun.
         pending = [self.add(rng.choice(_DET), "DET", None, "det")]
         for _ in range(rng.choice([0, 0, 1, 2])):
             pending.append(self.add(rng.choice(_ADJ), "ADJ", None, "amod"))
@@ -202,12 +213,16 @@ class _Builder:
         self.attach(pending, head)
         return head, []
 
+    # A prepositional phrase is headed by its noun; the preposition hangs from it as `case`, as in
+    # Universal Dependencies.
     def prep_phrase(self) -> int:
         case = self.add(self.rng.choice(_ADP), "ADP", None, "case")
         head, _ = self.noun_phrase()
         self.attach([case], head)
         return head
 
+    # A sentence: subject, an optional adverb, the verb (the root), the object, then up to two
+    # prepositional phrases. Each phrase is built first and attached once its head exists.
     def sentence(self) -> Sentence:
         rng = self.rng
         subj, _ = self.noun_phrase()
@@ -229,6 +244,8 @@ class _Builder:
             else:
                 self.s.deprels[pp] = "obl"
                 self.attach([pp], verb)
+        # An optional closing adverb and the full stop attach to the verb; then the heads move to
+        # CoNLL's 1-based numbering and the first word gets its capital.
         if rng.random() < 0.3:
             self.attach([self.add(rng.choice(_ADV), "ADV", None, "advmod")], verb)
         self.attach([self.add(".", "PUNCT", None, "punct")], verb)
@@ -238,6 +255,7 @@ class _Builder:
         return s
 
 
+# One seeded generator is shared by all the sentences, so a treebank is a function of its seed.
 def generate_treebank(n_sentences: int, seed: int = 0) -> list[Sentence]:
     """`n_sentences` generated sentences with gold POS tags, entities and dependency trees.
 

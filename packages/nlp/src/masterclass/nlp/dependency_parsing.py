@@ -52,6 +52,7 @@ from masterclass.nlp.pos_tagging import AveragedPerceptron
 __all__ = ["ArcStandardParser", "GraphParser", "attachment_scores", "eisner", "oracle_transitions"]
 
 
+# UAS counts the tokens whose head is right; LAS also needs the label right.
 def attachment_scores(
     gold: Sequence[Sentence], heads: Sequence[Sequence[int]], labels: Sequence[Sequence[str]]
 ) -> dict[str, float]:
@@ -89,6 +90,8 @@ def _apply(
         heads[dep], labels[dep] = stack[-1], move[2:]
 
 
+# Shift needs a word in the buffer; left-arc needs two words above ROOT (ROOT never gets a head);
+# right-arc onto ROOT waits until the buffer is empty.
 def _legal(stack: list[int], buffer: list[int]) -> set[str]:
     legal = set()
     if buffer:
@@ -100,6 +103,8 @@ def _legal(stack: list[int], buffer: list[int]) -> set[str]:
     return legal
 
 
+# The oracle runs the parser on the gold tree, choosing at each step the move that keeps it
+# buildable.
 def oracle_transitions(sentence: Sentence) -> list[str]:
     """The static arc-standard oracle: the moves that build the gold (projective) tree.
 
@@ -114,6 +119,8 @@ def oracle_transitions(sentence: Sentence) -> list[str]:
     stack, buffer = [0], list(range(1, n + 1))
     heads, labels = [0] * (n + 1), [""] * (n + 1)
     moves = []
+    # Left-arc as soon as s1's gold head is s0. Right-arc only once s0 has all its dependents
+    # (`remaining` counts them down), since a right-arc pops s0 for good. Otherwise shift.
     while buffer or len(stack) > 1:
         s0 = stack[-1]
         s1 = stack[-2] if len(stack) > 1 else None
@@ -134,6 +141,7 @@ def oracle_transitions(sentence: Sentence) -> list[str]:
     return moves
 
 
+# The parser learns to predict the oracle's next move from features of the configuration.
 class ArcStandardParser:
     """A greedy arc-standard parser with an averaged-perceptron move classifier."""
 
@@ -156,6 +164,8 @@ class ArcStandardParser:
             deps = [d for d in range(1, i) if heads[d] == i]
             return labels[deps[0]] if deps else "<none>"
 
+        # The top two stack words and the next two buffer words: their words, tags, tag pairs and
+        # a triple, the leftmost labels built so far, and the buffer length (capped at 3).
         s0 = stack[-1] if stack else None
         s1 = stack[-2] if len(stack) > 1 else None
         b0 = buffer[0] if buffer else None
@@ -167,6 +177,8 @@ class ArcStandardParser:
             f"s0l={leftmost_label(s0)}", f"s1l={leftmost_label(s1)}", f"nbuf={min(len(buffer), 3)}",
         ]  # fmt: skip
 
+    # Training replays the oracle's moves: at each configuration the perceptron guesses, learns
+    # from the gold move, and the gold move is applied, so it only ever sees gold configurations.
     def fit(self, sentences: Sequence[Sentence]) -> ArcStandardParser:
         """Learn to imitate the oracle (static oracle, gold POS tags as input features)."""
         data = [(s, oracle_transitions(s)) for s in sentences]
@@ -186,6 +198,8 @@ class ArcStandardParser:
         self.model.average()
         return self
 
+    # The prediction is the highest-scoring legal move; parsing applies it greedily until the
+    # buffer is empty and only ROOT is left on the stack.
     def _best(self, feats: list[str], stack: list[int], buffer: list[int]) -> str:
         legal = _legal(stack, buffer)
         scores = self.model.scores(feats)
@@ -219,6 +233,8 @@ def eisner(scores: np.ndarray) -> list[int]:
     n1 = scores.shape[0]
     if scores.shape != (n1, n1) or n1 < 2:
         raise ValueError(f"scores must be square (n+1, n+1) with n >= 1, got {scores.shape}")
+    # A one-word span is complete with score 0; wider spans are built from narrower ones, so each
+    # width is filled in order.
     c = np.full((n1, n1, 2), -np.inf)
     i_ = np.full((n1, n1, 2), -np.inf)
     cb = np.zeros((n1, n1, 2), dtype=np.int64)
@@ -242,6 +258,8 @@ def eisner(scores: np.ndarray) -> list[int]:
             c[s, t, 1], cb[s, t, 1] = right[r], s + 1 + r
     heads = [0] * n1
 
+    # Follow the back-pointers down from the complete span over the whole sentence, headed by
+    # ROOT: each incomplete span on the way is one arc of the tree.
     def complete(s: int, t: int, d: int) -> None:
         if s == t:
             return
@@ -266,6 +284,8 @@ def eisner(scores: np.ndarray) -> list[int]:
     return heads[1:]
 
 
+# The graph parser scores every possible arc with a linear model and lets Eisner choose the best
+# tree; the labels are chosen afterwards, one arc at a time.
 class GraphParser:
     """Arc-factored graph-based parser: structured-perceptron arc scores, Eisner decoding, and an
     averaged-perceptron labeller."""
@@ -281,6 +301,8 @@ class GraphParser:
         def word(i: int) -> str:
             return "<root>" if i == 0 else s.tokens[i - 1].lower()
 
+        # The evidence for an arc: head and dependent tags and words, its direction and length
+        # (capped at 5), which of VERB, ADP and PUNCT lie between, and the neighbouring tags.
         direction = "R" if h < d else "L"
         dist = min(abs(h - d), 5)
         between = sorted(
@@ -295,6 +317,8 @@ class GraphParser:
             f"ht,dt,h+1={tag(h)},{tag(d)},{tag(h + 1) if 0 < h < len(s.tokens) else '<e>'}",
         ]  # fmt: skip
 
+    # An arc's score is the sum of its features' weights. Arcs into ROOT and self-arcs keep
+    # -1e9, so Eisner never chooses them.
     def _scores(self, s: Sentence) -> np.ndarray:
         n1 = len(s.tokens) + 1
         out = np.full((n1, n1), -1e9)
@@ -307,6 +331,8 @@ class GraphParser:
                     )
         return out
 
+    # Training decodes each sentence with the current weights and compares the predicted tree
+    # with the gold one, arc by arc; the labeller learns from the gold arcs at the same time.
     def fit(self, sentences: Sequence[Sentence]) -> GraphParser:
         """Structured perceptron over arcs (one class, `True`), then a labeller on gold arcs."""
         self.arcs = AveragedPerceptron([True, False])
@@ -330,6 +356,7 @@ class GraphParser:
         self.labeller.average()
         return self
 
+    # Parsing: Eisner's tree from the learned arc scores, then the best label for each of its arcs.
     def parse(self, sentence: Sentence) -> tuple[list[int], list[str]]:
         """Heads (1-based, 0 = root) and labels for `sentence`."""
         heads = eisner(self._scores(sentence))

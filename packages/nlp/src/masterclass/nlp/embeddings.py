@@ -72,6 +72,7 @@ __all__ = [
     "train_word2vec",
 ]
 
+# Ten (capital, country, language) triples: the relations the analogy test looks for.
 _PAIRS = [
     ("paris", "france", "french"), ("rome", "italy", "italian"), ("berlin", "germany", "german"),
     ("madrid", "spain", "spanish"), ("lisbon", "portugal", "portuguese"), ("athens", "greece", "greek"),
@@ -80,6 +81,8 @@ _PAIRS = [
 ]  # fmt: skip
 
 
+# Three families of templates: sentences about a city, about a country, and about the language
+# that links them. Only the last kind puts a capital and its language in one window.
 def relational_corpus(
     n_sentences: int, seed: int = 0
 ) -> tuple[list[list[str]], list[tuple[str, str, str]]]:
@@ -103,6 +106,7 @@ def relational_corpus(
         "{l} is spoken in {k}",
         "{l} is spoken in {c}",
     ]
+    # Each sentence draws a triple and a template, so a word keeps meeting its relatives.
     sentences = []
     for _ in range(n_sentences):
         c, k, lang = rng.choice(_PAIRS)
@@ -111,6 +115,8 @@ def relational_corpus(
     return sentences, list(_PAIRS)
 
 
+# The vocabulary orders words by frequency, so id 0 is the most common word; `counts` later gives
+# the noise distribution.
 class Vocabulary:
     """Word ↔ id maps and counts, in decreasing frequency (ties alphabetical).
 
@@ -142,6 +148,8 @@ def sgns_loss(v_c: torch.Tensor, u_o: torch.Tensor, u_neg: torch.Tensor) -> torc
     return -(pos + neg).mean()
 
 
+# Skip-gram: the centre word's input vector predicts each context word's output vector. `U`
+# starts at zero, as in word2vec, so the first gradients move only `U`.
 class SkipGram(nn.Module):
     """Input vectors `V` and output vectors `U`, each `(vocab, C)`."""
 
@@ -164,6 +172,8 @@ class SkipGram(nn.Module):
         return self.inp.weight.detach()
 
 
+# CBOW averages the input vectors of the context, masking the padded positions, and predicts the
+# centre word from that mean.
 class CBOW(SkipGram):
     """Continuous bag of words: the mean of the context vectors predicts the centre word."""
 
@@ -190,6 +200,7 @@ def _windows(ids: list[list[int]], window: int) -> tuple[np.ndarray, np.ndarray]
     return np.array(centres), np.array(contexts)
 
 
+# Training is the same for both architectures: only the rows and the model's loss differ.
 def train_word2vec(
     sentences: Sequence[Sequence[str]],
     dim: int = 32,
@@ -204,6 +215,8 @@ def train_word2vec(
     """Train skip-gram or CBOW with negative sampling (Adam); returns the vocabulary and model."""
     if architecture not in ("skipgram", "cbow"):
         raise ValueError(f"architecture must be 'skipgram' or 'cbow', got {architecture!r}")
+    # Skip-gram trains on one row per (centre, context word) pair, CBOW on one row per centre
+    # with its whole window.
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     vocab = Vocabulary(sentences)
@@ -211,6 +224,8 @@ def train_word2vec(
     if architecture == "skipgram":  # one (centre, context) row per real context position
         rows, cols = np.nonzero(contexts >= 0)
         centres, contexts = centres[rows], contexts[rows, cols]
+    # Negatives are drawn from the unigram distribution raised to the power 3/4 (word2vec's
+    # choice, which gives rare words more weight); Adam then works through shuffled batches.
     noise = vocab.counts**0.75
     noise /= noise.sum()
     model = (SkipGram if architecture == "skipgram" else CBOW)(len(vocab.words), dim)
@@ -240,6 +255,8 @@ def cooccurrence(ids: list[list[int]], vocab_size: int, window: int) -> np.ndarr
     return x
 
 
+# GloVe fits $w_i \cdot \tilde w_j + b_i + \tilde b_j \approx \log X_{ij}$, weighted by $f(X_{ij})$,
+# which caps the pull of frequent pairs and mutes rare, noisy ones.
 class GloVe(nn.Module):
     r"""Word and context vectors with biases; `vectors` is $w + \tilde w$."""
 
@@ -260,10 +277,12 @@ class GloVe(nn.Module):
         alpha: float = 0.75,
     ) -> torch.Tensor:
         """Weighted least-squares loss over co-occurring pairs `(i, j)` with counts `x`, all `(N,)`."""
+        # $f(x) = \min(1, (x / x_{max})^\alpha)$ times the squared error against $\log x$.
         f = (x / x_max).pow(alpha).clamp(max=1.0)
         pred = (self.w[i] * self.w_ctx[j]).sum(-1) + self.b[i] + self.b_ctx[j]
         return (f * (pred - x.log()) ** 2).sum()
 
+    # The word and context tables play symmetric roles in the loss, so the vectors are their sum.
     @property
     def vectors(self) -> torch.Tensor:
         """The final word vectors `(vocab, C)`."""
@@ -280,6 +299,7 @@ class GloVe(nn.Module):
         seed: int = 0,
     ) -> tuple[Vocabulary, GloVe]:
         """Fit on the co-occurrence counts of `sentences` with full-batch AdaGrad."""
+        # Only the non-zero cells enter the loss (it needs $\log X_{ij}$), all in one batch.
         vocab = Vocabulary(sentences)
         x = cooccurrence(vocab.encode(sentences), len(vocab.words), window)
         i, j = np.nonzero(x)
@@ -310,6 +330,7 @@ def nearest(
     return [w for w in ranked if w not in banned][:k]
 
 
+# 3CosAdd works on unit vectors, and the three words of the question are never the answer.
 def analogy(vectors: torch.Tensor, vocab: Vocabulary, a: str, b: str, c: str) -> str:
     """The answer $d$ to "$a$ is to $b$ as $c$ is to $d$": nearest to $b - a + c$ (3CosAdd)."""
     unit = F.normalize(vectors, dim=-1)

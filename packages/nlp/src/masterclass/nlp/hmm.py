@@ -68,6 +68,8 @@ class HMM:
     [0, 1, 1]
     """
 
+    # The parameters are stored as log-probabilities, so that long sequences never underflow; the
+    # three shapes must agree on the number of states K.
     def __init__(self, log_pi: np.ndarray, log_A: np.ndarray, log_B: np.ndarray) -> None:
         self.log_pi = np.asarray(log_pi, dtype=np.float64)
         self.log_A = np.asarray(log_A, dtype=np.float64)
@@ -84,6 +86,8 @@ class HMM:
         """K."""
         return self.log_pi.shape[0]
 
+    # Two ways to get parameters: drawn at random (EM's starting point) or counted from labelled
+    # sequences.
     @classmethod
     def random(cls, n_states: int, n_symbols: int, seed: int = 0) -> HMM:
         """Parameters drawn from a flat Dirichlet, for EM initialisation and tests."""
@@ -109,6 +113,8 @@ class HMM:
         pi = np.full(n_states, alpha)
         a = np.full((n_states, n_states), alpha)
         b = np.full((n_states, n_symbols), alpha)
+        # Each labelled sequence adds its first state, its state bigrams and its (state, symbol)
+        # pairs; `np.add.at` counts each repeat of a pair, where `a[idx] += 1` would count one.
         for obs, st in zip(observations, states, strict=True):
             if len(obs) != len(st):
                 raise ValueError(
@@ -126,6 +132,7 @@ class HMM:
                 np.log(b / b.sum(1, keepdims=True)),
             )
 
+    # Every inference method first checks its input: a non-empty 1-D sequence of valid symbol ids.
     def _check(self, obs: Sequence[int]) -> np.ndarray:
         o = np.asarray(obs, dtype=np.int64)
         if o.ndim != 1 or o.size == 0:
@@ -148,6 +155,8 @@ class HMM:
             la[t] = logsumexp(la[t - 1][:, None] + self.log_A, axis=0) + self.log_B[:, o[t]]
         return la, float(logsumexp(la[-1]))
 
+    # The backward recursion runs the other way: `lb[t, i]` sums $A_{ij} B_j(o_{t+1})
+    # \beta_{t+1}(j)$ over the next state $j$, starting from $\beta_T = 1$.
     def backward(self, obs: Sequence[int]) -> np.ndarray:
         r"""Log backward variables `(T, K)`, with $\beta_T = 1$."""
         o = self._check(obs)
@@ -214,6 +223,7 @@ class HMM:
                 )
                 a += np.exp(lxi).sum(0)
             np.add.at(b.T, o, gamma)
+        # The M-step: normalise each block of expected counts into probabilities, back to logs.
         with np.errstate(divide="ignore"):
             new = HMM(
                 np.log(pi / pi.sum()),
@@ -222,6 +232,8 @@ class HMM:
             )
         return new, total
 
+    # EM never lowers the likelihood, so a gain below `tol` is taken as convergence. The history
+    # holds the likelihood of each model before its update.
     def fit(
         self,
         sequences: Sequence[Sequence[int]],

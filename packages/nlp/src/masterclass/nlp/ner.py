@@ -65,6 +65,8 @@ def spans(tags: Sequence[str]) -> set[tuple[str, int, int]]:
     [('LOC', 3, 4), ('ORG', 4, 5), ('PER', 0, 2)]
     """
     out, start, kind = set(), None, None
+    # A final "O" closes an entity still open at the end. At each tag: close the open entity
+    # unless the tag continues it, open one at B or U (or a stray I or L), and close it at U or L.
     for i, tag in enumerate([*tags, "O"]):
         prefix, _, typ = tag.partition("-")
         continues = prefix in ("I", "L") and kind == typ and start is not None
@@ -79,6 +81,8 @@ def spans(tags: Sequence[str]) -> set[tuple[str, int, int]]:
     return out
 
 
+# Converting between schemes goes through the spans. BILOU marks the last token of an entity (L)
+# and single-token entities (U) as well as the beginnings.
 def bio_to_bilou(tags: Sequence[str]) -> list[str]:
     """Convert BIO tags to BILOU.
 
@@ -96,6 +100,7 @@ def bio_to_bilou(tags: Sequence[str]) -> list[str]:
     return out
 
 
+# BIO keeps only the beginnings: every token of an entity after the first is `I-`.
 def bilou_to_bio(tags: Sequence[str]) -> list[str]:
     """Convert BILOU tags to BIO.
 
@@ -110,6 +115,8 @@ def bilou_to_bio(tags: Sequence[str]) -> list[str]:
     return out
 
 
+# Span F1 counts an entity as found only if its type, start and end all match: a partial overlap
+# scores nothing.
 def span_f1(gold: Sequence[Sequence[str]], predicted: Sequence[Sequence[str]]) -> dict[str, float]:
     """Span-level precision, recall and F1 (exact type and boundaries) over many sentences.
 
@@ -151,6 +158,9 @@ class LinearChainCRF(nn.Module):
             alpha = torch.where(mask[:, t, None], nxt, alpha)
         return torch.logsumexp(alpha + self.end, dim=1)  # (B,)
 
+    # The score of one tag path: its emissions and transitions at the real positions (the mask
+    # zeroes the rest), plus the start score of its first tag and the end score of its last real
+    # one. The loss is $\log Z$ minus this score.
     def score(
         self, emissions: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor
     ) -> torch.Tensor:
@@ -168,6 +178,7 @@ class LinearChainCRF(nn.Module):
         r"""Mean negative log-likelihood $\log Z - \operatorname{score}$ over the batch."""
         return (self.log_partition(emissions, mask) - self.score(emissions, tags, mask)).mean()
 
+    # Viterbi is the forward recursion with max in place of logsumexp; `back` keeps each argmax.
     @torch.no_grad()
     def viterbi(self, emissions: torch.Tensor, mask: torch.Tensor) -> list[list[int]]:
         """The best tag sequence of each batch row (lists of their true lengths)."""
@@ -180,6 +191,8 @@ class LinearChainCRF(nn.Module):
             back.append(arg)
             delta = torch.where(mask[:, t, None], best + emissions[:, t], delta)
         delta = delta + self.end
+        # A padded step leaves `delta` unchanged, so each row's best last tag is the one at its
+        # true end; trace back from there through that row's own back-pointers.
         lengths = mask.sum(1).tolist()
         out = []
         for row in range(b):
@@ -205,6 +218,8 @@ class CRFTagger(nn.Module):
         nn.init.zeros_(self.features.weight)
         self.crf = LinearChainCRF(len(self.tags))
 
+    # The sparse features of one token: the word, its suffix and shape, whether it starts the
+    # sentence, and its neighbours' words and capitalisation.
     def _feature_ids(self, tokens: Sequence[str], i: int) -> list[int]:
         w = tokens[i]
         lw = w.lower()
@@ -231,6 +246,8 @@ class CRFTagger(nn.Module):
         mask = torch.tensor([[i < len(s) for i in range(t_len)] for s in batch])  # (B, T)
         return e, mask
 
+    # Training is plain minibatch maximum likelihood: shuffle the sentences, and take an Adam
+    # step on each batch's mean negative log-likelihood.
     def fit(
         self,
         sentences: Sequence[Sentence],
@@ -250,6 +267,8 @@ class CRFTagger(nn.Module):
             for k in range(0, len(order), batch_size):
                 batch = [sentences[j] for j in order[k : k + batch_size]]
                 e, mask = self.emissions([s.tokens for s in batch])
+                # Gold tags padded with 0 to the batch length; the mask keeps the padding out of
+                # both the path score and $\log Z$.
                 t_len = e.shape[1]
                 tags = torch.tensor(
                     [[self.tag_ids[t] for t in s.ner] + [0] * (t_len - len(s.ner)) for s in batch]
@@ -262,6 +281,7 @@ class CRFTagger(nn.Module):
             history.append(total / len(sentences))
         return history
 
+    # Tagging computes the emissions without gradients and maps each Viterbi path to tag names.
     def tag(self, batch: Sequence[Sequence[str]]) -> list[list[str]]:
         """Viterbi tags for a batch of token lists."""
         with torch.no_grad():

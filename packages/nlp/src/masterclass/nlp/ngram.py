@@ -63,6 +63,7 @@ import numpy as np
 __all__ = ["AddKLM", "KneserNeyLM"]
 
 
+# Every sequence becomes a 1-D int64 array of symbols in range; bytes are read as their values.
 def _as_array(seq: Sequence[int] | bytes | np.ndarray, vocab_size: int) -> np.ndarray:
     x = (
         np.frombuffer(seq, dtype=np.uint8).astype(np.int64)
@@ -118,6 +119,7 @@ class _NGramModel(ABC):
 
     def fit(self, sequences: Iterable[Sequence[int] | bytes]) -> _NGramModel:
         """Count the n-grams of every order in `sequences` (an iterable of int sequences or bytes)."""
+        # A bare sequence would be iterated symbol by symbol; it is refused with a clear message.
         if (
             isinstance(sequences, bytes | bytearray)
             or (isinstance(sequences, np.ndarray) and sequences.ndim == 1)
@@ -128,6 +130,8 @@ class _NGramModel(ABC):
             )
         ):
             raise TypeError("fit takes an iterable of sequences; wrap a single sequence in a list")
+        # Pack the m-gram ending at each position into one integer (history key times the base,
+        # plus the symbol), for every order m, then count each order with one `np.unique`.
         a = self.base
         keys: list[list[np.ndarray]] = [[] for _ in range(self.order + 1)]
         total = 0
@@ -148,6 +152,8 @@ class _NGramModel(ABC):
         self.fitted = True
         return self
 
+    # A smoothing method supplies two things: tables derived from the raw counts, and the
+    # conditional probability of each symbol given its history.
     @abstractmethod
     def _build(self) -> None:
         """Derive the smoothing tables from `self.raw`."""
@@ -156,6 +162,7 @@ class _NGramModel(ABC):
     def _cond_probs(self, ctx: list[np.ndarray], w: np.ndarray) -> np.ndarray:
         r"""$P(w_i \mid h_i)$ for each position $i$, given the packed histories `ctx[m]`."""
 
+    # Scoring gives each symbol's probability given its packed history, all positions at once.
     def log_probs(self, sequence: Sequence[int] | bytes) -> np.ndarray:
         """Natural-log probability of each symbol given its history, shape `(T,)`, float64."""
         if not self.fitted:
@@ -167,6 +174,7 @@ class _NGramModel(ABC):
         r"""Total natural-log probability $\sum_t \ln P(x_t \mid \text{history})$."""
         return float(self.log_probs(sequence).sum())
 
+    # Perplexity and bits per symbol are two readings of the same mean log-loss.
     def perplexity(self, sequence: Sequence[int] | bytes) -> float:
         r"""$\exp(-\frac1T \sum_t \ln P(x_t \mid \text{history}))$."""
         lp = self.log_probs(sequence)
@@ -181,6 +189,8 @@ class _NGramModel(ABC):
             raise ValueError("bits per symbol of an empty sequence is undefined")
         return float(-lp.mean() / math.log(2))
 
+    # The next-symbol distribution scores every symbol after one history: the last `order - 1`
+    # symbols and a dummy slot give the windows, and the last window is repeated V times.
     def next_distribution(self, history: Sequence[int]) -> np.ndarray:
         r"""$P(\cdot \mid \text{history})$ over the vocabulary, shape `(V,)`, sums to one."""
         if not self.fitted:
@@ -207,6 +217,8 @@ class _NGramModel(ABC):
         return out[len(history) :]
 
 
+# Add-k smoothing pretends every n-gram was seen `k` more times than it was: the simplest way to
+# give unseen ones some probability.
 class AddKLM(_NGramModel):
     r"""An n-gram model with add-k smoothing: $P(w \mid h) = (c(hw) + k) / (c(h) + kV)$.
 
@@ -221,11 +233,14 @@ class AddKLM(_NGramModel):
             raise ValueError(f"k must be positive, got {k}")
         self.k = k
 
+    # Only the top order is needed: $c(h)$ is the sum of $c(hw)$ over $w$, grouped by the packed
+    # history `key // base`.
     def _build(self) -> None:
         keys, counts = self.raw[self.order]
         ctx, inv = np.unique(keys // self.base, return_inverse=True)
         self.ctx_keys, self.ctx_counts = ctx, np.bincount(inv, weights=counts)
 
+    # The estimate itself, looked up for every position at once.
     def _cond_probs(self, ctx: list[np.ndarray], w: np.ndarray) -> np.ndarray:
         keys, counts = self.raw[self.order]
         h = ctx[self.order]
@@ -260,6 +275,8 @@ class KneserNeyLM(_NGramModel):
             ctx, inv = np.unique(keys // a, return_inverse=True)
             denom = np.bincount(inv, weights=counts)
             distinct = np.bincount(inv).astype(np.float64)
+            # The discount $D = n_1 / (n_1 + 2 n_2)$ from the counts of counts (0.5 when either
+            # is zero).
             n1, n2 = int((counts == 1).sum()), int((counts == 2).sum())
             d = n1 / (n1 + 2 * n2) if n1 > 0 and n2 > 0 else 0.5
             self.tables[m] = (keys, counts.astype(np.float64), ctx, denom, distinct, d)

@@ -71,6 +71,7 @@ def _signature(word: str) -> str:
     return "<unk>"
 
 
+# The HMM tagger reuses the HMM chapter's model: the tags are the states, the words the symbols.
 class HMMTagger:
     """A bigram HMM tagger: counts for training, Viterbi for tagging.
 
@@ -84,6 +85,8 @@ class HMMTagger:
         w = word.lower()
         return self.word_ids.get(w, self.word_ids[_signature(word)])
 
+    # Training is counting. Rare words fold into their signature classes, so the HMM also learns
+    # emissions for the words it will not know.
     def fit(self, sentences: Sequence[Sentence]) -> HMMTagger:
         """Estimate transition and emission probabilities from tagged sentences."""
         counts = Counter(w.lower() for s in sentences for w in s.tokens)
@@ -103,6 +106,8 @@ class HMMTagger:
         return [self.tags[i] for i in path]
 
 
+# The averaged perceptron keeps one weight per (feature, class), and a class's score is the sum of
+# its weights over the active features. Averaging over all steps damps the noise of late updates.
 class AveragedPerceptron:
     """A multiclass perceptron over sparse binary features, with lazily averaged weights."""
 
@@ -153,6 +158,8 @@ class AveragedPerceptron:
                 ws[c] = total / self.steps if self.steps else 0.0
 
 
+# The greedy tagger predicts one tag at a time from the word, its affixes, its neighbours and the
+# two tags it has just predicted.
 class PerceptronTagger:
     """A greedy left-to-right tagger with an averaged perceptron over context features."""
 
@@ -172,6 +179,8 @@ class PerceptronTagger:
             f"w-1={before}", f"w+1={after}", f"t-1,w={prev},{lw}", f"suf3-1={before[-3:]}",
         ]  # fmt: skip
 
+    # Training tags each sentence left to right and updates on every mistake, feeding its own
+    # guesses forward as the tag history, exactly as tagging will.
     def fit(self, sentences: Sequence[Sentence]) -> PerceptronTagger:
         """Train for `n_iter` shuffled passes, then average the weights."""
         self.model = AveragedPerceptron(t for s in sentences for t in s.upos)
@@ -190,6 +199,7 @@ class PerceptronTagger:
         self.model.average()
         return self
 
+    # Tagging is the same greedy pass, without updates.
     def tag(self, tokens: Sequence[str]) -> list[str]:
         """Greedy tags of `tokens`."""
         out: list[str] = []

@@ -91,6 +91,8 @@ def sinusoidal_positions(n_positions: int, d_model: int, base: float = 10000.0) 
     _check_positive("d_model", d_model)
     if not base > 0:
         raise ValueError(f"base must be positive, got {base!r}")
+    # The angle table $t\,\omega_i$ in float64; sines fill the even columns, cosines the odd ones
+    # (one column fewer when $C$ is odd).
     t = torch.arange(n_positions, dtype=torch.float64)[:, None]  # (T, 1)
     two_i = torch.arange(0, d_model, 2, dtype=torch.float64)  # (ceil(C/2),)
     omega = torch.exp(-two_i / d_model * math.log(base))  # (ceil(C/2),)
@@ -148,6 +150,7 @@ def relative_position_index(t_q: int, t_k: int, max_distance: int) -> torch.Tens
     return (j - i).clamp(-max_distance, max_distance) + max_distance  # (T_q, T_k)
 
 
+# The module holds the two tables and gathers them with that index into per-pair tensors.
 class ShawRelativePositions(nn.Module):
     """The two tables $a^K$ and $a^V$ of Shaw et al., each `(2k + 1, D)`.
 
@@ -196,6 +199,8 @@ def shaw_attention(
     Returns:
         The attention output `(B, H, T_q, D)`.
     """
+    # The content term plus the relative-key term, scaled together by $1/\sqrt D$, then the
+    # causal mask if asked for.
     d = q.shape[-1]
     scores = q @ k.transpose(-2, -1)  # (B, H, T_q, T_k)
     scores = scores + torch.einsum("bhid,ijd->bhij", q, a_k)  # (B, H, T_q, T_k)
@@ -206,5 +211,6 @@ def shaw_attention(
             raise ValueError(f"causal attention needs T_q == T_k, got {t_q} and {t_k}")
         mask = torch.ones(t_q, t_k, dtype=torch.bool, device=q.device).triu(1)  # (T, T)
         scores = scores.masked_fill(mask, float("-inf"))
+    # One softmax, whose weights mix both the values and the relative value vectors.
     p = scores.softmax(dim=-1)  # (B, H, T_q, T_k)
     return p @ v + torch.einsum("bhij,ijd->bhid", p, a_v)  # (B, H, T_q, D)

@@ -77,6 +77,8 @@ GPT2_PATTERN = (
 GPT4_PATTERN = r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]|\s+(?!\S)|\s"""
 
 
+# Four ways to cut text, from the lossiest to the most general: whitespace words, regex pieces,
+# code points, bytes.
 def whitespace_tokenize(text: str) -> list[str]:
     r"""Split on runs of Unicode whitespace, dropping it (lossy: the spacing cannot be recovered).
 
@@ -97,6 +99,7 @@ def regex_pretokenize(text: str, pattern: str = GPT4_PATTERN) -> list[str]:
     return regex.findall(pattern, text)
 
 
+# Below the word level: one id per code point, or one per UTF-8 byte.
 def char_tokenize(text: str) -> list[int]:
     """Code points: one id per Unicode character (vocabulary up to 0x10FFFF).
 
@@ -147,6 +150,8 @@ def compare_strategies(text: str) -> dict[str, dict[str, int | bool]]:
         "chars": list(text),
         "bytes": byte_tokenize(text),
     }
+    # Losslessness: whitespace words are rejoined with single spaces, regex pieces and characters
+    # with nothing, and bytes are decoded.
     lossless = {
         "whitespace": " ".join(units["whitespace"]) == text,
         "gpt2": "".join(units["gpt2"]) == text,

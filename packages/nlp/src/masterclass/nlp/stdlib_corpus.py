@@ -127,6 +127,7 @@ def walk_files(
             yield Path(root) / name
 
 
+# The corpus files: the top-level `.py` modules, or every `.py` file of the tree in walk order.
 def stdlib_files(*, recursive: bool = False) -> list[Path]:
     """The standard library's `.py` files in walk order (top level only unless `recursive`)."""
     root = stdlib_root()
@@ -167,6 +168,8 @@ def stdlib_corpus(
         raise ValueError(f"skip_bytes must be an int >= 0, got {skip_bytes!r}")
     if not _is_int(every) or every < 1:
         raise ValueError(f"every must be an int >= 1 (1 keeps every file), got {every!r}")
+    # Walk the files with `seen` bytes behind us, keep the part of each file that falls inside
+    # the window, and stop as soon as the window's end is behind us too.
     end = None if n_bytes is None else skip_bytes + n_bytes
     out, seen = bytearray(), 0
     for path in stdlib_files(recursive=recursive)[::every]:
@@ -177,6 +180,7 @@ def stdlib_corpus(
             stop = len(data) if end is None else min(len(data), end - seen)
             out += data[max(0, skip_bytes - seen) : stop]
         seen += len(data)
+    # A library too small for the window is an error, never a silently short corpus.
     if end is not None and seen < end:
         raise ValueError(
             f"the standard library under {stdlib_root()} has {seen} bytes of source in this "

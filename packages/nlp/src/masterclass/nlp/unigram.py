@@ -51,6 +51,8 @@ SPACE = "\u2581"
 _NEG_INF = -math.inf
 
 
+# $\log(e^a + e^b)$ without overflow, exact when either side is $-\infty$ (a lattice position
+# not reached yet).
 def _logaddexp(a: float, b: float) -> float:
     if a == _NEG_INF:
         return b
@@ -60,10 +62,12 @@ def _logaddexp(a: float, b: float) -> float:
     return m + math.log(math.exp(a - m) + math.exp(b - m))
 
 
+# SentencePiece's convention: each word carries its leading space as `▁`, so decoding is a join.
 def _words(text: str) -> list[str]:
     return [SPACE + w for w in text.split()]
 
 
+# The model is a table of piece log-probabilities; the ids follow decreasing probability.
 class UnigramTokenizer:
     r"""A unigram LM over pieces: `log_probs[piece]` = $\log p(\text{piece})$.
 
@@ -119,12 +123,16 @@ class UnigramTokenizer:
                     continue
                 if best[s] + v > best[e]:
                     best[e], back[e] = best[s] + v, s
+        # Read the best path back from the end through the back-pointers.
         pieces, e = [], n
         while e > 0:
             pieces.append(word[back[e] : e])
             e = back[e]
         return pieces[::-1], best[n]
 
+    # The forward algorithm puts a log-sum where Viterbi has a max: `alpha[e]` is the log of the
+    # total probability of all segmentations of the first `e` characters. `scale` raises each
+    # piece's probability to a power, for sampling.
     def _forward(self, word: str, edges, scale: float = 1.0) -> list[float]:
         alpha = [0.0] + [_NEG_INF] * len(word)
         for e in range(1, len(word) + 1):
@@ -136,6 +144,8 @@ class UnigramTokenizer:
         r"""$\log P(w) = \log \sum_{x \in S(w)} P(x)$, by the forward algorithm."""
         return self._forward(word, self._edges(word))[-1]
 
+    # Encoding segments each `▁`-prefixed word on its own; decoding joins the pieces and turns `▁`
+    # back into spaces.
     def encode(self, text: str) -> list[str]:
         """Viterbi pieces of `text` (whitespace-split, `▁`-prefixed words)."""
         return [p for w in _words(text) for p in self.segment(w)]
@@ -173,10 +183,14 @@ class UnigramTokenizer:
             n = len(word)
             edges = self._edges(word)
             alpha = self._forward(word, edges)
+            # The backward pass mirrors the forward one: `beta[s]` sums, in log space, over every
+            # way to finish the word from position `s`.
             beta = [_NEG_INF] * n + [0.0]
             for e in range(n, 0, -1):
                 for s, v in edges[e]:
                     beta[s] = _logaddexp(beta[s], beta[e] + v)
+            # A piece's expected count is the posterior of its edge, $\alpha_s p \beta_e / Z$, times
+            # the word's count; edges of unknown characters count for nothing.
             z = alpha[n]
             total += c * z
             for e in range(1, n + 1):
@@ -186,6 +200,8 @@ class UnigramTokenizer:
                         counts[piece] += c * math.exp(alpha[s] + v + beta[e] - z)
         return counts, total
 
+    # Training starts from a large seed vocabulary and alternates EM with pruning, dropping each
+    # time the pieces whose loss would cost the likelihood least.
     @classmethod
     def train(
         cls,
@@ -218,6 +234,8 @@ class UnigramTokenizer:
         freq.update({ch: sum(c * w.count(ch) for w, c in word_counts.items()) for ch in chars})
         total = sum(freq.values())
         model = cls({p: math.log(f / total) for p, f in freq.items()}, max_piece_len)
+        # Alternate a few EM iterations (pieces whose expected count falls to zero drop out,
+        # characters never do) with pruning by `shrink`, until the vocabulary is small enough.
         while True:
             for _ in range(em_iters):
                 counts, _ = model._expected_counts(word_counts)

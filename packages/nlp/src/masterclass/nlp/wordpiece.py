@@ -61,6 +61,8 @@ def bert_pretokenize(text: str) -> list[str]:
     return _BERT_SPLIT.findall(text)
 
 
+# The tokenizer holds a vocabulary list (index = id) and its `[UNK]` fallback: a word it cannot
+# split, or one that is too long, becomes `[UNK]` whole.
 class WordPieceTokenizer:
     """A WordPiece vocabulary with greedy longest-match-first encoding.
 
@@ -84,6 +86,7 @@ class WordPieceTokenizer:
         lowercase: bool = False,
         max_chars_per_word: int = 100,
     ) -> None:
+        # Ids are list positions, so duplicates would make two ids for one token.
         self.vocab = list(vocab)
         self.token_to_id = {t: i for i, t in enumerate(self.vocab)}
         if len(self.token_to_id) != len(self.vocab):
@@ -116,6 +119,8 @@ class WordPieceTokenizer:
             start = end
         return pieces
 
+    # Tokenizing splits the text as BERT does and segments each distinct word once, through the
+    # cache.
     def tokenize(self, text: str) -> list[str]:
         """Split `text` into WordPiece token strings."""
         if self.lowercase:
@@ -132,6 +137,7 @@ class WordPieceTokenizer:
         """Token ids of `text`."""
         return [self.token_to_id[t] for t in self.tokenize(text)]
 
+    # Decoding glues a `##` piece onto the word before it; any other piece starts a new word.
     def decode(self, ids: Iterable[int]) -> str:
         """Join pieces back into words separated by spaces (the original spacing is not kept)."""
         words: list[str] = []
@@ -164,11 +170,14 @@ class WordPieceTokenizer:
         specials = list(special_tokens)
         if "[UNK]" not in specials:
             raise ValueError("special_tokens must include '[UNK]'")
+        # Count the pre-tokenized words once: training works on distinct words and their counts.
         word_counts: Counter[str] = Counter()
         for text in texts:
             word_counts.update(bert_pretokenize(text.lower() if lowercase else text))
         if not word_counts:
             raise ValueError("cannot train on an empty corpus: texts contained no words")
+        # Each word starts as its first character and `##`-prefixed continuations. The alphabet
+        # (first characters before continuations) follows the specials in the vocabulary.
         words = [[w[0]] + [prefix + ch for ch in w[1:]] for w in word_counts]
         counts = list(word_counts.values())
         alphabet = sorted({u for w in words for u in w}, key=lambda u: (u.startswith(prefix), u))
@@ -177,6 +186,8 @@ class WordPieceTokenizer:
                 f"vocab_size must be at least {len(specials)} specials + {len(alphabet)} alphabet "
                 f"symbols = {len(specials) + len(alphabet)}, got {vocab_size}"
             )
+        # Count units and adjacent pairs over all words, weighted by word frequency, and note the
+        # words that hold each pair.
         vocab = specials + alphabet
         known = set(vocab)
         units: Counter[str] = Counter()
@@ -192,6 +203,7 @@ class WordPieceTokenizer:
             # Highest score; ties by higher pair count, then the smaller pair of strings.
             a, b = min(pairs, key=lambda p: (-pairs[p] / (units[p[0]] * units[p[1]]), -pairs[p], p))
             merged = a + b[len(prefix) :]
+            # Rewrite, left to right, every word that holds the pair.
             for wi in where.pop((a, b), ()):
                 w, c = words[wi], counts[wi]
                 out, i = [], 0
@@ -202,6 +214,8 @@ class WordPieceTokenizer:
                     else:
                         out.append(w[i])
                         i += 1
+                # Update the counts by difference, as in BPE training: take out the old word's
+                # units and pairs, put in the new word's.
                 if len(out) == len(w):
                     continue
                 for p in pairwise(w):
@@ -214,12 +228,14 @@ class WordPieceTokenizer:
                 for u in out:
                     units[u] += c
                 words[wi] = out
+            # A merged unit joins the vocabulary once, even if two different pairs spell it.
             pairs = +pairs  # drop pairs whose count fell to zero
             if merged not in known:
                 known.add(merged)
                 vocab.append(merged)
         return cls(vocab, "[UNK]", prefix, lowercase)
 
+    # The export maps one to one onto Hugging Face's WordPiece model and BERT pre-tokenizer.
     def to_hf_json(self) -> str:
         """A Hugging Face `tokenizers` JSON with the same vocabulary and pre-tokenization."""
         doc = {

@@ -69,12 +69,14 @@ def sigmoid(x: Tensor) -> Tensor:
     return torch.where(x >= 0, 1 / (1 + z), z / (1 + z))
 
 
+# The derivative is written with the function itself: $\sigma' = \sigma(1 - \sigma)$.
 def sigmoid_grad(x: Tensor) -> Tensor:
     r"""$\sigma'(x) = \sigma(x)(1-\sigma(x))$, element-wise."""
     s = sigmoid(x)
     return s * (1 - s)
 
 
+# tanh by the same trick, through `expm1` so that a small $|x|$ keeps its relative precision.
 def tanh(x: Tensor) -> Tensor:
     r"""Hyperbolic tangent $\tanh x = 2\sigma(2x) - 1$, element-wise."""
     a = torch.where(x >= 0, x, -x)  # |x|, slope 1 at 0
@@ -159,6 +161,8 @@ def gelu(x: Tensor, approximate: str = "none") -> Tensor:
     return 0.5 * x * (1 + torch.erf(x / math.sqrt(2.0)))
 
 
+# The derivative by the product rule, $\Phi(x) + x\varphi(x)$, or through the chain rule of the
+# tanh approximation.
 def gelu_grad(x: Tensor, approximate: str = "none") -> Tensor:
     r"""Derivative of `gelu`: $\Phi(x) + x\varphi(x)$ (exact) or its tanh counterpart."""
     _check_approximate(approximate)
@@ -263,6 +267,7 @@ ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
     "tanh": tanh,
 }
 
+# Their derivatives, under the same names.
 DERIVATIVES: dict[str, Callable[[Tensor], Tensor]] = {
     "relu": relu_grad,
     "leaky_relu": leaky_relu_grad,
@@ -277,6 +282,7 @@ DERIVATIVES: dict[str, Callable[[Tensor], Tensor]] = {
 }
 
 
+# Lookup with an error that lists the names on offer.
 def get_activation(name: str) -> Callable[[Tensor], Tensor]:
     """Return the activation called `name` (a key of `ACTIVATIONS`)."""
     if name not in ACTIVATIONS:

@@ -84,10 +84,13 @@ def _reduce_dims(x: Tensor) -> tuple[int, ...]:
     return (0, *range(2, x.dim()))
 
 
+# A per-channel vector `(C,)`, reshaped to broadcast against `x` `(B, C, *S)`.
 def _channel_view(v: Tensor, x: Tensor) -> Tensor:
     return v.view((1, -1) + (1,) * (x.dim() - 2))  # (C,) -> (1, C, 1, ...)
 
 
+# The forward: normalize each channel by its batch mean and biased variance, then scale and
+# shift.
 def batch_norm_forward(
     x: Tensor, gamma: Tensor, beta: Tensor, eps: float = 1e-5
 ) -> tuple[Tensor, tuple[Tensor, Tensor, Tensor]]:
@@ -100,6 +103,8 @@ def batch_norm_forward(
     >>> y.round(decimals=4).tolist()  # mean 2, variance 1 (biased): (x - 2) / sqrt(1 + eps)
     [[-1.0], [1.0]]
     """
+    # Statistics per channel over the batch and spatial dims; `x_hat` and `rstd` are kept for
+    # the backward.
     dims = _reduce_dims(x)
     mu = x.mean(dim=dims)  # (C,)
     xc = x - _channel_view(mu, x)
@@ -146,6 +151,8 @@ class _BatchNormFunction(torch.autograd.Function):
         return grad_x, grad_gamma, grad_beta, None
 
 
+# The module: parameters and running statistics as in `torch.nn`; the 1d and 2d layers differ
+# only in the input ranks they accept.
 class _BatchNorm(nn.Module):
     """Batch norm over channel dim 1 with running statistics (shared by the 1d and 2d layers)."""
 
@@ -164,6 +171,8 @@ class _BatchNorm(nn.Module):
             raise ValueError(f"{type(self).__name__}: num_features must be positive")
         if momentum is not None and not 0.0 <= momentum <= 1.0:
             raise ValueError(f"{type(self).__name__}: momentum must be in [0, 1] or None")
+        # $\gamma$ starts at 1 and $\beta$ at 0, the running variance at 1: an untrained layer in
+        # eval mode is nearly the identity.
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
         self.weight = nn.Parameter(torch.ones(num_features)) if affine else None
@@ -175,6 +184,7 @@ class _BatchNorm(nn.Module):
         else:
             self.running_mean = self.running_var = self.num_batches_tracked = None
 
+    # Rank and channel count are checked up front, with the layer's name in the message.
     def _check(self, x: Tensor) -> None:
         name = type(self).__name__
         if x.dim() not in self._expected_dims:
@@ -190,6 +200,7 @@ class _BatchNorm(nn.Module):
         """Normalize `x` `(B, C, *S)`: batch statistics in training, running ones in eval."""
         self._check(x)
         use_batch_stats = self.training or not self.track_running_stats
+        # Batch statistics need more than one value per channel: a single value has no variance.
         if use_batch_stats and x.numel() // x.shape[1] <= 1:
             raise ValueError(
                 f"{type(self).__name__}: need more than 1 value per channel in training, got "
@@ -197,6 +208,9 @@ class _BatchNorm(nn.Module):
             )
         gamma = self.weight if self.weight is not None else x.new_ones(self.num_features)
         beta = self.bias if self.bias is not None else x.new_zeros(self.num_features)
+        # Eval with running statistics is a fixed affine map, left to plain autograd. Training
+        # updates the running averages, then normalizes by the batch's own statistics through the
+        # hand-written backward.
         if not use_batch_stats:
             rstd = torch.rsqrt(self.running_var + self.eps)
             x_hat = (x - _channel_view(self.running_mean, x)) * _channel_view(rstd, x)
@@ -205,6 +219,8 @@ class _BatchNorm(nn.Module):
             self._update_running_stats(x)
         return _BatchNormFunction.apply(x, gamma, beta, self.eps)
 
+    # The running averages take the *unbiased* batch variance, as torch does; the normalization
+    # itself uses the biased one.
     @torch.no_grad()
     def _update_running_stats(self, x: Tensor) -> None:
         dims = _reduce_dims(x)

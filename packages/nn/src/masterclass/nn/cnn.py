@@ -108,6 +108,7 @@ class CNNConfig:
     n_classes: int = len(SHAPES)
 
 
+# Two conv-BN-ReLU-pool stages halve the side twice, so the head sees `c2 * (S/4)^2` features.
 class SmallCNN(nn.Module):
     """conv-BN-ReLU-pool twice, then a linear classifier. Input `(B, 1, S, S)`, logits `(B, V)`."""
 
@@ -128,6 +129,8 @@ class SmallCNN(nn.Module):
         return self.head(x.flatten(1))  # (B, V)
 
 
+# Training: Adam on random minibatches of rendered shapes, then accuracy on a held-out set
+# rendered with another seed.
 def train_shapes_cnn(
     n_train: int = 600, n_test: int = 300, steps: int = 80, batch: int = 32, seed: int = 0
 ) -> tuple[SmallCNN, float, list[float]]:
@@ -139,6 +142,7 @@ def train_shapes_cnn(
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
     g = torch.Generator().manual_seed(seed)
     losses = []
+    # Minibatches are drawn with replacement from a seeded generator, so a run is reproducible.
     for _ in range(steps):
         idx = torch.randint(0, n_train, (batch,), generator=g)
         loss = nn.functional.cross_entropy(model(x[idx]), y[idx])

@@ -83,6 +83,8 @@ def conv_output_size(n: int, k: int, stride: int, padding: int, dilation: int) -
     return (n + 2 * padding - dilation * (k - 1) - 1) // stride + 1
 
 
+# im2col copies each receptive field out as a column, so a convolution becomes one matrix
+# multiply over the `C * kh * kw` axis.
 def im2col(
     x: Tensor,
     kernel_size: tuple[int, int],
@@ -92,6 +94,7 @@ def im2col(
     pad_value: float = 0.0,
 ) -> Tensor:
     """Gather the receptive fields of `x` `(B, C, H, W)` into `(B, C, kh*kw, Ho, Wo)`."""
+    # The output size per axis; a kernel that does not fit the padded input is an error.
     (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel_size, stride, padding, dilation
     H, W = x.shape[-2:]
     Ho = conv_output_size(H, kh, sh, ph, dh)
@@ -112,6 +115,8 @@ def im2col(
     return torch.stack(taps, dim=2)  # (B, C, kh*kw, Ho, Wo)
 
 
+# The convolution proper: check the shapes, gather the columns, then one batched product per
+# group.
 def conv2d(
     x: Tensor,
     weight: Tensor,
@@ -131,6 +136,8 @@ def conv2d(
             f"conv2d: expected x (B, C, H, W) and weight (C_out, C_in/groups, kh, kw), got "
             f"{tuple(x.shape)} and {tuple(weight.shape)}"
         )
+    # Groups split `C_in` and `C_out` into equal parts; the weight holds `C_in/groups` input
+    # channels per filter.
     B, C = x.shape[:2]
     O, Cg, kh, kw = weight.shape
     if groups < 1 or C % groups or O % groups:
@@ -151,6 +158,8 @@ def conv2d(
     return out
 
 
+# Pooling reuses im2col: the maximum over the taps, with $-\infty$ padding so that a pad never
+# wins.
 def max_pool2d(
     x: Tensor,
     kernel_size: int | tuple[int, int],
@@ -168,6 +177,8 @@ def max_pool2d(
     return cols.amax(dim=2)  # (B, C, Ho, Wo)
 
 
+# Average pooling pads with zeros and counts them in the mean, as `F.avg_pool2d` does by
+# default.
 def avg_pool2d(
     x: Tensor,
     kernel_size: int | tuple[int, int],
@@ -183,6 +194,7 @@ def avg_pool2d(
     return im2col(x, k, s, p).mean(dim=2)  # (B, C, Ho, Wo)
 
 
+# The layer stores `weight` and `bias` and calls `conv2d` with its hyperparameters.
 class Conv2d(nn.Module):
     r"""A convolution layer on `conv2d`, with `torch.nn.Conv2d`'s parameters and initialization.
 
@@ -201,12 +213,15 @@ class Conv2d(nn.Module):
         groups: int = 1,
         bias: bool = True,
     ) -> None:
+        # Groups must divide both channel counts.
         super().__init__()
         if in_channels % groups or out_channels % groups:
             raise ValueError(
                 f"Conv2d: in_channels={in_channels} and out_channels={out_channels} must be "
                 f"divisible by groups={groups}"
             )
+        # torch's default, Kaiming-uniform with $a = \sqrt 5$, reduces to
+        # $U(\pm 1/\sqrt{\text{fan-in}})$, for the weight and the bias alike.
         kh, kw = _pair(kernel_size)
         self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
         fan_in = in_channels // groups * kh * kw

@@ -123,6 +123,8 @@ def make_data(batch: int = 16, seed: int = 123) -> tuple[Tensor, Tensor]:
     return x, torch.sin(x[:, :2]) + 0.1 * torch.randn(batch, 2, generator=g, dtype=torch.float64)
 
 
+# The reference run: one process, the whole batch. Both data-parallel runs must land on its
+# weights.
 def train_single_process(steps: int = 5, lr: float = 0.1, batch: int = 16) -> dict[str, Tensor]:
     """Reference: one process, the full batch, the same SGD steps; returns the final state dict."""
     model = make_model(seed=0)
@@ -135,6 +137,8 @@ def train_single_process(steps: int = 5, lr: float = 0.1, batch: int = 16) -> di
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
+# One replica's loop. `sync` runs between backward and the step, where gradients are averaged
+# across ranks; DDP averages inside backward, so it gets a no-op.
 def _train_replica(model: nn.Module, x: Tensor, y: Tensor, steps: int, lr: float, sync) -> None:
     opt = torch.optim.SGD(model.parameters(), lr=lr)
     for _ in range(steps):
@@ -144,6 +148,8 @@ def _train_replica(model: nn.Module, x: Tensor, y: Tensor, steps: int, lr: float
         opt.step()
 
 
+# A rank joins the gloo group, takes its contiguous shard of the batch, and trains twice: once
+# with our broadcast and all-reduce, once with DDP.
 def worker(
     rank: int, world_size: int, init_method: str, out_dir: str, steps: int, lr: float, batch: int
 ) -> None:
@@ -156,6 +162,7 @@ def worker(
         timeout=datetime.timedelta(seconds=60),
     )
     try:
+        # One intra-op thread per rank, so that ranks sharing a machine do not oversubscribe it.
         torch.set_num_threads(1)
         x, y = make_data(batch)
         if batch % world_size:
@@ -176,6 +183,8 @@ def worker(
         dist.destroy_process_group()
 
 
+# The launcher: gloo workers meet over TCP on a free local port and write their weights to a
+# temporary directory, which the parent reads back.
 def free_port() -> int:
     """A TCP port on localhost that was free a moment ago (bind to port 0 and read it back)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -196,6 +205,8 @@ def launch_data_parallel(
         raise ValueError(
             f"batch {batch} must be divisible by world_size {world_size}: shards are equal"
         )
+    # Spawn without joining, then poll, so that a stuck worker becomes a `TimeoutError` rather
+    # than a hang.
     with tempfile.TemporaryDirectory() as out_dir:
         init = f"tcp://127.0.0.1:{free_port()}"
         ctx = mp.spawn(
@@ -204,6 +215,7 @@ def launch_data_parallel(
             nprocs=world_size,
             join=False,
         )
+        # Poll once a second; past the deadline, terminate the live workers and raise.
         deadline = time.monotonic() + timeout
         while not ctx.join(timeout=1.0):
             if time.monotonic() > deadline:

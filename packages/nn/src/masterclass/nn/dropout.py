@@ -58,6 +58,7 @@ def _check_p(p: float) -> None:
         raise ValueError(f"dropout probability p must be in [0, 1], got {p}")
 
 
+# Inverted dropout rescales during training, so evaluation needs no change at all.
 def dropout(
     x: Tensor, p: float, training: bool = True, generator: torch.Generator | None = None
 ) -> Tensor:

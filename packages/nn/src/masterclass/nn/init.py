@@ -80,6 +80,8 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
     >>> round(calculate_gain('relu'), 6), round(calculate_gain('tanh'), 6)
     (1.414214, 1.666667)
     """
+    # The gain restores the variance a nonlinearity removes: $\sqrt 2$ for ReLU, which zeroes half
+    # its inputs, $5/3$ for tanh.
     if nonlinearity in ("linear", "conv1d", "conv2d", "conv3d", "sigmoid"):
         return 1.0
     if nonlinearity == "tanh":
@@ -94,6 +96,8 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
     raise ValueError(f"calculate_gain: unsupported nonlinearity {nonlinearity!r}")
 
 
+# Fan-in and fan-out: how many inputs each output sums over, and how many outputs each input
+# feeds.
 def fans(tensor: Tensor) -> tuple[int, int]:
     """$(n_{in}, n_{out})$ of a weight `(out, in, *kernel)`: the kernel size multiplies both.
 
@@ -108,6 +112,8 @@ def fans(tensor: Tensor) -> tuple[int, int]:
     return tensor.shape[1] * receptive, tensor.shape[0] * receptive
 
 
+# Xavier (Glorot): keeping the variance of activations forward needs $1/n_{in}$, of gradients
+# backward $1/n_{out}$; the compromise is $\mathrm{Var}(w) = 2g^2/(n_{in} + n_{out})$.
 @torch.no_grad()
 def xavier_uniform_(
     tensor: Tensor, gain: float = 1.0, generator: torch.Generator | None = None
@@ -128,6 +134,8 @@ def xavier_normal_(
     return tensor.normal_(0.0, std, generator=generator)
 
 
+# Kaiming (He): a ReLU zeroes half its inputs, so the variance is kept through one fan only,
+# $\mathrm{Var}(w) = g^2/n$, with the gain restoring what the nonlinearity removes.
 def _kaiming_std(tensor: Tensor, a: float, mode: str, nonlinearity: str) -> float:
     if mode not in ("fan_in", "fan_out"):
         raise ValueError(f"kaiming init: mode must be 'fan_in' or 'fan_out', got {mode!r}")
@@ -136,6 +144,7 @@ def _kaiming_std(tensor: Tensor, a: float, mode: str, nonlinearity: str) -> floa
     return calculate_gain(nonlinearity, a) / math.sqrt(fan)
 
 
+# A uniform on $(-b, b)$ has variance $b^2/3$, hence the $\sqrt 3$ in the uniform's bound.
 @torch.no_grad()
 def kaiming_uniform_(
     tensor: Tensor,
@@ -149,6 +158,7 @@ def kaiming_uniform_(
     return tensor.uniform_(-bound, bound, generator=generator)
 
 
+# The Gaussian variant draws with that standard deviation directly.
 @torch.no_grad()
 def kaiming_normal_(
     tensor: Tensor,
@@ -191,6 +201,8 @@ def gram_schmidt_qr(a: Tensor) -> tuple[Tensor, Tensor]:
     return q, r
 
 
+# A weight of any shape is filled as a `(rows, cols)` matrix: the QR of a Gaussian in its tall
+# orientation, transposed back for a wide weight, then scaled by `gain`.
 @torch.no_grad()
 def orthogonal_(
     tensor: Tensor, gain: float = 1.0, generator: torch.Generator | None = None
@@ -225,6 +237,8 @@ INITS = {
 }
 
 
+# The experiment: a fresh random square layer at every depth, no biases, and the std measured
+# after the nonlinearity.
 @torch.no_grad()
 def activation_stds(
     init: str,
@@ -241,6 +255,7 @@ def activation_stds(
     if nonlinearity not in acts:
         raise ValueError(f"nonlinearity must be one of {sorted(acts)}, got {nonlinearity!r}")
     act = acts[nonlinearity]
+    # One generator draws the batch and every weight, so a seed fixes the whole curve.
     g = torch.Generator().manual_seed(seed)
     x = torch.randn(batch, width, generator=g)  # (B, width)
     stds = []

@@ -113,6 +113,8 @@ def mae_loss(pred: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
     return _reduce((pred - target).abs(), reduction)
 
 
+# Huber: quadratic near zero and linear beyond `delta`, so an outlier pulls with a bounded
+# gradient.
 def huber_loss(pred: Tensor, target: Tensor, delta: float = 1.0, reduction: str = "mean") -> Tensor:
     r"""$\tfrac12 r^2$ for $|r| \le \delta$, else $\delta(|r| - \tfrac12\delta)$, with $r = \hat y - y$.
 
@@ -165,12 +167,16 @@ def _flatten_classes(name: str, scores: Tensor, target: Tensor) -> tuple[Tensor,
     return rows, target.reshape(-1)
 
 
+# Subtracting the row maximum leaves log-softmax unchanged and keeps every exponent $\le 0$, so
+# nothing overflows; the maximum is detached because it cancels exactly.
 def log_softmax(z: Tensor, dim: int = -1) -> Tensor:
     r"""$z - \log\sum e^{z}$ with the maximum subtracted first (the log-sum-exp trick)."""
     m = z.amax(dim=dim, keepdim=True).detach()
     return z - m - torch.log(torch.exp(z - m).sum(dim=dim, keepdim=True))
 
 
+# NLL picks $-\log p_y$ per row. Ignored positions gather index 0 (any valid index would do) and
+# are then zeroed, and the mean divides by the number kept.
 def nll_loss(
     log_probs: Tensor, target: Tensor, ignore_index: int = -100, reduction: str = "mean"
 ) -> Tensor:
@@ -187,6 +193,7 @@ def nll_loss(
     return _reduce(loss.reshape(target.shape), reduction)
 
 
+# Cross-entropy is log-softmax then NLL, with the smoothing term mixed in per row.
 def cross_entropy(
     logits: Tensor,
     target: Tensor,
@@ -202,11 +209,14 @@ def cross_entropy(
     """
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
+    # Flatten to rows, take the log-probabilities once, and check only the targets not ignored.
     rows, t = _flatten_classes("cross_entropy", logits, target)
     lp = log_softmax(rows, dim=-1)  # (M, V)
     keep = t != ignore_index
     if bool(((t[keep] < 0) | (t[keep] >= rows.shape[1])).any()):
         raise ValueError(f"cross_entropy: target classes must lie in [0, {rows.shape[1]})")
+    # The smoothed loss per row mixes the label's NLL with the mean NLL over all classes; ignored
+    # rows are zeroed and left out of the mean.
     nll = -lp.gather(1, torch.where(keep, t, 0).unsqueeze(1)).squeeze(1)  # (M,)
     smooth = -lp.mean(dim=1)  # (M,): cross-entropy against the uniform distribution
     loss = (1 - label_smoothing) * nll + label_smoothing * smooth
@@ -237,6 +247,7 @@ def focal_loss(
     """
     if gamma < 0:
         raise ValueError(f"focal_loss: gamma must be >= 0, got {gamma}")
+    # $p_t$ comes from the log-probability of the true class; $(1 - p_t)^\gamma$ scales its NLL.
     rows, t = _flatten_classes("focal_loss", logits, target)
     log_pt = log_softmax(rows).gather(1, t.unsqueeze(1)).squeeze(1)  # (M,)
     pt = log_pt.exp()
@@ -279,6 +290,8 @@ def _pairwise_distance(a: Tensor, b: Tensor, eps: float = 1e-6) -> Tensor:
     return (a - b + eps).norm(dim=-1)
 
 
+# Contrastive: pull similar pairs together ($d^2$), and push dissimilar ones apart until they are
+# `margin` away.
 def contrastive_loss(
     x1: Tensor, x2: Tensor, similar: Tensor, margin: float = 1.0, reduction: str = "mean"
 ) -> Tensor:
@@ -295,6 +308,7 @@ def contrastive_loss(
     return _reduce(loss, reduction)
 
 
+# Triplet: the positive must be closer to the anchor than the negative by at least `margin`.
 def triplet_loss(
     anchor: Tensor, positive: Tensor, negative: Tensor, margin: float = 1.0, reduction: str = "mean"
 ) -> Tensor:

@@ -85,6 +85,9 @@ def lstm_cell(
     >>> c2.tolist(), h2.round(decimals=4).tolist()  # c' = 0.5 c, h' = 0.5 tanh(c')
     ([[0.5, 0.5]], [[0.23109999299049377, 0.23109999299049377]])
     """
+    # All four gates come from one stacked product, in torch's order input, forget, cell, output.
+    # The cell state changes additively, so its gradient flows back through `f` alone, not
+    # through a squashing nonlinearity.
     gates = x @ w_ih.T + b_ih + h @ w_hh.T + b_hh  # (B, 4H)
     i, f, g, o = gates.chunk(4, dim=1)  # each (B, H)
     i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
@@ -93,6 +96,9 @@ def lstm_cell(
     return h_next, c_next
 
 
+# The GRU: two gates and no separate cell. The reset gate multiplies the hidden part of the
+# candidate after its matrix and bias, torch's convention (the paper applies it to $h$ before the
+# matrix).
 def gru_cell(
     x: Tensor, h: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, b_hh: Tensor
 ) -> Tensor:
@@ -107,6 +113,8 @@ def gru_cell(
     return (1 - z) * n + z * h
 
 
+# The stacks reuse `RecurrentStack`: a subclass gives the gate count, the state size and the
+# one-step cell.
 class LSTM(RecurrentStack):
     """LSTM stack, equal to `torch.nn.LSTM` with copied weights; state is the pair `(h, c)`."""
 

@@ -109,6 +109,8 @@ class DynamicLossScaler:
         backoff_factor: float = 0.5,
         growth_interval: int = 2000,
     ) -> None:
+        # The defaults are GradScaler's: start at $2^{16}$, halve on an overflow, double after
+        # 2000 clean steps.
         if growth_factor <= 1.0 or not 0.0 < backoff_factor < 1.0:
             raise ValueError(
                 f"need growth_factor > 1 and 0 < backoff_factor < 1, got {growth_factor}, "
@@ -124,6 +126,8 @@ class DynamicLossScaler:
         self._found_inf = False
         self.skipped_steps = 0
 
+    # Scaling the loss by $S$ scales every gradient by $S$, lifting small fp16 gradients above the
+    # underflow threshold.
     def get_scale(self) -> float:
         """The current scale $S$."""
         return self.scale_value
@@ -151,6 +155,7 @@ class DynamicLossScaler:
                 p.grad.mul_(inv.to(p.grad.dtype))
         self._unscaled.add(id(optimizer))
 
+    # A step with an inf or nan gradient is skipped, so an overflow never reaches the weights.
     def step(self, optimizer: torch.optim.Optimizer) -> bool:
         """Unscale if needed, then step unless a gradient was inf/nan. Returns True if it stepped."""
         if id(optimizer) not in self._unscaled:
@@ -161,6 +166,7 @@ class DynamicLossScaler:
         optimizer.step()
         return True
 
+    # Back off at once on an overflow; grow only after a run of clean steps.
     def update(self) -> None:
         """Back off after an overflow, or grow after `growth_interval` good steps; reset the step."""
         if self._found_inf:
@@ -193,6 +199,8 @@ def _regression_problem(seed: int) -> tuple[nn.Module, Tensor, Tensor]:
     return model, x, y
 
 
+# Two runs from the same weights and data, one in float32 and one under autocast; the loss scaler
+# is used only for float16, whose narrow exponent range needs it.
 def train_precision_comparison(
     steps: int = 100, seed: int = 0, device: str = "cpu", low_dtype: torch.dtype = torch.bfloat16
 ) -> tuple[list[float], list[float]]:
@@ -213,6 +221,7 @@ def train_precision_comparison(
             # The loss is computed in float32 outside the autocast region.
             loss = nn.functional.mse_loss(pred.float(), y)
             opt.zero_grad()
+            # With float16 the scaler wraps backward and the step; bf16 and float32 need neither.
             if mixed and scaler is not None:
                 scaler.scale(loss).backward()
                 scaler.step(opt)

@@ -113,6 +113,8 @@ class MLP:
             )
             self.biases.append((torch.rand(d_out, generator=g, dtype=self.dtype) * 2 - 1) * bound)
 
+    # Forward keeps each layer's input activation and pre-activation, exactly what backward needs;
+    # the last layer stays linear.
     def forward(self, x: Tensor) -> tuple[Tensor, list[tuple[Tensor, Tensor]]]:
         """Return the output `(B, d_L)` and the cache `[(a_prev, z), ...]` for backward."""
         if x.dim() != 2 or x.shape[1] != self.sizes[0]:
@@ -129,6 +131,8 @@ class MLP:
             a = phi(z) if i < n_layers - 1 else z
         return a, cache
 
+    # Backward walks the layers in reverse, carrying $\delta = \partial L/\partial z$ of the
+    # current layer.
     def backward(
         self, grad_out: Tensor, cache: list[tuple[Tensor, Tensor]]
     ) -> tuple[list[Tensor], list[Tensor], Tensor]:
@@ -159,6 +163,7 @@ class MLP:
             self.biases[i] = self.biases[i] - lr * grad_b[i]
 
 
+# The loss and its gradient together, so training needs no autograd at all.
 def mse_loss_and_grad(pred: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
     r"""Mean squared error over all elements and its gradient $2(\hat y - y)/n$ w.r.t. `pred`."""
     if pred.shape != target.shape:
@@ -169,6 +174,8 @@ def mse_loss_and_grad(pred: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
     return (diff * diff).mean(), 2 * diff / diff.numel()
 
 
+# XOR, the four-point problem a single perceptron cannot fit: full-batch forward, loss,
+# backward, step.
 def train_xor(
     steps: int = 500, lr: float = 0.2, hidden: int = 8, seed: int = 0
 ) -> tuple[MLP, list[float]]:

@@ -146,6 +146,8 @@ class RMSNorm(nn.Module):
         self.d, self.eps = d, eps
         self.weight = nn.Parameter(torch.ones(d))
 
+    # Under bf16 or fp16 the mean of squares is taken in float32; only the normalised result is
+    # cast back.
     def forward(self, x: Tensor) -> Tensor:
         """Normalize `x` of shape `(..., d)`."""
         _check_last_dim("RMSNorm", x, self.d)
@@ -178,6 +180,7 @@ def _group_normalize(x: Tensor, groups: int, eps: float) -> Tensor:
     return (xc * torch.rsqrt(var + eps)).reshape(x.shape)  # (B, C, *S)
 
 
+# The affine step is per channel, whatever the grouping.
 def _channel_affine(y: Tensor, weight: Tensor | None, bias: Tensor | None) -> Tensor:
     shape = (1, -1) + (1,) * (y.dim() - 2)  # broadcast (C,) over (B, C, *S)
     if weight is not None:
@@ -187,6 +190,7 @@ def _channel_affine(y: Tensor, weight: Tensor | None, bias: Tensor | None) -> Te
     return y
 
 
+# GroupNorm needs the groups to divide the channels; $\gamma$ starts at 1 and $\beta$ at 0.
 class GroupNorm(nn.Module):
     """Group normalization, equal to `torch.nn.GroupNorm(num_groups, num_channels)`.
 
@@ -206,6 +210,7 @@ class GroupNorm(nn.Module):
         self.weight = nn.Parameter(torch.ones(num_channels)) if affine else None
         self.bias = nn.Parameter(torch.zeros(num_channels)) if affine else None
 
+    # Normalise per (sample, group), then apply the per-channel affine.
     def forward(self, x: Tensor) -> Tensor:
         """Normalize `x` of shape `(B, C, *S)` per sample and per group."""
         _check_channels("GroupNorm", x, self.num_channels)
@@ -213,6 +218,8 @@ class GroupNorm(nn.Module):
         return _channel_affine(y, self.weight, self.bias)
 
 
+# InstanceNorm is GroupNorm with one channel per group ($G = C$); it needs a spatial dim to
+# average over, and by default has no affine, as in torch.
 class InstanceNorm(nn.Module):
     """Instance normalization, equal to `torch.nn.InstanceNorm1d/2d(num_features)`.
 
@@ -226,6 +233,7 @@ class InstanceNorm(nn.Module):
         self.weight = nn.Parameter(torch.ones(num_features)) if affine else None
         self.bias = nn.Parameter(torch.zeros(num_features)) if affine else None
 
+    # Check the channel count, then that there is at least one spatial dim to average over.
     def forward(self, x: Tensor) -> Tensor:
         """Normalize `x` of shape `(B, C, *S)` per sample and per channel."""
         _check_channels("InstanceNorm", x, self.num_features)

@@ -87,6 +87,7 @@ class PerceptronResult:
         return sum(self.mistakes_per_epoch)
 
 
+# The decision rule: the sign of the score $w^\top x + b$, ties going to $+1$.
 def perceptron_predict(x: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
     r"""Predicted labels in $\{-1, +1\}$ for `x` `(N, d)`; a score of exactly 0 maps to $+1$.
 
@@ -97,6 +98,8 @@ def perceptron_predict(x: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
     return torch.where(scores >= 0, 1.0, -1.0).to(x.dtype)
 
 
+# The learning rule: on each mistake, move the boundary toward the misclassified point,
+# $w \leftarrow w + \eta y x$, $b \leftarrow b + \eta y$.
 def train_perceptron(
     x: Tensor, y: Tensor, lr: float = 1.0, max_epochs: int = 100
 ) -> PerceptronResult:
@@ -111,6 +114,7 @@ def train_perceptron(
         )
     if not bool(((y == 1) | (y == -1)).all()):
         raise ValueError("train_perceptron: labels y must be -1 or +1")
+    # Start from zero and sweep the examples in order, counting the mistakes of each epoch.
     w = torch.zeros(x.shape[1], dtype=x.dtype)
     b = torch.zeros((), dtype=x.dtype)
     history: list[int] = []

@@ -121,6 +121,8 @@ class EarlyStopping:
         self.bad_checks = 0
         self.steps = 0
 
+    # An improvement must clear `min_delta` in the metric's direction; the first value always
+    # counts.
     def _improved(self, value: float) -> bool:
         if self.best is None:
             return True
@@ -128,6 +130,8 @@ class EarlyStopping:
             return value < self.best - self.min_delta
         return value > self.best + self.min_delta
 
+    # Each check either resets the count of bad checks (and copies the best weights) or adds
+    # one to it; `patience` bad checks in a row mean stop.
     def step(self, value: float, model: nn.Module | None = None) -> bool:
         """Record one validation value; return True when training should stop.
 
@@ -142,6 +146,7 @@ class EarlyStopping:
         self.steps += 1
         return self.bad_checks >= self.patience
 
+    # Restoring needs the weights that `step` copied, so `model=` must have been passed there.
     def restore_best(self, model: nn.Module) -> None:
         """Load the best weights seen back into `model`."""
         if self.best_state is None:
@@ -171,6 +176,7 @@ def random_horizontal_flip(p: float = 0.5) -> Transform:
     return flip
 
 
+# A crop draws its window's corner uniformly over the padded image; noise is added elementwise.
 def random_crop(size: int, padding: int = 0) -> Transform:
     """Zero-pad an image `(C, H, W)` by `padding`, then cut a random `size` x `size` window."""
 
@@ -196,6 +202,8 @@ def gaussian_noise(std: float) -> Transform:
     return noise
 
 
+# The dataset applies the transforms lazily, on every read, so each epoch sees fresh
+# augmentations drawn from one seeded generator.
 class AugmentedDataset(torch.utils.data.Dataset):
     """Wrap a dataset of `(x, y)` pairs; apply `transforms` in order to `x` on every read.
 

@@ -61,6 +61,8 @@ from masterclass.nn.conv import Conv2d
 from masterclass.nn.normalization import LayerNorm
 
 
+# Pre-norm: the branch sees a normalised input and the skip carries $x$ untouched, so the
+# identity path contributes a gradient of exactly 1.
 class ResidualMLPBlock(nn.Module):
     r"""Pre-norm residual MLP block $x + W_2\,\mathrm{GELU}(W_1\,\mathrm{LN}(x))$ on `(..., d)`."""
 
@@ -76,6 +78,8 @@ class ResidualMLPBlock(nn.Module):
         return x + self.fc2(gelu(self.fc1(self.norm(x))))
 
 
+# The ResNet basic block: two 3x3 convolutions with batch norm, added to the (possibly projected)
+# input before the last ReLU.
 class BasicBlock(nn.Module):
     """ResNet basic block on images `(B, C_in, H, W)` -> `(B, C_out, H/stride, W/stride)`."""
 
@@ -125,6 +129,8 @@ class DeepStack(nn.Module):
             for layer in self.layers:
                 layer.weight.normal_(0.0, weight_std, generator=g)
 
+    # `retain_grad` makes autograd store `.grad` on each layer's input, which it does not do for
+    # intermediate tensors by default.
     def forward(self, x: Tensor, inputs: list[Tensor] | None = None) -> Tensor:
         """`(B, d)` to `(B, d)`; if `inputs` is a list, each layer's input is appended to it."""
         for layer in self.layers:
@@ -136,6 +142,8 @@ class DeepStack(nn.Module):
         return x
 
 
+# One backward pass fills the gradient of every layer's input; the fixed readout makes the
+# upstream gradient the same for the plain and the residual stack.
 def gradient_norms_by_depth(
     residual: bool, depth: int = 50, d: int = 64, weight_gain: float = 0.5, seed: int = 0
 ) -> list[float]:

@@ -123,6 +123,8 @@ class RecurrentStack(nn.Module):
         batch_first: bool = False,
         bidirectional: bool = False,
     ) -> None:
+        # Check the sizes and keep the configuration; `G` rows stack the gate blocks of one
+        # layer's weight matrices.
         super().__init__()
         if input_size <= 0 or hidden_size <= 0 or num_layers <= 0:
             raise ValueError(
@@ -153,6 +155,8 @@ class RecurrentStack(nn.Module):
                         f"bias_hh{suffix}", nn.Parameter(torch.empty(G).uniform_(-bound, bound))
                     )
 
+    # Parameters carry torch's names (`weight_ih_l0`, `weight_hh_l0_reverse`, ...), so a torch
+    # state dict loads as is; without bias, the biases read as zeros.
     def _suffixes(self, layer: int) -> list[str]:
         return [f"_l{layer}"] + ([f"_l{layer}_reverse"] if self.bidirectional else [])
 
@@ -182,6 +186,7 @@ class RecurrentStack(nn.Module):
             outputs[t] = state[0]
         return torch.stack(outputs), state  # (T, B, H)
 
+    # The whole stack over a sequence, with inputs, states and outputs laid out as in torch.
     def forward(
         self, x: Tensor, state: Tensor | tuple[Tensor, ...] | None = None
     ) -> tuple[Tensor, Tensor | tuple[Tensor, ...]]:
@@ -197,6 +202,8 @@ class RecurrentStack(nn.Module):
                 f"{'(batch_first) ' if self.batch_first else ''}with feature size "
                 f"{self.input_size}, got shape {tuple(x.shape)}"
             )
+        # Work time-major, `(T, B, I)`; the initial state is zeros, or checked against
+        # `(L * D, B, H)`.
         if self.batch_first:
             x = x.transpose(0, 1)  # (T, B, I)
         B = x.shape[1]
@@ -211,6 +218,8 @@ class RecurrentStack(nn.Module):
                         f"{type(self).__name__}: initial state must have shape "
                         f"{(LD, B, self.hidden_size)}, got {tuple(s.shape)}"
                     )
+        # Layer by layer, direction by direction: the directions' outputs, concatenated on the
+        # feature axis, are the next layer's input.
         finals: list[tuple[Tensor, ...]] = []
         layer_input = x
         for layer in range(self.num_layers):
@@ -226,6 +235,8 @@ class RecurrentStack(nn.Module):
                 outs.append(out)
                 finals.append(final)
             layer_input = torch.cat(outs, dim=-1)  # (T, B, D * H)
+        # Back to the caller's layout; the final states are stacked in torch's order, one tensor
+        # per state (a pair for LSTM).
         output = layer_input.transpose(0, 1) if self.batch_first else layer_input
         stacked = tuple(
             torch.stack([f[k] for f in finals]) for k in range(self.state_size)
@@ -233,6 +244,7 @@ class RecurrentStack(nn.Module):
         return output, stacked[0] if self.state_size == 1 else stacked
 
 
+# The Elman RNN adds only the choice of nonlinearity to the stack.
 class RNN(RecurrentStack):
     """Elman RNN stack, equal to `torch.nn.RNN` (tanh or relu) with copied weights."""
 
@@ -249,6 +261,7 @@ class RNN(RecurrentStack):
         super().__init__(input_size, hidden_size, num_layers, **kwargs)
         self.nonlinearity = nonlinearity
 
+    # The step is `rnn_cell` with this stack's nonlinearity; `RecurrentStack` does the rest.
     def cell(
         self, x: Tensor, state: tuple[Tensor, ...], weights: tuple[Tensor, ...]
     ) -> tuple[Tensor, ...]:
@@ -274,6 +287,7 @@ def delayed_echo_batch(
     return tokens, target
 
 
+# The model tags every step: embed, run the recurrent stack, read out logits over the vocabulary.
 class SequenceTagger(nn.Module):
     """Embedding, a recurrent stack, and a linear readout per step: tokens `(B, T)` to logits `(B, T, V)`."""
 
@@ -289,6 +303,8 @@ class SequenceTagger(nn.Module):
         return self.head(h)
 
 
+# Training draws a fresh batch each step; accuracy is measured on a held-out batch, over the
+# positions that have a target.
 def train_delayed_echo(
     stack: type[RecurrentStack] = RNN, steps: int = 150, delay: int = 2, seed: int = 0
 ) -> tuple[float, list[float]]:
@@ -306,6 +322,7 @@ def train_delayed_echo(
         loss.backward()
         opt.step()
         losses.append(loss.item())
+    # Held-out accuracy: a fresh batch of 256 sequences, scored only where a target exists.
     tokens, target = delayed_echo_batch(256, 12, delay=delay, generator=g)
     with torch.no_grad():
         pred = model(tokens).argmax(-1)

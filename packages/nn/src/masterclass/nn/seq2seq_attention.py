@@ -82,6 +82,7 @@ def _masked_softmax(scores: Tensor, mask: Tensor | None) -> Tensor:
     return torch.softmax(scores, dim=-1)
 
 
+# Bahdanau's additive score $v^\top \tanh(W_s s + W_h h_j)$, one per encoder state $h_j$.
 class AdditiveAttention(nn.Module):
     """Bahdanau attention: query `(B, Q)`, keys/values `(B, S, K)` -> context `(B, K)`, weights `(B, S)`."""
 
@@ -102,6 +103,8 @@ class AdditiveAttention(nn.Module):
         return torch.einsum("bs,bsk->bk", weights, keys), weights  # (B, K), (B, S)
 
 
+# Luong scores the decoder state against each encoder state by a dot product, optionally through
+# a learned matrix.
 class LuongAttention(nn.Module):
     r"""Luong attention, `mode` "dot" ($s^\top h$) or "general" ($s^\top W h$); same shapes as additive."""
 
@@ -160,6 +163,8 @@ class Seq2Seq(nn.Module):
         # One decoder step: previous token (B,), state (B, H), encoder states (B, S, H).
         e = self.embed(token)  # (B, H)
         w = self.decoder.layer_weights("_l0")
+        # Bahdanau attends with the previous state and feeds the context into the GRU; Luong steps
+        # the GRU first, attends with the new state, and mixes the context into the readout.
         if self.attention_kind == "additive":
             context, alpha = self.attention(s, keys)  # query: previous state
             s = gru_cell(torch.cat([e, context], dim=-1), s, *w)
@@ -170,6 +175,8 @@ class Seq2Seq(nn.Module):
             logits = self.out(torch.tanh(self.combine(torch.cat([context, s], dim=-1))))
         return logits, s, alpha
 
+    # Teacher forcing: the encoder's final state starts the decoder, which reads the true previous
+    # token at every step.
     def forward(self, src: Tensor, tgt_in: Tensor) -> tuple[Tensor, Tensor]:
         """Teacher-forced logits `(B, T, V)` and attention maps `(B, T, S)`.
 
@@ -184,6 +191,8 @@ class Seq2Seq(nn.Module):
             alphas.append(alpha)
         return torch.stack(logits, 1), torch.stack(alphas, 1)
 
+    # At test time there is no true token to read: each step's argmax is the next step's input,
+    # starting from BOS (token 0).
     @torch.no_grad()
     def greedy_decode(self, src: Tensor, length: int) -> Tensor:
         """Decode `length` tokens `(B, length)`, feeding back the argmax each step."""
@@ -196,6 +205,7 @@ class Seq2Seq(nn.Module):
         return torch.stack(out, 1)
 
 
+# The task: reverse the source. Token 0 is reserved for BOS, so sources draw from `[1, vocab)`.
 def reversal_batch(
     B: int, S: int, vocab: int, generator: torch.Generator
 ) -> tuple[Tensor, Tensor, Tensor]:
@@ -206,6 +216,7 @@ def reversal_batch(
     return src, tgt_in, tgt
 
 
+# Train with teacher forcing, then score greedy decoding on a fresh batch, token by token.
 def train_reversal(
     attention: str = "additive", steps: int = 200, S: int = 6, vocab: int = 8, seed: int = 0
 ) -> tuple[Seq2Seq, float]:
@@ -221,6 +232,7 @@ def train_reversal(
         opt.zero_grad()
         loss.backward()
         opt.step()
+    # Greedy accuracy on 256 fresh sequences: each generated token is compared with the reversal.
     src, _, tgt = reversal_batch(256, S, vocab, g)
     acc = (model.greedy_decode(src, S) == tgt).float().mean().item()
     return model, acc

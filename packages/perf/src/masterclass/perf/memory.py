@@ -115,6 +115,8 @@ class SavedTensorCounter:
         self.packed = 0
         self._hooks = torch.autograd.graph.saved_tensors_hooks(self._pack, self._unpack)
 
+    # Pack counts the save and records the storage's size under its address; it returns `t`
+    # itself, so autograd keeps the tensor exactly as it would without the hooks.
     def _pack(self, t: Tensor) -> Tensor:
         self.packed += 1
         storage = t.untyped_storage()
@@ -126,6 +128,8 @@ class SavedTensorCounter:
     def _unpack(t: Tensor) -> Tensor:
         return t
 
+    # `bytes` sums the distinct storages; entering and leaving the block installs and removes the
+    # hooks.
     @property
     def bytes(self) -> int:
         """Total size in bytes of the distinct saved storages."""
@@ -179,6 +183,8 @@ def decoder_saved_bytes(config: Any, batch: int, seq: int) -> dict[str, int]:
     >>> decoder_saved_bytes(cfg, batch=2, seq=8)["per_layer"]
     57728
     """
+    # Check the arguments and read the sizes off the config; a missing field is a `TypeError`
+    # that lists every field needed.
     for name, value in (("batch", batch), ("seq", seq)):
         if not isinstance(value, int) or value <= 0:
             raise ValueError(f"{name} must be a positive int, got {value!r}")
@@ -189,6 +195,9 @@ def decoder_saved_bytes(config: Any, batch: int, seq: int) -> dict[str, int]:
         raise TypeError(
             f"config needs d_model, n_layers, n_heads, n_kv_heads, d_ff and vocab_size; {err}"
         ) from None
+    # The per-layer count from the list above, in elements, times 4 bytes for fp32: two norms,
+    # attention, and $4Nf$ for SwiGLU. With grouped keys and values, the expanded $k$ and $v$
+    # copies ($2NHD$) replace the fused projection's output.
     D, N = d // H, batch * seq
     norm = 3 * N * d + N
     if H_kv == H:
@@ -274,6 +283,7 @@ class Recompute(nn.Module):
             raise TypeError(f"module must be an nn.Module, got {type(module).__name__}")
         self.module = module
 
+    # The leading run of tensor arguments is what gets saved; the rest is kept as it is.
     def forward(self, *args: Any) -> Tensor:
         """Run the wrapped module, saving only the leading tensor arguments for backward."""
         n_tensors = 0
@@ -314,6 +324,8 @@ def rss_bytes() -> int:
     return pages * os.sysconf("SC_PAGE_SIZE")
 
 
+# The peak during a call is sampled every `interval` seconds and reported above the resident size
+# before the call, so memory the process already held does not count.
 def peak_rss_during(fn: Callable[[], Any], interval: float = 1e-3) -> tuple[int, Any]:
     """Run `fn()` and return (peak RSS above the RSS before the call, in bytes; `fn`'s result)."""
     if not callable(fn):
@@ -322,6 +334,8 @@ def peak_rss_during(fn: Callable[[], Any], interval: float = 1e-3) -> tuple[int,
     peak = base
     done = threading.Event()
 
+    # A daemon thread keeps the running maximum; `done` stops it even when `fn` raises, and one
+    # more reading after the call covers an `fn` that ends before the first sample.
     def sample() -> None:
         nonlocal peak
         while not done.is_set():

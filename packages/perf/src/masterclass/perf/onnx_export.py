@@ -140,6 +140,7 @@ def export_onnx(
         opset: the ONNX operator set version (>= 18 for this course).
         dynamo: use the `torch.export`-based exporter instead of the TorchScript tracer.
     """
+    # Reject what the exporter would fail on later, with a message that names the cause.
     if opset < 18:
         raise ValueError(f"opset must be >= 18 (got {opset}): earlier opsets lack ops we use")
     if len(input_names) != len(args):
@@ -147,6 +148,8 @@ def export_onnx(
     unknown = set(dynamic_axes) - set(input_names) - set(output_names)
     if unknown:
         raise ValueError(f"dynamic_axes names {sorted(unknown)} that are not inputs or outputs")
+    # Export in eval mode, without gradients, to a temporary name that carries the process id, so
+    # two processes exporting to one path never write the same file.
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
@@ -208,12 +211,14 @@ def onnx_parity(
         ValueError: the ONNX model needs an input that is not given, or the outputs differ in
             number or shape.
     """
+    # Feed the runtime exactly the inputs its graph declares, as NumPy arrays.
     session = ort_session(path)
     wanted = [i.name for i in session.get_inputs()]
     missing = [n for n in wanted if n not in inputs]
     if missing:
         raise ValueError(f"the ONNX model at {path} needs inputs {missing}; got {list(inputs)}")
     feed = {n: inputs[n].detach().cpu().numpy() for n in wanted}
+    # The reference outputs: the module in eval mode, without gradients, its mode restored after.
     was_training = module.training
     module.eval()
     try:
@@ -224,6 +229,7 @@ def onnx_parity(
     got = session.run(None, feed)
     if len(got) != len(expected):
         raise ValueError(f"ONNX model has {len(got)} outputs, the module {len(expected)}")
+    # Compare output by output in float64, so the difference itself is not rounded away.
     worst = 0.0
     for k, (e, g) in enumerate(zip(expected, got)):
         e = e.detach().cpu().numpy()

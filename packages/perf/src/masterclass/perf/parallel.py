@@ -80,6 +80,7 @@ def pairwise_sq_distances_loop(x: Tensor, y: Tensor) -> Tensor:
     return out
 
 
+# The vectorised form, clamped at 0 against the cancellation.
 def pairwise_sq_distances(x: Tensor, y: Tensor) -> Tensor:
     """The same `(N, M)` matrix as one product and two broadcasts."""
     _check_pair(x, y)

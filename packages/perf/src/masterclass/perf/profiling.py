@@ -122,6 +122,8 @@ def training_step(
     return loss.detach()
 
 
+# The $6NT$ rule: 2 FLOPs per weight per token forward (a multiply and an add), twice that in
+# backward.
 def six_n_t(n_params: int, tokens: int) -> int:
     """The training-FLOPs estimate $6NT$ for $N$ matrix-product weights and $T$ tokens."""
     if n_params <= 0 or tokens <= 0:
@@ -152,6 +154,7 @@ def profile_step(
         raise TypeError(f"step must be callable, got {type(step).__name__}")
     if warmup < 0 or steps < 1:
         raise ValueError(f"need warmup >= 0 and steps >= 1, got warmup={warmup}, steps={steps}")
+    # Warm up unprofiled, then record CPU time, input shapes, memory and FLOPs over `steps` calls.
     for _ in range(warmup):
         step()
     with profile(
@@ -159,6 +162,8 @@ def profile_step(
     ) as prof:
         for _ in range(steps):
             step()
+    # Sum the events by operator name. Only the matmul kernels count as matmul FLOPs, and frees
+    # (negative memory usage) are left out, so `allocated_bytes` is what was allocated.
     events = prof.key_averages()
     if trace_path is not None:
         trace_path = os.fspath(trace_path)
@@ -191,6 +196,7 @@ def time_step(step: Callable[[], Any], *, warmup: int = 2, repeat: int = 5) -> f
     for _ in range(warmup):
         step()
     sync()
+    # Each timed call ends with a synchronise, so the clock stops only once the work has finished.
     times = []
     for _ in range(repeat):
         t0 = time.perf_counter()

@@ -111,6 +111,8 @@ def _slice_linear(layer: nn.Linear, keep: Tensor, dim: int) -> nn.Linear:
     return new
 
 
+# The public function checks the layer names and the indices before slicing anything, so a bad
+# call leaves `ffn` as it was.
 def remove_ffn_channels(ffn: nn.Module, keep: Tensor) -> nn.Module:
     """Delete the hidden units of `ffn` not in `keep` (a 1-D index tensor), in place.
 
@@ -125,6 +127,7 @@ def remove_ffn_channels(ffn: nn.Module, keep: Tensor) -> nn.Module:
     hidden = ffn.up.out_features
     if keep.numel() == 0 or int(keep.min()) < 0 or int(keep.max()) >= hidden:
         raise ValueError(f"keep must hold between 1 and {hidden} indices in [0, {hidden})")
+    # Sorted indices keep the surviving units in their original order in every projection.
     keep = keep.sort().values
     ffn.up = _slice_linear(ffn.up, keep, dim=0)
     if getattr(ffn, "gate", None) is not None:

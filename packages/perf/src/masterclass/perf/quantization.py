@@ -98,10 +98,14 @@ class Int8PackLinear(nn.Module):
                 f"scale must have one value per output row ({q.shape[0]}), got {scale.numel()}; "
                 "grouped scales need a dequantizing layer instead"
             )
+        # Buffers, not parameters: nothing here is trained, but all of it moves and saves with
+        # the module.
         self.register_buffer("weight_int8", q.contiguous())
         self.register_buffer("scale", scale.float().contiguous())
         self.register_buffer("bias", None if bias is None else bias.detach().float().clone())
 
+    # Leading dims fold into the kernel's `M` rows and unfold after; the float32 bias is added
+    # last.
     def forward(self, x: Tensor) -> Tensor:
         """`x` `(..., C_in)` float32 -> `(..., C_out)`."""
         lead = x.shape[:-1]

@@ -93,12 +93,16 @@ class BatchingQueue:
             raise ValueError(
                 f"need max_batch >= 1 and max_wait_s >= 0, got {max_batch} and {max_wait_s}"
             )
+        # `batches` and `largest_batch` are what `/health` reports; the queue and the worker
+        # exist only after `start`.
         self.predict_batch, self.max_batch, self.max_wait_s = predict_batch, max_batch, max_wait_s
         self.batches = 0  # forward passes run so far
         self.largest_batch = 0
         self._queue: asyncio.Queue | None = None
         self._worker: asyncio.Task | None = None
 
+    # `start` and `stop` create and cancel the worker on the running event loop; `submit` pairs
+    # each input with a future that the worker resolves.
     async def start(self) -> None:
         """Create the queue and start the worker on the running event loop."""
         self._queue = asyncio.Queue()
@@ -120,6 +124,8 @@ class BatchingQueue:
         await self._queue.put((x, future))
         return await future
 
+    # One batch: wait as long as it takes for the first request, then take more until the batch
+    # is full or `max_wait_s` has passed since that first one.
     async def _collect(self) -> list[tuple[Any, asyncio.Future]]:
         batch = [await self._queue.get()]
         deadline = time.monotonic() + self.max_wait_s
@@ -133,6 +139,8 @@ class BatchingQueue:
                 break
         return batch
 
+    # The worker loop runs each batch in a thread; if the batch fails, or returns the wrong number
+    # of outputs, every caller in it gets the error and the loop goes on to the next batch.
     async def _run(self) -> None:
         while True:
             batch = await self._collect()
@@ -148,6 +156,7 @@ class BatchingQueue:
                     if not future.done():
                         future.set_exception(err)
                 continue
+            # Record the batch size, then hand each caller its own output, in order.
             self.batches += 1
             self.largest_batch = max(self.largest_batch, len(batch))
             for (_, future), out in zip(batch, outputs, strict=True):
@@ -169,6 +178,8 @@ def make_app(
     """A FastAPI app serving `predict_batch` at `POST /predict`; `app.state.queue` is its queue."""
     queue = BatchingQueue(predict_batch, max_batch=max_batch, max_wait_s=max_wait_s)
 
+    # The queue lives as long as the app: `lifespan` starts its worker at startup and stops it at
+    # shutdown.
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await queue.start()
@@ -178,6 +189,8 @@ def make_app(
     app = FastAPI(title="masterclass model server", lifespan=lifespan)
     app.state.queue = queue
 
+    # Two routes: `/health` reports the batching counters; `/predict` queues one input and waits
+    # for its output, and a failed batch becomes a 500 carrying the error's text.
     @app.get("/health")
     async def health() -> dict[str, Any]:
         return {"status": "ok", "batches": queue.batches, "largest_batch": queue.largest_batch}

@@ -132,6 +132,8 @@ def script(module: nn.Module) -> torch.jit.ScriptModule:
         return torch.jit.script(module.eval())
 
 
+# A traced or scripted module saves to one archive and loads back without the Python class that
+# made it.
 def save_scripted(module: torch.jit.ScriptModule, path: str | os.PathLike) -> None:
     """`torch.jit.save`: the graph, the code and the weights in one zip archive."""
     if not isinstance(module, torch.jit.ScriptModule):
@@ -166,6 +168,8 @@ def export(
     )
 
 
+# An exported program is saved with its guards, so the loaded copy refuses the same inputs as the
+# original.
 def save_exported(program: torch.export.ExportedProgram, path: str | os.PathLike) -> None:
     """`torch.export.save`: the graph, its guards and the weights in a `.pt2` archive."""
     if not isinstance(program, torch.export.ExportedProgram):
@@ -178,6 +182,7 @@ def load_exported(path: str | os.PathLike) -> torch.export.ExportedProgram:
     return torch.export.load(os.fspath(path))
 
 
+# Parity is measured in float64, so the comparison adds no rounding of its own.
 def max_abs_difference(a: Tensor, b: Tensor) -> float:
     r"""$\max_i |a_i - b_i|$, the parity measure used across this module."""
     if a.shape != b.shape:

@@ -85,6 +85,7 @@ def _input_grad(model: nn.Module, x: Tensor, y: Tensor) -> Tensor:
     return g
 
 
+# FGSM: the L-inf ball's corner in the direction the loss grows fastest, to first order.
 def fgsm(
     model: nn.Module, x: Tensor, y: Tensor, eps: float, *, lo: float = 0.0, hi: float = 1.0
 ) -> Tensor:
@@ -94,6 +95,8 @@ def fgsm(
     return torch.clamp(x + eps * torch.sign(_input_grad(model, x, y)), lo, hi).detach()
 
 
+# PGD repeats smaller FGSM steps and projects back after each one, so it follows the loss surface
+# where one linear step would overshoot.
 def pgd(
     model: nn.Module,
     x: Tensor,
@@ -118,6 +121,7 @@ def pgd(
     return adv
 
 
+# Robustness is a curve, not a number: accuracy as the attacker's budget grows.
 def accuracy_under_attack(
     model: nn.Module, x: Tensor, y: Tensor, epsilons: list[float], attack: Callable[..., Tensor]
 ) -> list[float]:
@@ -139,6 +143,7 @@ def accuracy_under_attack(
 
 def bar_images(n: int, *, seed: int, size: int = 10, noise: float = 0.15) -> tuple[Tensor, Tensor]:
     """`n` images `(n, 1, size, size)` in [0, 1] and labels `(n,)` in {0, 1, 2}."""
+    # Balanced classes; each bar at a random row, column or diagonal offset away from the edges.
     g = torch.Generator().manual_seed(seed)
     labels = torch.arange(n) % 3
     x = torch.zeros(n, 1, size, size)
@@ -151,10 +156,12 @@ def bar_images(n: int, *, seed: int, size: int = 10, noise: float = 0.15) -> tup
             x[i, 0, :, o] = 1
         else:
             x[i, 0] = torch.eye(size).roll(o - size // 2, dims=1)
+    # Dim the bars to 0.8 and add uniform noise, so pixels are not just 0 or 1.
     x = (x * 0.8 + noise * torch.rand(x.shape, generator=g)).clamp(0, 1)
     return x, labels
 
 
+# Full-batch Adam on 300 images; the test set comes from another seed.
 def small_classifier() -> nn.Module:
     """A two-layer perceptron for `bar_images` (a convolution would do too, at ten times the cost)."""
     return nn.Sequential(nn.Flatten(), nn.Linear(100, 32), nn.ReLU(), nn.Linear(32, 3))
@@ -185,6 +192,8 @@ def _target_loss(logits: Tensor, target: int) -> Tensor:
     return F.cross_entropy(logits[:, -1], torch.full((logits.shape[0],), target), reduction="none")
 
 
+# The hook replaces the embedding module's output with `one_hot @ W_E`, which equals it in value
+# but carries a gradient to the one-hot matrix; it is removed even if the forward pass fails.
 def token_gradients(model: nn.Module, ids: Tensor, target: int) -> Tensor:
     r"""$\partial \mathcal L / \partial (\text{one-hot})$ `(T, V)` for ids `(T,)`, the loss of `target` next."""
     w = model.tok_emb.weight  # (V, C)
@@ -199,6 +208,8 @@ def token_gradients(model: nn.Module, ids: Tensor, target: int) -> Tensor:
     return g
 
 
+# Swapping token $x_i$ for $v$ moves the one-hot input by $e_v - e_{x_i}$, so to first order the
+# loss changes by the difference of the two gradient entries.
 def hotflip_scores(model: nn.Module, ids: Tensor, target: int) -> Tensor:
     """First-order loss change `(T, V)` of setting position $i$ to token $v$:
     $g_{i,v} - g_{i, x_i}$ with $g$ the one-hot gradient."""
@@ -206,6 +217,8 @@ def hotflip_scores(model: nn.Module, ids: Tensor, target: int) -> Tensor:
     return g - g.gather(1, ids[:, None])
 
 
+# HotFlip (Ebrahimi et al., 2018) searches greedily: trust the first-order scores to shortlist
+# swaps, and the exact loss to choose among them.
 def hotflip_attack(
     model: nn.Module,
     prompt: Tensor,
@@ -230,11 +243,13 @@ def hotflip_attack(
     >>> suffix.shape, isinstance(ok, bool), 1 <= used <= 3
     (torch.Size([4]), True, True)
     """
+    # Every count must be at least one, or the search has nothing to try.
     if suffix_len < 1 or flips < 1 or candidates < 1:
         raise ValueError(
             f"suffix_len, flips and candidates must all be >= 1, got {suffix_len}, {flips}, "
             f"{candidates}"
         )
+    # Start from a random suffix; the prompt's length marks where the suffix begins.
     g = torch.Generator().manual_seed(seed)
     vocab = model.tok_emb.weight.shape[0]
     suffix = torch.randint(0, vocab, (suffix_len,), generator=g)
@@ -247,6 +262,7 @@ def hotflip_attack(
         trials = suffix.repeat(len(best_flat), 1)  # (c, S)
         trials[torch.arange(len(best_flat)), best_flat // vocab] = best_flat % vocab
         trials = torch.cat([suffix[None], trials])  # keep the current suffix as a candidate
+        # The exact loss of every candidate in one batch; keep the lowest, stop once greedy.
         with torch.no_grad():
             logits = model(torch.cat([prompt.expand(len(trials), -1), trials], dim=1))
             losses = _target_loss(logits, target)  # (c + 1,)
@@ -257,6 +273,9 @@ def hotflip_attack(
     return suffix, False, flips
 
 
+# GCG (Zou et al., 2023) differs from HotFlip in its candidates: the gradient only shortlists
+# tokens per position, and random swaps from the shortlists are scored exactly, which escapes
+# the first-order estimate's mistakes.
 def gcg_attack(
     model: nn.Module,
     prompt: Tensor,
@@ -272,6 +291,7 @@ def gcg_attack(
     `target` the greedy next token. Returns the suffix, success, and the steps used."""
     if suffix_len < 1 or steps < 1 or top_k < 1 or batch < 1:
         raise ValueError("suffix_len, steps, top_k and batch must all be >= 1")
+    # As in HotFlip: a random starting suffix, placed after the prompt's `n` tokens.
     g = torch.Generator().manual_seed(seed)
     vocab = model.tok_emb.weight.shape[0]
     suffix = torch.randint(0, vocab, (suffix_len,), generator=g)
@@ -287,6 +307,7 @@ def gcg_attack(
         trials = suffix.repeat(batch, 1)  # (batch, S)
         trials[torch.arange(batch), pos] = top[pos, pick]
         trials = torch.cat([suffix[None], trials])  # keep the current suffix as a candidate
+        # As in HotFlip: exact losses in one batch, keep the best, stop once `target` is greedy.
         with torch.no_grad():
             logits = model(torch.cat([prompt.expand(len(trials), -1), trials], dim=1))
             losses = _target_loss(logits, target)  # (batch + 1,)
@@ -297,6 +318,7 @@ def gcg_attack(
     return suffix, False, steps
 
 
+# One attack per target, each with its own seed; the mean cost counts only the successes.
 def attack_success_rate(
     model: nn.Module,
     prompt: Tensor,

@@ -116,6 +116,8 @@ def alignment_report(
     policy: LanguageModel, reference: LanguageModel, *, n: int = 512, seed: int = 123
 ) -> dict[str, float]:
     """`true_reward`, `proxy_reward` and `kl` of `policy` on `n` fresh prompts."""
+    # Sample from the policy, then score the same token sequences under both models: the
+    # difference of log-probabilities, summed over the response, estimates the KL.
     g = torch.Generator().manual_seed(seed)
     prompts = TASK.prompts(n, g)
     ids = sample_responses(policy.eval(), prompts, 2, g)  # (n, 6)
@@ -123,6 +125,7 @@ def alignment_report(
         kl = (
             (response_logprobs(policy, ids, 4) - response_logprobs(reference, ids, 4)).sum(1).mean()
         )
+    # Both rewards judge only the response tokens, after the 4-token prompt.
     responses = ids[:, 4:]
     return {
         "true_reward": TASK.reward(prompts, responses).mean().item(),
@@ -131,6 +134,8 @@ def alignment_report(
     }
 
 
+# The experiment's knob: GRPO on the proxy, with `kl_beta` pulling the policy back towards the
+# reference; the reference itself is never modified.
 def optimise_proxy(
     reference: LanguageModel, *, kl_beta: float, steps: int = 30, seed: int = 0
 ) -> LanguageModel:

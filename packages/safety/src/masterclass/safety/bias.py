@@ -104,6 +104,8 @@ def weat(
     """WEAT effect size and one-sided permutation p-value; `x`, `y` `(n, C)` of equal size."""
     if len(x) != len(y) or len(x) < 2:
         raise ValueError(f"X and Y must have one size >= 2, got {len(x)} and {len(y)}")
+    # The effect size is the gap of mean associations of X and Y, in units of the standard
+    # deviation over both; the test statistic is the gap of their sums.
     s = association(np.concatenate([x, y]), a, b)  # (2n,)
     n = len(x)
     effect = (s[:n].mean() - s[n:].mean()) / s.std(ddof=1)
@@ -144,6 +146,8 @@ def equalized_odds_difference(y_true: np.ndarray, y_pred: np.ndarray, groups: np
         raise ValueError(
             f"y_true, y_pred and groups must have one length, got {len(y_true)}, {len(y_pred)}, {len(groups)}"
         )
+    # Per group: the rate of positive predictions among true positives (TPR) and among true
+    # negatives (FPR); equalized odds asks both to match across groups.
     tpr, fpr = [], []
     for g in np.unique(groups):
         m = groups == g
@@ -166,6 +170,7 @@ def ppmi_svd_embeddings(
     counts = cooccurrence(vocab.encode(sentences), len(vocab.words), window)  # (V, V)
     total = counts.sum()
     row = counts.sum(1, keepdims=True)  # (V, 1)
+    # Pairs never seen give log 0 = -inf, which the clip at 0 turns into 0, as PPMI defines.
     with np.errstate(divide="ignore"):
         pmi = np.log(counts * total / (row * row.T))  # (V, V)
     ppmi = np.maximum(pmi, 0.0)

@@ -93,6 +93,8 @@ class PowerModel:
         if self.pue < 1:
             raise ValueError(f"PUE is at least 1 (overhead on top of the IT load), got {self.pue}")
 
+    # $E = P t$: kWh is watts times seconds over 3.6 MJ; emissions are kWh times the grid's
+    # carbon intensity.
     @property
     def watts(self) -> float:
         """Total power drawn, watts."""
@@ -132,6 +134,8 @@ def read_rapl(root: Path = RAPL_ROOT) -> dict[str, tuple[int, int]] | None:
     return out or None
 
 
+# A counter that wrapped once between the readings reads smaller the second time; adding the
+# counter's range back gives the true difference.
 def rapl_joules(before: dict[str, tuple[int, int]], after: dict[str, tuple[int, int]]) -> float:
     """Joules between two `read_rapl` readings, summed over domains, wrap-around included."""
     total = 0
@@ -157,6 +161,8 @@ class EnergyMeter:
         self.seconds = self.kwh = self.grams = 0.0
         self.source = ""
 
+    # RAPL is read at both ends only if the first reading worked; `source` records which of
+    # the two estimates was used.
     def __enter__(self) -> EnergyMeter:
         self._rapl = read_rapl() if self.use_rapl else None
         self._t0 = time.perf_counter()
@@ -190,6 +196,7 @@ def run_footprint(
     path = Path(run_dir) / "run.json"
     if not path.is_file():
         raise ValueError(f"{run_dir} has no run.json; pass the folder of a capstone run")
+    # Each finished stage's wall time through the power model; the totals are sums over stages.
     stages = json.loads(path.read_text(encoding="utf-8")).get("stages", {})
     per_stage = {
         name: {

@@ -41,6 +41,8 @@ from importlib import resources
 from typing import Any
 
 
+# The data files ship inside the package, so `importlib.resources` finds them wherever (and
+# however) it is installed.
 def fixture_path(name: str):
     """The shipped file or folder `name` (e.g. `"jailbreaks.jsonl"`, `"tasks"`), as an importlib resource."""
     path = resources.files("masterclass.safety") / "data" / name
@@ -49,6 +51,7 @@ def fixture_path(name: str):
     return path
 
 
+# JSONL: one JSON object per line; blank lines (a trailing newline) are skipped.
 def load_jsonl(name: str) -> list[dict[str, Any]]:
     """The records of the shipped JSONL file `name`, one dict per non-empty line.
 

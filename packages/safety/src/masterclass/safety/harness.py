@@ -103,6 +103,7 @@ class Task:
     shot_pool: list[dict[str, Any]] = field(default_factory=list)
 
 
+# The shipped tasks are the JSONL files of the fixtures' `tasks` folder.
 def task_names() -> list[str]:
     """Names of the shipped tasks."""
     return [
@@ -112,6 +113,7 @@ def task_names() -> list[str]:
     ]
 
 
+# A name without a suffix is a shipped task; anything else is a path to a JSONL file.
 def load_task(name_or_path: str | Path) -> Task:
     """A shipped task by name, or a task from a JSONL file path."""
     path = Path(name_or_path)
@@ -123,6 +125,8 @@ def load_task(name_or_path: str | Path) -> Task:
         path = Path(str(fixture_path("tasks") / f"{name_or_path}.jsonl"))
     if not path.is_file():
         raise ValueError(f"task file {path} does not exist")
+    # Rows marked `"split": "train"` are the few-shot pool and are never evaluated; the first
+    # document's fields decide the task's kind.
     rows = [
         json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()
     ]
@@ -153,9 +157,12 @@ def sample_pass_at_k(
     seed: int = 0,
 ) -> dict[str, float]:
     """Mean unbiased pass@k over the task's documents, for each k in `ks`."""
+    # One generator for the whole task, so the samples are reproducible from `seed`.
     shots = select_shots(task.shot_pool, num_fewshot)
     g = torch.Generator().manual_seed(seed)
     per_k: dict[int, list[float]] = {k: [] for k in ks}
+    # Per document: `n` copies of the prompt sampled in one batch, each answer cut at the first
+    # blank line; `c` correct of `n` gives the unbiased estimate $1 - \binom{n-c}{k}/\binom{n}{k}$.
     for doc in task.docs:
         prompt = tokenizer.encode(fewshot_prompt(shots, doc))
         idx = torch.tensor([prompt] * n)  # (n, T)
@@ -169,6 +176,8 @@ def sample_pass_at_k(
     return {f"pass@{k}": sum(v) / len(v) for k, v in per_k.items()}
 
 
+# The task's kind picks the scorer: log-likelihood of each choice (acc, and acc_norm with the
+# choice's length normalised out), or greedy generation compared to the answer.
 def evaluate(
     model: LanguageModel, tokenizer: Tokenizer, task: Task, *, num_fewshot: int = 0
 ) -> dict[str, Any]:
@@ -189,6 +198,8 @@ def evaluate(
     }
 
 
+# The columns are the union of the metrics of all results, so tasks of different kinds share one
+# table with empty cells.
 def report(results: Sequence[dict[str, Any]]) -> str:
     """A Markdown table of results (one row per task)."""
     metrics = sorted({k for r in results for k in r if k.startswith(("acc", "exact", "pass@"))})
@@ -226,6 +237,7 @@ def load_run(run_dir: str | Path) -> tuple[LanguageModel, BPETokenizer]:
     return model.eval(), BPETokenizer.load(tok_file)
 
 
+# The capstone's `eval` command in one call: load the run, load the task, evaluate.
 def evaluate_run(
     run_dir: str | Path, task_path: str | Path, *, num_fewshot: int = 0
 ) -> dict[str, Any]:

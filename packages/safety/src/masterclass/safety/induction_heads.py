@@ -95,6 +95,8 @@ class _Attention(nn.Module):
         self.qkv = nn.Linear(cfg.d_model, 3 * cfg.d_model, bias=False)
         self.out = nn.Linear(cfg.d_model, cfg.d_model, bias=False)
 
+    # Plain scaled dot-product attention, written out so the pattern (the softmax of the masked
+    # scores) can be returned; `F.scaled_dot_product_attention` would hide it.
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         b, t, c = x.shape
         q, k, v = (
@@ -107,6 +109,7 @@ class _Attention(nn.Module):
         return self.out(y), pattern
 
 
+# Learned absolute positions: an induction head needs a previous-token head, which reads them.
 class AttentionOnlyTransformer(nn.Module):
     """Embedding, learned positions, `n_layers` attention layers, unembedding."""
 
@@ -123,6 +126,8 @@ class AttentionOnlyTransformer(nn.Module):
         t = idx.shape[1]
         if t > self.cfg.seq_len:
             raise ValueError(f"sequence length {t} exceeds seq_len={self.cfg.seq_len}")
+        # Each layer reads the whole stream and adds its output to it; the patterns are stacked
+        # layer by layer.
         x = self.tok(idx) + self.pos(torch.arange(t, device=idx.device))  # (B, T, C)
         patterns = []
         for layer in self.layers:
@@ -171,6 +176,8 @@ def _shifted_repeats(
     return ids, repeated
 
 
+# An induction head at position i attends to the token just after the earlier copy of token i,
+# position $i - n + 1$, whose value is the token to predict next.
 def induction_scores(patterns: Tensor, n: int) -> Tensor:
     r"""Mean attention from position $i \in [n, 2n)$ to $i - n + 1$ for each layer and head, `(L, H)`.
 

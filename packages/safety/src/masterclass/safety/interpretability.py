@@ -110,6 +110,8 @@ def _path_nodes(n_steps: int, method: str) -> tuple[np.ndarray, np.ndarray]:
     raise ValueError(f"method must be 'gausslegendre' or 'riemann_trapezoid', got {method!r}")
 
 
+# $\mathrm{IG}_i = (x_i - x'_i) \sum_k w_k\, \partial_i f(x' + \alpha_k (x - x'))$: the weights
+# and nodes broadcast over a leading path axis, which is folded into the batch for one call.
 def integrated_gradients(
     f: Forward,
     x: Tensor,
@@ -122,6 +124,8 @@ def integrated_gradients(
     """Integrated gradients of output `target` of `f` at `x` `(B, ...)`, same shape as `x`."""
     if n_steps < 2:
         raise ValueError(f"n_steps must be >= 2, got {n_steps}")
+    # Nodes and weights as (n, 1, ...) tensors; the n points of every example's path are one
+    # batch of n B inputs, reshaped back to (n, B, ...) for the weighted sum.
     baseline = torch.zeros_like(x) if baseline is None else baseline.expand_as(x)
     alphas, weights = _path_nodes(n_steps, method)
     shape = (n_steps,) + (1,) * x.dim()
@@ -132,6 +136,8 @@ def integrated_gradients(
     return (x - baseline) * (w * grads).sum(0)
 
 
+# Completeness is IG's axiom: attributions sum to the output's change from baseline to input.
+# What remains is the quadrature error, which says whether `n_steps` was enough.
 def completeness_error(
     f: Forward, x: Tensor, attributions: Tensor, baseline: Tensor | None = None, *, target: int
 ) -> Tensor:
@@ -159,6 +165,8 @@ def _check_readable(model: LanguageModel) -> None:
         raise ValueError("call model.eval() first: dropout makes the decomposition random")
 
 
+# Hooks are always removed, even when the forward pass raises, so a failed call leaves the model
+# as it was.
 @contextlib.contextmanager
 def _hooks(pairs: list[tuple[nn.Module, Callable]]) -> Iterator[None]:
     handles = [module.register_forward_hook(fn) for module, fn in pairs]
@@ -169,6 +177,8 @@ def _hooks(pairs: list[tuple[nn.Module, Callable]]) -> Iterator[None]:
             h.remove()
 
 
+# Each hook stores its module's output under a name; the names' insertion order is the order in
+# which the forward pass adds the parts to the stream.
 def residual_components(model: LanguageModel, idx: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
     """Logits `(B, T, V)` and the stream's parts `{name: (B, T, d_model)}`, in the order added.
 
@@ -183,6 +193,8 @@ def residual_components(model: LanguageModel, idx: Tensor) -> tuple[Tensor, dict
 
         return hook
 
+    # The learned position embedding has shape (T, d_model); broadcast it over the batch so
+    # every part has the same shape.
     pairs: list[tuple[nn.Module, Callable]] = [(model.tok_emb, keep("embed"))]
     if model.pos_emb is not None:
         pairs.append((model.pos_emb, keep("pos")))
@@ -195,6 +207,7 @@ def residual_components(model: LanguageModel, idx: Tensor) -> tuple[Tensor, dict
     return logits, parts
 
 
+# The stream after each block is a running sum of the parts, so no second hook set is needed.
 def residual_stream(model: LanguageModel, idx: Tensor) -> list[Tensor]:
     """The stream after the embedding and after each block: `L + 1` tensors `(B, T, d_model)`."""
     _, parts = residual_components(model, idx)
@@ -231,12 +244,15 @@ def direct_logit_attribution(model: LanguageModel, idx: Tensor) -> tuple[list[st
     names = list(parts)
     stacked = torch.stack([parts[n] for n in names])  # (N, B, T, d_model)
     x = stacked.sum(0)  # (B, T, d_model) the final stream
+    # RMSNorm is linear once its scale $1/\mathrm{rms}(x)$ is fixed from the full stream.
     norm = model.norm
     if isinstance(norm, nn.RMSNorm):
         eps = norm.eps if norm.eps is not None else torch.finfo(x.dtype).eps
         scale = torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps)  # (B, T, 1)
         normed = stacked * scale * norm.weight  # (N, B, T, d_model)
     else:
+        # LayerNorm: centring is linear too (each part minus its own mean); the bias belongs to
+        # no part, so it becomes one.
         scale = torch.rsqrt(x.var(-1, unbiased=False, keepdim=True) + norm.eps)  # (B, T, 1)
         centred = stacked - stacked.mean(-1, keepdim=True)  # (N, B, T, d_model)
         normed = centred * scale * norm.weight  # (N, B, T, d_model)
@@ -271,6 +287,7 @@ def patch_residual(
         )
     if not 0 <= layer < len(model.blocks):
         raise ValueError(f"layer must be in [0, {len(model.blocks)}), got {layer}")
+    # The clean stream after block `layer` is index `layer + 1` (index 0 is the embedding).
     _check_readable(model)
     clean = residual_stream(model, clean_idx)[layer + 1]  # (B, T, d_model)
     where = slice(None) if positions is None else positions
@@ -304,6 +321,8 @@ def fit_linear_probe(
         raise ValueError(
             f"features must be (n, d) and labels (n,), got {tuple(features.shape)}, {tuple(labels.shape)}"
         )
+    # Start from zero; L-BFGS with a strong Wolfe line search and tight tolerances runs until
+    # the unique optimum is reached (or `max_iter` is spent).
     h = features.detach().double()
     y = labels.double() * 2 - 1  # (n,) in {-1, +1}
     w = torch.zeros(h.shape[1], dtype=torch.float64, requires_grad=True)
@@ -316,6 +335,7 @@ def fit_linear_probe(
         line_search_fn="strong_wolfe",
     )
 
+    # $\log(1 + e^{-z})$ is `softplus(-z)`, which does not overflow for large margins.
     def closure() -> Tensor:
         opt.zero_grad()
         loss = nn.functional.softplus(-y * (h @ w + b)).mean() + 0.5 * l2 * w.dot(w)

@@ -149,6 +149,8 @@ def _sgd_update(model: nn.Module, lr: float) -> None:
             p.add_(p.grad, alpha=-lr)
 
 
+# With Poisson sampling the batch size varies, so the step divides by the *expected* size $qN$
+# when given: dividing by the actual size would leak how many examples were drawn.
 def dp_sgd_step(
     model: nn.Module,
     loss_fn: LossFn,
@@ -165,11 +167,14 @@ def dp_sgd_step(
 
     Leaves the privatised gradient in `p.grad` and returns the clip factors `(B,)`.
     """
+    # The divisor n: the expected batch size if given, else the batch actually drawn.
     if noise_multiplier < 0:
         raise ValueError(f"noise_multiplier must be >= 0, got {noise_multiplier}")
     n = float(expected_batch_size if expected_batch_size is not None else len(x))
     if n <= 0:
         raise ValueError(f"expected_batch_size must be > 0, got {n}")
+    # Clip factors from the per-sample norms, then one backward pass of the reweighted loss;
+    # Gaussian noise of std $\sigma C / n$ goes into every gradient before the plain SGD update.
     weights = clip_factors(per_sample_grads(model, loss_fn, x, y), max_grad_norm)  # (B,)
     model.zero_grad(set_to_none=True)
     (loss_fn(model(x), y) * (weights / n)).sum().backward()
@@ -183,6 +188,8 @@ def dp_sgd_step(
     return weights
 
 
+# The accountant's analysis assumes each example joins each batch independently with probability
+# $q$; fixed-size shuffled batches would be a different mechanism.
 def poisson_batches(
     n: int, sample_rate: float, steps: int, generator: torch.Generator
 ) -> Iterator[Tensor]:
@@ -242,6 +249,8 @@ def _log_a_frac(q: float, sigma: float, alpha: float) -> float:
         # $\binom{\alpha}{k} = \prod_{i<k} (\alpha - i) / k!$ has $k - \lceil\alpha\rceil$ negative factors.
         log_coef = math.lgamma(alpha + 1) - math.lgamma(k + 1) - math.lgamma(alpha - k + 1)
         positive = max(0, k - math.ceil(alpha)) % 2 == 0
+        # The order-$k$ term of each series: $j = \alpha - k$ swaps the roles of $q$ and $1 - q$;
+        # each term has its Gaussian factor and its erfc tail on its side of $z_0$.
         j = alpha - k
         log_t0 = log_coef + k * math.log(q) + j * math.log1p(-q)
         log_t1 = log_coef + j * math.log(q) + k * math.log1p(-q)
@@ -249,6 +258,7 @@ def _log_a_frac(q: float, sigma: float, alpha: float) -> float:
         log_e1 = math.log(0.5) + _log_erfc((z0 - j) / (math.sqrt(2) * sigma))
         log_s0 = log_t0 + (k * k - k) / (2 * sigma**2) + log_e0
         log_s1 = log_t1 + (j * j - j) / (2 * sigma**2) + log_e1
+        # Accumulate with the coefficient's sign, until both terms are negligible.
         if positive:
             log_a0, log_a1 = _log_add(log_a0, log_s0), _log_add(log_a1, log_s1)
         else:
@@ -258,6 +268,9 @@ def _log_a_frac(q: float, sigma: float, alpha: float) -> float:
             return _log_add(log_a0, log_a1)
 
 
+# The edge cases have closed forms: no sampling leaks nothing, full sampling is the plain Gaussian
+# mechanism; otherwise $\rho(\alpha) = \log A_\alpha / (\alpha - 1)$, by the integer or the
+# fractional series.
 def rdp_sampled_gaussian(q: float, sigma: float, alpha: float) -> float:
     r"""RDP $\rho(\alpha)$ of one step of the sampled Gaussian mechanism (rate `q`, multiplier `sigma`)."""
     if not 0 <= q <= 1:
@@ -277,12 +290,16 @@ def rdp_sampled_gaussian(q: float, sigma: float, alpha: float) -> float:
     return _log_a_frac(q, sigma, alpha) / (alpha - 1)
 
 
+# Every order gives a valid $\varepsilon$ at the same $\delta$, so the smallest is the bound, and
+# its order is reported with it.
 def rdp_to_epsilon(
     orders: Sequence[float], rdp: Sequence[float], delta: float
 ) -> tuple[float, float]:
     r"""Balle et al.'s conversion: $(\varepsilon, \alpha^*)$ minimising over the given orders."""
     if not 0 < delta < 1:
         raise ValueError(f"delta must be in (0, 1), got {delta}")
+    # $\varepsilon(\alpha) = \rho(\alpha) + \log\frac{\alpha - 1}{\alpha} - \frac{\log \delta +
+    # \log \alpha}{\alpha - 1}$, at every order at once.
     a = np.asarray(orders, dtype=np.float64)
     r = np.asarray(rdp, dtype=np.float64)
     eps = r - (math.log(delta) + np.log(a)) / (a - 1) + np.log((a - 1) / a)
@@ -290,6 +307,8 @@ def rdp_to_epsilon(
     return float(eps[best]), float(a[best])
 
 
+# RDP composes by addition at each order, so the accountant is a vector of running sums, one
+# per order; the conversion to $(\varepsilon, \delta)$ happens only when asked.
 class RDPAccountant:
     r"""Tracks the RDP of a sequence of sampled Gaussian steps and reports $(\varepsilon, \delta)$."""
 
@@ -307,6 +326,7 @@ class RDPAccountant:
         return rdp_to_epsilon(self.orders, self.rdp, delta)
 
 
+# The inverse question, for planning a run: how much noise buys a given budget.
 def noise_for_epsilon(
     target_epsilon: float, sample_rate: float, steps: int, delta: float, *, tol: float = 1e-3
 ) -> float:

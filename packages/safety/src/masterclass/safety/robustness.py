@@ -89,11 +89,14 @@ def reliability_bins(
         raise ValueError(
             f"probs must be (N, K) or (N,) and labels (N,), got {tuple(probs.shape)} and {tuple(labels.shape)}"
         )
+    # What is binned (`conf`) and what is averaged per bin (`correct`), for either convention.
     if probs.dim() == 1:
         conf, correct = probs, labels.double()  # (N,), (N,)
     else:
         conf, pred = probs.max(dim=1)  # (N,), (N,)
         correct = (pred == labels).double()  # (N,)
+    # With `right=True` a confidence of exactly 1 lands in an extra last bin, hence `n_bins + 1`
+    # slots; empty bins divide by 1 and report 0 with a count of 0.
     edges = torch.linspace(0, 1, n_bins + 1, dtype=torch.float64)
     idx = torch.bucketize(conf, edges, right=True) - 1  # (N,) bin of each prediction
     count = torch.zeros(n_bins + 1, dtype=torch.float64).scatter_add_(0, idx, torch.ones_like(conf))
@@ -103,6 +106,7 @@ def reliability_bins(
     return acc_sum / safe, conf_sum / safe, count
 
 
+# Weighting by count makes ECE the mean gap per prediction, not per bin.
 def expected_calibration_error(probs: Tensor, labels: Tensor, n_bins: int = 15) -> Tensor:
     """ECE: the count-weighted mean of |accuracy - confidence| over the bins, a scalar."""
     acc, conf, count = reliability_bins(probs, labels, n_bins)
@@ -123,10 +127,13 @@ def _draws(n: int, seed: int) -> list[tuple[float, str, str]]:
     return [(rng.random(), rng.choice(_OPS), rng.choice(string.ascii_lowercase)) for _ in range(n)]
 
 
+# Only letters are corrupted; a swap consumes the next character too, so it is not corrupted
+# again in the same pass.
 def char_noise(text: str, p: float, *, seed: int) -> str:
     """`text` with each letter swapped with the next, deleted or replaced with probability `p`."""
     if not 0 <= p <= 1:
         raise ValueError(f"noise rate p must be in [0, 1], got {p}")
+    # Walk the characters with their fixed draws; a draw below p corrupts its character.
     chars = list(text)
     draws = _draws(len(chars), seed)
     out: list[str] = []
@@ -144,6 +151,7 @@ def char_noise(text: str, p: float, *, seed: int) -> str:
     return "".join(out)
 
 
+# The same draws at word level, where a replacement letter means nothing: only swap or drop.
 def word_noise(text: str, p: float, *, seed: int) -> str:
     """`text` with each word dropped or swapped with the next with probability `p`."""
     if not 0 <= p <= 1:
@@ -183,6 +191,7 @@ FILLER = ["the", "a", "of", "and", "to", "in", "was", "with"]
 
 def topic_dataset(n: int, *, seed: int, shifted: bool = False) -> tuple[list[str], list[str]]:
     """`n` generated sentences and their topic labels; `shifted` uses the synonym vocabulary."""
+    # Labels alternate, so the classes are balanced; the shuffle hides the filler's position.
     rng = random.Random(seed)
     texts, labels = [], []
     for i in range(n):
@@ -211,6 +220,7 @@ def accuracy(classify: Classifier, texts: Sequence[str], labels: Sequence[str]) 
     return sum(classify(t) == y for t, y in zip(texts, labels, strict=True)) / len(texts)
 
 
+# One point per level: the accuracy averaged over `seeds` corrupted copies of the whole set.
 def accuracy_under_noise(
     classify: Classifier,
     texts: Sequence[str],
@@ -220,6 +230,8 @@ def accuracy_under_noise(
     seeds: int = 5,
 ) -> list[float]:
     """Mean accuracy at each noise level, over `seeds` nested corruptions."""
+    # The seed of text j in run s does not depend on p, so each level's corruptions contain the
+    # lower levels'.
     curve = []
     for p in levels:
         runs = [
@@ -232,6 +244,7 @@ def accuracy_under_noise(
     return curve
 
 
+# Distribution shift as one number: how much accuracy the synonym vocabulary costs.
 def shift_gap(
     classify: Classifier,
     in_distribution: tuple[Sequence[str], Sequence[str]],

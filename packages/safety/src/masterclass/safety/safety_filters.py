@@ -162,6 +162,8 @@ class NaiveBayesFilter:
         self.log_prior: dict[str, float] = {}
         self.log_likelihood: dict[str, dict[str, float]] = {}
 
+    # Laplace smoothing over the shared vocabulary: $p(g \mid c) = (n_{c,g} + \alpha) / (n_c +
+    # \alpha |V|)$, so an n-gram never seen in class $c$ still has a finite log-probability.
     def fit(self, texts: Sequence[str], labels: Sequence[str]) -> NaiveBayesFilter:
         """Count n-grams per class and smooth them; returns `self`."""
         if len(texts) != len(labels) or not texts:
@@ -181,6 +183,8 @@ class NaiveBayesFilter:
             }
         return self
 
+    # The joint log-probability of each class, then normalised by log-sum-exp shifted by the
+    # maximum, so long texts (sums of hundreds of logs) do not underflow `exp`.
     def log_proba(self, text: str) -> dict[str, float]:
         r"""$\log p(c \mid \text{text})$ for every class."""
         if not self.classes:
@@ -199,6 +203,7 @@ class NaiveBayesFilter:
         log_z = top + math.log(sum(math.exp(v - top) for v in joint.values()))
         return {c: v - log_z for c, v in joint.items()}
 
+    # Two readings of the posterior: the arg-max class, or a flag with a tunable threshold.
     def predict(self, text: str) -> str:
         """The most probable class."""
         lp = self.log_proba(text)
@@ -256,6 +261,8 @@ def is_refusal(response: str) -> bool:
     return bool(REFUSAL_PATTERNS.search(response.replace("’", "'")))
 
 
+# Two rates that pull against each other: refusing harmful prompts (good) and benign ones (over-
+# refusal); a filter's catch rate per group shows whom it misses.
 def refusal_rates(responses: Sequence[str], labels: Sequence[str]) -> dict[str, float]:
     """Fraction of refusals among the responses of each label (e.g. harmful, benign)."""
     if len(responses) != len(labels):

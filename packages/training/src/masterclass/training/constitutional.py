@@ -76,6 +76,8 @@ class Principle:
     repair: Callable[[str], str]
 
 
+# Three toy principles, each a regular expression: the check is "does it match", the repair replaces
+# every match.
 _INSULTS = re.compile(r"\b(stupid|idiot|dumb|useless)\b", re.IGNORECASE)
 _SHOUT = re.compile(r"\b[A-Z]{3,}\b")
 _PHONE = re.compile(r"\b\d{3}[- ]?\d{4}\b")
@@ -125,6 +127,8 @@ class Reviser(Protocol):
         ...
 
 
+# The rule-based pair: each principle carries its own check and repair, so critique and revision are
+# exact and need no model, which makes the pipeline testable end to end.
 class RuleCritic:
     """The rule-based critic: each principle's `violates` check."""
 
@@ -165,6 +169,8 @@ REVISION_PROMPT = (
 )
 
 
+# The model-backed pair asks a generator: one yes/no question per principle for the critique, and
+# one rewrite request naming every violated principle for the revision.
 class ModelCritic:
     """A critic backed by a text generator `generate(prompt) -> str`."""
 
@@ -175,6 +181,8 @@ class ModelCritic:
     ) -> None:
         self.generate, self.constitution = generate, tuple(constitution)
 
+    # A principle counts as violated when the generator's answer begins with "yes"; any other answer
+    # is a no.
     def critique(self, prompt: str, response: str) -> list[str]:
         """Names of the principles for which the generator answers yes."""
         found = []
@@ -196,6 +204,7 @@ class ModelReviser:
         self.generate = generate
         self.by_name = {p.name: p for p in constitution}
 
+    # The rewrite ends at the first blank line: a generator tends to run on past its answer.
     def revise(self, prompt: str, response: str, violated: Sequence[str]) -> str:
         """The generator's rewrite, up to the first blank line."""
         principles = " ".join(self.by_name[n].text for n in violated)
@@ -219,6 +228,8 @@ def critique_and_revise(
     """
     if len(prompts) != len(responses):
         raise ValueError(f"{len(prompts)} prompts but {len(responses)} responses; give one each")
+    # A pair is kept only when the revision changed the response and the critic finds nothing wrong
+    # with the result: a failed repair would teach the wrong preference.
     pairs = []
     for x, y in zip(prompts, responses, strict=True):
         violated = critic.critique(x, y)
@@ -230,6 +241,7 @@ def critique_and_revise(
     return pairs
 
 
+# The same critic measures a model before and after training on the pairs.
 def violation_rate(prompts: Sequence[str], responses: Sequence[str], critic: Critic) -> float:
     """The fraction of responses the critic flags."""
     if not responses or len(prompts) != len(responses):

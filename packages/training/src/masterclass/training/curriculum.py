@@ -104,6 +104,8 @@ def competence(t: int, total: int, c0: float = 0.1) -> float:
     return min(1.0, math.sqrt(t * (1 - c0**2) / total + c0**2))
 
 
+# Sequence-length warmup is the same idea for length: short sequences first, growing linearly.
+# Rounding down to a multiple keeps the number of distinct shapes small.
 def seq_len_warmup(step: int, start: int, end: int, warmup_steps: int, multiple: int = 8) -> int:
     """Sequence length at `step`: linear from `start` to `end`, rounded down to `multiple`.
 
@@ -146,6 +148,8 @@ class CurriculumSampler:
         self.total_steps, self.c0, self.curriculum = total_steps, c0, curriculum
         self.rng = np.random.default_rng(seed)
 
+    # At `step`, only the easiest `competence(step) * n` examples (at least one) are eligible, and
+    # the batch is drawn uniformly from them; with `curriculum=False` every example is eligible.
     def batch(self, step: int, batch_size: int) -> np.ndarray:
         """Indices `(batch_size,)` of the examples for `step`."""
         n = len(self.order)
@@ -154,6 +158,8 @@ class CurriculumSampler:
         return self.order[self.rng.integers(0, n, size=batch_size)]
 
 
+# Padding for the curriculum's batches: labels are the ids themselves (`next_token_loss` shifts
+# them), and padding positions are ignored by the loss.
 def pad_batch(examples: Sequence[Sequence[int]], max_len: int | None = None):
     """Right-padded ids and next-token labels (-100 on padding) for a list of id lists."""
     T = max(len(e) for e in examples) if max_len is None else max_len

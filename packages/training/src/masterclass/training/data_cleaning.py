@@ -112,10 +112,12 @@ def clean_corpus(
     documents: Sequence[str], *, languages: Sequence[str] = ("en",), near_threshold: float = 0.8
 ) -> tuple[list[str], CleaningReport]:
     """Normalise, strip boilerplate, filter, dedup and mask PII; the kept texts and a report."""
+    # Normalise the Unicode and keep only C4's prose lines; a document left empty is gone.
     report = CleaningReport(raw=len(documents))
     docs = [c4_clean(normalize_unicode(d)) for d in documents]
     docs = [d for d in docs if d.strip()]
     report.after_boilerplate = len(docs)
+    # Language id and the quality rules, each rejection reason counted by its name.
     kept = []
     for d in docs:
         keep, reasons = filter_document(d, languages)
@@ -125,6 +127,8 @@ def clean_corpus(
             key = r.split("=")[0].split(" ")[0]
             report.filter_reasons[key] = report.filter_reasons.get(key, 0) + 1
     report.after_filter = len(kept)
+    # Exact duplicates first (cheap), then near-duplicates by MinHash, then PII masking; the report
+    # records the count after each stage.
     kept = [kept[i] for i in exact_duplicates(kept)]
     report.after_exact_dedup = len(kept)
     kept = [kept[i] for i in minhash_duplicates(kept, threshold=near_threshold)]
@@ -151,6 +155,8 @@ def run_pipeline(
     """Clean `documents`, tokenize and write shards to `out_dir`; shard paths and the report."""
     if eot not in tokenizer.special_tokens:
         raise ValueError(f"the tokenizer has no {eot!r} special token; train it with one")
+    # Each kept document is tokenized without special tokens and closed by one end-of-text id, so
+    # the model sees where documents end; the streams become memory-mapped shards.
     texts, report = clean_corpus(documents)
     end = tokenizer.special_tokens[eot]
     streams = [[*tokenizer.encode_ordinary(t), end] for t in texts]
@@ -180,6 +186,8 @@ def make_demo_corpus(n_good: int = 30, seed: int = 0) -> tuple[list[str], dict[s
     kinds: dict[str, list[str]] = {"good": list(good)}
     kinds["exact_duplicate"] = [g.replace(" ", "  ") for g in good[:5]]  # whitespace differs
     kinds["near_duplicate"] = [g.rsplit(" ", 3)[0] + " and that was all." for g in good[5:10]]
+    # The junk, one kind per filter of the pipeline: boilerplate, another language, repetitive spam,
+    # and clean text with an e-mail address and a phone number in it.
     kinds["boilerplate_only"] = [
         "Home | About | Contact\nAccept cookies\nThis site uses cookies. Read our cookie policy."
     ] * 3
@@ -192,6 +200,8 @@ def make_demo_corpus(n_good: int = 30, seed: int = 0) -> tuple[list[str], dict[s
     kinds["pii"] = [
         g + " Write to jane.doe@example.com or call 555-123-4567 today." for g in with_pii
     ]
+    # Shuffled, so that no filter can rely on the order; the counts are what each filter should
+    # catch.
     docs = [d for ds in kinds.values() for d in ds]
     rng.shuffle(docs)
     return docs, {k: len(v) for k, v in kinds.items()}

@@ -98,12 +98,17 @@ def dpo_loss(
     >>> round(dpo_loss(z, z, z, z)[0].item(), 6), round(torch.log(torch.tensor(2.0)).item(), 6)
     (0.693147, 0.693147)
     """
+    # The arguments first: a known loss, a positive beta, and label smoothing below one half (at one
+    # half the two responses would be equally preferred).
     if loss_type not in LOSS_TYPES:
         raise ValueError(f"loss_type must be one of {LOSS_TYPES}, got {loss_type!r}")
     if beta <= 0:
         raise ValueError(f"beta must be > 0, got {beta}")
     if not 0 <= label_smoothing < 0.5:
         raise ValueError(f"label_smoothing must be in [0, 0.5), got {label_smoothing}")
+    # The implicit reward of a response is beta times its log-ratio to the reference. DPO takes
+    # the log-sigmoid of the reward margin (optionally label-smoothed), the hinge is zero once the
+    # margin reaches 1, and IPO regresses the length-normalised log-ratio margin onto 1 / (2 beta).
     chosen_ratio = policy_chosen - ref_chosen  # (B,)
     rejected_ratio = policy_rejected - ref_rejected  # (B,)
     if loss_type == "sigmoid":
@@ -139,6 +144,8 @@ def pair_batch(
                 raise ValueError(f"pairs[{i}] has an empty prompt or response; both need tokens")
             rows.append(prompt + response)
             masks.append([False] * len(prompt) + [True] * len(response))
+    # One padded batch for both halves; labels keep only response tokens, so the sequence log-prob
+    # below sums over the response alone.
     T = max(len(r) for r in rows)
     ids = torch.full((len(rows), T), pad_id, dtype=torch.long)
     labels = torch.full((len(rows), T), IGNORE_INDEX, dtype=torch.long)
@@ -149,6 +156,7 @@ def pair_batch(
     return ids, labels
 
 
+# One forward pass over the `2B` rows, split back into chosen and rejected halves.
 def preference_logprobs(model: nn.Module, ids: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
     """Sequence log-probabilities of the chosen and the rejected halves of a `pair_batch`."""
     logits = model(ids)  # (2B, T, V)
@@ -179,6 +187,8 @@ class DPOConfig:
     label_smoothing: float = 0.0
 
 
+# The whole preference set is one batch. The reference log-probs are computed once, from a frozen
+# copy of the starting policy; only the policy's side changes during training.
 def dpo_train(
     policy: nn.Module,
     pairs: Sequence[tuple[Sequence[int], Sequence[int], Sequence[int]]],
@@ -196,6 +206,8 @@ def dpo_train(
     opt = torch.optim.Adam(policy.parameters(), lr=config.lr)
     history = []
     policy.train()
+    # Each step: the policy's log-probs of both halves, the preference loss against the fixed
+    # reference, one Adam update, and the reward margin as the progress signal.
     for _ in range(config.steps):
         pol_w, pol_l = preference_logprobs(policy, ids, labels)
         loss, r_w, r_l = dpo_loss(

@@ -82,6 +82,7 @@ __all__ = [
 ]
 
 
+# Any tokenizer with these two methods will do, the course's BPE among them.
 class Tokenizer(Protocol):
     """What the evaluation needs of a tokenizer: `encode` adds no special tokens."""
 
@@ -94,6 +95,8 @@ class Tokenizer(Protocol):
         ...
 
 
+# The default document format, `Question: ...\nAnswer:`, with the target either the answer itself
+# or, for multiple choice, the text of the right choice.
 def _default_text(doc: dict[str, Any]) -> str:
     return f"Question: {doc['question']}\nAnswer:"
 
@@ -120,6 +123,7 @@ def select_shots(
     return random.Random(seed).sample(list(pool), k)
 
 
+# The prompt is plain concatenation; the knobs carry lm-evaluation-harness's names and defaults.
 def fewshot_prompt(
     shots: Sequence[dict[str, Any]],
     query: dict[str, Any],
@@ -162,6 +166,7 @@ def encode_pair(
     return whole[:n_ctx], whole[n_ctx:]
 
 
+# Models return logits directly or inside an output object (Hugging Face); both are accepted.
 def _logits(model: torch.nn.Module, ids: Tensor) -> Tensor:
     out = model(ids)
     return out.logits if hasattr(out, "logits") else out  # (B, T, V)
@@ -172,6 +177,8 @@ def loglikelihood(
     model: torch.nn.Module, tokenizer: Tokenizer, context: str, continuation: str
 ) -> tuple[float, bool]:
     r"""$\log p(\text{continuation} \mid \text{context})$ and whether it is the greedy continuation."""
+    # One forward pass over context + continuation: the logits at position t predict token t + 1, so
+    # the continuation's tokens are scored by the rows from `len(ctx) - 1` to the second to last.
     ctx, cont = encode_pair(tokenizer, context, continuation)
     if not cont:
         raise ValueError(f"continuation {continuation!r} encodes to no tokens; it must add text")
@@ -208,6 +215,8 @@ def multiple_choice_eval(
     """
     if not docs:
         raise ValueError("docs is empty; give at least one document to evaluate")
+    # Each choice is scored by the log-likelihood of `delimiter + choice` after the same prompt. The
+    # raw score favours short choices; `acc_norm` divides by the choice's length in characters.
     right = right_norm = 0
     predictions, all_lls = [], []
     for i, doc in enumerate(docs):
@@ -217,6 +226,7 @@ def multiple_choice_eval(
                 f"docs[{i}] needs 'choices' (a list of strings) and 'answer' (an int index), "
                 f"got keys {sorted(doc)}"
             )
+        # The same prompt serves every choice; only the continuation differs.
         context = fewshot_prompt(
             shots,
             doc,
@@ -232,6 +242,7 @@ def multiple_choice_eval(
         right_norm += pred_norm == gold
         predictions.append((pred, pred_norm))
         all_lls.append(lls)
+    # Accuracies, with the per-document predictions and scores kept for inspection.
     n = len(docs)
     return {
         "acc": right / n,
@@ -260,6 +271,8 @@ def generate_greedy(
     """The greedy continuation of `prompt`, cut at the first of `stop`."""
     if max_new_tokens < 1:
         raise ValueError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
+    # Greedy decoding, one full forward pass per new token (no cache). The text is decoded anew
+    # each step, since a stop string may span token boundaries.
     model.eval()
     device = next(model.parameters()).device
     prompt_ids = list(tokenizer.encode(prompt))
@@ -271,6 +284,7 @@ def generate_greedy(
         text = tokenizer.decode(ids[0, len(prompt_ids) :].tolist())
         if any(s in text for s in stop):
             break
+    # Cut at the earliest stop string that occurred.
     cut = min((text.index(s) for s in stop if s in text), default=len(text))
     return text[:cut]
 
@@ -288,6 +302,7 @@ def exact_match_eval(
     """Fraction of `docs` whose stripped greedy answer equals `str(doc["answer"]).strip()`."""
     if not docs:
         raise ValueError("docs is empty; give at least one document to evaluate")
+    # Exact match compares stripped strings: no normalisation beyond whitespace.
     outputs, right = [], 0
     for doc in docs:
         prompt = fewshot_prompt(shots, doc, doc_to_text=doc_to_text)

@@ -111,6 +111,8 @@ def load_examples(path: str | os.PathLike, method: str) -> list[dict[str, str]]:
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"{path}: no such file; give a JSONL file of examples")
+    # Every problem is collected, line by line, before failing, so one run shows them all; blank
+    # lines are skipped.
     keys, examples, problems = METHODS[method], [], []
     for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
@@ -120,6 +122,7 @@ def load_examples(path: str | os.PathLike, method: str) -> list[dict[str, str]]:
         except json.JSONDecodeError as e:
             problems.append(f"{path.name}:{n}: not valid JSON ({e.msg})")
             continue
+        # A parsed line must be an object with every key the method needs, each a non-empty string.
         if not isinstance(obj, dict):
             problems.append(f"{path.name}:{n}: expected a JSON object, got {type(obj).__name__}")
             continue
@@ -131,6 +134,7 @@ def load_examples(path: str | os.PathLike, method: str) -> list[dict[str, str]]:
             elif not isinstance(obj[k], str) or not obj[k]:
                 problems.append(f'{path.name}:{n}: "{k}" must be a non-empty string')
         examples.append({k: obj.get(k) for k in keys})
+    # An empty file is a problem too.
     if not problems and not examples:
         problems.append(f"{path.name}: no examples; write one JSON object per line")
     if problems:
@@ -144,6 +148,8 @@ def load_examples(path: str | os.PathLike, method: str) -> list[dict[str, str]]:
 # "<|endoftext|>" cannot end a sequence early.
 
 
+# Every response ends with the end-of-text token (when the tokenizer has one), so the model learns
+# to stop after answering.
 def _eot(tokenizer: BPETokenizer) -> list[int]:
     return [next(iter(tokenizer.special_tokens.values()))] if tokenizer.special_tokens else []
 
@@ -159,6 +165,8 @@ def _sft_batch(tokenizer: BPETokenizer, examples: Sequence[dict[str, str]], max_
                 f"max_seq_len={max_len}; shorten it"
             )
         rows.append((p + r, [IGNORE_INDEX] * len(p) + r))
+    # Right-pad to the longest example; labels mask the prompt and the padding, so the loss covers
+    # the response only.
     T = max(len(ids) for ids, _ in rows)
     ids = torch.zeros(len(rows), T, dtype=torch.long)
     labels = torch.full((len(rows), T), IGNORE_INDEX, dtype=torch.long)
@@ -167,6 +175,7 @@ def _sft_batch(tokenizer: BPETokenizer, examples: Sequence[dict[str, str]], max_
     return ids, labels
 
 
+# DPO's triples: the prompt, then the chosen and the rejected response, each with end-of-text.
 def _pairs(tokenizer: BPETokenizer, examples: Sequence[dict[str, str]], max_len: int):
     eot, pairs = _eot(tokenizer), []
     for i, ex in enumerate(examples):
@@ -184,6 +193,8 @@ def _pairs(tokenizer: BPETokenizer, examples: Sequence[dict[str, str]], max_len:
 # Evaluated in eval mode without gradients, the same function before and after training.
 
 
+# The before/after metrics of each method, on the training examples themselves: the response loss
+# for SFT, and for DPO how often and by how much the chosen response is the likelier one.
 @torch.no_grad()
 def _sft_metrics(model: nn.Module, ids, labels) -> dict[str, float]:
     model.eval()
@@ -201,6 +212,7 @@ def _dpo_metrics(model: nn.Module, ids, labels) -> dict[str, float]:
     }
 
 
+# The fine-tuning entry point of the capstone's `finetune` command.
 def finetune(
     model: LanguageModel,
     tokenizer: BPETokenizer,
@@ -219,12 +231,15 @@ def finetune(
     "dpo" runs `dpo_train` with `beta`. With `lora_rank` only LoRA adapters on the attention
     projections train, and they are merged into the returned model.
     """
+    # The arguments are checked before the model is copied or any example tokenised.
     if method not in METHODS:
         raise ValueError(f"method must be one of {sorted(METHODS)}, got {method!r}")
     if steps < 1:
         raise ValueError(f"steps must be >= 1, got {steps}")
     if not examples:
         raise ValueError("examples is empty; give at least one")
+    # Work on a copy, so the caller's model is untouched; the batch and the metric depend on the
+    # method, and the metric is taken once before training.
     torch.manual_seed(seed)
     model = copy.deepcopy(model)
     max_len = model.config.max_seq_len
@@ -235,6 +250,8 @@ def finetune(
         ids, labels = pair_batch(_pairs(tokenizer, examples, max_len))
         metric = _dpo_metrics
     before = metric(model, ids, labels)
+    # With LoRA the adapters are added after the "before" metric (at initialisation they change
+    # nothing anyway); only their parameters train.
     if lora_rank is not None:
         apply_lora(model, ("qkv", "o_proj"), r=lora_rank, alpha=2.0 * lora_rank)
     if method == "sft":
@@ -247,10 +264,13 @@ def finetune(
             loss.backward()
             opt.step()
     else:
+        # DPO builds its own reference copy from the model as it is now, adapters included.
         dpo_train(
             model, _pairs(tokenizer, examples, max_len), DPOConfig(steps=steps, lr=lr, beta=beta)
         )
     if lora_rank is not None:
+        # LoRA's update is folded into the base weights and the wrappers removed: the returned model
+        # has the original architecture and loads like any other.
         merge_lora(model)
         model = _unwrap_lora(model)
     after = metric(model, ids, labels)
@@ -305,6 +325,8 @@ def finetune_run(
     `save_dir` the model is written there as `model.safetensors` + `model_config.json`.
     Raises ValueError (one line per problem) for bad data or an unfinished run folder.
     """
+    # A finished capstone run folder holds the tokenizer, the model config and the weights; all
+    # three must be there before anything is loaded.
     from safetensors.torch import load_model, save_model
 
     examples = load_examples(data_path, method)
@@ -314,6 +336,8 @@ def finetune_run(
     ]
     if missing:
         raise ValueError(f"{run} is not a finished run: missing {', '.join(missing)}")
+    # Rebuild the trained model from the run's files; `strict=True` refuses weights that do not
+    # match the config.
     tokenizer = BPETokenizer.load(run / RUN_TOKENIZER)
     config = LMConfig.from_dict(json.loads((run / RUN_MODEL_CONFIG).read_text()))
     model = LanguageModel(config)
@@ -329,6 +353,8 @@ def finetune_run(
         lora_rank=lora_rank,
         seed=seed,
     )
+    # The model is removed from the result (it is not JSON), and written next to its config if
+    # asked.
     tuned = result.pop("model")
     if save_dir is not None:
         out = Path(save_dir)

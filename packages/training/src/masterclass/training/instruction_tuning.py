@@ -63,6 +63,8 @@ from masterclass.llm.rope import rope_cos_sin
 from masterclass.nlp import BPETokenizer
 from masterclass.training.losses import IGNORE_INDEX
 
+# The chapter's pipeline: a chat template and its special tokens, a model grown to hold them,
+# conversations as ids and labels, and packing several conversations into one row.
 __all__ = [
     "ChatTemplate",
     "PackedBatch",
@@ -102,6 +104,7 @@ class ChatTemplate:
         """The markers, in the order they are added to a tokenizer."""
         return [self.system, self.user, self.assistant, self.end]
 
+    # Each turn is `header + content + end`; a role without a marker is an error.
     def header(self, role: str) -> str:
         """The marker that opens a turn of `role`."""
         heads = {"system": self.system, "user": self.user, "assistant": self.assistant}
@@ -119,6 +122,8 @@ class ChatTemplate:
         return text + (self.assistant if add_generation_prompt else "")
 
 
+# The markers become special tokens, one id each, appended after the existing ones: no merge
+# changes, so every ordinary text encodes exactly as before.
 def add_special_tokens(tokenizer: BPETokenizer, tokens: Sequence[str]) -> BPETokenizer:
     """A copy of `tokenizer` with the missing `tokens` appended as special tokens."""
     n_merge = tokenizer.vocab_size - len(tokenizer.special_tokens)
@@ -135,6 +140,8 @@ def resize_embeddings(model: LanguageModel, vocab_size: int) -> LanguageModel:
 
     New rows are the mean of the old ones; existing rows are unchanged.
     """
+    # The new ids need rows in the embedding and the head. Growing only, and only with untied
+    # weights (a tied head would need the same rows twice).
     old = model.config.vocab_size
     if vocab_size < old:
         raise ValueError(f"vocab_size {vocab_size} is smaller than the model's {old}; only growing")
@@ -142,6 +149,8 @@ def resize_embeddings(model: LanguageModel, vocab_size: int) -> LanguageModel:
         raise ValueError(
             "tied embeddings are not supported here; untie them or resize both by hand"
         )
+    # Each new row starts at the mean of the old rows: the new tokens begin as an "average token",
+    # and the logits they get are moderate, so the first steps of fine-tuning are not disrupted.
     with torch.no_grad():
         for name in ("tok_emb", "lm_head"):
             module = getattr(model, name)
@@ -175,6 +184,9 @@ def tokenize_chat(
             f"the tokenizer lacks the template's special tokens {missing}; "
             "add them with add_special_tokens(tokenizer, template.special_tokens)"
         )
+    # Each turn is its header token, then its content and the end token. Only assistant turns are
+    # learnt: their content and end marker are labels, the rest is -100, so the model learns to
+    # answer and to stop, not to write the user's turns.
     ids: list[int] = []
     labels: list[int] = []
     end = tokenizer.special_tokens[template.end]
@@ -227,6 +239,9 @@ def pack(examples: Sequence[tuple[Sequence[int], Sequence[int]]], seq_len: int) 
             used = 0
         rows[-1].append((list(ids), list(labels)))
         used += len(ids)
+    # Fill the rows: each document's ids at its offset, its labels shifted one to the left (a label
+    # predicts the next token, and the last token of a document predicts nothing), its index in the
+    # row as `doc_ids`, and positions restarting at 0.
     B = len(rows)
     out = PackedBatch(
         ids=torch.zeros(B, seq_len, dtype=torch.long),
@@ -246,6 +261,7 @@ def pack(examples: Sequence[tuple[Sequence[int], Sequence[int]]], seq_len: int) 
     return out
 
 
+# Attention within a document only: causal, and restricted to positions with the same document id.
 def document_mask(doc_ids: Tensor) -> Tensor:
     """Block-diagonal causal mask `(T, T)` (True = may attend) for one row's `doc_ids` `(T,)`.
 
@@ -273,6 +289,9 @@ def packed_forward(model: LanguageModel, batch: PackedBatch) -> Tensor:
             f"packed_forward supports rope models with global attention, got pos={config.pos!r}, "
             f"sliding_window={config.sliding_window}"
         )
+    # One row at a time: each row has its own positions (restarting at every document) and its own
+    # mask, so the blocks are called directly with that row's RoPE tables and mask, rather than
+    # through the model's forward, which builds one causal mask for everything.
     out = []
     for b in range(batch.ids.shape[0]):
         x = model.tok_emb(batch.ids[b : b + 1])  # (1, T, d_model)

@@ -92,6 +92,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+# The loop is assembled from earlier chapters: crash-safe files and checkpoints, the two ways of
+# spreading a model over processes (whole copies, or 1/W shards of every weight), the optimizers
+# and the learning-rate schedules.
 from masterclass.infra.atomic import atomic_write_text
 from masterclass.infra.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from masterclass.infra.data_parallel import (
@@ -115,6 +118,8 @@ from masterclass.training.optim import (
 )
 from masterclass.training.schedule import LRSchedule, make_schedule
 
+# The public surface: the config and result records, the two parallel strategies, and the three
+# functions a caller uses (`train`, `evaluate_loss`, `clip_grad_norm`).
 __all__ = [
     "PARALLEL_STRATEGIES",
     "Batcher",
@@ -180,6 +185,8 @@ class TrainConfig:
     # embeddings, head and vectors, at the same learning rate (`training.optim.Muon`).
     optimizer: str = "adamw"
 
+    # Validation happens once, at construction: a bad value fails here, before any model is
+    # built, rather than thousands of steps into a run.
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "grad_accum", "log_every", "keep_checkpoints"):
             if getattr(self, name) < 1:
@@ -196,6 +203,7 @@ class TrainConfig:
                 f"decay_steps ({self.decay_steps}) must be in [1, steps - warmup] "
                 f"({self.steps - self.warmup}) for the wsd schedule"
             )
+        # The string-valued choices must name a known mode.
         if self.autocast not in ("bf16", "none"):
             raise ValueError(f"autocast must be 'bf16' or 'none', got {self.autocast!r}")
         if self.clip_norm is not None and self.clip_norm <= 0:
@@ -310,6 +318,8 @@ def evaluate_loss(
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
+    # The mean is over tokens, not batches: each batch's mean loss is weighted by its number of
+    # targets, so batches of unequal size average correctly.
     total, count = 0.0, 0
     with torch.random.fork_rng(devices=[]):
         for x, y in batches:
@@ -322,6 +332,8 @@ def evaluate_loss(
     return total / count
 
 
+# Rewind after reading: the same `n` batches come back at every evaluation, and the batcher's
+# position is left where it was.
 def _eval_batches(eval_data: Batcher, n: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
     state = eval_data.state_dict()
     batches = [eval_data.next_batch() for _ in range(n)]
@@ -344,6 +356,8 @@ class _Metrics:
     JSON object per line.
     """
 
+    # Only rank 0 writes. A fresh run starts an empty file; a resumed one keeps the lines up to its
+    # checkpoint's step, since the steps after it are trained, and logged, again.
     def __init__(self, path: Path, active: bool, resume_step: int | None) -> None:
         self.path, self.active = path, active
         if not active:
@@ -367,6 +381,8 @@ class _Metrics:
                 f.write(_json_line(record))
 
 
+# A batcher that says its batch size, rank or world size must agree with the config and the process:
+# a mismatch would train on the wrong data without any error.
 def _check_batcher(batcher: Any, config: TrainConfig, ctx: DistributedContext) -> None:
     if not isinstance(batcher, Batcher):
         raise TypeError("batcher needs next_batch(), state_dict() and load_state_dict()")
@@ -442,6 +458,8 @@ def _restore_or_start(run: _Run, resume: bool) -> None:
                 f"cannot resume from {found}: it was trained with {key}={saved[key]}, "
                 f"this config has {key}={getattr(run.config, key)}"
             )
+    # The data position, the step, and the loop's own state (last loss and evaluation, the open log
+    # window), each with a default for checkpoints that lack it.
     run.batcher.load_state_dict(state["data_state"])
     run.step = run.resumed_from = state["step"]
     run.last_good = found
@@ -578,6 +596,8 @@ def _log(run: _Run, metrics: _Metrics, record: dict[str, Any], t_log: float, t_s
 # written is always the *whole* model and optimizer, as one process would have them: under FSDP
 # every rank first takes part in gathering them (a collective), and frees them afterwards.
 def _checkpoint(run: _Run) -> None:
+    # Every rank takes part in `whole()` (a collective under FSDP); rank 0 alone writes, with the
+    # config and the loop state among the metadata.
     path = None
     whole_model, whole_optimizer = run.strategy.whole()
     if run.ctx.is_main:
@@ -595,6 +615,7 @@ def _checkpoint(run: _Run) -> None:
             extra=extra,
             keep=run.config.keep_checkpoints,
         )
+    # Free the gathered copies, and hold every rank until the checkpoint exists.
     run.strategy.release()
     if run.ctx.world_size > 1:
         torch.distributed.barrier()
@@ -623,6 +644,8 @@ class DataParallel:
         self.model, self.optimizer = model, optimizer
         return model, optimizer
 
+    # The gradient steps of DDP: an all-reduce to the mean, then clipping by the norm of that mean,
+    # which is already the same on every rank.
     def reduce_gradients(self, model: nn.Module) -> None:
         """Average the gradients over the ranks."""
         all_reduce_gradients(model, self.ctx)
@@ -631,6 +654,7 @@ class DataParallel:
         """Clip to the global norm `max_norm`; return the norm before clipping (0-d)."""
         return clip_grad_norm(model.parameters(), max_norm)
 
+    # Every rank already holds everything, so gathering, freeing and unwrapping are no-ops.
     def whole(self) -> tuple[nn.Module, torch.optim.Optimizer]:
         """The whole model and optimizer, as one process holds them (every rank calls it)."""
         return self.model, self.optimizer
@@ -696,6 +720,8 @@ class FullyShardedDataParallel(DataParallel):
 
     name = "fsdp"
 
+    # Wrapping remembers the whole parameters (they stay the caller's objects, emptied), shards
+    # them, and maps each one to its shard.
     def wrap(self, model: nn.Module, optimizer: AdamW) -> tuple[nn.Module, AdamW]:
         """Shard `model` (freeing its weights) and move `optimizer`'s state to the shards."""
         self.model, self.optimizer = model, optimizer
@@ -718,6 +744,9 @@ class FullyShardedDataParallel(DataParallel):
         optimizer.state.clear()
         return self.sharded, self.shard_optimizer
 
+    # Moving between whole and sharded optimizer state: a tensor shaped like its parameter is a
+    # moment and is split (or gathered) by rows exactly like the weight; anything else, such as
+    # the step count, is the same on every rank and passes through.
     def _rows(self, value: Any, shard: torch.Tensor) -> Any:
         if isinstance(value, torch.Tensor) and value.shape == self.shape_of[id(shard)]:
             return pad_rows(value.detach(), self.sharded.world)[self.sharded.rank].clone()
@@ -729,6 +758,8 @@ class FullyShardedDataParallel(DataParallel):
             return all_gather_rows(value.detach(), shape[0] if len(shape) else 1).view(shape)
         return value
 
+    # Gradients arrive already reduced and sharded, so the only gradient work left is clipping,
+    # whose norm must still cover the whole gradient: each rank's squared sum, all-reduced.
     def reduce_gradients(self, model: nn.Module) -> None:
         """Nothing: the backward pass reduce-scattered the mean gradient into the shards."""
 
@@ -748,12 +779,16 @@ class FullyShardedDataParallel(DataParallel):
             state = self.shard_optimizer.state.get(s)
             if state:
                 self.optimizer.state[p] = {k: self._whole(v, s) for k, v in state.items()}
+        # The learning rate and other group settings changed on the shard optimizer (the
+        # schedule sets them); copy them back so the whole optimizer's checkpoint agrees.
         for whole_group, group in zip(
             self.optimizer.param_groups, self.shard_optimizer.param_groups
         ):
             whole_group.update({k: v for k, v in group.items() if k != "params"})
         return self.model, self.optimizer
 
+    # After a checkpoint the gathered copies are dropped again, so memory stays at 1/W between
+    # saves; at the very end `unwrap` keeps the weights for the caller.
     def release(self) -> None:
         """Free the gathered weights and moments again."""
         for p in self.full_params:
@@ -793,6 +828,8 @@ def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimiz
     return AdamW(groups, lr=config.lr, betas=config.betas)
 
 
+# The entry point. Everything after `run_dir` is optional and keyword-only: two ways to evaluate,
+# a progress hook, resumption, the process group, and two ways to stop before `config.steps`.
 def train(
     model: nn.Module,
     batcher: Batcher,
@@ -836,6 +873,8 @@ def train(
     Raises:
         NonFiniteLossError: the loss or gradient norm was not finite (nothing was updated).
     """
+    # Set up: check the batcher against the config, build the optimizer and the strategy, and
+    # gather everything one run needs into `_Run`.
     ctx = ctx or init_distributed(next(model.parameters()).device)
     _check_batcher(batcher, config, ctx)
     end = config.steps if stop_at is None else stop_at
@@ -855,6 +894,8 @@ def train(
     run.schedule = LRSchedule(run.optimizer, config.lr_schedule())
     metrics = _Metrics(run_dir / "metrics.jsonl", ctx.is_main, run.resumed_from)
 
+    # One evaluation, from whichever source the caller gave: it is logged as a `kind="eval"`
+    # line and reported to `progress`, at the step it belongs to.
     def evaluate() -> dict[str, float]:
         if eval_fn is not None:
             out = eval_fn(run.model)
@@ -870,6 +911,9 @@ def train(
             progress(record)
         return result
 
+    # One optimizer step per iteration: accumulate and average the loss over ranks, refuse a
+    # non-finite loss or norm before anything is updated, clip, then step the optimizer and
+    # the schedule.
     run.model.train()
     start, t_start = run.step, time.perf_counter()
     t_log = t_start
@@ -883,6 +927,8 @@ def train(
             run.step += 1
             run.last_loss = loss
             run.window_losses.append(loss)
+            # The bookkeeping after the update: log, report and evaluate on their own periods,
+            # and always at the last step.
             last = run.step == config.steps
             record = {
                 "kind": "step",
@@ -897,6 +943,8 @@ def train(
                 progress(record)
             if _every(run.step, config.eval_every) or last:
                 run.last_eval = evaluate()
+            # Then the checkpoint: on its period, at the last step, at `stop_at`, or when
+            # `stop_when` says stop, which it is asked only once `progress` has seen the step.
             early = not last and stop_when is not None and stop_when()
             if _every(run.step, config.checkpoint_every) or last or run.step == end or early:
                 _checkpoint(run)

@@ -76,6 +76,8 @@ from torch import Tensor, nn
 __all__ = ["LoRALinear", "apply_lora", "lora_parameters", "merge_lora", "unmerge_lora"]
 
 
+# The adapter holds the original layer and two small matrices; the base weight is frozen, so an
+# optimizer given all parameters still trains only A and B.
 class LoRALinear(nn.Module):
     """An `nn.Linear` with a frozen weight and a trainable rank-`r` update."""
 
@@ -90,6 +92,8 @@ class LoRALinear(nn.Module):
             p.requires_grad_(False)
         self.r, self.alpha = r, alpha
         self.scaling = alpha / math.sqrt(r) if rslora else alpha / r
+        # A starts random and B at zero, so B A = 0: the wrapped layer initially computes exactly
+        # what the base layer did, and training starts from the pre-trained model.
         w = base.weight
         self.lora_A = nn.Parameter(torch.empty(r, base.in_features, device=w.device, dtype=w.dtype))
         self.lora_B = nn.Parameter(
@@ -107,6 +111,8 @@ class LoRALinear(nn.Module):
             return out
         return out + (x @ self.lora_A.T) @ self.lora_B.T * self.scaling  # (..., d_out)
 
+    # Merging adds the scaled B A into the base weight, so inference costs nothing extra; unmerging
+    # subtracts it again, to continue training.
     def delta_weight(self) -> Tensor:
         r"""$\tfrac{\alpha}{r} BA$, `(d_out, d_in)`."""
         return self.lora_B @ self.lora_A * self.scaling
@@ -144,6 +150,8 @@ def apply_lora(
     """Wrap the target linear layers of `model` in `LoRALinear`, in place; freeze the rest."""
     for p in model.parameters():
         p.requires_grad_(False)
+    # Match by the last part of the module name (`qkv` in `blocks.0.attn.qkv`); targets that match
+    # nothing fail rather than train nothing.
     names = [
         name
         for name, m in model.named_modules()
@@ -158,6 +166,8 @@ def apply_lora(
     return model
 
 
+# The helpers walk every `LoRALinear` in the model: its adapters for the optimizer, or a merge (and
+# its inverse) of each.
 def lora_parameters(model: nn.Module) -> list[nn.Parameter]:
     """The trainable adapter matrices of `model` (pass these to the optimizer)."""
     return [p for m in model.modules() if isinstance(m, LoRALinear) for p in (m.lora_A, m.lora_B)]

@@ -111,6 +111,9 @@ def cross_entropy(
     """
     if not 0.0 <= label_smoothing < 1.0:
         raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
+    # Log-softmax in float32 via the log-sum-exp. An ignored target is replaced by 0 for the gather
+    # (any valid index would do) and masked out of both the sum and the count; label smoothing mixes
+    # in the mean of -log p over the vocabulary.
     z, y = _flatten(logits, targets)  # (N, V), (N,)
     keep = y != ignore_index  # (N,)
     logp = z.float() - torch.logsumexp(z.float(), dim=-1, keepdim=True)  # (N, V)
@@ -193,6 +196,8 @@ class MultiTokenHeads(nn.Module):
         return [head(hidden) for head in self.heads]
 
 
+# Head k at position t predicts token t + k, so its logits lose their last k positions and the
+# targets their first k; the heads' losses are weighted and summed.
 def multi_token_prediction_loss(
     logits_per_head: list[Tensor], idx: Tensor, weights: list[float] | None = None
 ) -> Tensor:

@@ -89,6 +89,8 @@ from masterclass.linalg.optimizers import AdamState, adamw_init, adamw_step
 __all__ = ["AdamW", "Muon", "muon_param_groups", "newton_schulz", "param_groups_for_weight_decay"]
 
 
+# The optimizer class is a thin shell around Module 1's pure `adamw_step`: PyTorch's `Optimizer`
+# supplies parameter groups, state storage and `state_dict`, and the step delegates the arithmetic.
 class AdamW(torch.optim.Optimizer):
     """AdamW whose update is `masterclass.linalg.optimizers.adamw_step`.
 
@@ -103,6 +105,8 @@ class AdamW(torch.optim.Optimizer):
     0.9
     """
 
+    # Every hyper-parameter goes into `defaults`, which fills in any key a parameter group leaves
+    # out; the step reads the values from the group, so the schedule can change `lr` per group.
     def __init__(
         self,
         params: Iterable[torch.Tensor] | Iterable[dict[str, Any]],
@@ -199,6 +203,8 @@ def newton_schulz(
         raise ValueError(f"newton_schulz needs a matrix, got shape {tuple(m.shape)}")
     if steps < 0:
         raise ValueError(f"steps must be >= 0, got {steps}")
+    # Work on a copy in the low-precision dtype, transposed when tall so that the Gram matrix below
+    # is the smaller of the two.
     a, b, c = coefficients
     tall = m.shape[0] > m.shape[1]
     x = m.to(dtype=dtype, copy=True)
@@ -225,6 +231,8 @@ def muon_param_groups(
         for name, module in model.named_modules():
             if isinstance(module, nn.Embedding) or name.split(".")[-1] == "lm_head":
                 adam_names |= {f"{name}.{n}" if name else n for n, _ in module.named_parameters()}
+    # Each trainable parameter lands in exactly one group: vectors (never decayed), 2-D hidden
+    # matrices (Muon), and everything else, including embeddings and the head, in AdamW's group.
     adam_names = set(adam_names)
     hidden, other, vectors = [], [], []
     for name, p in model.named_parameters():
@@ -237,12 +245,15 @@ def muon_param_groups(
         else:
             other.append(p)
     return [
+        # Hidden matrices and the other matrices decay; vectors never do, as in AdamW's grouping.
         {"params": hidden, "muon": True, "weight_decay": weight_decay},
         {"params": other, "muon": False, "weight_decay": weight_decay},
         {"params": vectors, "muon": False, "weight_decay": 0.0},
     ]
 
 
+# One optimizer for the whole model: the groups from `muon_param_groups` say per group which update
+# applies, so a checkpoint and a schedule see one object.
 class Muon(torch.optim.Optimizer):
     """Muon for the groups marked `"muon": True` (2-D parameters), AdamW for the others.
 
@@ -257,6 +268,8 @@ class Muon(torch.optim.Optimizer):
     (0.971, 0.99, 0.89)
     """
 
+    # Muon's own settings (momentum, Nesterov, Newton-Schulz steps, the rate rule) and AdamW's
+    # (betas, eps) sit side by side in `defaults`: one optimizer serves both kinds of group.
     def __init__(
         self,
         params: Iterable[torch.Tensor] | Iterable[dict[str, Any]],
@@ -269,6 +282,7 @@ class Muon(torch.optim.Optimizer):
         eps: float = 1e-8,
         weight_decay: float = 0.1,
     ) -> None:
+        # The checks come before `super().__init__`, so a bad value fails before any group is built.
         if lr < 0:
             raise ValueError(f"lr must be >= 0, got {lr}")
         if not 0.0 <= momentum < 1.0:
@@ -288,6 +302,7 @@ class Muon(torch.optim.Optimizer):
             "weight_decay": weight_decay,
             "muon": False,
         }
+        # A Muon group must hold matrices only: orthogonalising a vector has no meaning.
         super().__init__(params, defaults)
         for group in self.param_groups:
             if group["muon"] and any(p.dim() != 2 for p in group["params"]):
@@ -295,6 +310,8 @@ class Muon(torch.optim.Optimizer):
                     "a Muon group holds matrices only; put vectors in a group with muon=False"
                 )
 
+    # The rate of an (A, B) matrix: `match_rms_adamw` makes the update's RMS match AdamW's, so one
+    # `lr` suits both kinds of group; `original` is Keller Jordan's `sqrt(max(1, A / B))`.
     @staticmethod
     def _scaled_lr(lr: float, rule: str, shape: torch.Size) -> float:
         rows, cols = shape
@@ -311,6 +328,8 @@ class Muon(torch.optim.Optimizer):
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
+        # Each group is routed by its `muon` flag: AdamW groups take exactly the AdamW class's
+        # update.
         for group in self.param_groups:
             lr, wd = float(group["lr"]), group["weight_decay"]
             for p in group["params"]:
@@ -328,6 +347,8 @@ class Muon(torch.optim.Optimizer):
                 buf = state["momentum_buffer"]
                 buf.lerp_(p.grad, 1 - mu)
                 m = p.grad.lerp(buf, mu) if group["nesterov"] else buf
+                # Orthogonalise the momentum, decay the weight (decoupled, as in AdamW), and step by
+                # the scaled rate.
                 update = newton_schulz(m, steps=group["ns_steps"])
                 p.mul_(1 - lr * wd)
                 p.add_(update.to(p.dtype), alpha=-self._scaled_lr(lr, group["adjust_lr"], p.shape))

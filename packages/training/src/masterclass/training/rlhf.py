@@ -120,6 +120,8 @@ from torch import Tensor, nn
 
 from masterclass.llm import LanguageModel
 
+# The chapter's pieces: a toy task, a reward model and its loss, the estimators and losses of PPO
+# and GRPO, and their training loops.
 __all__ = [
     "AdditionTask",
     "RLConfig",
@@ -136,6 +138,8 @@ __all__ = [
     "sample_responses",
 ]
 
+# A task is two functions: prompts `(B, T_p)` drawn from a generator, and the reward `(B,)` of each
+# (prompt, response) pair.
 PromptFn = Callable[[int, torch.Generator], Tensor]
 RewardFn = Callable[[Tensor, Tensor], Tensor]
 
@@ -156,6 +160,8 @@ class RewardModel(nn.Module):
         super().__init__()
         if not isinstance(body, LanguageModel):
             raise TypeError(f"body must be a masterclass.llm.LanguageModel, got {type(body)}")
+        # The body is a copy of the language model with its vocabulary head replaced by a
+        # zero-initialised scalar head: every reward starts at 0.
         self.body = copy.deepcopy(body)
         self.body.lm_head = nn.Linear(body.config.d_model, 1)
         nn.init.zeros_(self.body.lm_head.weight)
@@ -165,6 +171,7 @@ class RewardModel(nn.Module):
         """The scalar at every position, `(B, T)`."""
         return self.body(idx)[..., 0]  # (B, T)
 
+    # A sequence's reward is the value at its last real token, so padding after it changes nothing.
     def forward(self, idx: Tensor, lengths: Tensor | None = None) -> Tensor:
         """The reward of each sequence `(B,)`: the value at position `lengths - 1` (default last)."""
         values = self.token_values(idx)  # (B, T)
@@ -221,6 +228,9 @@ def gae(
         raise ValueError(f"rewards {tuple(rewards.shape)} and values {tuple(values.shape)} differ")
     if not (0 <= gamma <= 1 and 0 <= lam <= 1):
         raise ValueError(f"gamma and lam must be in [0, 1], got gamma={gamma}, lam={lam}")
+    # Backwards in time: delta_t = r_t + gamma V(s_{t+1}) - V(s_t) and A_t = delta_t + gamma lambda
+    # A_{t+1}. The mask zeroes everything past a sequence's end, so nothing flows back from padding;
+    # the returns, the critic's targets, are A + V.
     mask = torch.ones_like(rewards) if mask is None else mask.to(rewards.dtype)
     T = rewards.shape[1]
     adv = torch.zeros_like(rewards)
@@ -257,6 +267,8 @@ def ppo_policy_loss(
     return (per_token * m).sum() / m.sum(), clipfrac
 
 
+# Three estimates of the same KL from the log-ratio of one sample: k1 is unbiased but often
+# negative, k2 is biased but low-variance, and k3 is unbiased and never negative.
 def kl_estimators(logp: Tensor, logp_ref: Tensor) -> dict[str, Tensor]:
     r"""Per-sample $k_1, k_2, k_3$ estimates of $\mathrm{KL}(\pi\|\pi_{\text{ref}})$ for samples of $\pi$."""
     log_r = logp_ref - logp
@@ -280,6 +292,9 @@ def group_advantages(rewards: Tensor, eps: float = 1e-4) -> Tensor:
     return (rewards - mean) / (std + eps)
 
 
+# GRPO's loss is PPO's clipped surrogate with the group advantage broadcast to every token of a
+# response, and the KL to the reference added as a per-token penalty ($k_3$, unbiased and
+# non-negative) instead of folded into the reward.
 def grpo_loss(
     logp: Tensor,
     logp_old: Tensor,
@@ -298,6 +313,8 @@ def grpo_loss(
     adv = advantages[:, None]  # (B, 1)
     surrogate = torch.minimum(ratio * adv, ratio.clamp(1 - clip, 1 + clip) * adv)  # (B, T)
     per_token = -(surrogate - beta * kl_estimators(logp, logp_ref)["k3"])  # (B, T)
+    # Each response's tokens are averaged first and then the responses, so long and short responses
+    # weigh the same.
     m = mask.to(per_token.dtype)
     return ((per_token * m).sum(1) / m.sum(1).clamp(min=1)).mean()
 
@@ -335,6 +352,7 @@ class RLConfig:
     # Seed of the sampling generator.
     seed: int = 0
 
+    # GRPO's baseline is the group mean, which needs at least two responses per prompt.
     def __post_init__(self) -> None:
         for name in ("steps", "batch_prompts", "response_len", "epochs"):
             if getattr(self, name) < 1:
@@ -345,6 +363,7 @@ class RLConfig:
             )
 
 
+# The reference policy: a copy that never trains, in eval mode, with no gradients to compute.
 def _frozen(model: nn.Module) -> nn.Module:
     ref = copy.deepcopy(model).eval()
     for p in ref.parameters():
@@ -360,11 +379,15 @@ def ppo_train(
     The reference policy is a frozen copy of `policy` at the start; the critic is a `RewardModel`
     initialised from it.
     """
+    # One optimizer trains the policy and the critic together; their losses are summed below.
     ref, critic = _frozen(policy), RewardModel(policy)
     opt = torch.optim.Adam(list(policy.parameters()) + list(critic.parameters()), lr=config.lr)
     gen = torch.Generator().manual_seed(config.seed)
     history = []
     for _ in range(config.steps):
+        # The rollout, with no gradients: sample, score, and record the old and reference log-probs
+        # and the critic's values. The KL penalty is paid per token and the score at the last one;
+        # GAE turns these rewards into advantages and returns.
         prompts = prompt_fn(config.batch_prompts, gen)  # (B, T_p)
         n_p = prompts.shape[1]
         ids = sample_responses(policy.eval(), prompts, config.response_len, gen)  # (B, T)
@@ -377,6 +400,8 @@ def ppo_train(
             rewards[:, -1] += score
             adv, returns = gae(rewards, values, gamma=config.gamma, lam=config.lam)
             adv = (adv - adv.mean()) / (adv.std() + 1e-8)  # whitened, as in common practice
+        # `epochs` passes over the same batch: the clipped policy loss (the ratio is to the frozen
+        # `logp_old`) plus half the critic's squared error against the GAE returns.
         mask = torch.ones_like(adv)
         policy.train()
         for _ in range(config.epochs):
@@ -395,6 +420,7 @@ def grpo_train(
     policy: LanguageModel, prompt_fn: PromptFn, reward_fn: RewardFn, config: RLConfig
 ) -> list[float]:
     """GRPO with group-normalised advantages and a $k_3$ KL term; returns mean reward per step."""
+    # No critic: each prompt is repeated G times, and the group's own rewards are the baseline.
     ref = _frozen(policy)
     opt = torch.optim.Adam(policy.parameters(), lr=config.lr)
     gen = torch.Generator().manual_seed(config.seed)
@@ -408,6 +434,7 @@ def grpo_train(
             adv = group_advantages(score.view(-1, G)).view(-1)  # (B G,)
             logp_old = response_logprobs(policy, ids, n_p)
             logp_ref = response_logprobs(ref, ids, n_p)
+        # The same `epochs` passes as PPO, over GRPO's loss, which carries the KL term itself.
         mask = torch.ones_like(logp_old)
         policy.train()
         for _ in range(config.epochs):

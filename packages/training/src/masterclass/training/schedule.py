@@ -70,6 +70,8 @@ SCHEDULES: dict[str, Callable[..., float]] = {
 }
 
 
+# A schedule is a pure function of the step: binding its arguments with `partial` leaves `step ->
+# lr`, and calling it once at step 0 surfaces bad arguments immediately.
 def make_schedule(name: str, **kwargs: float | int | str) -> Callable[[int], float]:
     """The function `step -> lr` of the named schedule, with its keyword arguments bound.
 
@@ -84,6 +86,8 @@ def make_schedule(name: str, **kwargs: float | int | str) -> Callable[[int], flo
     return fn
 
 
+# The adapter between pure schedules and a PyTorch optimizer: a group's optional `lr_scale`
+# multiplies the shared rate, so groups can run at fixed ratios of one schedule.
 class LRSchedule:
     """Sets an optimizer's learning rates from a pure schedule `step -> lr`.
 

@@ -64,6 +64,8 @@ __all__ = [
 ]
 
 
+# Everything below starts from the counts, one per id. An id outside the vocabulary fails rather
+# than being dropped: it means the wrong `vocab_size`.
 def token_counts(ids: Sequence[int] | np.ndarray, vocab_size: int) -> np.ndarray:
     """How often each id in `0..vocab_size-1` occurs in `ids`, `(V,)` int64."""
     ids = np.asarray(ids)
@@ -75,6 +77,7 @@ def token_counts(ids: Sequence[int] | np.ndarray, vocab_size: int) -> np.ndarray
     return np.bincount(ids.astype(np.int64), minlength=vocab_size)
 
 
+# Counts sorted from most to least frequent: rank k is index k - 1.
 def _sorted_counts(counts: Sequence[int] | np.ndarray) -> np.ndarray:
     c = np.asarray(counts, dtype=np.float64)
     if c.ndim != 1 or c.size == 0 or np.any(c < 0) or c.sum() == 0:
@@ -116,6 +119,8 @@ def zipf_fit(counts: Sequence[int] | np.ndarray, min_count: int = 5) -> ZipfFit:
     return ZipfFit(exponent=float(-slope), intercept=float(intercept), n_ranks=int(c.size))
 
 
+# The entropy and the coverage curve describe the same sorted counts two ways: bits per token, and
+# how few types cover most of the text.
 def entropy_bits(counts: Sequence[int] | np.ndarray) -> float:
     r"""Unigram entropy $-\sum p \log_2 p$ in bits per token (zero counts contribute 0)."""
     c = _sorted_counts(counts)
@@ -160,6 +165,7 @@ def mixture_weights(sizes: Sequence[float], temperature: float = 1.0) -> np.ndar
     return w / w.sum()
 
 
+# Drawing each example's domain from the mixture: over many draws the shares approach the weights.
 def sample_domains(
     weights: Sequence[float] | np.ndarray, n: int, rng: np.random.Generator
 ) -> np.ndarray:

@@ -104,6 +104,7 @@ def causal_mask(T: int, S: int | None = None, device: torch.device | str | None 
     return torch.ones(T, S, dtype=torch.bool, device=device).tril()  # (T, S)
 
 
+# Padding belongs to the keys: one row per sequence, broadcast over heads and query positions.
 def padding_mask(keep: Tensor) -> Tensor:
     """Turn a `(B, S)` "is a real token" mask into an attention mask `(B, 1, 1, S)`.
 
@@ -156,6 +157,8 @@ def _check_shapes(q: Tensor, k: Tensor, v: Tensor, enable_gqa: bool) -> None:
         raise ValueError(
             f"k and v must have the same number of key positions S (axis -2): k {tuple(k.shape)} vs v {tuple(v.shape)}"
         )
+    # The heads: with grouped-query attention the query heads must be a multiple of the shared
+    # key/value heads; otherwise all the leading axes must match.
     if enable_gqa:
         if q.dim() < 3:
             raise ValueError("enable_gqa=True needs a head axis: q, k, v of shape (..., H, T, D)")
@@ -187,6 +190,8 @@ def scaled_dot_product_attention(
     q: Tensor,
     k: Tensor,
     v: Tensor,
+    # The optional arguments and their defaults are torch's; pass them by name, since here
+    # `is_causal` comes before `dropout_p`.
     attn_mask: Tensor | None = None,
     is_causal: bool = False,
     dropout_p: float = 0.0,
@@ -212,6 +217,8 @@ def scaled_dot_product_attention(
     Returns:
         `(B, H, T, D_v)` attended values.
     """
+    # Check everything before computing: the shapes, the dropout probability, and at most one way
+    # of masking.
     _check_shapes(q, k, v, enable_gqa)
     if not 0.0 <= dropout_p < 1.0:
         raise ValueError(f"dropout_p must be in [0, 1), got {dropout_p}")

@@ -62,6 +62,7 @@ from masterclass.transformer.transformer_block import BlockConfig, TransformerBl
 __all__ = ["BertConfig", "BertForMaskedLM", "BertModel", "load_hf_bert_model", "mask_tokens"]
 
 
+# The configuration; the defaults are BERT-base's.
 @dataclass
 class BertConfig:
     """Hyper-parameters of a BERT model (the names of Hugging Face's `BertConfig` in comments)."""
@@ -80,6 +81,8 @@ class BertConfig:
     pad_token_id: int | None = 0  # its embedding gets no gradient from the input (pad_token_id)
 
 
+# The encoder puts the library's parts together: token, learned position and segment embeddings,
+# post-norm blocks, and a pooler for the `[CLS]` vector.
 class BertModel(nn.Module):
     """The BERT encoder: embeddings, post-norm blocks, and an optional pooler.
 
@@ -100,6 +103,7 @@ class BertModel(nn.Module):
             dropout=cfg.dropout,
             padding_idx=cfg.pad_token_id,
         )
+        # Post-norm blocks, as in the original Transformer.
         block = BlockConfig(
             d_model=cfg.d_model,
             n_heads=cfg.n_heads,
@@ -114,6 +118,8 @@ class BertModel(nn.Module):
         self.pooler = nn.Linear(cfg.d_model, cfg.d_model) if add_pooler else None
         self.apply(_init_weights)
 
+    # The pooler reads the `[CLS]` position only, through a dense layer and tanh, for
+    # sentence-level tasks.
     def forward(
         self,
         input_ids: Tensor,
@@ -139,6 +145,8 @@ def _init_weights(module: nn.Module) -> None:
         nn.init.zeros_(module.weight[module.padding_idx])
 
 
+# The MLM head: a dense layer, GELU and LayerNorm, then the tied output projection plus a bias per
+# vocabulary entry.
 class BertForMaskedLM(nn.Module):
     """BERT with its masked-language-modelling head (tied to the token embeddings).
 
@@ -155,6 +163,7 @@ class BertForMaskedLM(nn.Module):
         self.bias = nn.Parameter(torch.zeros(cfg.vocab_size))
         _init_weights(self.transform)
 
+    # The head runs at every position; the loss counts only the targets (labels other than -100).
     def forward(
         self,
         input_ids: Tensor,
@@ -197,6 +206,8 @@ class BertForMaskedLM(nn.Module):
         load_weights(self, sd, [Link(o, t) for o, t in mapping.items()], tied)
 
 
+# The bare encoder has the same names without the `bert.` prefix; the pooler is read only if the
+# model has one.
 def load_hf_bert_model(model: BertModel, sd: dict[str, Tensor]) -> None:
     """Copy the weights of a Hugging Face `BertModel` state dict (with pooler) into `model`."""
     mapping = _hf_encoder_names(model.cfg.n_layers, prefix="")
@@ -207,6 +218,8 @@ def load_hf_bert_model(model: BertModel, sd: dict[str, Tensor]) -> None:
     load_weights(model, sd, [Link(o, t) for o, t in mapping.items()])
 
 
+# The shared table: the embeddings, then per layer the four attention projections, the two
+# feed-forward layers and the two post-norms, each with a weight and a bias.
 def _hf_encoder_names(n_layers: int, prefix: str) -> dict[str, str]:
     ours = "bert." if prefix else ""
     m = {
@@ -216,6 +229,7 @@ def _hf_encoder_names(n_layers: int, prefix: str) -> dict[str, str]:
         f"{ours}embeddings.norm.weight": f"{prefix}embeddings.LayerNorm.weight",
         f"{ours}embeddings.norm.bias": f"{prefix}embeddings.LayerNorm.bias",
     }
+    # Per layer: the attention and the feed-forward network, each followed by its post-norm.
     for i in range(n_layers):
         hf = f"{prefix}encoder.layer.{i}."
         us = f"{ours}blocks.{i}."
@@ -259,6 +273,8 @@ def mask_tokens(
         `(inputs, labels)`, both `(B, T)`: the corrupted inputs, and the original ids at target
         positions with `-100` (ignored by the loss) elsewhere.
     """
+    # Check the arguments: a probability strictly inside (0, 1), and a special-token mask aligned
+    # with the ids.
     if not 0.0 < mlm_probability < 1.0:
         raise ValueError(f"mlm_probability must be in (0, 1), got {mlm_probability}")
     if special_tokens_mask is not None and special_tokens_mask.shape != input_ids.shape:
@@ -267,6 +283,9 @@ def mask_tokens(
             f"shape {tuple(input_ids.shape)}"
         )
 
+    # Targets first, never on a special position; the labels keep the original id at targets
+    # only. Then 80% of the targets become `[MASK]`, half of the rest a random id, and the last
+    # tenth stay as they are.
     def draw(p: float) -> Tensor:
         return torch.rand(input_ids.shape, generator=generator, device=input_ids.device) < p
 

@@ -50,6 +50,8 @@ from masterclass.nn.normalization import LayerNorm
 __all__ = ["Embeddings"]
 
 
+# One module for every model's input layer: BERT, GPT-2 and the original Transformer differ only
+# in its options.
 class Embeddings(nn.Module):
     r"""Token + position (+ segment) embeddings, optionally normalized.
 
@@ -72,6 +74,7 @@ class Embeddings(nn.Module):
     torch.Size([1, 3, 16])
     """
 
+    # The defaults give GPT-2's input layer: tokens plus learned positions, no segments, no norm.
     def __init__(
         self,
         vocab_size: int,
@@ -89,6 +92,8 @@ class Embeddings(nn.Module):
             raise ValueError(
                 f"positions must be 'learned', 'sinusoidal' or 'none', got {positions!r}"
             )
+        # Each option adds one part: the token table always; positions, segments and the norm only
+        # when asked for.
         self.d_model, self.max_positions, self.kind = d_model, max_positions, positions
         self.scale = math.sqrt(d_model) if scale_tokens else 1.0
         self.tokens = nn.Embedding(vocab_size, d_model, padding_idx=padding_idx)  # (V, C)
@@ -116,6 +121,8 @@ class Embeddings(nn.Module):
                 f"of {self.max_positions} positions; truncate the input or build the model with a "
                 f"larger max_positions"
             )
+        # Sum the parts: scaled tokens, the positions from `offset` on (learned or fixed), the
+        # segments (all 0 when none are given), then the optional norm and dropout.
         h = self.tokens(input_ids) * self.scale  # (B, T, C)
         if self.positions is not None:
             h = h + self.positions(T, offset)  # (T, C) broadcast over B

@@ -77,6 +77,8 @@ FUSED: dict[str, Callable[[Tensor], Tensor]] = {
 }
 
 
+# The module: two projections (three when gated) around the activation, applied to each position
+# on its own.
 class FeedForward(nn.Module):
     """The position-wise MLP of a transformer block, plain or gated.
 
@@ -102,6 +104,7 @@ class FeedForward(nn.Module):
     torch.Size([2, 3, 8])
     """
 
+    # Check the widths and the activation's name, then take the fused kernel where there is one.
     def __init__(
         self,
         d_model: int,

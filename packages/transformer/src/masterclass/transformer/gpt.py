@@ -64,6 +64,7 @@ from masterclass.transformer.transformer_block import BlockConfig, TransformerBl
 __all__ = ["GPT", "GPTConfig", "hf_gpt2_links"]
 
 
+# The configuration; the defaults are GPT-2 small's.
 @dataclass
 class GPTConfig:
     """Hyper-parameters of a GPT-2-style model (Hugging Face's `GPT2Config` names in comments)."""
@@ -80,6 +81,8 @@ class GPTConfig:
     attn_dropout: float = 0.0  # attention-weight dropout (attn_pdrop)
 
 
+# The model: token and learned position embeddings, pre-norm blocks, a final LayerNorm, and the
+# token embedding matrix again as the output layer.
 class GPT(nn.Module):
     """A GPT-2-style decoder-only language model.
 
@@ -95,6 +98,7 @@ class GPT(nn.Module):
         self.embeddings = Embeddings(
             cfg.vocab_size, cfg.d_model, cfg.max_positions, dropout=cfg.dropout
         )
+        # Pre-norm blocks, always causal; the MLP is four times as wide as the stream by default.
         block = BlockConfig(
             d_model=cfg.d_model,
             n_heads=cfg.n_heads,
@@ -109,6 +113,7 @@ class GPT(nn.Module):
         self.norm = LayerNorm(cfg.d_model, eps=cfg.layer_norm_eps)
         self._init_weights()
 
+    # GPT-2's initialisation: matrices from $\mathcal N(0, 0.02^2)$, biases at zero.
     def _init_weights(self) -> None:
         for name, p in self.named_parameters():
             if p.dim() == 2:
@@ -162,6 +167,8 @@ def hf_gpt2_links(n_layers: int) -> list[Link]:
         Link("norm.weight", "transformer.ln_f.weight"),
         Link("norm.bias", "transformer.ln_f.bias"),
     ]
+    # Per layer: both norms, the fused attention projection split three ways, the output and MLP
+    # projections, every `Conv1D` weight transposed.
     for i in range(n_layers):
         hf, us = f"transformer.h.{i}.", f"blocks.{i}."
         for p in ("weight", "bias"):

@@ -139,6 +139,8 @@ class Link:
     transpose: bool = False
     sizes: tuple[int, ...] | None = None
 
+    # Single names become 1-tuples, so later code sees one shape; a many-to-many row, or sizes of
+    # the wrong count, is refused when the row is built.
     def __post_init__(self) -> None:
         """Normalize single names to 1-tuples and reject rows no conversion can follow."""
         for side in ("ours", "theirs"):
@@ -181,6 +183,7 @@ def _cut(wire: Tensor, n: int, sizes: tuple[int, ...] | None, where: str) -> lis
     return list(wire.split(list(sizes), dim=0))
 
 
+# Transposing is for matrices only: a vector has the same layout on both sides.
 def _t(x: Tensor, name: str) -> Tensor:
     if x.dim() != 2:
         raise ValueError(f"{name} has shape {tuple(x.shape)}: only matrices can be transposed")
@@ -217,6 +220,7 @@ def _convert(
     twice = sorted({n for n in written if written.count(n) > 1})
     if twice:
         raise ValueError(f"the table writes {twice[:5]} more than once; keep one Link each{hint}")
+    # Every source must exist, and every tensor of `sd` must be read or declared tied.
     tied = dict(tied or {})
     absent = sorted({n for n in read if n not in sd})
     unread = sorted(set(sd) - set(read) - set(tied))
@@ -225,6 +229,8 @@ def _convert(
             f"weight conversion is incomplete: sources missing from the {side} state dict "
             f"{absent[:5]}, tensors of it nobody reads {unread[:5]}{hint}"
         )
+    # A tied copy may go unread only if its twin is read and equal to it: an untied checkpoint is
+    # refused, never half loaded.
     for copy, twin in tied.items():
         if copy in sd and twin not in read:
             raise ValueError(
@@ -235,12 +241,14 @@ def _convert(
                 f"{copy} is declared tied to {twin} but differs from it: this checkpoint is "
                 f"untied; build the {other} model untied{hint}"
             )
+    # Every check passed: move each row.
     out: dict[str, Tensor] = {}
     for link in links:
         out.update(_move(link, sd, to_ours))
     return out
 
 
+# The two public directions differ only in which side of each row is the source.
 def theirs_to_ours(
     sd: Mapping[str, Tensor],
     links: Sequence[Link],
@@ -257,6 +265,7 @@ def theirs_to_ours(
     return _convert(sd, links, tied, to_ours=True, hint=hint)
 
 
+# Export is the same conversion, read the other way.
 def ours_to_theirs(
     sd: Mapping[str, Tensor],
     links: Sequence[Link],
@@ -291,6 +300,8 @@ def load_weights(
     """
     links = list(links)
     ours = theirs_to_ours(sd, links, tied, hint)
+    # The conversion checked the table against `sd`; now check it against the model: the same
+    # parameter names on both sides, then the same shapes.
     params = dict(model.named_parameters())
     no_source = sorted(set(params) - set(ours))
     unknown = sorted(set(ours) - set(params))
@@ -305,6 +316,7 @@ def load_weights(
                 f"shape mismatch for {name}: ours {tuple(params[name].shape)}, converted "
                 f"{tuple(value.shape)}; build the model with the same config{hint}"
             )
+    # Only now, with every check passed, is anything written.
     with torch.no_grad():
         for name, value in ours.items():
             params[name].copy_(value)

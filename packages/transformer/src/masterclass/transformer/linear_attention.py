@@ -61,6 +61,8 @@ def elu_feature_map(x: Tensor) -> Tensor:
     return F.elu(x) + 1
 
 
+# With positive features the weight of key $j$ for query $i$ is $\phi(q_i) \cdot \phi(k_j)$ over
+# its sum, and associativity forms $\phi(K)^\top V$ once instead of the $T \times S$ matrix.
 def linear_attention(
     q: Tensor,
     k: Tensor,
@@ -83,6 +85,8 @@ def linear_attention(
     Returns:
         `(B, H, T, D_v)`.
     """
+    # Non-causal: sum $\phi(k_j) v_j^\top$ and $\phi(k_j)$ over all keys once, and every query
+    # reads the same state; the division by $\phi(q_i) \cdot z$ is the softmax's normaliser.
     if causal and q.shape[-2] != k.shape[-2]:
         raise ValueError(
             f"causal linear attention needs T == S, got {q.shape[-2]} and {k.shape[-2]}"

@@ -46,6 +46,8 @@ __all__ = [
 ]
 
 
+# The core: project the `S` keys and values down to `r` rows, then attend as usual, at a cost
+# linear in `S`.
 def linformer_attention(q: Tensor, k: Tensor, v: Tensor, E: Tensor, F: Tensor) -> Tensor:
     """Attention of `q` over the projected keys `E k` and values `F v`.
 
@@ -63,6 +65,8 @@ def linformer_attention(q: Tensor, k: Tensor, v: Tensor, E: Tensor, F: Tensor) -
     return scaled_dot_product_attention(q, k_low, v_low)
 
 
+# A fixed projection for experiments: row `i` averages the `i`-th segment of `S / r` positions.
+# The cost model counts both projections and the attention over `r` keys.
 def segment_mean_projection(r: int, S: int) -> Tensor:
     """`(r, S)` matrix whose row `i` averages the `i`-th of `r` equal segments of `S` positions."""
     if not 0 < r <= S or S % r:
@@ -79,6 +83,8 @@ def linformer_flops(T: int, S: int, D: int, r: int) -> int:
     return 2 * r * S * D + 2 * T * r * D
 
 
+# The module learns one pair `E`, `F` shared by all heads, for sequences up to `max_len`; a
+# shorter input is zero-padded to that length and only its own queries are kept.
 class LinformerSelfAttention(nn.Module):
     """Multi-head self-attention with learned length projections `E`, `F` of shape `(r, max_len)`.
 
@@ -101,6 +107,7 @@ class LinformerSelfAttention(nn.Module):
         if self.max_len < T:
             raise ValueError(f"sequence of {T} tokens exceeds the projection length {self.max_len}")
         x_pad = nn.functional.pad(x, (0, 0, 0, self.max_len - T))  # (B, S, C)
+        # One projection to queries, keys and values, split into heads over the padded length.
         q, k, v = (
             self.qkv(x_pad).view(B, self.max_len, 3, self.n_heads, C // self.n_heads).unbind(2)
         )

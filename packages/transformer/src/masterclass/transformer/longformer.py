@@ -47,6 +47,8 @@ from masterclass.transformer.attention import safe_softmax, scaled_dot_product_a
 __all__ = ["sliding_window_attention", "sliding_window_flops", "sliding_window_mask"]
 
 
+# The mask form, the reference for small `T`: a band of width `2w + 1` around the diagonal, plus
+# full rows and columns for the global tokens.
 def sliding_window_mask(
     T: int, window: int, global_tokens: list[int] | Tensor | None = None, device=None
 ) -> Tensor:
@@ -69,6 +71,7 @@ def sliding_window_mask(
     return mask
 
 
+# The banded form computes only the band, chunk by chunk, in $O(T w)$ time and memory.
 def sliding_window_attention(
     q: Tensor,
     k: Tensor,

@@ -81,6 +81,7 @@ BYTE_SPECIALS = {"[PAD]": 256, "[CLS]": 257, "[SEP]": 258, "[MASK]": 259}
 VOCAB_SIZE = 260
 
 
+# The run's settings, small enough for a CPU: a two-layer encoder over bytes and a few dozen steps.
 @dataclass
 class MLMRunConfig:
     """A tiny MLM pretraining run."""
@@ -121,6 +122,8 @@ def _windows(text: Tensor, starts: Tensor, seq_len: int) -> tuple[Tensor, Tensor
     return ids, special
 
 
+# The run checks the config against the byte vocabulary, reads the text, and cuts it into a
+# training part and the held-out part that follows it.
 def pretrain_mlm(cfg: MLMRunConfig) -> dict[str, list[float] | float]:
     """Train a BERT with MLM on standard-library bytes.
 

@@ -68,11 +68,14 @@ def combine_masks(*masks: Tensor | None) -> Tensor | None:
     present = [m for m in masks if m is not None]
     if not present:
         return None
+    # All boolean: one logical *and* keeps the cheap boolean form.
     if all(m.dtype == torch.bool for m in present):
         out = present[0]
         for m in present[1:]:
             out = out & m
         return out
+    # Otherwise each boolean mask becomes $0 / -\infty$ in the float masks' dtype, and all are
+    # summed.
     dtype = next(m.dtype for m in present if m.dtype != torch.bool)
     out = None
     for m in present:
@@ -82,6 +85,8 @@ def combine_masks(*masks: Tensor | None) -> Tensor | None:
     return out
 
 
+# The module: four projections around the fused attention kernel, with grouped-query heads and
+# cross-attention as options.
 class MultiHeadAttention(nn.Module):
     r"""Multi-head self- or cross-attention on batch-first tensors.
 
@@ -102,6 +107,7 @@ class MultiHeadAttention(nn.Module):
     torch.Size([2, 5, 16])
     """
 
+    # The defaults give the classic layer; `n_kv_heads`, `d_head` and `scale` cover GQA and T5.
     def __init__(
         self,
         d_model: int,
@@ -115,6 +121,8 @@ class MultiHeadAttention(nn.Module):
         scale: float | None = None,
     ) -> None:
         super().__init__()
+        # The head arithmetic must work out: the query heads tile `d_model` (unless `d_head` is
+        # given), and each key/value head serves a whole group of query heads.
         n_kv_heads = n_heads if n_kv_heads is None else n_kv_heads
         if n_heads <= 0 or n_kv_heads <= 0:
             raise ValueError(
@@ -130,6 +138,8 @@ class MultiHeadAttention(nn.Module):
                 f"n_kv_heads={n_kv_heads} must divide n_heads={n_heads} (each key/value head serves a "
                 f"whole group of query heads)"
             )
+        # Keys and values may come from inputs of other widths (cross-attention); each projection
+        # maps to heads times head width.
         self.d_model, self.n_heads, self.n_kv_heads = d_model, n_heads, n_kv_heads
         self.d_head = d_model // n_heads if d_head is None else d_head
         self.scale = scale
@@ -149,6 +159,7 @@ class MultiHeadAttention(nn.Module):
         B, T, _ = x.shape
         return x.view(B, T, n, self.d_head).transpose(1, 2)  # (B, n, T, D)
 
+    # The forward pass: check, project, split into heads, attend, merge the heads, project out.
     def forward(
         self,
         query: Tensor,
@@ -172,6 +183,7 @@ class MultiHeadAttention(nn.Module):
         Returns:
             `(B, T, C)`.
         """
+        # Check the shapes; omitted keys and values mean self-attention.
         if query.dim() != 3 or query.shape[-1] != self.d_model:
             raise ValueError(
                 f"query must be (B, T, d_model={self.d_model}), got shape {tuple(query.shape)}"
@@ -185,6 +197,8 @@ class MultiHeadAttention(nn.Module):
                 f"attention_mask must be (B, S) = ({B}, {S}) with 1 on real tokens, got shape "
                 f"{tuple(attention_mask.shape)}"
             )
+        # Project and split into heads (keys and values may have fewer: grouped-query attention),
+        # fold the three masks into one, and let torch's fused kernel attend.
         q = self._split(self.q_proj(query), self.n_heads)  # (B, H, T, D)
         k = self._split(self.k_proj(key), self.n_kv_heads)  # (B, H_kv, S, D)
         v = self._split(self.v_proj(value), self.n_kv_heads)  # (B, H_kv, S, D)
@@ -223,6 +237,8 @@ class MultiHeadAttention(nn.Module):
             kdim=mha.kdim,
             vdim=mha.vdim,
         ).to(mha.out_proj.weight.dtype)
+        # Copy the three input projections (split from the stacked matrix when there is one), their
+        # biases, and the output projection.
         with torch.no_grad():
             if mha._qkv_same_embed_dim:
                 wq, wk, wv = mha.in_proj_weight.split(C)

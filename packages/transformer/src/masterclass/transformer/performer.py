@@ -71,11 +71,15 @@ def orthogonal_gaussian(
     # Fixing the signs by R's diagonal makes Q uniformly (Haar) distributed; without it the
     # directions are biased and so is the estimate.
     q = q * torch.sign(torch.diagonal(r, dim1=-2, dim2=-1))[:, None, :]
+    # Stack the blocks' orthonormal rows, keep the first `m`, and give each the length of a
+    # Gaussian vector in $D$ dimensions, a $\chi(D)$ draw.
     w = q.transpose(-2, -1).reshape(n_blocks * D, D)[:m]  # (m, D) unit rows
     lengths = torch.randn(m, D, generator=generator, dtype=torch.float64).norm(dim=-1)  # chi(D)
     return w * lengths[:, None]
 
 
+# The positive features $\exp(w \cdot x - \|x\|^2 / 2) / \sqrt m$, whose inner products estimate
+# $\exp(q \cdot k)$ without bias.
 def favor_features(x: Tensor, w: Tensor, is_query: bool) -> Tensor:
     r"""Positive random features $\phi(x)$ `(..., m)` of `x` `(..., D)` for projections `w` `(m, D)`.
 
@@ -90,6 +94,8 @@ def favor_features(x: Tensor, w: Tensor, is_query: bool) -> Tensor:
     return torch.exp(exponent - stab.detach()) / math.sqrt(w.shape[0])
 
 
+# The estimate: queries and keys are each scaled by $D^{-1/4}$ (together the $1/\sqrt D$ of the
+# scores), mapped to features with one shared draw of projections, and fed to linear attention.
 def performer_attention(
     q: Tensor,
     k: Tensor,
@@ -113,6 +119,7 @@ def performer_attention(
     return linear_attention(phi_q, phi_k, v, feature_map=None, causal=causal, eps=0.0)
 
 
+# The cost: the feature maps of queries and keys, then linear attention with $M = m$ features.
 def performer_flops(T: int, S: int, D: int, m: int) -> int:
     """Multiply-adds: the two feature projections, then linear attention with $M = m$.
 

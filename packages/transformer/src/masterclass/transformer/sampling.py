@@ -79,6 +79,8 @@ def top_p_filter(logits: Tensor, p: float) -> Tensor:
     return logits.masked_fill(remove, float("-inf"))
 
 
+# One decoding step: greedy takes the argmax; otherwise the temperature scales the logits, the
+# filters cut the tail, and a token is drawn from what is left.
 def sample_next_token(
     logits: Tensor,
     temperature: float = 1.0,
@@ -94,6 +96,7 @@ def sample_next_token(
         raise ValueError(
             f"temperature must be positive (use greedy=True for argmax), got {temperature}"
         )
+    # Temperature first, then the filters on the scaled logits; the softmax runs in float32.
     logits = logits / temperature
     if top_k is not None:
         logits = top_k_filter(logits, top_k)
@@ -103,6 +106,8 @@ def sample_next_token(
     return torch.multinomial(probs, 1, generator=generator).squeeze(-1)  # (B,)
 
 
+# The loop: one forward pass over the whole context per new token (nothing is cached), without
+# gradients.
 @torch.no_grad()
 def generate(
     model: nn.Module,
@@ -125,6 +130,8 @@ def generate(
         raise ValueError(
             f"input_ids must be a non-empty (B, T) prompt, got {tuple(input_ids.shape)}"
         )
+    # Generation runs in eval mode (no dropout), restored at the end. A model with a fixed window
+    # sees only its last `max_positions` tokens, and only the last position's logits are used.
     max_positions = getattr(getattr(model, "cfg", None), "max_positions", None)
     was_training = model.training
     model.eval()
@@ -134,6 +141,7 @@ def generate(
         context = ids if max_positions is None else ids[:, -max_positions:]
         logits = model(context)[0][:, -1]  # (B, V)
         nxt = sample_next_token(logits, temperature, top_k, top_p, greedy, generator)  # (B,)
+        # A finished row keeps emitting `eos_token_id`, so the batch stays rectangular.
         if eos_token_id is not None:
             nxt = torch.where(done, torch.full_like(nxt, eos_token_id), nxt)
             done |= nxt == eos_token_id

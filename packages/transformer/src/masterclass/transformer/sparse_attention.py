@@ -63,6 +63,8 @@ def _positions(T: int, device=None) -> tuple[Tensor, Tensor]:
     return i, j
 
 
+# Strided attention (Child et al., 2019): one head sees the last `stride` positions, the other
+# every `stride`-th position before.
 def strided_pattern(T: int, stride: int, device=None) -> tuple[Tensor, Tensor]:
     """The two causal masks `(T, T)` of strided attention: (local window, every `stride`-th).
 
@@ -79,6 +81,8 @@ def strided_pattern(T: int, stride: int, device=None) -> tuple[Tensor, Tensor]:
     return local, strided
 
 
+# Fixed attention: one head within its own block, the other at the last `c` positions of every
+# block, which act as the blocks' summaries.
 def fixed_pattern(T: int, block: int, c: int = 1, device=None) -> tuple[Tensor, Tensor]:
     """The two causal masks `(T, T)` of fixed attention: (own block, last `c` of every block)."""
     if block <= 0 or not 0 < c <= block:
@@ -90,6 +94,8 @@ def fixed_pattern(T: int, block: int, c: int = 1, device=None) -> tuple[Tensor, 
     return same_block, summary
 
 
+# The tile view: a block-sparse kernel computes whole `block × block` tiles, those holding at least
+# one allowed entry.
 def block_layout(mask: Tensor, block: int) -> Tensor:
     """Which `block × block` tiles of a `(T, S)` mask contain an allowed entry: `(T/b, S/b)` bool."""
     T, S = mask.shape[-2:]
@@ -130,6 +136,8 @@ def block_sparse_attention(
     kt = k.view(B, H, S // block, block, D)  # (B, H, S/b, b, D)
     vt = v.view(B, H, S // block, block, D)  # (B, H, S/b, b, D)
     out = torch.zeros_like(q)  # (B, H, T, D)
+    # For each tile-row of queries: gather its selected key and value tiles, mask inside them, and
+    # normalise. A tile-row with nothing selected stays zero.
     for qb in range(T // block):
         cols = layout[qb].nonzero().squeeze(-1)  # (m,) selected key tiles
         if cols.numel() == 0:

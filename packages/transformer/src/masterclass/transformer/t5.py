@@ -67,6 +67,7 @@ __all__ = [
 ]
 
 
+# The configuration; the defaults are T5-small's.
 @dataclass
 class T5Config:
     """Hyper-parameters of a T5 model (Hugging Face's `T5Config` names in comments)."""
@@ -123,6 +124,7 @@ def relative_position_bucket(
     return buckets + torch.where(n < max_exact, n, large)
 
 
+# The learned side: one scalar per (bucket, head), looked up for every (query, key) offset.
 class RelativePositionBias(nn.Module):
     """One learned scalar per (bucket, head), returned as an additive attention bias.
 
@@ -140,6 +142,7 @@ class RelativePositionBias(nn.Module):
         )
         self.bias = nn.Embedding(n_buckets, n_heads)  # (n_buckets, H)
 
+    # The offset $j - i$ of every (query, key) pair, bucketed and looked up: one bias per head.
     def forward(self, T: int, S: int) -> Tensor:
         """Bias `(1, H, T, S)` for `T` queries at positions `0..T-1` and `S` keys at `0..S-1`."""
         device = self.bias.weight.device
@@ -156,6 +159,8 @@ class _T5Stack(nn.Module):
         super().__init__()
         gated = cfg.feed_forward.startswith("gated-")
         activation = "gelu_tanh" if cfg.feed_forward == "gated-gelu" else cfg.feed_forward
+        # T5's block: pre-RMSNorm, no biases, unscaled scores (`attn_scale=1.0`), and a head width
+        # `d_kv` set apart from the model width.
         block = BlockConfig(
             d_model=cfg.d_model,
             n_heads=cfg.n_heads,
@@ -171,6 +176,7 @@ class _T5Stack(nn.Module):
             attn_scale=1.0,
             cross_attention=decoder,
         )
+        # One position bias per stack: bidirectional in the encoder, causal in the decoder.
         self.decoder = decoder
         self.position_bias = RelativePositionBias(
             cfg.n_buckets, cfg.max_distance, cfg.n_heads, bidirectional=not decoder
@@ -179,6 +185,7 @@ class _T5Stack(nn.Module):
         self.norm = RMSNorm(cfg.d_model, eps=cfg.eps)
         self.dropout = Dropout(cfg.dropout)
 
+    # The bias is computed once per forward pass and given to every block as an additive mask.
     def forward(
         self,
         h: Tensor,
@@ -203,6 +210,7 @@ class _T5Stack(nn.Module):
         return self.dropout(self.norm(h))
 
 
+# The full model: one embedding table shared by the encoder, the decoder and the output layer.
 class T5ForConditionalGeneration(nn.Module):
     """T5: encoder, decoder with cross-attention, shared embeddings and tied output layer.
 
@@ -221,6 +229,7 @@ class T5ForConditionalGeneration(nn.Module):
         self.encoder = _T5Stack(cfg, cfg.n_layers, decoder=False)
         self.decoder = _T5Stack(cfg, cfg.n_decoder_layers, decoder=True)
 
+    # Encoding is the shared embedding followed by the encoder stack.
     def encode(self, input_ids: Tensor, attention_mask: Tensor | None = None) -> Tensor:
         """Encoder output `(B, S, C)`."""
         return self.encoder(self.shared(input_ids), attention_mask)
@@ -234,6 +243,8 @@ class T5ForConditionalGeneration(nn.Module):
         decoder_attention_mask: Tensor | None = None,
     ) -> tuple[Tensor, Tensor | None]:
         """Logits `(B, T, V)` of the decoder and, with `labels`, the cross-entropy loss."""
+        # Without decoder inputs, teacher-force with the labels shifted right. The encoder output
+        # is the memory of every decoder block's cross-attention.
         if decoder_input_ids is None:
             if labels is None:
                 raise ValueError("pass decoder_input_ids or labels (which are shifted right)")
@@ -244,6 +255,8 @@ class T5ForConditionalGeneration(nn.Module):
         h = self.decoder(
             self.shared(decoder_input_ids), decoder_attention_mask, memory, attention_mask
         )  # (B, T, C)
+        # T5 scales the decoder output by $C^{-1/2}$ before the tied output layer; labels of
+        # `-100` are left out of the loss.
         if self.cfg.scale_decoder_outputs:
             h = h * self.cfg.d_model**-0.5
         logits = h @ self.shared.weight.T  # (B, T, V)
@@ -252,6 +265,9 @@ class T5ForConditionalGeneration(nn.Module):
             loss = F.cross_entropy(logits.flatten(0, 1), labels.flatten(), ignore_index=-100)
         return logits, loss
 
+    # The map from our names to Hugging Face's. They nest each block's sub-layers as `layer.0`
+    # (self-attention), `layer.1` (cross-attention, decoder only) and the last (feed-forward), and
+    # keep the relative position bias in block 0 only.
     def load_hf_state_dict(self, sd: dict[str, Tensor]) -> None:
         """Copy the weights of a Hugging Face `T5ForConditionalGeneration` state dict."""
         gated = self.cfg.feed_forward.startswith("gated-")
@@ -264,6 +280,8 @@ class T5ForConditionalGeneration(nn.Module):
                 f"{stack}.block.0.layer.0.SelfAttention.relative_attention_bias.weight"
             )
             m[f"{stack}.norm.weight"] = f"{stack}.final_layer_norm.weight"
+            # Per block: the attention sub-layers (self, and cross in the decoder) with their
+            # norms, then the feed-forward, whose index is the number of sub-layers before it.
             for i in range(n_layers):
                 hf, us = f"{stack}.block.{i}.layer.", f"{stack}.blocks.{i}."
                 sub = [("attn", "norm_attn", "0.SelfAttention")]
@@ -292,6 +310,8 @@ class T5ForConditionalGeneration(nn.Module):
         load_weights(self, sd, links, tied, hint=" (is feed_forward the same?)")
 
 
+# Teacher forcing: the decoder reads the targets shifted one step right, behind a start token;
+# ignored positions (`-100`) become padding.
 def shift_right(labels: Tensor, decoder_start_token_id: int, pad_token_id: int) -> Tensor:
     """Decoder inputs for teacher forcing: `[start] + labels[:-1]`, with `-100` replaced by padding.
 
@@ -317,6 +337,7 @@ def _random_partition(total: int, parts: int, generator: torch.Generator | None)
     return edges.diff()
 
 
+# The corruption draws both sets of span lengths, then interleaves them.
 def span_corruption(
     tokens: Tensor,
     sentinel_start_id: int,
@@ -342,6 +363,8 @@ def span_corruption(
         raise ValueError(
             f"span_corruption works on one sequence (L,), got shape {tuple(tokens.shape)}"
         )
+    # Exact counts: at least one noise token and one kept token, and no more spans than either
+    # side can fill with one token each.
     L = tokens.shape[0]
     n_noise = min(max(round(L * noise_density), 1), L - 1)
     n_spans = max(round(n_noise / mean_span_length), 1)
@@ -349,6 +372,8 @@ def span_corruption(
         raise ValueError(f"sequence of {L} tokens is too short for span corruption")
     noise_lengths = _random_partition(n_noise, n_spans, generator)
     keep_lengths = _random_partition(L - n_noise, n_spans, generator)
+    # Alternate the spans: the input keeps each kept span and puts a sentinel where the noise span
+    # after it was; the target lists each sentinel followed by the tokens it hides.
     inputs, targets, pos = [], [], 0
     for k in range(n_spans):
         keep, noise = int(keep_lengths[k]), int(noise_lengths[k])

@@ -79,6 +79,8 @@ from masterclass.transformer.multi_head_attention import MultiHeadAttention
 __all__ = ["BlockConfig", "TransformerBlock", "layer_gradient_norms", "make_norm"]
 
 
+# Every choice the chapter compares is a field of one config: the norm and its placement, the
+# activation and gating, biases, dropout, the attention scale.
 @dataclass
 class BlockConfig:
     """The shape and choices of one transformer block."""
@@ -99,6 +101,7 @@ class BlockConfig:
     cross_attention: bool = False  # add a cross-attention sub-layer (encoder-decoder decoder)
 
 
+# The norm by name, so that a config string picks the module.
 def make_norm(kind: str, d: int, eps: float, bias: bool = True) -> nn.Module:
     """Module 3's `LayerNorm` or `RMSNorm` by name."""
     if kind == "layernorm":
@@ -108,6 +111,8 @@ def make_norm(kind: str, d: int, eps: float, bias: bool = True) -> nn.Module:
     raise ValueError(f"unknown norm {kind!r}; choose 'layernorm' or 'rmsnorm'")
 
 
+# The block builds one attention (two with cross-attention) and a feed-forward network from the
+# config.
 class TransformerBlock(nn.Module):
     """One transformer block: self-attention, optional cross-attention, feed-forward network.
 
@@ -121,6 +126,7 @@ class TransformerBlock(nn.Module):
         super().__init__()
         self.cfg = cfg
 
+        # Two small factories, so that every attention and every norm of the block is built alike.
         def attention() -> MultiHeadAttention:
             return MultiHeadAttention(
                 cfg.d_model,
@@ -134,6 +140,7 @@ class TransformerBlock(nn.Module):
         def norm() -> nn.Module:
             return make_norm(cfg.norm, cfg.d_model, cfg.norm_eps, cfg.bias)
 
+        # Each sub-layer has its own norm; the cross-attention pair exists only in a decoder block.
         self.attn, self.norm_attn = attention(), norm()
         if cfg.cross_attention:
             self.cross, self.norm_cross = attention(), norm()
@@ -149,6 +156,8 @@ class TransformerBlock(nn.Module):
             return x + self.dropout(f(norm(x)))
         return norm(x + self.dropout(f(x)))
 
+    # The forward pass hands each attention its masks: padding and extra masks of `x` to
+    # self-attention, those of `memory` to cross-attention.
     def forward(
         self,
         x: Tensor,
@@ -170,6 +179,7 @@ class TransformerBlock(nn.Module):
             memory_attention_mask: `(B, S)` padding mask of `memory`.
             memory_attn_mask: extra cross-attention mask or bias, broadcastable to `(B, H, T, S)`.
         """
+        # Self-attention first, inside the residual wrapper like every sub-layer.
         x = self._sublayer(
             x,
             self.norm_attn,
@@ -177,6 +187,8 @@ class TransformerBlock(nn.Module):
                 h, attn_mask=attn_mask, attention_mask=attention_mask, is_causal=is_causal
             ),
         )
+        # In a decoder block, cross-attention takes its queries from the stream and its keys and
+        # values from the encoder output; the feed-forward network comes last.
         if self.cross is not None:
             if memory is None:
                 raise ValueError("this block has cross-attention: pass the encoder output `memory`")
@@ -212,6 +224,9 @@ class TransformerBlock(nn.Module):
             norm_first=layer.norm_first,
             cross_attention=decoder,
         )
+        # Build a block of the same shape, then bring the parts over: the attentions through
+        # `from_torch`, the norms and the two feed-forward layers by copying. In torch's decoder
+        # layer `norm2` belongs to the cross-attention and `norm3` to the feed-forward network.
         block = cls(cfg).to(layer.linear1.weight.dtype)
         block.attn = MultiHeadAttention.from_torch(layer.self_attn)
         norms = [block.norm_attn, block.norm_ffn]
@@ -248,6 +263,8 @@ def layer_gradient_norms(
     blocks = nn.ModuleList(TransformerBlock(cfg) for _ in range(n_layers))
     final = LayerNorm(d_model) if norm_first else nn.Identity()
     head = nn.Linear(d_model, vocab)
+    # One batch of random tokens, one forward and one backward pass; a block's gradient norm is
+    # taken over all its parameters at once.
     g = torch.Generator().manual_seed(seed + 1)
     tokens = torch.randint(0, vocab, (8, 17), generator=g)  # (B, T+1)
     h = emb(tokens[:, :-1])  # (B, T, C)
