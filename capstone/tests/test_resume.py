@@ -102,6 +102,18 @@ def _log_rows(run):
     return [{k: v for k, v in r.items() if k not in ("tokens_per_s", "elapsed_s")} for r in rows]
 
 
+def _assert_equals_a_fixed_run(run, plan, base, tmp_path):
+    # The reference: a run told the decided schedule up front (the tiny preset's 30 steps, no
+    # budget) with the plan's thread count. Bitwise the same weights; returns its folder.
+    fixed = tmp_path / "fixed"
+    threads = f"train.threads={plan['threads']}"
+    assert cli.main(["run", "--out", str(fixed), *base, "--set", threads]) == 0
+    a, b = _weights(run), _weights(fixed)
+    for name in a:
+        assert torch.equal(a[name], b[name]), name
+    return fixed
+
+
 @pytest.mark.slow
 def test_time_budget_replans_and_trains_the_schedule_it_decided(tmp_path, monkeypatch):
     # A budget far above what 30 tiny steps need: the first plan reaches the cap of 30 steps
@@ -123,12 +135,7 @@ def test_time_budget_replans_and_trains_the_schedule_it_decided(tmp_path, monkey
     timings = {int(n): s for n, s in plan["thread_timings"].items()}
     assert plan["threads"] == min(timings, key=timings.get)
     assert set(timings) == ({torch.get_num_threads(), 1})
-    fixed = tmp_path / "fixed"
-    threads = f"train.threads={plan['threads']}"
-    assert cli.main(["run", "--out", str(fixed), *base, "--set", threads]) == 0
-    a, b = _weights(budget), _weights(fixed)
-    for name in a:
-        assert torch.equal(a[name], b[name]), name
+    fixed = _assert_equals_a_fixed_run(budget, plan, base, tmp_path)
     assert _log_rows(budget) == _log_rows(fixed)
     metrics = json.loads((budget / "train" / "metrics.json").read_text())
     assert metrics["steps"] == 30 and metrics["time_plan"]["replans"] == 1
@@ -180,12 +187,7 @@ def test_a_speed_change_stops_the_phase_early_for_a_replan(tmp_path, monkeypatch
     plan = json.loads((run / "train" / "schedule.json").read_text())
     assert [h["at_step"] for h in plan["history"]] == [0, 5]
     assert plan["final"] and plan["steps"] == 30 and plan["replans"] == 1
-    fixed = tmp_path / "fixed"
-    threads = f"train.threads={plan['threads']}"
-    assert cli.main(["run", "--out", str(fixed), *base, "--set", threads]) == 0
-    a, b = _weights(run), _weights(fixed)
-    for name in a:
-        assert torch.equal(a[name], b[name]), name
+    _assert_equals_a_fixed_run(run, plan, base, tmp_path)
 
 
 @pytest.mark.slow

@@ -92,7 +92,8 @@ class ExtractedPage:
 # The parser keeps a stack of open elements and a counter of how many of them are "dropped"
 # (never-text or boilerplate): text is recorded only while that counter is zero. Each block
 # element ends the current block, so text in a block is the text between two block boundaries;
-# `in_link` counts characters inside `<a>` for the link density.
+# `anchor_depth` counts the open `<a>` elements, and `link_chars` the characters inside them, for
+# the link density.
 class _Extractor(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
