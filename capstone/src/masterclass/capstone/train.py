@@ -378,12 +378,17 @@ def _median_interval(stamps: list[float]) -> float | None:
     return float(np.median(gaps)) if len(gaps) >= 5 else None
 
 
+def _moved(measured: float, expected: float) -> bool:
+    # The speed left the plan's band: by more than `_RETIME_FACTOR` either way.
+    return not 1 / _RETIME_FACTOR < measured / expected < _RETIME_FACTOR
+
+
 def _drifted(stamps: list[float], expected: float) -> bool:
     # True when the median of the last `_DRIFT_WINDOW` step intervals left the plan's band.
     if len(stamps) <= _DRIFT_WINDOW + _TIMING_SKIP:
         return False
     recent = float(np.median(np.diff(stamps[-_DRIFT_WINDOW - 1 :])))
-    return not 1 / _RETIME_FACTOR < recent / expected < _RETIME_FACTOR
+    return _moved(recent, expected)
 
 
 def _train_on_budget(cfg, tc, out, model, batcher, batcher_factory, eval_for, progress, rank):
@@ -441,7 +446,7 @@ def _train_on_budget(cfg, tc, out, model, batcher, batcher_factory, eval_for, pr
         # Steps trained by an earlier, interrupted process count at the measured rate.
         lost += max((result.resumed_from or 0) - plan["history"][-1]["at_step"], 0)
         choices = _thread_choices(cfg, plan["max_threads"])
-        if len(choices) > 1 and not 1 / _RETIME_FACTOR < measured / expected < _RETIME_FACTOR:
+        if len(choices) > 1 and _moved(measured, expected):
             # The machine changed speed: which thread count is faster may have changed too.
             threads, timings = _time_threads(model, batcher_factory, tc, eval_for, choices)
             measured = measured if threads == plan["threads"] else timings[threads][0]
