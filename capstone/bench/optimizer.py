@@ -1,7 +1,7 @@
 """Muon against AdamW on the capstone's default model, at the same number of steps.
 
-Trains the default preset's model (width 192, 4 layers, vocabulary 4096, 16 windows of 256
-tokens, bf16 autocast, clipping at 1.0) twice from the same initial weights and the same batches:
+Trains the model of the given run folder's config (the default preset: see `capstone --help`;
+16 windows of 256 tokens, bf16 autocast, clipping at 1.0) twice from the same initial weights and the same batches:
 once with AdamW for every parameter, once with Muon for the hidden matrices and AdamW for the rest
 (`training.optim.Muon`, the capstone's default), both at the default learning rate 3e-3 with a
 warmup of 30 steps and a linear decay over the last 20%. It prints the held-out loss of each (20
@@ -23,6 +23,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from masterclass.capstone.config import from_dict, model_config
+from masterclass.capstone.run_folder import RunFolder
 from masterclass.infra.shards import TokenShards
 from masterclass.llm import LanguageModel, LMConfig
 from masterclass.training.loop import TrainConfig, clip_grad_norm, make_optimizer
@@ -36,12 +38,13 @@ def _windows(data: np.ndarray, n: int, rng: np.random.Generator) -> tuple[torch.
 
 def _loss(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        return F.cross_entropy(model(x).float().reshape(-1, 4096), y.reshape(-1))
+        logits = model(x).float()
+        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
 
 
-def run(optimizer: str, train: np.ndarray, held: np.ndarray, steps: int) -> float:
+def run(optimizer: str, config: LMConfig, train: np.ndarray, held: np.ndarray, steps: int) -> float:
     torch.manual_seed(1337)
-    model = LanguageModel(LMConfig.llama(vocab_size=4096, d_model=192, n_layers=4, n_heads=6))
+    model = LanguageModel(config)
     config = TrainConfig(steps=steps, warmup=0, lr=3e-3, weight_decay=0.1, optimizer=optimizer)
     opt = make_optimizer(model, config)
     base = [g["lr"] for g in opt.param_groups]
@@ -75,9 +78,14 @@ def main() -> None:
     held = TokenShards(args.run / "data" / "heldout").to_numpy()
     tok = json.loads((args.run / "tokenizer" / "metrics.json").read_text())
     bytes_per_token = tok["bytes_per_token_heldout"]
+    # The run's own model size, from the config its folder was made with.
+    run_folder = RunFolder.open(args.run)
+    cfg = from_dict(run_folder.config)
+    config = model_config(cfg, run_folder.load_tokenizer().vocab_size)
+    print(f"width {config.d_model}, {config.n_layers} layers, vocabulary {config.vocab_size}")
     losses = {}
     for name in args.optimizers:
-        losses[name] = loss = run(name, train, held, args.steps)
+        losses[name] = loss = run(name, config, train, held, args.steps)
         bpb = loss / math.log(2) / bytes_per_token
         print(f"{name:<6} {args.steps} steps: held-out {loss:.4f} nats/token, {bpb:.3f} bits/byte")
     if {"adamw", "muon"} <= losses.keys():

@@ -144,29 +144,64 @@ def test_time_budget_replans_and_trains_the_schedule_it_decided(tmp_path, monkey
 def test_planner_times_both_thread_counts_and_keeps_the_faster(monkeypatch):
     # With a fake clock per thread count: one thread "faster" (a busy neighbour) must be chosen,
     # and a fixed `train.threads` must time only that count. The real timing runs in the test
-    # above; here only the choice is checked, against the timings it was given.
+    # above; here only the choice is checked, against the timings it was given. One thread goes
+    # first, and torch's count races it (it is handed the time to beat).
     from masterclass.capstone.config import build_config
 
     seen = []
 
-    def fake_time_steps(model, batcher_factory, tc, eval_fn):
+    def fake_time_steps(model, batcher_factory, tc, beat=None):
         n = torch.get_num_threads()
-        seen.append(n)
-        return (0.5 if n == 1 else 1.5), 2.0
+        seen.append((n, beat))
+        return 0.5 if n == 1 else 1.5
 
     monkeypatch.setattr(train_stage, "_time_steps", fake_time_steps)
     before = torch.get_num_threads()
     cfg = build_config(preset_name="tiny", sets=["train.time_budget_s=100"])
     choices = train_stage._thread_choices(cfg, 2)
-    assert choices == [2, 1]
-    best, timings = train_stage._time_threads(None, None, None, None, choices)
-    assert (best, seen) == (1, [2, 1]) and timings[2] == (1.5, 2.0)
+    assert choices == [1, 2]
+    best, timings = train_stage._time_threads(None, None, None, choices)
+    assert (best, seen) == (1, [(1, None), (2, 0.5)]) and timings == {1: 0.5, 2: 1.5}
     assert torch.get_num_threads() == before  # restored after timing
     fixed = build_config(preset_name="tiny", sets=["train.threads=2"])
     assert train_stage._thread_choices(fixed, 2) == [2]
     assert train_stage._thread_choices(cfg, 1) == [1]
     monkeypatch.setenv("WORLD_SIZE", "2")
     assert train_stage._thread_choices(cfg, 2) == [2]
+
+
+def test_a_timing_race_stops_a_losing_candidate_after_its_first_counted_step(monkeypatch):
+    # The real loop on the tiny model: without a time to beat, all eight timing steps run; with
+    # one no step can beat (a nanosecond), the timing stops at the first counted step and
+    # returns that step's time; with one every step beats (an hour), all eight run again.
+    from masterclass.capstone.config import build_config, loop_config
+    from masterclass.capstone.model import build_model
+
+    trained = []
+    real_train = train_stage.train
+
+    def counting_train(*args, **kwargs):
+        result = real_train(*args, **kwargs)
+        trained.append(result.steps)
+        return result
+
+    monkeypatch.setattr(train_stage, "train", counting_train)
+    cfg = build_config(preset_name="tiny", sets=["train.time_budget_s=100"])
+    model = build_model(cfg, 300)
+
+    def batcher():
+        return _RandomBatcher(cfg)
+
+    tc = loop_config(cfg, "cpu")
+    before = [p.detach().clone() for p in model.parameters()]
+    alone = train_stage._time_steps(model, batcher, tc)
+    lost = train_stage._time_steps(model, batcher, tc, beat=1e-9)
+    won = train_stage._time_steps(model, batcher, tc, beat=3600.0)
+    first_counted = train_stage._TIMING_SKIP + 1
+    assert trained == [train_stage._TIMING_STEPS, first_counted, train_stage._TIMING_STEPS]
+    assert alone > 0 and lost > 0 and won > 0
+    # Timing trains a copy: the model itself is untouched.
+    assert all(torch.equal(a, p) for a, p in zip(before, model.parameters()))
 
 
 @pytest.mark.slow
@@ -228,34 +263,40 @@ def test_drift_is_the_median_of_recent_steps_leaving_the_band():
 
 
 def test_planner_times_bf16_and_fp32_and_keeps_the_faster(monkeypatch):
-    # "auto" on a CPU with bf16 instructions: both precisions timed at the first thread count,
-    # then the other thread count in the faster precision only. Here fp32 is faster (as on some
-    # AVX512-BF16 chips); a fixed precision times one.
+    # "auto" on a CPU with bf16 instructions: the thread counts timed in bf16 (one thread, then
+    # two racing it), then fp32 at the winning count racing bf16's time. Here fp32 is faster (as
+    # it can be on a chip without AMX); the evaluation is timed once, in the winner's precision.
+    # A fixed precision times only the thread counts.
     from masterclass.capstone.config import build_config, loop_config
 
-    seen = []
+    seen, evaluated = [], []
 
-    def fake_time_steps(model, batcher_factory, tc, eval_for):
-        seen.append((torch.get_num_threads(), tc.autocast))
-        per_step = {"bf16": 1.0, "none": 0.7}[tc.autocast] * (1.5 if seen[-1][0] == 1 else 1)
-        return per_step, 2.0
+    def fake_time_steps(model, batcher_factory, tc, beat=None):
+        seen.append((torch.get_num_threads(), tc.autocast, beat))
+        return {"bf16": 1.0, "none": 0.7}[tc.autocast] * (1.5 if seen[-1][0] == 1 else 1)
+
+    def eval_for(autocast):
+        return lambda model: evaluated.append((torch.get_num_threads(), autocast))
 
     monkeypatch.setattr(train_stage, "_time_steps", fake_time_steps)
     monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
     monkeypatch.setattr(train_stage, "num_threads", lambda n: _Threads(n))
     cfg = build_config(preset_name="tiny", sets=["train.time_budget_s=100", "train.precision=auto"])
     tc = dataclasses.replace(loop_config(cfg), autocast="bf16")
-    plan = train_stage._first_plan(cfg, tc, torch.nn.Linear(2, 2), None, None)
-    assert seen == [(2, "bf16"), (2, "none"), (1, "none")]
+    model = torch.nn.Linear(2, 2)
+    plan = train_stage._first_plan(cfg, tc, model, None, eval_for)
+    assert seen == [(1, "bf16", None), (2, "bf16", 1.5), (2, "none", 1.0)]
     assert plan["autocast"] == "none" and plan["threads"] == 2
     assert plan["precision_timings"] == {"bf16": 1.0, "none": 0.7}
+    assert plan["thread_timings"] == {"1": 1.5, "2": 1.0}
+    assert evaluated == [(2, "none")]
     assert train_stage._planned(tc, plan).autocast == "none"
     seen.clear()
     fixed = build_config(
         preset_name="tiny", sets=["train.time_budget_s=100", "train.precision=bf16"]
     )
-    plan = train_stage._first_plan(fixed, tc, torch.nn.Linear(2, 2), None, None)
-    assert seen == [(2, "bf16"), (1, "bf16")] and plan["autocast"] == "bf16"
+    plan = train_stage._first_plan(fixed, tc, model, None, eval_for)
+    assert [s[:2] for s in seen] == [(1, "bf16"), (2, "bf16")] and plan["autocast"] == "bf16"
 
 
 class _Threads:
@@ -294,3 +335,44 @@ def test_planner_replans_from_the_measured_speed():
     plan["replans"] = 2
     train_stage._decide(cfg, plan, 92, 69.2, 0.6)  # 12 steps at 0.6 s and one 2 s evaluation
     assert plan["final"] and plan["steps"] == 130
+
+
+def test_early_stops_leave_the_planned_ones_and_the_last_phase_is_watched():
+    # Budget 100 s at 0.3 s/step and 0.2 s of evaluation per step: 200 steps, decay 40, the
+    # stable phase ends at step 160. Three early stops (the speed moved) leave all three planned
+    # stops to come: the next is still half-way. After three planned ones the phase runs to the
+    # decay's start (watched for drift), not straight to the end; twelve re-plans of any kind
+    # make the plan final.
+    from masterclass.capstone.config import build_config
+
+    cfg = build_config(
+        preset_name="tiny",
+        sets=["train.steps=1000", "train.time_budget_s=100", "train.eval_every=10"],
+    )
+    plan = {"seconds_per_eval": 2.0, "warmup": 5, "replans": 3, "early_stops": 3}
+    plan.update(history=[], schedule="wsd")
+    train_stage._decide(cfg, plan, 0, 0.0, 0.3)
+    assert (plan["steps"], plan["final"], plan["replan_at"]) == (200, False, 80)
+    plan["early_stops"] = 0
+    train_stage._decide(cfg, plan, 0, 0.0, 0.3)
+    assert (plan["final"], plan["replan_at"]) == (False, 160)
+    plan["replans"] = train_stage._MAX_STOPS
+    train_stage._decide(cfg, plan, 0, 0.0, 0.3)
+    assert plan["final"]
+
+
+class _RandomBatcher:
+    # The smallest `training.loop.Batcher`: seeded random token windows, for timing tests.
+    def __init__(self, cfg):
+        self.generator = torch.Generator().manual_seed(cfg.seed)
+        self.shape = (cfg.train.batch_size, cfg.model.max_seq_len + 1)
+
+    def next_batch(self):
+        w = torch.randint(0, 300, self.shape, generator=self.generator)
+        return w[:, :-1], w[:, 1:]
+
+    def state_dict(self):
+        return {}
+
+    def load_state_dict(self, state):
+        pass

@@ -25,7 +25,7 @@ from masterclass.llm import LanguageModel, LMConfig
 
 PRESETS = {
     # The capstone's default model and its larger `base` preset.
-    "default": dict(vocab_size=4096, d_model=192, n_layers=4, n_heads=6),
+    "default": dict(vocab_size=2048, d_model=128, n_layers=4, n_heads=2),
     "base": dict(vocab_size=4096, d_model=384, n_layers=6, n_heads=6),
 }
 

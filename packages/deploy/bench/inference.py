@@ -25,7 +25,7 @@ def _model(run: str | None) -> LanguageModel:
     if run:
         return load_run(run)[0]
     torch.manual_seed(0)
-    cfg = LMConfig.llama(vocab_size=4096, d_model=192, n_layers=4, n_heads=6, max_seq_len=512)
+    cfg = LMConfig.llama(vocab_size=2048, d_model=128, n_layers=4, n_heads=2, max_seq_len=512)
     return LanguageModel(cfg).eval()
 
 

@@ -27,7 +27,7 @@ def capstone_config() -> LMConfig:
         run = preset(DEFAULT_PRESET)
         return model_config(run, run.tokenizer.vocab_size)
     except (ImportError, AttributeError, TypeError):
-        return LMConfig.llama(vocab_size=4096, d_model=192, n_layers=4, n_heads=6, max_seq_len=256)
+        return LMConfig.llama(vocab_size=2048, d_model=128, n_layers=4, n_heads=2, max_seq_len=256)
 
 
 def main() -> None:

@@ -11,7 +11,7 @@ def capstone_lm_config() -> LMConfig:
     """The `LMConfig` of the capstone's default preset, built the way the capstone builds it.
 
     If the capstone package cannot be imported (it is developed alongside), the preset's
-    documented sizes are used: width 192, 4 layers, 6 heads, 4,096 tokens, context 256.
+    documented sizes are used: width 128, 4 layers, 2 heads, 2,048 tokens, context 256.
     """
     try:
         from masterclass.capstone.config import DEFAULT_PRESET, model_config, preset
@@ -23,7 +23,7 @@ def capstone_lm_config() -> LMConfig:
             f"capstone's config not usable ({err}); using the documented small preset",
             stacklevel=2,
         )
-        return LMConfig.llama(vocab_size=4096, d_model=192, n_layers=4, n_heads=6, max_seq_len=256)
+        return LMConfig.llama(vocab_size=2048, d_model=128, n_layers=4, n_heads=2, max_seq_len=256)
 
 
 @pytest.fixture

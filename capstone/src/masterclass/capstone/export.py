@@ -36,7 +36,7 @@ position, or a mask that hides the token itself, shows up as a difference of ord
 
 **Why 30% for the int8 file.** A matrix of $C_{out} \times C_{in}$ weights weighs $4 C_{out}
 C_{in}$ bytes in float32 and $C_{out} C_{in} + 4 C_{out}$ in int8 with a float32 scale per row,
-a ratio of $\tfrac14 + 1/C_{in}$: 28% at width 32, 25.5% at 192. The ONNX file also holds the
+a ratio of $\tfrac14 + 1/C_{in}$: 28% at width 32, 25.8% at 128. The ONNX file also holds the
 norms' gains in float32, a zero point beside each scale and the graph itself, which is why the
 budget is 30% and not 25%.
 

@@ -11,14 +11,15 @@ unchanged into Hugging Face's `LlamaForCausalLM` (the export stage proves it).
 $$ N \approx \underbrace{2Vd}_{\text{embedding + head}} + L\,(\underbrace{4d^2}_{\text{attention}}
    + \underbrace{3 d\, d_{ff}}_{\text{SwiGLU}}) \approx 2Vd + 12 L d^2 , $$
 and training costs about $6N$ FLOPs per token (forward $2N$, backward $4N$; Kaplan et al., 2020).
-For the default $d = 192$, $L = 4$, $V = 4096$: $N \approx 3.3$ M weights, of which the two
-vocabulary matrices are 1.6 M, so training costs about 20 MFLOP per token. On a 2-core laptop-class CPU, bf16 training runs at
-several thousand tokens per second (`bench/throughput.py` measures a step; `bench/headline.py`
-the whole default run, `bench/results/headline.txt`): a few million tokens in the default
-eight-minute budget, less than one pass over the standard library's nine million. Hoffmann
-et al. (2022) put the compute-optimal ratio near 20 tokens per weight; we are near one or two,
-so every extra second of training still buys loss, and a *smaller* model, which sees more
-tokens in the same time, is the better trade on a laptop.
+For the default $d = 128$, $L = 4$, $V = 2048$ ($d_{ff} = 384$): $N \approx 1.4$ M weights, of
+which the two vocabulary matrices are 0.5 M, so training costs about 8 MFLOP per token with the
+attention scores. On a 2-core laptop-class CPU, training runs at several thousand tokens per
+second (`bench/throughput.py` measures a step; `bench/headline.py` the whole default run,
+`bench/results/headline.txt`): a few million tokens in the default eight-minute budget, less
+than one pass over the standard library's ten million. Hoffmann et al. (2022) put the
+compute-optimal ratio near 20 tokens per weight; we are near two or three, so every extra second
+of training still buys loss, and a *smaller* model, which sees more tokens in the same time, is
+the better trade on a laptop (`bench/preset.py` measured width 128 against 192 and 96).
 
 This chapter builds the model from the run's config (through `config.model_config`, the one
 translation into `llm.LMConfig`) and saves the trained weights; loading them back is the run

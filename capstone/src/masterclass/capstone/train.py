@@ -60,11 +60,13 @@ printing its figures against a reference taken in the same run:
 
 | change | what it buys | measured by |
 |---|---|---|
-| torch's fused SiLU in the FFN (the same function as Module 3's formula) | a shorter step | `bench/throughput.py` (`formula activations` vs `default`) |
-| bf16 autocast on a CPU with bf16 instructions, when timed faster | a shorter step on some chips | `bench/throughput.py` (`fp32` vs `default`) |
+| width 128 in two heads of 64 and a 2,048-token vocabulary (was 192, six heads, 4,096) | a step 1.8x shorter, so more tokens in the budget | `bench/preset.py`, `bench/results/preset.txt`; `bench/throughput.py` |
+| torch's fused SiLU in the FFN (the same function as Module 3's formula) | a shorter step | `bench/throughput.py` (`formula activations`) |
+| bf16 autocast where it times faster, timed at the thread count that won (AMX on this chip) | a one-thread step 1.24x shorter | `bench/throughput.py` (`1 thread, bf16` vs `1 thread, fp32`) |
 | Muon for the hidden matrices | a lower loss at the same steps | `bench/optimizer.py`, `bench/results/optimizer.txt` |
 | one intra-op thread when it times faster (a busy core) | a busy machine's step stays near idle's | `bench/throughput.py` (`1 thread`), `bench/headline.py` (`busy`) |
-| a time plan that re-measures and re-plans before the decay | training ends on its budget | `bench/headline.py` (`slowing`) |
+| a timing race (a losing candidate stops after four steps) and one timed evaluation | more of the budget left for training | `bench/headline.py` (the plans' timings) |
+| a time plan that re-measures and re-plans up to the decay, early stops included | training ends on its budget | `bench/headline.py` (`slowing`) |
 | all of them: the default run | held-out bits per byte vs xz -9, idle and with a busy core | `bench/headline.py`, `bench/results/headline.txt` |
 
 Module 4's profiling chapter (`masterclass.perf`) explains how such step times are taken apart.
@@ -143,7 +145,10 @@ def heldout_batches(
 #
 # 1. **Time the loop.** A copy of the model takes eight steps on its own batcher (the RNG state
 #    saved and restored, so the real run is untouched); the median of the last five is the first
-#    estimate $s$ of seconds per step, and one held-out evaluation is timed ($e$ seconds).
+#    estimate $s$ of seconds per step. The candidates (thread counts, precisions; below) are
+#    timed in turn as a race: one whose *fastest* counted step is already slower than the best
+#    median so far by a quarter stops there, so a loser costs four steps instead of eight. Then
+#    one held-out evaluation is timed, for the winner only ($e$ seconds).
 # 2. **Plan.** With $S$ seconds spent and $n$ steps done, the budget $B$ buys
 #    $$ N = n + \Bigl\lfloor \frac{B - S}{s + e / \text{eval\_every}} \Bigr\rfloor $$
 #    steps in all (capped by `train.steps`). A warmup-stable-decay schedule decays over the last
@@ -152,26 +157,33 @@ def heldout_batches(
 # 3. **Re-plan before the decay.** The run trains to the middle of the stable phase that is left,
 #    stops with a checkpoint, measures $s$ again *on its own steps* (the median interval, so one
 #    slow step does not count twice), and repeats step 2 from the time actually spent. The decay
-#    starts only once a re-plan puts it near: up to three re-plans, at one half, three quarters
-#    and seven eighths of the stable phase.
-# 4. **Stop early when the speed moves.** Between two planned stops the run keeps the median of
+#    starts only once a re-plan puts it near: three planned re-plans, at one half, three
+#    quarters and seven eighths of the stable phase, then one where the decay would start.
+# 4. **Stop early when the speed moves.** Until the decay starts the run keeps the median of
 #    its last eight step intervals; when that moves by more than a quarter from the plan's $s$
 #    (another program started, or stopped), the phase stops at once for a re-plan instead of
 #    spending the planned steps at the wrong rate. Without it, a machine that slowed threefold a
 #    minute into an eight-minute budget overshot it by 55 s (`bench/results/headline.txt`,
-#    `slowing`). Data-parallel ranks never stop early: they would have to agree on every step.
+#    `slowing`). An early stop does not use up a planned one (a neighbour that comes and goes
+#    early would otherwise leave the rest of the run unwatched: two such runs side by side
+#    overshot 480 s by 58 and 100 s); twelve re-plans of both kinds make the plan final
+#    regardless. Data-parallel ranks never stop early: they would have to agree on every step.
 #
 # **Precision.** Whether bf16 autocast shortens a step on a CPU depends on the chip, not on a flag
-# one can read: on one machine with AVX512-BF16 the default step took 0.50 s in bf16 and 0.74 s in
-# fp32, on another that reports the same instructions 1.00 s and 0.68 s (`bench/throughput.py`).
-# So with `precision = "auto"` on such a CPU step 1 times both and keeps the faster; the choice is
-# part of the plan (bf16 and fp32 give different weights).
+# one can read. On one machine with AVX512-BF16 a step of the earlier default (width 192) took
+# 0.50 s in bf16 and 0.74 s in fp32; on another that reports the same instructions, and AMX, it
+# took 1.00 s and 0.68 s with two threads, while today's default takes 0.52 s either way with two
+# threads and 0.74 s against 0.92 s with one (`bench/results/throughput.txt`). So with
+# `precision = "auto"` on such a CPU step 1 times the thread counts in bf16, then fp32 at the count
+# that won, and keeps the faster; the choice is part of the plan (bf16 and fp32 give different
+# weights).
 #
 # **Threads.** Torch splits each operator over all cores (two here). When another program keeps
 # one core busy, the two threads share the other one and every operator waits for the thread
 # that was descheduled: on this machine a step took 3.1 times as long as on an idle one, where
 # one thread would take 1.4 times as long (`bench/results/headline.txt`). So step 1 times the
-# loop both ways, with torch's thread count and with one thread, and trains with the faster; a
+# loop both ways, with one thread and then torch's count, and trains with the faster (one thread
+# goes first: on a busy machine torch's count is the slow candidate, which the race cuts short); a
 # re-plan that finds the speed changed by more than a quarter times both again
 # (`train.threads = n` fixes the count instead). The count is part of the plan, because the
 # order in which threads add up partial sums can change the last bits of a result.
@@ -192,6 +204,8 @@ _TIMING_STEPS = 8
 # for each shape), so only the steps after `_TIMING_SKIP` are counted.
 _TIMING_SKIP = 3
 _MAX_REPLANS = 3
+# Re-plans of all kinds, the early stops included, before the plan is final whatever happens.
+_MAX_STOPS = 12
 # A re-plan times the thread counts again when the step time moved by more than this factor,
 # and a phase stops early for a re-plan when its recent steps moved by more than it.
 _RETIME_FACTOR = 1.25
@@ -224,10 +238,20 @@ def plan_steps(
     return done + max(int((budget_s - spent_s) / per_step), 0)
 
 
-def _time_steps(model, batcher_factory, tc: TrainConfig, eval_for) -> tuple[float, float]:
-    # Seconds per optimizer step and per evaluation, measured on copies with the loop itself.
+def _time_steps(model, batcher_factory, tc: TrainConfig, beat: float | None = None) -> float:
+    # Seconds per optimizer step, measured on a copy with the loop itself: the median of the
+    # steps after the first `_TIMING_SKIP`. With `beat` (the fastest candidate so far) it is a
+    # race: the timing stops as soon as even its fastest counted step is slower than `beat` by
+    # more than `_RETIME_FACTOR`, and returns that step, a lower bound for a candidate that lost.
     stamps: list[float] = []
-    copy = deepcopy(model)
+
+    def counted() -> np.ndarray:
+        return np.diff(stamps)[_TIMING_SKIP - 1 :]
+
+    def lost() -> bool:
+        steps = counted()
+        return beat is not None and len(steps) > 0 and steps.min() > beat * _RETIME_FACTOR
+
     timing = dataclasses.replace(
         tc,
         steps=_TIMING_STEPS,
@@ -239,35 +263,41 @@ def _time_steps(model, batcher_factory, tc: TrainConfig, eval_for) -> tuple[floa
     )
     with torch.random.fork_rng(devices=[]), tempfile.TemporaryDirectory() as tmp:
         train(
-            copy,
+            deepcopy(model),
             batcher_factory(),
             timing,
             tmp,
             resume=False,
             progress=lambda r: stamps.append(time.perf_counter()) if r["kind"] == "step" else None,
+            stop_when=lost,
         )
-        start = time.perf_counter()
-        eval_for(tc.autocast)(copy)
-        per_eval = time.perf_counter() - start
-    return float(np.median(np.diff(stamps)[_TIMING_SKIP - 1 :])), per_eval
+    return float(counted().min() if lost() else np.median(counted()))
 
 
-def _time_threads(
-    model, batcher_factory, tc: TrainConfig, eval_for, choices: list[int], known=None
-):
-    # Each candidate thread count timed the same way (`known`: counts already timed with this
-    # precision); the faster one is the plan's.
-    timings = dict(known or {})
+def _time_eval(model, evaluate: Callable[[Any], Any]) -> float:
+    # Seconds per held-out evaluation, timed once on a copy (the plan's winner only).
+    copy = deepcopy(model)
+    start = time.perf_counter()
+    evaluate(copy)
+    return time.perf_counter() - start
+
+
+def _time_threads(model, batcher_factory, tc: TrainConfig, choices: list[int]):
+    # Each candidate thread count timed in turn, each racing the fastest before it; the fastest
+    # is the plan's.
+    timings: dict[int, float] = {}
     for n in dict.fromkeys(choices):
-        if n not in timings:
-            with num_threads(n):
-                timings[n] = _time_steps(model, batcher_factory, tc, eval_for)
-    best = min(timings, key=lambda n: timings[n][0])
-    return best, timings
+        with num_threads(n):
+            timings[n] = _time_steps(
+                model, batcher_factory, tc, min(timings.values(), default=None)
+            )
+    return min(timings, key=timings.__getitem__), timings
 
 
 def _precision_choices(cfg: RunConfig, tc: TrainConfig, model) -> list[str]:
-    # "auto" on a CPU with bf16 instructions: bf16 and fp32, timed. Elsewhere the config's one.
+    # "auto" on a CPU with bf16 instructions: bf16, then fp32, timed (bf16 first: it was the
+    # faster or as fast on every such chip measured, so the race usually cuts fp32 short).
+    # Elsewhere the config's one.
     cpu = next(model.parameters()).device.type == "cpu"
     if cfg.train.precision == "auto" and cpu and tc.autocast == "bf16":
         return ["bf16", "none"]
@@ -275,13 +305,15 @@ def _precision_choices(cfg: RunConfig, tc: TrainConfig, model) -> list[str]:
 
 
 def _thread_choices(cfg: RunConfig, most: int) -> list[int]:
-    # One fixed count, or torch's count and one. Data-parallel ranks keep what the launcher set
-    # (torchrun gives each process one thread): the ranks must train alike.
+    # One fixed count, or one thread and torch's count, one first: on a busy machine torch's
+    # count is the slow one, and a race loses least time when the slow candidate comes second.
+    # Data-parallel ranks keep what the launcher set (torchrun gives each process one thread):
+    # the ranks must train alike.
     if cfg.train.threads > 0:
         return [cfg.train.threads]
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 or most <= 1:
         return [most]
-    return [most, 1]
+    return [1, most]
 
 
 def _agree(total: int) -> int:
@@ -307,10 +339,14 @@ def _decide(cfg: RunConfig, plan: dict[str, Any], done: int, spent: float, per_s
         decay = decay_steps(total, plan["warmup"], t.decay_fraction)
         decay = min(decay, total - max(done, plan["warmup"]))
         gap = total - decay - done
-        final = plan["replans"] >= _MAX_REPLANS or gap < max(_MIN_GAP_STEPS, 0.1 * total)
+        final = gap < max(_MIN_GAP_STEPS, 0.1 * total) or plan["replans"] >= _MAX_STOPS
     else:
         decay, gap, final = 0, 0, True
-    plan.update(steps=total, decay_steps=decay, final=final, replan_at=done + gap // 2)
+    # The planned stops halve the stable phase that is left; after the last of them the phase
+    # runs to the decay's start, where only an early stop (the speed moved) interrupts it.
+    planned = plan["replans"] - plan.setdefault("early_stops", 0)
+    replan_at = done + gap // 2 if planned < _MAX_REPLANS else done + gap
+    plan.update(steps=total, decay_steps=decay, final=final, replan_at=replan_at)
     plan["history"].append(
         {
             "at_step": done,
@@ -326,19 +362,23 @@ def _decide(cfg: RunConfig, plan: dict[str, Any], done: int, spent: float, per_s
 def _first_plan(cfg: RunConfig, tc: TrainConfig, model, batcher_factory, eval_for) -> dict:
     start = time.perf_counter()
     most = torch.get_num_threads()
-    choices = _thread_choices(cfg, most)
-    # Precision first, at the first thread count; then the thread counts in that precision.
-    by_precision = {}
-    for autocast in _precision_choices(cfg, tc, model):
-        with num_threads(choices[0]):
+    # The thread counts first, in the first precision (bf16 where there is a choice); then the
+    # other precision at the winning count. Every candidate after the first races the fastest
+    # so far; the evaluation is timed once, for the winner.
+    precisions = _precision_choices(cfg, tc, model)
+    first = dataclasses.replace(tc, autocast=precisions[0])
+    threads, timings = _time_threads(model, batcher_factory, first, _thread_choices(cfg, most))
+    by_precision = {precisions[0]: timings[threads]}
+    with num_threads(threads):
+        for autocast in precisions[1:]:
             timed = dataclasses.replace(tc, autocast=autocast)
-            by_precision[autocast] = _time_steps(model, batcher_factory, timed, eval_for)
-    autocast = min(by_precision, key=lambda a: by_precision[a][0])
+            by_precision[autocast] = _time_steps(
+                model, batcher_factory, timed, min(by_precision.values())
+            )
+        autocast = min(by_precision, key=by_precision.__getitem__)
+        per_eval = _time_eval(model, eval_for(autocast))
     tc = dataclasses.replace(tc, autocast=autocast)
-    threads, timings = _time_threads(
-        model, batcher_factory, tc, eval_for, choices, known={choices[0]: by_precision[autocast]}
-    )
-    per_step, per_eval = timings[threads]
+    per_step = by_precision[autocast]
     plan = {
         "budget_s": cfg.train.time_budget_s,
         "schedule": cfg.train.schedule,
@@ -347,9 +387,9 @@ def _first_plan(cfg: RunConfig, tc: TrainConfig, model, batcher_factory, eval_fo
         "seconds_per_eval": per_eval,
         "threads": threads,
         "max_threads": most,
-        "thread_timings": {str(n): t[0] for n, t in timings.items()},
+        "thread_timings": {str(n): t for n, t in timings.items()},
         "autocast": autocast,
-        "precision_timings": {a: t[0] for a, t in by_precision.items()},
+        "precision_timings": by_precision,
         "replans": 0,
         "history": [],
     }
@@ -448,13 +488,14 @@ def _train_on_budget(cfg, tc, out, model, batcher, batcher_factory, eval_for, pr
         choices = _thread_choices(cfg, plan["max_threads"])
         if len(choices) > 1 and _moved(measured, expected):
             # The machine changed speed: which thread count is faster may have changed too.
-            threads, timings = _time_threads(model, batcher_factory, tc, eval_for, choices)
-            measured = measured if threads == plan["threads"] else timings[threads][0]
+            threads, timings = _time_threads(model, batcher_factory, tc, choices)
+            measured = measured if threads == plan["threads"] else timings[threads]
             plan["threads"] = threads
-            plan["thread_timings"] = {str(n): t[0] for n, t in timings.items()}
+            plan["thread_timings"] = {str(n): t for n, t in timings.items()}
         # Re-plan from the time actually spent, and write the decision before training on.
         spent = spent_before + (time.perf_counter() - started) + lost * measured
         plan["replans"] += 1
+        plan["early_stops"] = plan.get("early_stops", 0) + (result.steps < plan["replan_at"])
         plan = _decide(cfg, plan, result.steps, spent, measured)
         write(plan)
     with num_threads(plan["threads"]):

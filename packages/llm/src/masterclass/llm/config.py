@@ -16,8 +16,9 @@ The head dimension is $D = d_{model} / H$. Grouped-query attention (Ainslie et a
 each key/value head among $H / H_{kv}$ query heads: $H_{kv} = H$ is multi-head attention,
 $H_{kv} = 1$ is multi-query attention.
 
-The defaults are the capstone's model: 4 layers of width 192 over a 4,096-token vocabulary, small
-enough to train on a laptop CPU.
+The defaults are a small model, 4 layers of width 192 over a 4,096-token vocabulary, small enough
+to train on a laptop CPU (the capstone's first default; its `small` preset now trains width 128
+in two heads over 2,048 tokens, which takes more steps in the same minutes).
 
 ## Exercises
 
