@@ -1,8 +1,8 @@
 """Muon against AdamW on the capstone's default model, at the same number of steps.
 
-Trains the model of the given run folder's config (the default preset: see `capstone --help`;
-16 windows of 256 tokens, bf16 autocast, clipping at 1.0) twice from the same initial weights and the same batches:
-once with AdamW for every parameter, once with Muon for the hidden matrices and AdamW for the rest
+Trains the model of the given run folder's config (the default preset: `capstone --help`; 16
+windows of 256 tokens, bf16 autocast, clipping at 1.0) twice from the same initial weights and the
+same batches: once with AdamW for every parameter, once with Muon for the hidden matrices and AdamW for the rest
 (`training.optim.Muon`, the capstone's default), both at the default learning rate 3e-3 with a
 warmup of 30 steps and a linear decay over the last 20%. It prints the held-out loss of each (20
 batches, nats per token and bits per byte at the run's bytes per token). The losses do not depend
@@ -42,9 +42,9 @@ def _loss(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Ten
         return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
 
 
-def run(optimizer: str, config: LMConfig, train: np.ndarray, held: np.ndarray, steps: int) -> float:
+def run(optimizer: str, shape: LMConfig, train: np.ndarray, held: np.ndarray, steps: int) -> float:
     torch.manual_seed(1337)
-    model = LanguageModel(config)
+    model = LanguageModel(shape)
     config = TrainConfig(steps=steps, warmup=0, lr=3e-3, weight_decay=0.1, optimizer=optimizer)
     opt = make_optimizer(model, config)
     base = [g["lr"] for g in opt.param_groups]
