@@ -17,8 +17,8 @@ and the candidate's overrides of the default preset. The results of a run are ke
 from __future__ import annotations
 
 import argparse
-import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -71,29 +71,21 @@ def _flags(sets: list[str]) -> list[str]:
 
 
 def _train(root: Path, name: str, sets: list[str], budget: float) -> dict:
-    # A copy of the data folder's record with the candidate's settings; shards are hard links.
+    # A new run folder with the candidate's config, holding the data folder's finished stages
+    # (hard links: the shards are read, never written), then its train stage.
     from masterclass.capstone.config import apply_overrides, build_config
+    from masterclass.capstone.pipeline import STAGES
+    from masterclass.capstone.run_folder import RunFolder
 
-    data = _data_folder(root, sets)
+    data = RunFolder.open(_data_folder(root, sets))
     out = root / name.replace(" ", "").replace(",", "-")
-    if out.exists():
-        raise SystemExit(f"{out} exists: choose a new root folder")
-    out.mkdir()
-    for sub in ("corpus", "tokenizer", "data"):
-        for src in (data / sub).rglob("*"):
-            dst = out / src.relative_to(data)
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            if src.is_file():
-                os.link(src, dst)
-    record = json.loads((data / "run.json").read_text())
-    settings = ["train.threads=1", f"train.time_budget_s={budget}", *sets]
-    cfg = build_config(preset_name="small", sets=settings)
+    cfg = build_config(sets=["train.threads=1", f"train.time_budget_s={budget}", *sets])
     apply_overrides(cfg, {"out": str(out)}, source="preset bench")
-    record["config"] = cfg.to_dict()
-    record["stages"] = {
-        k: v for k, v in record["stages"].items() if k in ("corpus", "tokenizer", "data")
-    }
-    (out / "run.json").write_text(json.dumps(record, indent=2))
+    run = RunFolder.create(out, cfg.to_dict())
+    for stage in STAGES[: STAGES.index("train")]:
+        shutil.copytree(data.stage_path(stage), run.stage_path(stage), copy_function=os.link)
+        run.record["stages"][stage] = data.record["stages"][stage]
+    run.save_record()
     start = time.perf_counter()
     _capstone("stage", "train", str(out))
     wall = time.perf_counter() - start

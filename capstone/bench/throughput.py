@@ -11,6 +11,8 @@ uses the loop's own loss (`training.loop`'s cross-entropy in float32) and gradie
 - `formula activations`: Module 3's SiLU written from its formula instead of torch's fused kernel;
 - `fp32`: no autocast;
 - `1 thread, bf16` and `1 thread, fp32`: `torch.set_num_threads(1)`, the time plan's other choice;
+- `4 heads of 32, bf16`: the default's width in four narrower heads (torch's fused CPU attention
+  is slower in bf16 at head width 32);
 - `width 192, vocab 4096`: the default before `bench/preset.py` measured a smaller one, in bf16.
 
     uv run python capstone/bench/throughput.py [--steps 12]
@@ -36,6 +38,7 @@ VARIANTS: dict[str, tuple[int, bool, list[str]]] = {
     "fp32": (0, False, []),
     "1 thread, bf16": (1, True, []),
     "1 thread, fp32": (1, False, []),
+    "4 heads of 32, bf16": (0, True, ["model.n_heads=4"]),
     "width 192, vocab 4096": (
         0,
         True,

@@ -222,6 +222,7 @@ def test_a_speed_change_stops_the_phase_early_for_a_replan(tmp_path, monkeypatch
     plan = json.loads((run / "train" / "schedule.json").read_text())
     assert [h["at_step"] for h in plan["history"]] == [0, 5]
     assert plan["final"] and plan["steps"] == 30 and plan["replans"] == 1
+    assert plan["early_stops"] == 1  # counted apart from the planned stops
     _assert_equals_a_fixed_run(run, plan, base, tmp_path)
 
 

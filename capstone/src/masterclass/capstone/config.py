@@ -1,4 +1,4 @@
-"""# The run configuration: presets, a TOML file, flags
+r"""# The run configuration: presets, a TOML file, flags
 
 Everything a capstone run does is decided by one record, `RunConfig`, made of one dataclass per
 stage with a comment on every field. It is built in three layers, each overriding the one before:
@@ -38,7 +38,8 @@ precisions: in a fixed time a narrower model takes more steps, and at one or two
 the run is far from the compute-optimal twenty (Hoffmann et al., 2022), so tokens are worth more
 than capacity. A vocabulary of 2,048 scored like 4,096 per byte with a cheaper step (the output
 head and its softmax over $V$), while 1,024 did worse (its tokens carry fewer bytes). Two heads of
-64 beat four of 32, because torch's fused CPU attention in bf16 is twice as slow at head width 32.
+64 beat four of 32: torch's fused CPU attention is slower in bf16 at head width 32, and four heads
+make the whole step 1.11x longer (`bench/results/throughput.txt`).
 `tiny` is the preset the test suite runs end to end in seconds; `base` (width 384) is the size at
 which int8 matrix products beat fp32 clearly; `gpu` is for a CUDA machine.
 

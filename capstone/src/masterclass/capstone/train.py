@@ -60,9 +60,9 @@ printing its figures against a reference taken in the same run:
 
 | change | what it buys | measured by |
 |---|---|---|
-| width 128 in two heads of 64 and a 2,048-token vocabulary (was 192, six heads, 4,096) | a step 1.8x shorter, so more tokens in the budget | `bench/preset.py`, `bench/results/preset.txt`; `bench/throughput.py` |
+| width 128 in two heads of 64 and a 2,048-token vocabulary (was 192, six heads, 4,096) | a step about 2x shorter (1.8x and 2.1x in two runs), so more tokens in the budget | `bench/preset.py`, `bench/results/preset.txt`; `bench/throughput.py` |
 | torch's fused SiLU in the FFN (the same function as Module 3's formula) | a shorter step | `bench/throughput.py` (`formula activations`) |
-| bf16 autocast where it times faster, timed at the thread count that won (AMX on this chip) | a one-thread step 1.24x shorter | `bench/throughput.py` (`1 thread, bf16` vs `1 thread, fp32`) |
+| bf16 autocast where it times faster, timed at the thread count that won (AMX on this chip) | a one-thread step 1.23-1.24x shorter | `bench/throughput.py` (`1 thread, bf16` vs `1 thread, fp32`) |
 | Muon for the hidden matrices | a lower loss at the same steps | `bench/optimizer.py`, `bench/results/optimizer.txt` |
 | one intra-op thread when it times faster (a busy core) | a busy machine's step stays near idle's | `bench/throughput.py` (`1 thread`), `bench/headline.py` (`busy`) |
 | a timing race (a losing candidate stops after four steps) and one timed evaluation | more of the budget left for training | `bench/headline.py` (the plans' timings) |
@@ -172,8 +172,8 @@ def heldout_batches(
 # **Precision.** Whether bf16 autocast shortens a step on a CPU depends on the chip, not on a flag
 # one can read. On one machine with AVX512-BF16 a step of the earlier default (width 192) took
 # 0.50 s in bf16 and 0.74 s in fp32; on another that reports the same instructions, and AMX, it
-# took 1.00 s and 0.68 s with two threads, while today's default takes 0.52 s either way with two
-# threads and 0.74 s against 0.92 s with one (`bench/results/throughput.txt`). So with
+# took 1.00 s and 0.68 s with two threads, while today's default is 1.23x faster in bf16 with
+# one thread, and with two ties or wins by 1.25x (`bench/results/throughput.txt`). So with
 # `precision = "auto"` on such a CPU step 1 times the thread counts in bf16, then fp32 at the count
 # that won, and keeps the faster; the choice is part of the plan (bf16 and fp32 give different
 # weights).
