@@ -64,6 +64,9 @@ def main() -> None:
         "1 intra-op thread": (adamw, False, None, 1, 1e-5),
         "torch.compile": (adamw, True, None, threads, 1e-4),
         "compile + fused AdamW": (torch_adamw(fused=True), True, None, threads, 1e-4),
+        "bf16 + torch.compile": (adamw, True, torch.bfloat16, threads, 2e-2),
+        "1 thread, bf16": (adamw, False, torch.bfloat16, 1, 2e-2),
+        "1 thread, bf16 + torch.compile": (adamw, True, torch.bfloat16, 1, 2e-2),
     }
     # Build and check every variant first (a compiled model compiles on its first call), then
     # time them round-robin: on a shared machine the load drifts, and interleaving gives every
@@ -74,7 +77,9 @@ def main() -> None:
         torch.set_num_threads(n_threads)
         model = copy.deepcopy(base_model)
         opt = make_opt(model)
-        run = torch.compile(model) if compiled else model
+        # Inductor writes the thread count into its C++ loops unless told to read it at run
+        # time; with `cpp.dynamic_threads` each variant runs at its own count.
+        run = torch.compile(model, options={"cpp.dynamic_threads": True}) if compiled else model
         loss = training_step(run, opt, x, y, autocast_dtype=dtype).item()
         params = [p.detach().clone() for p in model.parameters()]
         if ref_loss is None:
