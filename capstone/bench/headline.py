@@ -15,7 +15,10 @@ bits/byte (aim 1.30) within 10 minutes; slowing ends training near its budget. E
 about ten minutes; run them on a machine that nothing else uses, or the numbers measure the
 neighbours.
 
-    uv run python capstone/bench/headline.py [--conditions idle busy slowing] [--keep DIR]
+    uv run python capstone/bench/headline.py [--conditions ...] [--keep DIR] [--set KEY=VALUE]
+
+`--set` passes settings to every run (`--set train.compile=off` measures the run without
+`torch.compile`).
 """
 
 from __future__ import annotations
@@ -23,11 +26,14 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing as mp
+import os
 import shutil
 import tempfile
 import threading
 import time
 from pathlib import Path
+
+import torch
 
 from masterclass.capstone import cli
 
@@ -40,7 +46,7 @@ def _spin(stop) -> None:
             x = (x * 1_103_515_245 + 12_345) & 0xFFFFFFFF
 
 
-def _run(out: Path, busy_after: float | None) -> dict:
+def _run(out: Path, busy_after: float | None, sets: list[str]) -> dict:
     stop, proc = mp.Event(), None
 
     def start_busy():
@@ -54,9 +60,15 @@ def _run(out: Path, busy_after: float | None) -> dict:
     elif busy_after is not None:
         timer = threading.Timer(busy_after, start_busy)
         timer.start()
+    # Every condition compiles cold, as a first run on a machine does: a fresh Inductor cache
+    # on disk, and no graph left in this process by the condition before.
+    os.environ["TORCHINDUCTOR_CACHE_DIR"] = tempfile.mkdtemp(prefix="inductor-")
+    torch._dynamo.reset()
     start = time.perf_counter()
     try:
-        code = cli.main(["run", "--out", str(out), "--quiet"])
+        code = cli.main(
+            ["run", "--out", str(out), "--quiet", *(a for kv in sets for a in ("--set", kv))]
+        )
     finally:
         if timer is not None:
             timer.cancel()
@@ -80,6 +92,8 @@ def _run(out: Path, busy_after: float | None) -> dict:
         "replans": plan.get("replans"),
         "threads": plan.get("threads"),
         "precision": {"bf16": "bf16", "none": "fp32"}.get(tr.get("autocast"), tr.get("autocast")),
+        "compiled": "compiled" if tr.get("compile") else "eager",
+        "first_plan_s": history[0]["seconds_spent"] if history else None,
     }
 
 
@@ -87,17 +101,19 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--conditions", nargs="+", default=["idle", "busy", "slowing"])
     p.add_argument("--keep", type=Path, help="keep the run folders here")
+    p.add_argument("--set", action="append", default=[], help="a setting for every run")
     args = p.parse_args()
     root = args.keep or Path(tempfile.mkdtemp(prefix="headline-"))
     delays = {"idle": None, "busy": 0.0, "slowing": 60.0 + 30.0}  # corpus+tokenizer ~30 s first
     rows = {}
     for name in args.conditions:
-        rows[name] = r = _run(root / name, delays[name])
+        rows[name] = r = _run(root / name, delays[name], args.set)
         print(
             f"{name:<8} exit {r['exit']}  {r['minutes']:.2f} min  train {r['train_s']:.0f} s  "
             f"{r['bpb']:.3f} bits/byte (xz -9 {r['xz']:.3f}, beats: {r['bpb'] < r['xz']})  "
             f"{r['steps']} steps  s/step {r['first_s_per_step']:.3f} -> {r['last_s_per_step']:.3f}"
-            f"  replans {r['replans']}  threads {r['threads']}  {r['precision']}",
+            f"  replans {r['replans']}  threads {r['threads']}  {r['precision']}  {r['compiled']}"
+            f"  first plan {r['first_plan_s'] or 0:.0f} s",
             flush=True,
         )
     if "idle" in rows and "busy" in rows:

@@ -13,7 +13,15 @@ uses the loop's own loss (`training.loop`'s cross-entropy in float32) and gradie
 - `1 thread, bf16` and `1 thread, fp32`: `torch.set_num_threads(1)`, the time plan's other choice;
 - `4 heads of 32, bf16`: the default's width in four narrower heads (torch's fused CPU attention
   is slower in bf16 at head width 32);
-- `width 192, vocab 4096`: the default before `bench/preset.py` measured a smaller one, in bf16.
+- `width 192, vocab 4096`: the default before `bench/preset.py` measured a smaller one, in bf16;
+- `bf16 + torch.compile` and `1 thread, bf16 + torch.compile`: the loss (the model's forward and
+  the cross-entropy, and with it their backward) compiled by Inductor, which fuses the casts and
+  element-wise chains into C++ loops; its first step pays the compilation. The first compiled
+  variant compiles cold (a fresh Inductor cache, as on a user's first run), the second finds the
+  generated code on disk (as a second run would).
+
+Every row also prints its first step, which holds the one-time costs (allocations, oneDNN's
+kernel choices, and for the compiled rows the compilation).
 
     uv run python capstone/bench/throughput.py [--steps 12]
 """
@@ -22,33 +30,47 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
+import tempfile
 import time
+
+# A fresh Inductor cache, so the first compiled variant pays what a first run pays.
+os.environ["TORCHINDUCTOR_CACHE_DIR"] = tempfile.mkdtemp(prefix="inductor-")
 
 import torch
 
 from masterclass.capstone.config import build_config, loop_config, model_config
 from masterclass.llm import LanguageModel
-from masterclass.training.loop import _loss, clip_grad_norm, make_optimizer
+from masterclass.training.loop import (
+    _loss,
+    clip_grad_norm,
+    compiled_loss,
+    make_optimizer,
+)
 from masterclass.transformer.feedforward import ACTIVATIONS
 
-# name -> (threads: 0 for torch's count, bf16 autocast?, `--set` overrides of the default preset)
-VARIANTS: dict[str, tuple[int, bool, list[str]]] = {
-    "bf16": (0, True, []),
-    "formula activations": (0, True, []),
-    "fp32": (0, False, []),
-    "1 thread, bf16": (1, True, []),
-    "1 thread, fp32": (1, False, []),
-    "4 heads of 32, bf16": (0, True, ["model.n_heads=4"]),
+# name -> (threads: 0 for torch's count, bf16 autocast?, torch.compile?, `--set` overrides of the
+# default preset)
+VARIANTS: dict[str, tuple[int, bool, bool, list[str]]] = {
+    "bf16": (0, True, False, []),
+    "formula activations": (0, True, False, []),
+    "fp32": (0, False, False, []),
+    "1 thread, bf16": (1, True, False, []),
+    "1 thread, fp32": (1, False, False, []),
+    "4 heads of 32, bf16": (0, True, False, ["model.n_heads=4"]),
     "width 192, vocab 4096": (
         0,
         True,
+        False,
         ["model.d_model=192", "model.n_heads=6", "tokenizer.vocab_size=4096"],
     ),
+    "bf16 + torch.compile": (0, True, True, []),
+    "1 thread, bf16 + torch.compile": (1, True, True, []),
 }
 
 
-def _step_seconds(variant: str, steps: int) -> tuple[float, float]:
-    _, bf16, sets = VARIANTS[variant]
+def _step_seconds(variant: str, steps: int) -> tuple[float, float, float]:
+    _, bf16, compiled, sets = VARIANTS[variant]
     cfg = build_config(sets=sets)
     vocab = cfg.tokenizer.vocab_size
     torch.manual_seed(0)
@@ -60,6 +82,12 @@ def _step_seconds(variant: str, steps: int) -> tuple[float, float]:
     autocast = (
         (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if bf16 else contextlib.nullcontext
     )
+    loss_fn = _loss
+    if compiled:
+        # The loop's own compiled loss (`training.loop.compiled_loss`), compiled anew for each
+        # compiled variant: `reset` drops the graphs of the last.
+        torch._dynamo.reset()
+        loss_fn = compiled_loss()
     g = torch.Generator().manual_seed(0)
     walls, cpus = [], []
     for _ in range(steps):
@@ -67,15 +95,16 @@ def _step_seconds(variant: str, steps: int) -> tuple[float, float]:
         t0, c0 = time.perf_counter(), time.process_time()
         opt.zero_grad(set_to_none=True)
         with autocast():
-            loss = _loss(model, w[:, :-1], w[:, 1:])
+            loss = loss_fn(model, w[:, :-1], w[:, 1:])
         loss.backward()
         float(clip_grad_norm(model.parameters(), 1.0))
         opt.step()
         walls.append(time.perf_counter() - t0)
         cpus.append(time.process_time() - c0)
-    # The first steps allocate and let oneDNN pick its kernels: medians of the rest.
+    # The first steps allocate and let oneDNN pick its kernels (and compile): medians of the rest.
+    first = walls[0]
     walls, cpus = sorted(walls[3:]), sorted(cpus[3:])
-    return walls[len(walls) // 2], cpus[len(cpus) // 2]
+    return walls[len(walls) // 2], cpus[len(cpus) // 2], first
 
 
 def main() -> None:
@@ -84,15 +113,16 @@ def main() -> None:
     args = p.parse_args()
     threads = torch.get_num_threads()
     rows = {}
-    for variant, (n, _, _) in VARIANTS.items():
+    for variant, (n, _, _, _) in VARIANTS.items():
         torch.set_num_threads(n or threads)
         rows[variant] = _step_seconds(variant, args.steps)
     torch.set_num_threads(threads)
-    wall0, cpu0 = rows["bf16"]
-    print(f"threads {threads}; seconds per step (wall, cpu) and ratio to bf16")
-    for variant, (wall, cpu) in rows.items():
+    wall0, cpu0, _ = rows["bf16"]
+    print(f"threads {threads}; seconds per step (wall, cpu) and ratio to bf16; the first step")
+    for variant, (wall, cpu, first) in rows.items():
         print(
-            f"{variant:<22} wall {wall:.3f} s ({wall / wall0:.2f}x)  cpu {cpu:.3f} s ({cpu / cpu0:.2f}x)"
+            f"{variant:<30} wall {wall:.3f} s ({wall / wall0:.2f}x)  cpu {cpu:.3f} s"
+            f" ({cpu / cpu0:.2f}x)  first {first:5.1f} s"
         )
 
 

@@ -343,6 +343,9 @@ CASES: dict[str, Case] = {
     "unknown schedule": Case(
         _sets("train.schedule='linear'"), 2, "schedule must be 'cosine' or 'wsd'", _no_run_folder
     ),
+    "unknown compile setting": Case(
+        _sets("train.compile='yes'"), 2, "train.compile must be auto, on or off", _no_run_folder
+    ),
     "decay fraction zero": Case(
         _sets("train.decay_fraction=0"), 2, "decay_fraction must be in (0, 1]", _no_run_folder
     ),

@@ -99,6 +99,7 @@ def test_toml_file_can_set_every_field(tmp_path):
             "parallel": "fsdp",
             "optimizer": "adamw",
             "threads": 3,
+            "compile": "off",
         },
         "evaluate": {
             "max_tokens": 99,

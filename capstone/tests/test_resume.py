@@ -104,10 +104,12 @@ def _log_rows(run):
 
 def _assert_equals_a_fixed_run(run, plan, base, tmp_path):
     # The reference: a run told the decided schedule up front (the tiny preset's 30 steps, no
-    # budget) with the plan's thread count. Bitwise the same weights; returns its folder.
+    # budget) with the plan's thread count and compilation. Bitwise the same weights; returns
+    # its folder.
     fixed = tmp_path / "fixed"
     threads = f"train.threads={plan['threads']}"
-    assert cli.main(["run", "--out", str(fixed), *base, "--set", threads]) == 0
+    compiled = f"train.compile={'on' if plan['compile'] else 'off'}"
+    assert cli.main(["run", "--out", str(fixed), *base, "--set", threads, "--set", compiled]) == 0
     a, b = _weights(run), _weights(fixed)
     for name in a:
         assert torch.equal(a[name], b[name]), name
@@ -126,6 +128,9 @@ def test_time_budget_replans_and_trains_the_schedule_it_decided(tmp_path, monkey
     # Tiny steps take milliseconds, so a noisy machine could trigger an early stop for a re-plan;
     # this test is about the planned stops (the early one has its own test below).
     monkeypatch.setattr(train_stage, "_drifted", lambda stamps, expected: False)
+    # For the same reason the re-plan must not find the speed moved: it would time the thread
+    # counts again and might switch, and a fixed run cannot repeat a switch in the middle.
+    monkeypatch.setattr(train_stage, "_moved", lambda measured, expected: False)
     assert cli.main(["run", "--out", str(budget), *base, "--set", "train.time_budget_s=600"]) == 0
     plan = json.loads((budget / "train" / "schedule.json").read_text())
     assert plan["final"] and plan["steps"] == 30 and plan["decay_steps"] == 6
@@ -135,6 +140,10 @@ def test_time_budget_replans_and_trains_the_schedule_it_decided(tmp_path, monkey
     timings = {int(n): s for n, s in plan["thread_timings"].items()}
     assert plan["threads"] == min(timings, key=timings.get)
     assert set(timings) == ({torch.get_num_threads(), 1})
+    # So is the compilation: a 600 s budget is long enough for "auto" to time a compiled step.
+    assert set(plan["compile_timings"]) == {"eager", "compiled"}
+    chosen = min(plan["compile_timings"], key=plan["compile_timings"].get)
+    assert plan["compile"] == (chosen == "compiled")
     fixed = _assert_equals_a_fixed_run(budget, plan, base, tmp_path)
     assert _log_rows(budget) == _log_rows(fixed)
     metrics = json.loads((budget / "train" / "metrics.json").read_text())
@@ -298,6 +307,52 @@ def test_planner_times_bf16_and_fp32_and_keeps_the_faster(monkeypatch):
     )
     plan = train_stage._first_plan(fixed, tc, model, None, eval_for)
     assert [s[:2] for s in seen] == [(1, "bf16"), (2, "bf16")] and plan["autocast"] == "bf16"
+
+
+def test_planner_times_a_compiled_step_where_it_can_pay(monkeypatch):
+    # "auto" with a budget of two minutes or more: after the thread counts (and the precision),
+    # the compiled loss is timed at the winning count, racing the eager time, and kept when
+    # faster. A shorter budget, "off", or "on" (every candidate compiled) time no extra
+    # candidate; a compilation that fails leaves the run eager and says why.
+    from masterclass.capstone.config import build_config, loop_config
+
+    seen = []
+
+    def fake_time_steps(model, batcher_factory, tc, beat=None):
+        seen.append((torch.get_num_threads(), tc.compile, beat))
+        return (0.8 if tc.compile else 1.0) * (1.5 if seen[-1][0] == 1 else 1)
+
+    monkeypatch.setattr(train_stage, "_time_steps", fake_time_steps)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
+    monkeypatch.setattr(train_stage, "num_threads", lambda n: _Threads(n))
+
+    def plan_for(*sets):
+        seen.clear()
+        cfg = build_config(preset_name="tiny", sets=["train.precision=fp32", *sets])
+        tc = loop_config(cfg)
+        return train_stage._first_plan(
+            cfg, tc, torch.nn.Linear(2, 2), None, lambda a: lambda m: None
+        ), tc
+
+    plan, tc = plan_for("train.time_budget_s=480")
+    assert seen == [(1, False, None), (2, False, 1.5), (2, True, 1.0)]
+    assert plan["compile"] is True and plan["compile_timings"] == {"eager": 1.0, "compiled": 0.8}
+    assert plan["seconds_per_step"] == 0.8 and train_stage._planned(tc, plan).compile
+    for sets in (["train.time_budget_s=100"], ["train.time_budget_s=480", "train.compile=off"]):
+        plan, _ = plan_for(*sets)
+        assert [s[1] for s in seen] == [False, False] and plan["compile"] is False, sets
+    plan, tc = plan_for("train.time_budget_s=480", "train.compile=on")
+    assert [s[1] for s in seen] == [True, True] and plan["compile"] is True and tc.compile
+
+    def no_compiler(model, batcher_factory, tc, beat=None):
+        if tc.compile:
+            raise RuntimeError("InductorError: no working C++ compiler found\ndetails")
+        return 1.0
+
+    monkeypatch.setattr(train_stage, "_time_steps", no_compiler)
+    plan, _ = plan_for("train.time_budget_s=480")
+    assert plan["compile"] is False and plan["compile_timings"] == {"eager": 1.0}
+    assert plan["compile_error"] == "RuntimeError: InductorError: no working C++ compiler found"
 
 
 class _Threads:

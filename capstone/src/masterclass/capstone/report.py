@@ -295,7 +295,8 @@ REFERENCE_SECONDS_PER_STEP = 0.52
 
 
 def _choices_clause(plan: dict[str, Any]) -> str:
-    # Which thread count and precision the planner chose, from the last timings it took.
+    # Which thread count, precision and compilation the planner chose, from the last timings it
+    # took.
     clauses = []
     timings = plan.get("thread_timings") or {}
     if len(timings) >= 2:
@@ -310,6 +311,13 @@ def _choices_clause(plan: dict[str, Any]) -> str:
         name = {"bf16": "bf16", "none": "fp32"}
         timed = ", ".join(f"{name[a]} {s:.3f} s/step" for a, s in precisions.items())
         clauses.append(f"in {name[plan['autocast']]}, the faster when timed ({timed})")
+    compiled = plan.get("compile_timings") or {}
+    if len(compiled) >= 2:
+        timed = ", ".join(f"{k} {s:.3f} s/step" for k, s in compiled.items())
+        chosen = "compiled" if plan["compile"] else "eager"
+        clauses.append(f"{chosen}, the faster when timed ({timed})")
+    if plan.get("compile_error"):
+        clauses.append(f"eager, because torch.compile failed ({plan['compile_error']})")
     return "".join(f"; {c}" for c in clauses)
 
 
@@ -416,6 +424,7 @@ def _training_section(m: dict[str, Any], has_plots: bool) -> str:
         ["tokens per step", t["tokens_per_step"]],
         ["tokens seen", t["steps"] * t["tokens_per_step"]],
         ["precision", "bf16 autocast" if t["autocast"] == "bf16" else "fp32"],
+        ["loss compiled (torch.compile)", "yes" if t.get("compile") else "no"],
         ["final train loss (nats/token)", t["final_train_loss"]],
         ["final held-out loss (nats/token)", t["final_eval_loss"]],
         ["resumed from step", t["resumed_from"]],

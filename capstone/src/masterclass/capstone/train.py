@@ -15,7 +15,8 @@ The model of the previous chapter is trained by `training`'s pretraining loop
 - **gradient clipping** to global norm `clip_norm`, **gradient accumulation** over `grad_accum`
   micro-batches, and **bf16 autocast** where it helps (`precision = "auto"`: on a GPU, and on a CPU
   with bf16 instructions for models of width ≥ 128 when the time plan measures bf16 faster than
-  fp32 there; tiny models stay fp32);
+  fp32 there; tiny models stay fp32), and **`torch.compile`** of the loss where the time plan
+  measures it faster (`compile = "auto"`; `training.loop.compiled_loss`);
 - **evaluation**: every `eval_every` steps, the loss on the first `eval_batches` batches of held-out
   windows (the same ones each time, so the curve is comparable), one log line each;
 - **checkpoints** every `checkpoint_every` steps, atomic, with weights (safetensors), optimizer, RNG,
@@ -62,7 +63,8 @@ printing its figures against a reference taken in the same run:
 |---|---|---|
 | width 128 in two heads of 64 and a 2,048-token vocabulary (was 192, six heads, 4,096) | a step about 2x shorter (1.8x and 2.1x in two runs), so more tokens in the budget | `bench/preset.py`, `bench/results/preset.txt`; `bench/throughput.py` |
 | torch's fused SiLU in the FFN (the same function as Module 3's formula) | a shorter step | `bench/throughput.py` (`formula activations`) |
-| bf16 autocast where it times faster, timed at the thread count that won (AMX on this chip) | a one-thread step 1.23-1.24x shorter | `bench/throughput.py` (`1 thread, bf16` vs `1 thread, fp32`) |
+| bf16 autocast where it times faster, timed at the thread count that won (AMX on this chip) | a one-thread step 1.23-1.24x shorter (on an AMD EPYC, 1.63x) | `bench/throughput.py` (`1 thread, bf16` vs `1 thread, fp32`) |
+| `torch.compile` of the loss where it times faster, at the winning count and precision | a step 1.47x and 1.54x shorter with two threads, 1.49x and 1.12x with one (two runs), after a compilation of 35-41 s (5-6 s with Inductor's cache warm); the default run's held-out bits per byte 1.156 instead of 1.209 with a busy core, 1.061 instead of 1.115 idle | `bench/throughput.py` (`bf16 + torch.compile` vs `bf16`), `bench/headline.py --set train.compile=off`, `bench/results/headline.txt` |
 | Muon for the hidden matrices | a lower loss at the same steps | `bench/optimizer.py`, `bench/results/optimizer.txt` |
 | one intra-op thread when it times faster (a busy core) | a busy machine's step stays near idle's | `bench/throughput.py` (`1 thread`), `bench/headline.py` (`busy`) |
 | a timing race (a losing candidate stops after four steps) and one timed evaluation | more of the budget left for training | `bench/headline.py` (the plans' timings) |
@@ -149,6 +151,7 @@ def heldout_batches(
 #    timed in turn as a race: one whose *fastest* counted step is already slower than the best
 #    median so far by a quarter stops there, so a loser costs four steps instead of eight. Then
 #    one held-out evaluation is timed, for the winner only ($e$ seconds).
+#    Candidates, in order: the thread counts, the precisions, compilation (each below).
 # 2. **Plan.** With $S$ seconds spent and $n$ steps done, the budget $B$ buys
 #    $$ N = n + \Bigl\lfloor \frac{B - S}{s + e / \text{eval\_every}} \Bigr\rfloor $$
 #    steps in all (capped by `train.steps`). A warmup-stable-decay schedule decays over the last
@@ -188,6 +191,19 @@ def heldout_batches(
 # (`train.threads = n` fixes the count instead). The count is part of the plan, because the
 # order in which threads add up partial sums can change the last bits of a result.
 #
+# **Compilation.** `torch.compile` of the loss (`training.loop.compiled_loss`) fuses what lies
+# between the matrix products: the bf16 casts, RMSNorm, RoPE and SwiGLU's element-wise work, the
+# float32 log-softmax. On the default model it shortened a bf16 step by 1.47x and 1.54x with two
+# threads and by 1.49x and 1.12x with one (two runs), but the first step pays the compilation,
+# 35-41 s on a 2-core machine with a cold cache and 5-6 s when Inductor finds its generated code
+# on disk from an earlier run (`bench/results/throughput.txt`). So with `compile = "auto"` and a budget of at least two
+# minutes, step 1 finally times the compiled loss at the winning thread count and precision,
+# racing the eager time; its compilation falls in the steps the timing skips, and the copy it
+# times on shares its graph with the real model, so a win costs nothing more. A compilation
+# that fails (no C++ compiler on the machine) leaves the run eager, and the report says why.
+# The choice is part of the plan: compiled and eager weights differ in the last bits, and a
+# resumed run compiles again.
+#
 # Each decision (the plan, with its measurements) is written to `train/schedule.json` and stored
 # in every checkpoint; a resumed run reads it and continues the same schedule, so it stays bitwise
 # equal to an uninterrupted run that made the same decisions. Two fresh runs on machines of
@@ -213,6 +229,11 @@ _RETIME_FACTOR = 1.25
 _DRIFT_WINDOW = 8
 # A re-plan is not worth a stop when the decay would start within this many steps anyway.
 _MIN_GAP_STEPS = 20
+# The shortest budget for which "auto" times a compiled step: a cold compilation of the default
+# model took 22-41 s on a 2-core machine (`bench/results/throughput.txt`), and the first plan
+# with it 58 s with one core busy (`bench/results/headline.txt`), which a shorter run cannot win
+# back at a step about 1.4x shorter.
+_COMPILE_MIN_BUDGET_S = 120.0
 
 
 def read_schedule(out: Path) -> dict[str, Any]:
@@ -304,6 +325,19 @@ def _precision_choices(cfg: RunConfig, tc: TrainConfig, model) -> list[str]:
     return [tc.autocast]
 
 
+def _compile_candidate(cfg: RunConfig, tc: TrainConfig) -> bool:
+    # "auto" times a compiled step only where it can pay for its compilation: a budget of at
+    # least `_COMPILE_MIN_BUDGET_S`, one process (data-parallel ranks must train alike, and a
+    # rank that compiled would wait for one that did not), and a loop not compiled already.
+    single = int(os.environ.get("WORLD_SIZE", "1")) == 1
+    return (
+        cfg.train.compile == "auto"
+        and not tc.compile
+        and single
+        and cfg.train.time_budget_s >= _COMPILE_MIN_BUDGET_S
+    )
+
+
 def _thread_choices(cfg: RunConfig, most: int) -> list[int]:
     # One fixed count, or one thread and torch's count, one first: on a busy machine torch's
     # count is the slow one, and a race loses least time when the slow candidate comes second.
@@ -363,12 +397,14 @@ def _first_plan(cfg: RunConfig, tc: TrainConfig, model, batcher_factory, eval_fo
     start = time.perf_counter()
     most = torch.get_num_threads()
     # The thread counts first, in the first precision (bf16 where there is a choice); then the
-    # other precision at the winning count. Every candidate after the first races the fastest
-    # so far; the evaluation is timed once, for the winner.
+    # other precision at the winning count; then, where it may pay, the compiled loss at the
+    # winning count and precision. Every candidate after the first races the fastest so far;
+    # the evaluation is timed once, for the winner.
     precisions = _precision_choices(cfg, tc, model)
     first = dataclasses.replace(tc, autocast=precisions[0])
     threads, timings = _time_threads(model, batcher_factory, first, _thread_choices(cfg, most))
     by_precision = {precisions[0]: timings[threads]}
+    compile_error = None
     with num_threads(threads):
         for autocast in precisions[1:]:
             timed = dataclasses.replace(tc, autocast=autocast)
@@ -376,9 +412,19 @@ def _first_plan(cfg: RunConfig, tc: TrainConfig, model, batcher_factory, eval_fo
                 model, batcher_factory, timed, min(by_precision.values())
             )
         autocast = min(by_precision, key=by_precision.__getitem__)
+        by_compile = {tc.compile: by_precision[autocast]}
+        if _compile_candidate(cfg, tc):
+            timed = dataclasses.replace(tc, autocast=autocast, compile=True)
+            try:
+                by_compile[True] = _time_steps(model, batcher_factory, timed, by_compile[False])
+            except Exception as e:
+                # No C++ compiler, an operator Inductor cannot lower, ...: the run trains
+                # eagerly, and the plan (and the report) says why.
+                compile_error = f"{type(e).__name__}: {(str(e).strip().splitlines() or [''])[0]}"
+        compiled = min(by_compile, key=by_compile.__getitem__)
         per_eval = _time_eval(model, eval_for(autocast))
-    tc = dataclasses.replace(tc, autocast=autocast)
-    per_step = by_precision[autocast]
+    tc = dataclasses.replace(tc, autocast=autocast, compile=compiled)
+    per_step = by_compile[compiled]
     plan = {
         "budget_s": cfg.train.time_budget_s,
         "schedule": cfg.train.schedule,
@@ -390,9 +436,13 @@ def _first_plan(cfg: RunConfig, tc: TrainConfig, model, batcher_factory, eval_fo
         "thread_timings": {str(n): t for n, t in timings.items()},
         "autocast": autocast,
         "precision_timings": by_precision,
+        "compile": compiled,
+        "compile_timings": {"compiled" if c else "eager": t for c, t in by_compile.items()},
         "replans": 0,
         "history": [],
     }
+    if compile_error:
+        plan["compile_error"] = compile_error
     _decide(cfg, plan, 0, time.perf_counter() - start, per_step)
     plan["warmup"] = min(tc.warmup, plan["steps"] // 5)
     # A short plan (a slow machine) shortens the warmup to a fifth of the steps; decide again
@@ -408,6 +458,7 @@ def _planned(tc: TrainConfig, plan: dict[str, Any]) -> TrainConfig:
         steps=plan["steps"],
         warmup=min(plan["warmup"], plan["steps"] - 1),
         autocast=plan["autocast"],
+        compile=plan["compile"],
         meta={**tc.meta, "time_plan": plan},
         **schedule,
     )
@@ -445,7 +496,8 @@ def _train_on_budget(cfg, tc, out, model, batcher, batcher_factory, eval_for, pr
     plan.setdefault("threads", torch.get_num_threads())
     plan.setdefault("max_threads", plan["threads"])
     plan.setdefault("autocast", tc.autocast)
-    tc = dataclasses.replace(tc, autocast=plan["autocast"])
+    plan.setdefault("compile", tc.compile)
+    tc = dataclasses.replace(tc, autocast=plan["autocast"], compile=plan["compile"])
     eval_fn = eval_for(plan["autocast"])
     single = int(os.environ.get("WORLD_SIZE", "1")) == 1
 
@@ -635,6 +687,8 @@ def run_train(
         plan = {}
     # The stage's metrics: what was trained, how the plan decided, and the final losses.
     result = results[-1]
+    if plan.get("compile_error"):
+        log(f"train: torch.compile failed, so the run trained eagerly ({plan['compile_error']})")
     if rank == 0:
         save_trained(model, out)
     return {
@@ -654,6 +708,7 @@ def run_train(
         "seconds_this_call": round(sum(r.elapsed_s for r in results), 3),
         "schedule": cfg.train.schedule,
         "autocast": plan.get("autocast", tc.autocast),
+        "compile": plan.get("compile", tc.compile),
         "world_size": world_size,
         "device": device,
         "model": describe(model),

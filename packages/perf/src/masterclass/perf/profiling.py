@@ -36,6 +36,16 @@ after checking each variant's loss and parameters against the plain step:
 
 Results on this machine are in `bench/results/profile_step.txt`, measured, never typed here.
 
+**What the capstone took from it.** The changes interact, so the combinations are timed too:
+bf16 autocast together with `torch.compile` (the compiled graph fuses the casts that autocast
+adds around every matrix product), at one thread and at all of them. The capstone's training
+stage (`masterclass.capstone.train`, "Compilation") times exactly these candidates on its own
+first steps and keeps the fastest, because which one wins depends on the chip and on how busy
+it is. Two details matter once a compiled step is used for real training rather than timed:
+Inductor writes the compiling process's thread count into its C++ loops unless
+`cpp.dynamic_threads` is set, and its own embedding backward adds with atomic operations, so two
+runs on two threads part in the last bits; `training.loop.compiled_loss` handles both.
+
 References: Kaplan et al., 2020, [Scaling Laws for Neural Language
 Models](https://arxiv.org/abs/2001.08361); PyTorch, [Profiler
 recipe](https://pytorch.org/tutorials/recipes/recipes/profiler_recipe.html); Ansel et al., 2024,

@@ -32,6 +32,11 @@ update, repeat. Everything else in this file is what makes that loop *production
    every weight, gradient and optimizer moment (`masterclass.infra.sharding`, ZeRO-3); the
    update is the same, and a checkpoint still holds the whole model, so nothing downstream
    knows how it was trained.
+11. **Compilation.** With `compile=True` the loss (the model's forward and the cross-entropy) is
+   compiled by `torch.compile` (`compiled_loss`), and with it their backward: Inductor fuses the
+   element-wise chains and the bf16 casts between the matrix products into generated loops.
+   The first step pays the compilation; later ones are shorter (Module 4's profiling chapter,
+   `masterclass.perf.profiling`, measures by how much).
 
 The optimizer is `masterclass.training.optim.AdamW` (Module 1's AdamW step) with weight decay on
 matrices only, or with `optimizer="muon"` `masterclass.training.optim.Muon`: orthogonalised
@@ -58,8 +63,8 @@ it and does not otherwise know which one runs.
 
 Left out: ZeRO-1/2 (optimizer or gradient sharding alone: `masterclass.infra.ZeroOptimizer`),
 one FSDP unit per block with prefetching (here the whole model is one unit), sharded checkpoints
-(`masterclass.infra.sharded_checkpoint`), activation checkpointing, `torch.compile`, and
-float16 loss scaling.
+(`masterclass.infra.sharded_checkpoint`), activation checkpointing, compiling the optimizer's
+step, and float16 loss scaling.
 
 ## Exercises
 
@@ -79,6 +84,7 @@ float16 loss scaling.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import math
 import os
@@ -129,6 +135,7 @@ __all__ = [
     "TrainConfig",
     "TrainResult",
     "clip_grad_norm",
+    "compiled_loss",
     "evaluate_loss",
     "train",
 ]
@@ -171,6 +178,10 @@ class TrainConfig:
     keep_checkpoints: int = 2
     # "bf16" for bfloat16 autocast of the forward pass, "none" for full float32.
     autocast: str = "none"
+    # Compile the loss with `torch.compile` (`compiled_loss`). The weights then differ from an
+    # eager run's in the last bits (fused loops add in another order); a resumed run compiles
+    # the same code again and stays bitwise equal to an uninterrupted compiled one.
+    compile: bool = False
     # Seed of the training RNG (dropout); the data order is the batcher's own seed.
     seed: int = 0
     # Write a metrics line every this many steps.
@@ -215,6 +226,9 @@ class TrainConfig:
             )
         if self.optimizer not in ("adamw", "muon"):
             raise ValueError(f"optimizer must be 'adamw' or 'muon', got {self.optimizer!r}")
+        if self.compile and self.parallel == "fsdp":
+            # FSDP swaps whole weights in and out of the parameters around every forward.
+            raise ValueError("compile=True is supported with parallel='ddp' only")
         if self.optimizer == "muon" and self.parallel == "fsdp":
             # Muon orthogonalises whole matrices; an FSDP rank holds only some rows of each.
             raise ValueError("optimizer='muon' needs whole matrices: use parallel='ddp' with it")
@@ -298,6 +312,55 @@ def _loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         # The softmax over V is computed in float32: bf16's 8-bit mantissa loses small probabilities.
         logits = logits.float()
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+
+
+# ## Compilation
+#
+# `torch.compile` runs `_loss` once under TorchDynamo, which records the operators it calls as a
+# graph; AOTAutograd derives the backward graph from it, and Inductor writes both as fused C++
+# (OpenMP) loops on a CPU, or Triton kernels on a GPU, around the library's matrix products.
+# Dynamo keeps the compiled graphs on the function, each with guards (shapes, dtypes, autocast,
+# grad mode, the model's structure) that decide when it applies, so ONE compiled function serves
+# the whole process: a copy of the model with the same shapes reuses the graph the first one
+# compiled, and a second `train` call compiles nothing. Evaluation calls the eager `_loss` (under
+# `no_grad` a compiled one would compile a second, forward-only graph for a few calls).
+# `dynamic=False`: the windows always have one shape. `cpp.dynamic_threads`: the generated loops
+# read the thread count when they run, instead of having the compiling process's count written
+# into them, so `torch.set_num_threads` still applies after compilation.
+#
+# **Determinism.** Before lowering, Inductor decomposes the embedding's backward (add each
+# position's gradient into its token's row) into an indexed accumulation, which it writes as a
+# parallel loop of atomic additions: with two threads the rows' sums come out in a different
+# order from run to run (measured: three repeats of one step gave three different `tok_emb`
+# gradients, and nothing else differed). torch's own CPU kernel for it is ordered. So the
+# backend below is Inductor with that one decomposition left out of its table: the operator
+# reaches Inductor whole and runs as torch's kernel, and a resumed compiled run stays bitwise
+# equal to an uninterrupted one. (`torch.use_deterministic_algorithms(True)` would also do it,
+# but globally, and it made the compiled step of the default model 1.2x slower here.)
+def _inductor_with_ordered_embedding_backward(graph, example_inputs):
+    # `compile_fx` is the function `torch.compile`'s "inductor" backend calls; its
+    # `decompositions` argument replaces the table it would choose.
+    from torch._inductor.compile_fx import compile_fx
+    from torch._inductor.decomposition import select_decomp_table
+
+    embedding_backward = torch.ops.aten.embedding_dense_backward
+    table = {
+        op: fn
+        for op, fn in select_decomp_table().items()
+        if getattr(op, "overloadpacket", None) is not embedding_backward
+    }
+    return compile_fx(
+        graph,
+        example_inputs,
+        config_patches={"cpp.dynamic_threads": True},
+        decompositions=table,
+    )
+
+
+@functools.cache
+def compiled_loss() -> Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]:
+    """The next-token loss `(model, x, y) -> loss` compiled by `torch.compile` (one per process)."""
+    return torch.compile(_loss, dynamic=False, backend=_inductor_with_ordered_embedding_backward)
 
 
 # ## Held-out evaluation
@@ -480,13 +543,14 @@ def _restore_or_start(run: _Run, resume: bool) -> None:
 # one micro-batch's activations are in memory at a time.
 def _accumulate(run: _Run) -> torch.Tensor:
     c, device = run.config, run.device
+    loss_fn = compiled_loss() if c.compile else _loss
     run.optimizer.zero_grad(set_to_none=True)
     loss_sum = torch.zeros((), device=device, dtype=torch.float64)
     for _ in range(c.grad_accum):
         x, y = run.batcher.next_batch()  # (B, T), (B, T)
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
         with _autocast(c.autocast, device):
-            loss = _loss(run.model, x, y)
+            loss = loss_fn(run.model, x, y)
         (loss / c.grad_accum).backward()
         loss_sum += loss.detach()
         run.window_tokens += y.numel() * run.ctx.world_size
