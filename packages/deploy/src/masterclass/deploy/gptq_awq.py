@@ -64,7 +64,7 @@ al., *SmoothQuant* (2022), https://arxiv.org/abs/2211.10438; Frantar & Alistarh,
 Compression* (2022), https://arxiv.org/abs/2208.11580.
 
 On a trained capstone model (the default preset's run), `bench/quant_methods.py` tables every
-method's bits per weight, size, perplexity against fp32 and forward time, per row and with groups
+method's bits per weight, size, perplexity against fp32 and forward time, in groups of 128 and
 of 64; its outputs are `bench/results/quant_methods.txt` and `bench/results/quant_methods_g64.txt`,
 each with the command that made it on its first line.
 
