@@ -160,8 +160,8 @@ class TrainingConfig:
     threads: int = 0
     # Capstone only: torch.compile of the loss. "auto": under a time budget of at least two
     # minutes on one process, the time plan times a compiled step against the eager one and
-    # trains with the faster (a first compilation took 16-58 s on a 2-core machine); "on" or "off"
-    # fix it.
+    # trains with the faster (the first plan, compilation included, took 16-58 s on a 2-core
+    # machine: bench/results/headline.txt); "on" or "off" fix it.
     compile: str = "auto"
 
 

@@ -331,12 +331,14 @@ def _loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 # **Determinism.** Before lowering, Inductor decomposes the embedding's backward (add each
 # position's gradient into its token's row) into an indexed accumulation, which it writes as a
 # parallel loop of atomic additions: with two threads the rows' sums come out in a different
-# order from run to run (measured: three repeats of one step gave three different `tok_emb`
-# gradients, and nothing else differed). torch's own CPU kernel for it is ordered. So the
+# order from run to run (measured: three repeats of one step each gave a `tok_emb` gradient
+# different from the first one's, and no other gradient differed). torch's own CPU kernel for it is ordered. So the
 # backend below is Inductor with that one decomposition left out of its table: the operator
 # reaches Inductor whole and runs as torch's kernel, and a resumed compiled run stays bitwise
 # equal to an uninterrupted one. (`torch.use_deterministic_algorithms(True)` would also do it,
-# but globally, and it made the compiled step of the default model 1.2x slower here.)
+# but globally, and Inductor then falls back to an ordered index_put that was slower: the
+# default model's compiled step took 0.160 s with two threads and 0.296 s with one, where the
+# eager step took 0.197 and 0.284 in that run; `capstone/bench/results/throughput.txt`.)
 def _inductor_with_ordered_embedding_backward(graph, example_inputs):
     # `compile_fx` is the function `torch.compile`'s "inductor" backend calls; its
     # `decompositions` argument replaces the table it would choose.
