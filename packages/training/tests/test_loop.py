@@ -493,3 +493,18 @@ def test_compiled_loss_tracks_eager_and_resumes_bitwise(shards, tmp_path):
         assert torch.equal(p, q), name
     with pytest.raises(ValueError, match="compile"):
         _config(compile=True, parallel="fsdp", optimizer="adamw")
+
+
+def test_ordered_embedding_backward_operator_is_torchs_kernel():
+    # `compiled_loss` hands the embedding's backward to Inductor as this custom operator; it
+    # must be torch's CPU kernel exactly (reference: the gradient autograd gives `F.embedding`),
+    # and a well-formed operator (`torch.library.opcheck`: schema, fake tensor, dispatch).
+    torch.manual_seed(0)
+    weight = torch.randn(64, 16, requires_grad=True)
+    indices = torch.randint(0, 64, (8, 32))
+    grad_output = torch.randn(8, 32, 16)
+    F.embedding(indices, weight).backward(grad_output)
+    op = torch.ops.masterclass.ordered_embedding_backward.default
+    args = (grad_output, indices, 64, -1, False)
+    assert torch.equal(op(*args), weight.grad)
+    torch.library.opcheck(op, args)

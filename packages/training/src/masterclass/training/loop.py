@@ -333,12 +333,35 @@ def _loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 # parallel loop of atomic additions: with two threads the rows' sums come out in a different
 # order from run to run (measured: three repeats of one step each gave a `tok_emb` gradient
 # different from the first one's, and no other gradient differed). torch's own CPU kernel for it is ordered. So the
-# backend below is Inductor with that one decomposition left out of its table: the operator
-# reaches Inductor whole and runs as torch's kernel, and a resumed compiled run stays bitwise
-# equal to an uninterrupted one. (`torch.use_deterministic_algorithms(True)` would also do it,
+# backend below is Inductor with that one decomposition replaced: the embedding's backward becomes
+# a call of `masterclass::ordered_embedding_backward`, a custom operator (`torch.library`, the
+# same mechanism as the SwiGLU kernel's operator in Module 4) whose body is torch's kernel.
+# Inductor cannot see inside a custom operator, so it calls it as it is, and a resumed compiled
+# run stays bitwise equal to an uninterrupted one. (Simply deleting the decomposition from the
+# table is not enough: Inductor then lowers the bare operator by a fallback that its own checks
+# reject when the environment variable `CI` is set, as it is on CI machines.
+# `torch.use_deterministic_algorithms(True)` would also do it,
 # but globally, and Inductor then falls back to an ordered index_put that was slower: the
 # default model's compiled step took 0.160 s with two threads and 0.296 s with one, where the
 # eager step took 0.197 and 0.284 in that run; `capstone/bench/results/throughput.txt`.)
+@torch.library.custom_op("masterclass::ordered_embedding_backward", mutates_args=())
+def _ordered_embedding_backward(
+    grad_output: torch.Tensor,
+    indices: torch.Tensor,
+    num_weights: int,
+    padding_idx: int,
+    scale_grad_by_freq: bool,
+) -> torch.Tensor:
+    return torch.ops.aten.embedding_dense_backward.default(
+        grad_output, indices, num_weights, padding_idx, scale_grad_by_freq
+    )
+
+
+@_ordered_embedding_backward.register_fake
+def _(grad_output, indices, num_weights, padding_idx, scale_grad_by_freq):
+    return grad_output.new_empty((num_weights, grad_output.shape[-1]))
+
+
 def _inductor_with_ordered_embedding_backward(graph, example_inputs):
     # `compile_fx` is the function `torch.compile`'s "inductor" backend calls; its
     # `decompositions` argument replaces the table it would choose.
@@ -351,6 +374,7 @@ def _inductor_with_ordered_embedding_backward(graph, example_inputs):
         for op, fn in select_decomp_table().items()
         if getattr(op, "overloadpacket", None) is not embedding_backward
     }
+    table[embedding_backward.default] = torch.ops.masterclass.ordered_embedding_backward.default
     return compile_fx(
         graph,
         example_inputs,
