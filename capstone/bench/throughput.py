@@ -18,12 +18,17 @@ uses the loop's own loss (`training.loop`'s cross-entropy in float32) and gradie
   the cross-entropy, and with it their backward) compiled by Inductor, which fuses the casts and
   element-wise chains into C++ loops; its first step pays the compilation. The first compiled
   variant compiles cold (a fresh Inductor cache, as on a user's first run), the second finds the
-  generated code on disk (as a second run would).
+  generated code on disk (as a second run would);
+- `fp32 + torch.compile` and `1 thread, fp32 + torch.compile`: the same without autocast, what
+  the capstone trains with on a CPU without bf16 instructions (most laptops' AVX2), where every
+  bf16 row is some twenty times slower: there, time only the fp32 rows with `--variants`.
 
 Every row also prints its first step, which holds the one-time costs (allocations, oneDNN's
 kernel choices, and for the compiled rows the compilation).
 
-    uv run python capstone/bench/throughput.py [--steps 12]
+    uv run python capstone/bench/throughput.py [--steps 12] [--variants NAME ...]
+
+Ratios are to the first variant timed (`bf16` by default).
 """
 
 from __future__ import annotations
@@ -66,6 +71,8 @@ VARIANTS: dict[str, tuple[int, bool, bool, list[str]]] = {
     ),
     "bf16 + torch.compile": (0, True, True, []),
     "1 thread, bf16 + torch.compile": (1, True, True, []),
+    "fp32 + torch.compile": (0, False, True, []),
+    "1 thread, fp32 + torch.compile": (1, False, True, []),
 }
 
 
@@ -110,15 +117,26 @@ def _step_seconds(variant: str, steps: int) -> tuple[float, float, float]:
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--steps", type=int, default=12)
+    p.add_argument(
+        "--variants",
+        nargs="+",
+        choices=list(VARIANTS),
+        default=[v for v in VARIANTS if not v.startswith(("fp32 +", "1 thread, fp32 +"))],
+        metavar="NAME",
+        help="rows to time, in this order: " + ", ".join(map(repr, VARIANTS)),
+    )
     args = p.parse_args()
     threads = torch.get_num_threads()
     rows = {}
-    for variant, (n, _, _, _) in VARIANTS.items():
-        torch.set_num_threads(n or threads)
+    for variant in args.variants:
+        torch.set_num_threads(VARIANTS[variant][0] or threads)
         rows[variant] = _step_seconds(variant, args.steps)
     torch.set_num_threads(threads)
-    wall0, cpu0, _ = rows["bf16"]
-    print(f"threads {threads}; seconds per step (wall, cpu) and ratio to bf16; the first step")
+    wall0, cpu0, _ = rows[args.variants[0]]
+    print(
+        f"threads {threads}; seconds per step (wall, cpu) and ratio to {args.variants[0]};"
+        " the first step"
+    )
     for variant, (wall, cpu, first) in rows.items():
         print(
             f"{variant:<30} wall {wall:.3f} s ({wall / wall0:.2f}x)  cpu {cpu:.3f} s"
