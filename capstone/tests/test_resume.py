@@ -131,7 +131,7 @@ def test_time_budget_replans_and_trains_the_schedule_it_decided(tmp_path, monkey
     # For the same reason the re-plan must not find the speed moved: it would time the thread
     # counts again and might switch, and a fixed run cannot repeat a switch in the middle.
     monkeypatch.setattr(train_stage, "_moved", lambda measured, expected: False)
-    assert cli.main(["run", "--out", str(budget), *base, "--set", "train.time_budget_s=600"]) == 0
+    assert cli.main(["run", "--out", str(budget), *base, "--set", "train.time_budget_s=900"]) == 0
     plan = json.loads((budget / "train" / "schedule.json").read_text())
     assert plan["final"] and plan["steps"] == 30 and plan["decay_steps"] == 6
     assert [h["at_step"] for h in plan["history"]] == [0, 12]
@@ -140,7 +140,8 @@ def test_time_budget_replans_and_trains_the_schedule_it_decided(tmp_path, monkey
     timings = {int(n): s for n, s in plan["thread_timings"].items()}
     assert plan["threads"] == min(timings, key=timings.get)
     assert set(timings) == ({torch.get_num_threads(), 1})
-    # So is the compilation: a 600 s budget is long enough for "auto" to time a compiled step.
+    # So is the compilation: 900 s are long enough for "auto" to time a compiled step even in
+    # fp32, the tiny preset's precision.
     assert set(plan["compile_timings"]) == {"eager", "compiled"}
     chosen = min(plan["compile_timings"], key=plan["compile_timings"].get)
     assert plan["compile"] == (chosen == "compiled")
@@ -310,10 +311,11 @@ def test_planner_times_bf16_and_fp32_and_keeps_the_faster(monkeypatch):
 
 
 def test_planner_times_a_compiled_step_where_it_can_pay(monkeypatch):
-    # "auto" with a budget of two minutes or more: after the thread counts (and the precision),
-    # the compiled loss is timed at the winning count, racing the eager time, and kept when
-    # faster. A shorter budget, "off", or "on" (every candidate compiled) time no extra
-    # candidate; a compilation that fails leaves the run eager and says why.
+    # "auto" with a budget of two minutes or more in bf16 (fifteen in fp32): after the thread
+    # counts (and the precision), the compiled loss is timed at the winning count, racing the
+    # eager time, and kept when faster. A shorter budget, "off", or "on" (every candidate
+    # compiled) time no extra candidate; a compilation that fails leaves the run eager and
+    # says why.
     from masterclass.capstone.config import build_config, loop_config
 
     seen = []
@@ -326,9 +328,9 @@ def test_planner_times_a_compiled_step_where_it_can_pay(monkeypatch):
     monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
     monkeypatch.setattr(train_stage, "num_threads", lambda n: _Threads(n))
 
-    def plan_for(*sets):
+    def plan_for(*sets, precision="bf16"):
         seen.clear()
-        cfg = build_config(preset_name="tiny", sets=["train.precision=fp32", *sets])
+        cfg = build_config(preset_name="tiny", sets=[f"train.precision={precision}", *sets])
         tc = loop_config(cfg)
         return train_stage._first_plan(
             cfg, tc, torch.nn.Linear(2, 2), None, lambda a: lambda m: None
@@ -341,6 +343,11 @@ def test_planner_times_a_compiled_step_where_it_can_pay(monkeypatch):
     for sets in (["train.time_budget_s=100"], ["train.time_budget_s=480", "train.compile=off"]):
         plan, _ = plan_for(*sets)
         assert [s[1] for s in seen] == [False, False] and plan["compile"] is False, sets
+    # fp32: eight minutes do not pay for a compilation, fifteen do.
+    plan, _ = plan_for("train.time_budget_s=480", precision="fp32")
+    assert [s[1] for s in seen] == [False, False] and plan["compile"] is False
+    plan, _ = plan_for("train.time_budget_s=900", precision="fp32")
+    assert [s[1] for s in seen] == [False, False, True] and plan["compile"] is True
     plan, tc = plan_for("train.time_budget_s=480", "train.compile=on")
     assert [s[1] for s in seen] == [True, True] and plan["compile"] is True and tc.compile
 

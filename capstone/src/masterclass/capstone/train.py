@@ -196,9 +196,12 @@ def heldout_batches(
 # float32 log-softmax. On the default model it shortened a bf16 step by 1.47x and 1.54x with two
 # threads and by 1.49x and 1.12x with one (two runs), but the first step pays the compilation,
 # 35-41 s on a 2-core machine with a cold cache and 5-6 s when Inductor finds its generated code
-# on disk from an earlier run (`bench/results/throughput.txt`). So with `compile = "auto"` and a budget of at least two
-# minutes, step 1 finally times the compiled loss at the winning thread count and precision,
-# racing the eager time; its compilation falls in the steps the timing skips, and the copy it
+# on disk from an earlier run (`bench/results/throughput.txt`). In fp32 there are no casts to
+# fuse and the matrix products are nearly the whole step: on a chip without bf16 instructions
+# (most laptops), compilation shortened an fp32 step by only 1.07x and 1.06x. So with
+# `compile = "auto"` and a budget of at least two minutes in bf16 (fifteen in fp32, where the
+# gain only then pays for the compilation; `_COMPILE_MIN_BUDGET_S`), step 1 finally times the
+# compiled loss at the winning thread count and precision, racing the eager time; its compilation falls in the steps the timing skips, and the copy it
 # times on shares its graph with the real model, so a win costs nothing more. A compilation
 # that fails (no C++ compiler on the machine) leaves the run eager, and the report says why.
 # The choice is part of the plan: compiled and eager weights differ in the last bits, and a
@@ -229,11 +232,16 @@ _RETIME_FACTOR = 1.25
 _DRIFT_WINDOW = 8
 # A re-plan is not worth a stop when the decay would start within this many steps anyway.
 _MIN_GAP_STEPS = 20
-# The shortest budget for which "auto" times a compiled step: a cold compilation of the default
-# model took 22-41 s on a 2-core machine (`bench/results/throughput.txt`), and the first plan
-# with it 58 s with one core busy (`bench/results/headline.txt`), which a shorter run cannot win
-# back at a step 1.1-1.5x shorter.
-_COMPILE_MIN_BUDGET_S = 120.0
+# The shortest budget for which "auto" times a compiled step, by precision. A compilation costs
+# c seconds once and makes a step g times faster, so it pays when the budget B satisfies
+# B (1 - 1/g) > c. A cold compilation of the default model took 22-41 s on a 2-core machine
+# (`bench/results/throughput.txt`), and the first plan with it up to 58 s with one core busy
+# (`bench/results/headline.txt`). In bf16, g was 1.12-1.54 (the casts fuse), so two minutes
+# pay for it; in fp32 it was 1.06-1.07 on a chip without bf16 instructions, where the matrix
+# products are nearly all of a step: c = 58 s then needs B > 58 / (1 - 1/1.065) = 950 s, and
+# in an eight-minute run with one core busy, the compiled fp32 step was 1.04 times shorter
+# (1.162 against 1.214 s) and the first plan that found it took 58 s (`bench/results/headline.txt`).
+_COMPILE_MIN_BUDGET_S = {"bf16": 120.0, "none": 900.0}
 
 
 def read_schedule(out: Path) -> dict[str, Any]:
@@ -325,16 +333,17 @@ def _precision_choices(cfg: RunConfig, tc: TrainConfig, model) -> list[str]:
     return [tc.autocast]
 
 
-def _compile_candidate(cfg: RunConfig, tc: TrainConfig) -> bool:
+def _compile_candidate(cfg: RunConfig, tc: TrainConfig, autocast: str) -> bool:
     # "auto" times a compiled step only where it can pay for its compilation: a budget of at
-    # least `_COMPILE_MIN_BUDGET_S`, one process (data-parallel ranks must train alike, and a
-    # rank that compiled would wait for one that did not), and a loop not compiled already.
+    # least `_COMPILE_MIN_BUDGET_S` for the precision chosen, one process (data-parallel ranks
+    # must train alike, and a rank that compiled would wait for one that did not), and a loop
+    # not compiled already.
     single = int(os.environ.get("WORLD_SIZE", "1")) == 1
     return (
         cfg.train.compile == "auto"
         and not tc.compile
         and single
-        and cfg.train.time_budget_s >= _COMPILE_MIN_BUDGET_S
+        and cfg.train.time_budget_s >= _COMPILE_MIN_BUDGET_S[autocast]
     )
 
 
@@ -413,7 +422,7 @@ def _first_plan(cfg: RunConfig, tc: TrainConfig, model, batcher_factory, eval_fo
             )
         autocast = min(by_precision, key=by_precision.__getitem__)
         by_compile = {tc.compile: by_precision[autocast]}
-        if _compile_candidate(cfg, tc):
+        if _compile_candidate(cfg, tc, autocast):
             timed = dataclasses.replace(tc, autocast=autocast, compile=True)
             try:
                 by_compile[True] = _time_steps(model, batcher_factory, timed, by_compile[False])
