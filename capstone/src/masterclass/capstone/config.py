@@ -159,9 +159,10 @@ class TrainingConfig:
     # without a budget, torch's count). A busy core makes one thread the faster.
     threads: int = 0
     # Capstone only: torch.compile of the loss. "auto": under a time budget of at least two
-    # minutes in bf16 (fifteen in fp32, where it gains less) on one process, the time plan times a compiled step against the eager one and
-    # trains with the faster (the first plan, compilation included, took 16-58 s on a 2-core
-    # machine: bench/results/headline.txt); "on" or "off" fix it.
+    # minutes in bf16 (fifteen in fp32, where it gains less) on one process, the time plan
+    # times a compiled step against the eager one and trains with the faster (the first plan,
+    # compilation included, took 16-58 s on a 2-core machine: bench/results/headline.txt);
+    # "on" or "off" fix it.
     compile: str = "auto"
 
 

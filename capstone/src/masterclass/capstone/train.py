@@ -201,11 +201,11 @@ def heldout_batches(
 # (most laptops), compilation shortened an fp32 step by only 1.07x and 1.06x. So with
 # `compile = "auto"` and a budget of at least two minutes in bf16 (fifteen in fp32, where the
 # gain only then pays for the compilation; `_COMPILE_MIN_BUDGET_S`), step 1 finally times the
-# compiled loss at the winning thread count and precision, racing the eager time; its compilation falls in the steps the timing skips, and the copy it
-# times on shares its graph with the real model, so a win costs nothing more. A compilation
-# that fails (no C++ compiler on the machine) leaves the run eager, and the report says why.
-# The choice is part of the plan: compiled and eager weights differ in the last bits, and a
-# resumed run compiles again.
+# compiled loss at the winning thread count and precision, racing the eager time; its
+# compilation falls in the steps the timing skips, and the copy it times on shares its graph
+# with the real model, so a win costs nothing more. A compilation that fails (no C++ compiler
+# on the machine) leaves the run eager, and the report says why. The choice is part of the
+# plan: compiled and eager weights differ in the last bits, and a resumed run compiles again.
 #
 # Each decision (the plan, with its measurements) is written to `train/schedule.json` and stored
 # in every checkpoint; a resumed run reads it and continues the same schedule, so it stays bitwise

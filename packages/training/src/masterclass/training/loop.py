@@ -330,20 +330,20 @@ def _loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 #
 # **Determinism.** Before lowering, Inductor decomposes the embedding's backward (add each
 # position's gradient into its token's row) into an indexed accumulation, which it writes as a
-# parallel loop of atomic additions: with two threads the rows' sums come out in a different
-# order from run to run (measured: three repeats of one step each gave a `tok_emb` gradient
-# different from the first one's, and no other gradient differed). torch's own CPU kernel for it is ordered. So the
-# backend below is Inductor with that one decomposition replaced: the embedding's backward becomes
-# a call of `masterclass::ordered_embedding_backward`, a custom operator (`torch.library`, the
-# same mechanism as the SwiGLU kernel's operator in Module 4) whose body is torch's kernel.
-# Inductor cannot see inside a custom operator, so it calls it as it is, and a resumed compiled
-# run stays bitwise equal to an uninterrupted one. (Simply deleting the decomposition from the
-# table is not enough: Inductor then lowers the bare operator by a fallback that its own checks
-# reject when the environment variable `CI` is set, as it is on CI machines.
-# `torch.use_deterministic_algorithms(True)` would also do it,
-# but globally, and Inductor then falls back to an ordered index_put that was slower: the
-# default model's compiled step took 0.160 s with two threads and 0.296 s with one, where the
-# eager step took 0.197 and 0.284 in that run; `capstone/bench/results/throughput.txt`.)
+# parallel loop of atomic additions: with two threads the rows' sums come out in a different order
+# from run to run (measured: three repeats of one step each gave a `tok_emb` gradient different from
+# the first one's, and no other gradient differed). torch's own CPU kernel for it is ordered. So the
+# backend below is Inductor with that one decomposition replaced: the embedding's backward becomes a
+# call of `masterclass::ordered_embedding_backward`, a custom operator (`torch.library`, the same
+# mechanism as the SwiGLU kernel's operator in Module 4) whose body is torch's kernel. Inductor
+# cannot see inside a custom operator, so it calls it as it is, and a resumed compiled run stays
+# bitwise equal to an uninterrupted one. (Simply deleting the decomposition from the table is not
+# enough: Inductor then lowers the bare operator by a fallback that its own checks reject when the
+# environment variable `CI` is set, as it is on CI machines.)
+# (`torch.use_deterministic_algorithms(True)` would also do it, but globally, and Inductor then
+# falls back to an ordered index_put that was slower: the default model's compiled step took 0.160 s
+# with two threads and 0.296 s with one, where the eager step took 0.197 and 0.284 in that run;
+# `capstone/bench/results/throughput.txt`.)
 @torch.library.custom_op("masterclass::ordered_embedding_backward", mutates_args=())
 def _ordered_embedding_backward(
     grad_output: torch.Tensor,
