@@ -504,11 +504,12 @@ def decay_steps(steps: int, warmup: int, fraction: float) -> int:
 
 
 def _autocast(cfg: RunConfig, device: str) -> str:
-    # "auto": bf16 on a GPU that has it, and on a CPU with bf16 instructions (oneDNN's check:
-    # AVX512-BF16 or AMX) for models of width >= 128, where bf16 matrix products outrun their
-    # casts; tiny models stay fp32. A CPU without them (most laptops' AVX2) multiplies bf16 with
-    # a scalar fallback: on such a 2-core machine a 1024-square bf16 product ran at 0.8 GFLOP/s
-    # against fp32's 86, and the default step took 18 s instead of about 0.7, so it stays fp32.
+    # "auto": bf16 on a GPU that has it, and on a CPU where oneDNN runs bf16 kernels (AVX-512;
+    # native with AVX512-BF16 or AMX; `training.optim.native_bf16`) for models of width >= 128,
+    # where bf16 matrix products outrun their casts; tiny models stay fp32. A CPU without
+    # AVX-512 (most laptops' AVX2) multiplies bf16 with a scalar fallback: on such a 2-core
+    # machine a 1024-square bf16 product ran at 0.8 GFLOP/s against fp32's 86, and the default
+    # step took 18 s instead of about 0.7, so it stays fp32.
     # This is only the first guess: with a time budget the planner times bf16 against fp32 on
     # such a CPU and trains with the faster (`train.py`, "Precision"), since chips that report
     # the same instructions differ (bf16 was 1.5 times faster on one, 1.5 times slower on another).
@@ -516,16 +517,11 @@ def _autocast(cfg: RunConfig, device: str) -> str:
         return "bf16"
     if cfg.train.precision == "fp32":
         return "none"
+    from masterclass.training.optim import native_bf16
+
     if device.startswith("cuda"):
-        import torch
-
-        return "bf16" if torch.cuda.is_bf16_supported() else "none"
-    import torch
-
-    fast_bf16 = (
-        torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
-    )
-    return "bf16" if fast_bf16 and cfg.model.d_model >= 128 else "none"
+        return "bf16" if native_bf16(device) else "none"
+    return "bf16" if native_bf16(device) and cfg.model.d_model >= 128 else "none"
 
 
 # Seeds seed torch, numpy and Python alike; numpy refuses negative seeds, and seeds up to

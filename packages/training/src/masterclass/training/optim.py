@@ -41,7 +41,16 @@ value and leaves $U$ and $V$ alone, so the question is only which $p$ drives all
 towards 1 in few steps. The cubic $p(s) = \tfrac32 s - \tfrac12 s^3$ converges to exactly 1 but
 slowly for small $s$ (its slope at 0 is 1.5); Jordan's quintic $(a, b, c) = (3.4445, -4.7750,
 2.0315)$ has slope 3.4 at 0 and after five steps leaves every singular value in about $[0.7, 1.2]$:
-not $U V^\top$, but as good in practice and three times cheaper. The iteration runs in bfloat16.
+not $U V^\top$, but as good in practice and three times cheaper. Keller Jordan's reference runs
+the iteration in bfloat16, and so does `torch.optim.Muon`: the polynomial is forgiving, and on a
+GPU, or a CPU with AVX512-BF16 or AMX, a bf16 product is several times faster than an fp32 one. A
+CPU without AVX-512, most laptops' AVX2, has no fast bf16 product at all: torch computes it
+in a scalar fallback, some hundred times slower than fp32 (0.8 against 86 GFLOP/s for a
+1024-square product on a 2-core AMD EPYC). There, five iterations on each of the capstone model's
+28 matrices took 0.9 s of a 1.1 s training step, measured with `torch.profiler` (Module 4's
+[profiling chapter](../perf/profiling.md)); in fp32 they take 0.05 s. So `Muon` iterates in
+bfloat16 where the hardware multiplies bf16 fast (`native_bf16`) and in float32 elsewhere, unless
+`ns_dtype` says otherwise.
 The update's RMS depends on the shape, $\lVert U V^\top \rVert_F / \sqrt{AB} = 1/\sqrt{\max(A,B)}$,
 so Liu et al. scale the learning rate by $0.2 \sqrt{\max(A, B)}$: the update then has AdamW's
 typical RMS of 0.2 and Muon uses AdamW's learning rate and weight decay unchanged
@@ -77,6 +86,7 @@ few large kernels), AMSGrad, sparse gradients, and Muon for convolutions (flatte
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable
 from typing import Any
@@ -86,7 +96,14 @@ from torch import nn
 
 from masterclass.linalg.optimizers import AdamState, adamw_init, adamw_step
 
-__all__ = ["AdamW", "Muon", "muon_param_groups", "newton_schulz", "param_groups_for_weight_decay"]
+__all__ = [
+    "AdamW",
+    "Muon",
+    "muon_param_groups",
+    "native_bf16",
+    "newton_schulz",
+    "param_groups_for_weight_decay",
+]
 
 
 # The optimizer class is a thin shell around Module 1's pure `adamw_step`: PyTorch's `Optimizer`
@@ -219,6 +236,31 @@ def newton_schulz(
     return x.T if tall else x
 
 
+# Whether a device has fast bf16 matrix products: a CUDA GPU that reports bf16 support, or a CPU
+# on which oneDNN runs its bf16 kernels, i.e. one with AVX-512 (the BW, VL and DQ subsets; the
+# products are native with AVX512-BF16 or AMX, and emulated in AVX-512 registers otherwise, still
+# near fp32's speed). Anything else (an AVX2 CPU, Apple's MPS here) is treated as not, which
+# costs at most fp32's speed. The answer never changes within a process.
+@functools.cache
+def _native_bf16(kind: str) -> bool:
+    if kind == "cuda":
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    if kind == "cpu":
+        return torch.backends.mkldnn.is_available() and bool(
+            torch.ops.mkldnn._is_mkldnn_bf16_supported()
+        )
+    return False
+
+
+def native_bf16(device: torch.device | str) -> bool:
+    """Whether `device` multiplies bf16 matrices fast (a CUDA GPU with bf16; a CPU with AVX-512).
+
+    >>> native_bf16("meta")
+    False
+    """
+    return _native_bf16(torch.device(device).type)
+
+
 # Splitting the parameters: matrices of the hidden layers go to Muon; embeddings, the output head
 # (any 2-D parameter whose name is in `adam_names`, by default those of `nn.Embedding` modules
 # and a module named `lm_head`) and vectors go to AdamW, matrices with weight decay.
@@ -260,6 +302,8 @@ class Muon(torch.optim.Optimizer):
     `lr` and `weight_decay` are AdamW's: Muon groups scale the rate by `0.2 sqrt(max(A, B))`
     (`adjust_lr="match_rms_adamw"`) or by `sqrt(max(1, A / B))` (`"original"`, Jordan's). The
     state of a Muon parameter is its `momentum_buffer`; AdamW parameters keep AdamW's state.
+    `ns_dtype` is the dtype of the Newton-Schulz iteration; `None` (the default) picks bfloat16
+    where the parameter's device multiplies bf16 fast (`native_bf16`), float32 elsewhere.
 
     >>> w = torch.nn.Parameter(torch.eye(2)); v = torch.nn.Parameter(torch.ones(2))
     >>> opt = Muon([{"params": [w], "muon": True}, {"params": [v], "muon": False}], lr=0.1)
@@ -281,8 +325,11 @@ class Muon(torch.optim.Optimizer):
         betas: tuple[float, float] = (0.9, 0.95),
         eps: float = 1e-8,
         weight_decay: float = 0.1,
+        ns_dtype: torch.dtype | None = None,
     ) -> None:
         # The checks come before `super().__init__`, so a bad value fails before any group is built.
+        if ns_dtype is not None and not ns_dtype.is_floating_point:
+            raise ValueError(f"ns_dtype must be a floating-point dtype or None, got {ns_dtype}")
         if lr < 0:
             raise ValueError(f"lr must be >= 0, got {lr}")
         if not 0.0 <= momentum < 1.0:
@@ -302,8 +349,11 @@ class Muon(torch.optim.Optimizer):
             "weight_decay": weight_decay,
             "muon": False,
         }
-        # A Muon group must hold matrices only: orthogonalising a vector has no meaning.
+        # A Muon group must hold matrices only: orthogonalising a vector has no meaning. The
+        # iteration's dtype is a property of the machine, not a hyper-parameter, so it is kept out
+        # of the groups (and of `state_dict`).
         super().__init__(params, defaults)
+        self.ns_dtype = ns_dtype
         for group in self.param_groups:
             if group["muon"] and any(p.dim() != 2 for p in group["params"]):
                 raise ValueError(
@@ -349,7 +399,10 @@ class Muon(torch.optim.Optimizer):
                 m = p.grad.lerp(buf, mu) if group["nesterov"] else buf
                 # Orthogonalise the momentum, decay the weight (decoupled, as in AdamW), and step by
                 # the scaled rate.
-                update = newton_schulz(m, steps=group["ns_steps"])
+                dtype = self.ns_dtype or (
+                    torch.bfloat16 if native_bf16(p.device) else torch.float32
+                )
+                update = newton_schulz(m, steps=group["ns_steps"], dtype=dtype)
                 p.mul_(1 - lr * wd)
                 p.add_(update.to(p.dtype), alpha=-self._scaled_lr(lr, group["adjust_lr"], p.shape))
         return loss
