@@ -21,12 +21,19 @@ uses the loop's own loss (`training.loop`'s cross-entropy in float32) and gradie
   generated code on disk (as a second run would);
 - `fp32 + torch.compile` and `1 thread, fp32 + torch.compile`: the same without autocast, what
   the capstone trains with on a CPU without bf16 instructions (most laptops' AVX2), where every
-  bf16 row is some twenty times slower: there, time only the fp32 rows with `--variants`.
+  bf16 row is some twenty times slower: there, time only the fp32 rows with `--variants`;
+- `fp32, Newton-Schulz in bf16`: Muon's orthogonalisation in bfloat16 whatever the chip, as
+  `torch.optim.Muon` does (`training.optim.Muon` picks bf16 only where `native_bf16` says the
+  chip multiplies it fast, float32 elsewhere), the rest as `fp32`.
+
+With `--profile`, each variant's timed steps are followed by one profiled step
+(`masterclass.perf.profiling.profile_step`): the operators by self CPU time, with their input
+shapes, which is how the Newton-Schulz row was found.
 
 Every row also prints its first step, which holds the one-time costs (allocations, oneDNN's
 kernel choices, and for the compiled rows the compilation).
 
-    uv run python capstone/bench/throughput.py [--steps 12] [--variants NAME ...]
+    uv run python capstone/bench/throughput.py [--steps 12] [--variants NAME ...] [--profile]
 
 Ratios are to the first variant timed (`bf16` by default).
 """
@@ -46,6 +53,7 @@ import torch
 
 from masterclass.capstone.config import build_config, loop_config, model_config
 from masterclass.llm import LanguageModel
+from masterclass.perf.profiling import profile_step
 from masterclass.training.loop import (
     _loss,
     clip_grad_norm,
@@ -73,10 +81,11 @@ VARIANTS: dict[str, tuple[int, bool, bool, list[str]]] = {
     "1 thread, bf16 + torch.compile": (1, True, True, []),
     "fp32 + torch.compile": (0, False, True, []),
     "1 thread, fp32 + torch.compile": (1, False, True, []),
+    "fp32, Newton-Schulz in bf16": (0, False, False, []),
 }
 
 
-def _step_seconds(variant: str, steps: int) -> tuple[float, float, float]:
+def _step_seconds(variant: str, steps: int, profile: bool = False) -> tuple[float, float, float]:
     _, bf16, compiled, sets = VARIANTS[variant]
     cfg = build_config(sets=sets)
     vocab = cfg.tokenizer.vocab_size
@@ -86,6 +95,8 @@ def _step_seconds(variant: str, steps: int) -> tuple[float, float, float]:
         for block in model.blocks:
             block.ffn.act = ACTIVATIONS["silu"]
     opt = make_optimizer(model, loop_config(cfg))
+    if variant == "fp32, Newton-Schulz in bf16":
+        opt.ns_dtype = torch.bfloat16
     autocast = (
         (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if bf16 else contextlib.nullcontext
     )
@@ -96,18 +107,29 @@ def _step_seconds(variant: str, steps: int) -> tuple[float, float, float]:
         torch._dynamo.reset()
         loss_fn = compiled_loss()
     g = torch.Generator().manual_seed(0)
-    walls, cpus = [], []
-    for _ in range(steps):
+
+    def step() -> None:
         w = torch.randint(0, vocab, (cfg.train.batch_size, cfg.model.max_seq_len + 1), generator=g)
-        t0, c0 = time.perf_counter(), time.process_time()
         opt.zero_grad(set_to_none=True)
         with autocast():
             loss = loss_fn(model, w[:, :-1], w[:, 1:])
         loss.backward()
         float(clip_grad_norm(model.parameters(), 1.0))
         opt.step()
+
+    walls, cpus = [], []
+    for _ in range(steps):
+        t0, c0 = time.perf_counter(), time.process_time()
+        step()
         walls.append(time.perf_counter() - t0)
         cpus.append(time.process_time() - c0)
+    if profile:
+        prof = profile_step(step, warmup=0, row_limit=8)
+        print(
+            f"# {variant}: one step profiled, {prof.matmul_flops / 1e9:.1f} GFLOP in matrix"
+            f" products, {prof.cpu_time_us / 1e6:.3f} s of CPU; operators by self CPU time"
+        )
+        print(prof.table)
     # The first steps allocate and let oneDNN pick its kernels (and compile): medians of the rest.
     first = walls[0]
     walls, cpus = sorted(walls[3:]), sorted(cpus[3:])
@@ -121,16 +143,17 @@ def main() -> None:
         "--variants",
         nargs="+",
         choices=list(VARIANTS),
-        default=[v for v in VARIANTS if not v.startswith(("fp32 +", "1 thread, fp32 +"))],
+        default=[v for v in VARIANTS if not v.startswith(("fp32 +", "1 thread, fp32 +", "fp32,"))],
         metavar="NAME",
         help="rows to time, in this order: " + ", ".join(map(repr, VARIANTS)),
     )
+    p.add_argument("--profile", action="store_true", help="profile one step of each variant")
     args = p.parse_args()
     threads = torch.get_num_threads()
     rows = {}
     for variant in args.variants:
         torch.set_num_threads(VARIANTS[variant][0] or threads)
-        rows[variant] = _step_seconds(variant, args.steps)
+        rows[variant] = _step_seconds(variant, args.steps, args.profile)
     torch.set_num_threads(threads)
     wall0, cpu0, _ = rows[args.variants[0]]
     print(

@@ -66,6 +66,7 @@ printing its figures against a reference taken in the same run:
 | bf16 autocast where it times faster, timed at the thread count that won (AMX on the Xeon measured) | a one-thread step 1.23-1.24x shorter (on an AMD EPYC, 1.63x and 1.78x) | `bench/throughput.py` (`1 thread, bf16` vs `1 thread, fp32`) |
 | `torch.compile` of the loss where it times faster, at the winning count and precision | a step 1.47x and 1.54x shorter with two threads, 1.49x and 1.12x with one (two runs), after a compilation of 35-41 s (5-6 s with Inductor's cache warm); the default run's held-out bits per byte 1.156 instead of 1.209 with a busy core, 1.061 instead of 1.115 idle | `bench/throughput.py` (`bf16 + torch.compile` vs `bf16`), `bench/headline.py --set train.compile=off`, `bench/results/headline.txt` |
 | Muon for the hidden matrices | a lower loss at the same steps | `bench/optimizer.py`, `bench/results/optimizer.txt` |
+| Muon's Newton–Schulz iteration in fp32 on a CPU without fast bf16 (AVX2), in bf16 elsewhere | on an AVX2-only chip an fp32 step 2.24x shorter (0.538 against 1.206 s); the idle run's held-out bits per byte 1.213 instead of 1.709 | `bench/throughput.py` (`fp32, Newton-Schulz in bf16` vs `fp32`), `bench/results/headline.txt` |
 | one intra-op thread when it times faster (a busy core) | a busy machine's step stays near idle's | `bench/throughput.py` (`1 thread`), `bench/headline.py` (`busy`) |
 | a timing race (a losing candidate stops after four steps) and one timed evaluation | more of the budget left for training | `bench/headline.py` (the plans' timings) |
 | a time plan that re-measures and re-plans up to the decay, early stops included | training ends on its budget | `bench/headline.py` (`slowing`) |
@@ -197,8 +198,8 @@ def heldout_batches(
 # threads and by 1.49x and 1.12x with one (two runs), but the first step pays the compilation,
 # 35-41 s on a 2-core machine with a cold cache and 5-6 s when Inductor finds its generated code
 # on disk from an earlier run (`bench/results/throughput.txt`). In fp32 there are no casts to
-# fuse and the matrix products are nearly the whole step: on a chip without bf16 instructions
-# (most laptops), compilation shortened an fp32 step by only 1.07x and 1.06x. So with
+# fuse: on a chip without bf16 instructions (most laptops), compilation shortened an fp32 step
+# by 1.20x with two threads and 1.09x with one, after a cold compilation of 24 s. So with
 # `compile = "auto"` and a budget of at least two minutes in bf16 (fifteen in fp32, where the
 # gain only then pays for the compilation; `_COMPILE_MIN_BUDGET_S`), step 1 finally times the
 # compiled loss at the winning thread count and precision, racing the eager time; its
@@ -237,10 +238,11 @@ _MIN_GAP_STEPS = 20
 # B (1 - 1/g) > c. A cold compilation of the default model took 22-41 s on a 2-core machine
 # (`bench/results/throughput.txt`), and the first plan with it up to 58 s with one core busy
 # (`bench/results/headline.txt`). In bf16, g was 1.12-1.54 (the casts fuse), so two minutes
-# pay for it; in fp32 it was 1.06-1.07 on a chip without bf16 instructions, where the matrix
-# products are nearly all of a step: c = 58 s then needs B > 58 / (1 - 1/1.065) = 950 s, and
-# in an eight-minute run with one core busy, the compiled fp32 step was 1.04 times shorter
-# (1.162 against 1.214 s) and the first plan that found it took 58 s (`bench/results/headline.txt`).
+# pay for it; in fp32 it was 1.20 with two threads and 1.09 with one on a chip without bf16
+# instructions. The planner learns g only after paying c, and a busy core (one thread, where
+# the first plan with a compilation took 58 s) needs B > 58 / (1 - 1/1.09) = 700 s, so fp32
+# asks for fifteen minutes. (Before Muon's Newton-Schulz iteration left emulated bf16 on such
+# chips, g was 1.04-1.07 and the step 2.2 times longer; `training.optim`.)
 _COMPILE_MIN_BUDGET_S = {"bf16": 120.0, "none": 900.0}
 
 
