@@ -159,6 +159,28 @@ def test_native_bf16_is_avx512_on_x86_linux():
     assert not native_bf16("meta")
 
 
+@pytest.mark.parametrize(
+    "cuda, cuda_bf16, onednn_bf16", [(True, True, False), (True, False, True), (False, True, True)]
+)
+def test_native_bf16_asks_each_device_its_own_question(monkeypatch, cuda, cuda_bf16, onednn_bf16):
+    # The machine-independent half of the check above: with torch's answers replaced, a CUDA
+    # device needs CUDA and its bf16 support, a CPU asks only oneDNN, any other device is never
+    # fast.
+    import masterclass.training.optim as optim
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: cuda_bf16)
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: onednn_bf16)
+    optim._native_bf16.cache_clear()
+    try:
+        assert optim.native_bf16("cuda") is (cuda and cuda_bf16)
+        assert optim.native_bf16("cuda:0") is (cuda and cuda_bf16)
+        assert optim.native_bf16("cpu") is onednn_bf16
+        assert optim.native_bf16("meta") is False
+    finally:
+        optim._native_bf16.cache_clear()
+
+
 @pytest.mark.parametrize("native", [True, False])
 def test_muon_iterates_in_bf16_only_where_it_is_fast(monkeypatch, native):
     # On a CPU without AVX-512 a bf16 product runs in a scalar fallback (about 100x slower than
