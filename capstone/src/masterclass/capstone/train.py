@@ -199,7 +199,8 @@ def heldout_batches(
 # 35-41 s on a 2-core machine with a cold cache and 5-6 s when Inductor finds its generated code
 # on disk from an earlier run (`bench/results/throughput.txt`). In fp32 there are no casts to
 # fuse: on a chip without bf16 instructions (most laptops), compilation shortened an fp32 step
-# by 1.20x with two threads and 1.09x with one, after a cold compilation of 24 s. So with
+# by 1.08-1.20x with two threads and 1.09-1.10x with one (two runs), after a cold compilation
+# of 24-36 s. So with
 # `compile = "auto"` and a budget of at least two minutes in bf16 (fifteen in fp32, where the
 # gain only then pays for the compilation; `_COMPILE_MIN_BUDGET_S`), step 1 finally times the
 # compiled loss at the winning thread count and precision, racing the eager time; its
@@ -238,10 +239,10 @@ _MIN_GAP_STEPS = 20
 # B (1 - 1/g) > c. A cold compilation of the default model took 22-41 s on a 2-core machine
 # (`bench/results/throughput.txt`), and the first plan with it up to 58 s with one core busy
 # (`bench/results/headline.txt`). In bf16, g was 1.12-1.54 (the casts fuse), so two minutes
-# pay for it; in fp32 it was 1.20 with two threads and 1.09 with one on a chip without bf16
-# instructions. The planner learns g only after paying c, and a busy core (one thread, where
-# the first plan with a compilation took 58 s) needs B > 58 / (1 - 1/1.09) = 700 s, so fp32
-# asks for fifteen minutes. (Before Muon's Newton-Schulz iteration left emulated bf16 on such
+# pay for it; in fp32 it was 1.08-1.20 with two threads and 1.09-1.10 with one on a chip
+# without bf16 instructions. The planner learns g only after paying c, and a busy core (one
+# thread, where the first plan with a compilation took 58 s) needs B > 58 / (1 - 1/1.09) =
+# 700 s, so fp32 asks for fifteen minutes. (Before Muon's Newton-Schulz iteration left emulated bf16 on such
 # chips, g was 1.04-1.07 and the step 2.2 times longer; `training.optim`.)
 _COMPILE_MIN_BUDGET_S = {"bf16": 120.0, "none": 900.0}
 

@@ -46,21 +46,19 @@ Inductor writes the compiling process's thread count into its C++ loops unless
 `cpp.dynamic_threads` is set, and its own embedding backward adds with atomic operations, so two
 runs on two threads part in the last bits; `training.loop.compiled_loss` handles both.
 
-**A profile that pointed at the optimizer.** On a 2-core AMD EPYC without AVX-512 (AVX2 only,
-like most laptops) the capstone's fp32 step took 0.9-1.2 s. The profiler counts 30 GFLOP in
-its matrix products, and torch's fp32 products reached 110-140 GFLOP/s at the model's shapes on
-that chip, so the model alone should take about a quarter of a second. One profiled step
-(`capstone/bench/throughput.py --profile`) showed where the rest went: 200 `aten::addmm` calls
-on matrices of 128 rows held 42% of the profiled time, at 1.5-4 ms each, where an fp32 product
-of that size takes a tenth of a millisecond. They are the
-Newton–Schulz iteration's products, which Muon's reference runs in bfloat16; a CPU without
-AVX-512 has no fast bf16 product, and torch computes it in a scalar fallback. Iterated in
-float32 there (`masterclass.training.optim.Muon`, `native_bf16`), the optimizer takes a few
-hundredths of a second and the whole step became 2.2 times shorter, measured side by side in
-one run (row `fp32, Newton-Schulz in bf16` of that script,
-`capstone/bench/results/throughput.txt`). The lesson is the chapter's first sentence: profile
-the whole step, optimizer included, on the machine that will run it; a choice made for a GPU
-can be the slowest thing on a CPU.
+**A profile that pointed at the optimizer.** On a 2-core AMD EPYC without AVX-512 (AVX2 only, like
+most laptops) the capstone's fp32 step took 0.9-1.2 s. One profiled step
+(`capstone/bench/throughput.py --profile`) showed where the time went: 200 `aten::addmm` calls on
+matrices of 128 rows held 42% of the profiled time, at 1.5-4 ms each, while the model's own
+products (the 30 GFLOP the profiler counts), on matrices of 4,096 rows, took 3-5 ms each. Products
+on 32 times fewer rows, and no wider, that take as long are not running at fp32's speed. They are
+the Newton–Schulz iteration's products, which Muon's reference runs in bfloat16; a CPU without
+AVX-512 has no fast bf16 product, and torch computes it in a scalar fallback. Iterated in float32
+there (`masterclass.training.optim.Muon`, `native_bf16`), the optimizer takes a few hundredths of a
+second and the whole step became 2.2 times shorter, measured side by side in one run (row `fp32,
+Newton-Schulz in bf16` of that script, `capstone/bench/results/throughput.txt`). The lesson is the
+chapter's first sentence: profile the whole step, optimizer included, on the machine that will run
+it; a choice made for a GPU can be the slowest thing on a CPU.
 
 References: Kaplan et al., 2020, [Scaling Laws for Neural Language
 Models](https://arxiv.org/abs/2001.08361); PyTorch, [Profiler

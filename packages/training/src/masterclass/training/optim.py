@@ -47,7 +47,7 @@ GPU, or a CPU with AVX512-BF16 or AMX, a bf16 product is several times faster th
 CPU without AVX-512, most laptops' AVX2, has no fast bf16 product at all: torch computes it
 in a scalar fallback, some hundred times slower than fp32 (0.8 against 86 GFLOP/s for a
 1024-square product on a 2-core AMD EPYC). There, five iterations on each of the capstone model's
-28 matrices took 0.9 s of a 1.1 s training step, measured with `torch.profiler` (Module 4's
+20 hidden matrices took 0.9 s of a 1.1 s training step, measured with `torch.profiler` (Module 4's
 [profiling chapter](../perf/profiling.md)); in fp32 they take 0.05 s. So `Muon` iterates in
 bfloat16 where the hardware multiplies bf16 fast (`native_bf16`) and in float32 elsewhere, unless
 `ns_dtype` says otherwise.
