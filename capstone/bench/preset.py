@@ -39,6 +39,43 @@ CANDIDATES: dict[str, list[str]] = {
         "model.n_heads=2",
         "tokenizer.vocab_size=2048",
     ],
+    "width 96, vocab 2048, 2 heads": [
+        "model.d_model=96",
+        "model.n_heads=2",
+        "tokenizer.vocab_size=2048",
+    ],
+    "width 128, vocab 2048, 2 heads, 3 layers": [
+        "model.d_model=128",
+        "model.n_heads=2",
+        "model.n_layers=3",
+        "tokenizer.vocab_size=2048",
+    ],
+    "width 128, vocab 2048, 2 heads, batch 8": [
+        "model.d_model=128",
+        "model.n_heads=2",
+        "train.batch_size=8",
+        "tokenizer.vocab_size=2048",
+    ],
+    "width 128, vocab 2048, 2 heads, batch 4": [
+        "model.d_model=128",
+        "model.n_heads=2",
+        "train.batch_size=4",
+        "tokenizer.vocab_size=2048",
+    ],
+    "width 96, vocab 2048, 2 heads, batch 8": [
+        "model.d_model=96",
+        "model.n_heads=2",
+        "train.batch_size=8",
+        "tokenizer.vocab_size=2048",
+    ],
+    "width 128, vocab 2048, 2 heads, context 128": [
+        "model.d_model=128",
+        "model.n_heads=2",
+        "model.max_seq_len=128",
+        "train.batch_size=32",
+        "benchmark.decode_tokens=96",
+        "tokenizer.vocab_size=2048",
+    ],
     "width 128, vocab 2048, lr 6e-3": [
         "model.d_model=128",
         "model.n_heads=4",
