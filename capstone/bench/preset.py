@@ -10,7 +10,8 @@ condition of `bench/headline.py`. Candidates with the same vocabulary share one 
     uv run python capstone/bench/preset.py runs/presets [--budget 480] [--only NAME ...]
 
 Each line reads: held-out bits per byte, the steps the time plan reached, its seconds per step,
-and the candidate's overrides of the default preset. The results of a run are kept in
+and the candidate's overrides of the default preset (every candidate trains at batch 16 unless
+its name gives a batch). The results of a run are kept in
 `bench/results/preset.txt`.
 """
 
@@ -118,7 +119,10 @@ def _train(root: Path, name: str, sets: list[str], budget: float) -> dict:
 
     data = RunFolder.open(_data_folder(root, sets))
     out = root / name.replace(" ", "").replace(",", "-")
-    cfg = build_config(sets=["train.threads=1", f"train.time_budget_s={budget}", *sets])
+    # Every candidate was measured at batch 16 unless its name says otherwise (the default's
+    # batch until round 5 chose 8), so a result keeps its meaning after the default moved.
+    fixed = ["train.threads=1", f"train.time_budget_s={budget}", "train.batch_size=16"]
+    cfg = build_config(sets=[*fixed, *sets])
     apply_overrides(cfg, {"out": str(out)}, source="preset bench")
     run = RunFolder.create(out, cfg.to_dict())
     for stage in STAGES[: STAGES.index("train")]:

@@ -1,7 +1,7 @@
 """What each training-throughput change buys, on the capstone's default model.
 
 One optimizer step of the default preset's model and optimizer (`capstone --help` names its size;
-Muon for the hidden matrices, 16 windows of 256 tokens) is timed under each variant, and the ratio
+Muon for the hidden matrices, the preset's batch of 256-token windows) is timed under each variant, and the ratio
 to the first is printed. Two clocks: wall time, which is what the time budget pays, and the
 process's CPU time, which a busy neighbour disturbs less (it still shares caches). Every variant
 uses the loop's own loss (`training.loop`'s cross-entropy in float32) and gradient clipping.

@@ -35,11 +35,12 @@ def test_presets_are_valid_llm_configs(name):
 
 def test_default_preset_is_the_measured_model():
     # The measurement of `bench/preset.py` (`bench/results/preset.txt`): width 128 in two heads
-    # of 64, 4 layers, vocabulary 2,048.
+    # of 64, 4 layers, vocabulary 2,048, batches of 8 windows.
     cfg = build_config()
     assert cfg.preset == "small"
     shape = (cfg.model.d_model, cfg.model.n_heads, cfg.model.n_layers, cfg.tokenizer.vocab_size)
     assert shape == (128, 2, 4, 2048)
+    assert cfg.train.batch_size == 8
 
 
 def _toml_value(v):

@@ -62,6 +62,7 @@ printing its figures against a reference taken in the same run:
 | change | what it buys | measured by |
 |---|---|---|
 | width 128 in two heads of 64 and a 2,048-token vocabulary (was 192, six heads, 4,096) | a step about 2x shorter (1.8x and 2.1x in two runs), so more tokens in the budget | `bench/preset.py`, `bench/results/preset.txt`; `bench/throughput.py` |
+| a batch of 8 windows instead of 16 | twice the updates from about the same tokens: on an AVX2-only chip the held-out bits per byte 1.571 instead of 1.660-1.774 with a busy core, 1.393 instead of 1.533 slowing, 1.233 against 1.213 idle | `bench/preset.py`, `bench/results/preset.txt`; `bench/headline.py`, `bench/results/headline.txt` |
 | torch's fused SiLU in the FFN (the same function as Module 3's formula) | a shorter step | `bench/throughput.py` (`formula activations`) |
 | bf16 autocast where it times faster, timed at the thread count that won (AMX on the Xeon measured) | a one-thread step 1.23-1.24x shorter (on an AMD EPYC, 1.63x and 1.78x) | `bench/throughput.py` (`1 thread, bf16` vs `1 thread, fp32`) |
 | `torch.compile` of the loss where it times faster, at the winning count and precision | a step 1.47x and 1.54x shorter with two threads, 1.49x and 1.12x with one (two runs), after a compilation of 35-41 s (5-6 s with Inductor's cache warm); the default run's held-out bits per byte 1.156 instead of 1.209 with a busy core, 1.061 instead of 1.115 idle | `bench/throughput.py` (`bf16 + torch.compile` vs `bf16`), `bench/headline.py --set train.compile=off`, `bench/results/headline.txt` |
