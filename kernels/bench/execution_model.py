@@ -1,17 +1,22 @@
-"""Coalescing measured: the tiled transpose against the naive one and `x.T.contiguous()`, in GB/s.
+"""Coalescing measured: transposes, and reads `stride` elements apart, in GB/s.
 
     .venv/bin/python kernels/bench/execution_model.py
 
-Each transpose reads and writes the matrix once (2 x its bytes), after a check against torch.
+Each transpose reads and writes the matrix once (2 x its bytes), after a check against torch:
+the tiled one, the naive one and `x.T.contiguous()`. Then `gather_strided` copies `x[::stride]`
+out of a 1 GiB float32 vector, against torch's `x[::stride].contiguous()`; its GB/s count only
+the useful bytes (each element read once and written once), so the sectors wasted by a stride
+show as a lower rate.
 """
 
 # The timed lambdas are called inside the loop iteration that defines them.
 # ruff: noqa: B023
 
 import torch
+import triton
 from _timing import time_ms
 
-from masterclass.kernels.execution_model import transpose, transpose_naive
+from masterclass.kernels.execution_model import gather_strided, transpose, transpose_naive
 
 
 def main() -> None:
@@ -27,6 +32,20 @@ def main() -> None:
         print(
             f"{n}^2: tiled {gb / tiled * 1e3:7.1f} GB/s  naive {gb / naive * 1e3:7.1f} GB/s  "
             f"torch {gb / ref * 1e3:7.1f} GB/s  tiled / naive speedup {naive / tiled:.2f}"
+        )
+    x = torch.randn(2**28, device="cuda")
+    base = None
+    for stride in (1, 2, 4, 8, 16, 32):
+        assert torch.equal(gather_strided(x, stride), x[::stride])
+        gb = 2 * triton.cdiv(x.numel(), stride) * x.element_size() / 1e9
+        ours, ref = (
+            time_ms(lambda: gather_strided(x, stride)),
+            time_ms(lambda: x[::stride].contiguous()),
+        )
+        base = base or gb / ours
+        print(
+            f"stride {stride:2d}: gather {gb / ours * 1e3:7.1f} useful GB/s  torch {gb / ref * 1e3:7.1f}"
+            f"  of stride 1: {gb / ours / base:.2f} (a sector per element from stride 8: 1/8 of the read)"
         )
 
 

@@ -4,7 +4,13 @@ and (on a GPU) streams and events."""
 import pytest
 import torch
 
-from masterclass.kernels.execution_model import occupancy, program_map, transpose, transpose_naive
+from masterclass.kernels.execution_model import (
+    gather_strided,
+    occupancy,
+    program_map,
+    transpose,
+    transpose_naive,
+)
 
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 
@@ -21,6 +27,12 @@ def test_program_map_tiles_the_matrix():
 def test_transposes_match_torch(shape, fn):
     x = torch.randn(shape, generator=torch.Generator().manual_seed(0)).to(DEVICE)
     assert torch.equal(fn(x, block=16), x.T.contiguous())  # a copy: bitwise
+
+
+@pytest.mark.parametrize("n, stride", [(1, 1), (100, 1), (100, 3), (1000, 8), (37, 64)])
+def test_gather_strided_matches_slicing(n, stride):
+    x = torch.randn(n, generator=torch.Generator().manual_seed(0)).to(DEVICE)
+    assert torch.equal(gather_strided(x, stride, block=16), x[::stride])  # a copy: bitwise
 
 
 def test_occupancy_by_hand():
@@ -41,6 +53,10 @@ def test_occupancy_by_hand():
 def test_bad_input():
     with pytest.raises(ValueError, match="x must be a matrix"):
         transpose(torch.ones(3))
+    with pytest.raises(ValueError, match="a stride >= 1"):
+        gather_strided(torch.ones(3), 0)
+    with pytest.raises(ValueError, match="need a 1-D x"):
+        gather_strided(torch.ones(3, 3), 2)
 
 
 gpu = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")

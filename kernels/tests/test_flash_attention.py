@@ -90,10 +90,12 @@ def test_flash_kernel_with_unequal_blocks(block_m, block_n):
 
 def test_custom_scale_and_bad_input():
     q, k, v = _inputs((1, 1, 16, 16, 16))
+    # On a GPU the float32 tiles multiply as TF32 (2^-11 relative per input): 1e-2 there.
+    tol = TOL if DEVICE == "cpu" else dict(atol=1e-2, rtol=1e-2)
     torch.testing.assert_close(
         flash_attention(q, k, v, scale=0.2, block_m=16, block_n=16),
         attention_reference(q, k, v, scale=0.2),
-        **TOL,
+        **tol,
     )
     with pytest.raises(ValueError, match="power of two"):
         flash_attention(q, k, v, block_m=24)

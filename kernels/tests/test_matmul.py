@@ -35,3 +35,19 @@ def test_transposed_operands():
 def test_bad_input():
     with pytest.raises(ValueError, match=r"need a \(M, K\) and b \(K, N\)"):
         matmul(torch.ones(2, 3), torch.ones(4, 2))
+    with pytest.raises(ValueError, match="precision must be 'ieee' or 'tf32'"):
+        matmul(torch.ones(2, 3), torch.ones(3, 2), precision="fp16")
+
+
+# On a GPU, TF32 rounds each float32 input to 10 mantissa bits: over K = 512 unit products its
+# error against float64 is ~1e-2 absolute (sqrt(512) * 2^-11 * O(1) per input pair, twice), far
+# above float32's ~1e-5, and still far below the values' O(20) size.
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_tf32_is_faster_arithmetic_with_a_larger_error():
+    g = torch.Generator().manual_seed(2)
+    a, b = (torch.randn(256, 512, generator=g).cuda(), torch.randn(512, 256, generator=g).cuda())
+    want = a.double() @ b.double()
+    ieee = (matmul(a, b, precision="ieee").double() - want).abs().max().item()
+    tf32 = (matmul(a, b, precision="tf32").double() - want).abs().max().item()
+    assert ieee < 1e-3 and 3e-3 < tf32 < 0.5, (ieee, tf32)

@@ -63,7 +63,7 @@ import triton
 import triton.language as tl
 from torch import Tensor
 
-__all__ = ["occupancy", "program_map", "transpose", "transpose_naive"]
+__all__ = ["gather_strided", "occupancy", "program_map", "transpose", "transpose_naive"]
 
 
 # ## Which program does what
@@ -134,6 +134,34 @@ def transpose(x: Tensor, *, block: int = 32) -> Tensor:
 def transpose_naive(x: Tensor, *, block: int = 32) -> Tensor:
     """`x.T` materialised with coalesced reads and strided writes."""
     return _launch_transpose(_transpose_naive_kernel, x, block)
+
+
+# ## Strided reads: the coalescing no compiler can repair
+#
+# Program $p$ copies elements $i = p B, \dots, p B + B - 1$ of `y` from `x[i * stride]`. Lane $i$
+# of a warp reads an address `stride` elements past lane $i - 1$'s, and no change of layout can
+# make those addresses consecutive: once `stride` reaches a sector's worth of elements (8 float32
+# in 32 bytes), each useful element costs a whole sector of traffic.
+@triton.jit
+def _gather_strided_kernel(X, Y, n, stride, BLOCK: tl.constexpr):
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    mask = offs < n
+    tl.store(Y + offs, tl.load(X + offs * stride, mask=mask), mask=mask)
+
+
+def gather_strided(x: Tensor, stride: int, *, block: int = 1024) -> Tensor:
+    """`x[::stride]` of a 1-D tensor, copied by a kernel whose loads are `stride` apart."""
+    if x.dim() != 1 or stride < 1:
+        raise ValueError(
+            f"need a 1-D x and a stride >= 1, got shape {tuple(x.shape)} and stride {stride}"
+        )
+    if x.numel() >= 2**31:
+        raise ValueError(f"x has {x.numel():,} elements; the kernel's offsets are int32 (< 2**31)")
+    x = x.contiguous()
+    n = triton.cdiv(x.numel(), stride)
+    y = torch.empty(n, dtype=x.dtype, device=x.device)
+    _gather_strided_kernel[(triton.cdiv(n, block),)](x, y, n, stride, BLOCK=block)
+    return y
 
 
 # ## Occupancy

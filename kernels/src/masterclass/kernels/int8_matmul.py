@@ -69,7 +69,7 @@ def int8_matmul_reference(x: Tensor, q: Tensor, scale: Tensor) -> Tensor:
 def _int8_matmul_kernel(
     X, Q, S, Y, M, N, K,
     stride_xm, stride_xk, stride_qn, stride_qk, stride_ym, stride_yn,
-    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
+    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, PRECISION: tl.constexpr,
 ):  # fmt: skip
     pid_m = tl.program_id(0)
     pid_n = tl.program_id(1)
@@ -81,10 +81,12 @@ def _int8_matmul_kernel(
         ks = k0 + offs_k
         x = tl.load(X + offs_m[:, None] * stride_xm + ks[None, :] * stride_xk,
                     mask=(offs_m[:, None] < M) & (ks[None, :] < K), other=0.0)  # fmt: skip
-        # The (BLOCK_K, BLOCK_N) tile of Q^T: int8 in memory, float in registers.
+        # The (BLOCK_K, BLOCK_N) tile of Q^T: int8 in memory, `x`'s dtype in registers. The
+        # conversion is exact (|Q| <= 127 needs 7 significant bits; fp16 has 11, bf16 8), so a
+        # half-precision `x` multiplies on the half-precision tensor cores, float32 accumulating.
         q = tl.load(Q + offs_n[None, :] * stride_qn + ks[:, None] * stride_qk,
                     mask=(offs_n[None, :] < N) & (ks[:, None] < K), other=0)  # fmt: skip
-        acc += tl.dot(x.to(tl.float32), q.to(tl.float32))
+        acc += tl.dot(x, q.to(x.dtype), input_precision=PRECISION)
     # $y_{mn} = s_n \sum_k x_{mk} Q_{nk}$: the scale of row $n$ factors out of the sum, so it is
     # applied once, to the finished tile.
     s = tl.load(S + offs_n, mask=offs_n < N, other=0.0).to(tl.float32)
@@ -106,6 +108,8 @@ def int8_matmul(
             f"need x (M, K) and an int8 q (N, K), got x {tuple(x.shape)} and q {q.dtype} "
             f"{tuple(q.shape)}"
         )
+    if x.dtype not in (torch.float32, torch.float16, torch.bfloat16):
+        raise ValueError(f"x must be float32, float16 or bfloat16, got {x.dtype}")
     if scale.shape != (q.shape[0],):
         raise ValueError(f"scale must have shape ({q.shape[0]},), got {tuple(scale.shape)}")
     # One program per `(BLOCK_M, BLOCK_N)` tile of the output.
@@ -116,5 +120,7 @@ def int8_matmul(
     _int8_matmul_kernel[grid](
         x, q, scale, y, M, N, K, *x.stride(), *q.stride(), *y.stride(),
         BLOCK_M=block_m, BLOCK_N=block_n, BLOCK_K=block_k,
+        # float32 `x`: true float32 products, as `torch.matmul`; see the matmul chapter on TF32.
+        PRECISION="ieee" if x.dtype == torch.float32 else "tf32",
     )  # fmt: skip
     return y

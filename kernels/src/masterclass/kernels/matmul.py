@@ -31,6 +31,15 @@ interpreter, see `kernels/tests`):
 tensor([[ 7., 10.],
         [15., 22.]], dtype=torch.float16)
 
+**TF32.** Given float32 tiles, a GPU's tensor cores multiply them as *TF32*: each input rounded
+to 10 mantissa bits (relative error $2^{-11} \approx 5 \times 10^{-4}$ per input), the products
+accumulated in float32. That is Triton's default for `tl.dot` and it is several times faster,
+but it is not what `torch.matmul` does for float32 unless asked
+(`torch.backends.cuda.matmul.allow_tf32`, off by default). So `matmul` takes
+`precision="ieee"` by default, true float32 products, and `precision="tf32"` on request; the
+`gpu` test measures the difference. Half-precision inputs are exact on the tensor cores either
+way. Under the interpreter `tl.dot` is a float32 numpy product whatever it is asked.
+
 **Grouped ordering.** Programs run roughly in the order of their ids. Launched row by row, the
 tiles running at once all need *different* columns of $B$; grouping `GROUP_M` rows of tiles
 together makes concurrent programs share tiles of $B$ in the L2 cache. `_tile` maps a program id
@@ -94,6 +103,7 @@ def _matmul_kernel(
     A, B, C, M, N, K,
     stride_am, stride_ak, stride_bk, stride_bn, stride_cm, stride_cn,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, GROUP_M: tl.constexpr,
+    PRECISION: tl.constexpr,
 ):  # fmt: skip
     pid_m, pid_n = _tile(tl.program_id(0), M, N, BLOCK_M, BLOCK_N, GROUP_M)
     offs_m = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
@@ -107,7 +117,7 @@ def _matmul_kernel(
                     mask=(offs_m[:, None] < M) & (ks[None, :] < K), other=0.0)  # fmt: skip
         b = tl.load(B + ks[:, None] * stride_bk + offs_n[None, :] * stride_bn,
                     mask=(ks[:, None] < K) & (offs_n[None, :] < N), other=0.0)  # fmt: skip
-        acc += tl.dot(a, b)
+        acc += tl.dot(a, b, input_precision=PRECISION)
     # Cast once to the output dtype; the mask drops rows and columns past `M` and `N`.
     tl.store(C + offs_m[:, None] * stride_cm + offs_n[None, :] * stride_cn,
              acc.to(C.dtype.element_ty), mask=(offs_m[:, None] < M) & (offs_n[None, :] < N))  # fmt: skip
@@ -123,8 +133,15 @@ def matmul(
     block_n: int = 64,
     block_k: int = 32,
     group_m: int = 8,
+    precision: str = "ieee",
 ) -> Tensor:
-    """`a @ b` for `a` `(M, K)` and `b` `(K, N)` of one float dtype; any strides."""
+    """`a @ b` for `a` `(M, K)` and `b` `(K, N)` of one float dtype; any strides.
+
+    `precision` is how float32 inputs are multiplied on a GPU: `"ieee"` (float32, what
+    `torch.matmul` does by default) or `"tf32"` (tensor cores, inputs rounded to 10 mantissa bits).
+    """
+    if precision not in ("ieee", "tf32"):
+        raise ValueError(f"precision must be 'ieee' or 'tf32', got {precision!r}")
     if a.dim() != 2 or b.dim() != 2 or a.shape[1] != b.shape[0] or a.dtype != b.dtype:
         raise ValueError(
             f"need a (M, K) and b (K, N) of one dtype, got {tuple(a.shape)} {a.dtype} and "
@@ -138,5 +155,7 @@ def matmul(
     _matmul_kernel[grid](
         a, b, c, M, N, K, *a.stride(), *b.stride(), *c.stride(),
         BLOCK_M=block_m, BLOCK_N=block_n, BLOCK_K=block_k, GROUP_M=group_m,
+        # Only float32 inputs have a choice; half-precision tiles take Triton's default.
+        PRECISION=precision if a.dtype == torch.float32 else "tf32",
     )  # fmt: skip
     return c
