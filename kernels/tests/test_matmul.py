@@ -44,7 +44,7 @@ def test_bad_input():
 # above float32's ~1e-5, and still far below the values' O(20) size.
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-def test_tf32_is_faster_arithmetic_with_a_larger_error():
+def test_tf32_products_err_more_than_ieee():
     g = torch.Generator().manual_seed(2)
     a, b = (torch.randn(256, 512, generator=g).cuda(), torch.randn(512, 256, generator=g).cuda())
     want = a.double() @ b.double()

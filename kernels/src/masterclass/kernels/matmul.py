@@ -49,6 +49,10 @@ References: Triton's [matrix multiplication
 tutorial](https://triton-lang.org/main/getting-started/tutorials/03-matrix-multiplication.html);
 NVIDIA, [CUTLASS: Efficient GEMM](https://github.com/NVIDIA/cutlass/blob/main/media/docs/cpp/efficient_gemm.md).
 
+Measured on an H200 with one fixed `(128, 128, 32)` tiling (`kernels/bench/results/h200.txt`):
+0.58x of cuBLAS at size 1,024, rising to 0.85x in fp16 and 0.94x in bf16 at 8,192 (535 and 606
+TFLOP/s). The small sizes lose most because 64 tiles cannot fill 132 multiprocessors.
+
 Left out: autotuning the block sizes, split-K, software pipelining (`num_stages`) and epilogue
 fusion.
 
