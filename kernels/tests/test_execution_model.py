@@ -33,6 +33,7 @@ def test_transposes_match_torch(shape, fn):
 def test_gather_strided_matches_slicing(n, stride):
     x = torch.randn(n, generator=torch.Generator().manual_seed(0)).to(DEVICE)
     assert torch.equal(gather_strided(x, stride, block=16), x[::stride])  # a copy: bitwise
+    assert torch.equal(gather_strided(x, stride), x[::stride])  # the default block of 1024
 
 
 def test_occupancy_by_hand():
@@ -57,6 +58,9 @@ def test_bad_input():
         gather_strided(torch.ones(3), 0)
     with pytest.raises(ValueError, match="need a 1-D x"):
         gather_strided(torch.ones(3, 3), 2)
+    # 2**31 elements on the meta device: a shape without storage, refused before any launch.
+    with pytest.raises(ValueError, match="offsets are int32"):
+        gather_strided(torch.empty(2**31, device="meta"), 2)
 
 
 gpu = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")

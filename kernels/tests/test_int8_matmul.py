@@ -39,6 +39,14 @@ def test_matches_the_dequantized_product(mnk, dtype):
     torch.testing.assert_close(int8_matmul_reference(x, q, scale).double(), want, **tol)
 
 
+def test_default_blocks():
+    # The launcher's own tiling (32, 64, 64): ragged in every dimension.
+    q, scale = _weights(70, 100)
+    x = torch.randn(33, 100, generator=torch.Generator().manual_seed(2)).to(DEVICE)
+    want = x.double() @ (q.double() * scale.double()[:, None]).T
+    torch.testing.assert_close(int8_matmul(x, q, scale).double(), want, rtol=1e-5, atol=1e-5)
+
+
 def test_bad_input():
     q, scale = _weights(4, 8)
     with pytest.raises(ValueError, match="int8 q"):

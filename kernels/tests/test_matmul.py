@@ -25,6 +25,13 @@ def test_matches_torch(mnk, dtype):
     torch.testing.assert_close(matmul_reference(a, b).double(), want, **tol)
 
 
+def test_default_blocks():
+    # The launcher's own tiling (64, 64, 32), group 8: ragged in every dimension.
+    g = torch.Generator().manual_seed(3)
+    a, b = torch.randn(70, 40, generator=g).to(DEVICE), torch.randn(40, 130, generator=g).to(DEVICE)
+    torch.testing.assert_close(matmul(a, b).double(), a.double() @ b.double(), rtol=1e-5, atol=1e-4)
+
+
 def test_transposed_operands():
     g = torch.Generator().manual_seed(1)
     a = torch.randn(20, 33, generator=g).to(DEVICE).T  # (33, 20), column-major strides
