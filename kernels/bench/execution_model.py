@@ -45,7 +45,7 @@ def main() -> None:
         base = base or gb / ours
         print(
             f"stride {stride:2d}: gather {gb / ours * 1e3:7.1f} useful GB/s  torch {gb / ref * 1e3:7.1f}"
-            f"  of stride 1: {gb / ours / base:.2f} (a sector per element from stride 8: 1/8 of the read)"
+            f"  of stride 1: {gb / ours / base:.2f} (sector model: 1/8 of the read from stride 8)"
         )
 
 

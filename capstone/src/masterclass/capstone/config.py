@@ -45,7 +45,7 @@ byte in two rounds of `bench/preset.py`, and in the headline run by 0.09-0.20 wi
 0.14 when the machine slows, level idle (`bench/results/headline.txt`). On a CPU a step's time is
 about linear in the batch, so a fixed budget holds about the same tokens either way, and below the
 critical batch size (McCandlish et al., 2018) a smaller batch turns them into more updates for the
-same gain each; halving once more lost (batch 4: shorter steps, but too noisy a gradient). On an
+same gain each; halving once more lost (batch 4 took more, shorter steps and scored worse). On an
 Intel Xeon in fp32 batch 8 had scored like 16 (1.628 against 1.632).
 `tiny` is the preset the test suite runs end to end in seconds; `base` (width 384) is the size at
 which int8 matrix products beat fp32 clearly; `gpu` is for a CUDA machine.

@@ -23,13 +23,16 @@ for the same data. So the innermost (fastest-varying) index of a tile should wal
 along the output's rows (coalesced again); `transpose_naive` reads rows and writes with a stride.
 Both are correct (the tests check them under the interpreter). On a GPU, measured
 (`kernels/bench/results/h200.txt`), the naive one runs as fast as the tiled one (3,389 against
-3,379 GB/s at $8192^2$ on an H200): Triton's compiler sees that the stored tile's inner index
-walks the output with a stride and converts the tile's layout through shared memory itself. A
-compiler can only repair what it can rearrange. `gather_strided` copies `x[::stride]`: lane $i$
-reads element $i \cdot$ stride, and no layout makes those addresses consecutive, so from a stride
-of 8 float32 (one 32-byte sector) each useful element costs a sector and the useful bandwidth of
-the read falls to an eighth (`kernels/bench/execution_model.py` measures it; the exercise below
-counts the sectors).
+3,379 GB/s at $8192^2$ on an H200). The likely reason, not yet read in the generated code:
+Triton's compiler chooses the layout of every tile, and for the store it can route the tile
+through shared memory so that consecutive lanes write consecutive addresses. A compiler can only
+repair what it can rearrange. `gather_strided` copies `x[::stride]`: lane $i$ reads element
+$i \cdot$ stride, and no layout makes those addresses consecutive. The sector count predicts the
+cost: a warp's 32 loads touch $\min(32, \lceil 32 s / 8 \rceil)$ sectors of 8 float32 for a
+stride $s$, 4 at $s = 1$ and 32 from $s = 8$ on, so from a stride of 8 each useful element costs
+a whole sector and the read's useful bandwidth should fall to an eighth
+(`kernels/bench/execution_model.py` measures it, not yet run on a GPU; the exercise below counts
+the sectors).
 
 **Occupancy.** An SM hides the latency of a memory read (hundreds of cycles) by switching to
 another resident warp. How many blocks fit on an SM at once is limited by whichever runs out

@@ -13,10 +13,10 @@ At batch 1 (decoding) the product is memory-bound and the weight's bytes are the
 reading a quarter of them is up to a $4\times$ speedup over fp32 weights, $2\times$ over fp16
 ones. That bound needs the whole chip reading: measured on an H200 with `(16, 64)` blocks
 (`kernels/bench/results/h200.txt`), the kernel was 1.85-2.44x faster than dequantizing then
-multiplying but only 0.44-0.78x of the fp16 matmul, at 262-375 GB/s of weights: $N / 64 = 64$
-programs for 132 multiprocessors leave half the chip idle. `kernels/bench/int8_matmul.py` now
-sweeps the block shape, and a decode kernel that splits $K$ across programs (split-K) is the next
-rung.
+multiplying but only 0.44-0.78x of the fp16 matmul, at 262-375 GB/s of weights. The suspect,
+not yet profiled: $N / 64 = 64$ programs for 132 multiprocessors leave half the chip without
+work. `kernels/bench/int8_matmul.py` now sweeps the block shape (not yet run on a GPU), and a
+decode kernel that splits $K$ across programs (split-K) is the next rung.
 
 A weight and its int8 form, and the product the kernel must reproduce, on the reference (the
 kernel itself needs a GPU or the interpreter, see `kernels/tests`):

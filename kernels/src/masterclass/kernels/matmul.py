@@ -33,8 +33,10 @@ tensor([[ 7., 10.],
 
 **TF32.** Given float32 tiles, a GPU's tensor cores multiply them as *TF32*: each input rounded
 to 10 mantissa bits (relative error $2^{-11} \approx 5 \times 10^{-4}$ per input), the products
-accumulated in float32. That is Triton's default for `tl.dot` and it is several times faster,
-but it is not what `torch.matmul` does for float32 unless asked
+accumulated in float32. That is Triton's default for `tl.dot`, and by NVIDIA's datasheet it has
+several times the peak of plain float32 arithmetic (`kernels/bench/matmul.py --dtype fp32
+--precision tf32` measures it against cuBLAS; not yet run on a GPU here), but it is not what
+`torch.matmul` does for float32 unless asked
 (`torch.backends.cuda.matmul.allow_tf32`, off by default). So `matmul` takes
 `precision="ieee"` by default, true float32 products, and `precision="tf32"` on request; the
 `gpu` test measures the difference. Half-precision inputs are exact on the tensor cores either
@@ -51,7 +53,8 @@ NVIDIA, [CUTLASS: Efficient GEMM](https://github.com/NVIDIA/cutlass/blob/main/me
 
 Measured on an H200 with one fixed `(128, 128, 32)` tiling (`kernels/bench/results/h200.txt`):
 0.58x of cuBLAS at size 1,024, rising to 0.85x in fp16 and 0.94x in bf16 at 8,192 (535 and 606
-TFLOP/s). The small sizes lose most because 64 tiles cannot fill 132 multiprocessors.
+TFLOP/s). The small sizes lose most; a likely reason, not profiled: at 1,024 the grid has 64
+tiles for the chip's 132 multiprocessors.
 
 Left out: autotuning the block sizes, split-K, software pipelining (`num_stages`) and epilogue
 fusion.

@@ -12,8 +12,8 @@ on-chip memory (registers / SRAM), does all three steps there, and writes the re
 read and one write, up to several times faster for a memory-bound operation
 (`kernels/bench/softmax.py`). `torch.softmax` on a GPU is itself one fused kernel, so the
 benchmark compares like with like: on an H200 ours was 1.58x faster at 4,096 columns and 1.16x at
-16,384, and 0.38x at 256, where one program per short row has too little work to hide its
-latency (`kernels/bench/results/h200.txt`).
+16,384, and 0.38x at 256, where each of the 8,192 programs has one short row to do
+(`kernels/bench/results/h200.txt`; why it loses there is not profiled).
 
 One program per row, with the 1-D tiles and masks of [vector add](vector_add.md); the row must
 fit in one tile (`BLOCK` = the next power of two above the row length; padded lanes load
