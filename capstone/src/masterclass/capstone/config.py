@@ -39,14 +39,15 @@ the run is far from the compute-optimal twenty (Hoffmann et al., 2022), so token
 than capacity. A vocabulary of 2,048 scored like 4,096 per byte with a cheaper step (the output
 head and its softmax over $V$), while 1,024 did worse (its tokens carry fewer bytes). Two heads of
 64 beat four of 32: torch's fused CPU attention is slower in bf16 at head width 32, and four heads
-make the whole step 1.11x longer (`bench/results/throughput.txt`). A batch of 8 windows (4,096
+make the whole step 1.11x longer (`bench/results/throughput.txt`). A batch of 8 windows (2,048
 tokens) beat 16 on a 2-core chip with AVX2 only, which trains in fp32: by 0.12 and 0.15 bits per
 byte in two rounds of `bench/preset.py`, and in the headline run by 0.09-0.20 with a busy core and
 0.14 when the machine slows, level idle (`bench/results/headline.txt`). On a CPU a step's time is
 about linear in the batch, so a fixed budget holds about the same tokens either way, and below the
 critical batch size (McCandlish et al., 2018) a smaller batch turns them into more updates for the
 same gain each; halving once more lost (batch 4 took more, shorter steps and scored worse). On an
-Intel Xeon in fp32 batch 8 had scored like 16 (1.628 against 1.632).
+Intel Xeon in fp32 batch 8 had scored like 16 (1.628 against 1.632), and on an AMD EPYC with bf16
+instructions the headline ended level too (busy 1.170 against 1.156, idle 1.077 against 1.061).
 `tiny` is the preset the test suite runs end to end in seconds; `base` (width 384) is the size at
 which int8 matrix products beat fp32 clearly; `gpu` is for a CUDA machine.
 
