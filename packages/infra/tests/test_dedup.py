@@ -178,3 +178,138 @@ def test_command_line(tmp_path, capsys):
         == "error: " + str(tmp_path / "bad.jsonl") + ':2: expected an object with a "text" string'
     )
     assert not (tmp_path / "o2.jsonl").exists()
+
+
+def test_shingles_by_hand_and_the_n_boundary():
+    # Hand-listed word 2-grams of four words: three of them, none shorter than 2 words.
+    assert shingles("A b  C d", 2) == {"a b", "b c", "c d"}
+    assert shingles("a b c d", 1) == {"a", "b", "c", "d"}
+    # A text of at most n words is one shingle, the whole (normalized) text.
+    assert shingles("a B", 2) == {"a b"}
+    assert shingles("", 3) == {""}
+    # n = 1 is the smallest accepted; 0 and non-ints are rejected.
+    for bad in (0, -1, 1.5, "2"):
+        with pytest.raises(ValueError, match="n must be a positive int"):
+            shingles("a b c", bad)
+
+
+def test_singleton_and_empty_signatures_equal_datasketch():
+    # datasketch affine32 with our (a, b): a one-shingle set is its permuted hash, an empty one is
+    # all 2^32 - 1 (its initial value). Exact equality.
+    hasher = MinHasher(num_perm=16, seed=2)
+    for items in ({"only one"}, set()):
+        ref = datasketch.MinHash(num_perm=16, permutations=hasher.permutations, scheme="affine32")
+        ref.update_batch([s.encode("utf-8") for s in items])
+        np.testing.assert_array_equal(hasher.signature(items), ref.hashvalues.astype(np.uint64))
+    assert hasher.signature([]).tolist() == [2**32 - 1] * 16
+
+
+def test_permutations_are_datasketch_draws_from_the_seed():
+    # datasketch's affine32 family: a = 2k + 1 with k < 2^31 (odd, below 2^32), b < 2^32; here
+    # drawn from numpy's default_rng(seed), so a seed names the same family in every version (a
+    # saved LSH index stays valid). Exact equality.
+    hasher = MinHasher(num_perm=64, seed=11)
+    a, b = hasher.permutations
+    assert a.dtype == b.dtype == np.uint64 and a.shape == b.shape == (64,)
+    assert np.all(a % 2 == 1) and np.all(a < 2**32) and np.all(b < 2**32)
+    rng = np.random.default_rng(11)
+    k = rng.integers(0, 2**31, 64, dtype=np.uint64)
+    np.testing.assert_array_equal(a, 2 * k + 1)
+    np.testing.assert_array_equal(b, rng.integers(0, 2**32, 64, dtype=np.uint64))
+    # num_perm = 1 is the smallest accepted.
+    assert MinHasher(num_perm=1).signature({"x"}).shape == (1,)
+    for bad in (0, -3, 2.0):
+        with pytest.raises(ValueError, match="num_perm must be a positive int"):
+            MinHasher(bad)
+
+
+def test_bands_for_threshold_extremes_ties_and_the_open_interval():
+    # Hand values: b = P bands of 1 row gives the lowest s* = 1/P; b = 1 band of P rows gives 1.
+    assert bands_for_threshold(128, 1e-4) == (128, 1)
+    assert bands_for_threshold(128, 0.9999) == (1, 128)
+    # Exact ties, broken by more rows used. P = 3: s* = 1 for (1, 3) and 0.5 for (2, 1), both
+    # 0.25 from 0.75; (1, 3) uses 3 rows. P = 5: 1/5 and 1/4 are both 0.025 from 0.225 (exactly,
+    # in floating point); (5, 1) uses 5 rows, (4, 1) only 4.
+    assert abs(1.0 - 0.75) == abs(0.5 - 0.75) and bands_for_threshold(3, 0.75) == (1, 3)
+    assert abs(0.2 - 0.225) == abs(0.25 - 0.225) and bands_for_threshold(5, 0.225) == (5, 1)
+    # The threshold lies in the open interval (0, 1): both ends are rejected.
+    for bad in (0.0, 1.0, -0.1):
+        with pytest.raises(ValueError, match=r"threshold must be in \(0, 1\)"):
+            bands_for_threshold(128, bad)
+
+
+def test_lsh_candidates_equal_brute_force_band_comparison():
+    # Reference: every pair i < j with some band's slice equal entry by entry, compared in Python.
+    bands, rows = 3, 2
+    sigs = {
+        0: [1, 2, 3, 4, 5, 6],
+        1: [1, 2, 9, 9, 9, 9],  # band 0 with 0 and 2
+        2: [1, 2, 7, 7, 5, 6],  # band 0 with 0 and 1, band 2 with 0
+        3: [8, 8, 3, 4, 0, 0],  # band 1 with 0
+        4: [0, 0, 0, 0, 0, 1],  # shares nothing
+        5: [1, 2, 3, 4, 5, 6],  # the same as 0 (and the signature may be longer than 6)
+    }
+    index = LSHIndex(bands, rows)
+    for key, sig in sigs.items():
+        index.insert(key, np.array(sig + [42] * (key == 5), dtype=np.uint64))
+    want = {
+        (i, j)
+        for i in sigs
+        for j in sigs
+        if i < j
+        and any(
+            sigs[i][k * rows : (k + 1) * rows] == sigs[j][k * rows : (k + 1) * rows]
+            for k in range(bands)
+        )
+    }
+    assert index.candidates() == want
+    assert all(i < j for i, j in want) and (0, 5) in want and not any(4 in p for p in want)
+    # bands = rows = 1 is the smallest index accepted; 0 in either is rejected.
+    LSHIndex(1, 1).insert(0, np.zeros(1, dtype=np.uint64))
+    for bad in ((0, 1), (1, 0), (0, 0)):
+        with pytest.raises(ValueError, match="bands and rows must be >= 1"):
+            LSHIndex(*bad)
+    with pytest.raises(ValueError, match=r"has 50 entries, fewer than bands\*rows = 100"):
+        LSHIndex(10, 10).insert(0, np.zeros(50, dtype=np.uint64))
+
+
+def test_minhash_merges_a_pair_whose_estimate_equals_the_threshold():
+    # The chapter checks candidates by J_hat >= threshold. With P = 4 the pair below has J_hat
+    # = 3/4 exactly (exact Jaccard 9/11 at 1-grams); bands_for_threshold(4, 0.75) = (2, 2), and 3
+    # equal entries of 4 fill one band, so the pair is a candidate and must be merged.
+    a = " ".join(f"w{i}" for i in range(10))
+    b = " ".join([f"w{i}" for i in range(9)] + ["x0"])
+    hasher = MinHasher(4, seed=1)
+    est = MinHasher.jaccard(hasher.signature(shingles(a, 1)), hasher.signature(shingles(b, 1)))
+    assert est == 0.75 and bands_for_threshold(4, 0.75) == (2, 2)
+    assert minhash_duplicates([a, b], threshold=0.75, num_perm=4, ngram=1) == [0]
+    assert minhash_duplicates([a, b], threshold=0.76, num_perm=4, ngram=1) == [0, 1]
+
+
+def test_minhash_default_shingles_are_five_words():
+    # The chapter's default n = 5: "a b c d e" is one 5-gram, "a b c d e f" two, sharing one, so
+    # exact Jaccard 1/2 >= 0.3 (J_hat within 3 sd = 0.13 of it); at n = 6 they share nothing.
+    texts = ["a b c d e", "a b c d e f"]
+    assert (
+        len(shingles(texts[0]) & shingles(texts[1])) / len(shingles(texts[0]) | shingles(texts[1]))
+        == 0.5
+    )
+    assert minhash_duplicates(texts, threshold=0.3) == [0]
+    assert minhash_duplicates(texts, threshold=0.3, ngram=6) == [0, 1]
+
+
+def test_command_line_minhash_and_substring(tmp_path, capsys):
+    src = tmp_path / "in.jsonl"
+    texts = ["a b c d e", "a b c d e f", "something else entirely here", "A b c d e"]
+    src.write_text("\n".join(json.dumps({"text": t, "id": i}) for i, t in enumerate(texts)))
+    # MinHash with the default 5-word shingles: 1 is a near-duplicate of 0 (see above), 3 a copy.
+    main([str(src), str(tmp_path / "mh.jsonl"), "--method", "minhash", "--threshold", "0.3"])
+    out = [json.loads(x) for x in (tmp_path / "mh.jsonl").read_text().splitlines()]
+    assert [d["id"] for d in out] == [0, 2]
+    assert "minhash: kept 2 of 4" in capsys.readouterr().out
+    # Substring removal, by hand: "a b c d e" (9 characters >= 5) repeats in 1, which keeps " f";
+    # 3 differs from 0 only by case, so " b c d e" is cut and "A" stays; nothing is left empty.
+    main([str(src), str(tmp_path / "ss.jsonl"), "--method", "substring", "--min-len", "5"])
+    out = [json.loads(x) for x in (tmp_path / "ss.jsonl").read_text().splitlines()]
+    assert [d["text"] for d in out] == ["a b c d e", " f", "something else entirely here", "A"]
+    assert "substring: kept 4 of 4" in capsys.readouterr().out

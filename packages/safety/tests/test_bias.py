@@ -62,6 +62,46 @@ def test_weat_equals_a_direct_computation():
         weat(x[:3], y, a, b)
 
 
+def test_weat_boundaries_and_the_sampled_p_value():
+    rng = np.random.default_rng(5)
+    x, y, a, b = (rng.normal(size=(6, 7)) for _ in range(4))
+    # Two words a side is the smallest valid size; one is rejected.
+    ref_effect, ref_p = _reference_weat(x[:2], y[:2], a, b)
+    assert weat(x[:2], y[:2], a, b)[0] == pytest.approx(ref_effect, abs=1e-12)
+    with pytest.raises(ValueError, match="one size >= 2"):
+        weat(x[:1], y[:1], a, b)
+    # When the budget equals the number of splits (C(6, 3) = 20) the test is still exact (0.60
+    # here; 20 sampled splits give 0.65).
+    exact3 = _reference_weat(x[:3], y[:3], a, b)[1]
+    assert weat(x[:3], y[:3], a, b, n_permutations=20)[1] == pytest.approx(exact3, abs=1e-12)
+    assert weat(x[:2], y[:2], a, b)[1] == pytest.approx(ref_p, abs=1e-12)
+    # Above the budget (C(12, 6) = 924 > 400) it samples splits: a Monte Carlo estimate of the
+    # exact p-value, within 4 standard errors sqrt(p (1 - p) / 400).
+    exact = _reference_weat(x, y, a, b)[1]
+    sampled = weat(x, y, a, b, n_permutations=400)[1]
+    assert 0.05 < exact < 0.95
+    assert abs(sampled - exact) < 4 * np.sqrt(exact * (1 - exact) / 400)
+
+
+def test_ppmi_svd_equals_a_direct_computation():
+    corpus = biased_corpus(WORDS, 60)
+    vocab, emb = ppmi_svd_embeddings(corpus, dim=4)
+    # Reference: PPMI from nlp's co-occurrence counts with explicit loops over (w, c), then the
+    # rank-4 Gram matrix W W^T = U_4 S_4 U_4^T, which has no SVD sign ambiguity; float64 to 1e-9.
+    from masterclass.nlp.embeddings import cooccurrence
+
+    counts = cooccurrence(vocab.encode(corpus), len(vocab.words), 4)
+    total, v = counts.sum(), len(vocab.words)
+    ppmi = np.zeros((v, v))
+    for w in range(v):
+        for c in range(v):
+            if counts[w, c] > 0:
+                pw, pc = counts[w].sum() / total, counts[c].sum() / total
+                ppmi[w, c] = max(0.0, float(np.log(counts[w, c] / total / (pw * pc))))
+    u, sig, _ = np.linalg.svd(ppmi)
+    np.testing.assert_allclose(emb @ emb.T, (u[:, :4] * sig[:4]) @ u[:, :4].T, atol=1e-9)
+
+
 @pytest.mark.parametrize("seed", [0, 1])
 def test_fairness_gaps_equal_fairlearn(seed):
     rng = np.random.default_rng(seed)

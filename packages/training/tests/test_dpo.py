@@ -1,6 +1,8 @@
 """DPO, IPO and the hinge loss against TRL's `DPOTrainer` on random log-probabilities, the log 2
 start, and a DPO run on preference pairs moving the margin."""
 
+import copy
+import dataclasses
 import math
 from collections import defaultdict
 from types import SimpleNamespace
@@ -141,3 +143,66 @@ def test_bad_input_is_refused():
         dpo_loss(z, z, z, z, label_smoothing=0.5)
     with pytest.raises(ValueError, match="empty prompt or response"):
         pair_batch([([], [1], [2])])
+
+
+@pytest.mark.slow  # importing trl takes seconds
+def test_default_beta_is_trls():
+    # The module follows TRL's DPOTrainer, so its default KL strength is TRL's `DPOConfig.beta`
+    # (0.1), read from TRL's dataclass, both for `dpo_loss` and for our `DPOConfig`. Reference:
+    # the float64 DPO formula written out with that beta; tolerance 1e-12.
+    import trl
+
+    trl_beta = {f.name: f.default for f in dataclasses.fields(trl.DPOConfig)}["beta"]
+    assert DPOConfig().beta == trl_beta
+    pc, pr = torch.tensor([-1.0, -4.0], dtype=torch.float64), torch.tensor([-3.0, -2.0]).double()
+    rc, rr = torch.tensor([-2.0, -2.5]).double(), torch.tensor([-1.5, -3.0]).double()
+    h = trl_beta * ((pc - rc) - (pr - rr))
+    want = (-F.logsigmoid(h)).mean()
+    assert dpo_loss(pc, pr, rc, rr)[0].item() == pytest.approx(want.item(), abs=1e-12)
+
+
+def test_ipo_lengths_default_to_one_and_are_clamped_at_one():
+    # IPO written out in float64: (r_w / n_w - r_l / n_l - 1 / (2 beta))^2, averaged; no lengths
+    # means n = 1, and a length of 0 counts as 1 (TRL clamps the token count likewise). 1e-12.
+    pc, pr = torch.tensor([-1.0, -4.0, -2.0]).double(), torch.tensor([-3.0, -2.0, -5.0]).double()
+    rc, rr = torch.tensor([-2.0, -2.5, -1.0]).double(), torch.tensor([-1.5, -3.0, -4.0]).double()
+    beta = 0.25
+    r_w, r_l = pc - rc, pr - rr
+    want = ((r_w - r_l - 1 / (2 * beta)) ** 2).mean()
+    got = dpo_loss(pc, pr, rc, rr, beta=beta, loss_type="ipo")[0]
+    assert got.item() == pytest.approx(want.item(), abs=1e-12)
+    n_w, n_l = torch.tensor([0, 2, 3]), torch.tensor([1, 0, 4])
+    want = ((r_w / n_w.clamp(min=1) - r_l / n_l.clamp(min=1) - 1 / (2 * beta)) ** 2).mean()
+    got = dpo_loss(
+        pc, pr, rc, rr, beta=beta, loss_type="ipo", chosen_lengths=n_w, rejected_lengths=n_l
+    )[0]
+    assert got.item() == pytest.approx(want.item(), abs=1e-12)
+
+
+def test_ipo_run_normalises_by_the_response_token_counts():
+    # `dpo_train`'s second-step IPO loss against a hand computation on the policy after one step:
+    # each response's log-prob summed token by token from an unpadded forward pass, divided by its
+    # length counted from the pairs (one prompt is a single token, so a count that starts one
+    # position late is caught). float32 model, batched vs unpadded forward: rel 1e-5.
+    torch.manual_seed(0)
+    init = LanguageModel(LMConfig(vocab_size=8, d_model=16, n_layers=1, n_heads=2, max_seq_len=8))
+    pairs = [([1], [3, 3, 5], [4]), ([2, 1], [3], [4, 4, 6])]
+    cfg = dict(lr=1e-2, beta=0.1, loss_type="ipo")
+    history = dpo_train(copy.deepcopy(init), pairs, DPOConfig(steps=2, **cfg))
+    after_one = copy.deepcopy(init)
+    dpo_train(after_one, pairs, DPOConfig(steps=1, **cfg))
+
+    def mean_logprob(model, prompt, response):
+        row = torch.tensor([prompt + response])
+        with torch.no_grad():
+            logp = torch.log_softmax(model(row)[0].double(), -1)
+        n = len(prompt)
+        return sum(logp[t - 1, row[0, t]] for t in range(n, row.shape[1])) / len(response)
+
+    terms = []
+    for prompt, chosen, rejected in pairs:
+        r_w = mean_logprob(after_one, prompt, chosen) - mean_logprob(init, prompt, chosen)
+        r_l = mean_logprob(after_one, prompt, rejected) - mean_logprob(init, prompt, rejected)
+        terms.append((r_w - r_l - 1 / (2 * 0.1)) ** 2)
+    want = torch.stack(terms).mean().item()
+    assert history[1]["loss"] == pytest.approx(want, rel=1e-5)

@@ -17,6 +17,8 @@ from masterclass.training.losses import (
 
 # float64 throughout: ours and torch's differ only in summation order, ~1e-15; tolerance 1e-12.
 TOL = dict(atol=1e-12, rtol=1e-12)
+# Against a function that computes in float32 inside: 1e-6.
+TOL_F32 = dict(atol=1e-6, rtol=1e-6)
 
 
 def _value_and_grad(fn, logits):
@@ -136,3 +138,76 @@ def test_bad_input_is_refused_with_a_clear_message():
         )
     with pytest.raises(ValueError, match="n_future"):
         MultiTokenHeads(4, 4, 0)
+
+
+def test_a_one_token_vocabulary_with_ignored_targets_matches_torch():
+    # V = 1: the only valid index is 0, so ignored targets must be replaced by 0 before the
+    # gather. Reference: torch's cross-entropy with ignore_index (loss 0, zero gradient), and the
+    # log-prob of the only token, 0, for sequence_logprobs. Exact.
+    logits = torch.randn(2, 5, 1, dtype=torch.float64)
+    targets = torch.tensor([[0, -100, 0, -100, 0], [-100, 0, 0, 0, -100]])
+    ref = F.cross_entropy(logits.view(-1, 1), targets.view(-1), ignore_index=-100)
+    assert cross_entropy(logits, targets).item() == ref.item() == 0.0
+    assert sequence_logprobs(logits, targets).tolist() == [0.0, 0.0]
+
+
+def test_sequence_logprobs_average_over_one_token_and_over_none():
+    # average=True divides by the number of counted tokens, clamped at 1: a row with one response
+    # token is its log-prob itself, a row with none is 0 (not NaN). Reference: log_softmax
+    # gathered by hand in float64; float32 inside: 1e-6.
+    g = torch.Generator().manual_seed(5)
+    logits = torch.randn(3, 4, 6, generator=g, dtype=torch.float64)
+    labels = torch.full((3, 4), -100)
+    labels[0, 2] = 3  # one token
+    labels[1, 1:] = torch.tensor([1, 4, 2])  # three tokens
+    # row 2: no tokens at all
+    one = torch.log_softmax(logits[0, 1], -1)[3]
+    three = sum(torch.log_softmax(logits[1, t - 1], -1)[labels[1, t]] for t in range(1, 4))
+    ref = torch.stack([one, three / 3, torch.zeros((), dtype=torch.float64)])
+    avg = sequence_logprobs(logits, labels, average=True).double()
+    torch.testing.assert_close(avg, ref, atol=1e-6, rtol=0)
+
+
+def test_z_loss_default_coefficient_and_three_dimensional_logits():
+    # PaLM (Chowdhery et al., 2022, sec. 5) uses lambda_z = 1e-4, the documented default. The
+    # log-normaliser is over the last (vocabulary) axis of (B, T, V) logits, masked by (B, T).
+    # Reference: 1e-4 * mean(LSE^2) with torch.logsumexp over the last axis in float64; 1e-6 rel.
+    g = torch.Generator().manual_seed(6)
+    logits = torch.randn(2, 3, 7, generator=g, dtype=torch.float64) * 4 + 3
+    lse = torch.logsumexp(logits, -1)  # (2, 3)
+    torch.testing.assert_close(z_loss(logits).double(), 1e-4 * (lse**2).mean(), atol=0, rtol=1e-6)
+    mask = torch.tensor([[True, False, True], [False, True, True]])
+    ref = 1e-4 * (lse[mask] ** 2).mean()
+    torch.testing.assert_close(z_loss(logits, mask).double(), ref, atol=0, rtol=1e-6)
+
+
+def test_multi_token_prediction_default_weights_and_a_single_head():
+    # The paper weights every head 1 (weights=None); one head is the ordinary next-token loss.
+    # Reference: the sum over heads of torch's cross-entropy on the shifted targets, float64;
+    # our cross-entropy is float32 inside: 1e-6.
+    torch.manual_seed(7)
+    heads = MultiTokenHeads(8, 10, 2).double()
+    hidden = torch.randn(2, 6, 8, dtype=torch.float64)
+    idx = torch.randint(0, 10, (2, 6))
+    logits = heads(hidden)
+    ref = sum(
+        F.cross_entropy(lg[:, :-k].reshape(-1, 10), idx[:, k:].reshape(-1))
+        for k, lg in enumerate(logits, start=1)
+    )
+    ours = multi_token_prediction_loss(logits, idx)
+    torch.testing.assert_close(ours.double(), ref, atol=1e-6, rtol=1e-6)
+    one = MultiTokenHeads(8, 10, 1).double()  # n_future = 1 is the smallest accepted
+    (lg,) = one(hidden)
+    ref = F.cross_entropy(lg[:, :-1].reshape(-1, 10), idx[:, 1:].reshape(-1))
+    torch.testing.assert_close(multi_token_prediction_loss([lg], idx).double(), ref, **TOL_F32)
+
+
+def test_multi_token_prediction_needs_more_tokens_than_heads():
+    # n heads need T > n: T = n + 1 is accepted (the last head scores one position), T = n is
+    # refused with the message (head n would score no position and give NaN).
+    logits = [torch.zeros(1, 3, 4) for _ in range(2)]
+    value = multi_token_prediction_loss(logits, torch.zeros(1, 3, dtype=torch.long))
+    assert torch.isfinite(value)
+    logits = [torch.zeros(1, 2, 4) for _ in range(2)]
+    with pytest.raises(ValueError, match=r"2 heads need sequences longer than 2 tokens, got T=2"):
+        multi_token_prediction_loss(logits, torch.zeros(1, 2, dtype=torch.long))

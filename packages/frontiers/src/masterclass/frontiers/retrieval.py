@@ -13,8 +13,9 @@ $$ \mathrm{score}(q, d) = \sum_{t \in q} \mathrm{idf}(t)\,
    \frac{f_{t,d}\,(k_1 + 1)}{f_{t,d} + k_1 \left(1 - b + b\, |d| / \overline{|d|}\right)},
    \qquad \mathrm{idf}(t) = \ln \frac{N - n_t + 0.5}{n_t + 0.5}. $$
 
-$k_1$ caps the reward for repeating a term ($f \to \infty$ gives $k_1 + 1$), $b$ normalises by
-document length against the average $\overline{|d|}$. A term in more than half the documents
+$k_1$ caps the reward for repeating a term ($f \to \infty$ gives $k_1 + 1$; at $k_1 = 0$ a term
+counts once, whatever its frequency, and a document without it scores 0, not $0/0$), $b$
+normalises by document length against the average $\overline{|d|}$. A term in more than half the documents
 would get a negative idf; `rank_bm25`'s `BM25Okapi` (our reference) replaces those by
 $\epsilon$ times the mean idf, and so do we.
 
@@ -116,7 +117,9 @@ class BM25:
         total = np.zeros(len(self.tf))
         for t in query:
             f = np.array([tf.get(t, 0) for tf in self.tf], dtype=np.float64)  # (N,)
-            total += self.idf.get(t, 0.0) * f * (self.k1 + 1) / (f + norm)
+            # At k1 = 0 a document without the term has f + norm = 0; its share is 0, not 0 / 0.
+            share = np.divide(f * (self.k1 + 1), f + norm, out=np.zeros_like(f), where=f > 0)
+            total += self.idf.get(t, 0.0) * share
         return total
 
     def top_k(self, query: Sequence[Hashable], k: int) -> list[int]:
